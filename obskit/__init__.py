@@ -1,0 +1,1 @@
+"""obskit: observability and disaster-recovery config generated from one service spec."""

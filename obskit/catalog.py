@@ -1,0 +1,48 @@
+"""The built-in tier catalog (SPEC.md section 2), as raw spec values.
+
+A spec's `tiers:` section is merged over these field by field, and may add tiers.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+TIER_FIELDS: tuple[str, ...] = (
+    "rto",
+    "rpo",
+    "scrape_interval",
+    "slo_objective",
+    "pages",
+    "restore_drill_interval",
+    "retention",
+)
+
+BUILTIN_TIERS: dict[str, dict[str, Any]] = {
+    "tier1_critical": {
+        "rto": "15m",
+        "rpo": "5m",
+        "scrape_interval": "15s",
+        "slo_objective": 99.95,
+        "pages": True,
+        "restore_drill_interval": "7d",
+        "retention": "30d",
+    },
+    "tier2_standard": {
+        "rto": "1h",
+        "rpo": "30m",
+        "scrape_interval": "30s",
+        "slo_objective": 99.9,
+        "pages": True,
+        "restore_drill_interval": "30d",
+        "retention": "14d",
+    },
+    "tier3_low": {
+        "rto": "4h",
+        "rpo": "24h",
+        "scrape_interval": "60s",
+        "slo_objective": 99.5,
+        "pages": False,
+        "restore_drill_interval": "90d",
+        "retention": "7d",
+    },
+}

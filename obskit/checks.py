@@ -1,0 +1,84 @@
+"""Rules that relate one field to another, run on data that already passed the schema."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from typing import Any
+
+from obskit.problems import FieldPath
+from obskit.units import parse_duration
+
+# The longest burn-rate alert window is 3d; an SLO window must hold it several times over.
+MIN_SLO_WINDOW = parse_duration("7d")
+DEFAULT_SLO_WINDOW = "30d"
+# Labels obskit puts on its own rules and alerts; environment labels may not reuse them.
+RESERVED_LABELS = ("service", "tier", "team", "severity", "slo", "long_window", "short_window", "alertname", "job")
+
+Finding = tuple[FieldPath, str]
+
+_SLI_FORMS = (("errors", "total"), ("latency",), ("error_query", "total_query"))
+
+
+def check_service(service: dict[str, Any], tier_names: list[str]) -> Iterator[Finding]:
+    """Cross-field rules; values of the wrong type are left to the schema's own message."""
+    tier = service.get("tier")
+    if isinstance(tier, str) and tier not in tier_names:
+        yield ("tier",), f"unknown tier {tier!r}; known tiers: {', '.join(tier_names)}"
+    slos = service.get("slos")
+    for slo_name, slo in slos.items() if isinstance(slos, dict) else ():
+        if isinstance(slo, dict):
+            for path, message in check_slo(slo):
+                yield ("slos", slo_name, *path), message
+
+
+def check_slo(slo: dict[str, Any]) -> Iterator[Finding]:
+    given = [form for form in _SLI_FORMS if any(key in slo for key in form)]
+    if len(given) != 1:
+        found = sorted(key for form in given for key in form if key in slo)
+        yield (
+            (),
+            (
+                "give exactly one SLI: 'errors' with 'total', 'latency', or 'error_query' with 'total_query'"
+                + (f"; found {', '.join(found)}" if found else "; found none")
+            ),
+        )
+    else:
+        for key in given[0]:
+            if key not in slo:
+                partner = next(other for other in given[0] if other != key)
+                yield (key,), f"required field is missing ('{partner}' needs '{key}')"
+    try:
+        window = parse_duration(slo.get("window", DEFAULT_SLO_WINDOW))
+    except ValueError:
+        return
+    if window < MIN_SLO_WINDOW:
+        yield (
+            ("window",),
+            (
+                f"{slo['window']!r} is too short: SLO windows must be at least {MIN_SLO_WINDOW} "
+                "so the 3d slow-burn alert window is a small part of the budget period"
+            ),
+        )
+
+
+def check_tier(tier: dict[str, Any]) -> Iterator[Finding]:
+    interval = parse_duration(tier["scrape_interval"])
+    if "scrape_timeout" in tier and parse_duration(tier["scrape_timeout"]) > interval:
+        yield ("scrape_timeout",), f"{tier['scrape_timeout']!r} is longer than the scrape interval {interval}"
+
+
+def check_environment(
+    env: dict[str, Any], service_names: list[str], needs_velero: bool, needs_walg: bool
+) -> Iterator[Finding]:
+    for label in sorted(env.get("labels") or {}):
+        if label in RESERVED_LABELS:
+            yield ("labels", label), f"label {label!r} is set by obskit itself; choose another name"
+    for name in sorted(env.get("services") or {}):
+        if name not in service_names:
+            yield ("services", name), f"overrides service {name!r}, which is not defined under 'services'"
+    if needs_velero and "velero" not in env:
+        yield ("velero",), "required field is missing: services in this environment have backups"
+    if needs_walg:
+        for key in ("walg", "pushgateway"):
+            if key not in env:
+                yield (key,), "required field is missing: services in this environment back up datastores with wal-g"

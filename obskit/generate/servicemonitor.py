@@ -1,0 +1,42 @@
+"""ServiceMonitor (monitoring.coreos.com/v1) for each service: what to scrape, how often,
+and relabelings that attach the service's identity to every scraped series."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from obskit.generate.meta import object_metadata
+from obskit.plan import Plan, ServicePlan
+
+
+def _replace(target: str, value: str) -> dict[str, str]:
+    return {"action": "replace", "targetLabel": target, "replacement": value}
+
+
+def service_monitor(plan: Plan, service_plan: ServicePlan) -> dict[str, Any]:
+    service = service_plan.service
+    endpoint = {
+        "port": service.metrics.port,
+        "path": service.metrics.path,
+        "scheme": service.metrics.scheme,
+        "interval": str(service_plan.scrape_interval),
+        "scrapeTimeout": str(service_plan.scrape_timeout),
+        # The operator sets `job` from the Kubernetes Service; the spec's job wins so
+        # that the rules' selectors and the scraped series agree.
+        "relabelings": [
+            _replace("job", service.job),
+            _replace("service", service.name),
+            _replace("tier", service_plan.tier.name),
+            _replace("team", service.team),
+        ],
+    }
+    return {
+        "apiVersion": "monitoring.coreos.com/v1",
+        "kind": "ServiceMonitor",
+        "metadata": object_metadata(plan, service.name, service.namespace),
+        "spec": {
+            "selector": {"matchLabels": dict(service.selector)},
+            "namespaceSelector": {"matchNames": [service.namespace]},
+            "endpoints": [endpoint],
+        },
+    }

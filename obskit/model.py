@@ -1,0 +1,130 @@
+"""The validated spec as typed, immutable values. Built only from data that passed validation."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from decimal import Decimal
+from fractions import Fraction
+
+from obskit.promql import Selector
+from obskit.units import Duration
+
+Labels = tuple[tuple[str, str], ...]
+
+
+@dataclass(frozen=True)
+class Tier:
+    name: str
+    rto: Duration
+    rpo: Duration
+    scrape_interval: Duration
+    scrape_timeout: Duration | None
+    slo_objective: Decimal
+    pages: bool
+    restore_drill_interval: Duration
+    retention: Duration
+
+
+@dataclass(frozen=True)
+class RatioSLI:
+    errors: Selector
+    total: Selector
+
+
+@dataclass(frozen=True)
+class LatencySLI:
+    histogram: Selector
+    threshold: Duration
+
+
+@dataclass(frozen=True)
+class RawSLI:
+    error_query: str
+    total_query: str
+
+
+SLI = RatioSLI | LatencySLI | RawSLI
+
+
+@dataclass(frozen=True)
+class SLO:
+    name: str
+    objective: Decimal | None  # None: the tier's slo_objective
+    window: Duration
+    description: str | None
+    sli: SLI
+
+
+@dataclass(frozen=True)
+class Datastore:
+    name: str
+    engine: str
+    method: str
+    size_bytes: int
+    restore_throughput: Fraction | None  # bytes per second
+    wal_rate: Fraction | None  # bytes per second
+
+
+@dataclass(frozen=True)
+class Backup:
+    namespaces: tuple[str, ...]
+    volumes: str
+    datastores: tuple[Datastore, ...]
+
+
+@dataclass(frozen=True)
+class Metrics:
+    port: str
+    path: str
+    scheme: str
+    interval: Duration | None  # None: the tier's scrape_interval
+
+
+@dataclass(frozen=True)
+class Service:
+    name: str
+    namespace: str
+    tier: str
+    team: str
+    job: str
+    runbook_url: str
+    selector: Labels
+    metrics: Metrics
+    slos: tuple[SLO, ...]
+    backup: Backup | None
+
+
+@dataclass(frozen=True)
+class Velero:
+    namespace: str
+    storage_location: str
+
+
+@dataclass(frozen=True)
+class WalG:
+    prefix: str
+    credentials_secret: str
+
+
+@dataclass(frozen=True)
+class Environment:
+    name: str
+    labels: Labels
+    selector_labels: Labels
+    velero: Velero | None
+    walg: WalG | None
+    pushgateway: str | None
+    services: tuple[Service, ...]  # overrides applied, sorted by name
+
+
+@dataclass(frozen=True)
+class Spec:
+    files: tuple[str, ...]
+    tiers: tuple[Tier, ...]
+    environments: tuple[Environment, ...]
+
+    def tier(self, name: str) -> Tier:
+        return next(tier for tier in self.tiers if tier.name == name)
+
+    def environment(self, name: str) -> Environment:
+        return next(env for env in self.environments if env.name == name)

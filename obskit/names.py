@@ -1,0 +1,72 @@
+"""Name rules of Kubernetes and Prometheus, as predicates with an explanation."""
+
+from __future__ import annotations
+
+import re
+
+_DNS1123_LABEL = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$")
+_DNS1123_SUBDOMAIN = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$")
+_K8S_LABEL_NAME = re.compile(r"^[A-Za-z0-9]([-A-Za-z0-9_.]*[A-Za-z0-9])?$")
+_PROM_LABEL_NAME = re.compile(r"^[a-zA-Z_][a-zA-Z0-9_]*$")
+_IANA_SVC_NAME = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$")
+_TIER_NAME = re.compile(r"^[a-z][a-z0-9_]*$")
+
+
+def dns1123_label_problem(name: str) -> str | None:
+    if len(name) > 63:
+        return f"{name!r} is {len(name)} characters; at most 63 are allowed"
+    if not _DNS1123_LABEL.match(name):
+        return f"{name!r} is not a DNS-1123 label (lowercase letters, digits and '-', starting and ending alphanumeric)"
+    return None
+
+
+def dns1123_subdomain_problem(name: str) -> str | None:
+    if len(name) > 253 or not _DNS1123_SUBDOMAIN.match(name):
+        return f"{name!r} is not a DNS-1123 subdomain (lowercase dot-separated labels, at most 253 characters)"
+    return None
+
+
+def k8s_label_key_problem(key: str) -> str | None:
+    prefix, _, name = key.rpartition("/")
+    if prefix and dns1123_subdomain_problem(prefix):
+        return f"label key {key!r}: the prefix {prefix!r} is not a DNS-1123 subdomain"
+    if not name or len(name) > 63 or not _K8S_LABEL_NAME.match(name):
+        return (
+            f"label key {key!r} is not a Kubernetes label name "
+            "(at most 63 of A-Z a-z 0-9 - _ . starting and ending alphanumeric, optionally 'prefix/')"
+        )
+    return None
+
+
+def k8s_label_value_problem(value: object) -> str | None:
+    if not isinstance(value, str):
+        return f"label value {value!r} must be a string (quote it in YAML)"
+    if value and (len(value) > 63 or not _K8S_LABEL_NAME.match(value)):
+        return (
+            f"label value {value!r} is not a Kubernetes label value "
+            "(at most 63 of A-Z a-z 0-9 - _ . starting and ending alphanumeric)"
+        )
+    return None
+
+
+def prom_label_name_problem(name: str) -> str | None:
+    if not _PROM_LABEL_NAME.match(name):
+        return f"{name!r} is not a Prometheus label name ([a-zA-Z_][a-zA-Z0-9_]*)"
+    if name.startswith("__"):
+        return f"{name!r}: label names starting with '__' are reserved for Prometheus"
+    return None
+
+
+def port_name_problem(name: str) -> str | None:
+    if len(name) > 15 or not _IANA_SVC_NAME.match(name) or not re.search("[a-z]", name) or "--" in name:
+        return (
+            f"{name!r} is not a Service port name (at most 15 lowercase letters, digits and single '-', "
+            "with at least one letter); ServiceMonitors select ports by name"
+        )
+    return None
+
+
+def tier_name_problem(name: str) -> str | None:
+    if len(name) > 63 or not _TIER_NAME.match(name):
+        return f"{name!r} is not a tier name (lowercase letters, digits and '_', starting with a letter)"
+    return None

@@ -1,0 +1,80 @@
+"""The plan: one environment's services with every tier value resolved and every
+derived number computed once. Generators read only the plan.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from decimal import Decimal
+
+from obskit.model import SLO, Environment, Labels, Service, Spec, Tier
+from obskit.units import Duration, parse_duration
+
+# Prometheus' own default; a scrape may never take longer than its interval.
+DEFAULT_SCRAPE_TIMEOUT = parse_duration("10s")
+
+
+@dataclass(frozen=True)
+class SLOPlan:
+    slo: SLO
+    objective: Decimal  # percent
+    window: Duration
+
+    @property
+    def name(self) -> str:
+        return self.slo.name
+
+
+@dataclass(frozen=True)
+class ServicePlan:
+    service: Service
+    tier: Tier
+    scrape_interval: Duration
+    scrape_timeout: Duration
+    slos: tuple[SLOPlan, ...]
+
+    @property
+    def name(self) -> str:
+        return self.service.name
+
+    def runbook_url(self, alert: str) -> str:
+        return self.service.runbook_url.format(service=self.service.name, alert=alert)
+
+
+@dataclass(frozen=True)
+class Plan:
+    environment: Environment
+    services: tuple[ServicePlan, ...]
+
+    @property
+    def labels(self) -> Labels:
+        return self.environment.labels
+
+    @property
+    def selector_labels(self) -> Labels:
+        return self.environment.selector_labels
+
+
+def plan_service(service: Service, tier: Tier) -> ServicePlan:
+    interval = service.metrics.interval or tier.scrape_interval
+    timeout = min(tier.scrape_timeout or DEFAULT_SCRAPE_TIMEOUT, interval)
+    return ServicePlan(
+        service=service,
+        tier=tier,
+        scrape_interval=interval,
+        scrape_timeout=timeout,
+        slos=tuple(
+            SLOPlan(
+                slo=slo, objective=slo.objective if slo.objective is not None else tier.slo_objective, window=slo.window
+            )
+            for slo in service.slos
+        ),
+    )
+
+
+def build_plan(spec: Spec, environment: str) -> Plan:
+    env = spec.environment(environment)
+    return Plan(
+        environment=env,
+        services=tuple(plan_service(service, spec.tier(service.tier)) for service in env.services),
+    )

@@ -1,0 +1,92 @@
+"""What the spec's PromQL fields must be, checked with a real PromQL parser."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import promql_parser
+
+WINDOW_PLACEHOLDER = "{{window}}"
+HISTOGRAM_SUFFIXES = ("_bucket", "_count", "_sum")
+
+
+@dataclass(frozen=True)
+class Selector:
+    """A parsed instant-vector selector: metric name and its matchers as written."""
+
+    metric: str
+    matchers: tuple[tuple[str, str, str], ...]  # (label, operator, value)
+
+    def with_name(self, metric: str) -> str:
+        """The selector text for another metric name with the same matchers."""
+        inner = ",".join(f"{label}{op}{_quote(value)}" for label, op, value in self.matchers)
+        return f"{metric}{{{inner}}}" if inner else metric
+
+
+_OPERATORS = (
+    (promql_parser.MatchOp.Equal, "="),
+    (promql_parser.MatchOp.NotEqual, "!="),
+    (promql_parser.MatchOp.Re, "=~"),
+    (promql_parser.MatchOp.NotRe, "!~"),
+)
+
+
+def _operator(op: promql_parser.MatchOp) -> str:
+    return next(text for known, text in _OPERATORS if known == op)
+
+
+def _quote(value: str) -> str:
+    return '"' + value.replace("\\", "\\\\").replace('"', '\\"').replace("\n", "\\n") + '"'
+
+
+def parse_selector(text: str) -> Selector:
+    """Parse `metric{label="value",...}`; raise ValueError saying what is wrong."""
+    if not isinstance(text, str):
+        raise ValueError(f"expected a PromQL selector string, got {text!r}")
+    try:
+        expr = promql_parser.parse(text)
+    except ValueError as err:
+        raise ValueError(f"{text!r} is not valid PromQL: {err}") from None
+    if not isinstance(expr, promql_parser.VectorSelector):
+        raise ValueError(
+            f"{text!r} must be a plain series selector such as 'metric{{label=\"value\"}}' "
+            "(no functions, ranges or operators: obskit applies rate() itself)"
+        )
+    if expr.offset is not None or expr.at is not None:
+        raise ValueError(f"{text!r}: offset and @ modifiers are not allowed in a selector")
+    if expr.matchers.or_matchers:
+        raise ValueError(f"{text!r}: 'or' inside a selector is not supported by Prometheus 2.x")
+    metric = expr.name or ""
+    matchers: list[tuple[str, str, str]] = []
+    for matcher in expr.matchers.matchers:
+        if matcher.name == "__name__" and matcher.op == promql_parser.MatchOp.Equal:
+            metric = metric or matcher.value
+            continue
+        matchers.append((matcher.name, _operator(matcher.op), matcher.value))
+    if not metric:
+        raise ValueError(f"{text!r} must name its metric (e.g. 'http_requests_total{{job=\"api\"}}')")
+    return Selector(metric, tuple(matchers))
+
+
+def check_histogram_selector(text: str) -> Selector:
+    selector = parse_selector(text)
+    if selector.metric.endswith(HISTOGRAM_SUFFIXES):
+        raise ValueError(
+            f"{text!r}: give the histogram's base name without {'/'.join(HISTOGRAM_SUFFIXES)} "
+            "(obskit reads the _bucket and _count series itself)"
+        )
+    if any(label == "le" for label, _, _ in selector.matchers):
+        raise ValueError(f"{text!r}: do not match on 'le'; the latency threshold chooses the bucket")
+    return selector
+
+
+def check_window_query(text: str) -> None:
+    """A raw query must contain {{window}} and parse once a window is put in."""
+    if not isinstance(text, str):
+        raise ValueError(f"expected a PromQL query string, got {text!r}")
+    if WINDOW_PLACEHOLDER not in text:
+        raise ValueError(f"{text!r} must contain the placeholder {WINDOW_PLACEHOLDER} where the range goes")
+    try:
+        promql_parser.parse(text.replace(WINDOW_PLACEHOLDER, "5m"))
+    except ValueError as err:
+        raise ValueError(f"{text!r} is not valid PromQL with {WINDOW_PLACEHOLDER}=5m: {err}") from None

@@ -1,0 +1,190 @@
+"""From merged spec files to the typed Spec: tiers over the catalog, defaults and
+per-environment overrides applied to each service, every result validated.
+
+A resolved value is built from layers (defaults, the service, the environment's
+override); each problem is reported at the layer that supplied the offending field.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from obskit import checks, schema, typed
+from obskit.catalog import BUILTIN_TIERS, TIER_FIELDS
+from obskit.model import Environment, Service, Spec, Tier
+from obskit.problems import FieldPath, Problem, SpecInvalid
+from obskit.sources import Entry, MergedSpec, read_spec
+from obskit.yamlsource import Located
+
+
+class UnknownEnvironment(Exception):
+    def __init__(self, name: str, known: list[str]):
+        super().__init__(f"unknown environment {name!r}; the spec defines: {', '.join(known) or 'none'}")
+
+
+@dataclass(frozen=True)
+class Layer:
+    data: dict[str, Any]
+    source: Located | None  # None: the built-in catalog
+    base: FieldPath
+
+    def has(self, path: FieldPath) -> bool:
+        node: Any = self.data
+        for key in path:
+            if not isinstance(node, dict) or key not in node:
+                return False
+            node = node[key]
+        return True
+
+    def problem(self, path: FieldPath, message: str) -> Problem:
+        if self.source is None:
+            return Problem("(built-in tier catalog)", 0, self.base + path, message)
+        return Problem(self.source.file, self.source.line_of(self.base + path), self.base + path, message)
+
+
+def _entry_layer(entry: Entry) -> Layer:
+    return Layer(entry.value if isinstance(entry.value, dict) else {}, entry.source, entry.path)
+
+
+def deep_merge(base: dict[str, Any], top: dict[str, Any]) -> dict[str, Any]:
+    merged = dict(base)
+    for key, value in top.items():
+        if isinstance(value, dict) and isinstance(merged.get(key), dict):
+            merged[key] = deep_merge(merged[key], value)
+        else:
+            merged[key] = value
+    return merged
+
+
+@dataclass(frozen=True)
+class Layered:
+    """A value merged from layers (lowest first); `home` is where missing fields are reported."""
+
+    layers: tuple[Layer, ...]
+    home: Layer
+
+    @property
+    def value(self) -> dict[str, Any]:
+        merged: dict[str, Any] = {}
+        for layer in self.layers:
+            merged = deep_merge(merged, layer.data)
+        return merged
+
+    def problem(self, path: FieldPath, message: str) -> Problem:
+        for depth in range(len(path), 0, -1):
+            for layer in reversed(self.layers):
+                if layer.has(path[:depth]):
+                    return layer.problem(path, message)
+        return self.home.problem(path, message)
+
+    def validate(self, rules: dict[str, Any]) -> list[Problem]:
+        return [self.problem(path, message) for path, message in schema.validate(self.value, rules)]
+
+
+def _resolve_tiers(merged: MergedSpec, problems: list[Problem]) -> dict[str, Tier]:
+    tiers: dict[str, Tier] = {}
+    spec_tiers = merged.sections["tiers"]
+    for name in sorted(set(BUILTIN_TIERS) | set(spec_tiers)):
+        layers = []
+        if name in BUILTIN_TIERS:
+            layers.append(Layer(BUILTIN_TIERS[name], None, ("tiers", name)))
+        if name in spec_tiers:
+            layers.append(_entry_layer(spec_tiers[name]))
+        layered = Layered(tuple(layers), layers[-1])
+        value = layered.value
+        missing = [field for field in TIER_FIELDS if field not in value]
+        if missing:
+            problems.append(layered.home.problem((), f"new tier {name!r} must set {', '.join(missing)}"))
+            continue
+        found = layered.validate(schema.TIER) or [layered.problem(p, m) for p, m in checks.check_tier(value)]
+        if found:
+            problems.extend(found)
+            continue
+        tiers[name] = typed.tier(name, value)
+    return tiers
+
+
+def _service_layers(merged: MergedSpec, name: str, override: Entry | None) -> Layered:
+    defaults = [
+        Layer({field: entry.value}, entry.source, ("defaults",))
+        for field, entry in sorted(merged.sections["defaults"].items())
+    ]
+    home = _entry_layer(merged.sections["services"][name])
+    layers = [*defaults, home]
+    if override is not None:
+        layers.append(_entry_layer(override))
+    return Layered(tuple(layers), home)
+
+
+def _override_entries(env_entry: Entry) -> dict[str, Entry]:
+    overrides = env_entry.value.get("services") if isinstance(env_entry.value, dict) else None
+    if not isinstance(overrides, dict):
+        return {}
+    return {
+        name: Entry(value, env_entry.source, (*env_entry.path, "services", name)) for name, value in overrides.items()
+    }
+
+
+def _resolve_environment(
+    merged: MergedSpec, env_name: str, tier_names: list[str], problems: list[Problem]
+) -> Environment | None:
+    env_entry = merged.sections["environments"][env_name]
+    env_layer = _entry_layer(env_entry)
+    overrides = _override_entries(env_entry)
+    services: list[Service] = []
+    ok = True
+    for name in sorted(merged.sections["services"]):
+        layered = _service_layers(merged, name, overrides.get(name))
+        found = layered.validate(schema.SERVICE)
+        found += [layered.problem(path, message) for path, message in checks.check_service(layered.value, tier_names)]
+        if found:
+            problems.extend(found)
+            ok = False
+            continue
+        services.append(typed.service(name, layered.value))
+    env_value = env_layer.data
+    # Override entries are partial services, checked above once merged; the rest is checked whole here.
+    env_own = {key: value for key, value in env_value.items() if key != "services"}
+    env_found = [env_layer.problem(path, message) for path, message in schema.validate(env_own, schema.ENVIRONMENT)]
+    env_found += [
+        env_layer.problem(path, message)
+        for path, message in checks.check_environment(
+            env_value,
+            sorted(merged.sections["services"]),
+            needs_velero=any(service.backup for service in services),
+            needs_walg=any(service.backup and service.backup.datastores for service in services),
+        )
+    ]
+    problems.extend(env_found)
+    if not ok or env_found:
+        return None
+    return typed.environment(env_name, env_value, tuple(services))
+
+
+def load_spec(path: Path, environments: Iterable[str] | None = None) -> Spec:
+    """The typed spec with the named environments resolved (all when None).
+
+    Raises SpecInvalid listing every problem, or UnknownEnvironment.
+    """
+    merged = read_spec(path)
+    problems = list(merged.problems)
+    known = sorted(merged.sections["environments"])
+    wanted = known if environments is None else list(environments)
+    if merged.files and not merged.problems and not known:
+        problems.append(Problem(merged.first_file, 1, ("environments",), "at least one environment is required"))
+    for name in wanted:
+        if name not in known and not problems:
+            raise UnknownEnvironment(name, known)
+    tiers = _resolve_tiers(merged, problems)
+    tier_names = sorted(set(BUILTIN_TIERS) | set(merged.sections["tiers"]))
+    resolved = [_resolve_environment(merged, name, tier_names, problems) for name in wanted if name in known]
+    if problems:
+        raise SpecInvalid(problems)
+    return Spec(
+        files=tuple(merged.files),
+        tiers=tuple(tiers[name] for name in sorted(tiers)),
+        environments=tuple(env for env in resolved if env is not None),
+    )

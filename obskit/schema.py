@@ -1,0 +1,288 @@
+"""The spec's shape as cerberus schemas, and the validator that turns its errors into Problems.
+
+Only shape and per-value rules live here (types, unknown keys, units, names, PromQL);
+rules that relate fields to each other are in `checks.py`.
+"""
+
+from __future__ import annotations
+
+import string
+from collections.abc import Callable, Iterator
+from typing import Any
+from urllib.parse import urlsplit
+
+import cerberus
+
+from obskit import names, promql, units
+from obskit.catalog import TIER_FIELDS
+from obskit.problems import FieldPath
+
+API_VERSION = "obskit/v1"
+RUNBOOK_PLACEHOLDERS = ("service", "alert")
+DATASTORE_ENGINES = ("postgres",)
+BACKUP_METHODS = ("wal-g",)
+VOLUME_MODES = ("snapshot", "fs", "none")
+
+
+def _name_rule(check: Callable[[str], str | None]) -> Callable[[Any, str, Any], None]:
+    def rule(validator: Any, field: str, value: Any) -> None:
+        if isinstance(value, str):
+            problem = check(value)
+            if problem:
+                validator._error(field, problem)
+
+    return rule
+
+
+def _parse_rule(parse: Callable[[Any], Any]) -> Callable[[Any, str, Any], None]:
+    def rule(validator: Any, field: str, value: Any) -> None:
+        try:
+            parse(value)
+        except ValueError as err:
+            validator._error(field, str(err))
+
+    return rule
+
+
+def _positive_duration(value: Any) -> None:
+    if units.parse_duration(value).ms <= 0:
+        raise ValueError(f"{value!r} must be longer than zero")
+
+
+def _objective(value: Any) -> None:
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or not 0 < value < 100:
+        raise ValueError(f"{value!r} must be a percentage strictly between 0 and 100, e.g. 99.9")
+
+
+def _runbook_url(value: Any) -> None:
+    fields = [name for _, name, _, _ in string.Formatter().parse(value) if name is not None]
+    unknown = sorted(set(fields) - set(RUNBOOK_PLACEHOLDERS))
+    if unknown or any(name == "" for name in fields):
+        raise ValueError(f"{value!r}: placeholders may only be {{service}} and {{alert}}, found {unknown or ['{}']}")
+
+
+def _http_url(value: Any) -> None:
+    parts = urlsplit(value)
+    if parts.scheme not in ("http", "https") or not parts.hostname:
+        raise ValueError(f"{value!r} must be an http:// or https:// URL with a host")
+
+
+def _object_store_prefix(value: Any) -> None:
+    parts = urlsplit(value)
+    if parts.scheme not in ("s3", "gs", "az", "file") or not (parts.netloc or parts.path.strip("/")):
+        raise ValueError(f"{value!r} must be a WAL-G storage prefix such as 's3://bucket/path' (s3, gs, az or file)")
+
+
+class SpecValidator(cerberus.Validator):
+    """cerberus with the spec's own value rules, referenced as `check_with: <name>`."""
+
+    _check_with_dns1123_label = _name_rule(names.dns1123_label_problem)
+    _check_with_dns1123_subdomain = _name_rule(names.dns1123_subdomain_problem)
+    _check_with_k8s_label_key = _name_rule(names.k8s_label_key_problem)
+    _check_with_prom_label_name = _name_rule(names.prom_label_name_problem)
+    _check_with_port_name = _name_rule(names.port_name_problem)
+    _check_with_tier_name = _name_rule(names.tier_name_problem)
+    _check_with_duration = _parse_rule(_positive_duration)
+    _check_with_size = _parse_rule(units.parse_size)
+    _check_with_throughput = _parse_rule(units.parse_throughput)
+    _check_with_objective = _parse_rule(_objective)
+    _check_with_selector = _parse_rule(promql.parse_selector)
+    _check_with_histogram = _parse_rule(promql.check_histogram_selector)
+    _check_with_window_query = _parse_rule(promql.check_window_query)
+    _check_with_runbook_url = _parse_rule(_runbook_url)
+    _check_with_http_url = _parse_rule(_http_url)
+    _check_with_object_store_prefix = _parse_rule(_object_store_prefix)
+
+    def _check_with_k8s_label_value(self, field: str, value: Any) -> None:
+        problem = names.k8s_label_value_problem(value)
+        if problem:
+            self._error(field, problem)
+
+
+def _text(**extra: Any) -> dict[str, Any]:
+    return {"type": "string", "empty": False, **extra}
+
+
+DURATION = {"check_with": "duration"}
+K8S_LABELS = {
+    "type": "dict",
+    "keysrules": {"type": "string", "check_with": "k8s_label_key"},
+    "valuesrules": {"check_with": "k8s_label_value"},
+}
+PROM_LABELS = {
+    "type": "dict",
+    "keysrules": {"type": "string", "check_with": "prom_label_name"},
+    "valuesrules": {"type": "string"},
+}
+
+SLO = {
+    "objective": {"check_with": "objective"},
+    "window": DURATION,
+    "description": _text(),
+    "errors": _text(check_with="selector"),
+    "total": _text(check_with="selector"),
+    "latency": {
+        "type": "dict",
+        "schema": {
+            "histogram": _text(required=True, check_with="histogram"),
+            "threshold": {**DURATION, "required": True},
+        },
+    },
+    "error_query": _text(check_with="window_query"),
+    "total_query": _text(check_with="window_query"),
+}
+
+DATASTORE = {
+    "engine": {"type": "string", "required": True, "allowed": list(DATASTORE_ENGINES)},
+    "method": {"type": "string", "required": True, "allowed": list(BACKUP_METHODS)},
+    "size": {"required": True, "check_with": "size"},
+    "restore_throughput": {"check_with": "throughput"},
+    "wal_rate": {"check_with": "throughput"},
+}
+
+BACKUP = {
+    "namespaces": {
+        "type": "list",
+        "empty": False,
+        "schema": {"type": "string", "check_with": "dns1123_label"},
+    },
+    "volumes": {"type": "string", "allowed": list(VOLUME_MODES)},
+    "datastores": {
+        "type": "dict",
+        "keysrules": {"type": "string", "check_with": "dns1123_label"},
+        "valuesrules": {"type": "dict", "schema": DATASTORE},
+    },
+}
+
+METRICS = {
+    "port": _text(required=True, check_with="port_name"),
+    "path": {"type": "string", "regex": r"/\S*"},
+    "interval": DURATION,
+    "scheme": {"type": "string", "allowed": ["http", "https"]},
+}
+
+SERVICE = {
+    "namespace": _text(required=True, check_with="dns1123_label"),
+    "tier": _text(required=True),
+    "team": _text(required=True),
+    "job": _text(),
+    "runbook_url": _text(required=True, check_with="runbook_url"),
+    "selector": {**K8S_LABELS, "required": True, "empty": False},
+    "metrics": {"type": "dict", "required": True, "schema": METRICS},
+    "slos": {
+        "type": "dict",
+        "keysrules": {"type": "string", "check_with": "dns1123_label"},
+        "valuesrules": {"type": "dict", "schema": SLO},
+    },
+    "backup": {"type": "dict", "schema": BACKUP},
+}
+
+# Fields a `defaults:` section may set for every service.
+DEFAULTABLE_FIELDS = ("namespace", "tier", "team", "runbook_url", "metrics")
+DEFAULTS = {name: SERVICE[name] for name in DEFAULTABLE_FIELDS}
+
+TIER = {
+    "rto": DURATION,
+    "rpo": DURATION,
+    "scrape_interval": DURATION,
+    "scrape_timeout": DURATION,
+    "slo_objective": {"check_with": "objective"},
+    "pages": {"type": "boolean"},
+    "restore_drill_interval": DURATION,
+    "retention": DURATION,
+}
+assert set(TIER_FIELDS) <= set(TIER)
+
+ENVIRONMENT = {
+    "labels": PROM_LABELS,
+    "selector_labels": K8S_LABELS,
+    "velero": {
+        "type": "dict",
+        "schema": {
+            "namespace": _text(required=True, check_with="dns1123_label"),
+            "storage_location": _text(required=True, check_with="dns1123_subdomain"),
+        },
+    },
+    "walg": {
+        "type": "dict",
+        "schema": {
+            "prefix": _text(required=True, check_with="object_store_prefix"),
+            "credentials_secret": _text(required=True, check_with="dns1123_subdomain"),
+        },
+    },
+    "pushgateway": _text(check_with="http_url"),
+    "services": {
+        "type": "dict",
+        "keysrules": {"type": "string", "check_with": "dns1123_label"},
+        "valuesrules": {"type": "dict", "schema": SERVICE},
+    },
+}
+
+FILE = {
+    "apiVersion": {"required": True, "type": "string", "allowed": [API_VERSION]},
+    "defaults": {"type": "dict", "schema": DEFAULTS},
+    "tiers": {
+        "type": "dict",
+        "keysrules": {"type": "string", "check_with": "tier_name"},
+        "valuesrules": {"type": "dict", "schema": TIER},
+    },
+    "environments": {
+        "type": "dict",
+        "keysrules": {"type": "string", "check_with": "dns1123_label"},
+        "valuesrules": {"type": "dict", "schema": ENVIRONMENT},
+    },
+    "services": {
+        "type": "dict",
+        "keysrules": {"type": "string", "check_with": "dns1123_label"},
+        "valuesrules": {"type": "dict", "schema": SERVICE},
+    },
+}
+
+
+def _describe(error: cerberus.errors.ValidationError) -> str:
+    """A human message for one leaf cerberus error, quoting the value."""
+    value = error.value
+    code = error.code
+    if code == cerberus.errors.UNKNOWN_FIELD.code:
+        return f"unknown field {error.document_path[-1]!r}"
+    if code == cerberus.errors.REQUIRED_FIELD.code:
+        return "required field is missing"
+    if code == cerberus.errors.BAD_TYPE.code:
+        wanted = error.constraint if isinstance(error.constraint, str) else " or ".join(error.constraint)
+        article = {
+            "dict": "a mapping",
+            "list": "a list",
+            "string": "a string",
+            "boolean": "true or false",
+            "integer": "a whole number",
+            "number": "a number",
+        }
+        wanted_text = " or ".join(article.get(part, part) for part in wanted.split(" or "))
+        return f"must be {wanted_text}, got {value!r}"
+    if code == cerberus.errors.UNALLOWED_VALUE.code:
+        return f"{value!r} is not allowed; choose one of: {', '.join(map(str, error.constraint))}"
+    if code == cerberus.errors.EMPTY_NOT_ALLOWED.code:
+        return "must not be empty"
+    if code == cerberus.errors.REGEX_MISMATCH.code:
+        return f"{value!r} does not match the pattern {error.constraint}"
+    if code == cerberus.errors.CUSTOM.code:
+        return str(error.info[0]) if error.info else "invalid value"
+    return f"{value!r}: {cerberus.errors.BasicErrorHandler.messages.get(code, 'invalid')}".format(
+        constraint=error.constraint, field=error.field, value=value
+    )
+
+
+def _leaf_errors(errors: list[Any]) -> Iterator[cerberus.errors.ValidationError]:
+    for error in errors:
+        if error.is_group_error:
+            yield from _leaf_errors(error.child_errors)
+        else:
+            yield error
+
+
+def validate(data: Any, schema: dict[str, Any], partial: bool = False) -> list[tuple[FieldPath, str]]:
+    """(field path, message) for every problem; `partial` skips required-field checks."""
+    validator = SpecValidator(schema)
+    if validator.validate(data, update=partial):
+        return []
+    return [(tuple(error.document_path), _describe(error)) for error in _leaf_errors(validator._errors)]

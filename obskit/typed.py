@@ -1,0 +1,121 @@
+"""Turning validated spec dicts into the typed model. Inputs here have passed every check."""
+
+from __future__ import annotations
+
+from decimal import Decimal
+from typing import Any
+
+from obskit import model, promql, units
+from obskit.checks import DEFAULT_SLO_WINDOW
+
+DEFAULT_METRICS_PATH = "/metrics"
+DEFAULT_VOLUMES = "snapshot"
+
+
+def decimal(value: int | float) -> Decimal:
+    """Exact decimal of a YAML number as written (99.95 stays 99.95, not its binary float)."""
+    return Decimal(repr(value)) if isinstance(value, float) else Decimal(value)
+
+
+def _labels(mapping: dict[str, str] | None) -> model.Labels:
+    return tuple(sorted((mapping or {}).items()))
+
+
+def _optional_duration(value: str | None) -> units.Duration | None:
+    return units.parse_duration(value) if value is not None else None
+
+
+def tier(name: str, data: dict[str, Any]) -> model.Tier:
+    return model.Tier(
+        name=name,
+        rto=units.parse_duration(data["rto"]),
+        rpo=units.parse_duration(data["rpo"]),
+        scrape_interval=units.parse_duration(data["scrape_interval"]),
+        scrape_timeout=_optional_duration(data.get("scrape_timeout")),
+        slo_objective=decimal(data["slo_objective"]),
+        pages=data["pages"],
+        restore_drill_interval=units.parse_duration(data["restore_drill_interval"]),
+        retention=units.parse_duration(data["retention"]),
+    )
+
+
+def _sli(data: dict[str, Any]) -> model.SLI:
+    if "latency" in data:
+        return model.LatencySLI(
+            histogram=promql.check_histogram_selector(data["latency"]["histogram"]),
+            threshold=units.parse_duration(data["latency"]["threshold"]),
+        )
+    if "error_query" in data:
+        return model.RawSLI(error_query=data["error_query"], total_query=data["total_query"])
+    return model.RatioSLI(errors=promql.parse_selector(data["errors"]), total=promql.parse_selector(data["total"]))
+
+
+def _slo(name: str, data: dict[str, Any]) -> model.SLO:
+    objective = data.get("objective")
+    return model.SLO(
+        name=name,
+        objective=decimal(objective) if objective is not None else None,
+        window=units.parse_duration(data.get("window", DEFAULT_SLO_WINDOW)),
+        description=data.get("description"),
+        sli=_sli(data),
+    )
+
+
+def _datastore(name: str, data: dict[str, Any]) -> model.Datastore:
+    throughput = data.get("restore_throughput")
+    wal_rate = data.get("wal_rate")
+    return model.Datastore(
+        name=name,
+        engine=data["engine"],
+        method=data["method"],
+        size_bytes=units.parse_size(data["size"]),
+        restore_throughput=units.parse_throughput(throughput) if throughput else None,
+        wal_rate=units.parse_throughput(wal_rate) if wal_rate else None,
+    )
+
+
+def _backup(data: dict[str, Any] | None, namespace: str) -> model.Backup | None:
+    if data is None:
+        return None
+    datastores = data.get("datastores") or {}
+    return model.Backup(
+        namespaces=tuple(data.get("namespaces") or [namespace]),
+        volumes=data.get("volumes", DEFAULT_VOLUMES),
+        datastores=tuple(_datastore(name, datastores[name]) for name in sorted(datastores)),
+    )
+
+
+def service(name: str, data: dict[str, Any]) -> model.Service:
+    metrics = data["metrics"]
+    slos = data.get("slos") or {}
+    return model.Service(
+        name=name,
+        namespace=data["namespace"],
+        tier=data["tier"],
+        team=data["team"],
+        job=data.get("job", name),
+        runbook_url=data["runbook_url"],
+        selector=_labels(data["selector"]),
+        metrics=model.Metrics(
+            port=metrics["port"],
+            path=metrics.get("path", DEFAULT_METRICS_PATH),
+            scheme=metrics.get("scheme", "http"),
+            interval=_optional_duration(metrics.get("interval")),
+        ),
+        slos=tuple(_slo(slo_name, slos[slo_name]) for slo_name in sorted(slos)),
+        backup=_backup(data.get("backup"), data["namespace"]),
+    )
+
+
+def environment(name: str, data: dict[str, Any], services: tuple[model.Service, ...]) -> model.Environment:
+    velero = data.get("velero")
+    walg = data.get("walg")
+    return model.Environment(
+        name=name,
+        labels=_labels(data.get("labels")),
+        selector_labels=_labels(data.get("selector_labels")),
+        velero=model.Velero(velero["namespace"], velero["storage_location"]) if velero else None,
+        walg=model.WalG(walg["prefix"], walg["credentials_secret"]) if walg else None,
+        pushgateway=data.get("pushgateway"),
+        services=services,
+    )

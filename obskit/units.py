@@ -1,0 +1,147 @@
+"""Durations, sizes and throughputs: the spec's units, parsed exactly and printed canonically.
+
+Durations are Prometheus durations held as whole milliseconds; sizes are bytes with
+Kubernetes binary suffixes; throughputs are exact bytes per second (a Fraction, so
+`2GiB/h` loses nothing to float rounding).
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from fractions import Fraction
+
+
+class UnitError(ValueError):
+    """A value that is not a well-formed duration, size or throughput."""
+
+
+_DURATION_UNITS_MS: dict[str, int] = {
+    "y": 365 * 24 * 3600 * 1000,
+    "w": 7 * 24 * 3600 * 1000,
+    "d": 24 * 3600 * 1000,
+    "h": 3600 * 1000,
+    "m": 60 * 1000,
+    "s": 1000,
+    "ms": 1,
+}
+# Prometheus' own grammar: each unit at most once, largest first.
+_DURATION_RE = re.compile(r"^(?:(\d+)y)?(?:(\d+)w)?(?:(\d+)d)?(?:(\d+)h)?(?:(\d+)m)?(?:(\d+)s)?(?:(\d+)ms)?$")
+
+
+@dataclass(frozen=True, order=True)
+class Duration:
+    """A non-negative Prometheus duration with millisecond resolution."""
+
+    ms: int
+
+    @property
+    def seconds(self) -> Fraction:
+        return Fraction(self.ms, 1000)
+
+    def __str__(self) -> str:
+        return format_duration(self)
+
+    def __add__(self, other: Duration) -> Duration:
+        return Duration(self.ms + other.ms)
+
+    def __sub__(self, other: Duration) -> Duration:
+        return Duration(self.ms - other.ms)
+
+
+def parse_duration(text: str) -> Duration:
+    if not isinstance(text, str):
+        raise UnitError(f"expected a duration string such as '30s' or '1h30m', got {text!r}")
+    match = _DURATION_RE.match(text)
+    if not text or match is None:
+        raise UnitError(f"{text!r} is not a Prometheus duration (units y w d h m s ms, largest first, e.g. '1h30m')")
+    total = 0
+    for amount, unit in zip(match.groups(), _DURATION_UNITS_MS, strict=True):
+        if amount is not None:
+            total += int(amount) * _DURATION_UNITS_MS[unit]
+    return Duration(total)
+
+
+def format_duration(duration: Duration) -> str:
+    """Prometheus' canonical form: largest units first, `0s` for zero."""
+    if duration.ms == 0:
+        return "0s"
+    rest = duration.ms
+    parts = []
+    for unit, size in _DURATION_UNITS_MS.items():
+        amount, rest = divmod(rest, size)
+        if amount:
+            parts.append(f"{amount}{unit}")
+    return "".join(parts)
+
+
+def format_go_duration(duration: Duration) -> str:
+    """Go's time.Duration.String() for whole seconds (`720h0m0s`): what Velero expects."""
+    if duration.ms % 1000:
+        raise UnitError(f"{duration} is not a whole number of seconds")
+    seconds = duration.ms // 1000
+    hours, rest = divmod(seconds, 3600)
+    minutes, secs = divmod(rest, 60)
+    if hours:
+        return f"{hours}h{minutes}m{secs}s"
+    if minutes:
+        return f"{minutes}m{secs}s"
+    return f"{secs}s"
+
+
+_SIZE_SUFFIXES: dict[str, int] = {
+    "": 1,
+    "Ki": 2**10,
+    "Mi": 2**20,
+    "Gi": 2**30,
+    "Ti": 2**40,
+    "Pi": 2**50,
+    "Ei": 2**60,
+}
+_SIZE_RE = re.compile(r"^(\d+)(Ki|Mi|Gi|Ti|Pi|Ei)?$")
+
+
+def parse_size(text: str) -> int:
+    """Bytes from a Kubernetes binary quantity (`500Mi`, `200Gi`) or a plain byte count."""
+    if isinstance(text, bool) or not isinstance(text, (str, int)):
+        raise UnitError(f"expected a size such as '200Gi', got {text!r}")
+    match = _SIZE_RE.match(str(text))
+    if match is None:
+        raise UnitError(f"{text!r} is not a size (a whole number with Ki, Mi, Gi, Ti, Pi or Ei, e.g. '200Gi')")
+    return int(match.group(1)) * _SIZE_SUFFIXES[match.group(2) or ""]
+
+
+def format_size(size: int) -> str:
+    """The largest binary suffix that divides the size exactly."""
+    if size < 0:
+        raise UnitError(f"negative size {size}")
+    for suffix, factor in reversed(_SIZE_SUFFIXES.items()):
+        if size and size % factor == 0:
+            return f"{size // factor}{suffix}"
+    return str(size)
+
+
+_THROUGHPUT_PERIODS: dict[str, int] = {"s": 1, "m": 60, "h": 3600}
+_THROUGHPUT_RE = re.compile(r"^(\d+)(Ki|Mi|Gi|Ti|Pi|Ei)?B?/(s|m|h)$")
+
+
+def parse_throughput(text: str) -> Fraction:
+    """Bytes per second from `100MiB/s`, `2GiB/h` (the `B` is optional: `100Mi/s`)."""
+    if not isinstance(text, str):
+        raise UnitError(f"expected a throughput such as '100MiB/s', got {text!r}")
+    match = _THROUGHPUT_RE.match(text)
+    if match is None:
+        raise UnitError(f"{text!r} is not a throughput (a size per s, m or h, e.g. '100MiB/s' or '2GiB/h')")
+    amount = int(match.group(1)) * _SIZE_SUFFIXES[match.group(2) or ""]
+    if amount == 0:
+        raise UnitError(f"{text!r}: a throughput must be greater than zero")
+    return Fraction(amount, _THROUGHPUT_PERIODS[match.group(3)])
+
+
+def format_throughput(bytes_per_second: Fraction) -> str:
+    """The shortest exact form, preferring per second, then per minute, then per hour."""
+    for period, seconds in _THROUGHPUT_PERIODS.items():
+        amount = bytes_per_second * seconds
+        if amount.denominator == 1:
+            return f"{format_size(int(amount))}B/{period}"
+    raise UnitError(f"{bytes_per_second} bytes/s has no exact form in bytes per hour")

@@ -1,0 +1,155 @@
+"""Reading one YAML spec file into plain data, keeping where every value came from.
+
+PyYAML's composer gives nodes with line numbers; this module turns them into dicts,
+lists and scalars itself so that it can refuse duplicate keys, bound alias expansion
+(a "billion laughs" file is refused in milliseconds) and record the line of every field.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from obskit.problems import FieldPath, Problem
+
+try:
+    from yaml import CSafeLoader as _Loader
+except ImportError:  # pragma: no cover - PyYAML built without libyaml
+    from yaml import SafeLoader as _Loader  # type: ignore[assignment]
+
+MAX_FILE_BYTES = 8 * 1024 * 1024
+# Values produced after expanding aliases, per byte of text: a file without aliases
+# yields fewer values than it has bytes, so this only stops alias bombs.
+EXPANSION_PER_BYTE = 2
+EXPANSION_ALLOWANCE = 100_000
+
+_scalar_constructor = yaml.constructor.SafeConstructor()
+
+
+@dataclass
+class Located:
+    """A file's data and the line of each field path in it (1-based)."""
+
+    file: str
+    data: Any
+    lines: dict[FieldPath, int] = field(default_factory=dict)
+
+    def line_of(self, path: FieldPath) -> int:
+        """The line of the field, or of its nearest enclosing field that exists."""
+        for end in range(len(path), -1, -1):
+            line = self.lines.get(path[:end])
+            if line is not None:
+                return line
+        return 1
+
+
+class _Refused(Exception):
+    def __init__(self, line: int, path: FieldPath, message: str):
+        super().__init__(message)
+        self.line = line
+        self.path = path
+        self.message = message
+
+
+class _Builder:
+    def __init__(self, text_length: int) -> None:
+        self.lines: dict[FieldPath, int] = {}
+        self.expanded = 0
+        self.budget = EXPANSION_ALLOWANCE + EXPANSION_PER_BYTE * text_length
+
+    def build(self, node: yaml.Node, path: FieldPath) -> Any:
+        self.expanded += 1
+        if self.expanded > self.budget:
+            raise _Refused(
+                node.start_mark.line + 1,
+                path,
+                f"YAML aliases expand to more than {self.budget} values (an alias bomb?); refusing the file",
+            )
+        self.lines.setdefault(path, node.start_mark.line + 1)
+        if isinstance(node, yaml.MappingNode):
+            return self._mapping(node, path)
+        if isinstance(node, yaml.SequenceNode):
+            return [self.build(item, (*path, index)) for index, item in enumerate(node.value)]
+        return _scalar_constructor.construct_object(node, deep=True)
+
+    def _mapping(self, node: yaml.MappingNode, path: FieldPath) -> dict[Any, Any]:
+        result: dict[Any, Any] = {}
+        merged: dict[Any, Any] = {}
+        for key_node, value_node in node.value:
+            if key_node.tag == "tag:yaml.org,2002:merge":
+                merged.update(self._merge_sources(value_node, path))
+                continue
+            if not isinstance(key_node, yaml.ScalarNode):
+                raise _Refused(key_node.start_mark.line + 1, path, "mapping keys must be plain scalars")
+            key = _scalar_constructor.construct_object(key_node)
+            if not isinstance(key, str):
+                key = str(key) if isinstance(key, int) and not isinstance(key, bool) else key
+            if not isinstance(key, str):
+                raise _Refused(key_node.start_mark.line + 1, path, f"key {key!r} must be a string")
+            if key in result:
+                raise _Refused(
+                    key_node.start_mark.line + 1,
+                    (*path, key),
+                    f"duplicate key {key!r} (first at line {self.lines[(*path, key)]})",
+                )
+            self.lines[(*path, key)] = key_node.start_mark.line + 1
+            result[key] = self.build(value_node, (*path, key))
+        for key, value in merged.items():
+            result.setdefault(key, value)
+        return result
+
+    def _merge_sources(self, node: yaml.Node, path: FieldPath) -> dict[Any, Any]:
+        sources = node.value if isinstance(node, yaml.SequenceNode) else [node]
+        merged: dict[Any, Any] = {}
+        for source in reversed(sources):
+            if not isinstance(source, yaml.MappingNode):
+                raise _Refused(
+                    source.start_mark.line + 1, path, "a '<<' merge key needs a mapping or a list of mappings"
+                )
+            merged.update(self._mapping(source, path))
+        return merged
+
+
+def _problem(file: str, line: int, path: FieldPath, message: str) -> Problem:
+    return Problem(file, line, path, message)
+
+
+def load_yaml_file(path: Path, display_name: str | None = None) -> Located | Problem:
+    """The file's data with line numbers, or the one problem that stops it being read."""
+    name = display_name or str(path)
+    try:
+        raw = path.read_bytes()
+    except OSError as err:
+        return _problem(name, 1, (), f"cannot read the file: {err.strerror or err}")
+    if len(raw) > MAX_FILE_BYTES:
+        return _problem(name, 1, (), f"file is {len(raw)} bytes; specs are limited to {MAX_FILE_BYTES} bytes")
+    if b"\x00" in raw:
+        return _problem(name, 1, (), "binary file (contains NUL bytes), not a YAML spec")
+    try:
+        text = raw.decode("utf-8")
+    except UnicodeDecodeError as err:
+        line = raw[: err.start].count(b"\n") + 1
+        return _problem(name, line, (), f"not UTF-8 text (byte {raw[err.start]:#04x} at offset {err.start})")
+    try:
+        node = yaml.compose(text, Loader=_Loader)
+    except yaml.MarkedYAMLError as err:
+        mark = err.problem_mark or err.context_mark
+        line = mark.line + 1 if mark else 1
+        what = " ".join(part for part in (err.context, err.problem) if part)
+        return _problem(name, line, (), f"invalid YAML: {what}")
+    except yaml.YAMLError as err:
+        return _problem(name, 1, (), f"invalid YAML: {err}")
+    if node is None:
+        return _problem(name, 1, (), "empty file; a spec needs at least 'apiVersion: obskit/v1'")
+    builder = _Builder(len(text))
+    try:
+        data = builder.build(node, ())
+    except _Refused as err:
+        return _problem(name, err.line, err.path, err.message)
+    except yaml.constructor.ConstructorError as err:
+        mark = err.problem_mark
+        return _problem(name, mark.line + 1 if mark else 1, (), f"invalid YAML value: {err.problem}")
+    return Located(name, data, builder.lines)
