@@ -70,10 +70,12 @@ def check_tier(tier: dict[str, Any]) -> Iterator[Finding]:
 def check_environment(
     env: dict[str, Any], service_names: list[str], needs_velero: bool, needs_walg: bool
 ) -> Iterator[Finding]:
-    for label in sorted(env.get("labels") or {}):
+    labels = env.get("labels")
+    for label in sorted(labels if isinstance(labels, dict) else {}, key=str):
         if label in RESERVED_LABELS:
             yield ("labels", label), f"label {label!r} is set by obskit itself; choose another name"
-    for name in sorted(env.get("services") or {}):
+    overrides = env.get("services")
+    for name in sorted(overrides if isinstance(overrides, dict) else {}, key=str):
         if name not in service_names:
             yield ("services", name), f"overrides service {name!r}, which is not defined under 'services'"
     if needs_velero and "velero" not in env:

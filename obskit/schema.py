@@ -54,7 +54,14 @@ def _objective(value: Any) -> None:
         raise ValueError(f"{value!r} must be a percentage strictly between 0 and 100, e.g. 99.9")
 
 
+def _require_text(value: Any) -> str:
+    if not isinstance(value, str):
+        raise ValueError(f"must be a string, got {value!r}")
+    return value
+
+
 def _runbook_url(value: Any) -> None:
+    _require_text(value)
     fields = [name for _, name, _, _ in string.Formatter().parse(value) if name is not None]
     unknown = sorted(set(fields) - set(RUNBOOK_PLACEHOLDERS))
     if unknown or any(name == "" for name in fields):
@@ -62,13 +69,13 @@ def _runbook_url(value: Any) -> None:
 
 
 def _http_url(value: Any) -> None:
-    parts = urlsplit(value)
+    parts = urlsplit(_require_text(value))
     if parts.scheme not in ("http", "https") or not parts.hostname:
         raise ValueError(f"{value!r} must be an http:// or https:// URL with a host")
 
 
 def _object_store_prefix(value: Any) -> None:
-    parts = urlsplit(value)
+    parts = urlsplit(_require_text(value))
     if parts.scheme not in ("s3", "gs", "az", "file") or not (parts.netloc or parts.path.strip("/")):
         raise ValueError(f"{value!r} must be a WAL-G storage prefix such as 's3://bucket/path' (s3, gs, az or file)")
 
@@ -239,6 +246,9 @@ FILE = {
 }
 
 
+_TYPE_CODES = (cerberus.errors.BAD_TYPE.code, cerberus.errors.NOT_NULLABLE.code)
+
+
 def _describe(error: cerberus.errors.ValidationError) -> str:
     """A human message for one leaf cerberus error, quoting the value."""
     value = error.value
@@ -247,6 +257,8 @@ def _describe(error: cerberus.errors.ValidationError) -> str:
         return f"unknown field {error.document_path[-1]!r}"
     if code == cerberus.errors.REQUIRED_FIELD.code:
         return "required field is missing"
+    if code == cerberus.errors.NOT_NULLABLE.code:
+        return "must have a value, got null"
     if code == cerberus.errors.BAD_TYPE.code:
         wanted = error.constraint if isinstance(error.constraint, str) else " or ".join(error.constraint)
         article = {
@@ -280,9 +292,28 @@ def _leaf_errors(errors: list[Any]) -> Iterator[cerberus.errors.ValidationError]
             yield error
 
 
+_validators: dict[int, SpecValidator] = {}
+
+
+def _validator(key: int, schema: dict[str, Any]) -> SpecValidator:
+    # Building a validator checks the schema itself, which is slow; the schemas here are constants.
+    if key not in _validators:
+        _validators[key] = SpecValidator(schema)
+    return _validators[key]
+
+
 def validate(data: Any, schema: dict[str, Any], partial: bool = False) -> list[tuple[FieldPath, str]]:
     """(field path, message) for every problem; `partial` skips required-field checks."""
-    validator = SpecValidator(schema)
-    if validator.validate(data, update=partial):
+    validator = _validator(id(schema), schema)
+    # No normalization: obskit applies defaults itself, and cerberus' normalization pass
+    # costs more than validation does.
+    if validator.validate(data, update=partial, normalize=False):
         return []
-    return [(tuple(error.document_path), _describe(error)) for error in _leaf_errors(validator._errors)]
+    leaves = list(_leaf_errors(validator._errors))
+    # A value of the wrong type also fails its check_with rule; the type message says it better.
+    mistyped = {tuple(e.document_path) for e in leaves if e.code in _TYPE_CODES}
+    return [
+        (tuple(error.document_path), _describe(error))
+        for error in leaves
+        if not (error.code == cerberus.errors.CUSTOM.code and tuple(error.document_path) in mistyped)
+    ]

@@ -1,0 +1,35 @@
+# obskit developer entry points. Every target sets up what it needs on a fresh machine.
+PYTHON ?= python3
+VENV   ?= .venv
+BIN    := $(VENV)/bin
+STAMP  := $(VENV)/.obskit-installed
+ENV    ?= prod
+
+.PHONY: demo test lint tools clean
+
+$(STAMP): pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install --quiet --upgrade pip
+	$(BIN)/pip install --quiet -e '.[test]'
+	touch $(STAMP)
+
+## demo: set up, then generate the bundled example's tree for $(ENV) into out/$(ENV)
+demo: $(STAMP)
+	$(BIN)/obskit validate --spec examples
+	$(BIN)/obskit gen --env $(ENV) --spec examples --out out/$(ENV)
+
+## test: set up (Python packages, Debian's promtool and test servers), then run pytest
+test: $(STAMP) tools
+	$(BIN)/pytest
+
+## tools: install the Debian packages the tests start (needs root or sudo)
+tools:
+	scripts/install-tools
+
+## lint: ruff, as CI would
+lint: $(STAMP)
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+
+clean:
+	rm -rf $(VENV) out .pytest_cache .ruff_cache .hypothesis

@@ -1,0 +1,72 @@
+"""Shared fixtures: spec files written into a temporary directory, the example, ../shared."""
+
+from __future__ import annotations
+
+import os
+import textwrap
+from collections.abc import Callable
+from pathlib import Path
+
+import pytest
+from hypothesis import settings
+
+from obskit.problems import SpecInvalid
+from obskit.resolve import load_spec
+
+# `pytest --hypothesis-profile=thorough` searches ten times longer than the default run.
+settings.register_profile("default", max_examples=300)
+settings.register_profile("thorough", max_examples=3000)
+
+REPO = Path(__file__).resolve().parents[1]
+EXAMPLES = REPO / "examples"
+SHARED = Path(os.environ.get("OBSKIT_SHARED", REPO.parent / "shared"))
+
+# The smallest complete spec; tests add to it.
+MINIMAL = """\
+apiVersion: obskit/v1
+defaults:
+  runbook_url: "https://runbooks.example.com/{service}/{alert}"
+environments:
+  prod:
+    labels: {env: prod}
+services:
+  checkout:
+    namespace: shop
+    tier: tier1_critical
+    team: payments
+    selector: {app: checkout}
+    metrics: {port: http-metrics}
+"""
+
+
+def shared_path(*parts: str) -> Path:
+    path = SHARED.joinpath(*parts)
+    if not path.exists():
+        pytest.skip(f"reference data {path} is absent (set OBSKIT_SHARED to the shared/ directory)")
+    return path
+
+
+@pytest.fixture
+def write_spec(tmp_path: Path) -> Callable[..., Path]:
+    """write_spec(text) -> file; write_spec(a=text, b=text) -> a directory of a.yaml, b.yaml."""
+
+    def write(text: str | None = None, **files: str) -> Path:
+        if text is not None:
+            path = tmp_path / "obskit.yaml"
+            path.write_text(textwrap.dedent(text))
+            return path
+        directory = tmp_path / "spec"
+        directory.mkdir(exist_ok=True)
+        for name, content in files.items():
+            (directory / f"{name}.yaml").write_text(textwrap.dedent(content))
+        return directory
+
+    return write
+
+
+def problems_of(path: Path, environments: list[str] | None = None) -> list[str]:
+    """Every problem line for the spec, with the temporary directory cut from file names."""
+    with pytest.raises(SpecInvalid) as caught:
+        load_spec(path, environments)
+    root = str(path if path.is_dir() else path.parent) + os.sep
+    return [str(problem).replace(root, "") for problem in caught.value.problems]

@@ -1,0 +1,75 @@
+"""Property tests: whatever a spec holds, loading it ends in a Spec or a list of problems."""
+
+from __future__ import annotations
+
+import copy
+from pathlib import Path
+from typing import Any
+
+import yaml
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from obskit.problems import SpecInvalid
+from obskit.resolve import UnknownEnvironment, load_spec
+from tests.conftest import EXAMPLES
+
+EXAMPLE_FILES = {path.name: yaml.safe_load(path.read_text()) for path in sorted(EXAMPLES.glob("*.yaml"))}
+
+junk = st.recursive(
+    st.none()
+    | st.booleans()
+    | st.integers()
+    | st.floats(allow_nan=True)
+    | st.text(max_size=30)
+    | st.sampled_from(["5m", "0s", "200Gi", "100MiB/s", "tier9", "x{", "{{window}}", "99.9", "", "Prod"]),
+    lambda children: st.lists(children, max_size=3) | st.dictionaries(st.text(max_size=10), children, max_size=3),
+    max_leaves=8,
+)
+
+
+def _paths(node: Any, prefix: tuple[Any, ...] = ()) -> list[tuple[Any, ...]]:
+    found = [prefix]
+    if isinstance(node, dict):
+        for key, value in node.items():
+            found += _paths(value, (*prefix, key))
+    elif isinstance(node, list):
+        for index, value in enumerate(node):
+            found += _paths(value, (*prefix, index))
+    return found
+
+
+def _replace(node: Any, path: tuple[Any, ...], value: Any) -> Any:
+    if not path:
+        return value
+    node[path[0]] = _replace(node[path[0]], path[1:], value)
+    return node
+
+
+def _load(directory: Path) -> None:
+    try:
+        load_spec(directory)
+    except (SpecInvalid, UnknownEnvironment) as err:
+        assert str(err)
+
+
+@settings(deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(data=st.data())
+def test_mutated_examples_never_raise_a_traceback(tmp_path_factory: Any, data: st.DataObject) -> None:
+    directory = tmp_path_factory.mktemp("spec")
+    files = copy.deepcopy(EXAMPLE_FILES)
+    name = data.draw(st.sampled_from(sorted(files)))
+    for _ in range(data.draw(st.integers(min_value=1, max_value=3))):
+        path = data.draw(st.sampled_from(_paths(files[name])))
+        files[name] = _replace(files[name], path, data.draw(junk))
+    for file_name, content in files.items():
+        (directory / file_name).write_text(yaml.safe_dump(content, allow_unicode=True))
+    _load(directory)
+
+
+@settings(deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(raw=st.binary(max_size=200) | st.text(max_size=200).map(str.encode))
+def test_arbitrary_bytes_never_raise_a_traceback(tmp_path_factory: Any, raw: bytes) -> None:
+    directory = tmp_path_factory.mktemp("spec")
+    (directory / "obskit.yaml").write_bytes(raw)
+    _load(directory)

@@ -1,0 +1,461 @@
+"""Every class of spec problem, each reported as FILE:LINE: field.path: message."""
+
+from decimal import Decimal
+from pathlib import Path
+
+import pytest
+
+from obskit.model import LatencySLI, RatioSLI, RawSLI
+from obskit.resolve import UnknownEnvironment, load_spec
+from tests.conftest import EXAMPLES, MINIMAL, problems_of
+
+BACKUP_SETTINGS = (
+    "labels: {env: prod}\n    velero: {namespace: velero, storage_location: default}\n"
+    "    walg: {prefix: 's3://b/p', credentials_secret: walg}\n    pushgateway: http://pgw:9091"
+)
+
+
+def test_the_bundled_example_is_valid() -> None:
+    spec = load_spec(EXAMPLES)
+    assert [env.name for env in spec.environments] == ["prod", "staging"]
+    assert [s.tier for s in spec.environment("staging").services if s.name == "checkout"] == ["tier3_low"]
+
+
+def test_minimal_spec_resolves_defaults_and_types(write_spec) -> None:
+    spec = load_spec(write_spec(MINIMAL))
+    (service,) = spec.environment("prod").services
+    assert service.job == "checkout"
+    assert service.runbook_url == "https://runbooks.example.com/{service}/{alert}"
+    assert service.metrics.path == "/metrics"
+    assert service.backup is None
+    assert spec.tier("tier2_standard").slo_objective == Decimal("99.9")
+
+
+def test_unknown_keys_are_errors_at_every_level(write_spec) -> None:
+    path = write_spec(
+        MINIMAL.replace(
+            "    metrics: {port: http-metrics}", "    metrics: {port: http-metrics, intervall: 10s}\n    owner: me"
+        )
+        + "extra: 1\n"
+    )
+    assert problems_of(path) == [
+        "obskit.yaml:13: services.checkout.metrics.intervall: unknown field 'intervall'",
+        "obskit.yaml:14: services.checkout.owner: unknown field 'owner'",
+        "obskit.yaml:15: extra: unknown field 'extra'",
+    ]
+
+
+def test_api_version_is_required_and_checked(write_spec) -> None:
+    assert problems_of(write_spec(MINIMAL.replace("apiVersion: obskit/v1", "apiVersion: obskit/v2"))) == [
+        "obskit.yaml:1: apiVersion: 'obskit/v2' is not allowed; choose one of: obskit/v1"
+    ]
+    assert problems_of(write_spec(MINIMAL.replace("apiVersion: obskit/v1\n", ""))) == [
+        "obskit.yaml:1: apiVersion: required field is missing (every file needs apiVersion: obskit/v1)"
+    ]
+
+
+@pytest.mark.parametrize(
+    ("objective", "message"),
+    [
+        ("100", "100 must be a percentage strictly between 0 and 100, e.g. 99.9"),
+        ("0", "0 must be a percentage strictly between 0 and 100, e.g. 99.9"),
+        ("-5", "-5 must be a percentage strictly between 0 and 100, e.g. 99.9"),
+        ('"99.9"', "'99.9' must be a percentage strictly between 0 and 100, e.g. 99.9"),
+    ],
+)
+def test_objective_must_be_a_percentage(write_spec, objective: str, message: str) -> None:
+    text = (
+        MINIMAL
+        + f"""\
+    slos:
+      availability:
+        objective: {objective}
+        errors: 'http_requests_total{{code=~"5.."}}'
+        total: 'http_requests_total'
+"""
+    )
+    assert problems_of(write_spec(text)) == [
+        f"obskit.yaml:16: services.checkout.slos.availability.objective: {message}"
+    ]
+
+
+def test_objective_keeps_its_exact_decimal(write_spec) -> None:
+    text = (
+        MINIMAL
+        + """\
+    slos:
+      availability: {objective: 99.95, errors: 'a_total{code="5"}', total: a_total}
+"""
+    )
+    (service,) = load_spec(write_spec(text)).environment("prod").services
+    assert service.slos[0].objective == Decimal("99.95")
+
+
+def test_names_must_be_dns1123_labels(write_spec) -> None:
+    text = (
+        MINIMAL.replace("  checkout:", "  Checkout_Svc:").replace("  prod:", "  Prod:")
+        + """\
+    backup:
+      datastores:
+        orders_db: {engine: postgres, method: wal-g, size: 1Gi}
+"""
+    )
+    problems = problems_of(write_spec(text))
+    assert "obskit.yaml:5: environments.Prod: 'Prod' is not a DNS-1123 label" in problems[0]
+    assert "obskit.yaml:8: services.Checkout_Svc: 'Checkout_Svc' is not a DNS-1123 label" in problems[1]
+    assert (
+        "obskit.yaml:16: services.Checkout_Svc.backup.datastores.orders_db: 'orders_db' is not a DNS-1123"
+        in problems[2]
+    )
+
+
+def test_service_names_longer_than_63_characters_are_refused(write_spec) -> None:
+    long_name = "a" * 64
+    problems = problems_of(write_spec(MINIMAL.replace("  checkout:", f"  {long_name}:")))
+    assert problems == [f"obskit.yaml:8: services.{long_name}: '{long_name}' is 64 characters; at most 63 are allowed"]
+
+
+def test_units_are_checked_with_their_own_messages(write_spec) -> None:
+    text = (
+        MINIMAL.replace("metrics: {port: http-metrics}", "metrics: {port: http-metrics, interval: 15}")
+        + """\
+    backup:
+      datastores:
+        orders-db: {engine: postgres, method: wal-g, size: 200GB, restore_throughput: fast, wal_rate: 2GiB/d}
+"""
+    )
+    text = text.replace("labels: {env: prod}", BACKUP_SETTINGS)
+    assert problems_of(write_spec(text)) == [
+        "obskit.yaml:16: services.checkout.metrics.interval: expected a duration string such as '30s' or '1h30m', got 15",
+        "obskit.yaml:19: services.checkout.backup.datastores.orders-db.restore_throughput: 'fast' is not a throughput "
+        "(a size per s, m or h, e.g. '100MiB/s' or '2GiB/h')",
+        "obskit.yaml:19: services.checkout.backup.datastores.orders-db.size: '200GB' is not a size "
+        "(a whole number with Ki, Mi, Gi, Ti, Pi or Ei, e.g. '200Gi')",
+        "obskit.yaml:19: services.checkout.backup.datastores.orders-db.wal_rate: '2GiB/d' is not a throughput "
+        "(a size per s, m or h, e.g. '100MiB/s' or '2GiB/h')",
+    ]
+
+
+def test_backups_need_the_environment_backup_settings(write_spec) -> None:
+    text = (
+        MINIMAL
+        + """\
+    backup:
+      datastores:
+        orders-db: {engine: postgres, method: wal-g, size: 200Gi}
+"""
+    )
+    assert problems_of(write_spec(text)) == [
+        "obskit.yaml:5: environments.prod.pushgateway: required field is missing: "
+        "services in this environment back up datastores with wal-g",
+        "obskit.yaml:5: environments.prod.velero: required field is missing: services in this environment have backups",
+        "obskit.yaml:5: environments.prod.walg: required field is missing: "
+        "services in this environment back up datastores with wal-g",
+    ]
+
+
+def test_unknown_tier_lists_the_known_ones(write_spec) -> None:
+    assert problems_of(write_spec(MINIMAL.replace("tier: tier1_critical", "tier: gold"))) == [
+        "obskit.yaml:10: services.checkout.tier: unknown tier 'gold'; known tiers: tier1_critical, tier2_standard, tier3_low"
+    ]
+
+
+def test_latency_threshold_must_be_a_duration(write_spec) -> None:
+    text = (
+        MINIMAL
+        + """\
+    slos:
+      latency:
+        latency: {histogram: 'http_request_duration_seconds{job="checkout"}', threshold: 0.3}
+"""
+    )
+    assert problems_of(write_spec(text)) == [
+        "obskit.yaml:16: services.checkout.slos.latency.latency.threshold: "
+        "expected a duration string such as '30s' or '1h30m', got 0.3"
+    ]
+
+
+def test_slo_window_must_cover_the_burn_rate_windows(write_spec) -> None:
+    text = (
+        MINIMAL
+        + """\
+    slos:
+      availability:
+        window: 3d
+        errors: 'a_total{code="5"}'
+        total: a_total
+"""
+    )
+    assert problems_of(write_spec(text)) == [
+        "obskit.yaml:16: services.checkout.slos.availability.window: '3d' is too short: SLO windows must be at least "
+        "1w so the 3d slow-burn alert window is a small part of the budget period"
+    ]
+
+
+@pytest.mark.parametrize(
+    ("selector", "message"),
+    [
+        ("'rate(a_total[5m])'", "must be a plain series selector"),
+        ("'a_total{code=\"5\"'", "is not valid PromQL"),
+        ("'{code=\"5\"}'", "must name its metric"),
+        ("'a_total{code=~\"(\"}'", "is not valid PromQL"),
+        ("'a_total offset 5m'", "offset and @ modifiers are not allowed"),
+    ],
+)
+def test_selectors_must_be_well_formed_promql(write_spec, selector: str, message: str) -> None:
+    text = (
+        MINIMAL
+        + f"""\
+    slos:
+      availability:
+        errors: {selector}
+        total: a_total
+"""
+    )
+    (problem,) = problems_of(write_spec(text))
+    assert problem.startswith("obskit.yaml:16: services.checkout.slos.availability.errors: ")
+    assert message in problem
+
+
+def test_histogram_must_be_a_base_name(write_spec) -> None:
+    text = (
+        MINIMAL
+        + """\
+    slos:
+      latency:
+        latency: {histogram: 'h_seconds_bucket{le="0.3"}', threshold: 300ms}
+"""
+    )
+    (problem,) = problems_of(write_spec(text))
+    assert problem.startswith("obskit.yaml:16: services.checkout.slos.latency.latency.histogram: ")
+    assert "base name" in problem
+
+
+def test_raw_queries_need_the_window_placeholder(write_spec) -> None:
+    text = (
+        MINIMAL
+        + """\
+    slos:
+      freshness:
+        error_query: 'sum(rate(failed_total[5m]))'
+        total_query: 'sum(rate(processed_total[{{window}}])'
+"""
+    )
+    first, second = problems_of(write_spec(text))
+    assert first == (
+        "obskit.yaml:16: services.checkout.slos.freshness.error_query: 'sum(rate(failed_total[5m]))' must contain "
+        "the placeholder {{window}} where the range goes"
+    )
+    assert second.startswith(
+        "obskit.yaml:17: services.checkout.slos.freshness.total_query: 'sum(rate(processed_total[{{window}}])' is not "
+        "valid PromQL with {{window}}=5m: "
+    )
+
+
+@pytest.mark.parametrize(
+    ("fields", "message"),
+    [
+        (
+            "description: none",
+            "give exactly one SLI: 'errors' with 'total', 'latency', or 'error_query' with 'total_query'; found none",
+        ),
+        (
+            "errors: 'a_total{code=\"5\"}'\n        total: a_total\n        error_query: 'x[{{window}}]'",
+            "give exactly one SLI: 'errors' with 'total', 'latency', or 'error_query' with 'total_query'; "
+            "found error_query, errors, total",
+        ),
+    ],
+)
+def test_an_slo_has_exactly_one_sli(write_spec, fields: str, message: str) -> None:
+    text = (
+        MINIMAL
+        + f"""\
+    slos:
+      availability:
+        {fields}
+"""
+    )
+    assert problems_of(write_spec(text)) == [f"obskit.yaml:15: services.checkout.slos.availability: {message}"]
+
+
+def test_a_ratio_sli_needs_both_selectors(write_spec) -> None:
+    text = (
+        MINIMAL
+        + """\
+    slos:
+      availability:
+        errors: 'a_total{code="5"}'
+"""
+    )
+    assert problems_of(write_spec(text)) == [
+        "obskit.yaml:15: services.checkout.slos.availability.total: required field is missing ('errors' needs 'total')"
+    ]
+
+
+def test_sli_kinds_are_typed(write_spec) -> None:
+    text = (
+        MINIMAL
+        + """\
+    slos:
+      a: {errors: 'x_total{c="5"}', total: x_total}
+      b: {latency: {histogram: 'h{job="x"}', threshold: 300ms}}
+      c: {error_query: 'sum(rate(f[{{window}}]))', total_query: 'sum(rate(t[{{window}}]))'}
+"""
+    )
+    (service,) = load_spec(write_spec(text)).environment("prod").services
+    kinds = [type(slo.sli) for slo in service.slos]
+    assert kinds == [RatioSLI, LatencySLI, RawSLI]
+
+
+def test_required_fields_are_reported_at_the_service(write_spec) -> None:
+    text = MINIMAL.replace("    team: payments\n", "").replace("    selector: {app: checkout}\n", "")
+    assert problems_of(write_spec(text)) == [
+        "obskit.yaml:8: services.checkout.selector: required field is missing",
+        "obskit.yaml:8: services.checkout.team: required field is missing",
+    ]
+
+
+def test_defaults_fill_missing_fields(write_spec) -> None:
+    text = MINIMAL.replace("    team: payments\n", "").replace("defaults:\n", "defaults:\n  team: platform\n")
+    (service,) = load_spec(write_spec(text)).environment("prod").services
+    assert service.team == "platform"
+
+
+def test_types_are_checked(write_spec) -> None:
+    text = MINIMAL.replace("selector: {app: checkout}", "selector: {app: 1}").replace("team: payments", "team: [a]")
+    assert problems_of(write_spec(text)) == [
+        "obskit.yaml:11: services.checkout.team: must be a string, got ['a']",
+        "obskit.yaml:12: services.checkout.selector.app: label value 1 must be a string (quote it in YAML)",
+    ]
+
+
+def test_runbook_url_placeholders_are_checked(write_spec) -> None:
+    text = MINIMAL.replace("{service}/{alert}", "{svc}/{alert}")
+    assert problems_of(write_spec(text)) == [
+        "obskit.yaml:3: defaults.runbook_url: 'https://runbooks.example.com/{svc}/{alert}': "
+        "placeholders may only be {service} and {alert}, found ['svc']"
+    ]
+
+
+def test_names_defined_twice_across_files_are_errors(write_spec) -> None:
+    other = """\
+    apiVersion: obskit/v1
+    defaults:
+      team: other
+    environments:
+      prod: {}
+    tiers:
+      tier1_critical: {rpo: 1m}
+    services:
+      checkout:
+        namespace: shop
+    """
+    first = MINIMAL.replace("defaults:\n", "defaults:\n  team: platform\n") + "tiers:\n  tier1_critical: {rto: 10m}\n"
+    path = write_spec(a=first, b=other)
+    assert problems_of(path) == [
+        "b.yaml:3: defaults.team: default field 'team' is defined twice; first at a.yaml:3",
+        "b.yaml:5: environments.prod: environment 'prod' is defined twice; first at a.yaml:6",
+        "b.yaml:7: tiers.tier1_critical: tier 'tier1_critical' is defined twice; first at a.yaml:16",
+        "b.yaml:9: services.checkout: service 'checkout' is defined twice; first at a.yaml:9",
+    ]
+
+
+def test_files_of_a_directory_are_merged(write_spec) -> None:
+    second = """\
+    apiVersion: obskit/v1
+    services:
+      search:
+        namespace: catalog
+        tier: tier3_low
+        team: catalog
+        selector: {app: search}
+        metrics: {port: metrics}
+    """
+    spec = load_spec(write_spec(a=MINIMAL, b=second))
+    assert [s.name for s in spec.environment("prod").services] == ["checkout", "search"]
+
+
+def test_environment_overrides_are_applied_then_validated(write_spec) -> None:
+    text = MINIMAL.replace(
+        "    labels: {env: prod}\n",
+        "    labels: {env: prod}\n  staging:\n    services:\n      checkout: {tier: tier3_low, metrics: {path: /m}}\n",
+    )
+    spec = load_spec(write_spec(text))
+    (staging,) = spec.environment("staging").services
+    assert (staging.tier, staging.metrics.port, staging.metrics.path) == ("tier3_low", "http-metrics", "/m")
+    (prod,) = spec.environment("prod").services
+    assert prod.tier == "tier1_critical"
+
+
+def test_a_bad_override_is_reported_at_the_override(write_spec) -> None:
+    text = MINIMAL.replace(
+        "    labels: {env: prod}\n",
+        "    labels: {env: prod}\n  staging:\n    services:\n      checkout:\n        tier: tier9\n        namespace: Bad\n"
+        "      ghost: {tier: tier3_low}\n",
+    )
+    assert problems_of(write_spec(text)) == [
+        "obskit.yaml:10: environments.staging.services.checkout.tier: unknown tier 'tier9'; "
+        "known tiers: tier1_critical, tier2_standard, tier3_low",
+        "obskit.yaml:11: environments.staging.services.checkout.namespace: 'Bad' is not a DNS-1123 label "
+        "(lowercase letters, digits and '-', starting and ending alphanumeric)",
+        "obskit.yaml:12: environments.staging.services.ghost: overrides service 'ghost', "
+        "which is not defined under 'services'",
+    ]
+
+
+def test_environment_labels_may_not_shadow_obskit_labels(write_spec) -> None:
+    text = MINIMAL.replace("labels: {env: prod}", "labels: {env: prod, severity: x, __x: y}")
+    assert problems_of(write_spec(text)) == [
+        "obskit.yaml:6: environments.prod.labels.__x: '__x': label names starting with '__' are reserved for Prometheus",
+        "obskit.yaml:6: environments.prod.labels.severity: label 'severity' is set by obskit itself; choose another name",
+    ]
+
+
+def test_tiers_merge_over_the_catalog_and_new_tiers_must_be_complete(write_spec) -> None:
+    text = (
+        MINIMAL
+        + """\
+tiers:
+  tier1_critical: {rpo: 1m}
+  gold: {rto: 5m, rpo: 1m}
+  fast: {rto: 5m, rpo: 1m, scrape_interval: 5s, scrape_timeout: 10s, slo_objective: 99.99, pages: true,
+         restore_drill_interval: 1d, retention: 7d}
+"""
+    )
+    assert problems_of(write_spec(text)) == [
+        "obskit.yaml:16: tiers.gold: new tier 'gold' must set scrape_interval, slo_objective, pages, "
+        "restore_drill_interval, retention",
+        "obskit.yaml:17: tiers.fast.scrape_timeout: '10s' is longer than the scrape interval 5s",
+    ]
+    spec = load_spec(write_spec(MINIMAL + "tiers:\n  tier1_critical: {rpo: 1m}\n"))
+    tier = spec.tier("tier1_critical")
+    assert (str(tier.rpo), str(tier.rto)) == ("1m", "15m")
+
+
+def test_at_least_one_environment(write_spec) -> None:
+    text = MINIMAL.replace("environments:\n  prod:\n    labels: {env: prod}\n", "")
+    assert problems_of(write_spec(text)) == ["obskit.yaml:1: environments: at least one environment is required"]
+
+
+def test_unknown_environment_names_the_known_ones(write_spec) -> None:
+    with pytest.raises(UnknownEnvironment, match="unknown environment 'qa'; the spec defines: prod"):
+        load_spec(write_spec(MINIMAL), ["qa"])
+
+
+def test_missing_spec_and_empty_directory(tmp_path: Path) -> None:
+    assert problems_of(tmp_path / "nope.yaml") == [
+        "nope.yaml: (top level): no such spec file or directory (pass --spec PATH)"
+    ]
+    (tmp_path / "empty").mkdir()
+    assert problems_of(tmp_path / "empty") == [
+        f"{tmp_path / 'empty'}: (top level): directory holds no *.yaml or *.yml spec files"
+    ]
+
+
+def test_every_problem_is_reported_in_one_run(write_spec) -> None:
+    text = MINIMAL.replace("namespace: shop", "namespace: Shop").replace("tier: tier1_critical", "tier: gold")
+    text = text.replace("metrics: {port: http-metrics}", "metrics: {port: HTTP}") + "bogus: 1\n"
+    other = "apiVersion: obskit/v1\nservices:\n  checkout: {}\n"
+    problems = problems_of(write_spec(a=text, b=other))
+    assert len(problems) == 5
+    assert {p.split(":")[0] for p in problems} == {"a.yaml", "b.yaml"}

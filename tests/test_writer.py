@@ -1,0 +1,137 @@
+"""The output tree: deterministic, atomically replaced, never outside --out."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from obskit import writer
+from obskit.generate import generate_tree
+from obskit.plan import build_plan
+from obskit.resolve import load_spec
+from tests.conftest import EXAMPLES
+
+
+def example_tree(env: str = "prod") -> dict[str, str]:
+    return writer.with_manifest(generate_tree(build_plan(load_spec(EXAMPLES, [env]), env)))
+
+
+def snapshot(root: Path) -> dict[str, bytes]:
+    return {p.relative_to(root).as_posix(): p.read_bytes() for p in sorted(root.rglob("*")) if p.is_file()}
+
+
+def test_generation_is_byte_identical_across_runs(tmp_path: Path) -> None:
+    writer.write(tmp_path / "a", example_tree())
+    writer.write(tmp_path / "b", example_tree())
+    first = snapshot(tmp_path / "a")
+    assert first == snapshot(tmp_path / "b")
+    writer.write(tmp_path / "a", example_tree())
+    assert snapshot(tmp_path / "a") == first
+
+
+def test_diff_reports_added_changed_and_removed(tmp_path: Path) -> None:
+    out = tmp_path / "out"
+    tree = example_tree()
+    assert sorted(writer.diff(out, tree).added) == sorted(tree)
+    writer.write(out, tree)
+    assert not writer.diff(out, tree)
+    (out / "kustomization.yaml").write_text("edited\n")
+    (out / "prometheus/servicemonitors/checkout.yaml").unlink()
+    smaller = {k: v for k, v in tree.items() if "search-indexer" not in k}
+    drift = writer.diff(out, writer.with_manifest({k: v for k, v in smaller.items() if k != writer.MANIFEST}))
+    assert drift.changed == ["kustomization.yaml", writer.MANIFEST]
+    assert drift.added == ["prometheus/servicemonitors/checkout.yaml"]
+    assert drift.removed == ["prometheus/servicemonitors/search-indexer.yaml"]
+
+
+def test_files_no_longer_generated_are_removed_and_foreign_files_kept(tmp_path: Path) -> None:
+    out = tmp_path / "out"
+    writer.write(out, example_tree())
+    (out / "NOTES.md").write_text("mine\n")
+    (out / "prometheus" / "extra.txt").write_text("mine too\n")
+    smaller = {k: v for k, v in example_tree().items() if "search-indexer" not in k and k != writer.MANIFEST}
+    writer.write(out, writer.with_manifest(smaller))
+    files = snapshot(out)
+    assert "prometheus/servicemonitors/search-indexer.yaml" not in files
+    assert files["NOTES.md"] == b"mine\n"
+    assert files["prometheus/extra.txt"] == b"mine too\n"
+
+
+def test_nothing_is_written_outside_the_output_directory(tmp_path: Path) -> None:
+    out = tmp_path / "parent" / "out"
+    (tmp_path / "parent").mkdir()
+    (tmp_path / "parent" / "sibling.txt").write_text("keep\n")
+    writer.write(out, example_tree())
+    writer.write(out, example_tree())
+    assert sorted(p.name for p in (tmp_path / "parent").iterdir()) == ["out", "sibling.txt"]
+    with pytest.raises(ValueError, match="would leave the output directory"):
+        writer.with_manifest({"../escape.yaml": "x"})
+
+
+def test_an_interrupted_write_leaves_the_previous_tree_intact(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    out = tmp_path / "out"
+    writer.write(out, example_tree("staging"))
+    before = snapshot(out)
+    written: list[Path] = []
+    real_write_bytes = Path.write_bytes
+
+    def failing_write_bytes(self: Path, data: bytes) -> int:
+        if len(written) == 2:
+            raise KeyboardInterrupt("interrupted mid-way")
+        written.append(self)
+        return real_write_bytes(self, data)
+
+    monkeypatch.setattr(Path, "write_bytes", failing_write_bytes)
+    with pytest.raises(KeyboardInterrupt):
+        writer.write(out, example_tree("prod"))
+    monkeypatch.undo()
+    assert snapshot(out) == before
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["out"]  # the half-built tree is gone too
+    assert len(written) == 2
+
+
+def test_a_failed_swap_leaves_the_previous_tree_intact(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    out = tmp_path / "out"
+    writer.write(out, example_tree("staging"))
+    before = snapshot(out)
+
+    def failing_exchange(first: Path, second: Path) -> bool:
+        raise OSError(5, "I/O error", str(second))
+
+    monkeypatch.setattr(writer, "_exchange", failing_exchange)
+    with pytest.raises(OSError):
+        writer.write(out, example_tree("prod"))
+    assert snapshot(out) == before
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["out"]
+
+
+def test_the_two_rename_fallback_replaces_the_tree(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    out = tmp_path / "out"
+    writer.write(out, example_tree("staging"))
+    monkeypatch.setattr(writer, "_exchange", lambda first, second: False)
+    writer.write(out, example_tree("prod"))
+    expected = tmp_path / "expected"
+    writer.write(expected, example_tree("prod"))
+    assert snapshot(out) == snapshot(expected)
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["expected", "out"]
+
+
+def test_refuses_a_directory_obskit_did_not_write(tmp_path: Path) -> None:
+    out = tmp_path / "repo"
+    out.mkdir()
+    (out / "important.txt").write_text("do not lose me\n")
+    with pytest.raises(writer.OutputError, match="was not written by obskit"):
+        writer.write(out, example_tree())
+    assert (out / "important.txt").read_text() == "do not lose me\n"
+    a_file = tmp_path / "file"
+    a_file.write_text("x")
+    with pytest.raises(writer.OutputError, match="not a directory"):
+        writer.write(a_file, example_tree())
+
+
+def test_an_empty_existing_directory_is_used(tmp_path: Path) -> None:
+    out = tmp_path / "out"
+    out.mkdir()
+    writer.write(out, example_tree())
+    assert (out / writer.MANIFEST).is_file()
