@@ -17,6 +17,9 @@ TIER_FIELDS: tuple[str, ...] = (
     "retention",
 )
 
+# Optional columns, and their value for a new tier that leaves them out.
+OPTIONAL_TIER_DEFAULTS: dict[str, Any] = {"platform_alert_for": "5m"}
+
 BUILTIN_TIERS: dict[str, dict[str, Any]] = {
     "tier1_critical": {
         "rto": "15m",
@@ -26,6 +29,7 @@ BUILTIN_TIERS: dict[str, dict[str, Any]] = {
         "pages": True,
         "restore_drill_interval": "7d",
         "retention": "30d",
+        "platform_alert_for": "2m",
     },
     "tier2_standard": {
         "rto": "1h",
@@ -35,6 +39,7 @@ BUILTIN_TIERS: dict[str, dict[str, Any]] = {
         "pages": True,
         "restore_drill_interval": "30d",
         "retention": "14d",
+        "platform_alert_for": "5m",
     },
     "tier3_low": {
         "rto": "4h",
@@ -44,5 +49,6 @@ BUILTIN_TIERS: dict[str, dict[str, Any]] = {
         "pages": False,
         "restore_drill_interval": "90d",
         "retention": "7d",
+        "platform_alert_for": "15m",
     },
 }

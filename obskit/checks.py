@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
+from decimal import Decimal
 from typing import Any
 
+from obskit import burnrate
 from obskit.problems import FieldPath
-from obskit.units import parse_duration
+from obskit.units import Duration, exact_decimal, parse_duration
 
 # The longest burn-rate alert window is 3d; an SLO window must hold it several times over.
 MIN_SLO_WINDOW = parse_duration("7d")
@@ -19,19 +21,22 @@ Finding = tuple[FieldPath, str]
 _SLI_FORMS = (("errors", "total"), ("latency",), ("error_query", "total_query"))
 
 
-def check_service(service: dict[str, Any], tier_names: list[str]) -> Iterator[Finding]:
+def check_service(
+    service: dict[str, Any], tier_names: list[str], tier_objectives: dict[str, Decimal]
+) -> Iterator[Finding]:
     """Cross-field rules; values of the wrong type are left to the schema's own message."""
     tier = service.get("tier")
     if isinstance(tier, str) and tier not in tier_names:
         yield ("tier",), f"unknown tier {tier!r}; known tiers: {', '.join(tier_names)}"
+    tier_objective = tier_objectives.get(tier) if isinstance(tier, str) else None
     slos = service.get("slos")
     for slo_name, slo in slos.items() if isinstance(slos, dict) else ():
         if isinstance(slo, dict):
-            for path, message in check_slo(slo):
+            for path, message in check_slo(slo, tier_objective):
                 yield ("slos", slo_name, *path), message
 
 
-def check_slo(slo: dict[str, Any]) -> Iterator[Finding]:
+def check_slo(slo: dict[str, Any], tier_objective: Decimal | None) -> Iterator[Finding]:
     given = [form for form in _SLI_FORMS if any(key in slo for key in form)]
     if len(given) != 1:
         found = sorted(key for form in given for key in form if key in slo)
@@ -59,6 +64,30 @@ def check_slo(slo: dict[str, Any]) -> Iterator[Finding]:
                 "so the 3d slow-burn alert window is a small part of the budget period"
             ),
         )
+        return
+    objective = slo.get("objective", tier_objective)
+    if isinstance(objective, (int, float, Decimal)) and not isinstance(objective, bool) and 0 < objective < 100:
+        yield from _check_reachable(exact_decimal(objective), window, explicit="objective" in slo)
+
+
+def _check_reachable(objective: Decimal, window: Duration, explicit: bool) -> Iterator[Finding]:
+    """A burn-rate threshold at or above an error ratio of 100% could never fire."""
+    unreachable = burnrate.unreachable_pairs(window, objective)
+    if not unreachable:
+        return
+    pair = unreachable[0]
+    fastest = max(burnrate.PAIRS, key=lambda candidate: candidate.factor(window))
+    least = burnrate.decimal_text(100 * (1 - 1 / fastest.factor(window)))
+    budget = burnrate.decimal_text(100 * burnrate.error_budget(objective))
+    source = "" if explicit else " (the tier's slo_objective)"
+    yield (
+        ("objective",) if explicit else (),
+        (
+            f"objective {objective}{source} leaves an error budget of {budget}%: the {pair.long}/{pair.short} "
+            f"burn-rate alert ({burnrate.decimal_text(pair.factor(window))}x) would need an error ratio above 100% "
+            f"and could never fire; use an objective above {least}"
+        ),
+    )
 
 
 def check_tier(tier: dict[str, Any]) -> Iterator[Finding]:

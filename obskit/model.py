@@ -23,6 +23,7 @@ class Tier:
     pages: bool
     restore_drill_interval: Duration
     retention: Duration
+    platform_alert_for: Duration  # the `for:` of platform alerts such as TargetDown
 
 
 @dataclass(frozen=True)

@@ -7,6 +7,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from decimal import Decimal
 
+from obskit.alertcatalog import AlertTemplate
 from obskit.model import SLO, Environment, Labels, Service, Spec, Tier
 from obskit.units import Duration, parse_duration
 
@@ -40,11 +41,18 @@ class ServicePlan:
     def runbook_url(self, alert: str) -> str:
         return self.service.runbook_url.format(service=self.service.name, alert=alert)
 
+    def severity(self, kind: str) -> str:
+        """`page` is critical in tiers that page and a warning elsewhere; other kinds stay as they are."""
+        if kind == "page":
+            return "critical" if self.tier.pages else "warning"
+        return kind
+
 
 @dataclass(frozen=True)
 class Plan:
     environment: Environment
     services: tuple[ServicePlan, ...]
+    alert_templates: tuple[AlertTemplate, ...]
 
     @property
     def labels(self) -> Labels:
@@ -72,9 +80,10 @@ def plan_service(service: Service, tier: Tier) -> ServicePlan:
     )
 
 
-def build_plan(spec: Spec, environment: str) -> Plan:
+def build_plan(spec: Spec, environment: str, alert_templates: tuple[AlertTemplate, ...]) -> Plan:
     env = spec.environment(environment)
     return Plan(
         environment=env,
         services=tuple(plan_service(service, spec.tier(service.tier)) for service in env.services),
+        alert_templates=alert_templates,
     )

@@ -17,10 +17,13 @@ class Selector:
     metric: str
     matchers: tuple[tuple[str, str, str], ...]  # (label, operator, value)
 
-    def with_name(self, metric: str) -> str:
-        """The selector text for another metric name with the same matchers."""
-        inner = ",".join(f"{label}{op}{_quote(value)}" for label, op, value in self.matchers)
+    def with_name(self, metric: str, *extra: tuple[str, str, str]) -> str:
+        """The selector text for another metric name with the same matchers (and any extra ones)."""
+        inner = ",".join(f"{label}{op}{_quote(value)}" for label, op, value in (*self.matchers, *extra))
         return f"{metric}{{{inner}}}" if inner else metric
+
+    def __str__(self) -> str:
+        return self.with_name(self.metric)
 
 
 _OPERATORS = (

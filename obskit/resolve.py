@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import Any
 
 from obskit import checks, schema, typed
-from obskit.catalog import BUILTIN_TIERS, TIER_FIELDS
+from obskit.catalog import BUILTIN_TIERS, OPTIONAL_TIER_DEFAULTS, TIER_FIELDS
 from obskit.model import Environment, Service, Spec, Tier
 from obskit.problems import FieldPath, Problem, SpecInvalid
 from obskit.sources import Entry, MergedSpec, read_spec
@@ -94,7 +94,7 @@ def _resolve_tiers(merged: MergedSpec, problems: list[Problem]) -> dict[str, Tie
         if name in spec_tiers:
             layers.append(_entry_layer(spec_tiers[name]))
         layered = Layered(tuple(layers), layers[-1])
-        value = layered.value
+        value = {**OPTIONAL_TIER_DEFAULTS, **layered.value}
         missing = [field for field in TIER_FIELDS if field not in value]
         if missing:
             problems.append(layered.home.problem((), f"new tier {name!r} must set {', '.join(missing)}"))
@@ -129,17 +129,21 @@ def _override_entries(env_entry: Entry) -> dict[str, Entry]:
 
 
 def _resolve_environment(
-    merged: MergedSpec, env_name: str, tier_names: list[str], problems: list[Problem]
+    merged: MergedSpec, env_name: str, tiers: dict[str, Tier], tier_names: list[str], problems: list[Problem]
 ) -> Environment | None:
     env_entry = merged.sections["environments"][env_name]
     env_layer = _entry_layer(env_entry)
     overrides = _override_entries(env_entry)
+    objectives = {name: tier.slo_objective for name, tier in tiers.items()}
     services: list[Service] = []
     ok = True
     for name in sorted(merged.sections["services"]):
         layered = _service_layers(merged, name, overrides.get(name))
         found = layered.validate(schema.SERVICE)
-        found += [layered.problem(path, message) for path, message in checks.check_service(layered.value, tier_names)]
+        found += [
+            layered.problem(path, message)
+            for path, message in checks.check_service(layered.value, tier_names, objectives)
+        ]
         if found:
             problems.extend(found)
             ok = False
@@ -180,7 +184,7 @@ def load_spec(path: Path, environments: Iterable[str] | None = None) -> Spec:
             raise UnknownEnvironment(name, known)
     tiers = _resolve_tiers(merged, problems)
     tier_names = sorted(set(BUILTIN_TIERS) | set(merged.sections["tiers"]))
-    resolved = [_resolve_environment(merged, name, tier_names, problems) for name in wanted if name in known]
+    resolved = [_resolve_environment(merged, name, tiers, tier_names, problems) for name in wanted if name in known]
     if problems:
         raise SpecInvalid(problems)
     return Spec(

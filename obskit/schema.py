@@ -197,6 +197,7 @@ TIER = {
     "pages": {"type": "boolean"},
     "restore_drill_interval": DURATION,
     "retention": DURATION,
+    "platform_alert_for": DURATION,
 }
 assert set(TIER_FIELDS) <= set(TIER)
 

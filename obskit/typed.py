@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from decimal import Decimal
 from typing import Any
 
 from obskit import model, promql, units
@@ -10,11 +9,6 @@ from obskit.checks import DEFAULT_SLO_WINDOW
 
 DEFAULT_METRICS_PATH = "/metrics"
 DEFAULT_VOLUMES = "snapshot"
-
-
-def decimal(value: int | float) -> Decimal:
-    """Exact decimal of a YAML number as written (99.95 stays 99.95, not its binary float)."""
-    return Decimal(repr(value)) if isinstance(value, float) else Decimal(value)
 
 
 def _labels(mapping: dict[str, str] | None) -> model.Labels:
@@ -32,10 +26,11 @@ def tier(name: str, data: dict[str, Any]) -> model.Tier:
         rpo=units.parse_duration(data["rpo"]),
         scrape_interval=units.parse_duration(data["scrape_interval"]),
         scrape_timeout=_optional_duration(data.get("scrape_timeout")),
-        slo_objective=decimal(data["slo_objective"]),
+        slo_objective=units.exact_decimal(data["slo_objective"]),
         pages=data["pages"],
         restore_drill_interval=units.parse_duration(data["restore_drill_interval"]),
         retention=units.parse_duration(data["retention"]),
+        platform_alert_for=units.parse_duration(data["platform_alert_for"]),
     )
 
 
@@ -54,7 +49,7 @@ def _slo(name: str, data: dict[str, Any]) -> model.SLO:
     objective = data.get("objective")
     return model.SLO(
         name=name,
-        objective=decimal(objective) if objective is not None else None,
+        objective=units.exact_decimal(objective) if objective is not None else None,
         window=units.parse_duration(data.get("window", DEFAULT_SLO_WINDOW)),
         description=data.get("description"),
         sli=_sli(data),

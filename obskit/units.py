@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
+from decimal import Decimal
 from fractions import Fraction
 
 
@@ -145,3 +146,8 @@ def format_throughput(bytes_per_second: Fraction) -> str:
         if amount.denominator == 1:
             return f"{format_size(int(amount))}B/{period}"
     raise UnitError(f"{bytes_per_second} bytes/s has no exact form in bytes per hour")
+
+
+def exact_decimal(value: int | float | Decimal) -> Decimal:
+    """The decimal a YAML number was written as (99.95 stays 99.95, not its binary float)."""
+    return Decimal(repr(value)) if isinstance(value, float) else Decimal(value)

@@ -1,8 +1,7 @@
 import yaml
 
 from obskit.generate import generate_tree
-from obskit.plan import build_plan
-from obskit.resolve import load_spec
+from obskit.pipeline import load_plan
 from tests.conftest import EXAMPLES, MINIMAL
 from tests.schemas import crd_validator, schema_errors
 
@@ -10,7 +9,7 @@ SERVICEMONITOR_CRD = ("schemas", "prometheus-operator", "monitoring.coreos.com_s
 
 
 def _tree(spec_path, env="prod"):
-    return generate_tree(build_plan(load_spec(spec_path, [env]), env))
+    return generate_tree(load_plan(spec_path, env))
 
 
 def _monitors(tree):
@@ -74,7 +73,9 @@ def test_scrape_timeout_never_exceeds_a_short_interval(write_spec) -> None:
 def test_kustomization_lists_every_kubernetes_object() -> None:
     tree = _tree(EXAMPLES)
     kustomization = yaml.safe_load(tree["kustomization.yaml"])
-    objects = sorted(path for path in tree if path.endswith(".yaml") and path != "kustomization.yaml")
+    objects = sorted(
+        path for path in tree if path.startswith(("prometheus/rules/", "prometheus/servicemonitors/"))
+    )
     assert kustomization["resources"] == objects
     for path in objects:
         document = yaml.safe_load(tree[path])

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 from obskit.generate import render
+from obskit.generate.rule_tests import service_tests
+from obskit.generate.rules import prometheus_rule, rule_file, service_groups
 from obskit.generate.servicemonitor import service_monitor
 from obskit.plan import Plan
 
@@ -23,9 +25,16 @@ def generate_tree(plan: Plan) -> Tree:
     """Every file of the output tree for the plan's environment."""
     env = plan.environment.name
     objects: Tree = {}
+    files: Tree = {}
     for service_plan in plan.services:
-        path = f"prometheus/servicemonitors/{service_plan.name}.yaml"
-        objects[path] = render.yaml_file(env, service_monitor(plan, service_plan))
-    tree: Tree = dict(objects)
+        name = service_plan.name
+        groups = service_groups(plan, service_plan)
+        objects[f"prometheus/servicemonitors/{name}.yaml"] = render.yaml_file(env, service_monitor(plan, service_plan))
+        objects[f"prometheus/rules/{name}.yaml"] = render.yaml_file(env, prometheus_rule(plan, service_plan, groups))
+        files[f"prometheus/rulefiles/{name}.rules.yaml"] = render.yaml_file(env, rule_file(groups))
+        files[f"prometheus/tests/{name}.test.yaml"] = render.yaml_file(
+            env, service_tests(plan, service_plan, f"../rulefiles/{name}.rules.yaml")
+        )
+    tree: Tree = {**objects, **files}
     tree[KUSTOMIZATION] = render.yaml_file(env, kustomization(list(objects)))
     return dict(sorted(tree.items()))

@@ -1,0 +1,1 @@
+"""The built-in alert catalog, shipped as package data (obskit.builtin_alerts)."""

@@ -1,0 +1,197 @@
+"""The alert catalog: alert templates as data (alerts/*.yaml), checked and rendered per service.
+
+A template's `[[name]]` placeholders are filled from the plan; `{{ $labels.name }}` is left
+for Prometheus. Each template carries its own test cases (series that make it fire and
+series that keep it silent), which become promtool unit tests for every service.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from importlib import resources
+from pathlib import Path
+from typing import Any
+
+import promql_parser
+
+from obskit import schema
+from obskit.problems import Problem, SpecInvalid
+from obskit.yamlsource import Located, load_yaml_file
+
+API_VERSION = "obskit/alerts/v1"
+SEVERITIES = ("page", "critical", "warning", "info")
+PLACEHOLDERS = ("service", "job", "namespace", "tier", "team", "platform_for", "span")
+_PLACEHOLDER = re.compile(r"\[\[\s*([a-z_]+)\s*\]\]")
+_LABEL_TEMPLATE = re.compile(r"\{\{\s*\$labels\.([a-zA-Z_][a-zA-Z0-9_]*)\s*\}\}")
+
+_CASE = {
+    "series": {"type": "dict", "keysrules": {"type": "string"}, "valuesrules": {"type": "string"}},
+    "labels": {"type": "dict", "keysrules": {"type": "string"}, "valuesrules": {"type": "string"}},
+}
+_ALERT = {
+    "expr": {"type": "string", "required": True, "empty": False},
+    "for": {"type": "string"},
+    "severity": {"type": "string", "required": True, "allowed": list(SEVERITIES)},
+    "summary": {"type": "string", "required": True, "empty": False},
+    "description": {"type": "string", "required": True, "empty": False},
+    "labels": {
+        "type": "dict",
+        "keysrules": {"type": "string", "check_with": "prom_label_name"},
+        "valuesrules": {"type": "string"},
+    },
+    "tests": {
+        "type": "dict",
+        "required": True,
+        "schema": {
+            "fires": {"type": "dict", "required": True, "schema": _CASE},
+            "silent": {"type": "dict", "required": True, "schema": _CASE},
+        },
+    },
+}
+CATALOG = {
+    "apiVersion": {"type": "string", "required": True, "allowed": [API_VERSION]},
+    "group": {"type": "string", "required": True, "regex": r"[a-z][a-z0-9-]*"},
+    "alerts": {
+        "type": "dict",
+        "required": True,
+        "keysrules": {"type": "string", "regex": r"[A-Z][A-Za-z0-9]*"},
+        "valuesrules": {"type": "dict", "schema": _ALERT},
+    },
+}
+
+
+@dataclass(frozen=True)
+class TestCase:
+    series: tuple[tuple[str, str], ...]  # (series selector, promtool values)
+    labels: tuple[tuple[str, str], ...]  # labels the firing alert takes from its series
+
+
+@dataclass(frozen=True)
+class AlertTemplate:
+    group: str
+    name: str
+    expr: str
+    for_: str | None
+    severity: str
+    summary: str
+    description: str
+    labels: tuple[tuple[str, str], ...]
+    fires: TestCase
+    silent: TestCase
+
+
+def fill(text: str, params: dict[str, str]) -> str:
+    return _PLACEHOLDER.sub(lambda match: params[match.group(1)], text)
+
+
+def render_label_templates(text: str, labels: dict[str, str]) -> str:
+    """What Prometheus makes of `{{ $labels.x }}` for an alert with these labels."""
+    return _LABEL_TEMPLATE.sub(lambda match: labels.get(match.group(1), "<no value>"), text)
+
+
+_SAMPLE_PARAMS = {name: "x" for name in PLACEHOLDERS} | {"platform_for": "5m", "span": "10"}
+
+
+def _template_problems(alert: dict[str, Any]) -> list[tuple[tuple[str, ...], str]]:
+    found: list[tuple[tuple[str, ...], str]] = []
+    texts: list[tuple[tuple[str, ...], str]] = [
+        ((key,), alert[key]) for key in ("expr", "for", "summary", "description") if isinstance(alert.get(key), str)
+    ]
+    for case in ("fires", "silent"):
+        for key in ("series", "labels"):
+            for name, value in ((alert.get("tests") or {}).get(case) or {}).get(key, {}).items():
+                texts.append((("tests", case, key, name), f"{name} {value}"))
+    for path, text in texts:
+        unknown = sorted(set(_PLACEHOLDER.findall(text)) - set(PLACEHOLDERS))
+        if unknown:
+            found.append((path, f"unknown placeholder [[{unknown[0]}]]; known: {', '.join(PLACEHOLDERS)}"))
+    summary = alert.get("summary")
+    if isinstance(summary, str) and ("{{" in summary or "[[" in summary or not summary.endswith(".")):
+        found.append((("summary",), f"{summary!r}: a summary has no templates and ends with a full stop"))
+    description = alert.get("description")
+    if isinstance(description, str) and "{{" in _LABEL_TEMPLATE.sub("", description):
+        found.append((("description",), f"{description!r}: only {{{{ $labels.name }}}} templates are supported"))
+    expr = alert.get("expr")
+    if isinstance(expr, str) and not found:
+        try:
+            promql_parser.parse(fill(expr, _SAMPLE_PARAMS))
+        except ValueError as err:
+            found.append((("expr",), f"not valid PromQL: {err}"))
+    return found
+
+
+def _load_file(located: Located) -> tuple[list[AlertTemplate], list[Problem]]:
+    data = located.data
+    problems = (
+        [
+            Problem(located.file, located.line_of(path), path, message)
+            for path, message in schema.validate(data, CATALOG)
+        ]
+        if isinstance(data, dict)
+        else [Problem(located.file, 1, (), "an alert catalog file must be a mapping")]
+    )
+    if problems:
+        return [], problems
+    templates = []
+    for name, alert in data["alerts"].items():
+        found = _template_problems(alert)
+        problems += [
+            Problem(located.file, located.line_of(("alerts", name, *p)), ("alerts", name, *p), m) for p, m in found
+        ]
+        if found:
+            continue
+        tests = alert["tests"]
+        templates.append(
+            AlertTemplate(
+                group=data["group"],
+                name=name,
+                expr=alert["expr"].strip(),
+                for_=alert.get("for"),
+                severity=alert["severity"],
+                summary=alert["summary"],
+                description=alert["description"],
+                labels=tuple(sorted((alert.get("labels") or {}).items())),
+                fires=TestCase(
+                    tuple(tests["fires"].get("series", {}).items()),
+                    tuple(sorted(tests["fires"].get("labels", {}).items())),
+                ),
+                silent=TestCase(tuple(tests["silent"].get("series", {}).items()), ()),
+            )
+        )
+    return templates, problems
+
+
+def builtin_catalog_files() -> list[Path]:
+    root = resources.files("obskit.builtin_alerts")
+    return sorted(Path(str(entry)) for entry in root.iterdir() if entry.name.endswith(".yaml"))
+
+
+def load_catalog(files: list[Path] | None = None) -> tuple[AlertTemplate, ...]:
+    """Every template of the catalog files (the built-in ones by default); SpecInvalid on problems."""
+    templates: list[AlertTemplate] = []
+    problems: list[Problem] = []
+    seen: dict[str, str] = {}
+    for path in builtin_catalog_files() if files is None else files:
+        located = load_yaml_file(path)
+        if isinstance(located, Problem):
+            problems.append(located)
+            continue
+        loaded, found = _load_file(located)
+        problems += found
+        for template in loaded:
+            if template.name in seen:
+                problems.append(
+                    Problem(
+                        located.file,
+                        located.line_of(("alerts", template.name)),
+                        ("alerts", template.name),
+                        f"alert defined twice; first in {seen[template.name]}",
+                    )
+                )
+                continue
+            seen[template.name] = located.file
+            templates.append(template)
+    if problems:
+        raise SpecInvalid(problems)
+    return tuple(templates)

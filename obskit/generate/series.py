@@ -1,0 +1,173 @@
+"""Concrete series for unit tests: label values that satisfy (or violate) a selector's matchers.
+
+Regex matchers get the shortest string their pattern accepts, built from Python's own
+regex parser and confirmed with a full match, as Prometheus anchors label regexes.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable, Iterator
+from typing import Any
+
+try:  # Python 3.11+
+    import re._constants as sre_constants
+    import re._parser as sre_parse
+except ImportError:  # pragma: no cover
+    import sre_constants  # type: ignore[no-redef]
+    import sre_parse  # type: ignore[no-redef]
+
+from obskit.promql import Selector
+
+Matcher = tuple[str, str, str]
+FALLBACK_VALUES = ("obskit", "ok", "200", "0", "x")
+
+
+class SeriesError(ValueError):
+    """No label values can satisfy the selectors as asked."""
+
+
+def _shortest(parsed: Iterable[tuple[Any, Any]]) -> str:
+    text = ""
+    for op, arg in parsed:
+        if op == sre_constants.LITERAL:
+            text += chr(arg)
+        elif op == sre_constants.ANY:
+            text += "0"  # "5.." becomes "500", a plausible status code
+        elif op == sre_constants.IN:
+            text += _in_class(arg)
+        elif op == sre_constants.BRANCH:
+            text += min((_shortest(branch) for branch in arg[1]), key=len)
+        elif op == sre_constants.SUBPATTERN:
+            text += _shortest(arg[-1])
+        elif op in (sre_constants.MAX_REPEAT, sre_constants.MIN_REPEAT):
+            low, _high, inner = arg
+            text += _shortest(inner) * low
+        elif op == sre_constants.AT:
+            continue
+        elif op == sre_constants.NOT_LITERAL:
+            text += "a" if chr(arg) != "a" else "b"
+        else:
+            raise SeriesError(f"regex construct {op} is not supported for test series")
+    return text
+
+
+_CATEGORY_EXAMPLES = {
+    sre_constants.CATEGORY_DIGIT: "0",
+    sre_constants.CATEGORY_NOT_DIGIT: "a",
+    sre_constants.CATEGORY_WORD: "a",
+    sre_constants.CATEGORY_NOT_WORD: "-",
+    sre_constants.CATEGORY_SPACE: " ",
+    sre_constants.CATEGORY_NOT_SPACE: "a",
+}
+
+
+def _in_class(items: list[tuple[Any, Any]]) -> str:
+    if items and items[0][0] == sre_constants.NEGATE:
+        excluded = re.compile("[" + "".join(_describe_item(item) for item in items[1:]) + "]")
+        for candidate in "abcxyz0123456789-_":
+            if not excluded.fullmatch(candidate):
+                return candidate
+        raise SeriesError("cannot find a character outside a negated class")
+    op, arg = items[0]
+    if op == sre_constants.LITERAL:
+        return chr(arg)
+    if op == sre_constants.RANGE:
+        return chr(arg[0])
+    if op == sre_constants.CATEGORY:
+        return _CATEGORY_EXAMPLES[arg]
+    raise SeriesError(f"character class item {op} is not supported for test series")
+
+
+def _describe_item(item: tuple[Any, Any]) -> str:
+    op, arg = item
+    if op == sre_constants.LITERAL:
+        return re.escape(chr(arg))
+    if op == sre_constants.RANGE:
+        return f"{re.escape(chr(arg[0]))}-{re.escape(chr(arg[1]))}"
+    if op == sre_constants.CATEGORY:
+        return {
+            sre_constants.CATEGORY_DIGIT: r"\d",
+            sre_constants.CATEGORY_WORD: r"\w",
+            sre_constants.CATEGORY_SPACE: r"\s",
+        }.get(arg, "")
+    return ""
+
+
+def regex_example(pattern: str) -> str:
+    try:
+        example = _shortest(sre_parse.parse(pattern))
+    except (re.error, SeriesError, KeyError) as err:
+        raise SeriesError(f"cannot build a label value for the regex {pattern!r}: {err}") from None
+    if not re.fullmatch(pattern, example):
+        raise SeriesError(f"cannot build a label value for the regex {pattern!r}")
+    return example
+
+
+def holds(matcher: Matcher, value: str) -> bool:
+    _label, op, expected = matcher
+    if op == "=":
+        return value == expected
+    if op == "!=":
+        return value != expected
+    matched = re.fullmatch(expected, value) is not None
+    return matched if op == "=~" else not matched
+
+
+def _candidates(matchers: list[Matcher]) -> Iterator[str]:
+    for _label, op, value in matchers:
+        if op == "=":
+            yield value
+        elif op == "=~":
+            yield regex_example(value)
+    yield from FALLBACK_VALUES
+    yield ""
+
+
+def satisfying_labels(matchers: Iterable[Matcher], violate: Matcher | None = None) -> dict[str, str]:
+    """Labels (empty value = label absent) that hold every matcher, and fail `violate` if given."""
+    by_label: dict[str, list[Matcher]] = {}
+    for matcher in matchers:
+        by_label.setdefault(matcher[0], []).append(matcher)
+    if violate is not None:
+        by_label.setdefault(violate[0], [])
+    labels: dict[str, str] = {}
+    for label, constraints in sorted(by_label.items()):
+        must_fail = violate if violate is not None and violate[0] == label else None
+        pool = [*constraints, *([must_fail] if must_fail and must_fail[1] in ("=", "=~") else [])]
+        for value in _candidates(pool):
+            if all(holds(c, value) for c in constraints) and (must_fail is None or not holds(must_fail, value)):
+                if value:
+                    labels[label] = value
+                break
+        else:
+            raise SeriesError(
+                f"no value of label {label!r} satisfies {constraints}"
+                + (f" while failing {must_fail}" if must_fail else "")
+            )
+    return labels
+
+
+def series_text(metric: str, labels: dict[str, str]) -> str:
+    return Selector(metric, tuple((name, "=", labels[name]) for name in sorted(labels))).with_name(metric)
+
+
+def event_series(errors: Selector, total: Selector) -> tuple[str, str | None]:
+    """(error series, success series) for a ratio SLI. When both selectors read one metric the
+    total counts the error series too, so a success series is needed that `total` selects and
+    `errors` does not; with two metrics the second item is the total series itself."""
+    if errors.metric != total.metric:
+        return (
+            series_text(errors.metric, satisfying_labels(errors.matchers)),
+            series_text(total.metric, satisfying_labels(total.matchers)),
+        )
+    error_labels = satisfying_labels((*errors.matchers, *total.matchers))
+    for matcher in errors.matchers:
+        if matcher in total.matchers:
+            continue
+        try:
+            success_labels = satisfying_labels(total.matchers, violate=matcher)
+        except SeriesError:
+            continue
+        return series_text(errors.metric, error_labels), series_text(total.metric, success_labels)
+    raise SeriesError(f"every series that {total} selects is also an error by {errors}; nothing can succeed")

@@ -1,0 +1,213 @@
+"""SLO recording rules and ErrorBudgetBurn alerts for one SLO.
+
+The SLI's error and total rates are recorded once, over 5m, from the spec's selectors;
+every longer window averages those recorded rates (avg_over_time), errors and total
+separately. Their quotient is then the ratio of events over the window, so a busy hour
+weighs more than a quiet one (unlike an average of 5m ratios), and each window reads a
+single recorded series instead of every raw series over days.
+"""
+
+from __future__ import annotations
+
+from fractions import Fraction
+from typing import Any
+
+from obskit import burnrate
+from obskit.model import LatencySLI, RatioSLI, RawSLI
+from obskit.plan import Plan, ServicePlan, SLOPlan
+from obskit.promql import WINDOW_PLACEHOLDER
+from obskit.units import Duration, parse_duration
+
+BASE_WINDOW = parse_duration("5m")
+SHORT_WINDOWS = tuple(w for w in burnrate.ALERT_WINDOWS if w < parse_duration("1d") and w != BASE_WINDOW)
+LONG_GROUP_INTERVAL = "2m"  # well inside the 5m lookback, so readers never see the series go stale
+
+Rule = dict[str, Any]
+Group = dict[str, Any]
+
+
+def errors_rate(window: Duration) -> str:
+    return f"slo:sli_errors:rate{window}"
+
+
+def total_rate(window: Duration) -> str:
+    return f"slo:sli_total:rate{window}"
+
+
+def error_ratio(window: Duration) -> str:
+    return f"slo:sli_error:ratio_rate{window}"
+
+
+def burn_rate(window: Duration) -> str:
+    return f"slo:burn_rate:ratio_rate{window}"
+
+
+OBJECTIVE = "slo:objective:ratio"
+ERROR_BUDGET = "slo:error_budget:ratio"
+BUDGET_REMAINING = "slo:error_budget_remaining:ratio"
+
+
+def slo_labels(plan: Plan, service_plan: ServicePlan, slo_plan: SLOPlan) -> dict[str, str]:
+    """The labels of every series recorded for the SLO."""
+    return {**dict(plan.labels), "service": service_plan.name, "slo": slo_plan.name}
+
+
+def selector(plan: Plan, service_plan: ServicePlan, slo_plan: SLOPlan) -> str:
+    labels = slo_labels(plan, service_plan, slo_plan)
+    return "{" + ",".join(f'{name}="{labels[name]}"' for name in sorted(labels)) + "}"
+
+
+def le_matcher(threshold: Duration) -> tuple[str, str, str]:
+    """Match the bucket of the threshold as either client library writes `le`: Go writes 1 as "1",
+    Python as "1.0"; Prometheus 2.x stores label values as scraped."""
+    seconds = threshold.seconds
+    text = burnrate.decimal_text(seconds)
+    if seconds.denominator == 1:
+        return ("le", "=~", f"{text}|{text}\\.0")
+    return ("le", "=", text)
+
+
+def _sum_rate(selector_text: str, window: Duration) -> str:
+    return f"sum(rate({selector_text}[{window}]))"
+
+
+def base_expressions(slo_plan: SLOPlan) -> tuple[str, str]:
+    """PromQL for the SLI's error and total rates over the base window."""
+    sli = slo_plan.slo.sli
+    if isinstance(sli, RatioSLI):
+        return _sum_rate(str(sli.errors), BASE_WINDOW), _sum_rate(str(sli.total), BASE_WINDOW)
+    if isinstance(sli, LatencySLI):
+        histogram = sli.histogram
+        total = _sum_rate(histogram.with_name(f"{histogram.metric}_count"), BASE_WINDOW)
+        good = _sum_rate(histogram.with_name(f"{histogram.metric}_bucket", le_matcher(sli.threshold)), BASE_WINDOW)
+        return f"{total} - {good}", total
+    assert isinstance(sli, RawSLI)
+    return (
+        sli.error_query.replace(WINDOW_PLACEHOLDER, str(BASE_WINDOW)),
+        sli.total_query.replace(WINDOW_PLACEHOLDER, str(BASE_WINDOW)),
+    )
+
+
+def _record(name: str, expr: str, labels: dict[str, str]) -> Rule:
+    return {"record": name, "expr": expr, "labels": dict(labels)}
+
+
+def _window_rules(windows: tuple[Duration, ...], match: str, labels: dict[str, str]) -> list[Rule]:
+    rules = []
+    for window in windows:
+        for name in (errors_rate, total_rate):
+            rules.append(_record(name(window), f"avg_over_time({name(BASE_WINDOW)}{match}[{window}])", labels))
+    for window in windows:
+        rules.append(
+            _record(error_ratio(window), f"{errors_rate(window)}{match} / {total_rate(window)}{match}", labels)
+        )
+    return rules
+
+
+def long_windows(slo_plan: SLOPlan) -> tuple[Duration, ...]:
+    return (*(w for w in burnrate.ALERT_WINDOWS if w >= parse_duration("1d")), slo_plan.window)
+
+
+def group_name(service_plan: ServicePlan, *parts: str) -> str:
+    return "/".join(("obskit", service_plan.name, *parts))
+
+
+def duration_text(seconds: Fraction) -> str:
+    return str(Duration(int(seconds * 1000)))
+
+
+def slo_groups(plan: Plan, service_plan: ServicePlan, slo_plan: SLOPlan) -> list[Group]:
+    labels = slo_labels(plan, service_plan, slo_plan)
+    match = selector(plan, service_plan, slo_plan)
+    errors_expr, total_expr = base_expressions(slo_plan)
+    objective = Fraction(slo_plan.objective) / 100
+    budget = burnrate.error_budget(slo_plan.objective)
+
+    sli = [
+        _record(errors_rate(BASE_WINDOW), errors_expr, labels),
+        _record(total_rate(BASE_WINDOW), total_expr, labels),
+        _record(
+            error_ratio(BASE_WINDOW), f"{errors_rate(BASE_WINDOW)}{match} / {total_rate(BASE_WINDOW)}{match}", labels
+        ),
+        *_window_rules(SHORT_WINDOWS, match, labels),
+    ]
+    windows = long_windows(slo_plan)
+    long = [
+        _record(OBJECTIVE, f"vector({burnrate.decimal_text(objective)})", labels),
+        _record(ERROR_BUDGET, f"vector({burnrate.decimal_text(budget)})", labels),
+        *_window_rules(windows, match, labels),
+        _record(BUDGET_REMAINING, f"1 - {error_ratio(slo_plan.window)}{match} / {ERROR_BUDGET}{match}", labels),
+    ]
+    alerts: list[Rule] = [
+        _record(burn_rate(window), f"{error_ratio(window)}{match} / {ERROR_BUDGET}{match}", labels)
+        for window in burnrate.ALERT_WINDOWS
+    ]
+    for pair in burnrate.PAIRS:
+        alerts.append(burn_alert(plan, service_plan, slo_plan, pair, match))
+    alerts.append(sli_missing_alert(plan, service_plan, slo_plan, match))
+    return [
+        {"name": group_name(service_plan, slo_plan.name, "sli"), "rules": sli},
+        {"name": group_name(service_plan, slo_plan.name, "sli-long"), "interval": LONG_GROUP_INTERVAL, "rules": long},
+        {"name": group_name(service_plan, slo_plan.name, "alerts"), "rules": alerts},
+    ]
+
+
+def alert_labels(plan: Plan, service_plan: ServicePlan, severity: str) -> dict[str, str]:
+    """Labels every obskit alert carries (SPEC.md section 5)."""
+    return {
+        **dict(plan.labels),
+        "service": service_plan.name,
+        "tier": service_plan.tier.name,
+        "team": service_plan.service.team,
+        "severity": severity,
+    }
+
+
+def burn_alert(plan: Plan, service_plan: ServicePlan, slo_plan: SLOPlan, pair: burnrate.WindowPair, match: str) -> Rule:
+    factor = pair.factor(slo_plan.window)
+    limit = burnrate.decimal_text(burnrate.threshold(pair, slo_plan.window, slo_plan.objective))
+    severity = service_plan.severity("page") if pair.fast else "warning"
+    exhausted_in = duration_text(slo_plan.window.seconds / factor) if factor >= 1 else None
+    outlook = (
+        f"at this rate the {slo_plan.window} budget is gone in {exhausted_in}"
+        if exhausted_in
+        else f"sustained, this would spend {burnrate.decimal_text(pair.budget_share * 100)}% of the budget "
+        f"every {pair.long}"
+    )
+    return {
+        "alert": "ErrorBudgetBurn",
+        "expr": f"{error_ratio(pair.long)}{match} > {limit}\nand\n{error_ratio(pair.short)}{match} > {limit}",
+        "labels": {
+            **alert_labels(plan, service_plan, severity),
+            "slo": slo_plan.name,
+            "long_window": str(pair.long),
+            "short_window": str(pair.short),
+        },
+        "annotations": {
+            "summary": "Error budget is burning fast." if pair.fast else "Error budget is burning too fast.",
+            "description": (
+                f"{{{{ $labels.service }}}} is spending its {{{{ $labels.slo }}}} error budget at over "
+                f"{burnrate.decimal_text(factor)}x the sustainable rate over both the last {pair.long} and "
+                f"{pair.short} (objective {slo_plan.objective}% over {slo_plan.window}); {outlook}."
+            ),
+            "runbook_url": service_plan.runbook_url("ErrorBudgetBurn"),
+        },
+    }
+
+
+def sli_missing_alert(plan: Plan, service_plan: ServicePlan, slo_plan: SLOPlan, match: str) -> Rule:
+    return {
+        "alert": "SLIMetricMissing",
+        "expr": f"absent({total_rate(BASE_WINDOW)}{match})",
+        "for": str(service_plan.tier.platform_alert_for),
+        "labels": {**alert_labels(plan, service_plan, "warning"), "slo": slo_plan.name},
+        "annotations": {
+            "summary": "The metrics of an SLI are missing.",
+            "description": (
+                "The total-events series of the {{ $labels.slo }} SLO of {{ $labels.service }} has been missing for "
+                f"{service_plan.tier.platform_alert_for}: its ErrorBudgetBurn alerts cannot fire. Check that the "
+                "service still exports the SLI's metrics under the same names and labels."
+            ),
+            "runbook_url": service_plan.runbook_url("SLIMetricMissing"),
+        },
+    }

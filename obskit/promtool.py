@@ -1,0 +1,58 @@
+"""promtool, Prometheus' own checker, run once for all rule files and once for all tests.
+
+One process per kind of check: 1000 files take 0.3 s in one call and 24 s in 1000 calls.
+`check rules` runs with --lint-fatal, since a duplicate rule otherwise still exits 0.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+from dataclasses import dataclass
+from pathlib import Path
+
+INSTALL_HINT = "install Debian's `prometheus` package (apt-get install prometheus) or set OBSKIT_PROMTOOL"
+TIMEOUT_SECONDS = 1800
+
+
+class PromtoolMissing(Exception):
+    pass
+
+
+@dataclass(frozen=True)
+class Outcome:
+    ok: bool
+    output: str
+
+
+def find_promtool() -> str:
+    configured = os.environ.get("OBSKIT_PROMTOOL")
+    if configured:
+        if not (Path(configured).is_file() and os.access(configured, os.X_OK)):
+            raise PromtoolMissing(f"OBSKIT_PROMTOOL={configured} is not an executable file")
+        return configured
+    found = shutil.which("promtool")
+    if found is None:
+        raise PromtoolMissing(f"promtool is not on PATH: {INSTALL_HINT}")
+    return found
+
+
+def _run(args: list[str], cwd: Path) -> Outcome:
+    try:
+        completed = subprocess.run(
+            [find_promtool(), *args], cwd=cwd, capture_output=True, text=True, timeout=TIMEOUT_SECONDS, check=False
+        )
+    except subprocess.TimeoutExpired:
+        return Outcome(False, f"promtool {args[0]} {args[1]} did not finish within {TIMEOUT_SECONDS} s")
+    return Outcome(completed.returncode == 0, (completed.stdout + completed.stderr).strip())
+
+
+def check_rules(root: Path, files: list[str]) -> Outcome:
+    """`promtool check rules --lint-fatal` on rule files given relative to root."""
+    return _run(["check", "rules", "--lint-fatal", *files], root) if files else Outcome(True, "no rule files")
+
+
+def test_rules(root: Path, files: list[str]) -> Outcome:
+    """`promtool test rules` on unit-test files given relative to root."""
+    return _run(["test", "rules", *files], root) if files else Outcome(True, "no test files")

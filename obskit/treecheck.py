@@ -1,0 +1,92 @@
+"""`obskit test`: the checks a generated tree must pass, run on the tree as written."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import yaml
+
+from obskit import objects, promtool
+from obskit.writer import MANIFEST
+
+RULE_FILES = "prometheus/rulefiles"
+TEST_FILES = "prometheus/tests"
+PROMETHEUS_RULES = "prometheus/rules"
+
+
+@dataclass(frozen=True)
+class Check:
+    title: str
+    ok: bool
+    details: str = ""
+
+
+@dataclass
+class Report:
+    checks: list[Check] = field(default_factory=list)
+
+    @property
+    def ok(self) -> bool:
+        return all(check.ok for check in self.checks)
+
+
+def _relative(root: Path, folder: str, suffix: str) -> list[str]:
+    return sorted(path.relative_to(root).as_posix() for path in (root / folder).glob(f"*{suffix}"))
+
+
+def _load_documents(root: Path, relative: str) -> list[object]:
+    with open(root / relative, encoding="utf-8") as stream:
+        return [doc for doc in yaml.safe_load_all(stream) if doc is not None]
+
+
+def _object_check(root: Path) -> Check:
+    kustomization = _load_documents(root, "kustomization.yaml")[0]
+    resources = kustomization.get("resources", []) if isinstance(kustomization, dict) else []
+    problems = []
+    count = 0
+    for resource in resources:
+        for document in _load_documents(root, resource):
+            count += 1
+            problems += [f"{resource}: {problem}" for problem in objects.object_problems(document)]
+    return Check(f"objects round-trip through their models ({count} objects)", not problems, "\n".join(problems))
+
+
+def _same_rules_check(root: Path) -> Check:
+    """Each PrometheusRule holds exactly the groups of its plain rule file."""
+    problems = []
+    for relative in _relative(root, PROMETHEUS_RULES, ".yaml"):
+        name = Path(relative).stem
+        plain = root / RULE_FILES / f"{name}.rules.yaml"
+        if not plain.is_file():
+            problems.append(f"{relative}: no plain rule file {plain.relative_to(root)}")
+            continue
+        crd_groups = _load_documents(root, relative)[0]["spec"]["groups"]
+        if crd_groups != _load_documents(root, plain.relative_to(root).as_posix())[0]["groups"]:
+            problems.append(f"{relative}: groups differ from {plain.relative_to(root)}")
+    return Check("PrometheusRules match the plain rule files", not problems, "\n".join(problems))
+
+
+def check_tree(root: Path) -> Report:
+    """Every check of the tree at root; raises PromtoolMissing when promtool cannot be found."""
+    report = Report()
+    if not (root / MANIFEST).is_file():
+        report.checks.append(Check(f"{root} holds an obskit tree", False, f"no {MANIFEST}: run `obskit gen` first"))
+        return report
+    rule_files = _relative(root, RULE_FILES, ".rules.yaml")
+    test_files = _relative(root, TEST_FILES, ".test.yaml")
+    checked = promtool.check_rules(root, rule_files)
+    report.checks.append(
+        Check(
+            f"promtool check rules --lint-fatal ({len(rule_files)} files)",
+            checked.ok,
+            "" if checked.ok else checked.output,
+        )
+    )
+    tested = promtool.test_rules(root, test_files)
+    report.checks.append(
+        Check(f"promtool test rules ({len(test_files)} files)", tested.ok, "" if tested.ok else tested.output)
+    )
+    report.checks.append(_same_rules_check(root))
+    report.checks.append(_object_check(root))
+    return report
