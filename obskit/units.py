@@ -64,16 +64,17 @@ def parse_duration(text: str) -> Duration:
 
 
 def format_duration(duration: Duration) -> str:
-    """Prometheus' canonical form: largest units first, `0s` for zero."""
+    """Largest units first, `0s` for zero, as Prometheus writes durations, except that weeks
+    and days together are written as days: `30d`, not `4w2d`."""
     if duration.ms == 0:
         return "0s"
     rest = duration.ms
-    parts = []
+    amounts: dict[str, int] = {}
     for unit, size in _DURATION_UNITS_MS.items():
-        amount, rest = divmod(rest, size)
-        if amount:
-            parts.append(f"{amount}{unit}")
-    return "".join(parts)
+        amounts[unit], rest = divmod(rest, size)
+    if amounts["w"] and amounts["d"]:
+        amounts["d"] += 7 * amounts.pop("w")
+    return "".join(f"{amount}{unit}" for unit, amount in amounts.items() if amount)
 
 
 def format_go_duration(duration: Duration) -> str:

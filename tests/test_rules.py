@@ -1,0 +1,273 @@
+"""The generated rules: names, labels, exact thresholds, group limits, schema, promtool."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+import pytest
+import yaml
+
+from obskit import objects, promtool, treecheck
+from obskit.alertcatalog import load_catalog
+from obskit.generate import generate_tree
+from obskit.pipeline import load_plan, output_tree
+from obskit.problems import SpecInvalid
+from obskit.writer import write
+from tests.conftest import EXAMPLES, MINIMAL, problems_of
+from tests.schemas import crd_validator, schema_errors
+
+PROMETHEUSRULE_CRD = ("schemas", "prometheus-operator", "monitoring.coreos.com_prometheusrules.yaml")
+
+
+def rules_of(tree: dict[str, str], service: str) -> list[dict]:
+    groups = yaml.safe_load(tree[f"prometheus/rulefiles/{service}.rules.yaml"])["groups"]
+    return [rule for group in groups for rule in group["rules"]]
+
+
+def alerts_of(tree: dict[str, str], service: str, name: str) -> list[dict]:
+    return [rule for rule in rules_of(tree, service) if rule.get("alert") == name]
+
+
+@pytest.fixture(scope="module")
+def prod_tree() -> dict[str, str]:
+    return generate_tree(load_plan(EXAMPLES, "prod"))
+
+
+def test_every_prometheusrule_matches_the_upstream_crd(prod_tree: dict[str, str]) -> None:
+    validator = crd_validator(*PROMETHEUSRULE_CRD)
+    rules = [path for path in prod_tree if path.startswith("prometheus/rules/")]
+    assert len(rules) == 3
+    for path in rules:
+        assert schema_errors(validator, yaml.safe_load(prod_tree[path])) == [], path
+
+
+def test_prometheusrule_and_plain_file_hold_the_same_groups(prod_tree: dict[str, str]) -> None:
+    crd = yaml.safe_load(prod_tree["prometheus/rules/checkout.yaml"])
+    plain = yaml.safe_load(prod_tree["prometheus/rulefiles/checkout.rules.yaml"])
+    assert crd["spec"]["groups"] == plain["groups"]
+    assert crd["metadata"] == {
+        "name": "checkout",
+        "namespace": "shop",
+        "labels": {"release": "kube-prometheus-stack", "app.kubernetes.io/managed-by": "obskit"},
+    }
+    assert "partial_response_strategy" not in prod_tree["prometheus/rulefiles/checkout.rules.yaml"]
+
+
+def test_group_names_are_unique_and_groups_small(prod_tree: dict[str, str]) -> None:
+    names = []
+    for path, text in prod_tree.items():
+        if path.startswith("prometheus/rulefiles/"):
+            for group in yaml.safe_load(text)["groups"]:
+                names.append(group["name"])
+                assert 0 < len(group["rules"]) <= 20, group["name"]
+    assert len(names) == len(set(names))
+    assert "obskit/checkout/availability/sli" in names
+
+
+def test_recording_rule_names_follow_level_metric_operations(prod_tree: dict[str, str]) -> None:
+    records = {rule["record"] for rule in rules_of(prod_tree, "checkout") if "record" in rule}
+    for name in records:
+        assert re.fullmatch(r"slo:[a-z_]+:[a-z0-9_]+", name), name
+    assert {"slo:sli_errors:rate5m", "slo:sli_total:rate5m", "slo:sli_error:ratio_rate30m",
+            "slo:sli_error:ratio_rate3d", "slo:sli_error:ratio_rate30d", "slo:objective:ratio",
+            "slo:error_budget:ratio", "slo:error_budget_remaining:ratio", "slo:burn_rate:ratio_rate1h"} <= records
+
+
+def test_long_windows_read_the_recorded_5m_rates_not_raw_series(prod_tree: dict[str, str]) -> None:
+    for rule in rules_of(prod_tree, "checkout"):
+        record = rule.get("record", "")
+        if re.fullmatch(r"slo:sli_(errors|total):rate(?!5m$)\w+", record):
+            assert rule["expr"].startswith(f"avg_over_time({record.rsplit(':', 1)[0]}:rate5m{{"), rule
+            assert "http_requests_total" not in rule["expr"]
+
+
+def test_burn_rate_thresholds_are_exact_decimals(prod_tree: dict[str, str]) -> None:
+    by_window = {(a["labels"]["long_window"], a["labels"]["slo"]): a for a in alerts_of(prod_tree, "checkout", "ErrorBudgetBurn")}
+    # availability: 99.95 over 30d -> budget 0.0005 x 14.4 / 6 / 3 / 1
+    assert [by_window[(w, "availability")]["expr"].split("> ")[1].split("\n")[0] for w in ("1h", "6h", "1d", "3d")] == [
+        "0.0072", "0.003", "0.0015", "0.0005",
+    ]
+    # catalog-api: the tier's 99.9 over 28d -> 13.44x, 5.6x, 2.8x, 14/15x
+    catalog = {a["labels"]["long_window"]: a for a in alerts_of(prod_tree, "catalog-api", "ErrorBudgetBurn")}
+    assert catalog["1h"]["expr"].endswith("> 0.01344")
+    assert "13.44x the sustainable rate" in catalog["1h"]["annotations"]["description"]
+    assert catalog["3d"]["expr"].endswith("> 0.000933333333333333")
+    for alert in alerts_of(prod_tree, "checkout", "ErrorBudgetBurn"):
+        assert "e-" not in alert["expr"] and "999999" not in alert["expr"]
+
+
+def test_every_alert_carries_the_contract_labels_and_annotations(prod_tree: dict[str, str]) -> None:
+    for service in ("checkout", "catalog-api", "search-indexer"):
+        alerts = [rule for rule in rules_of(prod_tree, service) if "alert" in rule]
+        assert {a["alert"] for a in alerts} >= {"ErrorBudgetBurn", "TargetDown", "TargetsMissing", "SLIMetricMissing"}
+        for alert in alerts:
+            assert re.fullmatch(r"[A-Z][A-Za-z0-9]+", alert["alert"])
+            labels = alert["labels"]
+            assert labels["service"] == service and labels["env"] == "prod" and labels["cluster"] == "prod-eu-1"
+            assert labels["severity"] in ("critical", "warning", "info")
+            assert labels["tier"] and labels["team"]
+            notes = alert["annotations"]
+            assert notes["summary"].endswith(".") and "{{" not in notes["summary"]
+            assert "{{" in notes["description"]
+            assert notes["runbook_url"] == f"https://runbooks.example.com/{service}/{alert['alert']}"
+
+
+def test_severity_follows_the_tier(prod_tree: dict[str, str]) -> None:
+    def severities(service: str) -> dict[str, str]:
+        return {a["labels"]["long_window"]: a["labels"]["severity"] for a in alerts_of(prod_tree, service, "ErrorBudgetBurn")
+                if a["labels"]["slo"] in ("availability", "freshness")}
+
+    assert severities("checkout") == {"1h": "critical", "6h": "critical", "1d": "warning", "3d": "warning"}
+    assert severities("search-indexer") == {"1h": "warning", "6h": "warning", "1d": "warning", "3d": "warning"}
+    assert alerts_of(prod_tree, "checkout", "TargetDown")[0]["labels"]["severity"] == "critical"
+    assert alerts_of(prod_tree, "search-indexer", "TargetDown")[0]["labels"]["severity"] == "warning"
+    assert alerts_of(prod_tree, "search-indexer", "TargetDown")[0]["for"] == "15m"
+
+
+def test_burn_alerts_name_their_windows(prod_tree: dict[str, str]) -> None:
+    pairs = {(a["labels"]["long_window"], a["labels"]["short_window"]) for a in alerts_of(prod_tree, "checkout", "ErrorBudgetBurn")}
+    assert pairs == {("1h", "5m"), ("6h", "30m"), ("1d", "2h"), ("3d", "6h")}
+
+
+def test_sli_kinds_become_the_right_queries(prod_tree: dict[str, str]) -> None:
+    base = {(r["labels"]["slo"], r["record"]): r["expr"] for r in rules_of(prod_tree, "checkout") + rules_of(prod_tree, "search-indexer")
+            if r.get("record") in ("slo:sli_errors:rate5m", "slo:sli_total:rate5m")}
+    assert base[("availability", "slo:sli_errors:rate5m")] == 'sum(rate(http_requests_total{job="checkout",code=~"5.."}[5m]))'
+    assert base[("latency", "slo:sli_total:rate5m")] == 'sum(rate(http_request_duration_seconds_count{job="checkout"}[5m]))'
+    assert base[("latency", "slo:sli_errors:rate5m")].endswith(
+        '- sum(rate(http_request_duration_seconds_bucket{job="checkout",le="0.3"}[5m]))'
+    )
+    assert base[("freshness", "slo:sli_errors:rate5m")] == 'sum(rate(indexer_documents_failed_total{job="search-indexer"}[5m]))'
+
+
+def test_whole_second_thresholds_match_either_client_libraries_le(write_spec) -> None:
+    text = MINIMAL + """\
+    slos:
+      latency: {latency: {histogram: 'h_seconds{job="x"}', threshold: 1s}}
+"""
+    tree = generate_tree(load_plan(write_spec(text), "prod"))
+    (errors,) = [r["expr"] for r in rules_of(tree, "checkout") if r.get("record") == "slo:sli_errors:rate5m"]
+    assert 'le=~"1|1\\\\.0"' in errors
+
+
+def test_unreachable_burn_rate_objective_is_refused(write_spec) -> None:
+    text = MINIMAL + """\
+    slos:
+      availability: {objective: 90, errors: 'a_total{code="5"}', total: a_total}
+"""
+    assert problems_of(write_spec(text)) == [
+        "obskit.yaml:15: services.checkout.slos.availability.objective: objective 90 leaves an error budget of 10%: "
+        "the 1h/5m burn-rate alert (14.4x) would need an error ratio above 100% and could never fire; "
+        "use an objective above 93.0555555555556"
+    ]
+
+
+def test_the_example_tree_passes_obskit_test(tmp_path: Path) -> None:
+    out = tmp_path / "prod"
+    write(out, output_tree(load_plan(EXAMPLES, "prod")))
+    report = treecheck.check_tree(out)
+    assert report.ok, "\n".join(f"{c.title}: {c.details}" for c in report.checks)
+    assert [c.title.split(" (")[0] for c in report.checks] == [
+        "promtool check rules --lint-fatal", "promtool test rules", "PrometheusRules match the plain rule files",
+        "objects round-trip through their models",
+    ]
+
+
+def test_the_generated_unit_tests_catch_a_wrong_threshold(tmp_path: Path) -> None:
+    out = tmp_path / "prod"
+    write(out, output_tree(load_plan(EXAMPLES, "prod")))
+    rule_file = out / "prometheus/rulefiles/checkout.rules.yaml"
+    rule_file.write_text(rule_file.read_text().replace("> 0.0072", "> 0.072"))
+    report = treecheck.check_tree(out)
+    failed = [c for c in report.checks if not c.ok]
+    assert [c.title.split(" (")[0] for c in failed] == ["promtool test rules", "PrometheusRules match the plain rule files"]
+    assert "SLO availability: fast burn" in failed[0].details
+
+
+def test_the_generated_unit_tests_catch_a_ratio_over_the_wrong_series(tmp_path: Path) -> None:
+    out = tmp_path / "prod"
+    write(out, output_tree(load_plan(EXAMPLES, "prod")))
+    rule_file = out / "prometheus/rulefiles/search-indexer.rules.yaml"
+    text = rule_file.read_text()
+    broken = text.replace("avg_over_time(slo:sli_errors:rate5m", "avg_over_time(slo:sli_total:rate5m", 1)
+    assert broken != text
+    rule_file.write_text(broken)
+    assert not promtool.test_rules(out, ["prometheus/tests/search-indexer.test.yaml"]).ok
+
+
+def test_lint_fatal_refuses_a_duplicate_rule(tmp_path: Path) -> None:
+    rule = {"record": "a:b:c", "expr": "vector(1)"}
+    (tmp_path / "dup.rules.yaml").write_text(yaml.safe_dump({"groups": [{"name": "g", "rules": [rule, rule]}]}))
+    outcome = promtool.check_rules(tmp_path, ["dup.rules.yaml"])
+    assert not outcome.ok
+    assert "duplicate" in outcome.output.lower()
+
+
+def test_a_missing_promtool_is_a_clear_error(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("OBSKIT_PROMTOOL", str(tmp_path / "nope"))
+    with pytest.raises(promtool.PromtoolMissing, match="not an executable file"):
+        promtool.find_promtool()
+    monkeypatch.delenv("OBSKIT_PROMTOOL")
+    monkeypatch.setenv("PATH", str(tmp_path))
+    with pytest.raises(promtool.PromtoolMissing, match="apt-get install prometheus"):
+        promtool.find_promtool()
+
+
+def test_object_check_catches_a_field_the_model_drops(prod_tree: dict[str, str]) -> None:
+    document = yaml.safe_load(prod_tree["prometheus/rules/checkout.yaml"])
+    assert objects.object_problems(document) == []
+    document["spec"]["groups"][0]["rules"][0]["severity"] = "critical"
+    assert objects.object_problems(document) == [
+        "spec.groups[0].rules[0].severity: not part of the schema (the model dropped it)"
+    ]
+    monitor = yaml.safe_load(prod_tree["prometheus/servicemonitors/checkout.yaml"])
+    assert objects.object_problems(monitor) == []
+
+
+def _catalog_problems(tmp_path: Path, text: str) -> list[str]:
+    path = tmp_path / "custom.yaml"
+    path.write_text(text)
+    with pytest.raises(SpecInvalid) as caught:
+        load_catalog([path])
+    return [str(p).replace(str(tmp_path) + "/", "") for p in caught.value.problems]
+
+
+CATALOG_ENTRY = """\
+apiVersion: obskit/alerts/v1
+group: custom
+alerts:
+  HighLatency:
+    expr: 'histogram_quantile(0.99, rate(h_bucket{job="[[job]]"}[5m])) > 1'
+    severity: warning
+    summary: Requests are slow.
+    description: 'p99 of {{ $labels.job }} is above 1s.'
+    tests:
+      fires: {series: {}, labels: {}}
+      silent: {series: {}}
+"""
+
+
+def test_catalog_entries_are_checked_with_file_and_line(tmp_path: Path) -> None:
+    assert len(load_catalog([_write(tmp_path, CATALOG_ENTRY)])) == 1
+    bad = CATALOG_ENTRY.replace("[[job]]", "[[jobb]]").replace("Requests are slow.", "Requests of {{ $labels.job }}")
+    bad = bad.replace("severity: warning", "severity: urgent")
+    assert _catalog_problems(tmp_path, bad) == [
+        "custom.yaml:6: alerts.HighLatency.severity: 'urgent' is not allowed; choose one of: page, critical, warning, info",
+    ]
+    bad = CATALOG_ENTRY.replace("[[job]]", "[[jobb]]").replace("Requests are slow.", "Requests of {{ $labels.job }}")
+    assert _catalog_problems(tmp_path, bad) == [
+        "custom.yaml:5: alerts.HighLatency.expr: unknown placeholder [[jobb]]; known: service, job, namespace, tier, "
+        "team, platform_for, span",
+        "custom.yaml:7: alerts.HighLatency.summary: 'Requests of {{ $labels.job }}': a summary has no templates and "
+        "ends with a full stop",
+    ]
+    assert _catalog_problems(tmp_path, CATALOG_ENTRY.replace("> 1'", "> '")) == [
+        "custom.yaml:5: alerts.HighLatency.expr: not valid PromQL: invalid promql query"
+    ]
+
+
+def _write(tmp_path: Path, text: str) -> Path:
+    path = tmp_path / "ok.yaml"
+    path.write_text(text)
+    return path
