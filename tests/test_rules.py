@@ -69,9 +69,17 @@ def test_recording_rule_names_follow_level_metric_operations(prod_tree: dict[str
     records = {rule["record"] for rule in rules_of(prod_tree, "checkout") if "record" in rule}
     for name in records:
         assert re.fullmatch(r"slo:[a-z_]+:[a-z0-9_]+", name), name
-    assert {"slo:sli_errors:rate5m", "slo:sli_total:rate5m", "slo:sli_error:ratio_rate30m",
-            "slo:sli_error:ratio_rate3d", "slo:sli_error:ratio_rate30d", "slo:objective:ratio",
-            "slo:error_budget:ratio", "slo:error_budget_remaining:ratio", "slo:burn_rate:ratio_rate1h"} <= records
+    assert {
+        "slo:sli_errors:rate5m",
+        "slo:sli_total:rate5m",
+        "slo:sli_error:ratio_rate30m",
+        "slo:sli_error:ratio_rate3d",
+        "slo:sli_error:ratio_rate30d",
+        "slo:objective:ratio",
+        "slo:error_budget:ratio",
+        "slo:error_budget_remaining:ratio",
+        "slo:burn_rate:ratio_rate1h",
+    } <= records
 
 
 def test_long_windows_read_the_recorded_5m_rates_not_raw_series(prod_tree: dict[str, str]) -> None:
@@ -83,10 +91,15 @@ def test_long_windows_read_the_recorded_5m_rates_not_raw_series(prod_tree: dict[
 
 
 def test_burn_rate_thresholds_are_exact_decimals(prod_tree: dict[str, str]) -> None:
-    by_window = {(a["labels"]["long_window"], a["labels"]["slo"]): a for a in alerts_of(prod_tree, "checkout", "ErrorBudgetBurn")}
+    by_window = {
+        (a["labels"]["long_window"], a["labels"]["slo"]): a for a in alerts_of(prod_tree, "checkout", "ErrorBudgetBurn")
+    }
     # availability: 99.95 over 30d -> budget 0.0005 x 14.4 / 6 / 3 / 1
     assert [by_window[(w, "availability")]["expr"].split("> ")[1].split("\n")[0] for w in ("1h", "6h", "1d", "3d")] == [
-        "0.0072", "0.003", "0.0015", "0.0005",
+        "0.0072",
+        "0.003",
+        "0.0015",
+        "0.0005",
     ]
     # catalog-api: the tier's 99.9 over 28d -> 13.44x, 5.6x, 2.8x, 14/15x
     catalog = {a["labels"]["long_window"]: a for a in alerts_of(prod_tree, "catalog-api", "ErrorBudgetBurn")}
@@ -115,8 +128,11 @@ def test_every_alert_carries_the_contract_labels_and_annotations(prod_tree: dict
 
 def test_severity_follows_the_tier(prod_tree: dict[str, str]) -> None:
     def severities(service: str) -> dict[str, str]:
-        return {a["labels"]["long_window"]: a["labels"]["severity"] for a in alerts_of(prod_tree, service, "ErrorBudgetBurn")
-                if a["labels"]["slo"] in ("availability", "freshness")}
+        return {
+            a["labels"]["long_window"]: a["labels"]["severity"]
+            for a in alerts_of(prod_tree, service, "ErrorBudgetBurn")
+            if a["labels"]["slo"] in ("availability", "freshness")
+        }
 
     assert severities("checkout") == {"1h": "critical", "6h": "critical", "1d": "warning", "3d": "warning"}
     assert severities("search-indexer") == {"1h": "warning", "6h": "warning", "1d": "warning", "3d": "warning"}
@@ -126,36 +142,57 @@ def test_severity_follows_the_tier(prod_tree: dict[str, str]) -> None:
 
 
 def test_burn_alerts_name_their_windows(prod_tree: dict[str, str]) -> None:
-    pairs = {(a["labels"]["long_window"], a["labels"]["short_window"]) for a in alerts_of(prod_tree, "checkout", "ErrorBudgetBurn")}
+    pairs = {
+        (a["labels"]["long_window"], a["labels"]["short_window"])
+        for a in alerts_of(prod_tree, "checkout", "ErrorBudgetBurn")
+    }
     assert pairs == {("1h", "5m"), ("6h", "30m"), ("1d", "2h"), ("3d", "6h")}
 
 
 def test_sli_kinds_become_the_right_queries(prod_tree: dict[str, str]) -> None:
-    base = {(r["labels"]["slo"], r["record"]): r["expr"] for r in rules_of(prod_tree, "checkout") + rules_of(prod_tree, "search-indexer")
-            if r.get("record") in ("slo:sli_errors:rate5m", "slo:sli_total:rate5m")}
-    assert base[("availability", "slo:sli_errors:rate5m")] == 'sum(rate(http_requests_total{job="checkout",code=~"5.."}[5m]))'
-    assert base[("latency", "slo:sli_total:rate5m")] == 'sum(rate(http_request_duration_seconds_count{job="checkout"}[5m]))'
+    base = {
+        (r["labels"]["slo"], r["record"]): r["expr"]
+        for r in rules_of(prod_tree, "checkout") + rules_of(prod_tree, "search-indexer")
+        if r.get("record") in ("slo:sli_errors:rate5m", "slo:sli_total:rate5m")
+    }
+    assert (
+        base[("availability", "slo:sli_errors:rate5m")]
+        == 'sum(rate(http_requests_total{job="checkout",code=~"5.."}[5m]))'
+    )
+    assert (
+        base[("latency", "slo:sli_total:rate5m")]
+        == 'sum(rate(http_request_duration_seconds_count{job="checkout"}[5m]))'
+    )
     assert base[("latency", "slo:sli_errors:rate5m")].endswith(
         '- sum(rate(http_request_duration_seconds_bucket{job="checkout",le="0.3"}[5m]))'
     )
-    assert base[("freshness", "slo:sli_errors:rate5m")] == 'sum(rate(indexer_documents_failed_total{job="search-indexer"}[5m]))'
+    assert (
+        base[("freshness", "slo:sli_errors:rate5m")]
+        == 'sum(rate(indexer_documents_failed_total{job="search-indexer"}[5m]))'
+    )
 
 
 def test_whole_second_thresholds_match_either_client_libraries_le(write_spec) -> None:
-    text = MINIMAL + """\
+    text = (
+        MINIMAL
+        + """\
     slos:
       latency: {latency: {histogram: 'h_seconds{job="x"}', threshold: 1s}}
 """
+    )
     tree = generate_tree(load_plan(write_spec(text), "prod"))
     (errors,) = [r["expr"] for r in rules_of(tree, "checkout") if r.get("record") == "slo:sli_errors:rate5m"]
     assert 'le=~"1|1\\\\.0"' in errors
 
 
 def test_unreachable_burn_rate_objective_is_refused(write_spec) -> None:
-    text = MINIMAL + """\
+    text = (
+        MINIMAL
+        + """\
     slos:
       availability: {objective: 90, errors: 'a_total{code="5"}', total: a_total}
 """
+    )
     assert problems_of(write_spec(text)) == [
         "obskit.yaml:15: services.checkout.slos.availability.objective: objective 90 leaves an error budget of 10%: "
         "the 1h/5m burn-rate alert (14.4x) would need an error ratio above 100% and could never fire; "
@@ -169,7 +206,9 @@ def test_the_example_tree_passes_obskit_test(tmp_path: Path) -> None:
     report = treecheck.check_tree(out)
     assert report.ok, "\n".join(f"{c.title}: {c.details}" for c in report.checks)
     assert [c.title.split(" (")[0] for c in report.checks] == [
-        "promtool check rules --lint-fatal", "promtool test rules", "PrometheusRules match the plain rule files",
+        "promtool check rules --lint-fatal",
+        "promtool test rules",
+        "PrometheusRules match the plain rule files",
         "objects round-trip through their models",
     ]
 
@@ -181,7 +220,10 @@ def test_the_generated_unit_tests_catch_a_wrong_threshold(tmp_path: Path) -> Non
     rule_file.write_text(rule_file.read_text().replace("> 0.0072", "> 0.072"))
     report = treecheck.check_tree(out)
     failed = [c for c in report.checks if not c.ok]
-    assert [c.title.split(" (")[0] for c in failed] == ["promtool test rules", "PrometheusRules match the plain rule files"]
+    assert [c.title.split(" (")[0] for c in failed] == [
+        "promtool test rules",
+        "PrometheusRules match the plain rule files",
+    ]
     assert "SLO availability: fast burn" in failed[0].details
 
 

@@ -64,10 +64,14 @@ def test_page_and_ticket_alerts_agree_with_sloth(tmp_path: Path) -> None:
     total_minutes = sum(minutes for minutes, _ in PROFILE)
     end = f"{total_minutes}m"
     kinds = {
-        "page": (_firing('alertname="ErrorBudgetBurn",severity="critical"'),
-                 _firing('alertname="MyServiceHighErrorRate",sloth_severity="page"')),
-        "ticket": (_firing('alertname="ErrorBudgetBurn",severity="warning"'),
-                   _firing('alertname="MyServiceHighErrorRate",sloth_severity="ticket"')),
+        "page": (
+            _firing('alertname="ErrorBudgetBurn",severity="critical"'),
+            _firing('alertname="MyServiceHighErrorRate",sloth_severity="page"'),
+        ),
+        "ticket": (
+            _firing('alertname="ErrorBudgetBurn",severity="warning"'),
+            _firing('alertname="MyServiceHighErrorRate",sloth_severity="ticket"'),
+        ),
     }
     checks = []
     for ours, sloth in kinds.values():
@@ -83,20 +87,33 @@ def test_page_and_ticket_alerts_agree_with_sloth(tmp_path: Path) -> None:
     test_file = {
         "rule_files": [str(sloth_rules), "obskit.rules.yaml"],
         "evaluation_interval": "1m",
-        "tests": [{
-            "interval": "1m",
-            "input_series": [
-                {"series": 'http_request_duration_seconds_count{job="myservice",code="500"}',
-                 "values": _counter_values(error_share=True)},
-                {"series": 'http_request_duration_seconds_count{job="myservice",code="200"}',
-                 "values": _counter_values(error_share=False)},
-            ],
-            "promql_expr_test": [
-                {"expr": expr, "eval_time": at, "exp_samples": [{"labels": "{}", "value": 1}]} for expr, at in checks
-            ],
-        }],
+        "tests": [
+            {
+                "interval": "1m",
+                "input_series": [
+                    {
+                        "series": 'http_request_duration_seconds_count{job="myservice",code="500"}',
+                        "values": _counter_values(error_share=True),
+                    },
+                    {
+                        "series": 'http_request_duration_seconds_count{job="myservice",code="200"}',
+                        "values": _counter_values(error_share=False),
+                    },
+                ],
+                "promql_expr_test": [
+                    {"expr": expr, "eval_time": at, "exp_samples": [{"labels": "{}", "value": 1}]}
+                    for expr, at in checks
+                ],
+            }
+        ],
     }
     (tmp_path / "crosscheck.test.yaml").write_text(yaml.safe_dump(test_file, sort_keys=False))
-    result = subprocess.run([find_promtool(), "test", "rules", "crosscheck.test.yaml"], cwd=tmp_path,
-                            capture_output=True, text=True, timeout=600, check=False)
+    result = subprocess.run(
+        [find_promtool(), "test", "rules", "crosscheck.test.yaml"],
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        timeout=600,
+        check=False,
+    )
     assert result.returncode == 0, result.stdout + result.stderr

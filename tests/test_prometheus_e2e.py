@@ -1,0 +1,125 @@
+"""The generated rules in a real Prometheus (Debian's), scraping a real prometheus-client app."""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+import yaml
+from prometheus_client import CollectorRegistry, Counter, Histogram, start_http_server
+
+from obskit.generate import generate_tree
+from obskit.pipeline import load_plan
+from tests.servers import free_port, prometheus, wait_for
+
+ERROR_RATIO = 0.1  # availability: one request in ten fails
+SLOW_RATIO = 0.2  # latency: one request in five takes longer than the 300ms threshold
+
+SPEC = """\
+apiVersion: obskit/v1
+defaults:
+  runbook_url: "https://runbooks.example.com/{service}/{alert}"
+tiers:
+  e2e: {rto: 15m, rpo: 5m, scrape_interval: 1s, slo_objective: 99, pages: true,
+        restore_drill_interval: 7d, retention: 7d, platform_alert_for: 3s}
+environments:
+  e2e: {labels: {env: e2e}}
+services:
+  shop:
+    namespace: shop
+    tier: e2e
+    team: payments
+    selector: {app: shop}
+    metrics: {port: metrics}
+    slos:
+      availability:
+        errors: 'http_requests_total{job="shop",code=~"5.."}'
+        total: 'http_requests_total{job="shop"}'
+      latency:
+        objective: 95
+        latency: {histogram: 'http_request_duration_seconds{job="shop"}', threshold: 300ms}
+"""
+
+
+class App:
+    """A service instrumented with prometheus-client, serving requests at fixed ratios."""
+
+    def __init__(self) -> None:
+        self.registry = CollectorRegistry()
+        self.requests = Counter("http_requests", "Requests.", ["code"], registry=self.registry)
+        self.duration = Histogram(
+            "http_request_duration_seconds", "Latency.", buckets=(0.1, 0.3, 1.0), registry=self.registry
+        )
+        self.port = free_port()
+        self.stopped = threading.Event()
+
+    def serve(self) -> None:
+        self.server, _ = start_http_server(self.port, addr="127.0.0.1", registry=self.registry)
+        threading.Thread(target=self._traffic, daemon=True).start()
+
+    def _traffic(self) -> None:
+        while not self.stopped.wait(0.05):
+            for i in range(10):
+                self.requests.labels(code="500" if i < 10 * ERROR_RATIO else "200").inc()
+                self.duration.observe(0.5 if i < 10 * SLOW_RATIO else 0.05)
+
+    def stop(self) -> None:
+        self.stopped.set()
+        self.server.shutdown()
+        self.server.server_close()
+
+
+@pytest.fixture
+def app() -> Iterator[App]:
+    application = App()
+    application.serve()
+    yield application
+    if not application.stopped.is_set():
+        application.stop()
+
+
+def _value(server, expr: str) -> float | None:
+    result = server.query(expr)
+    return float(result[0]["value"][1]) if result else None
+
+
+@pytest.mark.timeout(300)
+def test_rules_evaluate_in_a_real_prometheus(tmp_path: Path, app: App) -> None:
+    (tmp_path / "obskit.yaml").write_text(SPEC)
+    tree = generate_tree(load_plan(tmp_path / "obskit.yaml", "e2e"))
+    (tmp_path / "shop.rules.yaml").write_text(tree["prometheus/rulefiles/shop.rules.yaml"])
+    config = {
+        "global": {"scrape_interval": "1s", "evaluation_interval": "1s"},
+        "rule_files": ["shop.rules.yaml"],
+        "scrape_configs": [{"job_name": "shop", "static_configs": [{"targets": [f"127.0.0.1:{app.port}"]}]}],
+    }
+    with prometheus(tmp_path, config) as server:
+        availability = 'slo:sli_error:ratio_rate5m{service="shop",slo="availability"}'
+        ratio = wait_for("the 5m error ratio to be recorded", lambda: _value(server, availability), 60)
+        assert ratio == pytest.approx(ERROR_RATIO, rel=0.02)
+        latency = 'slo:sli_error:ratio_rate5m{service="shop",slo="latency"}'
+        assert wait_for("the latency ratio", lambda: _value(server, latency), 30) == pytest.approx(SLOW_RATIO, rel=0.02)
+
+        # 10% errors against a 1% budget is a 10x burn: the 6h/30m pair (6x) fires, the 1h/5m (14.4x) does not.
+        burning = wait_for("ErrorBudgetBurn to fire", lambda: server.firing("ErrorBudgetBurn"), 60)
+        windows = {(a["labels"]["slo"], a["labels"]["long_window"]) for a in burning}
+        assert ("availability", "6h") in windows and ("availability", "1h") not in windows
+
+        # Every rule, the 2m group's too, has evaluated without error.
+        def all_evaluated() -> list[dict] | None:
+            rules = server.rules()
+            return rules if all(rule["health"] == "ok" for rule in rules) else None
+
+        rules = wait_for("every rule to evaluate with health ok", all_evaluated, 180, interval=2)
+        written = yaml.safe_load(tree["prometheus/rulefiles/shop.rules.yaml"])["groups"]
+        assert len(rules) == sum(len(group["rules"]) for group in written)
+        assert all(not rule.get("lastError") for rule in rules)
+        remaining = _value(server, 'slo:error_budget_remaining:ratio{service="shop",slo="availability"}')
+        assert remaining == pytest.approx(1 - ERROR_RATIO / 0.01, rel=0.05)
+
+        assert not server.firing("TargetDown")
+        app.stop()
+        down = wait_for("TargetDown to fire once the app stops", lambda: server.firing("TargetDown"), 60)
+        assert down[0]["labels"]["service"] == "shop" and down[0]["labels"]["severity"] == "critical"
