@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from decimal import Decimal
 from fractions import Fraction
+from pathlib import Path
 
 from obskit.promql import Selector
 from obskit.units import Duration
@@ -123,6 +124,7 @@ class Spec:
     files: tuple[str, ...]
     tiers: tuple[Tier, ...]
     environments: tuple[Environment, ...]
+    alert_catalogs: tuple[Path, ...] = ()  # the spec's own catalog files, beside the built-in ones
 
     def tier(self, name: str) -> Tier:
         return next(tier for tier in self.tiers if tier.name == name)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from obskit.alertcatalog import load_catalog
+from obskit.alertcatalog import builtin_catalog_files, load_catalog
 from obskit.generate import generate_tree
 from obskit.plan import Plan, build_plan
 from obskit.resolve import load_spec
@@ -14,7 +14,7 @@ from obskit.writer import with_manifest
 def load_plan(spec_path: Path, environment: str) -> Plan:
     """Raises SpecInvalid or UnknownEnvironment."""
     spec = load_spec(spec_path, [environment])
-    return build_plan(spec, environment, load_catalog())
+    return build_plan(spec, environment, load_catalog([*builtin_catalog_files(), *spec.alert_catalogs]))
 
 
 def output_tree(plan: Plan) -> dict[str, str]:

@@ -191,4 +191,5 @@ def load_spec(path: Path, environments: Iterable[str] | None = None) -> Spec:
         files=tuple(merged.files),
         tiers=tuple(tiers[name] for name in sorted(tiers)),
         environments=tuple(env for env in resolved if env is not None),
+        alert_catalogs=tuple(merged.alert_catalogs),
     )

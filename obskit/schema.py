@@ -228,6 +228,8 @@ ENVIRONMENT = {
 
 FILE = {
     "apiVersion": {"required": True, "type": "string", "allowed": [API_VERSION]},
+    # alert catalog files or directories of them, relative to the spec file that names them
+    "alert_catalogs": {"type": "list", "schema": {"type": "string", "empty": False}},
     "defaults": {"type": "dict", "schema": DEFAULTS},
     "tiers": {
         "type": "dict",

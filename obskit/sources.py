@@ -36,6 +36,7 @@ class MergedSpec:
     files: list[str] = field(default_factory=list)
     sections: dict[str, dict[str, Entry]] = field(default_factory=lambda: {name: {} for name in SECTIONS})
     problems: list[Problem] = field(default_factory=list)
+    alert_catalogs: list[Path] = field(default_factory=list)
 
     @property
     def first_file(self) -> str:
@@ -92,7 +93,28 @@ def read_spec(path: Path) -> MergedSpec:
     return merged
 
 
+def _catalog_files(merged: MergedSpec, located: Located) -> None:
+    entries = located.data.get("alert_catalogs")
+    for index, entry in enumerate(entries if isinstance(entries, list) else []):
+        if not isinstance(entry, str):
+            continue
+        path = Path(located.file).parent / entry
+        files = sorted(path.glob("*.yaml")) if path.is_dir() else [path] if path.is_file() else []
+        if not files:
+            merged.problems.append(
+                Problem(
+                    located.file,
+                    located.line_of(("alert_catalogs", index)),
+                    ("alert_catalogs", index),
+                    f"{entry!r}: no such catalog file or directory "
+                    f"of *.yaml files (paths are relative to the folder of {located.file})",
+                )
+            )
+        merged.alert_catalogs.extend(files)
+
+
 def _merge_file(merged: MergedSpec, located: Located) -> None:
+    _catalog_files(merged, located)
     for section in SECTIONS:
         content = located.data.get(section)
         if not isinstance(content, dict):

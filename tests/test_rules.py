@@ -313,3 +313,25 @@ def _write(tmp_path: Path, text: str) -> Path:
     path = tmp_path / "ok.yaml"
     path.write_text(text)
     return path
+
+
+def test_a_spec_can_add_its_own_alert_catalog(write_spec, tmp_path: Path) -> None:
+    (tmp_path / "team-alerts").mkdir()
+    (tmp_path / "team-alerts" / "latency.yaml").write_text(CATALOG_ENTRY)
+    path = write_spec("alert_catalogs: [team-alerts]\n" + MINIMAL)
+    tree = generate_tree(load_plan(path, "prod"))
+    (alert,) = alerts_of(tree, "checkout", "HighLatency")
+    assert alert["expr"] == 'histogram_quantile(0.99, rate(h_bucket{job="checkout"}[5m])) > 1'
+    assert alert["labels"]["severity"] == "warning"
+    groups = [g["name"] for g in yaml.safe_load(tree["prometheus/rulefiles/checkout.rules.yaml"])["groups"]]
+    assert "obskit/checkout/custom" in groups
+    tests = yaml.safe_load(tree["prometheus/tests/checkout.test.yaml"])["tests"]
+    assert {"HighLatency fires", "HighLatency silent"} <= {t["name"] for t in tests}
+
+
+def test_a_missing_alert_catalog_is_reported_at_its_line(write_spec) -> None:
+    path = write_spec("alert_catalogs: [nope]\n" + MINIMAL)
+    assert problems_of(path) == [
+        "obskit.yaml:1: alert_catalogs[0]: 'nope': no such catalog file or directory of *.yaml files "
+        "(paths are relative to the folder of obskit.yaml)"
+    ]
