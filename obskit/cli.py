@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import sys
 from collections.abc import Callable
 from pathlib import Path
@@ -9,9 +10,10 @@ from typing import NoReturn, TypeVar
 
 import click
 
+from obskit.alertcatalog import builtin_catalog_files, load_catalog
 from obskit.model import Spec
 from obskit.pipeline import load_plan, output_tree
-from obskit.plan import Plan
+from obskit.plan import Plan, build_plan
 from obskit.problems import SpecInvalid
 from obskit.resolve import UnknownEnvironment, load_spec
 from obskit.writer import OutputError, diff, write
@@ -89,6 +91,14 @@ def gen(env_name: str, spec_path: Path, out: Path | None, check: bool) -> None:
     --check), 1 drift (--check), 2 invalid spec or unusable output directory.
     """
     plan = _load_plan(spec_path, env_name)
+    if plan.infeasible:
+        _fail(
+            [f"obskit: the DR plan for {env_name} cannot meet its targets, nothing written:"]
+            + [f"  {finding}" for finding in plan.infeasible]
+            + ["(see `obskit plan --env ENV`)"]
+        )
+    for note in plan.notes:
+        click.echo(f"note: {note}", err=True)
     out_dir = out if out is not None else Path("out") / env_name
     tree = output_tree(plan)
     drift = diff(out_dir, tree)
@@ -112,12 +122,20 @@ def gen(env_name: str, spec_path: Path, out: Path | None, check: bool) -> None:
 @SPEC_OPTION
 @click.option("--env", "env_name", default=None, help="Check only this environment.  [default: every environment]")
 def validate(spec_path: Path, env_name: str | None) -> None:
-    """Run every spec check and write nothing.
+    """Run every spec check, the DR plan's feasibility included, and write nothing.
 
     Every problem is reported as FILE:LINE: field.path: what is wrong.
     Exit codes: 0 valid, 2 invalid.
     """
     spec = _load(spec_path, [env_name] if env_name else None)
+    catalog = _guarded(spec_path, lambda: load_catalog([*builtin_catalog_files(), *spec.alert_catalogs]))
+    infeasible = [
+        f"  {env.name}: {finding}"
+        for env in spec.environments
+        for finding in build_plan(spec, env.name, catalog).infeasible
+    ]
+    if infeasible:
+        _fail([f"obskit: {spec_path}: the DR plan cannot meet its targets:", *infeasible])
     services = {service.name for env in spec.environments for service in env.services}
     names = ", ".join(env.name for env in spec.environments)
     click.echo(f"{spec_path}: valid ({len(services)} services; environments: {names})")
@@ -154,3 +172,23 @@ def test_command(env_name: str, out: Path | None) -> None:
             click.echo("\n".join(f"     {line}" for line in check.details.splitlines()))
     if not report.ok:
         sys.exit(EXIT_FAILED)
+
+
+@main.command("plan")
+@click.option("--env", "env_name", required=True, help="The environment to plan.")
+@SPEC_OPTION
+@click.option("--json", "as_json", is_flag=True, help="Print the plan as JSON instead of a table.")
+def plan_command(env_name: str, spec_path: Path, as_json: bool) -> None:
+    """Show the disaster-recovery plan: per service and datastore, the RPO and RTO targets
+    against what the generated schedules achieve, with intervals and retention.
+
+    Exit codes: 0 every target is met, 2 invalid spec or a target cannot be met.
+    """
+    from obskit.planreport import plan_data, plan_table
+
+    data = plan_data(_load_plan(spec_path, env_name))
+    click.echo(json.dumps(data, indent=2, sort_keys=True) if as_json else plan_table(data), nl=not as_json)
+    if as_json:
+        click.echo()
+    if not data["feasible"]:
+        sys.exit(EXIT_INVALID)

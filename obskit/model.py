@@ -65,6 +65,10 @@ class Datastore:
     size_bytes: int
     restore_throughput: Fraction | None  # bytes per second
     wal_rate: Fraction | None  # bytes per second
+    replay_throughput: Fraction | None  # bytes per second
+    host: str
+    port: int
+    exporter_job: str  # the `job` of the postgres_exporter that watches it
 
 
 @dataclass(frozen=True)
@@ -72,6 +76,7 @@ class Backup:
     namespaces: tuple[str, ...]
     volumes: str
     datastores: tuple[Datastore, ...]
+    duration: Duration | None  # how long a Velero backup takes, measured; None: assume the default
 
 
 @dataclass(frozen=True)
@@ -106,6 +111,8 @@ class Velero:
 class WalG:
     prefix: str
     credentials_secret: str
+    image: str
+    compression: str
 
 
 @dataclass(frozen=True)

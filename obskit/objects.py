@@ -1,7 +1,9 @@
-"""Checking generated Kubernetes objects against typed models (cloudcoil).
+"""Checking generated Kubernetes objects: custom resources against typed models (cloudcoil),
+core objects against the Kubernetes OpenAPI schemas (kubernetes-validate, strict).
 
-The models drop fields they do not know without a word, so an object passes only if it
-survives the round trip unchanged: parsed, dumped, and equal to what was written.
+The cloudcoil models drop fields they do not know without a word, so a custom resource
+passes only if it survives the round trip unchanged: parsed, dumped, equal to what was
+written. The strict schema check refuses fields the Kubernetes API does not define.
 """
 
 from __future__ import annotations
@@ -9,12 +11,26 @@ from __future__ import annotations
 from collections.abc import Iterator
 from typing import Any
 
+import kubernetes_validate
 from cloudcoil.models.prometheus_operator import v1 as prometheus_operator
+from cloudcoil.models.velero import v1 as velero
 
 MODELS: dict[tuple[str, str], Any] = {
     ("monitoring.coreos.com/v1", "PrometheusRule"): prometheus_operator.PrometheusRule,
     ("monitoring.coreos.com/v1", "ServiceMonitor"): prometheus_operator.ServiceMonitor,
+    ("velero.io/v1", "Schedule"): velero.Schedule,
 }
+CORE_KINDS = {("v1", "ConfigMap"), ("batch/v1", "CronJob")}
+KUBERNETES_VERSION = kubernetes_validate.latest_version()
+
+
+def _core_problems(document: dict[str, Any]) -> list[str]:
+    try:
+        kubernetes_validate.validate(document, KUBERNETES_VERSION, strict=True)
+    except kubernetes_validate.ValidationError as err:
+        where = ".".join(str(part) for part in err.path) or "(object)"
+        return [f"{where}: {err.message} (Kubernetes {KUBERNETES_VERSION} schema)"]
+    return []
 
 
 def _differences(written: Any, dumped: Any, path: str) -> Iterator[str]:
@@ -38,7 +54,10 @@ def object_problems(document: Any) -> list[str]:
     """What is wrong with one generated object ([] when it round-trips unchanged)."""
     if not isinstance(document, dict):
         return ["not a Kubernetes object (a mapping with apiVersion and kind)"]
-    model = MODELS.get((document.get("apiVersion"), document.get("kind")))
+    kind = (document.get("apiVersion"), document.get("kind"))
+    if kind in CORE_KINDS:
+        return _core_problems(document)
+    model = MODELS.get(kind)
     if model is None:
         return [f"no model for apiVersion {document.get('apiVersion')!r} kind {document.get('kind')!r}"]
     try:

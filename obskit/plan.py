@@ -7,6 +7,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from decimal import Decimal
 
+from obskit import dr
 from obskit.alertcatalog import AlertTemplate
 from obskit.model import SLO, Environment, Labels, Service, Spec, Tier
 from obskit.units import Duration, parse_duration
@@ -33,6 +34,8 @@ class ServicePlan:
     scrape_interval: Duration
     scrape_timeout: Duration
     slos: tuple[SLOPlan, ...]
+    velero: dr.VeleroPlan | None
+    datastores: tuple[dr.DatastorePlan, ...]
 
     @property
     def name(self) -> str:
@@ -53,6 +56,8 @@ class Plan:
     environment: Environment
     services: tuple[ServicePlan, ...]
     alert_templates: tuple[AlertTemplate, ...]
+    infeasible: tuple[dr.Infeasible, ...]  # DR targets the schedules cannot meet, each with the reason
+    notes: tuple[str, ...]  # assumptions worth a look (defaults used for unmeasured inputs)
 
     @property
     def labels(self) -> Labels:
@@ -63,7 +68,7 @@ class Plan:
         return self.environment.selector_labels
 
 
-def plan_service(service: Service, tier: Tier) -> ServicePlan:
+def plan_service(service: Service, tier: Tier, findings: dr.DRFindings) -> ServicePlan:
     interval = service.metrics.interval or tier.scrape_interval
     timeout = min(tier.scrape_timeout or DEFAULT_SCRAPE_TIMEOUT, interval)
     return ServicePlan(
@@ -77,13 +82,22 @@ def plan_service(service: Service, tier: Tier) -> ServicePlan:
             )
             for slo in service.slos
         ),
+        velero=dr.velero_plan(service, tier, findings),
+        datastores=tuple(
+            dr.datastore_plan(service, tier, datastore, findings)
+            for datastore in (service.backup.datastores if service.backup else ())
+        ),
     )
 
 
 def build_plan(spec: Spec, environment: str, alert_templates: tuple[AlertTemplate, ...]) -> Plan:
     env = spec.environment(environment)
+    findings = dr.DRFindings()
+    services = tuple(plan_service(service, spec.tier(service.tier), findings) for service in env.services)
     return Plan(
         environment=env,
-        services=tuple(plan_service(service, spec.tier(service.tier)) for service in env.services),
+        services=services,
         alert_templates=alert_templates,
+        infeasible=tuple(findings.infeasible),
+        notes=tuple(findings.notes),
     )

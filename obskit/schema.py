@@ -22,6 +22,7 @@ RUNBOOK_PLACEHOLDERS = ("service", "alert")
 DATASTORE_ENGINES = ("postgres",)
 BACKUP_METHODS = ("wal-g",)
 VOLUME_MODES = ("snapshot", "fs", "none")
+WALG_COMPRESSION = ("lz4", "lzma", "zstd", "brotli")
 
 
 def _name_rule(check: Callable[[str], str | None]) -> Callable[[Any, str, Any], None]:
@@ -145,6 +146,10 @@ DATASTORE = {
     "size": {"required": True, "check_with": "size"},
     "restore_throughput": {"check_with": "throughput"},
     "wal_rate": {"check_with": "throughput"},
+    "replay_throughput": {"check_with": "throughput"},
+    "host": _text(check_with="dns1123_subdomain"),
+    "port": {"type": "integer", "min": 1, "max": 65535},
+    "exporter_job": _text(),
 }
 
 BACKUP = {
@@ -154,6 +159,7 @@ BACKUP = {
         "schema": {"type": "string", "check_with": "dns1123_label"},
     },
     "volumes": {"type": "string", "allowed": list(VOLUME_MODES)},
+    "duration": DURATION,
     "datastores": {
         "type": "dict",
         "keysrules": {"type": "string", "check_with": "dns1123_label"},
@@ -216,6 +222,8 @@ ENVIRONMENT = {
         "schema": {
             "prefix": _text(required=True, check_with="object_store_prefix"),
             "credentials_secret": _text(required=True, check_with="dns1123_subdomain"),
+            "image": _text(),
+            "compression": {"type": "string", "allowed": list(WALG_COMPRESSION)},
         },
     },
     "pushgateway": _text(check_with="http_url"),

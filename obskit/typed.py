@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from fractions import Fraction
 from typing import Any
 
 from obskit import model, promql, units
@@ -9,6 +10,11 @@ from obskit.checks import DEFAULT_SLO_WINDOW
 
 DEFAULT_METRICS_PATH = "/metrics"
 DEFAULT_VOLUMES = "snapshot"
+DEFAULT_POSTGRES_PORT = 5432
+# An image with wal-g, the PostgreSQL server binaries, python3 and prometheus-client
+# (backup/Dockerfile builds one); obskit's job scripts are mounted from a ConfigMap.
+DEFAULT_WALG_IMAGE = "obskit-walg-runner:0.3"
+DEFAULT_WALG_COMPRESSION = "zstd"
 
 
 def _labels(mapping: dict[str, str] | None) -> model.Labels:
@@ -56,27 +62,34 @@ def _slo(name: str, data: dict[str, Any]) -> model.SLO:
     )
 
 
-def _datastore(name: str, data: dict[str, Any]) -> model.Datastore:
-    throughput = data.get("restore_throughput")
-    wal_rate = data.get("wal_rate")
+def _optional_throughput(value: str | None) -> Fraction | None:
+    return units.parse_throughput(value) if value is not None else None
+
+
+def _datastore(service: str, name: str, data: dict[str, Any]) -> model.Datastore:
     return model.Datastore(
         name=name,
         engine=data["engine"],
         method=data["method"],
         size_bytes=units.parse_size(data["size"]),
-        restore_throughput=units.parse_throughput(throughput) if throughput else None,
-        wal_rate=units.parse_throughput(wal_rate) if wal_rate else None,
+        restore_throughput=_optional_throughput(data.get("restore_throughput")),
+        wal_rate=_optional_throughput(data.get("wal_rate")),
+        replay_throughput=_optional_throughput(data.get("replay_throughput")),
+        host=data.get("host", name),
+        port=data.get("port", DEFAULT_POSTGRES_PORT),
+        exporter_job=data.get("exporter_job", f"{service}-{name}"),
     )
 
 
-def _backup(data: dict[str, Any] | None, namespace: str) -> model.Backup | None:
+def _backup(service: str, data: dict[str, Any] | None, namespace: str) -> model.Backup | None:
     if data is None:
         return None
     datastores = data.get("datastores") or {}
     return model.Backup(
         namespaces=tuple(data.get("namespaces") or [namespace]),
         volumes=data.get("volumes", DEFAULT_VOLUMES),
-        datastores=tuple(_datastore(name, datastores[name]) for name in sorted(datastores)),
+        datastores=tuple(_datastore(service, name, datastores[name]) for name in sorted(datastores)),
+        duration=_optional_duration(data.get("duration")),
     )
 
 
@@ -98,7 +111,7 @@ def service(name: str, data: dict[str, Any]) -> model.Service:
             interval=_optional_duration(metrics.get("interval")),
         ),
         slos=tuple(_slo(slo_name, slos[slo_name]) for slo_name in sorted(slos)),
-        backup=_backup(data.get("backup"), data["namespace"]),
+        backup=_backup(name, data.get("backup"), data["namespace"]),
     )
 
 
@@ -110,7 +123,14 @@ def environment(name: str, data: dict[str, Any], services: tuple[model.Service, 
         labels=_labels(data.get("labels")),
         selector_labels=_labels(data.get("selector_labels")),
         velero=model.Velero(velero["namespace"], velero["storage_location"]) if velero else None,
-        walg=model.WalG(walg["prefix"], walg["credentials_secret"]) if walg else None,
+        walg=model.WalG(
+            prefix=walg["prefix"],
+            credentials_secret=walg["credentials_secret"],
+            image=walg.get("image", DEFAULT_WALG_IMAGE),
+            compression=walg.get("compression", DEFAULT_WALG_COMPRESSION),
+        )
+        if walg
+        else None,
         pushgateway=data.get("pushgateway"),
         services=services,
     )

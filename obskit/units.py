@@ -141,12 +141,13 @@ def parse_throughput(text: str) -> Fraction:
 
 
 def format_throughput(bytes_per_second: Fraction) -> str:
-    """The shortest exact form, preferring per second, then per minute, then per hour."""
+    """The shortest exact form, preferring per second, then per minute, then per hour; an
+    approximation (`~1.5MiB/s`) for a rate with no exact form in bytes per hour."""
     for period, seconds in _THROUGHPUT_PERIODS.items():
         amount = bytes_per_second * seconds
         if amount.denominator == 1:
             return f"{format_size(int(amount))}B/{period}"
-    raise UnitError(f"{bytes_per_second} bytes/s has no exact form in bytes per hour")
+    return f"~{float(bytes_per_second) / 2**20:.3g}MiB/s"
 
 
 def exact_decimal(value: int | float | Decimal) -> Decimal:

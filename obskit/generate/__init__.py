@@ -6,6 +6,8 @@ from obskit.generate import render
 from obskit.generate.rule_tests import service_tests
 from obskit.generate.rules import prometheus_rule, rule_file, service_groups
 from obskit.generate.servicemonitor import service_monitor
+from obskit.generate.velero import schedule
+from obskit.generate.walg import walg_objects
 from obskit.plan import Plan
 
 Tree = dict[str, str]
@@ -35,6 +37,12 @@ def generate_tree(plan: Plan) -> Tree:
         files[f"prometheus/tests/{name}.test.yaml"] = render.yaml_file(
             env, service_tests(plan, service_plan, f"../rulefiles/{name}.rules.yaml")
         )
+        if service_plan.velero is not None:
+            objects[f"backup/velero/{name}.yaml"] = render.yaml_file(env, schedule(plan, service_plan))
+        for datastore_plan in service_plan.datastores:
+            objects[f"backup/walg/{name}-{datastore_plan.name}.yaml"] = render.yaml_file(
+                env, walg_objects(plan, service_plan, datastore_plan)
+            )
     tree: Tree = {**objects, **files}
     tree[KUSTOMIZATION] = render.yaml_file(env, kustomization(list(objects)))
     return dict(sorted(tree.items()))

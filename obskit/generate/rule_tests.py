@@ -15,6 +15,7 @@ from typing import Any
 from obskit import burnrate
 from obskit.alertcatalog import AlertTemplate, fill, render_label_templates
 from obskit.generate import slo_rules
+from obskit.generate.dr_rules import dr_test_groups
 from obskit.generate.rules import TEST_SETTLE, TEST_STEP, catalog_rule, template_params
 from obskit.generate.series import event_series, series_text
 from obskit.model import LatencySLI, RatioSLI
@@ -219,4 +220,5 @@ def service_tests(plan: Plan, service_plan: ServicePlan, rule_file_path: str) ->
         groups += _catalog_cases(plan, service_plan, template)
     for slo_plan in service_plan.slos:
         groups += _slo_cases(plan, service_plan, slo_plan)
+    groups += dr_test_groups(plan, service_plan, _expected_alert)
     return {"rule_files": [rule_file_path], "evaluation_interval": str(TEST_STEP), "tests": groups}

@@ -6,6 +6,7 @@ from __future__ import annotations
 from typing import Any
 
 from obskit.alertcatalog import AlertTemplate, fill
+from obskit.generate.dr_rules import dr_groups
 from obskit.generate.meta import object_metadata
 from obskit.generate.slo_rules import Group, Rule, alert_labels, group_name, slo_groups
 from obskit.plan import Plan, ServicePlan
@@ -65,6 +66,7 @@ def service_groups(plan: Plan, service_plan: ServicePlan) -> list[Group]:
         groups += _chunked(group_name(service_plan, catalog_group), rules)
     for slo_plan in service_plan.slos:
         groups += slo_groups(plan, service_plan, slo_plan)
+    groups += dr_groups(plan, service_plan)
     return groups
 
 

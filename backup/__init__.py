@@ -1,0 +1,1 @@
+"""What the generated backup jobs run, shipped as package data (obskit.builtin_backup)."""
