@@ -77,8 +77,8 @@ def test_kustomization_lists_every_kubernetes_object() -> None:
     objects = sorted(path for path in tree if path.startswith(kinds))
     assert kustomization["resources"] == objects
     for path in objects:
-        document = yaml.safe_load(tree[path])
-        assert document["apiVersion"] and document["kind"], path
+        for document in yaml.safe_load_all(tree[path]):
+            assert document["apiVersion"] and document["kind"], path
 
 
 def test_every_file_starts_with_the_do_not_edit_header() -> None:
