@@ -43,7 +43,7 @@ MIN_ARCHIVE_TIMEOUT = parse_duration("10s")
 MINUTE_STEPS = tuple(parse_duration(f"{m}m") for m in (1, 2, 3, 4, 5, 6, 10, 12, 15, 20, 30))
 HOUR_STEPS = tuple(parse_duration(f"{h}h") for h in (1, 2, 3, 4, 6, 8, 12))
 CRON_STEPS = (*MINUTE_STEPS, *HOUR_STEPS, DAY)
-BASE_BACKUP_STEPS = (*HOUR_STEPS, DAY)
+BASE_BACKUP_STEPS = CRON_STEPS  # minutes only for small databases that write a lot under a tight RTO
 
 
 def spread(name: str, modulus: int) -> int:
@@ -274,7 +274,7 @@ def datastore_plan(service: Service, tier: Tier, datastore: Datastore, findings:
                 Infeasible(
                     service.name,
                     datastore.name,
-                    f"even with hourly base backups a restore takes {_human(first.total)} "
+                    f"even with base backups every minute a restore takes {_human(first.total)} "
                     f"({_human(first.base_restore)} base backup, {_human(first.wal_replay)} replaying WAL at "
                     f"{format_throughput(wal_rate)} written) against an RTO of {tier.rto}: "
                     "a faster restore or replay path, or a replica, is needed",

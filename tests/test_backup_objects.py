@@ -1,0 +1,175 @@
+"""Velero Schedules and WAL-G objects: upstream schemas, Kubernetes' own schemas, the contract."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+import yaml
+from click.testing import CliRunner
+
+from obskit.cli import main
+from obskit.generate import generate_tree
+from obskit.generate.walg import k8s_name
+from obskit.objects import object_problems
+from obskit.pipeline import load_plan
+from tests.conftest import EXAMPLES
+from tests.schemas import crd_validator, schema_errors
+
+SCHEDULE_CRD = ("schemas", "velero", "velero.io_schedules.yaml")
+
+
+@pytest.fixture(scope="module")
+def tree() -> dict[str, str]:
+    return generate_tree(load_plan(EXAMPLES, "prod"))
+
+
+def documents(tree: dict[str, str], path: str) -> list[dict]:
+    return list(yaml.safe_load_all(tree[path]))
+
+
+def test_schedules_match_the_upstream_crd_and_the_plan(tree: dict[str, str]) -> None:
+    validator = crd_validator(*SCHEDULE_CRD)
+    (schedule,) = documents(tree, "backup/velero/checkout.yaml")
+    assert schema_errors(validator, schedule) == []
+    assert schema_errors(validator, documents(tree, "backup/velero/catalog-api.yaml")[0]) == []
+    assert schedule["metadata"]["namespace"] == "velero"
+    spec = schedule["spec"]
+    assert spec["schedule"] == "1-59/4 * * * *"
+    assert spec["template"] == {
+        "includedNamespaces": ["shop"],
+        "snapshotVolumes": True,
+        "defaultVolumesToFsBackup": False,
+        "storageLocation": "default",
+        "ttl": "720h0m0s",
+    }
+    (fs,) = documents(tree, "backup/velero/catalog-api.yaml")
+    assert (fs["spec"]["template"]["snapshotVolumes"], fs["spec"]["template"]["defaultVolumesToFsBackup"]) == (
+        False,
+        True,
+    )
+    assert fs["spec"]["template"]["ttl"] == "336h0m0s"
+
+
+def test_the_strict_crd_catches_a_field_velero_does_not_know(tree: dict[str, str]) -> None:
+    (schedule,) = documents(tree, "backup/velero/checkout.yaml")
+    schedule["spec"]["template"]["ttlDays"] = 30
+    assert any("ttlDays" in error for error in schema_errors(crd_validator(*SCHEDULE_CRD), schedule))
+    assert object_problems(schedule) == ["spec.template.ttlDays: not part of the schema (the model dropped it)"]
+
+
+def test_every_backup_object_passes_its_model_or_kubernetes_schema(tree: dict[str, str]) -> None:
+    for path in [p for p in tree if p.startswith("backup/")]:
+        for document in documents(tree, path):
+            assert object_problems(document) == [], (path, document["kind"], document["metadata"]["name"])
+
+
+def test_walg_objects_follow_the_plan(tree: dict[str, str]) -> None:
+    env, files, base, retention, drill = documents(tree, "backup/walg/checkout-orders-db.yaml")
+    assert env["data"] == {
+        "WALG_S3_PREFIX": "s3://acme-pg-backups/prod/checkout/orders-db",
+        "WALG_COMPRESSION_METHOD": "zstd",
+        "PGHOST": "orders-db",
+        "PGPORT": "5432",
+        "OBSKIT_PUSHGATEWAY": "http://pushgateway.monitoring.svc:9091",
+    }
+    assert files["data"]["postgresql-archive.conf"].splitlines()[1:] == [
+        "archive_mode = on",
+        "archive_command = 'wal-g wal-push %p'",
+        "archive_timeout = 270s",
+    ]
+    assert files["data"]["obskit_job.py"] == (EXAMPLES.parent / "backup" / "obskit_job.py").read_text()
+    assert base["spec"]["schedule"] == "8 5-23/8 * * *"
+    assert retention["spec"]["jobTemplate"]["spec"]["template"]["spec"]["containers"][0]["command"] == [
+        "wal-g",
+        "delete",
+        "retain",
+        "FULL",
+        "91",
+        "--confirm",
+    ]
+    for cron_job in (base, retention, drill):
+        spec = cron_job["spec"]
+        assert spec["concurrencyPolicy"] == "Forbid"
+        pod = spec["jobTemplate"]["spec"]["template"]["spec"]
+        assert pod["securityContext"]["runAsNonRoot"] is True
+        (container,) = pod["containers"]
+        assert container["resources"]["requests"] and container["resources"]["limits"]
+        assert container["securityContext"]["allowPrivilegeEscalation"] is False
+        assert {"secretRef": {"name": "walg-s3"}} in container["envFrom"]
+        assert "env" not in container  # credentials only through the Secret
+    base_command = base["spec"]["jobTemplate"]["spec"]["template"]["spec"]["containers"][0]["command"]
+    assert base_command[-3:] == ["--", "wal-g", "backup-push"]
+    assert base_command[2:7] == ["backup", "--service", "checkout", "--datastore", "orders-db"]
+
+
+def test_object_names_fit_kubernetes_limits() -> None:
+    long = k8s_name("a" * 40, "b" * 30, "restore-drill", limit=52)
+    assert len(long) == 52 and long == k8s_name("a" * 40, "b" * 30, "restore-drill", limit=52)
+    assert k8s_name("checkout", "orders-db", "base-backup", limit=52) == "checkout-orders-db-base-backup"
+
+
+def test_plan_command_shows_targets_against_what_the_schedules_achieve() -> None:
+    result = CliRunner().invoke(main, ["plan", "--env", "prod", "--spec", str(EXAMPLES)])
+    assert result.exit_code == 0, result.output
+    lines = result.output.splitlines()
+    assert lines[0].split() == [
+        "service",
+        "datastore",
+        "tier",
+        "rpo",
+        "achieves",
+        "rto",
+        "restore",
+        "schedule",
+        "retention",
+        "status",
+    ]
+    (orders,) = [line for line in lines if "orders-db" in line]
+    assert "archive_timeout 4m30s" in orders and "retain FULL 91" in orders and orders.endswith("ok")
+    data = json.loads(CliRunner().invoke(main, ["plan", "--env", "prod", "--spec", str(EXAMPLES), "--json"]).output)
+    (row,) = [r for r in data["rows"] if r["datastore"] == "orders-db"]
+    assert row["restore_estimate_seconds"] <= row["rto_seconds"] == 900
+    assert row["restore_breakdown_seconds"] == {"startup": 120, "base_backup": 102, "wal_replay": 513}
+    assert data["feasible"] is True
+
+
+INFEASIBLE = """\
+apiVersion: obskit/v1
+defaults: {runbook_url: "https://r/{service}/{alert}"}
+environments:
+  prod:
+    velero: {namespace: velero, storage_location: default}
+    walg: {prefix: "s3://b/p", credentials_secret: walg}
+    pushgateway: http://pgw:9091
+services:
+  ledger:
+    namespace: money
+    tier: tier1_critical
+    team: core
+    selector: {app: ledger}
+    metrics: {port: metrics}
+    backup:
+      duration: 1m
+      datastores:
+        ledger-db: {engine: postgres, method: wal-g, size: 2Ti, restore_throughput: 50MiB/s}
+"""
+
+
+def test_infeasible_targets_exit_2_with_the_reason_and_write_nothing(tmp_path: Path) -> None:
+    spec = tmp_path / "obskit.yaml"
+    spec.write_text(INFEASIBLE)
+    reason = (
+        "ledger/ledger-db: restoring 2Ti at 50MiB/s takes ~11.7h (plus 2m start-up) against an RTO of 15m: "
+        "a replica or a faster restore path is needed"
+    )
+    planned = CliRunner().invoke(main, ["plan", "--env", "prod", "--spec", str(spec)])
+    assert planned.exit_code == 2
+    assert "INFEASIBLE" in planned.output and reason in planned.output
+    generated = CliRunner().invoke(main, ["gen", "--env", "prod", "--spec", str(spec), "--out", str(tmp_path / "out")])
+    assert generated.exit_code == 2
+    assert reason in generated.output
+    assert not (tmp_path / "out").exists()
+    validated = CliRunner().invoke(main, ["validate", "--spec", str(spec)])
+    assert validated.exit_code == 2 and reason in validated.output
