@@ -168,7 +168,7 @@ class DRFindings:
 
 def velero_plan(service: Service, tier: Tier, findings: DRFindings) -> VeleroPlan | None:
     backup = service.backup
-    if backup is None:
+    if backup is None or not backup.velero:
         return None
     duration = backup.duration or DEFAULT_VELERO_BACKUP_DURATION
     room = tier.rpo - duration

@@ -77,6 +77,7 @@ class Backup:
     volumes: str
     datastores: tuple[Datastore, ...]
     duration: Duration | None  # how long a Velero backup takes, measured; None: assume the default
+    velero: bool = True  # False: no Velero schedule, only the datastores' own backups
 
 
 @dataclass(frozen=True)

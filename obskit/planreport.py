@@ -93,7 +93,7 @@ def plan_data(plan: Plan) -> dict[str, Any]:
         name = service_plan.name
         if service_plan.velero is not None:
             rows.append(_velero_row(service_plan, service_plan.velero, (name, None) not in failed))
-        elif service_plan.service.backup is not None:
+        elif service_plan.service.backup is not None and service_plan.service.backup.velero:
             rows.append(_unplanned_velero_row(service_plan))
         rows += [
             _datastore_row(service_plan, plan_ds, (name, plan_ds.name) not in failed)

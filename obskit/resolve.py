@@ -158,7 +158,7 @@ def _resolve_environment(
         for path, message in checks.check_environment(
             env_value,
             sorted(merged.sections["services"]),
-            needs_velero=any(service.backup for service in services),
+            needs_velero=any(service.backup and service.backup.velero for service in services),
             needs_walg=any(service.backup and service.backup.datastores for service in services),
         )
     ]

@@ -158,6 +158,7 @@ BACKUP = {
         "empty": False,
         "schema": {"type": "string", "check_with": "dns1123_label"},
     },
+    "velero": {"type": "boolean"},  # false: only the datastores are backed up (with WAL-G)
     "volumes": {"type": "string", "allowed": list(VOLUME_MODES)},
     "duration": DURATION,
     "datastores": {

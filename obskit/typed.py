@@ -90,6 +90,7 @@ def _backup(service: str, data: dict[str, Any] | None, namespace: str) -> model.
         volumes=data.get("volumes", DEFAULT_VOLUMES),
         datastores=tuple(_datastore(service, name, datastores[name]) for name in sorted(datastores)),
         duration=_optional_duration(data.get("duration")),
+        velero=data.get("velero", True),
     )
 
 

@@ -45,7 +45,7 @@ def wait_for(what: str, probe: Callable[[], T | None], timeout: float, interval:
             result = probe()
             if result:
                 return result
-        except (OSError, ValueError, KeyError) as err:
+        except (OSError, ValueError, KeyError, subprocess.SubprocessError) as err:
             last_error = err
         time.sleep(interval)
     pytest.fail(
@@ -117,3 +117,109 @@ def prometheus(workdir: Path, config: dict[str, Any], startup_timeout: float = 6
 
         wait_for("prometheus to be ready", ready, startup_timeout)
         yield server
+
+
+PG_BIN = Path("/usr/lib/postgresql/15/bin")
+PUSHGATEWAY = "/usr/bin/prometheus-pushgateway"
+POSTGRES_EXPORTER = "/usr/bin/prometheus-postgres-exporter"
+
+
+def as_postgres(args: list[str]) -> list[str]:
+    """PostgreSQL refuses to run as root: run as the `postgres` user when we are root."""
+    return ["runuser", "-u", "postgres", "--", *args] if os.geteuid() == 0 else args
+
+
+@contextmanager
+def postgres_workdir() -> Iterator[Path]:
+    """A directory the postgres user owns (pytest's tmp_path is private to root)."""
+    import tempfile
+
+    directory = Path(tempfile.mkdtemp(prefix="obskit-pg-", dir="/tmp"))
+    try:
+        if os.geteuid() == 0:
+            shutil.chown(directory, "postgres", "postgres")
+        yield directory
+    finally:
+        shutil.rmtree(directory, ignore_errors=True)
+
+
+class Postgres:
+    def __init__(self, port: int, socket_dir: Path):
+        self.port = port
+        self.socket_dir = socket_dir
+
+    @property
+    def dsn(self) -> str:
+        return f"postgresql://postgres@127.0.0.1:{self.port}/postgres?sslmode=disable"
+
+    def psql(self, sql: str, timeout: float = 30) -> str:
+        done = subprocess.run(
+            [
+                str(PG_BIN / "psql"),
+                "-h",
+                "127.0.0.1",
+                "-p",
+                str(self.port),
+                "-U",
+                "postgres",
+                "-d",
+                "postgres",
+                "-Atc",
+                sql,
+            ],
+            capture_output=True,
+            text=True,
+            timeout=timeout,
+            check=True,
+        )
+        return done.stdout.strip()
+
+
+@contextmanager
+def postgres(workdir: Path, settings: dict[str, str], startup_timeout: float = 60) -> Iterator[Postgres]:
+    require_binary(str(PG_BIN / "postgres"))
+    data = workdir / "data"
+    subprocess.run(
+        as_postgres([str(PG_BIN / "initdb"), "-D", str(data), "-A", "trust", "-U", "postgres"]),
+        check=True,
+        capture_output=True,
+        timeout=120,
+    )
+    port = free_port()
+    options = {"port": str(port), "listen_addresses": "127.0.0.1", "unix_socket_directories": str(workdir), **settings}
+    args = [str(PG_BIN / "postgres"), "-D", str(data)]
+    for name, value in options.items():
+        args += ["-c", f"{name}={value}"]
+    with process(as_postgres(args), workdir / "postgres.log"):
+        server = Postgres(port, workdir)
+        wait_for("postgres to accept connections", lambda: server.psql("SELECT 1") == "1", startup_timeout)
+        yield server
+
+
+@contextmanager
+def exporter_for(server: Postgres, workdir: Path) -> Iterator[str]:
+    binary = require_binary(POSTGRES_EXPORTER)
+    port = free_port()
+    env = {**os.environ, "DATA_SOURCE_NAME": server.dsn}
+    with process([binary, f"--web.listen-address=127.0.0.1:{port}"], workdir / "exporter.log", env=env):
+        address = f"127.0.0.1:{port}"
+        wait_for(
+            "postgres_exporter",
+            lambda: b"pg_up 1" in urllib.request.urlopen(f"http://{address}/metrics", timeout=5).read(),
+            30,
+        )
+        yield address
+
+
+@contextmanager
+def pushgateway(workdir: Path) -> Iterator[str]:
+    binary = require_binary(PUSHGATEWAY)
+    port = free_port()
+    # Debian's build persists to /var/lib/prometheus/pushgateway.data by default: keep it in memory.
+    args = [binary, f"--web.listen-address=127.0.0.1:{port}", "--persistence.file="]
+    with process(args, workdir / "pushgateway.log"):
+        address = f"127.0.0.1:{port}"
+        wait_for(
+            "the pushgateway", lambda: urllib.request.urlopen(f"http://{address}/-/ready", timeout=2).status == 200, 30
+        )
+        yield address

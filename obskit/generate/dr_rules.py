@@ -20,7 +20,8 @@ STEP = Duration(60_000)
 SETTLE = Duration(10 * 60_000)
 FAILURE_WINDOW = "1h"
 ARCHIVE_FAILURE_WINDOW = "5m"
-TUPLE_WRITES = "pg_stat_database_tup_(inserted|updated|deleted)"
+# Kept apart: increase() over one selector of all three would drop the names and collide.
+TUPLE_WRITES = ("pg_stat_database_tup_inserted", "pg_stat_database_tup_updated", "pg_stat_database_tup_deleted")
 
 
 @dataclass(frozen=True)
@@ -164,7 +165,9 @@ def datastore_alerts(plan: Plan, service_plan: ServicePlan, datastore_plan: Data
         service_plan,
         "WALArchiveTooOld",
         f"pg_stat_archiver_last_archive_age{{{job_match}}} > {_secs(rpo)}\n"
-        f'and on() sum(increase({{__name__=~"{TUPLE_WRITES}",{job_match}}}[{rpo}])) > 0',
+        "and on() (\n"
+        + "\n+ ".join(f"(sum(increase({name}{{{job_match}}}[{rpo}])) or vector(0))" for name in TUPLE_WRITES)
+        + "\n) > 0",
         "page",
         "Written data is not reaching the WAL archive within the RPO.",
         f"{where} (exporter job {{{{ $labels.job }}}}) has written data within the last {rpo}, but its last "
@@ -176,13 +179,24 @@ def datastore_alerts(plan: Plan, service_plan: ServicePlan, datastore_plan: Data
     eval_time = for_ + SETTLE
     age = series_text("pg_stat_archiver_last_archive_age", exporter)
     inserted = series_text("pg_stat_database_tup_inserted", {**exporter, "datname": "app"})
+    # updated rows too, in the same database: the sums must not collide over equal label sets
+    updated = series_text("pg_stat_database_tup_updated", {**exporter, "datname": "app"})
     old_age = f"{_secs(rpo) + 60}+60x{_steps(eval_time)}"
     alerts.append(
         CheckedAlert(
             too_old,
             (
-                Case("fires", {age: old_age, inserted: f"0+10x{_steps(eval_time)}"}, True, exporter),
-                Case("silent when idle", {age: old_age, inserted: _constant(100, eval_time)}, False),
+                Case(
+                    "fires",
+                    {age: old_age, inserted: f"0+10x{_steps(eval_time)}", updated: _constant(7, eval_time)},
+                    True,
+                    exporter,
+                ),
+                Case(
+                    "silent when idle",
+                    {age: old_age, inserted: _constant(100, eval_time), updated: _constant(7, eval_time)},
+                    False,
+                ),
                 Case(
                     "silent while archiving",
                     {age: _constant(5, eval_time), inserted: f"0+10x{_steps(eval_time)}"},
