@@ -125,6 +125,7 @@ class Environment:
     walg: WalG | None
     pushgateway: str | None
     services: tuple[Service, ...]  # overrides applied, sorted by name
+    grafana_namespace: str = "monitoring"
 
 
 @dataclass(frozen=True)

@@ -228,6 +228,7 @@ ENVIRONMENT = {
         },
     },
     "pushgateway": _text(check_with="http_url"),
+    "grafana_namespace": _text(check_with="dns1123_label"),  # where the dashboard ConfigMaps go
     "services": {
         "type": "dict",
         "keysrules": {"type": "string", "check_with": "dns1123_label"},

@@ -11,6 +11,7 @@ from obskit.checks import DEFAULT_SLO_WINDOW
 DEFAULT_METRICS_PATH = "/metrics"
 DEFAULT_VOLUMES = "snapshot"
 DEFAULT_POSTGRES_PORT = 5432
+DEFAULT_GRAFANA_NAMESPACE = "monitoring"
 # An image with wal-g, the PostgreSQL server binaries, python3 and prometheus-client
 # (backup/Dockerfile builds one); obskit's job scripts are mounted from a ConfigMap.
 DEFAULT_WALG_IMAGE = "obskit-walg-runner:0.3"
@@ -134,4 +135,5 @@ def environment(name: str, data: dict[str, Any], services: tuple[model.Service, 
         else None,
         pushgateway=data.get("pushgateway"),
         services=services,
+        grafana_namespace=data.get("grafana_namespace", DEFAULT_GRAFANA_NAMESPACE),
     )

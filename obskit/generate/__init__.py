@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from obskit.generate import render
+from obskit.generate.dashboards import config_map, render_dashboards
 from obskit.generate.rule_tests import service_tests
 from obskit.generate.rules import prometheus_rule, rule_file, service_groups
 from obskit.generate.servicemonitor import service_monitor
@@ -43,6 +44,9 @@ def generate_tree(plan: Plan) -> Tree:
             objects[f"backup/walg/{name}-{datastore_plan.name}.yaml"] = render.yaml_file(
                 env, walg_objects(plan, service_plan, datastore_plan)
             )
+    for uid, dashboard in render_dashboards(plan).items():
+        files[f"grafana/dashboards/{uid}.json"] = render.json_file(dashboard)
+        objects[f"grafana/configmaps/{uid}.yaml"] = render.yaml_file(env, config_map(plan, uid, dashboard))
     tree: Tree = {**objects, **files}
     tree[KUSTOMIZATION] = render.yaml_file(env, kustomization(list(objects)))
     return dict(sorted(tree.items()))

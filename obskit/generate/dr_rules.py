@@ -13,6 +13,7 @@ from typing import Any
 from obskit.dr import DatastorePlan
 from obskit.generate.series import series_text
 from obskit.generate.slo_rules import Group, Rule, alert_labels, group_name
+from obskit.model import Tier
 from obskit.plan import Plan, ServicePlan
 from obskit.units import Duration
 
@@ -84,6 +85,17 @@ def _age_cases(
         Case("fires", {series: _constant(stale, eval_time)}, True, labels),
         Case("silent", {series: _constant(fresh, eval_time)}, False),
     )
+
+
+def base_backup_limit(datastore_plan: DatastorePlan) -> Duration:
+    """How old the last base backup may be: the interval plus the backup's own duration."""
+    assert datastore_plan.base_interval is not None
+    return datastore_plan.base_interval + datastore_plan.base_backup_duration
+
+
+def drill_limit(datastore_plan: DatastorePlan, tier: Tier) -> Duration:
+    """How long without a successful drill: the schedule's longest gap plus one RTO for the drill."""
+    return datastore_plan.drill.max_gap + tier.rto
 
 
 def velero_alerts(plan: Plan, service_plan: ServicePlan) -> list[CheckedAlert]:
@@ -233,7 +245,7 @@ def datastore_alerts(plan: Plan, service_plan: ServicePlan, datastore_plan: Data
         )
     )
 
-    base_limit = datastore_plan.base_interval + datastore_plan.base_backup_duration
+    base_limit = base_backup_limit(datastore_plan)
     base_at = for_ + SETTLE
     base = _alert(
         plan,
@@ -262,17 +274,17 @@ def datastore_alerts(plan: Plan, service_plan: ServicePlan, datastore_plan: Data
         )
     )
 
-    drill_limit = datastore_plan.drill.max_gap + tier.rto
+    drill_limit_value = drill_limit(datastore_plan, tier)
     drill_at = for_ + SETTLE
     overdue = _alert(
         plan,
         service_plan,
         "RestoreDrillOverdue",
-        f"time() - obskit_restore_drill_last_success_timestamp_seconds{pushed_match} > {_secs(drill_limit)}",
+        f"time() - obskit_restore_drill_last_success_timestamp_seconds{pushed_match} > {_secs(drill_limit_value)}",
         "warning",
         "No successful restore drill within the drill interval.",
         f"{{{{ $labels.service }}}}/{{{{ $labels.datastore }}}} has had no successful restore drill for over "
-        f"{drill_limit} (drills run on "
+        f"{drill_limit_value} (drills run on "
         f"'{datastore_plan.drill.cron}', every {tier.restore_drill_interval} at the latest).",
         for_,
         {},
@@ -283,7 +295,7 @@ def datastore_alerts(plan: Plan, service_plan: ServicePlan, datastore_plan: Data
             _age_cases(
                 series_text("obskit_restore_drill_last_success_timestamp_seconds", pushed),
                 pushed,
-                drill_limit,
+                drill_limit_value,
                 for_,
                 drill_at,
             ),

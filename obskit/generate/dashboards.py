@@ -1,0 +1,162 @@
+"""Grafana dashboards: the plan as JSON into the Jsonnet templates of dashboards/, all of an
+environment's dashboards from one evaluation (gojsonnet), plus a ConfigMap per dashboard
+for Grafana's sidecar."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import re
+from fractions import Fraction
+from importlib import resources
+from typing import Any
+
+import _gojsonnet
+
+from obskit import burnrate
+from obskit.generate import render, slo_rules
+from obskit.generate.dr_rules import base_backup_limit, drill_limit
+from obskit.generate.meta import object_metadata
+from obskit.model import LatencySLI
+from obskit.plan import Plan, ServicePlan, SLOPlan
+from obskit.units import Duration
+
+ENTRY = "main.jsonnet"
+MAX_UID = 40
+FOLDER_ANNOTATION = "grafana_folder"
+
+
+class DashboardError(Exception):
+    """A dashboard template failed to evaluate; the message names the template and line."""
+
+
+def dashboard_uid(*parts: str) -> str:
+    """A stable uid within Grafana's 40 characters of [a-z0-9-], derived from names."""
+    uid = "-".join(("obskit", *parts))
+    if len(uid) <= MAX_UID:
+        return uid
+    digest = hashlib.sha256(uid.encode()).hexdigest()[:8]
+    return f"{uid[: MAX_UID - 9].rstrip('-')}-{digest}"
+
+
+def _float(value: Fraction) -> float:
+    return float(value)
+
+
+def _secs(duration: Duration) -> int:
+    return duration.ms // 1000
+
+
+def _slo_data(plan: Plan, service_plan: ServicePlan, slo_plan: SLOPlan) -> dict[str, Any]:
+    sli = slo_plan.slo.sli
+    latency = None
+    if isinstance(sli, LatencySLI):
+        matchers = sli.histogram.with_name("")
+        latency = {
+            "histogram": sli.histogram.metric,
+            "matchers": matchers if matchers.startswith("{") else "",
+            "threshold_seconds": _float(sli.threshold.seconds),
+        }
+    return {
+        "name": slo_plan.name,
+        "objective_text": str(slo_plan.objective),
+        "objective_ratio": _float(Fraction(slo_plan.objective) / 100),
+        "window": str(slo_plan.window),
+        "selector": slo_rules.selector(plan, service_plan, slo_plan),
+        "alert_windows": [str(window) for window in burnrate.ALERT_WINDOWS],
+        "pairs": [
+            {
+                "long": str(pair.long),
+                "short": str(pair.short),
+                "factor": _float(pair.factor(slo_plan.window)),
+                "factor_text": burnrate.decimal_text(pair.factor(slo_plan.window)),
+                "severity": service_plan.severity("page") if pair.fast else "warning",
+            }
+            for pair in burnrate.PAIRS
+        ],
+        "latency": latency,
+    }
+
+
+def _service_data(plan: Plan, service_plan: ServicePlan) -> dict[str, Any]:
+    tier = service_plan.tier
+    velero = service_plan.velero
+    return {
+        "name": service_plan.name,
+        "uid": dashboard_uid(plan.environment.name, service_plan.name),
+        "tier": tier.name,
+        "team": service_plan.service.team,
+        "job": service_plan.service.job,
+        "slos": [_slo_data(plan, service_plan, slo_plan) for slo_plan in service_plan.slos],
+        "velero": {"schedule": service_plan.name, "rpo": str(tier.rpo), "rpo_seconds": _secs(tier.rpo)}
+        if velero is not None
+        else None,
+        "datastores": [
+            {
+                "name": ds.name,
+                "exporter_job": ds.datastore.exporter_job,
+                "selector": f'{{datastore="{ds.name}",service="{service_plan.name}"}}',
+                "rpo": str(tier.rpo),
+                "rpo_seconds": _secs(tier.rpo),
+                "rto": str(tier.rto),
+                "rto_seconds": _secs(tier.rto),
+                "archive_timeout_seconds": _secs(ds.archive_timeout),
+                "base_interval": str(ds.base_interval),
+                "base_limit": str(base_backup_limit(ds)),
+                "base_limit_seconds": _secs(base_backup_limit(ds)),
+                "drill_limit_seconds": _secs(drill_limit(ds, tier)),
+                "restore_estimate": str(ds.restore.total) if ds.restore else "n/a",
+            }
+            for ds in service_plan.datastores
+        ],
+    }
+
+
+def dashboard_data(plan: Plan) -> dict[str, Any]:
+    """Everything the templates read, from the plan: the same numbers the rules and backups use."""
+    env = plan.environment.name
+    return {
+        "environment": env,
+        "overview_uid": dashboard_uid(env, "overview"),
+        "dr_uid": dashboard_uid(env, "dr"),
+        "services": [_service_data(plan, service_plan) for service_plan in plan.services],
+    }
+
+
+_LOCATION = re.compile(r"([\w./-]+\.(?:jsonnet|libsonnet)):(\d+):(\d+)")
+
+
+def _error_message(raw: str) -> str:
+    """The Jsonnet error's first line and the innermost template location, then the stack."""
+    lines = [line.strip() for line in raw.strip().splitlines() if line.strip()]
+    locations = [match for line in lines[1:] for match in [_LOCATION.search(line)] if match]
+    where = (
+        f"dashboards/{locations[0].group(1).split('dashboards/')[-1]}:{locations[0].group(2)}"
+        if locations
+        else (f"dashboards/{ENTRY}")
+    )
+    return f"{where}: {lines[0] if lines else 'evaluation failed'}\n" + "\n".join(f"  {line}" for line in lines[1:])
+
+
+def render_dashboards(plan: Plan, template_dir: str | None = None) -> dict[str, dict[str, Any]]:
+    """{uid: dashboard} for the plan's environment, from one Jsonnet evaluation."""
+    root = template_dir or str(resources.files("obskit.builtin_dashboards"))
+    try:
+        text = _gojsonnet.evaluate_file(
+            f"{root}/{ENTRY}", jpathdir=[root], ext_codes={"plan": json.dumps(dashboard_data(plan), sort_keys=True)}
+        )
+    except RuntimeError as err:
+        raise DashboardError(_error_message(str(err))) from None
+    return json.loads(text)
+
+
+def config_map(plan: Plan, uid: str, dashboard: dict[str, Any]) -> dict[str, Any]:
+    metadata = object_metadata(plan, uid, plan.environment.grafana_namespace)
+    metadata["labels"]["grafana_dashboard"] = "1"
+    metadata["annotations"] = {FOLDER_ANNOTATION: f"obskit {plan.environment.name}"}
+    return {
+        "apiVersion": "v1",
+        "kind": "ConfigMap",
+        "metadata": metadata,
+        "data": {f"{uid}.json": render.json_file(dashboard)},
+    }

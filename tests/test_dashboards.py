@@ -1,0 +1,214 @@
+"""Grafana dashboards: the upstream schema, PromQL that parses, only known series, lint rules."""
+
+from __future__ import annotations
+
+import json
+import shutil
+from pathlib import Path
+from typing import Any
+
+import promql_parser
+import pytest
+import yaml
+
+from obskit import promtool
+from obskit.generate import generate_tree
+from obskit.generate.dashboards import DashboardError, dashboard_uid, render_dashboards
+from obskit.objects import object_problems
+from obskit.pipeline import load_plan
+from tests.conftest import EXAMPLES, REPO, shared_path
+
+# SPEC.md section 5: the series obskit's alerts and jobs read or push
+SPEC_METRICS = {
+    "obskit_backup_last_success_timestamp_seconds",
+    "obskit_backup_duration_seconds",
+    "obskit_backup_size_bytes",
+    "obskit_restore_drill_last_success_timestamp_seconds",
+    "obskit_restore_drill_duration_seconds",
+    "velero_backup_last_successful_timestamp",
+    "velero_backup_failure_total",
+    "velero_backup_partial_failure_total",
+    "pg_stat_archiver_last_archive_age",
+    "pg_stat_archiver_failed_count",
+}
+
+
+@pytest.fixture(scope="module")
+def tree() -> dict[str, str]:
+    return generate_tree(load_plan(EXAMPLES, "prod"))
+
+
+@pytest.fixture(scope="module")
+def dashboards(tree: dict[str, str]) -> dict[str, dict[str, Any]]:
+    return {Path(p).stem: json.loads(t) for p, t in tree.items() if p.startswith("grafana/dashboards/")}
+
+
+def panels(dashboard: dict[str, Any]) -> list[dict[str, Any]]:
+    return [p for p in dashboard["panels"] if p["type"] != "row"]
+
+
+def queries(dashboards: dict[str, dict[str, Any]]) -> list[str]:
+    return [t["expr"] for d in dashboards.values() for p in panels(d) for t in p["targets"]]
+
+
+def substituted(expr: str) -> str:
+    return expr.replace("$__rate_interval", "5m")
+
+
+def metric_names(expr: str) -> set[str]:
+    found: set[str] = set()
+
+    def visit(node: Any) -> None:
+        if isinstance(node, promql_parser.VectorSelector):
+            found.add(node.name or next(m.value for m in node.matchers.matchers if m.name == "__name__"))
+        for attribute in ("expr", "lhs", "rhs", "vector_selector", "param"):
+            child = getattr(node, attribute, None)
+            if child is not None and not isinstance(child, (str, int, float)):
+                visit(child)
+        for child in getattr(node, "args", None) or []:
+            visit(child)
+
+    visit(promql_parser.parse(expr))
+    return found
+
+
+def test_the_example_gets_its_dashboards(dashboards: dict[str, dict[str, Any]]) -> None:
+    assert sorted(dashboards) == [
+        "obskit-prod-catalog-api",
+        "obskit-prod-checkout",
+        "obskit-prod-dr",
+        "obskit-prod-overview",
+        "obskit-prod-search-indexer",
+    ]
+
+
+def test_every_dashboard_matches_grafanas_schema(dashboards: dict[str, dict[str, Any]]) -> None:
+    import jsonschema
+
+    schema = json.loads(shared_path("schemas", "grafana", "dashboard.jsonschema.json").read_text())
+    validator = jsonschema.Draft7Validator(schema)
+    for uid, dashboard in dashboards.items():
+        errors = [f"{list(e.absolute_path)}: {e.message}" for e in validator.iter_errors(dashboard)]
+        assert errors == [], uid
+
+
+def test_every_query_parses_as_promql_with_promtool(tmp_path: Path, dashboards: dict[str, dict[str, Any]]) -> None:
+    exprs = queries(dashboards)
+    assert len(exprs) > 30
+    rules = {
+        "groups": [
+            {
+                "name": "dashboard-queries",
+                "rules": [
+                    {"record": f"dashboard:query_{i}:parse", "expr": substituted(expr)} for i, expr in enumerate(exprs)
+                ],
+            }
+        ]
+    }
+    (tmp_path / "queries.rules.yaml").write_text(yaml.safe_dump(rules))
+    outcome = promtool.check_rules(tmp_path, ["queries.rules.yaml"])
+    assert outcome.ok, outcome.output
+
+
+def test_queries_read_only_recorded_or_contract_series(
+    tree: dict[str, str], dashboards: dict[str, dict[str, Any]]
+) -> None:
+    known = set(SPEC_METRICS)
+    for path, text in tree.items():
+        if path.startswith("prometheus/rulefiles/"):
+            for group in yaml.safe_load(text)["groups"]:
+                for rule in group["rules"]:
+                    known.add(rule.get("record", ""))
+                    known |= metric_names(rule["expr"])
+    for expr in queries(dashboards):
+        assert metric_names(substituted(expr)) <= known, expr
+
+
+def test_lint_datasource_units_titles_rate_intervals(dashboards: dict[str, dict[str, Any]]) -> None:
+    for uid, dashboard in dashboards.items():
+        (variable,) = dashboard["templating"]["list"]
+        assert (variable["name"], variable["type"], variable["query"]) == ("datasource", "datasource", "prometheus")
+        assert dashboard["schemaVersion"] == 41
+        for panel in panels(dashboard):
+            assert panel["title"], uid
+            assert panel["datasource"] == {"type": "prometheus", "uid": "${datasource}"}, panel["title"]
+            assert panel["fieldConfig"]["defaults"]["unit"], panel["title"]
+            assert panel["targets"], panel["title"]
+            for target in panel["targets"]:
+                assert target["datasource"]["uid"] == "${datasource}"
+                ranges = [part.split("]")[0] for part in target["expr"].split("[")[1:]]
+                assert all(r == "$__rate_interval" for r in ranges), target["expr"]
+
+
+def test_ids_are_unique_and_the_grid_holds(dashboards: dict[str, dict[str, Any]]) -> None:
+    for uid, dashboard in dashboards.items():
+        assert len(uid) <= 40 and uid == dashboard["uid"]
+        ids = [p["id"] for p in dashboard["panels"]]
+        assert len(ids) == len(set(ids)), uid
+        cells: set[tuple[int, int]] = set()
+        for panel in dashboard["panels"]:
+            pos = panel["gridPos"]
+            assert pos["x"] >= 0 and pos["w"] > 0 and pos["x"] + pos["w"] <= 24 and pos["h"] > 0
+            for x in range(pos["x"], pos["x"] + pos["w"]):
+                for y in range(pos["y"], pos["y"] + pos["h"]):
+                    assert (x, y) not in cells, (uid, panel["title"])
+                    cells.add((x, y))
+
+
+def test_thresholds_come_from_the_plan(dashboards: dict[str, dict[str, Any]]) -> None:
+    checkout = dashboards["obskit-prod-checkout"]
+    (burn,) = [p for p in panels(checkout) if p["title"] == "Burn rate per alert window"][:1]
+    steps = [s["value"] for s in burn["fieldConfig"]["defaults"]["thresholds"]["steps"]]
+    assert steps == [None, 14.4, 6, 3, 1]
+    dr = dashboards["obskit-prod-dr"]
+    archive = next(p for p in panels(dr) if p["title"] == "WAL archive age")
+    assert archive["fieldConfig"]["defaults"]["thresholds"]["steps"][1]["value"] == 300  # the RPO
+    drill = next(p for p in panels(dr) if p["title"] == "Last restore drill")
+    assert drill["fieldConfig"]["defaults"]["thresholds"]["steps"][1]["value"] == 900  # the RTO
+    latency = next(p for p in panels(checkout) if p["title"].startswith("Latency p99"))
+    assert latency["fieldConfig"]["defaults"]["thresholds"]["steps"][1]["value"] == 0.3
+
+
+def test_overview_links_to_every_service_dashboard(dashboards: dict[str, dict[str, Any]]) -> None:
+    overview = dashboards["obskit-prod-overview"]
+    linked = {link["url"].split("?")[0] for p in panels(overview) for link in p["links"]}
+    assert linked == {f"/d/{uid}" for uid in dashboards if uid not in ("obskit-prod-overview", "obskit-prod-dr")}
+    assert len(panels(overview)) == 4  # one per SLO
+
+
+def test_config_maps_carry_the_dashboards_for_the_sidecar(tree: dict[str, str]) -> None:
+    for path in [p for p in tree if p.startswith("grafana/configmaps/")]:
+        config_map = yaml.safe_load(tree[path])
+        uid = Path(path).stem
+        assert config_map["metadata"]["labels"]["grafana_dashboard"] == "1"
+        assert config_map["metadata"]["annotations"] == {"grafana_folder": "obskit prod"}
+        assert config_map["metadata"]["namespace"] == "monitoring"
+        assert config_map["data"] == {f"{uid}.json": tree[f"grafana/dashboards/{uid}.json"]}
+        assert object_problems(config_map) == []
+    kustomization = yaml.safe_load(tree["kustomization.yaml"])
+    assert "grafana/configmaps/obskit-prod-dr.yaml" in kustomization["resources"]
+
+
+def test_rendering_is_deterministic() -> None:
+    plan = load_plan(EXAMPLES, "prod")
+    assert json.dumps(render_dashboards(plan), sort_keys=True) == json.dumps(render_dashboards(plan), sort_keys=True)
+
+
+def test_uids_stay_within_grafanas_limit() -> None:
+    uid = dashboard_uid("production", "a-very-long-service-name-that-goes-on-and-on")
+    assert len(uid) == 40 and uid == dashboard_uid("production", "a-very-long-service-name-that-goes-on-and-on")
+    assert dashboard_uid("prod", "checkout") == "obskit-prod-checkout"
+
+
+def test_a_broken_template_names_the_template_and_line(tmp_path: Path) -> None:
+    templates = tmp_path / "dashboards"
+    shutil.copytree(REPO / "dashboards", templates)
+    source = (templates / "service.libsonnet").read_text().replace("slo.objective_text", "slo.objective_txt", 1)
+    (templates / "service.libsonnet").write_text(source)
+    line = next(i for i, text in enumerate(source.splitlines(), 1) if "objective_txt" in text)
+    with pytest.raises(DashboardError) as caught:
+        render_dashboards(load_plan(EXAMPLES, "prod"), str(templates))
+    message = str(caught.value)
+    assert message.startswith(
+        f"dashboards/service.libsonnet:{line}: RUNTIME ERROR: Field does not exist: objective_txt"
+    )
