@@ -41,7 +41,7 @@ def test_gen_writes_the_tree_and_check_confirms_it(tmp_path: Path) -> None:
     out = tmp_path / "out"
     written = run("gen", "--env", "prod", "--spec", str(EXAMPLES), "--out", str(out))
     assert written.returncode == 0, written.stderr
-    assert "17 files (17 added, 0 changed, 0 removed)" in written.stdout
+    assert "27 files (27 added, 0 changed, 0 removed)" in written.stdout
     assert (out / "prometheus/servicemonitors/checkout.yaml").is_file()
     checked = run("gen", "--env", "prod", "--spec", str(EXAMPLES), "--out", str(out), "--check")
     assert checked.returncode == 0, checked.stdout
