@@ -15,59 +15,39 @@ def _s(duration: Duration | None) -> int | None:
     return None if duration is None else duration.ms // 1000
 
 
-def _velero_row(service_plan: ServicePlan, velero: VeleroPlan, feasible: bool) -> dict[str, Any]:
+def _targets(service_plan: ServicePlan, datastore: str | None, method: str) -> dict[str, Any]:
     tier = service_plan.tier
     return {
         "service": service_plan.name,
-        "datastore": None,
-        "method": "velero",
+        "datastore": datastore,
+        "method": method,
         "tier": tier.name,
         "rpo_seconds": _s(tier.rpo),
-        "worst_case_loss_seconds": _s(velero.worst_case_loss),
         "rto_seconds": _s(tier.rto),
-        "restore_estimate_seconds": None,
-        "schedule": velero.cron,
-        "interval_seconds": _s(velero.interval),
-        "backup_duration_seconds": _s(velero.backup_duration),
-        "backup_duration_assumed": velero.backup_duration_assumed,
-        "ttl": format_go_duration(velero.ttl),
-        "feasible": feasible,
     }
 
 
-def _unplanned_velero_row(service_plan: ServicePlan) -> dict[str, Any]:
-    """A Velero schedule that could not be planned: only the targets are known."""
-    tier = service_plan.tier
+def _velero_row(service_plan: ServicePlan, velero: VeleroPlan | None, feasible: bool) -> dict[str, Any]:
+    """A Velero schedule's row; without a plan (infeasible) only the targets are known."""
     return {
-        "service": service_plan.name,
-        "datastore": None,
-        "method": "velero",
-        "tier": tier.name,
-        "rpo_seconds": _s(tier.rpo),
-        "worst_case_loss_seconds": None,
-        "rto_seconds": _s(tier.rto),
+        **_targets(service_plan, None, "velero"),
+        "worst_case_loss_seconds": _s(velero.worst_case_loss) if velero else None,
         "restore_estimate_seconds": None,
-        "schedule": None,
-        "interval_seconds": None,
-        "backup_duration_seconds": None,
-        "backup_duration_assumed": None,
-        "ttl": None,
-        "feasible": False,
+        "schedule": velero.cron if velero else None,
+        "interval_seconds": _s(velero.interval) if velero else None,
+        "backup_duration_seconds": _s(velero.backup_duration) if velero else None,
+        "backup_duration_assumed": velero.backup_duration_assumed if velero else None,
+        "ttl": format_go_duration(velero.ttl) if velero else None,
+        "feasible": feasible and velero is not None,
     }
 
 
 def _datastore_row(service_plan: ServicePlan, plan_ds: DatastorePlan, feasible: bool) -> dict[str, Any]:
-    tier = service_plan.tier
     restore = plan_ds.restore
     return {
-        "service": service_plan.name,
-        "datastore": plan_ds.name,
-        "method": plan_ds.datastore.method,
-        "tier": tier.name,
-        "rpo_seconds": _s(tier.rpo),
+        **_targets(service_plan, plan_ds.name, plan_ds.datastore.method),
         "worst_case_loss_seconds": _s(plan_ds.worst_case_loss),
         "archive_timeout_seconds": _s(plan_ds.archive_timeout),
-        "rto_seconds": _s(tier.rto),
         "restore_estimate_seconds": _s(restore.total) if restore else None,
         "restore_breakdown_seconds": {
             "startup": _s(restore.startup),
@@ -91,10 +71,9 @@ def plan_data(plan: Plan) -> dict[str, Any]:
     rows = []
     for service_plan in plan.services:
         name = service_plan.name
-        if service_plan.velero is not None:
+        backup = service_plan.service.backup
+        if backup is not None and backup.velero:
             rows.append(_velero_row(service_plan, service_plan.velero, (name, None) not in failed))
-        elif service_plan.service.backup is not None and service_plan.service.backup.velero:
-            rows.append(_unplanned_velero_row(service_plan))
         rows += [
             _datastore_row(service_plan, plan_ds, (name, plan_ds.name) not in failed)
             for plan_ds in service_plan.datastores
