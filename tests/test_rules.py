@@ -224,7 +224,7 @@ def test_the_generated_unit_tests_catch_a_wrong_threshold(tmp_path: Path) -> Non
         "promtool test rules",
         "PrometheusRules match the plain rule files",
     ]
-    assert "SLO availability: fast burn" in failed[0].details
+    assert "SLOs: fast burn" in failed[0].details
 
 
 def test_the_generated_unit_tests_catch_a_ratio_over_the_wrong_series(tmp_path: Path) -> None:
@@ -335,3 +335,21 @@ def test_a_missing_alert_catalog_is_reported_at_its_line(write_spec) -> None:
         "obskit.yaml:1: alert_catalogs[0]: 'nope': no such catalog file or directory of *.yaml files "
         "(paths are relative to the folder of obskit.yaml)"
     ]
+
+
+def test_slos_sharing_series_get_tests_of_their_own_that_pass(write_spec, tmp_path: Path) -> None:
+    text = (
+        MINIMAL
+        + """\
+    slos:
+      server-errors: {errors: 'http_requests_total{job="checkout",code=~"5.."}', total: 'http_requests_total{job="checkout"}'}
+      throttled: {objective: 99, errors: 'http_requests_total{job="checkout",code="429"}', total: 'http_requests_total{job="checkout"}'}
+"""
+    )
+    out = tmp_path / "out"
+    write(out, output_tree(load_plan(write_spec(text), "prod")))
+    tests = yaml.safe_load((out / "prometheus/tests/checkout.test.yaml").read_text())["tests"]
+    names = [t["name"] for t in tests]
+    assert "SLO throttled: fast burn" in names and "SLOs: fast burn" not in names
+    outcome = promtool.test_rules(out, ["prometheus/tests/checkout.test.yaml"])
+    assert outcome.ok, outcome.output

@@ -13,12 +13,11 @@ from typing import Any
 from obskit.dr import DatastorePlan
 from obskit.generate.series import series_text
 from obskit.generate.slo_rules import Group, Rule, alert_labels, group_name
+from obskit.generate.timing import INPUT_STEP, check_time, input_steps
 from obskit.model import Tier
 from obskit.plan import Plan, ServicePlan
 from obskit.units import Duration
 
-STEP = Duration(60_000)
-SETTLE = Duration(10 * 60_000)
 FAILURE_WINDOW = "1h"
 ARCHIVE_FAILURE_WINDOW = "5m"
 # Kept apart: increase() over one selector of all three would drop the names and collide.
@@ -45,7 +44,7 @@ def _secs(duration: Duration) -> int:
 
 
 def _steps(until: Duration) -> int:
-    return until.ms // STEP.ms
+    return input_steps(until)
 
 
 def _constant(value: float | int, until: Duration) -> str:
@@ -79,8 +78,8 @@ def _age_cases(
 ) -> tuple[Case, ...]:
     """A timestamp series old enough to fire through the whole `for`, and one fresh enough not to.
     Timestamps before the test's start are negative, so a short test covers any threshold."""
-    stale = _secs(eval_time) - _secs(for_) - _secs(threshold) - _secs(SETTLE)
-    fresh = _secs(eval_time) - _secs(threshold) // 2
+    stale = -(_secs(threshold) + _secs(eval_time) + 60)  # older than the threshold from the start
+    fresh = _secs(eval_time) - _secs(threshold) // 2  # half the threshold old when checked
     return (
         Case("fires", {series: _constant(stale, eval_time)}, True, labels),
         Case("silent", {series: _constant(fresh, eval_time)}, False),
@@ -106,7 +105,7 @@ def velero_alerts(plan: Plan, service_plan: ServicePlan) -> list[CheckedAlert]:
     schedule = {"schedule": service_plan.name}
     match = f'{{schedule="{service_plan.name}"}}'
     for_ = tier.platform_alert_for
-    eval_time = for_ + SETTLE
+    eval_time = check_time(for_)
     too_old = _alert(
         plan,
         service_plan,
@@ -119,7 +118,7 @@ def velero_alerts(plan: Plan, service_plan: ServicePlan) -> list[CheckedAlert]:
         for_,
         {},
     )
-    failure_steps = _steps(SETTLE)
+    failure_steps = _steps(check_time(Duration(0)))
     failed = _alert(
         plan,
         service_plan,
@@ -149,7 +148,7 @@ def velero_alerts(plan: Plan, service_plan: ServicePlan) -> list[CheckedAlert]:
                 Case("fires", {failure: f"0x3 1x{failure_steps - 3}", partial: f"0x{failure_steps}"}, True, schedule),
                 Case("silent", {failure: f"0x{failure_steps}", partial: f"0x{failure_steps}"}, False),
             ),
-            SETTLE,
+            check_time(Duration(0)),
         ),
     ]
 
@@ -188,7 +187,7 @@ def datastore_alerts(plan: Plan, service_plan: ServicePlan, datastore_plan: Data
         for_,
         extra,
     )
-    eval_time = for_ + SETTLE
+    eval_time = check_time(for_)
     age = series_text("pg_stat_archiver_last_archive_age", exporter)
     inserted = series_text("pg_stat_database_tup_inserted", {**exporter, "datname": "app"})
     # updated rows too, in the same database: the sums must not collide over equal label sets
@@ -232,7 +231,7 @@ def datastore_alerts(plan: Plan, service_plan: ServicePlan, datastore_plan: Data
         for_,
         extra,
     )
-    failing_at = for_ + SETTLE
+    failing_at = check_time(for_)
     failed_count = series_text("pg_stat_archiver_failed_count", exporter)
     alerts.append(
         CheckedAlert(
@@ -246,7 +245,7 @@ def datastore_alerts(plan: Plan, service_plan: ServicePlan, datastore_plan: Data
     )
 
     base_limit = base_backup_limit(datastore_plan)
-    base_at = for_ + SETTLE
+    base_at = check_time(for_)
     base = _alert(
         plan,
         service_plan,
@@ -275,7 +274,7 @@ def datastore_alerts(plan: Plan, service_plan: ServicePlan, datastore_plan: Data
     )
 
     drill_limit_value = drill_limit(datastore_plan, tier)
-    drill_at = for_ + SETTLE
+    drill_at = check_time(for_)
     overdue = _alert(
         plan,
         service_plan,
@@ -321,10 +320,10 @@ def datastore_alerts(plan: Plan, service_plan: ServicePlan, datastore_plan: Data
         CheckedAlert(
             slow,
             (
-                Case("fires", {duration: _constant(_secs(tier.rto) + 60, SETTLE)}, True, pushed),
-                Case("silent", {duration: _constant(_secs(tier.rto) // 2, SETTLE)}, False),
+                Case("fires", {duration: _constant(_secs(tier.rto) + 60, check_time(Duration(0)))}, True, pushed),
+                Case("silent", {duration: _constant(_secs(tier.rto) // 2, check_time(Duration(0)))}, False),
             ),
-            SETTLE,
+            check_time(Duration(0)),
         )
     )
     return alerts
@@ -351,24 +350,29 @@ def dr_groups(plan: Plan, service_plan: ServicePlan) -> list[Group]:
 
 
 def dr_test_groups(plan: Plan, service_plan: ServicePlan, expected: Any) -> list[dict[str, Any]]:
-    """promtool test groups; `expected(rule, series_labels)` renders an expected alert."""
-    tests = []
+    """promtool test groups, one per kind of case ("fires", "silent", ...) with every DR alert's
+    case of that kind: their series are distinct metrics, and fewer groups mean fewer passes
+    over the service's rules. `expected(rule, series_labels)` renders an expected alert."""
+    groups: dict[str, dict[str, Any]] = {}
     for _, alerts in dr_alerts(plan, service_plan):
         for alert in alerts:
             name = alert.rule["alert"]
             for case in alert.cases:
-                tests.append(
+                group = groups.setdefault(
+                    case.name,
                     {
-                        "name": f"{name} {case.name}",
-                        "interval": str(STEP),
-                        "input_series": [{"series": s, "values": v} for s, v in case.series.items()],
-                        "alert_rule_test": [
-                            {
-                                "eval_time": str(alert.eval_time),
-                                "alertname": name,
-                                "exp_alerts": [expected(alert.rule, case.labels)] if case.fires else [],
-                            }
-                        ],
+                        "name": f"backups: {case.name}",
+                        "interval": str(INPUT_STEP),
+                        "input_series": [],
+                        "alert_rule_test": [],
+                    },
+                )
+                group["input_series"] += [{"series": s, "values": v} for s, v in case.series.items()]
+                group["alert_rule_test"].append(
+                    {
+                        "eval_time": str(alert.eval_time),
+                        "alertname": name,
+                        "exp_alerts": [expected(alert.rule, case.labels)] if case.fires else [],
                     }
                 )
-    return tests
+    return list(groups.values())

@@ -16,13 +16,13 @@ from obskit import burnrate
 from obskit.alertcatalog import AlertTemplate, fill, render_label_templates
 from obskit.generate import slo_rules
 from obskit.generate.dr_rules import dr_test_groups
-from obskit.generate.rules import TEST_SETTLE, TEST_STEP, catalog_rule, template_params
+from obskit.generate.rules import catalog_rule, template_params
 from obskit.generate.series import event_series, series_text
+from obskit.generate.timing import EVAL_STEP, INPUT_STEP, SLO_CHECK_TIME, check_time, input_steps
 from obskit.model import LatencySLI, RatioSLI
 from obskit.plan import Plan, ServicePlan, SLOPlan
 from obskit.units import Duration
 
-SLO_EVAL_TIME = Duration(30 * 60_000)
 TOTAL_PER_STEP = Fraction(60)  # one request per second
 TOLERANCE = "1e-09"
 
@@ -46,7 +46,7 @@ def _expected_alert(rule: dict[str, Any], series_labels: dict[str, str]) -> dict
 def _catalog_cases(plan: Plan, service_plan: ServicePlan, template: AlertTemplate) -> list[TestGroup]:
     params = template_params(service_plan)
     rule = catalog_rule(plan, service_plan, template)
-    eval_time = service_plan.tier.platform_alert_for + TEST_SETTLE - TEST_STEP
+    eval_time = check_time(service_plan.tier.platform_alert_for)
     groups = []
     for case_name, case in (("fires", template.fires), ("silent", template.silent)):
         expected = []
@@ -55,7 +55,7 @@ def _catalog_cases(plan: Plan, service_plan: ServicePlan, template: AlertTemplat
         groups.append(
             {
                 "name": f"{template.name} {case_name}",
-                "interval": str(TEST_STEP),
+                "interval": str(INPUT_STEP),
                 "input_series": [{"series": fill(s, params), "values": fill(v, params)} for s, v in case.series],
                 "alert_rule_test": [{"eval_time": str(eval_time), "alertname": template.name, "exp_alerts": expected}],
             }
@@ -64,9 +64,9 @@ def _catalog_cases(plan: Plan, service_plan: ServicePlan, template: AlertTemplat
 
 
 def _input_series(
-    plan: Plan, service_plan: ServicePlan, slo_plan: SLOPlan, ratio: Fraction, until: Duration = SLO_EVAL_TIME
+    plan: Plan, service_plan: ServicePlan, slo_plan: SLOPlan, ratio: Fraction, until: Duration = SLO_CHECK_TIME
 ) -> list[dict[str, str]]:
-    steps = until.ms // TEST_STEP.ms
+    steps = input_steps(until)
     errors, total = TOTAL_PER_STEP * ratio, TOTAL_PER_STEP
     sli = slo_plan.slo.sli
     if isinstance(sli, RatioSLI):
@@ -106,21 +106,6 @@ def _input_series(
     ]
 
 
-def _with_others_healthy(
-    plan: Plan, service_plan: ServicePlan, slo_plan: SLOPlan, ratio: Fraction
-) -> list[dict[str, str]]:
-    """This SLO's series at `ratio`, the service's other SLOs error-free, so only this one is tested."""
-    series = _input_series(plan, service_plan, slo_plan, ratio)
-    seen = {entry["series"] for entry in series}
-    for other in service_plan.slos:
-        if other is not slo_plan:
-            for entry in _input_series(plan, service_plan, other, Fraction(0)):
-                if entry["series"] not in seen:
-                    seen.add(entry["series"])
-                    series.append(entry)
-    return series
-
-
 def _value_checks(match: str, labels: dict[str, str], expected: dict[str, Fraction]) -> list[dict[str, Any]]:
     checks = []
     for name, value in expected.items():
@@ -128,7 +113,7 @@ def _value_checks(match: str, labels: dict[str, str], expected: dict[str, Fracti
         checks.append(
             {
                 "expr": f"abs({name}{match} - {burnrate.decimal_text(value)}) <= bool {TOLERANCE} * {bound}",
-                "eval_time": str(SLO_EVAL_TIME),
+                "eval_time": str(SLO_CHECK_TIME),
                 "exp_samples": [{"labels": _labels_text(labels), "value": 1}],
             }
         )
@@ -159,66 +144,107 @@ def burn_scenarios(slo_plan: SLOPlan) -> dict[str, tuple[Fraction, list[burnrate
     }
 
 
-def _slo_cases(plan: Plan, service_plan: ServicePlan, slo_plan: SLOPlan) -> list[TestGroup]:
+def _scenario_parts(plan: Plan, service_plan: ServicePlan, slo_plan: SLOPlan) -> dict[str, dict[str, list[Any]]]:
+    """Per scenario: this SLO's input series at the scenario's ratio, expected alerts, value checks."""
     labels = slo_rules.slo_labels(plan, service_plan, slo_plan)
     match = slo_rules.selector(plan, service_plan, slo_plan)
     budget = burnrate.error_budget(slo_plan.objective)
     windows = (slo_rules.BASE_WINDOW, *slo_rules.SHORT_WINDOWS, *slo_rules.long_windows(slo_plan))
-    groups = []
+    parts = {}
     for scenario, (ratio, firing) in burn_scenarios(slo_plan).items():
-        expected_alerts = [
-            _expected_alert(slo_rules.burn_alert(plan, service_plan, slo_plan, pair, match), labels) for pair in firing
-        ]
         values = {slo_rules.error_ratio(window): ratio for window in windows}
         values[slo_rules.OBJECTIVE] = Fraction(slo_plan.objective) / 100
         values[slo_rules.ERROR_BUDGET] = budget
         values[slo_rules.BUDGET_REMAINING] = 1 - ratio / budget
         values[slo_rules.burn_rate(slo_rules.BASE_WINDOW)] = ratio / budget
-        groups.append(
-            {
-                "name": f"SLO {slo_plan.name}: {scenario}",
-                "interval": str(TEST_STEP),
-                "input_series": _with_others_healthy(plan, service_plan, slo_plan, ratio),
-                "alert_rule_test": [
-                    {"eval_time": str(SLO_EVAL_TIME), "alertname": "ErrorBudgetBurn", "exp_alerts": expected_alerts},
-                    {"eval_time": str(SLO_EVAL_TIME), "alertname": "SLIMetricMissing", "exp_alerts": []},
-                ],
-                "promql_expr_test": _value_checks(match, labels, values),
-            }
-        )
-    missing_at = max(SLO_EVAL_TIME, service_plan.tier.platform_alert_for + TEST_SETTLE)
-    missing_rule = slo_rules.sli_missing_alert(plan, service_plan, slo_plan, match)
-    groups.append(
-        {
-            "name": f"SLO {slo_plan.name}: SLI metrics missing",
-            "interval": str(TEST_STEP),
-            "input_series": [
-                series
-                for other in service_plan.slos
-                if other is not slo_plan
-                for series in _input_series(plan, service_plan, other, Fraction(0), missing_at)
+        parts[scenario] = {
+            "series": _input_series(plan, service_plan, slo_plan, ratio),
+            "alerts": [
+                _expected_alert(slo_rules.burn_alert(plan, service_plan, slo_plan, pair, match), labels)
+                for pair in firing
             ],
-            "alert_rule_test": [
-                {
-                    "eval_time": str(missing_at),
-                    "alertname": "SLIMetricMissing",
-                    "exp_alerts": [
-                        _expected_alert(
-                            missing_rule, {"service": labels["service"], "slo": labels["slo"], **dict(plan.labels)}
-                        )
-                    ],
-                }
-            ],
+            "checks": _value_checks(match, labels, values),
         }
-    )
-    return groups
+    return parts
+
+
+def _scenario_group(name: str, series: list[dict[str, str]], alerts: list[Any], checks: list[Any]) -> TestGroup:
+    return {
+        "name": name,
+        "interval": str(INPUT_STEP),
+        "input_series": series,
+        "alert_rule_test": [
+            {"eval_time": str(SLO_CHECK_TIME), "alertname": "ErrorBudgetBurn", "exp_alerts": alerts},
+            {"eval_time": str(SLO_CHECK_TIME), "alertname": "SLIMetricMissing", "exp_alerts": []},
+        ],
+        "promql_expr_test": checks,
+    }
+
+
+def _missing_group(plan: Plan, service_plan: ServicePlan, missing: list[SLOPlan], name: str) -> TestGroup:
+    """No series for the `missing` SLOs (the others error-free): SLIMetricMissing fires for each."""
+    missing_at = max(SLO_CHECK_TIME, check_time(service_plan.tier.platform_alert_for))
+    expected = []
+    for slo_plan in missing:
+        labels = slo_rules.slo_labels(plan, service_plan, slo_plan)
+        rule = slo_rules.sli_missing_alert(
+            plan, service_plan, slo_plan, slo_rules.selector(plan, service_plan, slo_plan)
+        )
+        expected.append(_expected_alert(rule, labels))
+    return {
+        "name": name,
+        "interval": str(INPUT_STEP),
+        "input_series": [
+            series
+            for other in service_plan.slos
+            if other not in missing
+            for series in _input_series(plan, service_plan, other, Fraction(0), missing_at)
+        ],
+        "alert_rule_test": [{"eval_time": str(missing_at), "alertname": "SLIMetricMissing", "exp_alerts": expected}],
+    }
+
+
+def _slo_groups(plan: Plan, service_plan: ServicePlan) -> list[TestGroup]:
+    """When the SLOs read distinct series, every SLO goes into each scenario's one group (fewer
+    passes over the rules); otherwise each SLO gets its own groups, its siblings error-free."""
+    slos = service_plan.slos
+    if not slos:
+        return []
+    parts = {slo.name: _scenario_parts(plan, service_plan, slo) for slo in slos}
+    scenarios = list(parts[slos[0].name])
+    healthy = {slo.name: _input_series(plan, service_plan, slo, Fraction(0)) for slo in slos}
+    series_sets = [{entry["series"] for entry in healthy[slo.name]} for slo in slos]
+    if sum(map(len, series_sets)) == len(set().union(*series_sets)):
+        groups = [
+            _scenario_group(
+                f"SLOs: {scenario}",
+                [s for slo in slos for s in parts[slo.name][scenario]["series"]],
+                [a for slo in slos for a in parts[slo.name][scenario]["alerts"]],
+                [c for slo in slos for c in parts[slo.name][scenario]["checks"]],
+            )
+            for scenario in scenarios
+        ]
+    else:
+        groups = []
+        for slo in slos:
+            for scenario in scenarios:
+                part = parts[slo.name][scenario]
+                series = list(part["series"])
+                seen = {entry["series"] for entry in series}
+                for other in slos:
+                    for entry in healthy[other.name] if other is not slo else []:
+                        if entry["series"] not in seen:
+                            seen.add(entry["series"])
+                            series.append(entry)
+                groups.append(_scenario_group(f"SLO {slo.name}: {scenario}", series, part["alerts"], part["checks"]))
+    # Shared series cannot go missing for one SLO alone: all go missing together.
+    return [*groups, _missing_group(plan, service_plan, list(slos), "SLOs: SLI metrics missing")]
 
 
 def service_tests(plan: Plan, service_plan: ServicePlan, rule_file_path: str) -> dict[str, Any]:
     groups: list[TestGroup] = []
     for template in plan.alert_templates:
         groups += _catalog_cases(plan, service_plan, template)
-    for slo_plan in service_plan.slos:
-        groups += _slo_cases(plan, service_plan, slo_plan)
+    groups += _slo_groups(plan, service_plan)
     groups += dr_test_groups(plan, service_plan, _expected_alert)
-    return {"rule_files": [rule_file_path], "evaluation_interval": str(TEST_STEP), "tests": groups}
+    return {"rule_files": [rule_file_path], "evaluation_interval": str(EVAL_STEP), "tests": groups}

@@ -9,12 +9,10 @@ from obskit.alertcatalog import AlertTemplate, fill
 from obskit.generate.dr_rules import dr_groups
 from obskit.generate.meta import object_metadata
 from obskit.generate.slo_rules import Group, Rule, alert_labels, group_name, slo_groups
+from obskit.generate.timing import check_time, input_steps
 from obskit.plan import Plan, ServicePlan
-from obskit.units import Duration
 
 MAX_RULES_PER_GROUP = 20  # the monitoring-mixin lint's limit
-TEST_STEP = Duration(60_000)
-TEST_SETTLE = Duration(10 * 60_000)
 
 
 def template_params(service_plan: ServicePlan) -> dict[str, str]:
@@ -27,8 +25,8 @@ def template_params(service_plan: ServicePlan) -> dict[str, str]:
         "tier": service_plan.tier.name,
         "team": service_plan.service.team,
         "platform_for": str(platform_for),
-        # promtool steps of a test series: long enough to pass the `for:` and settle
-        "span": str((platform_for + TEST_SETTLE).ms // TEST_STEP.ms),
+        # samples of a test series: long enough to pass the `for:` and be checked
+        "span": str(input_steps(check_time(platform_for))),
     }
 
 
