@@ -3,50 +3,51 @@ local o = import 'lib/obskit.libsonnet';
 
 local ageColors(limit) = o.thresholds([[null, 'green'], [limit, 'red']]);
 
-local veleroPanels(service) = [
-  o.stat('%s: last Velero backup' % service.name, 's',
-         [o.query('time() - velero_backup_last_successful_timestamp{schedule="%s"}' % service.velero.schedule,
-                  instant=true)],
-         'Age of the last successful backup; red past the RPO of %s.' % service.velero.rpo,
-         ageColors(service.velero.rpo_seconds)) { gridWidth:: 6 },
-  o.timeseries('%s: Velero backup failures' % service.name, 'short',
-               [o.query('increase(velero_backup_failure_total{schedule="%s"}[$__rate_interval])' % service.velero.schedule,
-                        'failed'),
-                o.query('increase(velero_backup_partial_failure_total{schedule="%s"}[$__rate_interval])'
-                        % service.velero.schedule, 'partially failed')],
-               min=0) { gridWidth:: 6 },
-];
+local veleroPanels(service) =
+  local schedule = '{schedule="' + service.velero.schedule + '"}';
+  [
+    o.stat(service.name + ': last Velero backup', 's',
+           [o.query('time() - velero_backup_last_successful_timestamp' + schedule, instant=true)],
+           'Age of the last successful backup; red past the RPO of ' + service.velero.rpo + '.',
+           ageColors(service.velero.rpo_seconds)) { gridWidth:: 6 },
+    o.timeseries(service.name + ': Velero backup failures', 'short',
+                 [o.query('increase(velero_backup_failure_total' + schedule + '[$__rate_interval])', 'failed'),
+                  o.query('increase(velero_backup_partial_failure_total' + schedule + '[$__rate_interval])',
+                          'partially failed')],
+                 min=0) { gridWidth:: 6 },
+  ];
 
-local datastorePanels(service, ds) = [
-  o.row('%s / %s (RPO %s, RTO %s)' % [service.name, ds.name, ds.rpo, ds.rto]),
-  o.timeseries('WAL archive age', 's',
-               [o.query('pg_stat_archiver_last_archive_age{job="%s"}' % ds.exporter_job, 'age')],
-               'Seconds since the last archived WAL segment; archive_timeout is %ss, the RPO %s. '
-               % [ds.archive_timeout_seconds, ds.rpo] + 'An idle database ages without losing anything.',
-               ageColors(ds.rpo_seconds), min=0) { gridWidth:: 6 },
-  o.stat('Last base backup', 's',
-         [o.query('time() - obskit_backup_last_success_timestamp_seconds%s' % ds.selector, instant=true)],
-         'Base backups run every %s; red past %s.' % [ds.base_interval, ds.base_limit],
-         ageColors(ds.base_limit_seconds)) { gridWidth:: 6 },
-  o.stat('Last restore drill', 's',
-         [o.query('obskit_restore_drill_duration_seconds%s' % ds.selector, instant=true)],
-         'Duration of the last drill; red past the RTO of %s (the plan estimates %s).' % [ds.rto, ds.restore_estimate],
-         ageColors(ds.rto_seconds)) { gridWidth:: 6 },
-  o.timeseries('WAL archiving failures', 'short',
-               [o.query('increase(pg_stat_archiver_failed_count{job="%s"}[$__rate_interval])' % ds.exporter_job,
-                        'failures')],
-               min=0) { gridWidth:: 6 },
-];
+local datastorePanels(service, ds) =
+  local exporter = '{job="' + ds.exporter_job + '"}';
+  [
+    o.row(service.name + ' / ' + ds.name + ' (RPO ' + ds.rpo + ', RTO ' + ds.rto + ')'),
+    o.timeseries('WAL archive age', 's', [o.query('pg_stat_archiver_last_archive_age' + exporter, 'age')],
+                 'Seconds since the last archived WAL segment; archive_timeout is ' + ds.archive_timeout_seconds
+                 + 's, the RPO ' + ds.rpo + '. An idle database ages without losing anything.',
+                 ageColors(ds.rpo_seconds), min=0) { gridWidth:: 6 },
+    o.stat('Last base backup', 's',
+           [o.query('time() - obskit_backup_last_success_timestamp_seconds' + ds.selector, instant=true)],
+           'Base backups run every ' + ds.base_interval + '; red past ' + ds.base_limit + '.',
+           ageColors(ds.base_limit_seconds)) { gridWidth:: 6 },
+    o.stat('Last restore drill', 's',
+           [o.query('obskit_restore_drill_duration_seconds' + ds.selector, instant=true)],
+           'Duration of the last drill; red past the RTO of ' + ds.rto + ' (the plan estimates '
+           + ds.restore_estimate + ').',
+           ageColors(ds.rto_seconds)) { gridWidth:: 6 },
+    o.timeseries('WAL archiving failures', 'short',
+                 [o.query('increase(pg_stat_archiver_failed_count' + exporter + '[$__rate_interval])', 'failures')],
+                 min=0) { gridWidth:: 6 },
+  ];
 
 {
   dashboard(plan)::
-    o.dashboard('Disaster recovery (%s)' % plan.environment, plan.dr_uid, tags=['obskit', plan.environment],
+    local withVelero = [s for s in plan.services if s.velero != null];
+    o.dashboard('Disaster recovery (' + plan.environment + ')', plan.dr_uid, tags=['obskit', plan.environment],
                 links=[o.link('Environment overview', plan.overview_uid)],
                 description='Backups, WAL archiving and restore drills against their RPO and RTO, generated by obskit.')
     {
       panels: o.grid(
-        (if std.length([s for s in plan.services if s.velero != null]) > 0 then
-           [o.row('Velero')] + std.flattenArrays([veleroPanels(s) for s in plan.services if s.velero != null])
+        (if std.length(withVelero) > 0 then [o.row('Velero')] + std.flattenArrays([veleroPanels(s) for s in withVelero])
          else [])
         + std.flattenArrays([datastorePanels(s, ds) for s in plan.services for ds in s.datastores]),
       ),

@@ -11,6 +11,7 @@ from typing import NoReturn, TypeVar
 import click
 
 from obskit.alertcatalog import builtin_catalog_files, load_catalog
+from obskit.generate.dashboards import DashboardError
 from obskit.model import Spec
 from obskit.pipeline import load_plan, output_tree
 from obskit.plan import Plan, build_plan
@@ -100,7 +101,10 @@ def gen(env_name: str, spec_path: Path, out: Path | None, check: bool) -> None:
     for note in plan.notes:
         click.echo(f"note: {note}", err=True)
     out_dir = out if out is not None else Path("out") / env_name
-    tree = output_tree(plan)
+    try:
+        tree = output_tree(plan)
+    except DashboardError as err:
+        _fail([f"obskit: a dashboard template failed, nothing written:\n{err}"])
     drift = diff(out_dir, tree)
     if check:
         if drift:

@@ -12,8 +12,8 @@ DEFAULT_METRICS_PATH = "/metrics"
 DEFAULT_VOLUMES = "snapshot"
 DEFAULT_POSTGRES_PORT = 5432
 DEFAULT_GRAFANA_NAMESPACE = "monitoring"
-# An image with wal-g, the PostgreSQL server binaries, python3 and prometheus-client
-# (backup/Dockerfile builds one); obskit's job scripts are mounted from a ConfigMap.
+# An image with wal-g, the PostgreSQL server binaries, python3 and prometheus-client, which the
+# user provides (walg.image); obskit's job scripts are mounted from a ConfigMap.
 DEFAULT_WALG_IMAGE = "obskit-walg-runner:0.3"
 DEFAULT_WALG_COMPRESSION = "zstd"
 

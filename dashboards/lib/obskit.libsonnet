@@ -84,22 +84,73 @@
 
   row(title):: { type: 'row', title: title, collapsed: false, panels: [] },
 
-  // Lays panels out left to right in rows of `width` columns (Grafana's grid is 24 wide),
-  // numbering panel ids in order so they are unique and stable. A panel may ask for its
-  // own width with a hidden field, `panel { gridWidth:: 12 }`.
-  grid(panels, width=8, height=8)::
-    local place(state, panel) =
-      local isRow = panel.type == 'row';
-      local w = if isRow then 24 else std.get(panel, 'gridWidth', width, inc_hidden=true);
-      local wraps = isRow || state.x + w > 24;
-      local x = if wraps then 0 else state.x;
-      local y = if wraps && state.x > 0 then state.y + state.h else state.y;
+  // Inclusive prefix sums, by halves: O(n log n) work and O(log n) depth, where a fold that
+  // appends would be quadratic and nest one stack frame per element.
+  prefixSums(xs)::
+    local n = std.length(xs);
+    if n <= 1 then xs
+    else
+      local mid = std.floor(n / 2);
+      local left = $.prefixSums(xs[0:mid]);
+      local right = $.prefixSums(xs[mid:]);
+      left + [v + left[mid - 1] for v in right],
+
+  // Positions {x, y} (y relative to the section) and the height of one section's panels,
+  // laid left to right and wrapped at Grafana's 24 columns. Equal widths are placed by
+  // arithmetic, so a section of thousands of panels costs nothing; mixed widths are folded.
+  local placeSection(widths, height) =
+    local n = std.length(widths);
+    if n == 0 then { positions: [], height: 0 }
+    else if std.all([w == widths[0] for w in widths]) then
+      local perLine = std.max(1, std.floor(24 / widths[0]));
       {
-        x: if isRow then 0 else x + w,
-        y: if isRow then y + 1 else y,
-        h: if isRow then 0 else height,
-        id: state.id + 1,
-        panels: state.panels + [panel { id: state.id + 1, gridPos: { x: x, y: y, w: w, h: if isRow then 1 else height } }],
-      };
-    std.foldl(place, panels, { x: 0, y: 0, h: 0, id: 0, panels: [] }).panels,
+        positions: [{ x: (i % perLine) * widths[0], y: std.floor(i / perLine) * height } for i in std.range(0, n - 1)],
+        height: std.ceil(n / perLine) * height,
+      }
+    else
+      local step(state, w) =
+        local wraps = state.x + w > 24;
+        local x = if wraps then 0 else state.x;
+        local y = if wraps then state.y + height else state.y;
+        { x: x + w, y: y, positions: state.positions + [{ x: x, y: y }] };
+      local placed = std.foldl(step, widths, { x: 0, y: 0, positions: [] });
+      { positions: placed.positions, height: placed.y + height },
+
+  // Lays panels out in sections that start at each row, numbering panel ids in order so
+  // they are unique and stable. A panel may ask for its own width with a hidden field,
+  // `panel { gridWidth:: 12 }`.
+  grid(panels, width=8, height=8)::
+    local n = std.length(panels);
+    local starts = [i for i in std.range(0, n - 1) if i == 0 || panels[i].type == 'row'];
+    local bounds = [[starts[k], if k + 1 < std.length(starts) then starts[k + 1] else n]
+                    for k in std.range(0, std.length(starts) - 1)];
+    local sections = [
+      local members = panels[b[0]:b[1]];
+      local hasRow = members[0].type == 'row';
+      local items = if hasRow then members[1:] else members;
+      local placed = placeSection([std.get(p, 'gridWidth', width, inc_hidden=true) for p in items], height);
+      { start: b[0], hasRow: hasRow, items: items, placed: placed, height: (if hasRow then 1 else 0) + placed.height }
+      for b in bounds
+    ];
+    local ends = $.prefixSums([section.height for section in sections]);
+    std.flattenArrays([
+      local section = sections[k];
+      local top = ends[k] - section.height;
+      local offset = if section.hasRow then 1 else 0;
+      (if section.hasRow then [panels[section.start] { id: section.start + 1, gridPos: { x: 0, y: top, w: 24, h: 1 } }]
+       else [])
+      + [
+        section.items[i] {
+          id: section.start + offset + i + 1,
+          gridPos: {
+            x: section.placed.positions[i].x,
+            y: top + offset + section.placed.positions[i].y,
+            w: std.get(section.items[i], 'gridWidth', width, inc_hidden=true),
+            h: height,
+          },
+        }
+        for i in std.range(0, std.length(section.items) - 1)
+      ]
+      for k in std.range(0, std.length(sections) - 1)
+    ]),
 }

@@ -56,6 +56,7 @@ def _slo_data(plan: Plan, service_plan: ServicePlan, slo_plan: SLOPlan) -> dict[
             "histogram": sli.histogram.metric,
             "matchers": matchers if matchers.startswith("{") else "",
             "threshold_seconds": _float(sli.threshold.seconds),
+            "threshold_text": burnrate.decimal_text(sli.threshold.seconds),
         }
     return {
         "name": slo_plan.name,
@@ -100,7 +101,7 @@ def _service_data(plan: Plan, service_plan: ServicePlan) -> dict[str, Any]:
                 "rpo_seconds": _secs(tier.rpo),
                 "rto": str(tier.rto),
                 "rto_seconds": _secs(tier.rto),
-                "archive_timeout_seconds": _secs(ds.archive_timeout),
+                "archive_timeout_seconds": str(_secs(ds.archive_timeout)),
                 "base_interval": str(ds.base_interval),
                 "base_limit": str(base_backup_limit(ds)),
                 "base_limit_seconds": _secs(base_backup_limit(ds)),
