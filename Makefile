@@ -5,7 +5,7 @@ BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.obskit-installed
 ENV    ?= prod
 
-.PHONY: demo test lint tools clean
+.PHONY: demo test lint tools bench clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -25,6 +25,10 @@ test: $(STAMP) tools
 ## tools: install the Debian packages the tests start (needs root or sudo)
 tools:
 	scripts/install-tools
+
+## bench: wall time and peak RSS of validate, gen and test at 100 and 1000 services (BENCH_SIZES to change)
+bench: $(STAMP) tools
+	$(BIN)/python -m benchmarks.run
 
 ## lint: ruff, as CI would
 lint: $(STAMP)
