@@ -158,8 +158,9 @@ def test_command(env_name: str, out: Path | None) -> None:
 
     promtool check rules (--lint-fatal) on every plain rule file and promtool test rules
     on every generated unit test, one promtool process each; every PrometheusRule holds
-    the same groups as its plain file; every Kubernetes object survives a round trip
-    through its typed model unchanged. Exit codes: 0 all passed, 1 something failed.
+    the same groups as its plain file; custom resources survive a round trip through
+    their typed models unchanged, and core objects (ConfigMap, CronJob) pass the
+    Kubernetes schema strictly. Exit codes: 0 all passed, 1 something failed.
     """
     # Imported here: the typed object models take two seconds to import, and only `test` needs them.
     from obskit import promtool, treecheck

@@ -49,7 +49,7 @@ def _object_check(root: Path) -> Check:
         for document in _load_documents(root, resource):
             count += 1
             problems += [f"{resource}: {problem}" for problem in objects.object_problems(document)]
-    return Check(f"objects round-trip through their models ({count} objects)", not problems, "\n".join(problems))
+    return Check(f"objects pass their models and schemas ({count} objects)", not problems, "\n".join(problems))
 
 
 def _same_rules_check(root: Path) -> Check:

@@ -209,7 +209,7 @@ def test_the_example_tree_passes_obskit_test(tmp_path: Path) -> None:
         "promtool check rules --lint-fatal",
         "promtool test rules",
         "PrometheusRules match the plain rule files",
-        "objects round-trip through their models",
+        "objects pass their models and schemas",
     ]
 
 
