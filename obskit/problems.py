@@ -38,7 +38,3 @@ class SpecInvalid(Exception):
         unique = sorted(set(problems), key=lambda p: (p.file, p.line, dotted(p.path), p.message))
         self.problems: list[Problem] = unique
         super().__init__("\n".join(str(p) for p in unique))
-
-
-class PlanInfeasible(Exception):
-    """A target the generated schedules cannot meet; the message says why."""
