@@ -89,7 +89,7 @@ def gen(env_name: str, spec_path: Path, out: Path | None, check: bool) -> None:
 
     The tree is built beside OUT and swapped in atomically; files an earlier run wrote
     that are no longer generated are removed. Exit codes: 0 ok (or no drift with
-    --check), 1 drift (--check), 2 invalid spec or unusable output directory.
+    --check), 1 drift (--check), 2 invalid spec, infeasible DR plan or unusable output directory.
     """
     plan = _load_plan(spec_path, env_name)
     if plan.infeasible:
