@@ -5,7 +5,7 @@ from __future__ import annotations
 from obskit.generate import render
 from obskit.generate.dashboards import config_map, render_dashboards
 from obskit.generate.rule_tests import service_tests
-from obskit.generate.rules import prometheus_rule, rule_file, service_groups
+from obskit.generate.rules import groups_yaml, prometheus_rule, rule_file, service_groups
 from obskit.generate.servicemonitor import service_monitor
 from obskit.generate.velero import schedule
 from obskit.generate.walg import walg_objects
@@ -33,8 +33,9 @@ def generate_tree(plan: Plan) -> Tree:
         name = service_plan.name
         groups = service_groups(plan, service_plan)
         objects[f"prometheus/servicemonitors/{name}.yaml"] = render.yaml_file(env, service_monitor(plan, service_plan))
-        objects[f"prometheus/rules/{name}.yaml"] = render.yaml_file(env, prometheus_rule(plan, service_plan, groups))
-        files[f"prometheus/rulefiles/{name}.rules.yaml"] = render.yaml_file(env, rule_file(groups))
+        groups_text = groups_yaml(groups)
+        objects[f"prometheus/rules/{name}.yaml"] = prometheus_rule(plan, service_plan, groups_text)
+        files[f"prometheus/rulefiles/{name}.rules.yaml"] = rule_file(env, groups_text)
         files[f"prometheus/tests/{name}.test.yaml"] = render.yaml_file(
             env, service_tests(plan, service_plan, f"../rulefiles/{name}.rules.yaml")
         )

@@ -14,7 +14,9 @@ except ImportError:  # pragma: no cover - PyYAML built without libyaml
 
 
 class _Dumper(_BaseDumper):  # type: ignore[misc,valid-type]
-    pass
+    def ignore_aliases(self, data: Any) -> bool:
+        # Generated files never use anchors, and skipping the bookkeeping is faster.
+        return True
 
 
 def _represent_str(dumper: yaml.SafeDumper, value: str) -> yaml.ScalarNode:
@@ -46,6 +48,12 @@ def to_yaml(documents: list[Any] | Any) -> str:
 
 def yaml_file(environment: str, documents: list[Any] | Any) -> str:
     return header(environment) + to_yaml(documents)
+
+
+def indented(text: str, spaces: int) -> str:
+    """Every line of `text` indented, to nest one YAML rendering inside another."""
+    pad = " " * spaces
+    return "".join(pad + line if line.strip() else line for line in text.splitlines(keepends=True))
 
 
 def json_file(document: Any) -> str:

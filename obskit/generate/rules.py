@@ -3,9 +3,8 @@ written as a PrometheusRule object and as a plain Prometheus rule file."""
 
 from __future__ import annotations
 
-from typing import Any
-
 from obskit.alertcatalog import AlertTemplate, fill
+from obskit.generate import render
 from obskit.generate.dr_rules import dr_groups
 from obskit.generate.meta import object_metadata
 from obskit.generate.slo_rules import Group, Rule, alert_labels, group_name, slo_groups
@@ -68,14 +67,22 @@ def service_groups(plan: Plan, service_plan: ServicePlan) -> list[Group]:
     return groups
 
 
-def rule_file(groups: list[Group]) -> dict[str, Any]:
-    return {"groups": groups}
+def rule_file(environment: str, groups_yaml: str) -> str:
+    """The plain rule file: the groups' YAML under `groups:`."""
+    return render.header(environment) + "groups:\n" + groups_yaml
 
 
-def prometheus_rule(plan: Plan, service_plan: ServicePlan, groups: list[Group]) -> dict[str, Any]:
-    return {
+def prometheus_rule(plan: Plan, service_plan: ServicePlan, groups_yaml: str) -> str:
+    """The PrometheusRule: the same groups' YAML nested under `spec:` (rendered once, used twice;
+    `spec` sorts after `apiVersion`, `kind` and `metadata`)."""
+    head = {
         "apiVersion": "monitoring.coreos.com/v1",
         "kind": "PrometheusRule",
         "metadata": object_metadata(plan, service_plan.name, service_plan.service.namespace),
-        "spec": {"groups": groups},
     }
+    return render.yaml_file(plan.environment.name, head) + "spec:\n  groups:\n" + render.indented(groups_yaml, 2)
+
+
+def groups_yaml(groups: list[Group]) -> str:
+    """The rule groups as a YAML sequence, rendered once for both files."""
+    return render.to_yaml([groups])  # one document that is a list
