@@ -92,7 +92,9 @@ class Prometheus:
 
 
 @contextmanager
-def prometheus(workdir: Path, config: dict[str, Any], startup_timeout: float = 60) -> Iterator[Prometheus]:
+def prometheus(
+    workdir: Path, config: dict[str, Any], startup_timeout: float = 60, extra_args: tuple[str, ...] = ()
+) -> Iterator[Prometheus]:
     import yaml
 
     binary = require_binary(PROMETHEUS)
@@ -104,6 +106,7 @@ def prometheus(workdir: Path, config: dict[str, Any], startup_timeout: float = 6
         f"--storage.tsdb.path={workdir / 'data'}",
         f"--web.listen-address=127.0.0.1:{port}",
         "--web.enable-admin-api",
+        *extra_args,
     ]
     log = workdir / "prometheus.log"
     with process(args, log, cwd=workdir) as proc:

@@ -19,6 +19,10 @@ from obskit.promql import WINDOW_PLACEHOLDER
 from obskit.units import Duration, parse_duration
 
 BASE_WINDOW = parse_duration("5m")
+# The long group's windows (1d, 3d, the SLO window) read a 10m average of the 5m rates that the
+# long group itself records every 2m: a quarter of the samples of the 5m rates recorded every
+# 30s, still an average over every event, and at most minutes late over a day.
+COARSE_WINDOW = parse_duration("10m")
 SHORT_WINDOWS = tuple(w for w in burnrate.ALERT_WINDOWS if w < parse_duration("1d") and w != BASE_WINDOW)
 LONG_GROUP_INTERVAL = "2m"  # well inside the 5m lookback, so readers never see the series go stale
 
@@ -92,11 +96,14 @@ def _record(name: str, expr: str, labels: dict[str, str]) -> Rule:
     return {"record": name, "expr": expr, "labels": dict(labels)}
 
 
-def _window_rules(windows: tuple[Duration, ...], match: str, labels: dict[str, str]) -> list[Rule]:
+def _window_rules(
+    windows: tuple[Duration, ...], match: str, labels: dict[str, str], source: Duration = BASE_WINDOW
+) -> list[Rule]:
+    """Error and total rates over each window, averaged from the recorded `source` rates, and their ratio."""
     rules = []
     for window in windows:
         for name in (errors_rate, total_rate):
-            rules.append(_record(name(window), f"avg_over_time({name(BASE_WINDOW)}{match}[{window}])", labels))
+            rules.append(_record(name(window), f"avg_over_time({name(source)}{match}[{window}])", labels))
     for window in windows:
         rules.append(
             _record(error_ratio(window), f"{errors_rate(window)}{match} / {total_rate(window)}{match}", labels)
@@ -135,7 +142,11 @@ def slo_groups(plan: Plan, service_plan: ServicePlan, slo_plan: SLOPlan) -> list
     long = [
         _record(OBJECTIVE, f"vector({burnrate.decimal_text(objective)})", labels),
         _record(ERROR_BUDGET, f"vector({burnrate.decimal_text(budget)})", labels),
-        *_window_rules(windows, match, labels),
+        *[
+            _record(name(COARSE_WINDOW), f"avg_over_time({name(BASE_WINDOW)}{match}[{COARSE_WINDOW}])", labels)
+            for name in (errors_rate, total_rate)
+        ],
+        *_window_rules(windows, match, labels, source=COARSE_WINDOW),
         _record(BUDGET_REMAINING, f"1 - {error_ratio(slo_plan.window)}{match} / {ERROR_BUDGET}{match}", labels),
     ]
     alerts: list[Rule] = [
