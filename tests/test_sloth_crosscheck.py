@@ -38,8 +38,9 @@ services:
 REQUESTS_PER_MINUTE = 600
 # (minutes, error ratio): quiet, a sharp incident (20x budget), quiet, a slow leak (5x budget), quiet.
 PROFILE = [(240, "0.0005"), (120, "0.02"), (360, "0.0005"), (480, "0.005"), (960, "0.0005")]
-# Measured: page 99 min firing each, 6 min apart in all; ticket 1225 min each, 10 min apart.
-TOLERANCE_MINUTES = 15
+# Measured: page 99 min firing in each, 6 min apart in all; ticket 1220 and 1225 min, 15 min apart (the
+# long windows average a 10m average recorded every 2m, a few minutes behind Sloth's raw rates at each change).
+TOLERANCE_MINUTES = 20
 
 
 def _counter_values(error_share: bool) -> str:
