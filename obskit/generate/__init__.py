@@ -37,7 +37,7 @@ def generate_tree(plan: Plan) -> Tree:
         objects[f"prometheus/rules/{name}.yaml"] = prometheus_rule(plan, service_plan, groups_text)
         files[f"prometheus/rulefiles/{name}.rules.yaml"] = rule_file(env, groups_text)
         files[f"prometheus/tests/{name}.test.yaml"] = render.yaml_file(
-            env, service_tests(plan, service_plan, f"../rulefiles/{name}.rules.yaml")
+            env, service_tests(plan, service_plan, f"../rulefiles/{name}.rules.yaml", [g["name"] for g in groups])
         )
         if service_plan.velero is not None:
             objects[f"backup/velero/{name}.yaml"] = render.yaml_file(env, schedule(plan, service_plan))

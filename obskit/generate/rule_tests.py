@@ -241,10 +241,17 @@ def _slo_groups(plan: Plan, service_plan: ServicePlan) -> list[TestGroup]:
     return [*groups, _missing_group(plan, service_plan, list(slos), "SLOs: SLI metrics missing")]
 
 
-def service_tests(plan: Plan, service_plan: ServicePlan, rule_file_path: str) -> dict[str, Any]:
+def service_tests(plan: Plan, service_plan: ServicePlan, rule_file_path: str, group_names: list[str]) -> dict[str, Any]:
+    """The test file; `group_names` (the rule groups in file order) fixes promtool's evaluation
+    order, which is otherwise not stable from run to run."""
     groups: list[TestGroup] = []
     for template in plan.alert_templates:
         groups += _catalog_cases(plan, service_plan, template)
     groups += _slo_groups(plan, service_plan)
     groups += dr_test_groups(plan, service_plan, _expected_alert)
-    return {"rule_files": [rule_file_path], "evaluation_interval": str(EVAL_STEP), "tests": groups}
+    return {
+        "rule_files": [rule_file_path],
+        "evaluation_interval": str(EVAL_STEP),
+        "group_eval_order": group_names,
+        "tests": groups,
+    }
