@@ -8,6 +8,7 @@ Kubernetes binary suffixes; throughputs are exact bytes per second (a Fraction, 
 from __future__ import annotations
 
 import re
+from functools import lru_cache
 from dataclasses import dataclass
 from decimal import Decimal
 from fractions import Fraction
@@ -41,7 +42,7 @@ class Duration:
         return Fraction(self.ms, 1000)
 
     def __str__(self) -> str:
-        return format_duration(self)
+        return _format_ms(self.ms)
 
     def __add__(self, other: Duration) -> Duration:
         return Duration(self.ms + other.ms)
@@ -66,9 +67,14 @@ def parse_duration(text: str) -> Duration:
 def format_duration(duration: Duration) -> str:
     """Largest units first, `0s` for zero, as Prometheus writes durations, except that weeks
     and days together are written as days: `30d`, not `4w2d`."""
-    if duration.ms == 0:
+    return _format_ms(duration.ms)
+
+
+@lru_cache(maxsize=4096)  # generators print the same few windows and intervals again and again
+def _format_ms(ms: int) -> str:
+    if ms == 0:
         return "0s"
-    rest = duration.ms
+    rest = ms
     amounts: dict[str, int] = {}
     for unit, size in _DURATION_UNITS_MS.items():
         amounts[unit], rest = divmod(rest, size)

@@ -46,8 +46,9 @@ def generate_tree(plan: Plan) -> Tree:
                 env, walg_objects(plan, service_plan, datastore_plan)
             )
     for uid, dashboard in render_dashboards(plan).items():
-        files[f"grafana/dashboards/{uid}.json"] = render.json_file(dashboard)
-        objects[f"grafana/configmaps/{uid}.yaml"] = render.yaml_file(env, config_map(plan, uid, dashboard))
+        dashboard_json = render.json_file(dashboard)
+        files[f"grafana/dashboards/{uid}.json"] = dashboard_json
+        objects[f"grafana/configmaps/{uid}.yaml"] = render.yaml_file(env, config_map(plan, uid, dashboard_json))
     tree: Tree = {**objects, **files}
     tree[KUSTOMIZATION] = render.yaml_file(env, kustomization(list(objects)))
     return dict(sorted(tree.items()))

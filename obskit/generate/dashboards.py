@@ -12,9 +12,10 @@ from importlib import resources
 from typing import Any
 
 import _gojsonnet
+import orjson
 
 from obskit import burnrate
-from obskit.generate import render, slo_rules
+from obskit.generate import slo_rules
 from obskit.generate.dr_rules import base_backup_limit, drill_limit
 from obskit.generate.meta import object_metadata
 from obskit.model import LatencySLI
@@ -148,10 +149,10 @@ def render_dashboards(plan: Plan, template_dir: str | None = None) -> dict[str, 
         )
     except RuntimeError as err:
         raise DashboardError(_error_message(str(err))) from None
-    return json.loads(text)
+    return orjson.loads(text)
 
 
-def config_map(plan: Plan, uid: str, dashboard: dict[str, Any]) -> dict[str, Any]:
+def config_map(plan: Plan, uid: str, dashboard_json: str) -> dict[str, Any]:
     metadata = object_metadata(plan, uid, plan.environment.grafana_namespace)
     metadata["labels"]["grafana_dashboard"] = "1"
     metadata["annotations"] = {FOLDER_ANNOTATION: f"obskit {plan.environment.name}"}
@@ -159,5 +160,5 @@ def config_map(plan: Plan, uid: str, dashboard: dict[str, Any]) -> dict[str, Any
         "apiVersion": "v1",
         "kind": "ConfigMap",
         "metadata": metadata,
-        "data": {f"{uid}.json": render.json_file(dashboard)},
+        "data": {f"{uid}.json": dashboard_json},
     }

@@ -2,30 +2,13 @@
 
 from __future__ import annotations
 
-import json
 from typing import Any
 
-import yaml
+import orjson
 
-try:
-    from yaml import CSafeDumper as _BaseDumper
-except ImportError:  # pragma: no cover - PyYAML built without libyaml
-    from yaml import SafeDumper as _BaseDumper  # type: ignore[assignment]
+from obskit.generate import yamltext
 
-
-class _Dumper(_BaseDumper):  # type: ignore[misc,valid-type]
-    def ignore_aliases(self, data: Any) -> bool:
-        # Generated files never use anchors, and skipping the bookkeeping is faster.
-        return True
-
-
-def _represent_str(dumper: yaml.SafeDumper, value: str) -> yaml.ScalarNode:
-    # Multi-line PromQL reads best as a literal block.
-    style = "|" if "\n" in value else None
-    return dumper.represent_scalar("tag:yaml.org,2002:str", value, style=style)
-
-
-_Dumper.add_representer(str, _represent_str)
+_JSON_OPTIONS = orjson.OPT_SORT_KEYS | orjson.OPT_INDENT_2 | orjson.OPT_APPEND_NEWLINE
 
 
 def header(environment: str) -> str:
@@ -35,15 +18,7 @@ def header(environment: str) -> str:
 def to_yaml(documents: list[Any] | Any) -> str:
     """YAML text of one object or a multi-document stream of several."""
     docs = documents if isinstance(documents, list) else [documents]
-    return yaml.dump_all(
-        docs,
-        Dumper=_Dumper,
-        sort_keys=True,
-        default_flow_style=False,
-        allow_unicode=True,
-        width=1_000_000,
-        explicit_start=len(docs) > 1,
-    )
+    return yamltext.dump_all(docs) if len(docs) > 1 else yamltext.dump(docs[0])
 
 
 def yaml_file(environment: str, documents: list[Any] | Any) -> str:
@@ -57,4 +32,5 @@ def indented(text: str, spaces: int) -> str:
 
 
 def json_file(document: Any) -> str:
-    return json.dumps(document, sort_keys=True, indent=2, ensure_ascii=False) + "\n"
+    """Sorted keys, two-space indent, UTF-8 as is: json.dumps(indent=2) without its pure-Python speed."""
+    return orjson.dumps(document, option=_JSON_OPTIONS).decode()
