@@ -12,6 +12,7 @@ import click
 
 from obskit.alertcatalog import builtin_catalog_files, load_catalog
 from obskit.generate.dashboards import DashboardError
+from obskit.generate.parallel import available_cpus
 from obskit.model import Spec
 from obskit.pipeline import load_plan, output_tree
 from obskit.plan import Plan, build_plan
@@ -84,7 +85,14 @@ def main() -> None:
     is_flag=True,
     help="Write nothing; exit 1 and list the files if the tree on disk differs from what would be generated.",
 )
-def gen(env_name: str, spec_path: Path, out: Path | None, check: bool) -> None:
+@click.option(
+    "--jobs",
+    "-j",
+    type=click.IntRange(min=1),
+    default=None,
+    help="Processes that render a large environment in parts; the output is the same.  [default: CPUs available]",
+)
+def gen(env_name: str, spec_path: Path, out: Path | None, check: bool, jobs: int | None) -> None:
     """Write the output tree for one environment.
 
     The tree is built beside OUT and swapped in atomically; files an earlier run wrote
@@ -102,7 +110,7 @@ def gen(env_name: str, spec_path: Path, out: Path | None, check: bool) -> None:
         click.echo(f"note: {note}", err=True)
     out_dir = out if out is not None else Path("out") / env_name
     try:
-        tree = output_tree(plan)
+        tree = output_tree(plan, jobs or available_cpus())
     except DashboardError as err:
         _fail([f"obskit: a dashboard template failed, nothing written:\n{err}"])
     drift = diff(out_dir, tree)

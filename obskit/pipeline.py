@@ -5,7 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from obskit.alertcatalog import builtin_catalog_files, load_catalog
-from obskit.generate import generate_tree
+from obskit.generate.parallel import generate_tree_parallel
 from obskit.plan import Plan, build_plan
 from obskit.resolve import load_spec
 from obskit.writer import with_manifest
@@ -17,6 +17,6 @@ def load_plan(spec_path: Path, environment: str) -> Plan:
     return build_plan(spec, environment, load_catalog([*builtin_catalog_files(), *spec.alert_catalogs]))
 
 
-def output_tree(plan: Plan) -> dict[str, str]:
-    """Every file of the output tree, the manifest included."""
-    return with_manifest(generate_tree(plan))
+def output_tree(plan: Plan, jobs: int = 1) -> dict[str, str]:
+    """Every file of the output tree, the manifest included, rendered by up to `jobs` processes."""
+    return with_manifest(generate_tree_parallel(plan, jobs))

@@ -8,10 +8,10 @@ Kubernetes binary suffixes; throughputs are exact bytes per second (a Fraction, 
 from __future__ import annotations
 
 import re
-from functools import lru_cache
 from dataclasses import dataclass
 from decimal import Decimal
 from fractions import Fraction
+from functools import lru_cache
 
 
 class UnitError(ValueError):

@@ -1,19 +1,43 @@
-"""Generators: pure functions from a Plan to {relative path: file content}."""
+"""Generators: pure functions from a Plan to {relative path: file content}.
+
+The tree is built in parts (a run of services with their dashboards, the environment
+overview, the DR overview) that do not depend on each other, so a large plan can be
+rendered by several processes (obskit.generate.parallel) with the same bytes as one.
+"""
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 from obskit.generate import render
-from obskit.generate.dashboards import config_map, render_dashboards
+from obskit.generate.dashboards import DashboardSet, config_map, render_dashboards
 from obskit.generate.rule_tests import service_tests
 from obskit.generate.rules import groups_yaml, prometheus_rule, rule_file, service_groups
 from obskit.generate.servicemonitor import service_monitor
 from obskit.generate.velero import schedule
 from obskit.generate.walg import walg_objects
-from obskit.plan import Plan
+from obskit.plan import Plan, ServicePlan
 
 Tree = dict[str, str]
 
 KUSTOMIZATION = "kustomization.yaml"
+SERVICES_PER_PART = 50  # bounds the Jsonnet heap of one evaluation (~120 MB at 50 services)
+
+
+@dataclass(frozen=True)
+class Part:
+    """Services [start, stop) with their dashboards, and/or the environment-wide dashboards."""
+
+    start: int = 0
+    stop: int = 0
+    overview: bool = False
+    dr: bool = False
+
+
+@dataclass
+class PartFiles:
+    objects: Tree  # Kubernetes objects, listed in the kustomization
+    files: Tree  # everything else
 
 
 def kustomization(resources: list[str]) -> dict[str, object]:
@@ -24,31 +48,58 @@ def kustomization(resources: list[str]) -> dict[str, object]:
     }
 
 
-def generate_tree(plan: Plan) -> Tree:
-    """Every file of the output tree for the plan's environment."""
+def plan_parts(plan: Plan, services_per_part: int = SERVICES_PER_PART) -> list[Part]:
+    """The environment-wide dashboards first (the longest parts), then runs of services."""
+    count = len(plan.services)
+    return [Part(overview=True), Part(dr=True)] + [
+        Part(start, min(start + services_per_part, count)) for start in range(0, count, services_per_part)
+    ]
+
+
+def _service_files(plan: Plan, service_plan: ServicePlan, into: PartFiles) -> None:
     env = plan.environment.name
-    objects: Tree = {}
-    files: Tree = {}
-    for service_plan in plan.services:
-        name = service_plan.name
-        groups = service_groups(plan, service_plan)
-        objects[f"prometheus/servicemonitors/{name}.yaml"] = render.yaml_file(env, service_monitor(plan, service_plan))
-        groups_text = groups_yaml(groups)
-        objects[f"prometheus/rules/{name}.yaml"] = prometheus_rule(plan, service_plan, groups_text)
-        files[f"prometheus/rulefiles/{name}.rules.yaml"] = rule_file(env, groups_text)
-        files[f"prometheus/tests/{name}.test.yaml"] = render.yaml_file(
-            env, service_tests(plan, service_plan, f"../rulefiles/{name}.rules.yaml", [g["name"] for g in groups])
+    name = service_plan.name
+    groups = service_groups(plan, service_plan)
+    into.objects[f"prometheus/servicemonitors/{name}.yaml"] = render.yaml_file(env, service_monitor(plan, service_plan))
+    groups_text = groups_yaml(groups)
+    into.objects[f"prometheus/rules/{name}.yaml"] = prometheus_rule(plan, service_plan, groups_text)
+    into.files[f"prometheus/rulefiles/{name}.rules.yaml"] = rule_file(env, groups_text)
+    into.files[f"prometheus/tests/{name}.test.yaml"] = render.yaml_file(
+        env, service_tests(plan, service_plan, f"../rulefiles/{name}.rules.yaml", groups)
+    )
+    if service_plan.velero is not None:
+        into.objects[f"backup/velero/{name}.yaml"] = render.yaml_file(env, schedule(plan, service_plan))
+    for datastore_plan in service_plan.datastores:
+        into.objects[f"backup/walg/{name}-{datastore_plan.name}.yaml"] = render.yaml_file(
+            env, walg_objects(plan, service_plan, datastore_plan)
         )
-        if service_plan.velero is not None:
-            objects[f"backup/velero/{name}.yaml"] = render.yaml_file(env, schedule(plan, service_plan))
-        for datastore_plan in service_plan.datastores:
-            objects[f"backup/walg/{name}-{datastore_plan.name}.yaml"] = render.yaml_file(
-                env, walg_objects(plan, service_plan, datastore_plan)
-            )
-    for uid, dashboard in render_dashboards(plan).items():
+
+
+def render_part(plan: Plan, part: Part, template_dir: str | None = None) -> PartFiles:
+    env = plan.environment.name
+    result = PartFiles({}, {})
+    services = plan.services[part.start : part.stop]
+    for service_plan in services:
+        _service_files(plan, service_plan, result)
+    wanted = DashboardSet(services=[s.name for s in services], overview=part.overview, dr=part.dr)
+    for uid, dashboard in render_dashboards(plan, template_dir, wanted).items():
         dashboard_json = render.json_file(dashboard)
-        files[f"grafana/dashboards/{uid}.json"] = dashboard_json
-        objects[f"grafana/configmaps/{uid}.yaml"] = render.yaml_file(env, config_map(plan, uid, dashboard_json))
-    tree: Tree = {**objects, **files}
-    tree[KUSTOMIZATION] = render.yaml_file(env, kustomization(list(objects)))
+        result.files[f"grafana/dashboards/{uid}.json"] = dashboard_json
+        result.objects[f"grafana/configmaps/{uid}.yaml"] = render.yaml_file(env, config_map(plan, uid, dashboard_json))
+    return result
+
+
+def assemble(plan: Plan, parts: list[PartFiles]) -> Tree:
+    objects: Tree = {}
+    tree: Tree = {}
+    for part in parts:
+        objects.update(part.objects)
+        tree.update(part.objects)
+        tree.update(part.files)
+    tree[KUSTOMIZATION] = render.yaml_file(plan.environment.name, kustomization(list(objects)))
     return dict(sorted(tree.items()))
+
+
+def generate_tree(plan: Plan, template_dir: str | None = None) -> Tree:
+    """Every file of the output tree for the plan's environment, in this process."""
+    return assemble(plan, [render_part(plan, part, template_dir) for part in plan_parts(plan)])

@@ -7,6 +7,7 @@ from __future__ import annotations
 import hashlib
 import json
 import re
+from dataclasses import dataclass
 from fractions import Fraction
 from importlib import resources
 from typing import Any
@@ -114,15 +115,24 @@ def _service_data(plan: Plan, service_plan: ServicePlan) -> dict[str, Any]:
     }
 
 
-def dashboard_data(plan: Plan) -> dict[str, Any]:
+def dashboard_data(plan: Plan, services: list[ServicePlan] | None = None) -> dict[str, Any]:
     """Everything the templates read, from the plan: the same numbers the rules and backups use."""
     env = plan.environment.name
     return {
         "environment": env,
         "overview_uid": dashboard_uid(env, "overview"),
         "dr_uid": dashboard_uid(env, "dr"),
-        "services": [_service_data(plan, service_plan) for service_plan in plan.services],
+        "services": [_service_data(plan, service_plan) for service_plan in (services or plan.services)],
     }
+
+
+@dataclass(frozen=True)
+class DashboardSet:
+    """Which dashboards to render: the named services' (None: every service's) and the environment-wide ones."""
+
+    services: list[str] | None = None
+    overview: bool = True
+    dr: bool = True
 
 
 _LOCATION = re.compile(r"([\w./-]+\.(?:jsonnet|libsonnet)):(\d+):(\d+)")
@@ -140,16 +150,37 @@ def _error_message(raw: str) -> str:
     return f"{where}: {lines[0] if lines else 'evaluation failed'}\n" + "\n".join(f"  {line}" for line in lines[1:])
 
 
-def render_dashboards(plan: Plan, template_dir: str | None = None) -> dict[str, dict[str, Any]]:
-    """{uid: dashboard} for the plan's environment, from one Jsonnet evaluation."""
-    root = template_dir or str(resources.files("obskit.builtin_dashboards"))
+def _evaluate(root: str, data: dict[str, Any], services: bool, overview: bool, dr: bool) -> dict[str, dict[str, Any]]:
+    include = {"services": services, "overview": overview, "dr": dr}
     try:
         text = _gojsonnet.evaluate_file(
-            f"{root}/{ENTRY}", jpathdir=[root], ext_codes={"plan": json.dumps(dashboard_data(plan), sort_keys=True)}
+            f"{root}/{ENTRY}",
+            jpathdir=[root],
+            ext_codes={"plan": json.dumps(data, sort_keys=True), "include": json.dumps(include, sort_keys=True)},
         )
     except RuntimeError as err:
         raise DashboardError(_error_message(str(err))) from None
     return orjson.loads(text)
+
+
+def render_dashboards(
+    plan: Plan, template_dir: str | None = None, wanted: DashboardSet = DashboardSet()
+) -> dict[str, dict[str, Any]]:
+    """{uid: dashboard}: every dashboard of the environment by default, or the set asked for.
+
+    The environment-wide dashboards read every service; a run of service dashboards reads
+    only its services, so a large plan renders in parts of bounded memory.
+    """
+    root = template_dir or str(resources.files("obskit.builtin_dashboards"))
+    every_service = wanted.services is None
+    rendered: dict[str, dict[str, Any]] = {}
+    if wanted.overview or wanted.dr or every_service:
+        rendered.update(_evaluate(root, dashboard_data(plan), every_service, wanted.overview, wanted.dr))
+    if not every_service and wanted.services:
+        names = set(wanted.services)
+        services = [service_plan for service_plan in plan.services if service_plan.name in names]
+        rendered.update(_evaluate(root, dashboard_data(plan, services), True, False, False))
+    return rendered
 
 
 def config_map(plan: Plan, uid: str, dashboard_json: str) -> dict[str, Any]:

@@ -18,6 +18,7 @@ from obskit.generate import slo_rules
 from obskit.generate.dr_rules import dr_test_groups
 from obskit.generate.rules import catalog_rule, template_params
 from obskit.generate.series import event_series, series_text
+from obskit.generate.testpacking import pack
 from obskit.generate.timing import EVAL_STEP, INPUT_STEP, SLO_CHECK_TIME, check_time, input_steps
 from obskit.model import LatencySLI, RatioSLI
 from obskit.plan import Plan, ServicePlan, SLOPlan
@@ -241,9 +242,12 @@ def _slo_groups(plan: Plan, service_plan: ServicePlan) -> list[TestGroup]:
     return [*groups, _missing_group(plan, service_plan, list(slos), "SLOs: SLI metrics missing")]
 
 
-def service_tests(plan: Plan, service_plan: ServicePlan, rule_file_path: str, group_names: list[str]) -> dict[str, Any]:
-    """The test file; `group_names` (the rule groups in file order) fixes promtool's evaluation
-    order, which is otherwise not stable from run to run."""
+def service_tests(
+    plan: Plan, service_plan: ServicePlan, rule_file_path: str, rule_groups: list[dict[str, Any]]
+) -> dict[str, Any]:
+    """The test file for the service's rule groups; their names, in file order, fix promtool's
+    evaluation order, which is otherwise not stable from run to run. Independent cases share
+    a test group (see testpacking)."""
     groups: list[TestGroup] = []
     for template in plan.alert_templates:
         groups += _catalog_cases(plan, service_plan, template)
@@ -252,6 +256,6 @@ def service_tests(plan: Plan, service_plan: ServicePlan, rule_file_path: str, gr
     return {
         "rule_files": [rule_file_path],
         "evaluation_interval": str(EVAL_STEP),
-        "group_eval_order": group_names,
-        "tests": groups,
+        "group_eval_order": [group["name"] for group in rule_groups],
+        "tests": pack(groups, rule_groups),
     }

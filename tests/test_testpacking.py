@@ -1,0 +1,59 @@
+"""Test groups share a promtool group only when neither can change what the other asserts."""
+
+from __future__ import annotations
+
+from obskit.generate.testpacking import pack, rule_inputs
+
+RULES = [
+    {
+        "name": "g",
+        "rules": [
+            {"record": "job:errors:rate5m", "expr": "sum(rate(errors_total[5m]))"},
+            {"alert": "ErrorsHigh", "expr": "job:errors:rate5m > 1"},
+            {"alert": "Down", "expr": 'up{job="a"} == 0'},
+            {"alert": "BackupOld", "expr": "time() - backup_timestamp > 300"},
+        ],
+    }
+]
+
+
+def group(name: str, fed: list[str], alert: str) -> dict[str, object]:
+    return {
+        "name": name,
+        "interval": "1m",
+        "input_series": [{"series": f'{metric}{{job="a"}}', "values": "1x5"} for metric in fed],
+        "alert_rule_test": [{"eval_time": "5m", "alertname": alert, "exp_alerts": []}],
+    }
+
+
+def test_inputs_follow_recording_rules() -> None:
+    assert {"errors_total", "job:errors:rate5m"} <= rule_inputs(RULES)["ErrorsHigh"]
+
+
+def test_independent_groups_share_one() -> None:
+    packed = pack([group("errors", ["errors_total"], "ErrorsHigh"), group("down", ["up"], "Down")], RULES)
+    assert [g["name"] for g in packed] == ["errors + down"]
+    assert len(packed[0]["input_series"]) == 2 and len(packed[0]["alert_rule_test"]) == 2
+
+
+def test_a_group_feeding_what_another_reads_through_a_recording_rule_stays_apart() -> None:
+    quiet = group("quiet", [], "ErrorsHigh")  # asserts silence with no input at all
+    noisy = group("noisy", ["errors_total"], "Down")  # feeds the metric behind ErrorsHigh
+    assert [g["name"] for g in pack([quiet, noisy], RULES)] == ["quiet", "noisy"]
+
+
+def test_same_alert_or_same_metric_stays_apart() -> None:
+    fires, silent = group("fires", ["up"], "Down"), group("silent", ["up"], "Down")
+    assert len(pack([fires, silent], RULES)) == 2
+    other = group("other", ["backup_timestamp"], "Down")
+    assert len(pack([group("a", ["up"], "BackupOld"), other], RULES)) == 2
+
+
+def test_first_fit_keeps_order() -> None:
+    groups = [
+        group("down fires", ["up"], "Down"),
+        group("down silent", ["up"], "Down"),
+        group("backup fires", ["backup_timestamp"], "BackupOld"),
+        group("backup silent", ["backup_timestamp"], "BackupOld"),
+    ]
+    assert [g["name"] for g in pack(groups, RULES)] == ["down fires + backup fires", "down silent + backup silent"]
