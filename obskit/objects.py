@@ -8,12 +8,17 @@ written. The strict schema check refuses fields the Kubernetes API does not defi
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterator
+from functools import cache
 from typing import Any
 
+import jsonschema
 import kubernetes_validate
 from cloudcoil.models.prometheus_operator import v1 as prometheus_operator
 from cloudcoil.models.velero import v1 as velero
+from kubernetes_validate.utils import schema_contents
+from referencing import Registry, Resource
 
 MODELS: dict[tuple[str, str], Any] = {
     ("monitoring.coreos.com/v1", "PrometheusRule"): prometheus_operator.PrometheusRule,
@@ -24,10 +29,22 @@ CORE_KINDS = {("v1", "ConfigMap"), ("batch/v1", "CronJob")}
 KUBERNETES_VERSION = kubernetes_validate.latest_version()
 
 
+@cache
+def _core_validator(api_version: str, kind: str) -> jsonschema.Draft202012Validator:
+    """The strict schema validator for one kind, built once: kubernetes_validate.validate reads
+    and parses the schema files on every call, which cost ~10 ms per object."""
+    schema_dir = f"kubernetes-json-schema/v{KUBERNETES_VERSION}-local-strict"
+    group_version = re.sub(r"^([^./]*)(?:\.[^/]*)?/", r"\1-", api_version)  # batch/v1 -> batch-v1
+    schema = schema_contents(f"{schema_dir}/{kind.lower()}-{group_version}.json", KUBERNETES_VERSION)
+    definitions = schema_contents(f"{schema_dir}/_definitions.json", KUBERNETES_VERSION)
+    registry = Resource.from_contents(definitions) @ (Resource.from_contents(schema) @ Registry())
+    return jsonschema.Draft202012Validator(schema, registry=registry)
+
+
 def _core_problems(document: dict[str, Any]) -> list[str]:
     try:
-        kubernetes_validate.validate(document, KUBERNETES_VERSION, strict=True)
-    except kubernetes_validate.ValidationError as err:
+        _core_validator(document["apiVersion"], document["kind"]).validate(document)
+    except jsonschema.ValidationError as err:
         where = ".".join(str(part) for part in err.path) or "(object)"
         return [f"{where}: {err.message} (Kubernetes {KUBERNETES_VERSION} schema)"]
     return []
