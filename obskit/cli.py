@@ -14,7 +14,7 @@ from obskit.alertcatalog import builtin_catalog_files, load_catalog
 from obskit.generate.dashboards import DashboardError
 from obskit.generate.parallel import available_cpus
 from obskit.model import Spec
-from obskit.pipeline import load_plan, output_tree
+from obskit.pipeline import load_plan, output_files
 from obskit.plan import Plan, build_plan
 from obskit.problems import SpecInvalid
 from obskit.resolve import UnknownEnvironment, load_spec
@@ -109,25 +109,23 @@ def gen(env_name: str, spec_path: Path, out: Path | None, check: bool, jobs: int
     for note in plan.notes:
         click.echo(f"note: {note}", err=True)
     out_dir = out if out is not None else Path("out") / env_name
+    files = output_files(plan, jobs or available_cpus())
     try:
-        tree = output_tree(plan, jobs or available_cpus())
+        drift = diff(out_dir, files) if check else write(out_dir, files)
     except DashboardError as err:
         _fail([f"obskit: a dashboard template failed, nothing written:\n{err}"])
-    drift = diff(out_dir, tree)
+    except OutputError as err:
+        _fail([f"obskit: {err}"])
     if check:
         if drift:
             click.echo(f"obskit: {out_dir} differs from what the spec generates (run `obskit gen --env {env_name}`):")
             for line in drift.lines():
                 click.echo(f"  {line}")
             sys.exit(EXIT_FAILED)
-        click.echo(f"{out_dir}: up to date ({len(tree)} files)")
+        click.echo(f"{out_dir}: up to date ({drift.files} files)")
         return
-    try:
-        write(out_dir, tree)
-    except OutputError as err:
-        _fail([f"obskit: {err}"])
     summary = f"{len(drift.added)} added, {len(drift.changed)} changed, {len(drift.removed)} removed"
-    click.echo(f"{out_dir}: {len(tree)} files ({summary})")
+    click.echo(f"{out_dir}: {drift.files} files ({summary})")
 
 
 @main.command()

@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from pathlib import Path
 
 from obskit.alertcatalog import builtin_catalog_files, load_catalog
-from obskit.generate.parallel import generate_tree_parallel
+from obskit.generate.parallel import generate_tree_parallel, stream_tree
 from obskit.plan import Plan, build_plan
 from obskit.resolve import load_spec
-from obskit.writer import with_manifest
+from obskit.writer import stream_with_manifest, with_manifest
 
 
 def load_plan(spec_path: Path, environment: str) -> Plan:
@@ -20,3 +21,9 @@ def load_plan(spec_path: Path, environment: str) -> Plan:
 def output_tree(plan: Plan, jobs: int = 1) -> dict[str, str]:
     """Every file of the output tree, the manifest included, rendered by up to `jobs` processes."""
     return with_manifest(generate_tree_parallel(plan, jobs))
+
+
+def output_files(plan: Plan, jobs: int = 1) -> Iterator[tuple[str, str]]:
+    """The output tree file by file as it is rendered, the manifest last: for writing a large
+    tree without holding it in memory."""
+    return stream_with_manifest(stream_tree(plan, jobs))

@@ -12,6 +12,7 @@ import errno
 import os
 import secrets
 import shutil
+from collections.abc import Collection, Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
 
@@ -28,6 +29,7 @@ class Drift:
     added: list[str] = field(default_factory=list)
     changed: list[str] = field(default_factory=list)
     removed: list[str] = field(default_factory=list)
+    files: int = 0  # files in the generated tree
 
     def __bool__(self) -> bool:
         return bool(self.added or self.changed or self.removed)
@@ -40,13 +42,35 @@ class Drift:
         )
 
 
+Files = Mapping[str, str] | Iterable[tuple[str, str]]
+
+
+def _checked_path(path: str) -> str:
+    pure = PurePosixPath(path)
+    if pure.is_absolute() or ".." in pure.parts or path == MANIFEST:
+        raise ValueError(f"generated path {path!r} would leave the output directory")
+    return path
+
+
+def manifest(paths: Iterable[str]) -> str:
+    return _MANIFEST_HEADER + "".join(f"{path}\n" for path in sorted(paths))
+
+
 def with_manifest(tree: dict[str, str]) -> dict[str, str]:
-    for path in tree:
-        pure = PurePosixPath(path)
-        if pure.is_absolute() or ".." in pure.parts or path == MANIFEST:
-            raise ValueError(f"generated path {path!r} would leave the output directory")
-    listing = "".join(f"{path}\n" for path in sorted(tree))
-    return {**tree, MANIFEST: _MANIFEST_HEADER + listing}
+    return {**{_checked_path(path): content for path, content in tree.items()}, MANIFEST: manifest(tree)}
+
+
+def stream_with_manifest(files: Iterable[tuple[str, str]]) -> Iterator[tuple[str, str]]:
+    """The files, then the manifest listing them, without holding their contents."""
+    paths = []
+    for path, content in files:
+        paths.append(_checked_path(path))
+        yield path, content
+    yield MANIFEST, manifest(paths)
+
+
+def _pairs(files: Files) -> Iterable[tuple[str, str]]:
+    return files.items() if isinstance(files, Mapping) else files
 
 
 def owned_files(out: Path) -> list[str]:
@@ -59,17 +83,30 @@ def owned_files(out: Path) -> list[str]:
     return [path for path in owned if ".." not in PurePosixPath(path).parts] + [MANIFEST]
 
 
-def diff(out: Path, tree: dict[str, str]) -> Drift:
-    """How the tree on disk differs from `tree` (which includes the manifest)."""
-    drift = Drift()
-    for path, content in tree.items():
-        target = out / path
-        if not target.is_file():
-            drift.added.append(path)
-        elif target.read_bytes() != content.encode("utf-8"):
-            drift.changed.append(path)
-    drift.removed = sorted(path for path in owned_files(out) if path not in tree and (out / path).exists())
+def _compare(out: Path, path: str, data: bytes, drift: Drift) -> None:
+    target = out / path
+    if not target.is_file():
+        drift.added.append(path)
+    elif target.read_bytes() != data:
+        drift.changed.append(path)
+
+
+def _finish(out: Path, drift: Drift, generated: set[str]) -> Drift:
+    drift.added.sort()
+    drift.changed.sort()
+    drift.removed = sorted(path for path in owned_files(out) if path not in generated and (out / path).exists())
+    drift.files = len(generated)
     return drift
+
+
+def diff(out: Path, files: Files) -> Drift:
+    """How the tree on disk differs from `files` (which include the manifest), read one by one."""
+    drift = Drift()
+    generated = set()
+    for path, content in _pairs(files):
+        generated.add(path)
+        _compare(out, path, content.encode("utf-8"), drift)
+    return _finish(out, drift, generated)
 
 
 def _check_target(out: Path) -> None:
@@ -98,14 +135,24 @@ def _exchange(first: Path, second: Path) -> bool:
     raise OSError(code, os.strerror(code), str(second))
 
 
-def _write_files(root: Path, tree: dict[str, str]) -> None:
-    for path, content in tree.items():
+def _write_files(root: Path, out: Path, files: Files) -> tuple[Drift, set[str]]:
+    """Each file into root as it comes, compared on the way with its copy in out."""
+    drift = Drift()
+    generated: set[str] = set()
+    folders: set[Path] = set()
+    for path, content in _pairs(files):
+        generated.add(path)
+        data = content.encode("utf-8")
+        _compare(out, path, data, drift)
         target = root / path
-        target.parent.mkdir(parents=True, exist_ok=True)
-        target.write_bytes(content.encode("utf-8"))
+        if target.parent not in folders:
+            target.parent.mkdir(parents=True, exist_ok=True)
+            folders.add(target.parent)
+        target.write_bytes(data)
+    return _finish(out, drift, generated), generated
 
 
-def _carry_foreign_files(out: Path, staging: Path, tree: dict[str, str]) -> None:
+def _carry_foreign_files(out: Path, staging: Path, tree: Collection[str]) -> None:
     """Copy files the user keeps in the directory (not ours, not generated) into the new tree."""
     owned = set(owned_files(out))
     for source in sorted(out.rglob("*")):
@@ -120,19 +167,21 @@ def _sibling(out: Path, role: str) -> Path:
     return out.parent / f".{out.name}.obskit-{role}-{secrets.token_hex(6)}"
 
 
-def write(out: Path, tree: dict[str, str]) -> None:
-    """Replace `out` with `tree` (which includes the manifest) atomically."""
+def write(out: Path, files: Files) -> Drift:
+    """Replace `out` atomically with `files` (which include the manifest), written as they
+    come, and say how the new tree differs from the old. If producing or writing a file
+    fails, the old tree stays as it was."""
     out = out.absolute()
     _check_target(out)
     out.parent.mkdir(parents=True, exist_ok=True)
     staging = _sibling(out, "new")
     staging.mkdir()
     try:
-        _write_files(staging, tree)
+        drift, generated = _write_files(staging, out, files)
         if not out.exists():
             staging.rename(out)
-            return
-        _carry_foreign_files(out, staging, tree)
+            return drift
+        _carry_foreign_files(out, staging, generated)
         staging.chmod(out.stat().st_mode & 0o7777)
         if not _exchange(staging, out):
             # No atomic exchange on this filesystem: two renames, undone if the second fails.
@@ -147,3 +196,4 @@ def write(out: Path, tree: dict[str, str]) -> None:
     finally:
         if staging.exists():
             shutil.rmtree(staging)
+    return drift

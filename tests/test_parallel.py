@@ -2,16 +2,19 @@
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
+import jsonschema
 import pytest
 from click.testing import CliRunner
 
 from benchmarks.synthetic import write_spec
 from obskit.cli import main
-from obskit.generate import generate_tree, plan_parts
+from obskit.generate import SERVICES_PER_PART, generate_tree, plan_parts
 from obskit.generate.parallel import generate_tree_parallel
 from obskit.pipeline import load_plan
+from tests.conftest import shared_path
 
 
 @pytest.fixture(scope="module")
@@ -24,16 +27,52 @@ def test_parts_cover_every_service_once(spec: Path) -> None:
     parts = plan_parts(plan, 5)
     covered = [index for part in parts for index in range(part.start, part.stop)]
     assert covered == list(range(len(plan.services)))
-    assert [part for part in parts if part.overview] and [part for part in parts if part.dr]
+    assert [(part.number, part.count) for part in parts] == [(1, 3), (2, 3), (3, 3)]
 
 
 def test_workers_render_the_same_bytes_as_one_process(spec: Path) -> None:
     plan = load_plan(spec, "prod")
-    single = generate_tree(plan)
-    assert generate_tree_parallel(plan, jobs=2, services_per_part=2) == single  # 8 parts: workers run
-    assert generate_tree_parallel(plan, jobs=1, services_per_part=2) == single
-    assert "grafana/dashboards/obskit-prod-overview.json" in single
+    assert generate_tree_parallel(plan, jobs=1) == generate_tree(plan)
+    single = generate_tree_parallel(plan, jobs=1, services_per_part=2)
+    assert generate_tree_parallel(plan, jobs=2, services_per_part=2) == single  # 6 parts: workers run
     assert sum(path.startswith("grafana/dashboards/obskit-prod-svc-") for path in single) == 12
+
+
+def test_a_large_environment_gets_overview_and_dr_pages(spec: Path) -> None:
+    tree = generate_tree_parallel(load_plan(spec, "prod"), jobs=1, services_per_part=5)
+    dashboards = {
+        path.split("/")[-1][: -len(".json")]: json.loads(text)
+        for path, text in tree.items()
+        if path.startswith("grafana/dashboards/")
+    }
+    overviews = ["obskit-prod-overview", "obskit-prod-overview-2", "obskit-prod-overview-3"]
+    assert sorted(overviews) == sorted(uid for uid in dashboards if uid.startswith("obskit-prod-overview"))
+    assert [dashboards[uid]["title"] for uid in overviews] == [f"SLO overview (prod) {n}/3" for n in (1, 2, 3)]
+    assert "obskit-prod-dr-3" in dashboards and "grafana/configmaps/obskit-prod-dr-3.yaml" in tree
+    drawn = [
+        link["url"].split("?")[0]
+        for uid in overviews
+        for panel in dashboards[uid]["panels"]
+        for link in panel.get("links", [])
+    ]
+    services = sorted(f"/d/{uid}" for uid in dashboards if uid.startswith("obskit-prod-svc-"))
+    assert sorted(set(drawn)) == services and len(drawn) == 2 * len(services)  # two SLOs each, one page
+    page_links = [link for link in dashboards["obskit-prod-dr-2"]["links"] if link["type"] == "dashboards"]
+    assert page_links and page_links[0]["tags"] == ["obskit-dr", "prod"]
+    service_links = {link["url"].split("?")[0] for link in dashboards["obskit-prod-svc-00007"]["links"]}
+    assert service_links == {"/d/obskit-prod-overview-2", "/d/obskit-prod-dr-2"}
+    schema = json.loads(shared_path("schemas", "grafana", "dashboard.jsonschema.json").read_text())
+    validator = jsonschema.Draft7Validator(schema)
+    for uid in ("obskit-prod-dr-2", "obskit-prod-overview-3"):
+        assert [e.message for e in validator.iter_errors(dashboards[uid])] == [], uid
+
+
+def test_the_dr_dashboard_configmap_of_a_full_page_stays_under_the_kubernetes_limit(tmp_path: Path) -> None:
+    plan = load_plan(write_spec(tmp_path, SERVICES_PER_PART), "prod")
+    (config_map,) = [
+        text for path, text in generate_tree(plan).items() if path.endswith("configmaps/obskit-prod-dr.yaml")
+    ]
+    assert len(config_map.encode()) < 1_048_576 * 0.6  # 1 MiB for the whole object, with room for larger names
 
 
 def test_gen_jobs_option(spec: Path, tmp_path: Path) -> None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -17,6 +18,10 @@ def example_tree(env: str = "prod") -> dict[str, str]:
 
 def snapshot(root: Path) -> dict[str, bytes]:
     return {p.relative_to(root).as_posix(): p.read_bytes() for p in sorted(root.rglob("*")) if p.is_file()}
+
+
+def snapshot_of(tree: dict[str, str]) -> dict[str, bytes]:
+    return {path: text.encode("utf-8") for path, text in sorted(tree.items())}
 
 
 def test_generation_is_byte_identical_across_runs(tmp_path: Path) -> None:
@@ -38,7 +43,7 @@ def test_diff_reports_added_changed_and_removed(tmp_path: Path) -> None:
     (out / "prometheus/servicemonitors/checkout.yaml").unlink()
     smaller = {k: v for k, v in tree.items() if "search-indexer" not in k}
     drift = writer.diff(out, writer.with_manifest({k: v for k, v in smaller.items() if k != writer.MANIFEST}))
-    assert drift.changed == ["kustomization.yaml", writer.MANIFEST]
+    assert drift.changed == sorted(["kustomization.yaml", writer.MANIFEST])
     assert drift.added == ["prometheus/servicemonitors/checkout.yaml"]
     assert drift.removed == [path for path in sorted(tree) if "search-indexer" in path]
 
@@ -133,3 +138,28 @@ def test_an_empty_existing_directory_is_used(tmp_path: Path) -> None:
     out.mkdir()
     writer.write(out, example_tree())
     assert (out / writer.MANIFEST).is_file()
+
+
+def test_a_failure_while_files_stream_in_leaves_the_old_tree(tmp_path: Path) -> None:
+    out = tmp_path / "out"
+    writer.write(out, example_tree("staging"))
+    before = snapshot(out)
+
+    def files_then_failure() -> Iterator[tuple[str, str]]:
+        yield from list(example_tree("prod").items())[:5]
+        raise RuntimeError("a part failed to render")
+
+    with pytest.raises(RuntimeError, match="failed to render"):
+        writer.write(out, files_then_failure())
+    assert snapshot(out) == before
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["out"]
+
+
+def test_streamed_files_get_their_manifest_and_the_drift_counts(tmp_path: Path) -> None:
+    tree = example_tree("prod")
+    body = [(path, text) for path, text in tree.items() if path != writer.MANIFEST]
+    out = tmp_path / "out"
+    drift = writer.write(out, writer.stream_with_manifest(iter(body)))
+    assert drift.files == len(tree) and sorted(drift.added) == sorted(tree)
+    assert snapshot(out) == snapshot_of(tree)
+    assert not writer.diff(out, writer.stream_with_manifest(iter(body)))

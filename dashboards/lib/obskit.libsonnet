@@ -42,6 +42,16 @@
     keepTime: false,
   },
 
+  // A drop-down of the dashboards carrying all of `tags`: the other pages of a paged dashboard.
+  pagesLink(title, tags):: $.link(title, '') {
+    type: 'dashboards',
+    url: '',
+    tags: tags,
+    asDropdown: true,
+    keepTime: true,
+    includeVars: true,
+  },
+
   query(expr, legend='', instant=false):: {
     datasource: $.datasource,
     expr: expr,

@@ -1,16 +1,17 @@
 """Generators: pure functions from a Plan to {relative path: file content}.
 
-The tree is built in parts (a run of services with their dashboards, the environment
-overview, the DR overview) that do not depend on each other, so a large plan can be
-rendered by several processes (obskit.generate.parallel) with the same bytes as one.
+The tree is built in parts (a run of services with their files and their dashboard page)
+that do not depend on each other, so a large plan can be rendered by several processes
+(obskit.generate.parallel) with the same bytes as one.
 """
 
 from __future__ import annotations
 
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 
 from obskit.generate import render
-from obskit.generate.dashboards import DashboardSet, config_map, render_dashboards
+from obskit.generate.dashboards import Page, config_map, pages, render_dashboards
 from obskit.generate.rule_tests import service_tests
 from obskit.generate.rules import groups_yaml, prometheus_rule, rule_file, service_groups
 from obskit.generate.servicemonitor import service_monitor
@@ -21,17 +22,9 @@ from obskit.plan import Plan, ServicePlan
 Tree = dict[str, str]
 
 KUSTOMIZATION = "kustomization.yaml"
-SERVICES_PER_PART = 50  # bounds the Jsonnet heap of one evaluation (~120 MB at 50 services)
-
-
-@dataclass(frozen=True)
-class Part:
-    """Services [start, stop) with their dashboards, and/or the environment-wide dashboards."""
-
-    start: int = 0
-    stop: int = 0
-    overview: bool = False
-    dr: bool = False
+# Services per part and per dashboard page: keeps the DR dashboard's ConfigMap near 450 KB
+# (Kubernetes refuses objects over 1 MiB) and one Jsonnet evaluation near 150 MB.
+SERVICES_PER_PART = 50
 
 
 @dataclass
@@ -48,12 +41,9 @@ def kustomization(resources: list[str]) -> dict[str, object]:
     }
 
 
-def plan_parts(plan: Plan, services_per_part: int = SERVICES_PER_PART) -> list[Part]:
-    """The environment-wide dashboards first (the longest parts), then runs of services."""
-    count = len(plan.services)
-    return [Part(overview=True), Part(dr=True)] + [
-        Part(start, min(start + services_per_part, count)) for start in range(0, count, services_per_part)
-    ]
+def plan_parts(plan: Plan, services_per_part: int = SERVICES_PER_PART) -> list[Page]:
+    """Runs of services, each rendered on its own with its dashboard page."""
+    return pages(plan, services_per_part)
 
 
 def _service_files(plan: Plan, service_plan: ServicePlan, into: PartFiles) -> None:
@@ -75,31 +65,29 @@ def _service_files(plan: Plan, service_plan: ServicePlan, into: PartFiles) -> No
         )
 
 
-def render_part(plan: Plan, part: Part, template_dir: str | None = None) -> PartFiles:
+def render_part(plan: Plan, part: Page, template_dir: str | None = None) -> PartFiles:
     env = plan.environment.name
     result = PartFiles({}, {})
-    services = plan.services[part.start : part.stop]
-    for service_plan in services:
+    for service_plan in plan.services[part.start : part.stop]:
         _service_files(plan, service_plan, result)
-    wanted = DashboardSet(services=[s.name for s in services], overview=part.overview, dr=part.dr)
-    for uid, dashboard in render_dashboards(plan, template_dir, wanted).items():
+    for uid, dashboard in render_dashboards(plan, template_dir, part).items():
         dashboard_json = render.json_file(dashboard)
         result.files[f"grafana/dashboards/{uid}.json"] = dashboard_json
         result.objects[f"grafana/configmaps/{uid}.yaml"] = render.yaml_file(env, config_map(plan, uid, dashboard_json))
     return result
 
 
-def assemble(plan: Plan, parts: list[PartFiles]) -> Tree:
-    objects: Tree = {}
-    tree: Tree = {}
+def tree_files(plan: Plan, parts: Iterable[PartFiles]) -> Iterator[tuple[str, str]]:
+    """The parts' files as they come, then the kustomization listing their objects."""
+    objects: list[str] = []
     for part in parts:
-        objects.update(part.objects)
-        tree.update(part.objects)
-        tree.update(part.files)
-    tree[KUSTOMIZATION] = render.yaml_file(plan.environment.name, kustomization(list(objects)))
-    return dict(sorted(tree.items()))
+        objects += part.objects
+        yield from part.objects.items()
+        yield from part.files.items()
+    yield KUSTOMIZATION, render.yaml_file(plan.environment.name, kustomization(objects))
 
 
 def generate_tree(plan: Plan, template_dir: str | None = None) -> Tree:
     """Every file of the output tree for the plan's environment, in this process."""
-    return assemble(plan, [render_part(plan, part, template_dir) for part in plan_parts(plan)])
+    parts = (render_part(plan, part, template_dir) for part in plan_parts(plan))
+    return dict(sorted(tree_files(plan, parts)))

@@ -115,24 +115,39 @@ def _service_data(plan: Plan, service_plan: ServicePlan) -> dict[str, Any]:
     }
 
 
-def dashboard_data(plan: Plan, services: list[ServicePlan] | None = None) -> dict[str, Any]:
+@dataclass(frozen=True)
+class Page:
+    """The run of services [start, stop) drawn together: their own dashboards, and an overview
+    and a DR dashboard of their own once the environment needs more than one page."""
+
+    start: int
+    stop: int
+    number: int = 1
+    count: int = 1
+
+    def uid(self, env: str, kind: str) -> str:
+        return dashboard_uid(env, kind) if self.number == 1 else dashboard_uid(env, kind, str(self.number))
+
+
+def pages(plan: Plan, services_per_page: int) -> list[Page]:
+    starts = range(0, len(plan.services), services_per_page) or range(1)
+    return [
+        Page(start, min(start + services_per_page, len(plan.services)), number, len(starts))
+        for number, start in enumerate(starts, 1)
+    ]
+
+
+def dashboard_data(plan: Plan, page: Page | None = None) -> dict[str, Any]:
     """Everything the templates read, from the plan: the same numbers the rules and backups use."""
     env = plan.environment.name
+    page = page or Page(0, len(plan.services))
     return {
         "environment": env,
-        "overview_uid": dashboard_uid(env, "overview"),
-        "dr_uid": dashboard_uid(env, "dr"),
-        "services": [_service_data(plan, service_plan) for service_plan in (services or plan.services)],
+        "page_title": f" {page.number}/{page.count}" if page.count > 1 else "",
+        "overview_uid": page.uid(env, "overview"),
+        "dr_uid": page.uid(env, "dr"),
+        "services": [_service_data(plan, service_plan) for service_plan in plan.services[page.start : page.stop]],
     }
-
-
-@dataclass(frozen=True)
-class DashboardSet:
-    """Which dashboards to render: the named services' (None: every service's) and the environment-wide ones."""
-
-    services: list[str] | None = None
-    overview: bool = True
-    dr: bool = True
 
 
 _LOCATION = re.compile(r"([\w./-]+\.(?:jsonnet|libsonnet)):(\d+):(\d+)")
@@ -150,37 +165,20 @@ def _error_message(raw: str) -> str:
     return f"{where}: {lines[0] if lines else 'evaluation failed'}\n" + "\n".join(f"  {line}" for line in lines[1:])
 
 
-def _evaluate(root: str, data: dict[str, Any], services: bool, overview: bool, dr: bool) -> dict[str, dict[str, Any]]:
-    include = {"services": services, "overview": overview, "dr": dr}
+def render_dashboards(
+    plan: Plan, template_dir: str | None = None, page: Page | None = None
+) -> dict[str, dict[str, Any]]:
+    """{uid: dashboard} for one page of services (by default all of them), in one evaluation."""
+    root = template_dir or str(resources.files("obskit.builtin_dashboards"))
     try:
         text = _gojsonnet.evaluate_file(
             f"{root}/{ENTRY}",
             jpathdir=[root],
-            ext_codes={"plan": json.dumps(data, sort_keys=True), "include": json.dumps(include, sort_keys=True)},
+            ext_codes={"plan": json.dumps(dashboard_data(plan, page), sort_keys=True)},
         )
     except RuntimeError as err:
         raise DashboardError(_error_message(str(err))) from None
     return orjson.loads(text)
-
-
-def render_dashboards(
-    plan: Plan, template_dir: str | None = None, wanted: DashboardSet = DashboardSet()
-) -> dict[str, dict[str, Any]]:
-    """{uid: dashboard}: every dashboard of the environment by default, or the set asked for.
-
-    The environment-wide dashboards read every service; a run of service dashboards reads
-    only its services, so a large plan renders in parts of bounded memory.
-    """
-    root = template_dir or str(resources.files("obskit.builtin_dashboards"))
-    every_service = wanted.services is None
-    rendered: dict[str, dict[str, Any]] = {}
-    if wanted.overview or wanted.dr or every_service:
-        rendered.update(_evaluate(root, dashboard_data(plan), every_service, wanted.overview, wanted.dr))
-    if not every_service and wanted.services:
-        names = set(wanted.services)
-        services = [service_plan for service_plan in plan.services if service_plan.name in names]
-        rendered.update(_evaluate(root, dashboard_data(plan, services), True, False, False))
-    return rendered
 
 
 def config_map(plan: Plan, uid: str, dashboard_json: str) -> dict[str, Any]:

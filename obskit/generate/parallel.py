@@ -2,21 +2,23 @@
 
 Workers are spawned, not forked: the parent has loaded go-jsonnet, and a forked copy of
 the Go runtime's threads cannot be relied on. Each worker receives the plan once, renders
-the parts it is given and returns their files; the tree is assembled in part order, so it
-is byte-identical to a single-process run.
+the parts it is given and returns their files, which the parent takes in part order (and
+can write as they come), so the tree is byte-identical to a single-process run.
 """
 
 from __future__ import annotations
 
 import multiprocessing
 import os
+from collections.abc import Iterator
 from concurrent.futures import ProcessPoolExecutor
 
-from obskit.generate import SERVICES_PER_PART, Part, PartFiles, Tree, assemble, plan_parts, render_part
+from obskit.generate import SERVICES_PER_PART, PartFiles, Tree, plan_parts, render_part, tree_files
+from obskit.generate.dashboards import Page
 from obskit.plan import Plan
 
 # Below this many parts, starting workers (~0.3 s each) costs more than it saves.
-MIN_PARTS_FOR_WORKERS = 6
+MIN_PARTS_FOR_WORKERS = 4
 
 _worker_plan: Plan | None = None
 
@@ -30,16 +32,30 @@ def _start_worker(plan: Plan) -> None:
     _worker_plan = plan
 
 
-def _render_in_worker(part: Part) -> PartFiles:
+def _render_in_worker(part: Page) -> PartFiles:
     assert _worker_plan is not None, "worker started without a plan"
     return render_part(_worker_plan, part)
 
 
-def generate_tree_parallel(plan: Plan, jobs: int, services_per_part: int = SERVICES_PER_PART) -> Tree:
-    """The same tree as generate_tree(plan), rendered by up to `jobs` processes."""
+def rendered_parts(plan: Plan, jobs: int, services_per_part: int = SERVICES_PER_PART) -> Iterator[PartFiles]:
+    """Every part's files, in part order, rendered by up to `jobs` processes."""
     parts = plan_parts(plan, services_per_part)
     if jobs <= 1 or len(parts) < MIN_PARTS_FOR_WORKERS:
-        return assemble(plan, [render_part(plan, part) for part in parts])
+        yield from (render_part(plan, part) for part in parts)
+        return
     context = multiprocessing.get_context("spawn")
-    with ProcessPoolExecutor(jobs, mp_context=context, initializer=_start_worker, initargs=(plan,)) as pool:
-        return assemble(plan, list(pool.map(_render_in_worker, parts)))
+    pool = ProcessPoolExecutor(jobs, mp_context=context, initializer=_start_worker, initargs=(plan,))
+    try:
+        yield from pool.map(_render_in_worker, parts)
+    finally:  # on an error, or a reader that stops early, drop the parts not started
+        pool.shutdown(wait=True, cancel_futures=True)
+
+
+def stream_tree(plan: Plan, jobs: int, services_per_part: int = SERVICES_PER_PART) -> Iterator[tuple[str, str]]:
+    """The tree's files as the parts arrive, the kustomization last."""
+    return tree_files(plan, rendered_parts(plan, jobs, services_per_part))
+
+
+def generate_tree_parallel(plan: Plan, jobs: int, services_per_part: int = SERVICES_PER_PART) -> Tree:
+    """The same tree as generate_tree(plan), rendered by up to `jobs` processes."""
+    return dict(sorted(stream_tree(plan, jobs, services_per_part)))
