@@ -26,8 +26,8 @@ test: $(STAMP) tools
 tools:
 	scripts/install-tools
 
-## bench: wall time and peak RSS of validate, gen and test at 100 and 1000 services (BENCH_SIZES to change),
-## and the samples obskit's and Sloth's rules touch per evaluation in a real Prometheus
+## bench: wall time and peak RSS of validate, gen and test at 100, 1000 and 5000 services (BENCH_SIZES and
+## BENCH_TEST_LIMIT to change), and the samples obskit's and Sloth's rules touch per evaluation in a real Prometheus
 bench: $(STAMP) tools
 	$(BIN)/python -m benchmarks.run
 	$(BIN)/python -m benchmarks.evalcost
