@@ -1,3 +1,4 @@
 from obskit.cli import main
 
-main()
+if __name__ == "__main__":  # spawned gen workers import this module as __mp_main__
+    main()
