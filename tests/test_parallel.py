@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import json
+import subprocess
+import sys
 from pathlib import Path
 
 import jsonschema
@@ -87,3 +89,20 @@ def test_gen_jobs_option(spec: Path, tmp_path: Path) -> None:
     bad = runner.invoke(main, ["gen", "--env", "prod", "--spec", str(spec), "--out", str(tmp_path / "c"), "-j", "0"])
     assert bad.exit_code == 2 and "--jobs" in bad.output
     assert not (tmp_path / "c").exists()
+
+
+def test_gen_with_workers_from_both_entry_points(tmp_path: Path) -> None:
+    spec = write_spec(tmp_path / "spec", 3 * SERVICES_PER_PART + 10)  # 4 parts: workers start
+    script = Path(sys.executable).parent / "obskit"
+    runs = {
+        "module": [sys.executable, "-m", "obskit", "gen", "--env", "prod", "--spec", str(spec), "--jobs", "2"],
+        "script": [str(script), "gen", "--env", "prod", "--spec", str(spec), "--jobs", "1"],
+    }
+    for name, command in runs.items():
+        done = subprocess.run([*command, "--out", str(tmp_path / name)], capture_output=True, text=True, timeout=300)
+        assert done.returncode == 0, done.stderr
+        assert done.stdout.count("files (") == 1  # one run of the CLI, not one per worker
+    module, single = tmp_path / "module", tmp_path / "script"
+    files = sorted(p.relative_to(single) for p in single.rglob("*") if p.is_file())
+    assert len(files) > 1000
+    assert all((module / f).read_bytes() == (single / f).read_bytes() for f in files)
