@@ -45,15 +45,7 @@ def test_any_tree_is_written_as_pyyaml_writes_it(document: object) -> None:
 @settings(deadline=None)
 @given(st.lists(st.dictionaries(keys, trees, min_size=1, max_size=3), min_size=2, max_size=3))
 def test_document_streams_match_pyyaml(documents: list[dict[str, object]]) -> None:
-    expected = yaml.dump_all(
-        documents,
-        Dumper=yamltext.Dumper,
-        sort_keys=True,
-        default_flow_style=False,
-        allow_unicode=True,
-        width=yamltext.WIDTH,
-        explicit_start=True,
-    )
+    expected = yamltext.pyyaml_dump_all(documents, explicit_start=True)
     assert yamltext.dump_all(documents) == expected
 
 

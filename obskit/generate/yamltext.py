@@ -54,9 +54,21 @@ def _represent_str(dumper: yaml.SafeDumper, value: str) -> yaml.ScalarNode:
 Dumper.add_representer(str, _represent_str)
 
 
-def pyyaml_dump(document: Any) -> str:
+def pyyaml_dump_all(documents: list[Any], explicit_start: bool = False) -> str:
     """PyYAML's own rendering with obskit's settings: the reference this module matches."""
-    return yaml.dump(document, Dumper=Dumper, sort_keys=True, default_flow_style=False, allow_unicode=True, width=WIDTH)
+    return yaml.dump_all(
+        documents,
+        Dumper=Dumper,
+        sort_keys=True,
+        default_flow_style=False,
+        allow_unicode=True,
+        width=WIDTH,
+        explicit_start=explicit_start,
+    )
+
+
+def pyyaml_dump(document: Any) -> str:
+    return pyyaml_dump_all([document])
 
 
 def _is_plain(value: str) -> bool:
@@ -216,12 +228,4 @@ def dump_all(documents: list[Any]) -> str:
             return "".join(f"---\n{_block_text(document)}" for document in documents)
         except _NotSimple:
             pass
-    return yaml.dump_all(
-        documents,
-        Dumper=Dumper,
-        sort_keys=True,
-        default_flow_style=False,
-        allow_unicode=True,
-        width=WIDTH,
-        explicit_start=True,
-    )
+    return pyyaml_dump_all(documents, explicit_start=True)
