@@ -154,9 +154,10 @@ _LOCATION = re.compile(r"([\w./-]+\.(?:jsonnet|libsonnet)):(\d+):(\d+)")
 
 
 def _error_message(raw: str) -> str:
-    """The Jsonnet error's first line and the innermost template location, then the stack."""
+    """The Jsonnet error's first line and its template location (named in that line for a
+    syntax error, else the innermost frame of the stack), then the stack."""
     lines = [line.strip() for line in raw.strip().splitlines() if line.strip()]
-    locations = [match for line in lines[1:] for match in [_LOCATION.search(line)] if match]
+    locations = [match for line in lines for match in [_LOCATION.search(line)] if match]
     where = (
         f"dashboards/{locations[0].group(1).split('dashboards/')[-1]}:{locations[0].group(2)}"
         if locations
