@@ -200,29 +200,28 @@ def test_uids_stay_within_grafanas_limit() -> None:
     assert dashboard_uid("prod", "checkout") == "obskit-prod-checkout"
 
 
-def test_a_syntax_error_names_its_own_template_and_line(tmp_path: Path) -> None:
+def render_broken(tmp_path: Path, template: str, old: str, new: str) -> tuple[str, int]:
+    """The error of rendering with `old` replaced by `new` in one template, and the line edited."""
     templates = tmp_path / "dashboards"
     shutil.copytree(REPO / "dashboards", templates)
-    source = (templates / "dr.libsonnet").read_text().replace("links=[", "links=[[", 1)
-    (templates / "dr.libsonnet").write_text(source)
-    line = next(i for i, text in enumerate(source.splitlines(), 1) if "links=[[" in text)
+    source = (templates / template).read_text().replace(old, new, 1)
+    (templates / template).write_text(source)
+    line = next(i for i, text in enumerate(source.splitlines(), 1) if new in text)
     with pytest.raises(DashboardError) as caught:
         render_dashboards(load_plan(EXAMPLES, "prod"), str(templates))
-    where, rest = str(caught.value).split(": ", 1)
+    return str(caught.value), line
+
+
+def test_a_syntax_error_names_its_own_template_and_line(tmp_path: Path) -> None:
+    message, line = render_broken(tmp_path, "dr.libsonnet", "links=[", "links=[[")
+    where, rest = message.split(": ", 1)
     assert where.startswith("dashboards/dr.libsonnet:")  # not main.jsonnet, the first frame of the stack
     reported = int(where.rsplit(":", 1)[1])
     assert reported >= line and f"dr.libsonnet:{reported}:" in rest  # where the parser noticed the typo
 
 
 def test_a_broken_template_names_the_template_and_line(tmp_path: Path) -> None:
-    templates = tmp_path / "dashboards"
-    shutil.copytree(REPO / "dashboards", templates)
-    source = (templates / "service.libsonnet").read_text().replace("slo.objective_text", "slo.objective_txt", 1)
-    (templates / "service.libsonnet").write_text(source)
-    line = next(i for i, text in enumerate(source.splitlines(), 1) if "objective_txt" in text)
-    with pytest.raises(DashboardError) as caught:
-        render_dashboards(load_plan(EXAMPLES, "prod"), str(templates))
-    message = str(caught.value)
+    message, line = render_broken(tmp_path, "service.libsonnet", "slo.objective_text", "slo.objective_txt")
     assert message.startswith(
         f"dashboards/service.libsonnet:{line}: RUNTIME ERROR: Field does not exist: objective_txt"
     )
