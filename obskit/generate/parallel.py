@@ -10,8 +10,9 @@ from __future__ import annotations
 
 import multiprocessing
 import os
+from collections import deque
 from collections.abc import Iterator
-from concurrent.futures import ProcessPoolExecutor
+from concurrent.futures import Future, ProcessPoolExecutor
 
 from obskit.generate import SERVICES_PER_PART, PartFiles, Tree, plan_parts, render_part, tree_files
 from obskit.generate.dashboards import Page
@@ -45,8 +46,17 @@ def rendered_parts(plan: Plan, jobs: int, services_per_part: int = SERVICES_PER_
         return
     context = multiprocessing.get_context("spawn")
     pool = ProcessPoolExecutor(jobs, mp_context=context, initializer=_start_worker, initargs=(plan,))
+    # A few parts ahead of the reader, not all of them: finished parts wait in the parent's
+    # memory until they are taken, and a reader that writes files is slower than the workers.
+    ahead = jobs + 1
+    pending: deque[Future[PartFiles]] = deque()
     try:
-        yield from pool.map(_render_in_worker, parts)
+        for part in parts:
+            pending.append(pool.submit(_render_in_worker, part))
+            if len(pending) > ahead:
+                yield pending.popleft().result()
+        while pending:
+            yield pending.popleft().result()
     finally:  # on an error, or a reader that stops early, drop the parts not started
         pool.shutdown(wait=True, cancel_futures=True)
 

@@ -145,14 +145,19 @@ def _other_key(key: Any) -> str:
     return text[: -len(": null\n")]
 
 
-def _scalar_lines(value: Any, continuation_pad: str, out: list[str]) -> None:
+def _scalar_lines(value: Any, head: str, continuation_pad: str, out: list[str]) -> None:
+    """`head` (`key:` or `-`, indented) and the scalar; a literal block's lines at continuation_pad."""
     text = _scalar(value)
     if "\n" not in text:
-        out.append(f" {text}\n")
+        out.append(f"{head} {text}\n")
         return
     first, *rest = text.split("\n")
-    out.append(f" {first}\n")
+    out.append(f"{head} {first}\n")
     out.extend(f"{continuation_pad}{line}\n" if line else "\n" for line in rest)
+
+
+# The three functions below run once per node of every generated file: scalars, the
+# common case, are written without a further call where possible.
 
 
 def _mapping(mapping: dict[Any, Any], pad: str, first_prefix: str, out: list[str]) -> None:
@@ -162,40 +167,47 @@ def _mapping(mapping: dict[Any, Any], pad: str, first_prefix: str, out: list[str
         keys = list(mapping)
     prefix = first_prefix
     for key in keys:
-        out.append(f"{prefix}{_key(key)}:")
+        head = f"{prefix}{_str_key(key) if type(key) is str else _other_key(key)}:"
         prefix = pad
-        _value(mapping[key], pad, False, out)
+        value = mapping[key]
+        kind = type(value)
+        if kind is str and len(value) <= _CACHED_LENGTH:
+            text = _cached_scalar(value)
+            if "\n" not in text:
+                out.append(f"{head} {text}\n")
+                continue
+        if kind is dict:
+            if value:
+                out.append(f"{head}\n")
+                _mapping(value, pad + "  ", pad + "  ", out)
+            else:
+                out.append(f"{head} {{}}\n")
+        elif kind is list:
+            if value:  # PyYAML does not indent a sequence that is a mapping's value
+                out.append(f"{head}\n")
+                _sequence(value, pad, pad, out)
+            else:
+                out.append(f"{head} []\n")
+        else:  # continuation lines of a literal block sit 2 columns in from the key
+            _scalar_lines(value, head, pad, out)
 
 
 def _sequence(items: list[Any], pad: str, first_prefix: str, out: list[str]) -> None:
     prefix = first_prefix
+    inner = pad + "  "
     for item in items:
-        out.append(f"{prefix}-")
+        kind = type(item)
+        if kind is dict and item:
+            _mapping(item, inner, f"{prefix}- ", out)
+        elif kind is list and item:
+            _sequence(item, inner, f"{prefix}- ", out)
+        elif kind is dict:
+            out.append(f"{prefix}- {{}}\n")
+        elif kind is list:
+            out.append(f"{prefix}- []\n")
+        else:  # continuation lines of a literal block sit 2 columns in from the dash
+            _scalar_lines(item, f"{prefix}-", pad, out)
         prefix = pad
-        _value(item, pad + "  ", True, out)
-
-
-def _value(value: Any, pad: str, in_sequence: bool, out: list[str]) -> None:
-    """A value after `key:` (pad: the key's indent) or `-` (pad: the item's content indent)."""
-    kind = type(value)
-    if kind is dict and value:
-        if in_sequence:
-            _mapping(value, pad, " ", out)
-        else:
-            out.append("\n")
-            _mapping(value, pad + "  ", pad + "  ", out)
-    elif kind is list and value:
-        if in_sequence:
-            _sequence(value, pad, " ", out)
-        else:  # PyYAML does not indent a sequence that is a mapping's value
-            out.append("\n")
-            _sequence(value, pad, pad, out)
-    elif kind is dict:
-        out.append(" {}\n")
-    elif kind is list:
-        out.append(" []\n")
-    else:  # continuation lines of a literal block sit 2 columns in from the key or the dash
-        _scalar_lines(value, pad[:-2] if in_sequence else pad, out)
 
 
 def _block_text(document: dict[Any, Any] | list[Any]) -> str:
