@@ -12,6 +12,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from decimal import Decimal
 from fractions import Fraction
+from functools import lru_cache
 
 from obskit.units import Duration, parse_duration
 
@@ -50,6 +51,7 @@ def threshold(pair: WindowPair, slo_window: Duration, objective_percent: Decimal
     return pair.factor(slo_window) * error_budget(objective_percent)
 
 
+@lru_cache(maxsize=4096)  # the same few thresholds and factors recur in every service
 def decimal_text(value: Fraction) -> str:
     """An exact decimal where the fraction has one (0.0072, 13.44), else 15 significant digits."""
     numerator, denominator = value.numerator, value.denominator

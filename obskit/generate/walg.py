@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import hashlib
 import math
+from functools import cache
 from importlib import resources
 from typing import Any
 from urllib.parse import urlsplit
@@ -42,6 +43,7 @@ def archive_settings(datastore_plan: DatastorePlan) -> str:
     )
 
 
+@cache
 def script_text(name: str) -> str:
     return resources.files("obskit.builtin_backup").joinpath(name).read_text(encoding="utf-8")
 
