@@ -9,7 +9,9 @@ arithmetic need not round like the exact decimals obskit writes.
 
 from __future__ import annotations
 
+from decimal import Decimal
 from fractions import Fraction
+from functools import lru_cache
 from typing import Any
 
 from obskit import burnrate
@@ -107,18 +109,19 @@ def _input_series(
     ]
 
 
-def _value_checks(match: str, labels: dict[str, str], expected: dict[str, Fraction]) -> list[dict[str, Any]]:
-    checks = []
-    for name, value in expected.items():
-        bound = burnrate.decimal_text(max(Fraction(1), abs(value)))
-        checks.append(
-            {
-                "expr": f"abs({name}{match} - {burnrate.decimal_text(value)}) <= bool {TOLERANCE} * {bound}",
-                "eval_time": str(SLO_CHECK_TIME),
-                "exp_samples": [{"labels": _labels_text(labels), "value": 1}],
-            }
-        )
-    return checks
+def _value_checks(
+    match: str, labels: dict[str, str], expected: tuple[tuple[str, str, str], ...]
+) -> list[dict[str, Any]]:
+    """`expected`: (recorded series name, its value, the scale of the tolerance) as decimal texts."""
+    samples = [{"labels": _labels_text(labels), "value": 1}]
+    return [
+        {
+            "expr": f"abs({name}{match} - {value}) <= bool {TOLERANCE} * {bound}",
+            "eval_time": str(SLO_CHECK_TIME),
+            "exp_samples": samples,
+        }
+        for name, value, bound in expected
+    ]
 
 
 def _power_of_two_above(value: Fraction) -> Fraction:
@@ -128,43 +131,62 @@ def _power_of_two_above(value: Fraction) -> Fraction:
     return ratio
 
 
-def burn_scenarios(slo_plan: SLOPlan) -> dict[str, tuple[Fraction, list[burnrate.WindowPair]]]:
+def burn_scenarios(slo_plan: SLOPlan) -> dict[str, tuple[Fraction, tuple[burnrate.WindowPair, ...]]]:
     """Error ratios for the cases, and the pairs that must fire at each."""
+    return _burn_scenarios(slo_plan.window, slo_plan.objective)
 
+
+@lru_cache(maxsize=256)  # services share a handful of (window, objective) pairs
+def _burn_scenarios(
+    window: Duration, objective: Decimal
+) -> dict[str, tuple[Fraction, tuple[burnrate.WindowPair, ...]]]:
     def limit(pair: burnrate.WindowPair) -> Fraction:
-        return burnrate.threshold(pair, slo_plan.window, slo_plan.objective)
+        return burnrate.threshold(pair, window, objective)
 
-    fast = [p for p in burnrate.PAIRS if p.fast]
-    slow = [p for p in burnrate.PAIRS if not p.fast]
+    fast = tuple(p for p in burnrate.PAIRS if p.fast)
+    slow = tuple(p for p in burnrate.PAIRS if not p.fast)
     slow_ratio = (max(map(limit, slow)) + min(map(limit, fast))) / 2
     fast_ratio = _power_of_two_above(max(map(limit, burnrate.PAIRS)))
     return {
-        "no errors": (Fraction(0), []),
+        "no errors": (Fraction(0), ()),
         "slow burn": (slow_ratio, slow),
-        "fast burn": (fast_ratio, list(burnrate.PAIRS)),
+        "fast burn": (fast_ratio, burnrate.PAIRS),
     }
+
+
+@lru_cache(maxsize=256)
+def _expected_values(window: Duration, objective: Decimal) -> dict[str, tuple[tuple[str, str, str], ...]]:
+    """Per scenario, what every recorded series of an SLO must read (see _value_checks)."""
+    budget = burnrate.error_budget(objective)
+    windows = (slo_rules.BASE_WINDOW, *slo_rules.SHORT_WINDOWS, *slo_rules.long_windows(window))
+    expected = {}
+    for scenario, (ratio, _) in _burn_scenarios(window, objective).items():
+        values = {slo_rules.error_ratio(span): ratio for span in windows}
+        values[slo_rules.OBJECTIVE] = Fraction(objective) / 100
+        values[slo_rules.ERROR_BUDGET] = budget
+        values[slo_rules.BUDGET_REMAINING] = 1 - ratio / budget
+        values[slo_rules.burn_rate(slo_rules.BASE_WINDOW)] = ratio / budget
+        expected[scenario] = tuple(
+            (name, burnrate.decimal_text(value), burnrate.decimal_text(max(Fraction(1), abs(value))))
+            for name, value in values.items()
+        )
+    return expected
 
 
 def _scenario_parts(plan: Plan, service_plan: ServicePlan, slo_plan: SLOPlan) -> dict[str, dict[str, list[Any]]]:
     """Per scenario: this SLO's input series at the scenario's ratio, expected alerts, value checks."""
     labels = slo_rules.slo_labels(plan, service_plan, slo_plan)
     match = slo_rules.selector(plan, service_plan, slo_plan)
-    budget = burnrate.error_budget(slo_plan.objective)
-    windows = (slo_rules.BASE_WINDOW, *slo_rules.SHORT_WINDOWS, *slo_rules.long_windows(slo_plan))
+    expected = _expected_values(slo_plan.window, slo_plan.objective)
     parts = {}
     for scenario, (ratio, firing) in burn_scenarios(slo_plan).items():
-        values = {slo_rules.error_ratio(window): ratio for window in windows}
-        values[slo_rules.OBJECTIVE] = Fraction(slo_plan.objective) / 100
-        values[slo_rules.ERROR_BUDGET] = budget
-        values[slo_rules.BUDGET_REMAINING] = 1 - ratio / budget
-        values[slo_rules.burn_rate(slo_rules.BASE_WINDOW)] = ratio / budget
         parts[scenario] = {
             "series": _input_series(plan, service_plan, slo_plan, ratio),
             "alerts": [
                 _expected_alert(slo_rules.burn_alert(plan, service_plan, slo_plan, pair, match), labels)
                 for pair in firing
             ],
-            "checks": _value_checks(match, labels, values),
+            "checks": _value_checks(match, labels, expected[scenario]),
         }
     return parts
 

@@ -111,8 +111,8 @@ def _window_rules(
     return rules
 
 
-def long_windows(slo_plan: SLOPlan) -> tuple[Duration, ...]:
-    return (*(w for w in burnrate.ALERT_WINDOWS if w >= parse_duration("1d")), slo_plan.window)
+def long_windows(slo_window: Duration) -> tuple[Duration, ...]:
+    return (*(w for w in burnrate.ALERT_WINDOWS if w >= parse_duration("1d")), slo_window)
 
 
 def group_name(service_plan: ServicePlan, *parts: str) -> str:
@@ -138,7 +138,7 @@ def slo_groups(plan: Plan, service_plan: ServicePlan, slo_plan: SLOPlan) -> list
         ),
         *_window_rules(SHORT_WINDOWS, match, labels),
     ]
-    windows = long_windows(slo_plan)
+    windows = long_windows(slo_plan.window)
     long = [
         _record(OBJECTIVE, f"vector({burnrate.decimal_text(objective)})", labels),
         _record(ERROR_BUDGET, f"vector({burnrate.decimal_text(budget)})", labels),
