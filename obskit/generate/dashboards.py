@@ -27,6 +27,7 @@ ENTRY = "main.jsonnet"
 MAX_UID = 40
 FOLDER_ANNOTATION = "grafana_folder"
 _PLAN_JSON = "obskit_plan_json"
+_WRAPPER = "<obskit>"  # the snippet that evaluates ENTRY; not a template, so never an error's location
 
 
 class DashboardError(Exception):
@@ -154,15 +155,19 @@ def dashboard_data(plan: Plan, page: Page | None = None) -> dict[str, Any]:
 _LOCATION = re.compile(r"([\w./-]+\.(?:jsonnet|libsonnet)):(\d+):(\d+)")
 
 
-def _error_message(raw: str) -> str:
+def _template_name(path: str, root: str) -> str:
+    """A template as the user knows it: dashboards/<path inside the template folder>."""
+    relative = path.removeprefix(root.rstrip("/") + "/") if path.startswith("/") else path
+    return f"dashboards/{relative.split('dashboards/')[-1]}"
+
+
+def _error_message(raw: str, root: str) -> str:
     """The Jsonnet error's first line and its template location (named in that line for a
     syntax error, else the innermost frame of the stack), then the stack."""
     lines = [line.strip() for line in raw.strip().splitlines() if line.strip()]
     locations = [match for line in lines for match in [_LOCATION.search(line)] if match]
     where = (
-        f"dashboards/{locations[0].group(1).split('dashboards/')[-1]}:{locations[0].group(2)}"
-        if locations
-        else (f"dashboards/{ENTRY}")
+        f"{_template_name(locations[0].group(1), root)}:{locations[0].group(2)}" if locations else f"dashboards/{ENTRY}"
     )
     return f"{where}: {lines[0] if lines else 'evaluation failed'}\n" + "\n".join(f"  {line}" for line in lines[1:])
 
@@ -173,8 +178,11 @@ def render_dashboards(
     """{uid: dashboard} for one page of services (by default all of them), in one evaluation."""
     root = template_dir or str(resources.files("obskit.builtin_dashboards"))
     try:
-        text = _gojsonnet.evaluate_file(
-            f"{root}/{ENTRY}",
+        text = _gojsonnet.evaluate_snippet(
+            f"{root}/{_WRAPPER}",
+            # go-jsonnet's own output is indented JSON, and indenting costs it more than
+            # writing the result as one minified JSON string does.
+            f"std.manifestJsonMinified(import '{ENTRY}')",
             jpathdir=[root],
             # `std.extVar('plan')` stays the plan object for the templates; parsed by
             # std.parseJson (Go's JSON decoder), not as Jsonnet code: six times faster.
@@ -182,8 +190,8 @@ def render_dashboards(
             ext_vars={_PLAN_JSON: json.dumps(dashboard_data(plan, page), sort_keys=True)},
         )
     except RuntimeError as err:
-        raise DashboardError(_error_message(str(err))) from None
-    return orjson.loads(text)
+        raise DashboardError(_error_message(str(err), root)) from None
+    return orjson.loads(orjson.loads(text))
 
 
 def config_map(plan: Plan, uid: str, dashboard_json: str) -> dict[str, Any]:
