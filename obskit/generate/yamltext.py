@@ -94,7 +94,10 @@ def _is_plain_literal(value: str) -> bool:
 
 def _literal(value: str) -> str:
     body = value[:-1] if value.endswith("\n") else value
-    lines = "\n".join(f"  {line}" if line else "" for line in body.split("\n"))
+    if "\n\n" in body:  # empty lines stay empty, not indented
+        lines = "\n".join(f"  {line}" if line else "" for line in body.split("\n"))
+    else:  # one pass for long text (a dashboard's JSON)
+        lines = "  " + body.replace("\n", "\n  ")
     return f"{'|' if body is not value else '|-'}\n{lines}"
 
 
@@ -150,6 +153,10 @@ def _scalar_lines(value: Any, head: str, continuation_pad: str, out: list[str]) 
     text = _scalar(value)
     if "\n" not in text:
         out.append(f"{head} {text}\n")
+        return
+    if "\n\n" not in text and not text.endswith("\n"):  # no empty line to leave unindented
+        lines = text.replace("\n", "\n" + continuation_pad)
+        out.append(f"{head} {lines}\n")
         return
     first, *rest = text.split("\n")
     out.append(f"{head} {first}\n")
