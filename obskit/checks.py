@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from decimal import Decimal
+from functools import lru_cache
 from typing import Any
 
 from obskit import burnrate
@@ -70,9 +71,14 @@ def check_slo(slo: dict[str, Any], tier_objective: Decimal | None) -> Iterator[F
         yield from _check_reachable(exact_decimal(objective), window, explicit="objective" in slo)
 
 
+@lru_cache(maxsize=4096)  # every service of a tier shares its window and objective
+def _unreachable_pairs(window: Duration, objective: Decimal) -> tuple[burnrate.WindowPair, ...]:
+    return tuple(burnrate.unreachable_pairs(window, objective))
+
+
 def _check_reachable(objective: Decimal, window: Duration, explicit: bool) -> Iterator[Finding]:
     """A burn-rate threshold at or above an error ratio of 100% could never fire."""
-    unreachable = burnrate.unreachable_pairs(window, objective)
+    unreachable = _unreachable_pairs(window, objective)
     if not unreachable:
         return
     pair = unreachable[0]

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from dataclasses import dataclass
+from functools import cached_property
 from pathlib import Path
 from typing import Any
 
@@ -66,7 +67,7 @@ class Layered:
     layers: tuple[Layer, ...]
     home: Layer
 
-    @property
+    @cached_property  # read by the schema, the cross-field checks and the typed model
     def value(self) -> dict[str, Any]:
         merged: dict[str, Any] = {}
         for layer in self.layers:

@@ -26,7 +26,7 @@ MAX_FILE_BYTES = 8 * 1024 * 1024
 EXPANSION_PER_BYTE = 2
 EXPANSION_ALLOWANCE = 100_000
 
-_scalar_constructor = yaml.constructor.SafeConstructor()
+_STR_TAG = "tag:yaml.org,2002:str"
 
 
 @dataclass
@@ -59,6 +59,14 @@ class _Builder:
         self.lines: dict[FieldPath, int] = {}
         self.expanded = 0
         self.budget = EXPANSION_ALLOWANCE + EXPANSION_PER_BYTE * text_length
+        # One per file: a constructor remembers every node it has built.
+        self.constructor = yaml.constructor.SafeConstructor()
+
+    def _scalar(self, node: yaml.ScalarNode) -> Any:
+        # Most scalars are strings; taking those as they are skips PyYAML's per-node bookkeeping.
+        if node.tag == _STR_TAG:
+            return node.value
+        return self.constructor.construct_object(node, deep=True)
 
     def build(self, node: yaml.Node, path: FieldPath) -> Any:
         self.expanded += 1
@@ -73,7 +81,7 @@ class _Builder:
             return self._mapping(node, path)
         if isinstance(node, yaml.SequenceNode):
             return [self.build(item, (*path, index)) for index, item in enumerate(node.value)]
-        return _scalar_constructor.construct_object(node, deep=True)
+        return self._scalar(node)
 
     def _mapping(self, node: yaml.MappingNode, path: FieldPath) -> dict[Any, Any]:
         result: dict[Any, Any] = {}
@@ -84,7 +92,7 @@ class _Builder:
                 continue
             if not isinstance(key_node, yaml.ScalarNode):
                 raise _Refused(key_node.start_mark.line + 1, path, "mapping keys must be plain scalars")
-            key = _scalar_constructor.construct_object(key_node)
+            key = self._scalar(key_node)
             if not isinstance(key, str):
                 key = str(key) if isinstance(key, int) and not isinstance(key, bool) else key
             if not isinstance(key, str):

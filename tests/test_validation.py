@@ -1,10 +1,15 @@
 """Every class of spec problem, each reported as FILE:LINE: field.path: message."""
 
+import copy
 from decimal import Decimal
 from pathlib import Path
+from typing import Any
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
+from obskit import schema
 from obskit.model import LatencySLI, RatioSLI, RawSLI
 from obskit.resolve import UnknownEnvironment, load_spec
 from tests.conftest import EXAMPLES, MINIMAL, problems_of
@@ -459,3 +464,97 @@ def test_every_problem_is_reported_in_one_run(write_spec) -> None:
     problems = problems_of(write_spec(a=text, b=other))
     assert len(problems) == 5
     assert {p.split(":")[0] for p in problems} == {"a.yaml", "b.yaml"}
+
+
+# Good and bad values for each check_with rule of the schema.
+_CHECK_SAMPLES: dict[str, tuple[list[Any], list[Any]]] = {
+    "duration": (["5m", "30d", "1h30m"], ["0s", "5x", "", 5]),
+    "size": (["20Gi", "1Ki"], ["20GB", "", 20]),
+    "throughput": (["200MiB/s", "2GiB/h"], ["fast", "1MiB"]),
+    "objective": ([99, 99.9], [100, 0, "99", True]),
+    "selector": (['up{job="x"}', "up"], ["a{", "rate(x[5m])", '{job="x"}']),
+    "histogram": (['h{job="x"}'], ["h_bucket", 'h{le="1"}']),
+    "window_query": (["sum(rate(a[{{window}}]))"], ["a", "a[{{window}}"]),
+    "runbook_url": (["https://r/{service}/{alert}"], ["https://r/{x}", "https://r/{}", "x{"]),
+    "http_url": (["http://h:9091"], ["ftp://h", "http://"]),
+    "object_store_prefix": (["s3://b/p", "file:///tmp/x"], ["s3://", "b/p"]),
+    "dns1123_label": (["shop", "a-b"], ["Shop", "-a", "a" * 64]),
+    "dns1123_subdomain": (["a.b", "db"], ["a..b", "A"]),
+    "k8s_label_key": (["app", "app.kubernetes.io/name"], ["-x", "a/", "a b"]),
+    "k8s_label_value": (["v", ""], ["-v", 1, "a" * 64]),
+    "prom_label_name": (["env"], ["__x", "1a"]),
+    "port_name": (["http", "http-metrics"], ["a--b", "1234", "a" * 16]),
+    "tier_name": (["tier1", "t_1"], ["Tier", "1t"]),
+}
+_BAD = st.none() | st.booleans() | st.integers(-2, 70000) | st.floats() | st.text(max_size=3)
+_BAD |= st.sampled_from([[], {}, ["x"], {"x": 1}, *(value for _, bad in _CHECK_SAMPLES.values() for value in bad)]).map(
+    copy.deepcopy  # a document is changed in place, so it must not share a sample
+)
+
+
+def _valid(rules: dict[str, Any]) -> st.SearchStrategy[Any]:
+    """Values that pass `rules`, a cerberus field definition."""
+    kind = rules.get("type")
+    if kind == "dict" and "schema" in rules:
+        return _valid_mapping(rules["schema"])
+    if kind == "dict":
+        keys = _valid(rules.get("keysrules", {"type": "string"}))
+        return st.dictionaries(keys, _valid(rules["valuesrules"]), min_size=1, max_size=2)
+    if kind == "list":
+        return st.lists(_valid(rules["schema"]), min_size=1, max_size=2)
+    if "allowed" in rules:
+        return st.sampled_from(rules["allowed"])
+    if "regex" in rules:
+        return st.sampled_from(["/metrics", "/"])
+    if "check_with" in rules:
+        return st.sampled_from(_CHECK_SAMPLES[rules["check_with"]][0])
+    if kind == "integer":
+        return st.integers(1, 65535) | st.just(True)
+    if kind == "boolean":
+        return st.booleans()
+    return st.sampled_from(["x", "obskit/v1"])
+
+
+def _valid_mapping(fields: dict[str, Any]) -> st.SearchStrategy[dict[str, Any]]:
+    required = {name: _valid(rules) for name, rules in fields.items() if rules.get("required")}
+    optional = {name: _valid(rules) for name, rules in fields.items() if not rules.get("required")}
+    return st.fixed_dictionaries(required, optional=optional)
+
+
+def _paths(node: Any, prefix: tuple[Any, ...] = ()) -> list[tuple[Any, ...]]:
+    children = node.items() if isinstance(node, dict) else enumerate(node) if isinstance(node, list) else ()
+    return [prefix, *(path for key, value in children for path in _paths(value, (*prefix, key)))]
+
+
+def _spoil(document: dict[str, Any], data: st.DataObject) -> None:
+    """Replace, delete or add one value somewhere in the document."""
+    path = data.draw(st.sampled_from(_paths(document)[1:] or [("bogus",)]))
+    parent = document
+    for key in path[:-1]:
+        parent = parent[key]
+    if isinstance(parent, dict) and data.draw(st.booleans()):
+        parent.pop(path[-1], None)
+        if data.draw(st.booleans()):
+            parent[data.draw(st.sampled_from(["bogus", "tier", "latency", "port"]))] = data.draw(_BAD)
+    else:
+        parent[path[-1]] = data.draw(_BAD)
+
+
+@pytest.mark.parametrize("name", ["FILE", "SERVICE", "TIER", "ENVIRONMENT"])
+def test_cerberus_reads_the_schemas_as_written(name: str) -> None:
+    # The fast path is compiled from the schemas as written; cerberus must not expand or rename any rule.
+    rules = getattr(schema, name)
+    assert schema._validator(id(rules), rules).schema == rules
+
+
+@pytest.mark.parametrize("name", ["FILE", "SERVICE", "TIER", "ENVIRONMENT"])
+@settings(deadline=None)
+@given(data=st.data())
+def test_the_fast_path_accepts_exactly_what_cerberus_accepts(name: str, data: st.DataObject) -> None:
+    rules = getattr(schema, name)
+    document = data.draw(_valid_mapping(rules))
+    for _ in range(data.draw(st.integers(0, 2))):
+        _spoil(document, data)
+    for partial in (False, True):
+        cerberus_accepts = schema._validator(id(rules), rules).validate(document, update=partial, normalize=False)
+        assert schema._accepts(id(rules), rules, partial)(document) == cerberus_accepts

@@ -1,6 +1,10 @@
 import time
 from pathlib import Path
 
+import yaml
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
 from obskit.problems import Problem
 from obskit.yamlsource import Located, load_yaml_file
 
@@ -84,3 +88,28 @@ def test_refuses_non_scalar_keys(tmp_path: Path) -> None:
 def test_missing_file_is_a_problem_not_an_exception(tmp_path: Path) -> None:
     problem = load_yaml_file(tmp_path / "nope.yaml", "nope.yaml")
     assert isinstance(problem, Problem) and "cannot read" in problem.message
+
+
+def test_scalars_are_what_pyyaml_makes_of_them(tmp_path: Path) -> None:
+    text = (
+        "s: text\nq: '5'\ntagged: !!str 5\ni: 5\nf: 1.5\nb: true\nn: null\ne:\nd: 2024-01-02\n"
+        "octal: 0o17\ninf: .inf\nblock: |\n  two\n  lines\nseq: [1, x, ~]\n"
+    )
+    located = load(tmp_path, text)
+    assert isinstance(located, Located)
+    assert located.data == yaml.safe_load(text)
+
+
+@settings(deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(
+    data=st.recursive(
+        st.none() | st.booleans() | st.integers() | st.floats(allow_nan=False) | st.text(max_size=20),
+        lambda children: st.lists(children, max_size=3) | st.dictionaries(st.text(max_size=8), children, max_size=3),
+        max_leaves=12,
+    )
+)
+def test_loads_any_data_as_pyyaml_does(tmp_path: Path, data: object) -> None:
+    text = yaml.safe_dump({"root": data}, allow_unicode=True)
+    located = load(tmp_path, text)
+    assert isinstance(located, Located)
+    assert located.data == yaml.safe_load(text)
