@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gc
 import json
 import sys
 from collections.abc import Callable
@@ -49,7 +50,7 @@ def _load_plan(spec_path: Path, environment: str) -> Plan:
 
 def _guarded(spec_path: Path, load: Callable[[], T]) -> T:
     try:
-        return load()
+        return _without_gc_passes(load)
     except SpecInvalid as err:
         count = len(err.problems)
         _fail(
@@ -58,6 +59,21 @@ def _guarded(spec_path: Path, load: Callable[[], T]) -> T:
         )
     except UnknownEnvironment as err:
         _fail([f"obskit: {err}"])
+
+
+def _without_gc_passes(load: Callable[[], T]) -> T:
+    """Load with the cyclic collector paused, then exempt what was loaded from its passes.
+
+    Loading builds hundreds of thousands of small objects that live until the command ends;
+    the collector's passes over them cost a fifth of loading a large spec and, since every
+    pass over the oldest generation walks them all again, made rendering grow faster than
+    the number of services (5000 services: 12% of gen)."""
+    gc.disable()
+    try:
+        return load()
+    finally:
+        gc.enable()
+        gc.freeze()
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})

@@ -8,6 +8,7 @@ can write as they come), so the tree is byte-identical to a single-process run.
 
 from __future__ import annotations
 
+import gc
 import multiprocessing
 import os
 from collections import deque
@@ -31,6 +32,7 @@ def available_cpus() -> int:
 def _start_worker(plan: Plan) -> None:
     global _worker_plan
     _worker_plan = plan
+    gc.freeze()  # the plan lives as long as the worker: keep the collector's passes off it
 
 
 def _render_in_worker(part: Page) -> PartFiles:
