@@ -73,6 +73,7 @@ def _without_gc_passes(load: Callable[[], T]) -> T:
         return load()
     finally:
         gc.enable()
+        gc.collect()  # what loading left unreachable (a few objects), rather than freezing it for good
         gc.freeze()
 
 
