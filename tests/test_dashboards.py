@@ -16,7 +16,7 @@ from obskit.generate import generate_tree
 from obskit.generate.dashboards import DashboardError, dashboard_uid, render_dashboards
 from obskit.objects import object_problems
 from obskit.pipeline import load_plan
-from tests.conftest import EXAMPLES, REPO, shared_path
+from tests.conftest import EXAMPLES, MINIMAL, REPO, shared_path
 
 # SPEC.md section 5: the series obskit's alerts and jobs read or push
 SPEC_METRICS = {
@@ -167,6 +167,26 @@ def test_thresholds_come_from_the_plan(dashboards: dict[str, dict[str, Any]]) ->
     assert drill["fieldConfig"]["defaults"]["thresholds"]["steps"][1]["value"] == 900  # the RTO
     latency = next(p for p in panels(checkout) if p["title"].startswith("Latency p99"))
     assert latency["fieldConfig"]["defaults"]["thresholds"]["steps"][1]["value"] == 0.3
+
+
+def linked_uids(dashboard: dict[str, Any]) -> set[str]:
+    """The uids the dashboard's own links and its panels' links lead to."""
+    links = dashboard["links"] + [link for p in dashboard["panels"] for link in p.get("links", [])]
+    return {link["url"].split("?")[0].removeprefix("/d/") for link in links if link["type"] == "link"}
+
+
+def test_every_link_leads_to_a_generated_dashboard(dashboards: dict[str, dict[str, Any]]) -> None:
+    for uid, dashboard in dashboards.items():
+        assert linked_uids(dashboard) <= set(dashboards), uid
+    assert "obskit-prod-dr" in linked_uids(dashboards["obskit-prod-checkout"])
+
+
+def test_without_backups_there_is_no_dr_dashboard_to_link_to(write_spec) -> None:
+    tree = generate_tree(load_plan(write_spec(MINIMAL), "prod"))
+    rendered = {Path(p).stem: json.loads(t) for p, t in tree.items() if p.startswith("grafana/dashboards/")}
+    assert sorted(rendered) == ["obskit-prod-checkout", "obskit-prod-overview"]
+    for uid, dashboard in rendered.items():
+        assert linked_uids(dashboard) <= set(rendered), uid
 
 
 def test_overview_links_to_every_service_dashboard(dashboards: dict[str, dict[str, Any]]) -> None:

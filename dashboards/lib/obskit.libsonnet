@@ -42,6 +42,9 @@
     keepTime: false,
   },
 
+  // The link to the page's DR dashboard, or none when the page has no services with backups.
+  drLinks(plan):: if plan.dr_uid != null then [$.link('Disaster recovery', plan.dr_uid)] else [],
+
   // A drop-down of the dashboards carrying all of `tags`: the other pages of a paged dashboard.
   pagesLink(title, tags):: $.link(title, '') {
     type: 'dashboards',

@@ -143,12 +143,14 @@ def dashboard_data(plan: Plan, page: Page | None = None) -> dict[str, Any]:
     """Everything the templates read, from the plan: the same numbers the rules and backups use."""
     env = plan.environment.name
     page = page or Page(0, len(plan.services))
+    services = plan.services[page.start : page.stop]
+    has_backups = any(service.velero is not None or service.datastores for service in services)
     return {
         "environment": env,
         "page_title": f" {page.number}/{page.count}" if page.count > 1 else "",
         "overview_uid": page.uid(env, "overview"),
-        "dr_uid": page.uid(env, "dr"),
-        "services": [_service_data(plan, service_plan) for service_plan in plan.services[page.start : page.stop]],
+        "dr_uid": page.uid(env, "dr") if has_backups else None,  # a page without backups has no DR dashboard
+        "services": [_service_data(plan, service_plan) for service_plan in services],
     }
 
 
