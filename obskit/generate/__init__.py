@@ -23,7 +23,7 @@ Tree = dict[str, str]
 
 KUSTOMIZATION = "kustomization.yaml"
 # Services per part and per dashboard page: keeps the DR dashboard's ConfigMap near 450 KB
-# (Kubernetes refuses objects over 1 MiB) and one Jsonnet evaluation near 150 MB.
+# (Kubernetes refuses objects over 1 MiB) and go-jsonnet's heap for one evaluation near 80 MB.
 SERVICES_PER_PART = 50
 
 

@@ -1,6 +1,6 @@
-"""Grafana dashboards: the plan as JSON into the Jsonnet templates of dashboards/, all of an
-environment's dashboards from one evaluation (gojsonnet), plus a ConfigMap per dashboard
-for Grafana's sidecar."""
+"""Grafana dashboards: the plan as JSON into the Jsonnet templates of dashboards/, one
+evaluation (gojsonnet) per page of services, plus a ConfigMap per dashboard for Grafana's
+sidecar."""
 
 from __future__ import annotations
 
