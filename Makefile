@@ -5,7 +5,7 @@ BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.obskit-installed
 ENV    ?= prod
 
-.PHONY: demo test lint tools bench clean
+.PHONY: demo test lint tools bench golden clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -31,6 +31,10 @@ tools:
 bench: $(STAMP) tools
 	$(BIN)/python -m benchmarks.run
 	$(BIN)/python -m benchmarks.evalcost
+
+## golden: rewrite tests/golden from examples/ on purpose (review its diff, commit it with the change)
+golden: $(STAMP)
+	$(BIN)/python -m tests.golden_tree
 
 ## lint: ruff, as CI would
 lint: $(STAMP)
