@@ -24,10 +24,10 @@ from typing import Any
 import promql_parser
 import yaml
 
-from obskit.generate import generate_tree
+from obskit.generate.tree import generate_tree
 from obskit.pipeline import load_plan
-from obskit.promtool import find_promtool
 from obskit.units import parse_duration
+from obskit.verify.promtool import find_promtool
 from tests.conftest import SHARED
 from tests.servers import http_json, prometheus
 from tests.test_sloth_crosscheck import SPEC

@@ -14,7 +14,7 @@ local budgetColors = o.thresholds([[null, 'red'], [0, 'orange'], [0.25, 'green']
     {
       panels: o.grid([
         o.stat(s.name + ' / ' + slo.name, 'percentunit',
-               [o.query('slo:error_budget_remaining:ratio' + slo.selector, instant=true)],
+               [o.query(plan.series.budget_remaining + slo.selector, instant=true)],
                slo.objective_text + '% over ' + slo.window + ' (tier ' + s.tier + ', team ' + s.team + ').',
                budgetColors,
                links=[o.link(s.name + ' dashboard', s.uid)]) { gridWidth:: 6 }

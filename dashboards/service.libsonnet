@@ -4,23 +4,23 @@ local o = import 'lib/obskit.libsonnet';
 
 local budgetColors = o.thresholds([[null, 'red'], [0, 'orange'], [0.25, 'green']]);
 
-local sloRow(slo) =
+local sloRow(plan, slo) =
   local m = slo.selector;
   [
     o.row('SLO ' + slo.name + ': ' + slo.objective_text + '% over ' + slo.window),
     o.stat('SLI over ' + slo.window, 'percentunit',
-           [o.query('1 - slo:sli_error:ratio_rate' + slo.window + m, instant=true)],
+           [o.query('1 - ' + slo.sli_series + m, instant=true)],
            'Share of good events over the SLO window, against the objective.',
            o.thresholds([[null, 'red'], [slo.objective_ratio, 'green']])) { gridWidth:: 6 },
     o.stat('Error budget remaining', 'percentunit',
-           [o.query('slo:error_budget_remaining:ratio' + m, instant=true)],
+           [o.query(plan.series.budget_remaining + m, instant=true)],
            'Share of the ' + slo.window + ' error budget not yet spent (below 0: the SLO is missed).',
            budgetColors) { gridWidth:: 6 },
     o.timeseries('Error budget remaining over time', 'percentunit',
-                 [o.query('slo:error_budget_remaining:ratio' + m, 'remaining')],
+                 [o.query(plan.series.budget_remaining + m, 'remaining')],
                  thresholds=budgetColors, max=1) { gridWidth:: 12 },
     o.timeseries('Burn rate per alert window', 'x',
-                 [o.query('slo:burn_rate:ratio_rate' + w + m, w) for w in slo.alert_windows],
+                 [o.query(b.series + m, b.window) for b in slo.burn_rates],
                  'Error ratio divided by the budget (1 = on track to spend exactly the budget). '
                  + 'Lines: the ErrorBudgetBurn thresholds ('
                  + std.join(', ', [p.factor_text + 'x over ' + p.long + '/' + p.short for p in slo.pairs]) + ').',
@@ -28,7 +28,7 @@ local sloRow(slo) =
                                                    for p in slo.pairs]),
                  min=0) { gridWidth:: 12 },
     o.timeseries('Request and error rates', 'reqps',
-                 [o.query('slo:sli_total:rate5m' + m, 'total'), o.query('slo:sli_errors:rate5m' + m, 'errors')],
+                 [o.query(plan.series.total_5m + m, 'total'), o.query(plan.series.errors_5m + m, 'errors')],
                  'Events per second over 5m, as the SLI counts them.', min=0) { gridWidth:: 12 },
   ] + (
     if slo.latency != null then [
@@ -56,7 +56,7 @@ local sloRow(slo) =
                  'Scrape targets of job ' + service.job + ' that are up.',
                  o.thresholds([[null, 'red'], [1, 'green']])) { gridWidth:: 6 },
           o.timeseries('Targets up over time', 'short', [o.query(up, 'up')], min=0) { gridWidth:: 18 },
-        ] + std.flattenArrays([sloRow(slo) for slo in service.slos]),
+        ] + std.flattenArrays([sloRow(plan, slo) for slo in service.slos]),
       ),
     },
 }

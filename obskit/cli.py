@@ -11,15 +11,16 @@ from typing import NoReturn, TypeVar
 
 import click
 
-from obskit.alertcatalog import builtin_catalog_files, load_catalog
 from obskit.generate.dashboards import DashboardError
 from obskit.generate.parallel import available_cpus
-from obskit.model import Spec
+from obskit.output.writer import OutputError, diff, write
 from obskit.pipeline import load_plan, output_files
-from obskit.plan import Plan, build_plan
-from obskit.problems import SpecInvalid
-from obskit.resolve import UnknownEnvironment, load_spec
-from obskit.writer import OutputError, diff, write
+from obskit.plan.build import build_plan
+from obskit.plan.types import Plan
+from obskit.spec.alert_templates import builtin_catalog_files, load_catalog
+from obskit.spec.model import Spec
+from obskit.spec.problems import SpecInvalid
+from obskit.spec.resolve import UnknownEnvironment, load_spec
 
 EXIT_OK, EXIT_FAILED, EXIT_INVALID = 0, 1, 2  # failed: drift (gen --check) or a failed check (test)
 T = TypeVar("T")
@@ -186,11 +187,12 @@ def test_command(env_name: str, out: Path | None) -> None:
     Kubernetes schema strictly. Exit codes: 0 all passed, 1 something failed.
     """
     # Imported here: the typed object models take two seconds to import, and only `test` needs them.
-    from obskit import promtool, treecheck
+    from obskit.verify import promtool
+    from obskit.verify import tree as tree_check
 
     root = out if out is not None else Path("out") / env_name
     try:
-        report = treecheck.check_tree(root)
+        report = tree_check.check_tree(root)
     except promtool.PromtoolMissing as err:
         click.echo(f"obskit: {err}", err=True)
         sys.exit(EXIT_FAILED)
@@ -212,7 +214,7 @@ def plan_command(env_name: str, spec_path: Path, as_json: bool) -> None:
 
     Exit codes: 0 every target is met, 2 invalid spec or a target cannot be met.
     """
-    from obskit.planreport import plan_data, plan_table
+    from obskit.plan.report import plan_data, plan_table
 
     data = plan_data(_load_plan(spec_path, env_name))
     click.echo(json.dumps(data, indent=2, sort_keys=True) if as_json else plan_table(data), nl=not as_json)

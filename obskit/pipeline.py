@@ -5,11 +5,12 @@ from __future__ import annotations
 from collections.abc import Iterator
 from pathlib import Path
 
-from obskit.alertcatalog import builtin_catalog_files, load_catalog
 from obskit.generate.parallel import generate_tree_parallel, stream_tree
-from obskit.plan import Plan, build_plan
-from obskit.resolve import load_spec
-from obskit.writer import stream_with_manifest, with_manifest
+from obskit.output.writer import stream_with_manifest, with_manifest
+from obskit.plan.build import build_plan
+from obskit.plan.types import Plan
+from obskit.spec.alert_templates import builtin_catalog_files, load_catalog
+from obskit.spec.resolve import load_spec
 
 
 def load_plan(spec_path: Path, environment: str) -> Plan:

@@ -10,8 +10,8 @@ from pathlib import Path
 import pytest
 from hypothesis import settings
 
-from obskit.problems import SpecInvalid
-from obskit.resolve import load_spec
+from obskit.spec.problems import SpecInvalid
+from obskit.spec.resolve import load_spec
 
 # `pytest --hypothesis-profile=thorough` searches ten times longer than the default run.
 settings.register_profile("default", max_examples=300)

@@ -10,8 +10,8 @@ from __future__ import annotations
 import difflib
 from pathlib import Path
 
+from obskit.output.writer import write
 from obskit.pipeline import load_plan, output_tree
-from obskit.writer import write
 
 REPO = Path(__file__).resolve().parents[1]
 EXAMPLES = REPO / "examples"

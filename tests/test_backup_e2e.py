@@ -15,7 +15,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from obskit.generate import generate_tree
+from obskit.generate.tree import generate_tree
 from obskit.pipeline import load_plan
 from tests.conftest import REPO
 from tests.servers import (

@@ -8,12 +8,12 @@ from pathlib import Path
 import pytest
 import yaml
 from click.testing import CliRunner
+from obskit.plan.conventions import k8s_name
 
 from obskit.cli import main
-from obskit.generate import generate_tree
-from obskit.generate.walg import k8s_name
-from obskit.objects import object_problems
+from obskit.generate.tree import generate_tree
 from obskit.pipeline import load_plan
+from obskit.verify.objects import object_problems
 from tests.conftest import EXAMPLES
 from tests.schemas import crd_validator, schema_errors
 

@@ -11,11 +11,12 @@ import promql_parser
 import pytest
 import yaml
 
-from obskit import promtool
-from obskit.generate import generate_tree
-from obskit.generate.dashboards import DashboardError, dashboard_uid, render_dashboards
-from obskit.objects import object_problems
+from obskit.generate.dashboards import DashboardError, render_dashboards
+from obskit.plan.conventions import dashboard_uid
+from obskit.generate.tree import generate_tree
 from obskit.pipeline import load_plan
+from obskit.verify import promtool
+from obskit.verify.objects import object_problems
 from tests.conftest import EXAMPLES, MINIMAL, REPO, shared_path
 
 # SPEC.md section 5: the series obskit's alerts and jobs read or push

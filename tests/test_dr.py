@@ -11,8 +11,10 @@ from croniter import croniter
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from obskit import dr
-from obskit.model import Backup, Datastore, Service, Tier
+from obskit.engines.postgres_walg import defaults as walg_defaults
+from obskit.engines.postgres_walg import plan as walg_plan
+from obskit.plan import dr
+from obskit.spec.model import Backup, Datastore, Service, Tier
 from obskit.units import Duration, parse_duration, parse_throughput
 
 MINUTE_MS = 60_000
@@ -78,7 +80,7 @@ def test_the_examples_numbers() -> None:
     velero = dr.velero_plan(service(datastore()), tier(), findings)
     assert velero is not None
     assert (str(velero.interval), str(velero.worst_case_loss), velero.cron.split()[0]) == ("4m", "5m", "1-59/4")
-    plan = dr.datastore_plan(service(datastore()), tier(), datastore(), findings)
+    plan = walg_plan.datastore_plan(service(datastore()), tier(), datastore(), findings)
     assert str(plan.archive_timeout) == "4m30s"
     assert str(plan.base_interval) == "8h"
     assert plan.restore is not None and plan.restore.total <= parse_duration("15m")
@@ -89,7 +91,7 @@ def test_the_examples_numbers() -> None:
 def test_refuses_a_restore_slower_than_the_rto_naming_the_numbers() -> None:
     findings = dr.DRFindings()
     big = datastore(size=2 * 2**40, restore="50MiB/s")
-    plan = dr.datastore_plan(service(big), tier(), big, findings)
+    plan = walg_plan.datastore_plan(service(big), tier(), big, findings)
     assert plan.base_interval is None
     (finding,) = findings.infeasible
     assert str(finding) == (
@@ -101,7 +103,7 @@ def test_refuses_a_restore_slower_than_the_rto_naming_the_numbers() -> None:
 def test_refuses_wal_replay_that_cannot_fit_the_rto() -> None:
     findings = dr.DRFindings()
     busy = datastore(size=2**30, wal="5TiB/h")
-    dr.datastore_plan(service(busy), tier(), busy, findings)
+    walg_plan.datastore_plan(service(busy), tier(), busy, findings)
     (finding,) = findings.infeasible
     assert "even with base backups every minute a restore takes" in str(finding)
     assert "5TiB/h" in str(finding)
@@ -110,7 +112,7 @@ def test_refuses_wal_replay_that_cannot_fit_the_rto() -> None:
 def test_refuses_an_rpo_too_short_for_velero_or_archiving() -> None:
     findings = dr.DRFindings()
     assert dr.velero_plan(service(datastore(), duration="2m"), tier(rpo="2m"), findings) is None
-    dr.datastore_plan(service(datastore()), tier(rpo="20s"), datastore(), findings)
+    walg_plan.datastore_plan(service(datastore()), tier(rpo="20s"), datastore(), findings)
     reasons = [str(f) for f in findings.infeasible]
     assert "svc: an RPO of 2m leaves no room for Velero backups that take 2m" in reasons[0]
     assert "svc/db: an RPO of 20s is below what WAL archiving can promise" in reasons[1]
@@ -118,8 +120,8 @@ def test_refuses_an_rpo_too_short_for_velero_or_archiving() -> None:
 
 def test_defaults_for_unmeasured_inputs_are_reported() -> None:
     findings = dr.DRFindings()
-    plan = dr.datastore_plan(service(datastore()), tier(), datastore(restore=None, wal=None, replay=None), findings)
-    assert plan.restore_throughput == dr.DEFAULT_RESTORE_THROUGHPUT
+    plan = walg_plan.datastore_plan(service(datastore()), tier(), datastore(restore=None, wal=None, replay=None), findings)
+    assert plan.restore_throughput == walg_defaults.RESTORE_THROUGHPUT
     assert plan.wal_rate == Fraction(410 * 2**20, 3600)  # 2% of 20Gi an hour, rounded up to MiB
     assert findings.notes == [
         "svc/db: assumed restore_throughput 50MiB/s, replay_throughput 16MiB/s, wal_rate 410MiB/h; "
@@ -183,7 +185,7 @@ def test_a_feasible_plan_meets_its_targets(
     svc = service(store, duration=f"{backup_minutes}m" if backup_minutes else None)
     findings = dr.DRFindings()
     velero = dr.velero_plan(svc, the_tier, findings)
-    plan = dr.datastore_plan(svc, the_tier, store, findings)
+    plan = walg_plan.datastore_plan(svc, the_tier, store, findings)
     failed = {(f.service, f.datastore) for f in findings.infeasible}
     if velero is not None:
         assert velero.worst_case_loss <= rpo

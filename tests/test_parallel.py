@@ -13,8 +13,8 @@ from click.testing import CliRunner
 
 from benchmarks.synthetic import write_spec
 from obskit.cli import main
-from obskit.generate import SERVICES_PER_PART, generate_tree, plan_parts
 from obskit.generate.parallel import generate_tree_parallel
+from obskit.generate.tree import SERVICES_PER_PART, generate_tree, plan_parts
 from obskit.pipeline import load_plan
 from tests.conftest import shared_path
 

@@ -10,7 +10,7 @@ import pytest
 import yaml
 from prometheus_client import CollectorRegistry, Counter, Histogram, start_http_server
 
-from obskit.generate import generate_tree
+from obskit.generate.tree import generate_tree
 from obskit.pipeline import load_plan
 from tests.servers import free_port, prometheus, wait_for
 

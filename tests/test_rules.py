@@ -8,12 +8,13 @@ from pathlib import Path
 import pytest
 import yaml
 
-from obskit import objects, promtool, treecheck
-from obskit.alertcatalog import load_catalog
-from obskit.generate import generate_tree
+from obskit.generate.tree import generate_tree
+from obskit.output.writer import write
 from obskit.pipeline import load_plan, output_tree
-from obskit.problems import SpecInvalid
-from obskit.writer import write
+from obskit.spec.alert_templates import load_catalog
+from obskit.spec.problems import SpecInvalid
+from obskit.verify import objects, promtool
+from obskit.verify.tree import check_tree
 from tests.conftest import EXAMPLES, MINIMAL, problems_of
 from tests.schemas import crd_validator, schema_errors
 
@@ -209,7 +210,7 @@ def test_unreachable_burn_rate_objective_is_refused(write_spec) -> None:
 def test_the_example_tree_passes_obskit_test(tmp_path: Path) -> None:
     out = tmp_path / "prod"
     write(out, output_tree(load_plan(EXAMPLES, "prod")))
-    report = treecheck.check_tree(out)
+    report = check_tree(out)
     assert report.ok, "\n".join(f"{c.title}: {c.details}" for c in report.checks)
     assert [c.title.split(" (")[0] for c in report.checks] == [
         "promtool check rules --lint-fatal",
@@ -224,7 +225,7 @@ def test_the_generated_unit_tests_catch_a_wrong_threshold(tmp_path: Path) -> Non
     write(out, output_tree(load_plan(EXAMPLES, "prod")))
     rule_file = out / "prometheus/rulefiles/checkout.rules.yaml"
     rule_file.write_text(rule_file.read_text().replace("> 0.0072", "> 0.072"))
-    report = treecheck.check_tree(out)
+    report = check_tree(out)
     failed = [c for c in report.checks if not c.ok]
     assert [c.title.split(" (")[0] for c in failed] == [
         "promtool test rules",

@@ -1,6 +1,6 @@
 import yaml
 
-from obskit.generate import generate_tree
+from obskit.generate.tree import generate_tree
 from obskit.pipeline import load_plan
 from tests.conftest import EXAMPLES, MINIMAL
 from tests.schemas import crd_validator, schema_errors

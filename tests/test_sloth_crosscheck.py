@@ -9,9 +9,9 @@ from pathlib import Path
 
 import yaml
 
-from obskit.generate import generate_tree
+from obskit.generate.tree import generate_tree
 from obskit.pipeline import load_plan
-from obskit.promtool import find_promtool
+from obskit.verify.promtool import find_promtool
 from tests.conftest import shared_path
 
 SPEC = """\

@@ -10,8 +10,8 @@ import yaml
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from obskit.problems import SpecInvalid
-from obskit.resolve import UnknownEnvironment, load_spec
+from obskit.spec.problems import SpecInvalid
+from obskit.spec.resolve import UnknownEnvironment, load_spec
 from tests.conftest import EXAMPLES
 
 EXAMPLE_FILES = {path.name: yaml.safe_load(path.read_text()) for path in sorted(EXAMPLES.glob("*.yaml"))}

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from obskit.generate.testpacking import pack, rule_inputs
+from obskit.generate.rules.testpacking import pack, rule_inputs
 
 RULES = [
     {

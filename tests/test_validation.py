@@ -9,9 +9,9 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from obskit import schema
-from obskit.model import LatencySLI, RatioSLI, RawSLI
-from obskit.resolve import UnknownEnvironment, load_spec
+from obskit.spec import schema
+from obskit.spec.model import LatencySLI, RatioSLI, RawSLI
+from obskit.spec.resolve import UnknownEnvironment, load_spec
 from tests.conftest import EXAMPLES, MINIMAL, problems_of
 
 BACKUP_SETTINGS = (

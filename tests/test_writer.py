@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from obskit import writer
+from obskit.output import writer
 from obskit.pipeline import load_plan, output_tree
 from tests.conftest import EXAMPLES
 

@@ -5,8 +5,8 @@ import yaml
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from obskit.problems import Problem
-from obskit.yamlsource import Located, load_yaml_file
+from obskit.spec.problems import Problem
+from obskit.spec.yaml_lines import Located, load_yaml_file
 
 
 def load(tmp_path: Path, content: str | bytes) -> Located | Problem:

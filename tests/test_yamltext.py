@@ -8,7 +8,7 @@ import yaml
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from obskit.generate import yamltext
+from obskit.output import yamltext
 from obskit.pipeline import load_plan, output_tree
 
 EXAMPLES = Path(__file__).resolve().parent.parent / "examples"

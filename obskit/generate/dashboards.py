@@ -4,10 +4,8 @@ sidecar."""
 
 from __future__ import annotations
 
-import hashlib
 import json
 import re
-from dataclasses import dataclass
 from fractions import Fraction
 from importlib import resources
 from typing import Any
@@ -15,32 +13,39 @@ from typing import Any
 import _gojsonnet
 import orjson
 
-from obskit import burnrate
-from obskit.generate import slo_rules
-from obskit.generate.dr_rules import base_backup_limit, drill_limit
+from obskit.generate.artifact import File
 from obskit.generate.meta import object_metadata
-from obskit.model import LatencySLI
-from obskit.plan import Plan, ServicePlan, SLOPlan
+from obskit.output import render
+from obskit.plan import burnrate
+from obskit.plan import conventions as names
+from obskit.plan.pages import Page
+from obskit.plan.types import Plan, ServicePlan, SLOPlan
+from obskit.spec.model import LatencySLI
 from obskit.units import Duration
 
 ENTRY = "main.jsonnet"
-MAX_UID = 40
 FOLDER_ANNOTATION = "grafana_folder"
 _PLAN_JSON = "obskit_plan_json"
 _WRAPPER = "<obskit>"  # the snippet that evaluates ENTRY; not a template, so never an error's location
 
 
+# The series the templates read, by the names the rules and the upstream exporters use.
+SERIES = {
+    "budget_remaining": names.BUDGET_REMAINING,
+    "errors_5m": names.errors_rate(Duration(300_000)),
+    "total_5m": names.total_rate(Duration(300_000)),
+    "velero_last_success": names.VELERO_LAST_SUCCESS,
+    "velero_failures": names.VELERO_FAILURES,
+    "velero_partial_failures": names.VELERO_PARTIAL_FAILURES,
+    "archive_age": names.ARCHIVE_AGE,
+    "archive_failures": names.ARCHIVE_FAILURES,
+    "backup_last_success": names.BACKUP_LAST_SUCCESS,
+    "drill_duration": names.DRILL_DURATION,
+}
+
+
 class DashboardError(Exception):
     """A dashboard template failed to evaluate; the message names the template and line."""
-
-
-def dashboard_uid(*parts: str) -> str:
-    """A stable uid within Grafana's 40 characters of [a-z0-9-], derived from names."""
-    uid = "-".join(("obskit", *parts))
-    if len(uid) <= MAX_UID:
-        return uid
-    digest = hashlib.sha256(uid.encode()).hexdigest()[:8]
-    return f"{uid[: MAX_UID - 9].rstrip('-')}-{digest}"
 
 
 def _float(value: Fraction) -> float:
@@ -51,7 +56,7 @@ def _secs(duration: Duration) -> int:
     return duration.ms // 1000
 
 
-def _slo_data(plan: Plan, service_plan: ServicePlan, slo_plan: SLOPlan) -> dict[str, Any]:
+def _slo_data(slo_plan: SLOPlan) -> dict[str, Any]:
     sli = slo_plan.slo.sli
     latency = None
     if isinstance(sli, LatencySLI):
@@ -67,32 +72,33 @@ def _slo_data(plan: Plan, service_plan: ServicePlan, slo_plan: SLOPlan) -> dict[
         "objective_text": str(slo_plan.objective),
         "objective_ratio": _float(Fraction(slo_plan.objective) / 100),
         "window": str(slo_plan.window),
-        "selector": slo_rules.selector(plan, service_plan, slo_plan),
-        "alert_windows": [str(window) for window in burnrate.ALERT_WINDOWS],
+        "selector": slo_plan.selector,
+        "sli_series": names.error_ratio(slo_plan.window),
+        "burn_rates": [{"window": str(w), "series": names.burn_rate(w)} for w in burnrate.ALERT_WINDOWS],
         "pairs": [
             {
-                "long": str(pair.long),
-                "short": str(pair.short),
-                "factor": _float(pair.factor(slo_plan.window)),
-                "factor_text": burnrate.decimal_text(pair.factor(slo_plan.window)),
-                "severity": service_plan.severity("page") if pair.fast else "warning",
+                "long": str(burn.pair.long),
+                "short": str(burn.pair.short),
+                "factor": _float(burn.factor),
+                "factor_text": burnrate.decimal_text(burn.factor),
+                "severity": burn.severity,
             }
-            for pair in burnrate.PAIRS
+            for burn in slo_plan.burn_alerts
         ],
         "latency": latency,
     }
 
 
-def _service_data(plan: Plan, service_plan: ServicePlan) -> dict[str, Any]:
+def _service_data(service_plan: ServicePlan) -> dict[str, Any]:
     tier = service_plan.tier
     velero = service_plan.velero
     return {
         "name": service_plan.name,
-        "uid": dashboard_uid(plan.environment.name, service_plan.name),
+        "uid": service_plan.dashboard_uid,
         "tier": tier.name,
         "team": service_plan.service.team,
         "job": service_plan.service.job,
-        "slos": [_slo_data(plan, service_plan, slo_plan) for slo_plan in service_plan.slos],
+        "slos": [_slo_data(slo_plan) for slo_plan in service_plan.slos],
         "velero": {"schedule": service_plan.name, "rpo": str(tier.rpo), "rpo_seconds": _secs(tier.rpo)}
         if velero is not None
         else None,
@@ -107,36 +113,14 @@ def _service_data(plan: Plan, service_plan: ServicePlan) -> dict[str, Any]:
                 "rto_seconds": _secs(tier.rto),
                 "archive_timeout_seconds": str(_secs(ds.archive_timeout)),
                 "base_interval": str(ds.base_interval),
-                "base_limit": str(base_backup_limit(ds)),
-                "base_limit_seconds": _secs(base_backup_limit(ds)),
-                "drill_limit_seconds": _secs(drill_limit(ds, tier)),
+                "base_limit": str(ds.base_backup_limit),
+                "base_limit_seconds": _secs(ds.base_backup_limit) if ds.base_backup_limit else None,
+                "drill_limit_seconds": _secs(ds.drill_limit),
                 "restore_estimate": str(ds.restore.total) if ds.restore else "n/a",
             }
             for ds in service_plan.datastores
         ],
     }
-
-
-@dataclass(frozen=True)
-class Page:
-    """The run of services [start, stop) drawn together: their own dashboards, and an overview
-    and a DR dashboard of their own once the environment needs more than one page."""
-
-    start: int
-    stop: int
-    number: int = 1
-    count: int = 1
-
-    def uid(self, env: str, kind: str) -> str:
-        return dashboard_uid(env, kind) if self.number == 1 else dashboard_uid(env, kind, str(self.number))
-
-
-def pages(plan: Plan, services_per_page: int) -> list[Page]:
-    starts = range(0, len(plan.services), services_per_page) or range(1)
-    return [
-        Page(start, min(start + services_per_page, len(plan.services)), number, len(starts))
-        for number, start in enumerate(starts, 1)
-    ]
 
 
 def dashboard_data(plan: Plan, page: Page | None = None) -> dict[str, Any]:
@@ -150,7 +134,8 @@ def dashboard_data(plan: Plan, page: Page | None = None) -> dict[str, Any]:
         "page_title": f" {page.number}/{page.count}" if page.count > 1 else "",
         "overview_uid": page.uid(env, "overview"),
         "dr_uid": page.uid(env, "dr") if has_backups else None,  # a page without backups has no DR dashboard
-        "services": [_service_data(plan, service_plan) for service_plan in services],
+        "services": [_service_data(service_plan) for service_plan in services],
+        "series": SERIES,
     }
 
 
@@ -206,3 +191,14 @@ def config_map(plan: Plan, uid: str, dashboard_json: str) -> dict[str, Any]:
         "metadata": metadata,
         "data": {f"{uid}.json": dashboard_json},
     }
+
+
+def files(plan: Plan, page: Page, template_dir: str | None = None) -> list[File]:
+    """Every dashboard of the page as JSON, and each in a ConfigMap for Grafana's sidecar."""
+    result = []
+    for uid, dashboard in render_dashboards(plan, template_dir, page).items():
+        dashboard_json = render.json_file(dashboard)
+        result.append(File(f"grafana/dashboards/{uid}.json", dashboard_json))
+        document = render.yaml_file(plan.environment.name, config_map(plan, uid, dashboard_json))
+        result.append(File(f"grafana/configmaps/{uid}.yaml", document, kubernetes=True))
+    return result

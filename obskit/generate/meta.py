@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from obskit.plan import Plan
+from obskit.plan.types import Plan
 
 MANAGED_BY = {"app.kubernetes.io/managed-by": "obskit"}
 

@@ -15,9 +15,9 @@ from collections import deque
 from collections.abc import Iterator
 from concurrent.futures import Future, ProcessPoolExecutor
 
-from obskit.generate import SERVICES_PER_PART, PartFiles, Tree, plan_parts, render_part, tree_files
-from obskit.generate.dashboards import Page
-from obskit.plan import Plan
+from obskit.generate.tree import SERVICES_PER_PART, PartFiles, Tree, plan_parts, render_part, tree_files
+from obskit.plan.pages import Page
+from obskit.plan.types import Plan
 
 # One part is rendered in this process; from two on, workers (~0.4 s to start) pay off:
 # 100 services, two parts, 2 CPUs: 2.1 s in one process, 1.9 s with workers.

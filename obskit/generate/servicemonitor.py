@@ -5,8 +5,10 @@ from __future__ import annotations
 
 from typing import Any
 
+from obskit.generate.artifact import File
 from obskit.generate.meta import object_metadata
-from obskit.plan import Plan, ServicePlan
+from obskit.output import render
+from obskit.plan.types import Plan, ServicePlan
 
 
 def _replace(target: str, value: str) -> dict[str, str]:
@@ -40,3 +42,8 @@ def service_monitor(plan: Plan, service_plan: ServicePlan) -> dict[str, Any]:
             "endpoints": [endpoint],
         },
     }
+
+
+def files(plan: Plan, service_plan: ServicePlan) -> list[File]:
+    document = render.yaml_file(plan.environment.name, service_monitor(plan, service_plan))
+    return [File(f"prometheus/servicemonitors/{service_plan.name}.yaml", document, kubernetes=True)]

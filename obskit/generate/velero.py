@@ -4,8 +4,10 @@ from __future__ import annotations
 
 from typing import Any
 
+from obskit.generate.artifact import File
 from obskit.generate.meta import object_metadata
-from obskit.plan import Plan, ServicePlan
+from obskit.output import render
+from obskit.plan.types import Plan, ServicePlan
 from obskit.units import format_go_duration
 
 # volumes: how a service's persistent volumes are captured
@@ -36,3 +38,10 @@ def schedule(plan: Plan, service_plan: ServicePlan) -> dict[str, Any]:
             },
         },
     }
+
+
+def files(plan: Plan, service_plan: ServicePlan) -> list[File]:
+    if service_plan.velero is None:
+        return []
+    document = render.yaml_file(plan.environment.name, schedule(plan, service_plan))
+    return [File(f"backup/velero/{service_plan.name}.yaml", document, kubernetes=True)]

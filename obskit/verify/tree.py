@@ -13,8 +13,8 @@ try:
 except ImportError:  # pragma: no cover - PyYAML built without libyaml
     from yaml import SafeLoader as _Loader  # type: ignore[assignment]
 
-from obskit import objects, promtool
-from obskit.writer import MANIFEST
+from obskit.output.writer import MANIFEST
+from obskit.verify import objects, promtool
 
 RULE_FILES = "prometheus/rulefiles"
 TEST_FILES = "prometheus/tests"

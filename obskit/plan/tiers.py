@@ -7,6 +7,8 @@ from __future__ import annotations
 
 from typing import Any
 
+from obskit import defaults
+
 TIER_FIELDS: tuple[str, ...] = (
     "rto",
     "rpo",
@@ -18,7 +20,7 @@ TIER_FIELDS: tuple[str, ...] = (
 )
 
 # Optional columns, and their value for a new tier that leaves them out.
-OPTIONAL_TIER_DEFAULTS: dict[str, Any] = {"platform_alert_for": "5m"}
+OPTIONAL_TIER_DEFAULTS: dict[str, Any] = {"platform_alert_for": defaults.PLATFORM_ALERT_FOR}
 
 BUILTIN_TIERS: dict[str, dict[str, Any]] = {
     "tier1_critical": {

@@ -13,12 +13,12 @@ from functools import cached_property
 from pathlib import Path
 from typing import Any
 
-from obskit import checks, schema, typed
-from obskit.catalog import BUILTIN_TIERS, OPTIONAL_TIER_DEFAULTS, TIER_FIELDS
-from obskit.model import Environment, Service, Spec, Tier
-from obskit.problems import FieldPath, Problem, SpecInvalid
-from obskit.sources import Entry, MergedSpec, read_spec
-from obskit.yamlsource import Located
+from obskit.plan.tiers import BUILTIN_TIERS, OPTIONAL_TIER_DEFAULTS, TIER_FIELDS
+from obskit.spec import cross_checks, schema, to_model
+from obskit.spec.files import Entry, MergedSpec, read_spec
+from obskit.spec.model import Environment, Service, Spec, Tier
+from obskit.spec.problems import FieldPath, Problem, SpecInvalid
+from obskit.spec.yaml_lines import Located
 
 
 class UnknownEnvironment(Exception):
@@ -100,11 +100,11 @@ def _resolve_tiers(merged: MergedSpec, problems: list[Problem]) -> dict[str, Tie
         if missing:
             problems.append(layered.home.problem((), f"new tier {name!r} must set {', '.join(missing)}"))
             continue
-        found = layered.validate(schema.TIER) or [layered.problem(p, m) for p, m in checks.check_tier(value)]
+        found = layered.validate(schema.TIER) or [layered.problem(p, m) for p, m in cross_checks.check_tier(value)]
         if found:
             problems.extend(found)
             continue
-        tiers[name] = typed.tier(name, value)
+        tiers[name] = to_model.tier(name, value)
     return tiers
 
 
@@ -143,20 +143,20 @@ def _resolve_environment(
         found = layered.validate(schema.SERVICE)
         found += [
             layered.problem(path, message)
-            for path, message in checks.check_service(layered.value, tier_names, objectives)
+            for path, message in cross_checks.check_service(layered.value, tier_names, objectives)
         ]
         if found:
             problems.extend(found)
             ok = False
             continue
-        services.append(typed.service(name, layered.value))
+        services.append(to_model.service(name, layered.value))
     env_value = env_layer.data
     # Override entries are partial services, checked above once merged; the rest is checked whole here.
     env_own = {key: value for key, value in env_value.items() if key != "services"}
     env_found = [env_layer.problem(path, message) for path, message in schema.validate(env_own, schema.ENVIRONMENT)]
     env_found += [
         env_layer.problem(path, message)
-        for path, message in checks.check_environment(
+        for path, message in cross_checks.check_environment(
             env_value,
             sorted(merged.sections["services"]),
             needs_velero=any(service.backup and service.backup.velero for service in services),
@@ -166,7 +166,7 @@ def _resolve_environment(
     problems.extend(env_found)
     if not ok or env_found:
         return None
-    return typed.environment(env_name, env_value, tuple(services))
+    return to_model.environment(env_name, env_value, tuple(services))
 
 
 def load_spec(path: Path, environments: Iterable[str] | None = None) -> Spec:

@@ -1,18 +1,18 @@
-"""WAL-G for one PostgreSQL datastore: its settings, the archive settings PostgreSQL needs,
+"""PostgreSQL with WAL-G, the objects of one datastore: its settings, the archive settings PostgreSQL needs,
 and CronJobs for base backups, retention and restore drills, timed by the plan."""
 
 from __future__ import annotations
 
-import hashlib
 import math
 from functools import cache
 from importlib import resources
 from typing import Any
 from urllib.parse import urlsplit
 
-from obskit.dr import DatastorePlan
+from obskit.engines.postgres_walg.plan import DatastorePlan
 from obskit.generate.meta import object_metadata
-from obskit.plan import Plan, ServicePlan
+from obskit.plan.conventions import k8s_name
+from obskit.plan.types import Plan, ServicePlan
 from obskit.units import Duration, format_size
 
 MAX_CRONJOB_NAME = 52  # Kubernetes appends 11 characters to name each Job
@@ -23,15 +23,6 @@ SCRIPTS = ("obskit_job.py", "restore_drill.py")
 _PREFIX_VARIABLES = {"s3": "WALG_S3_PREFIX", "gs": "WALG_GS_PREFIX", "az": "WALG_AZ_PREFIX", "file": "WALG_FILE_PREFIX"}
 _RESOURCES = {"requests": {"cpu": "250m", "memory": "512Mi"}, "limits": {"cpu": "2", "memory": "2Gi"}}
 _DRILL_RESOURCES = {"requests": {"cpu": "500m", "memory": "1Gi"}, "limits": {"cpu": "4", "memory": "4Gi"}}
-
-
-def k8s_name(*parts: str, limit: int = 63) -> str:
-    """Parts joined by '-', shortened with a stable hash when too long for Kubernetes."""
-    name = "-".join(parts)
-    if len(name) <= limit:
-        return name
-    digest = hashlib.sha256(name.encode()).hexdigest()[:8]
-    return f"{name[: limit - 9].rstrip('-')}-{digest}"
 
 
 def archive_settings(datastore_plan: DatastorePlan) -> str:
@@ -94,16 +85,10 @@ def _seconds(duration: Duration) -> int:
     return math.ceil(duration.ms / 1000)
 
 
-def _cron_job(
-    plan: Plan,
-    service_plan: ServicePlan,
-    names: dict[str, str],
-    job: str,
-    schedule: str,
-    command: list[str],
-    deadline: Duration,
-    scratch_bytes: int | None = None,
-) -> dict[str, Any]:
+def _container(
+    plan: Plan, names: dict[str, str], job: str, command: list[str], scratch_bytes: int | None
+) -> tuple[dict[str, Any], list[dict[str, Any]]]:
+    """The job's container and the volumes it mounts: the scripts, /tmp, and scratch space for a drill."""
     walg = plan.environment.walg
     assert walg is not None
     mounts = [{"name": "scripts", "mountPath": SCRIPTS_DIR, "readOnly": True}, {"name": "tmp", "mountPath": "/tmp"}]
@@ -127,6 +112,20 @@ def _cron_job(
         },
         "volumeMounts": mounts,
     }
+    return container, volumes
+
+
+def _cron_job(
+    plan: Plan,
+    service_plan: ServicePlan,
+    names: dict[str, str],
+    job: str,
+    schedule: str,
+    command: list[str],
+    deadline: Duration,
+    scratch_bytes: int | None = None,
+) -> dict[str, Any]:
+    container, volumes = _container(plan, names, job, command, scratch_bytes)
     return {
         "apiVersion": "batch/v1",
         "kind": "CronJob",
@@ -167,7 +166,7 @@ def _wrapped(kind: str, service_plan: ServicePlan, datastore_plan: DatastorePlan
     return ["python3", job, kind, "--service", service_plan.name, "--datastore", datastore_plan.name, "--", *command]
 
 
-def walg_objects(plan: Plan, service_plan: ServicePlan, datastore_plan: DatastorePlan) -> list[dict[str, Any]]:
+def objects(plan: Plan, service_plan: ServicePlan, datastore_plan: DatastorePlan) -> list[dict[str, Any]]:
     assert datastore_plan.base_interval is not None and datastore_plan.base_cron is not None
     assert datastore_plan.restore is not None
     names = _names(service_plan, datastore_plan)

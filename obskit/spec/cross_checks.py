@@ -7,13 +7,13 @@ from decimal import Decimal
 from functools import lru_cache
 from typing import Any
 
-from obskit import burnrate
-from obskit.problems import FieldPath
+from obskit import defaults
+from obskit.plan import burnrate
+from obskit.spec.problems import FieldPath
 from obskit.units import Duration, exact_decimal, parse_duration
 
 # The longest burn-rate alert window is 3d; an SLO window must hold it several times over.
 MIN_SLO_WINDOW = parse_duration("7d")
-DEFAULT_SLO_WINDOW = "30d"
 # Labels obskit puts on its own rules and alerts; environment labels may not reuse them.
 RESERVED_LABELS = ("service", "tier", "team", "severity", "slo", "long_window", "short_window", "alertname", "job")
 
@@ -54,7 +54,7 @@ def check_slo(slo: dict[str, Any], tier_objective: Decimal | None) -> Iterator[F
                 partner = next(other for other in given[0] if other != key)
                 yield (key,), f"required field is missing ('{partner}' needs '{key}')"
     try:
-        window = parse_duration(slo.get("window", DEFAULT_SLO_WINDOW))
+        window = parse_duration(slo.get("window", defaults.SLO_WINDOW))
     except ValueError:
         return
     if window < MIN_SLO_WINDOW:

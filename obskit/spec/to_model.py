@@ -5,17 +5,9 @@ from __future__ import annotations
 from fractions import Fraction
 from typing import Any
 
-from obskit import model, promql, units
-from obskit.checks import DEFAULT_SLO_WINDOW
-
-DEFAULT_METRICS_PATH = "/metrics"
-DEFAULT_VOLUMES = "snapshot"
-DEFAULT_POSTGRES_PORT = 5432
-DEFAULT_GRAFANA_NAMESPACE = "monitoring"
-# An image with wal-g, the PostgreSQL server binaries, python3 and prometheus-client, which the
-# user provides (walg.image); obskit's job scripts are mounted from a ConfigMap.
-DEFAULT_WALG_IMAGE = "obskit-walg-runner:0.3"
-DEFAULT_WALG_COMPRESSION = "zstd"
+from obskit import defaults, units
+from obskit.engines.postgres_walg import defaults as walg_defaults
+from obskit.spec import model, promql
 
 
 def _labels(mapping: dict[str, str] | None) -> model.Labels:
@@ -57,7 +49,7 @@ def _slo(name: str, data: dict[str, Any]) -> model.SLO:
     return model.SLO(
         name=name,
         objective=units.exact_decimal(objective) if objective is not None else None,
-        window=units.parse_duration(data.get("window", DEFAULT_SLO_WINDOW)),
+        window=units.parse_duration(data.get("window", defaults.SLO_WINDOW)),
         description=data.get("description"),
         sli=_sli(data),
     )
@@ -77,7 +69,7 @@ def _datastore(service: str, name: str, data: dict[str, Any]) -> model.Datastore
         wal_rate=_optional_throughput(data.get("wal_rate")),
         replay_throughput=_optional_throughput(data.get("replay_throughput")),
         host=data.get("host", name),
-        port=data.get("port", DEFAULT_POSTGRES_PORT),
+        port=data.get("port", walg_defaults.PORT),
         exporter_job=data.get("exporter_job", f"{service}-{name}"),
     )
 
@@ -88,7 +80,7 @@ def _backup(service: str, data: dict[str, Any] | None, namespace: str) -> model.
     datastores = data.get("datastores") or {}
     return model.Backup(
         namespaces=tuple(data.get("namespaces") or [namespace]),
-        volumes=data.get("volumes", DEFAULT_VOLUMES),
+        volumes=data.get("volumes", defaults.VOLUMES),
         datastores=tuple(_datastore(service, name, datastores[name]) for name in sorted(datastores)),
         duration=_optional_duration(data.get("duration")),
         velero=data.get("velero", True),
@@ -108,7 +100,7 @@ def service(name: str, data: dict[str, Any]) -> model.Service:
         selector=_labels(data["selector"]),
         metrics=model.Metrics(
             port=metrics["port"],
-            path=metrics.get("path", DEFAULT_METRICS_PATH),
+            path=metrics.get("path", defaults.METRICS_PATH),
             scheme=metrics.get("scheme", "http"),
             interval=_optional_duration(metrics.get("interval")),
         ),
@@ -128,12 +120,12 @@ def environment(name: str, data: dict[str, Any], services: tuple[model.Service, 
         walg=model.WalG(
             prefix=walg["prefix"],
             credentials_secret=walg["credentials_secret"],
-            image=walg.get("image", DEFAULT_WALG_IMAGE),
-            compression=walg.get("compression", DEFAULT_WALG_COMPRESSION),
+            image=walg.get("image", walg_defaults.WALG_IMAGE),
+            compression=walg.get("compression", walg_defaults.WALG_COMPRESSION),
         )
         if walg
         else None,
         pushgateway=data.get("pushgateway"),
         services=services,
-        grafana_namespace=data.get("grafana_namespace", DEFAULT_GRAFANA_NAMESPACE),
+        grafana_namespace=data.get("grafana_namespace", defaults.GRAFANA_NAMESPACE),
     )

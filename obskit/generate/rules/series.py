@@ -17,7 +17,7 @@ except ImportError:  # pragma: no cover
     import sre_constants  # type: ignore[no-redef]
     import sre_parse  # type: ignore[no-redef]
 
-from obskit.promql import Selector
+from obskit.spec.promql import Selector
 
 Matcher = tuple[str, str, str]
 FALLBACK_VALUES = ("obskit", "ok", "200", "0", "x")

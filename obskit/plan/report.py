@@ -4,8 +4,9 @@ from __future__ import annotations
 
 from typing import Any
 
-from obskit.dr import DatastorePlan, VeleroPlan
-from obskit.plan import Plan, ServicePlan
+from obskit.engines.postgres_walg.plan import DatastorePlan
+from obskit.plan.dr import VeleroPlan
+from obskit.plan.types import Plan, ServicePlan
 from obskit.units import Duration, format_go_duration
 
 COLUMNS = ("service", "datastore", "tier", "rpo", "achieves", "rto", "restore", "schedule", "retention", "status")

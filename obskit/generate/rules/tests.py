@@ -14,16 +14,17 @@ from fractions import Fraction
 from functools import lru_cache
 from typing import Any
 
-from obskit import burnrate
-from obskit.alertcatalog import AlertTemplate, fill, render_label_templates
-from obskit.generate import slo_rules
-from obskit.generate.dr_rules import dr_test_groups
-from obskit.generate.rules import catalog_rule, template_params
-from obskit.generate.series import event_series, series_text
-from obskit.generate.testpacking import pack
-from obskit.generate.timing import EVAL_STEP, INPUT_STEP, SLO_CHECK_TIME, check_time, input_steps
-from obskit.model import LatencySLI, RatioSLI
-from obskit.plan import Plan, ServicePlan, SLOPlan
+from obskit.generate.rules import slo as slo_rules
+from obskit.generate.rules.catalog import catalog_rule, template_params
+from obskit.generate.rules.dr import dr_test_groups
+from obskit.generate.rules.series import event_series, series_text
+from obskit.generate.rules.testpacking import pack
+from obskit.generate.rules.timing import EVAL_STEP, INPUT_STEP, SLO_CHECK_TIME, check_time, input_steps
+from obskit.plan import burnrate
+from obskit.plan import conventions as names
+from obskit.plan.types import Plan, ServicePlan, SLOPlan
+from obskit.spec.alert_templates import AlertTemplate, fill, render_label_templates
+from obskit.spec.model import LatencySLI, RatioSLI
 from obskit.units import Duration
 
 TOTAL_PER_STEP = Fraction(60)  # one request per second
@@ -46,9 +47,9 @@ def _expected_alert(rule: dict[str, Any], series_labels: dict[str, str]) -> dict
     return {"exp_labels": {**series_labels, **rule["labels"]}, "exp_annotations": annotations}
 
 
-def _catalog_cases(plan: Plan, service_plan: ServicePlan, template: AlertTemplate) -> list[TestGroup]:
+def _catalog_cases(service_plan: ServicePlan, template: AlertTemplate) -> list[TestGroup]:
     params = template_params(service_plan)
-    rule = catalog_rule(plan, service_plan, template)
+    rule = catalog_rule(service_plan, template)
     eval_time = check_time(service_plan.tier.platform_alert_for)
     groups = []
     for case_name, case in (("fires", template.fires), ("silent", template.silent)):
@@ -67,7 +68,7 @@ def _catalog_cases(plan: Plan, service_plan: ServicePlan, template: AlertTemplat
 
 
 def _input_series(
-    plan: Plan, service_plan: ServicePlan, slo_plan: SLOPlan, ratio: Fraction, until: Duration = SLO_CHECK_TIME
+    service_plan: ServicePlan, slo_plan: SLOPlan, ratio: Fraction, until: Duration = SLO_CHECK_TIME
 ) -> list[dict[str, str]]:
     steps = input_steps(until)
     errors, total = TOTAL_PER_STEP * ratio, TOTAL_PER_STEP
@@ -95,15 +96,15 @@ def _input_series(
             },
         ]
     # A raw SLI's queries cannot be fed generically: start from its recorded 5m rates.
-    labels = slo_rules.slo_labels(plan, service_plan, slo_plan)
+    labels = slo_plan.labels
     per_second = Fraction(1)
     return [
         {
-            "series": series_text(slo_rules.errors_rate(slo_rules.BASE_WINDOW), labels),
+            "series": series_text(names.errors_rate(slo_rules.BASE_WINDOW), labels),
             "values": f"{burnrate.decimal_text(per_second * ratio)}x{steps}",
         },
         {
-            "series": series_text(slo_rules.total_rate(slo_rules.BASE_WINDOW), labels),
+            "series": series_text(names.total_rate(slo_rules.BASE_WINDOW), labels),
             "values": f"{burnrate.decimal_text(per_second)}x{steps}",
         },
     ]
@@ -161,11 +162,11 @@ def _expected_values(window: Duration, objective: Decimal) -> dict[str, tuple[tu
     windows = (slo_rules.BASE_WINDOW, *slo_rules.SHORT_WINDOWS, *slo_rules.long_windows(window))
     expected = {}
     for scenario, (ratio, _) in _burn_scenarios(window, objective).items():
-        values = {slo_rules.error_ratio(span): ratio for span in windows}
-        values[slo_rules.OBJECTIVE] = Fraction(objective) / 100
-        values[slo_rules.ERROR_BUDGET] = budget
-        values[slo_rules.BUDGET_REMAINING] = 1 - ratio / budget
-        values[slo_rules.burn_rate(slo_rules.BASE_WINDOW)] = ratio / budget
+        values = {names.error_ratio(span): ratio for span in windows}
+        values[names.OBJECTIVE] = Fraction(objective) / 100
+        values[names.ERROR_BUDGET] = budget
+        values[names.BUDGET_REMAINING] = 1 - ratio / budget
+        values[names.burn_rate(slo_rules.BASE_WINDOW)] = ratio / budget
         expected[scenario] = tuple(
             (name, burnrate.decimal_text(value), burnrate.decimal_text(max(Fraction(1), abs(value))))
             for name, value in values.items()
@@ -173,18 +174,19 @@ def _expected_values(window: Duration, objective: Decimal) -> dict[str, tuple[tu
     return expected
 
 
-def _scenario_parts(plan: Plan, service_plan: ServicePlan, slo_plan: SLOPlan) -> dict[str, dict[str, list[Any]]]:
+def _scenario_parts(service_plan: ServicePlan, slo_plan: SLOPlan) -> dict[str, dict[str, list[Any]]]:
     """Per scenario: this SLO's input series at the scenario's ratio, expected alerts, value checks."""
-    labels = slo_rules.slo_labels(plan, service_plan, slo_plan)
-    match = slo_rules.selector(plan, service_plan, slo_plan)
+    labels = slo_plan.labels
+    match = slo_plan.selector
     expected = _expected_values(slo_plan.window, slo_plan.objective)
     parts = {}
     for scenario, (ratio, firing) in burn_scenarios(slo_plan).items():
         parts[scenario] = {
-            "series": _input_series(plan, service_plan, slo_plan, ratio),
+            "series": _input_series(service_plan, slo_plan, ratio),
             "alerts": [
-                _expected_alert(slo_rules.burn_alert(plan, service_plan, slo_plan, pair, match), labels)
-                for pair in firing
+                _expected_alert(slo_rules.burn_alert(service_plan, slo_plan, burn), labels)
+                for burn in slo_plan.burn_alerts
+                if burn.pair in firing
             ],
             "checks": _value_checks(match, labels, expected[scenario]),
         }
@@ -204,15 +206,13 @@ def _scenario_group(name: str, series: list[dict[str, str]], alerts: list[Any], 
     }
 
 
-def _missing_group(plan: Plan, service_plan: ServicePlan, missing: list[SLOPlan], name: str) -> TestGroup:
+def _missing_group(service_plan: ServicePlan, missing: list[SLOPlan], name: str) -> TestGroup:
     """No series for the `missing` SLOs (the others error-free): SLIMetricMissing fires for each."""
     missing_at = max(SLO_CHECK_TIME, check_time(service_plan.tier.platform_alert_for))
     expected = []
     for slo_plan in missing:
-        labels = slo_rules.slo_labels(plan, service_plan, slo_plan)
-        rule = slo_rules.sli_missing_alert(
-            plan, service_plan, slo_plan, slo_rules.selector(plan, service_plan, slo_plan)
-        )
+        labels = slo_plan.labels
+        rule = slo_rules.sli_missing_alert(service_plan, slo_plan)
         expected.append(_expected_alert(rule, labels))
     return {
         "name": name,
@@ -221,21 +221,21 @@ def _missing_group(plan: Plan, service_plan: ServicePlan, missing: list[SLOPlan]
             series
             for other in service_plan.slos
             if other not in missing
-            for series in _input_series(plan, service_plan, other, Fraction(0), missing_at)
+            for series in _input_series(service_plan, other, Fraction(0), missing_at)
         ],
         "alert_rule_test": [{"eval_time": str(missing_at), "alertname": "SLIMetricMissing", "exp_alerts": expected}],
     }
 
 
-def _slo_groups(plan: Plan, service_plan: ServicePlan) -> list[TestGroup]:
+def _slo_groups(service_plan: ServicePlan) -> list[TestGroup]:
     """When the SLOs read distinct series, every SLO goes into each scenario's one group (fewer
     passes over the rules); otherwise each SLO gets its own groups, its siblings error-free."""
     slos = service_plan.slos
     if not slos:
         return []
-    parts = {slo.name: _scenario_parts(plan, service_plan, slo) for slo in slos}
+    parts = {slo.name: _scenario_parts(service_plan, slo) for slo in slos}
     scenarios = list(parts[slos[0].name])
-    healthy = {slo.name: _input_series(plan, service_plan, slo, Fraction(0)) for slo in slos}
+    healthy = {slo.name: _input_series(service_plan, slo, Fraction(0)) for slo in slos}
     series_sets = [{entry["series"] for entry in healthy[slo.name]} for slo in slos]
     if sum(map(len, series_sets)) == len(set().union(*series_sets)):
         groups = [
@@ -261,7 +261,7 @@ def _slo_groups(plan: Plan, service_plan: ServicePlan) -> list[TestGroup]:
                             series.append(entry)
                 groups.append(_scenario_group(f"SLO {slo.name}: {scenario}", series, part["alerts"], part["checks"]))
     # Shared series cannot go missing for one SLO alone: all go missing together.
-    return [*groups, _missing_group(plan, service_plan, list(slos), "SLOs: SLI metrics missing")]
+    return [*groups, _missing_group(service_plan, list(slos), "SLOs: SLI metrics missing")]
 
 
 def service_tests(
@@ -272,9 +272,9 @@ def service_tests(
     a test group (see testpacking)."""
     groups: list[TestGroup] = []
     for template in plan.alert_templates:
-        groups += _catalog_cases(plan, service_plan, template)
-    groups += _slo_groups(plan, service_plan)
-    groups += dr_test_groups(plan, service_plan, _expected_alert)
+        groups += _catalog_cases(service_plan, template)
+    groups += _slo_groups(service_plan)
+    groups += dr_test_groups(service_plan, _expected_alert)
     return {
         "rule_files": [rule_file_path],
         "evaluation_interval": str(EVAL_STEP),

@@ -10,9 +10,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from obskit import schema
-from obskit.problems import FieldPath, Problem
-from obskit.yamlsource import Located, load_yaml_file
+from obskit.spec import schema
+from obskit.spec.problems import FieldPath, Problem
+from obskit.spec.yaml_lines import Located, load_yaml_file
 
 SECTIONS = ("defaults", "tiers", "environments", "services")
 SPEC_SUFFIXES = (".yaml", ".yml")

@@ -15,9 +15,10 @@ from urllib.parse import urlsplit
 
 import cerberus
 
-from obskit import names, promql, units
-from obskit.catalog import TIER_FIELDS
-from obskit.problems import FieldPath
+from obskit import units
+from obskit.plan.tiers import TIER_FIELDS
+from obskit.spec import names, promql
+from obskit.spec.problems import FieldPath
 
 API_VERSION = "obskit/v1"
 RUNBOOK_PLACEHOLDERS = ("service", "alert")

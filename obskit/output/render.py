@@ -6,7 +6,7 @@ from typing import Any
 
 import orjson
 
-from obskit.generate import yamltext
+from obskit.output import yamltext
 
 _JSON_OPTIONS = orjson.OPT_SORT_KEYS | orjson.OPT_INDENT_2 | orjson.OPT_APPEND_NEWLINE
 

@@ -15,9 +15,9 @@ from typing import Any
 
 import promql_parser
 
-from obskit import schema
-from obskit.problems import Problem, SpecInvalid
-from obskit.yamlsource import Located, load_yaml_file
+from obskit.spec import schema
+from obskit.spec.problems import Problem, SpecInvalid
+from obskit.spec.yaml_lines import Located, load_yaml_file
 
 API_VERSION = "obskit/alerts/v1"
 SEVERITIES = ("page", "critical", "warning", "info")

@@ -7,7 +7,7 @@ from decimal import Decimal
 from fractions import Fraction
 from pathlib import Path
 
-from obskit.promql import Selector
+from obskit.spec.promql import Selector
 from obskit.units import Duration
 
 Labels = tuple[tuple[str, str], ...]

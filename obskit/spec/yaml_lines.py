@@ -13,7 +13,7 @@ from typing import Any
 
 import yaml
 
-from obskit.problems import FieldPath, Problem
+from obskit.spec.problems import FieldPath, Problem
 
 try:
     from yaml import CSafeLoader as _Loader

@@ -10,12 +10,22 @@ single recorded series instead of every raw series over days.
 from __future__ import annotations
 
 from fractions import Fraction
-from typing import Any
 
-from obskit import burnrate
-from obskit.model import LatencySLI, RatioSLI, RawSLI
-from obskit.plan import Plan, ServicePlan, SLOPlan
-from obskit.promql import WINDOW_PLACEHOLDER
+from obskit.generate.rules.common import Group, Rule
+from obskit.plan import burnrate
+from obskit.plan.conventions import (
+    BUDGET_REMAINING,
+    ERROR_BUDGET,
+    OBJECTIVE,
+    burn_rate,
+    error_ratio,
+    errors_rate,
+    group_name,
+    total_rate,
+)
+from obskit.plan.types import BurnAlertPlan, ServicePlan, SLOPlan
+from obskit.spec.model import LatencySLI, RatioSLI, RawSLI
+from obskit.spec.promql import WINDOW_PLACEHOLDER
 from obskit.units import Duration, parse_duration
 
 BASE_WINDOW = parse_duration("5m")
@@ -25,40 +35,6 @@ BASE_WINDOW = parse_duration("5m")
 COARSE_WINDOW = parse_duration("10m")
 SHORT_WINDOWS = tuple(w for w in burnrate.ALERT_WINDOWS if w < parse_duration("1d") and w != BASE_WINDOW)
 LONG_GROUP_INTERVAL = "2m"  # well inside the 5m lookback, so readers never see the series go stale
-
-Rule = dict[str, Any]
-Group = dict[str, Any]
-
-
-def errors_rate(window: Duration) -> str:
-    return f"slo:sli_errors:rate{window}"
-
-
-def total_rate(window: Duration) -> str:
-    return f"slo:sli_total:rate{window}"
-
-
-def error_ratio(window: Duration) -> str:
-    return f"slo:sli_error:ratio_rate{window}"
-
-
-def burn_rate(window: Duration) -> str:
-    return f"slo:burn_rate:ratio_rate{window}"
-
-
-OBJECTIVE = "slo:objective:ratio"
-ERROR_BUDGET = "slo:error_budget:ratio"
-BUDGET_REMAINING = "slo:error_budget_remaining:ratio"
-
-
-def slo_labels(plan: Plan, service_plan: ServicePlan, slo_plan: SLOPlan) -> dict[str, str]:
-    """The labels of every series recorded for the SLO."""
-    return {**dict(plan.labels), "service": service_plan.name, "slo": slo_plan.name}
-
-
-def selector(plan: Plan, service_plan: ServicePlan, slo_plan: SLOPlan) -> str:
-    labels = slo_labels(plan, service_plan, slo_plan)
-    return "{" + ",".join(f'{name}="{labels[name]}"' for name in sorted(labels)) + "}"
 
 
 def le_matcher(threshold: Duration) -> tuple[str, str, str]:
@@ -115,20 +91,16 @@ def long_windows(slo_window: Duration) -> tuple[Duration, ...]:
     return (*(w for w in burnrate.ALERT_WINDOWS if w >= parse_duration("1d")), slo_window)
 
 
-def group_name(service_plan: ServicePlan, *parts: str) -> str:
-    return "/".join(("obskit", service_plan.name, *parts))
-
-
 def duration_text(seconds: Fraction) -> str:
     return str(Duration(int(seconds * 1000)))
 
 
-def slo_groups(plan: Plan, service_plan: ServicePlan, slo_plan: SLOPlan) -> list[Group]:
-    labels = slo_labels(plan, service_plan, slo_plan)
-    match = selector(plan, service_plan, slo_plan)
+def slo_groups(service_plan: ServicePlan, slo_plan: SLOPlan) -> list[Group]:
+    labels = slo_plan.labels
+    match = slo_plan.selector
     errors_expr, total_expr = base_expressions(slo_plan)
     objective = Fraction(slo_plan.objective) / 100
-    budget = burnrate.error_budget(slo_plan.objective)
+    budget = slo_plan.budget
 
     sli = [
         _record(errors_rate(BASE_WINDOW), errors_expr, labels),
@@ -153,31 +125,23 @@ def slo_groups(plan: Plan, service_plan: ServicePlan, slo_plan: SLOPlan) -> list
         _record(burn_rate(window), f"{error_ratio(window)}{match} / {ERROR_BUDGET}{match}", labels)
         for window in burnrate.ALERT_WINDOWS
     ]
-    for pair in burnrate.PAIRS:
-        alerts.append(burn_alert(plan, service_plan, slo_plan, pair, match))
-    alerts.append(sli_missing_alert(plan, service_plan, slo_plan, match))
+    for burn in slo_plan.burn_alerts:
+        alerts.append(burn_alert(service_plan, slo_plan, burn))
+    alerts.append(sli_missing_alert(service_plan, slo_plan))
     return [
-        {"name": group_name(service_plan, slo_plan.name, "sli"), "rules": sli},
-        {"name": group_name(service_plan, slo_plan.name, "sli-long"), "interval": LONG_GROUP_INTERVAL, "rules": long},
-        {"name": group_name(service_plan, slo_plan.name, "alerts"), "rules": alerts},
+        {"name": group_name(service_plan.name, slo_plan.name, "sli"), "rules": sli},
+        {
+            "name": group_name(service_plan.name, slo_plan.name, "sli-long"),
+            "interval": LONG_GROUP_INTERVAL,
+            "rules": long,
+        },
+        {"name": group_name(service_plan.name, slo_plan.name, "alerts"), "rules": alerts},
     ]
 
 
-def alert_labels(plan: Plan, service_plan: ServicePlan, severity: str) -> dict[str, str]:
-    """Labels every obskit alert carries (SPEC.md section 5)."""
-    return {
-        **dict(plan.labels),
-        "service": service_plan.name,
-        "tier": service_plan.tier.name,
-        "team": service_plan.service.team,
-        "severity": severity,
-    }
-
-
-def burn_alert(plan: Plan, service_plan: ServicePlan, slo_plan: SLOPlan, pair: burnrate.WindowPair, match: str) -> Rule:
-    factor = pair.factor(slo_plan.window)
-    limit = burnrate.decimal_text(burnrate.threshold(pair, slo_plan.window, slo_plan.objective))
-    severity = service_plan.severity("page") if pair.fast else "warning"
+def burn_alert(service_plan: ServicePlan, slo_plan: SLOPlan, burn: BurnAlertPlan) -> Rule:
+    pair, factor, match = burn.pair, burn.factor, slo_plan.selector
+    limit = burnrate.decimal_text(burn.threshold)
     exhausted_in = duration_text(slo_plan.window.seconds / factor) if factor >= 1 else None
     outlook = (
         f"at this rate the {slo_plan.window} budget is gone in {exhausted_in}"
@@ -189,7 +153,7 @@ def burn_alert(plan: Plan, service_plan: ServicePlan, slo_plan: SLOPlan, pair: b
         "alert": "ErrorBudgetBurn",
         "expr": f"{error_ratio(pair.long)}{match} > {limit}\nand\n{error_ratio(pair.short)}{match} > {limit}",
         "labels": {
-            **alert_labels(plan, service_plan, severity),
+            **service_plan.alert_labels(burn.severity),
             "slo": slo_plan.name,
             "long_window": str(pair.long),
             "short_window": str(pair.short),
@@ -206,12 +170,12 @@ def burn_alert(plan: Plan, service_plan: ServicePlan, slo_plan: SLOPlan, pair: b
     }
 
 
-def sli_missing_alert(plan: Plan, service_plan: ServicePlan, slo_plan: SLOPlan, match: str) -> Rule:
+def sli_missing_alert(service_plan: ServicePlan, slo_plan: SLOPlan) -> Rule:
     return {
         "alert": "SLIMetricMissing",
-        "expr": f"absent({total_rate(BASE_WINDOW)}{match})",
+        "expr": f"absent({total_rate(BASE_WINDOW)}{slo_plan.selector})",
         "for": str(service_plan.tier.platform_alert_for),
-        "labels": {**alert_labels(plan, service_plan, "warning"), "slo": slo_plan.name},
+        "labels": {**service_plan.alert_labels("warning"), "slo": slo_plan.name},
         "annotations": {
             "summary": "The metrics of an SLI are missing.",
             "description": (

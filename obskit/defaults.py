@@ -1,0 +1,15 @@
+"""Every default obskit applies to what a spec leaves out, in one place (the README's field
+reference lists the same values). Engine-specific defaults live with their engine
+(obskit/engines/<engine>/defaults.py); the built-in tiers are in obskit/plan/tiers.py."""
+
+from __future__ import annotations
+
+from obskit.units import parse_duration
+
+SLO_WINDOW = "30d"
+METRICS_PATH = "/metrics"
+VOLUMES = "snapshot"  # Velero captures persistent volumes as snapshots
+GRAFANA_NAMESPACE = "monitoring"
+SCRAPE_TIMEOUT = parse_duration("10s")  # Prometheus' own default; never above the interval
+VELERO_BACKUP_DURATION = parse_duration("1m")  # until backup.duration gives the measured time
+PLATFORM_ALERT_FOR = "5m"  # for a tier the spec adds without platform_alert_for

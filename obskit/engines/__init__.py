@@ -1,0 +1,1 @@
+"""Datastore engines: everything one (engine, method) knows, behind one package each (see registry)."""

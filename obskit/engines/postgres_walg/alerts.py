@@ -1,0 +1,175 @@
+"""PostgreSQL with WAL-G: the DR alerts of one datastore, with the promtool cases that make each
+fire and stay silent. Thresholds are the plan's: an alert fires exactly when reality leaves
+what the schedules promise."""
+
+from __future__ import annotations
+
+from obskit.engines.postgres_walg.plan import DatastorePlan
+from obskit.generate.rules.common import Case, CheckedAlert, age_cases, alert, constant, secs
+from obskit.generate.rules.series import series_text
+from obskit.generate.rules.timing import check_time, input_steps
+from obskit.plan import conventions as names
+from obskit.plan.types import ServicePlan
+from obskit.units import Duration
+
+GROUP = "wal-g"  # the rule group: obskit/<service>/<datastore>/wal-g
+ARCHIVE_FAILURE_WINDOW = "5m"
+
+
+def _pushed(service_plan: ServicePlan, ds: DatastorePlan) -> tuple[dict[str, str], str]:
+    """The labels of what obskit's jobs push for the datastore, and their selector."""
+    return {
+        "datastore": ds.name,
+        "service": service_plan.name,
+    }, f'{{datastore="{ds.name}",service="{service_plan.name}"}}'
+
+
+def archive_too_old(service_plan: ServicePlan, ds: DatastorePlan) -> CheckedAlert:
+    # An idle database archives nothing and its archive ages without anything being lost, so the
+    # age only counts while tuples were written within the RPO. After an idle spell PostgreSQL
+    # switches segments as soon as anything is written (archive_timeout has long passed), so a
+    # working archiver clears the condition well within the `for:`.
+    tier, for_ = service_plan.tier, service_plan.tier.platform_alert_for
+    rpo = tier.rpo
+    exporter = {"job": ds.datastore.exporter_job}
+    job_match = f'job="{exporter["job"]}"'
+    writes = "\n+ ".join(f"(sum(increase({name}{{{job_match}}}[{rpo}])) or vector(0))" for name in names.TUPLE_WRITES)
+    rule = alert(
+        service_plan,
+        "WALArchiveTooOld",
+        f"{names.ARCHIVE_AGE}{{{job_match}}} > {secs(rpo)}\nand on() (\n{writes}\n) > 0",
+        "page",
+        (
+            "Written data is not reaching the WAL archive within the RPO.",
+            f"{service_plan.name}/{ds.name} (exporter job {{{{ $labels.job }}}}) has written data within the last "
+            f"{rpo}, but its last archived WAL segment is older than the RPO of {rpo} (archive_timeout is "
+            f"{secs(ds.archive_timeout)}s); check the archiver and wal-g.",
+        ),
+        for_,
+        {"datastore": ds.name},
+    )
+    eval_time = check_time(for_)
+    steps = input_steps(eval_time)
+    age = series_text(names.ARCHIVE_AGE, exporter)
+    inserted = series_text(names.TUPLE_WRITES[0], {**exporter, "datname": "app"})
+    # updated rows too, in the same database: the sums must not collide over equal label sets
+    updated = series_text(names.TUPLE_WRITES[1], {**exporter, "datname": "app"})
+    old_age = f"{secs(rpo) + 60}+60x{steps}"
+    writing = f"0+10x{steps}"
+    return CheckedAlert(
+        rule,
+        (
+            Case("fires", {age: old_age, inserted: writing, updated: constant(7, eval_time)}, True, exporter),
+            Case(
+                "silent when idle",
+                {age: old_age, inserted: constant(100, eval_time), updated: constant(7, eval_time)},
+                False,
+            ),
+            Case("silent while archiving", {age: constant(5, eval_time), inserted: writing}, False),
+        ),
+        eval_time,
+    )
+
+
+def archive_failing(service_plan: ServicePlan, ds: DatastorePlan) -> CheckedAlert:
+    for_ = service_plan.tier.platform_alert_for
+    exporter = {"job": ds.datastore.exporter_job}
+    rule = alert(
+        service_plan,
+        "WALArchiveFailing",
+        f'increase({names.ARCHIVE_FAILURES}{{job="{exporter["job"]}"}}[{ARCHIVE_FAILURE_WINDOW}]) > 0',
+        "page",
+        (
+            "WAL archiving is failing.",
+            f"archive_command of {service_plan.name}/{ds.name} (exporter job {{{{ $labels.job }}}}) has failed "
+            f"within the last {ARCHIVE_FAILURE_WINDOW} for {for_}; "
+            "PostgreSQL keeps the WAL and retries, but the RPO is at risk and pg_wal grows.",
+        ),
+        for_,
+        {"datastore": ds.name},
+    )
+    at = check_time(for_)
+    failed_count = series_text(names.ARCHIVE_FAILURES, exporter)
+    return CheckedAlert(
+        rule,
+        (
+            Case("fires", {failed_count: f"0+1x{input_steps(at)}"}, True, exporter),
+            Case("silent", {failed_count: constant(3, at)}, False),
+        ),
+        at,
+    )
+
+
+def base_backup_too_old(service_plan: ServicePlan, ds: DatastorePlan) -> CheckedAlert:
+    assert ds.base_backup_limit is not None
+    tier, for_ = service_plan.tier, service_plan.tier.platform_alert_for
+    pushed, match = _pushed(service_plan, ds)
+    rule = alert(
+        service_plan,
+        "BaseBackupTooOld",
+        f"time() - {names.BACKUP_LAST_SUCCESS}{match} > {secs(ds.base_backup_limit)}",
+        "page",
+        (
+            "The last base backup is older than the RTO allows.",
+            f"The last successful base backup of {{{{ $labels.service }}}}/{{{{ $labels.datastore }}}} is older "
+            f"than {ds.base_backup_limit}: base backups every {ds.base_interval} keep the WAL to replay, and so "
+            f"the restore, within the RTO of {tier.rto}.",
+        ),
+        for_,
+    )
+    at = check_time(for_)
+    series = series_text(names.BACKUP_LAST_SUCCESS, pushed)
+    return CheckedAlert(rule, age_cases(series, pushed, ds.base_backup_limit, at), at)
+
+
+def drill_overdue(service_plan: ServicePlan, ds: DatastorePlan) -> CheckedAlert:
+    tier, for_ = service_plan.tier, service_plan.tier.platform_alert_for
+    pushed, match = _pushed(service_plan, ds)
+    rule = alert(
+        service_plan,
+        "RestoreDrillOverdue",
+        f"time() - {names.DRILL_LAST_SUCCESS}{match} > {secs(ds.drill_limit)}",
+        "warning",
+        (
+            "No successful restore drill within the drill interval.",
+            f"{{{{ $labels.service }}}}/{{{{ $labels.datastore }}}} has had no successful restore drill for over "
+            f"{ds.drill_limit} (drills run on '{ds.drill.cron}', every {tier.restore_drill_interval} at the latest).",
+        ),
+        for_,
+    )
+    at = check_time(for_)
+    series = series_text(names.DRILL_LAST_SUCCESS, pushed)
+    return CheckedAlert(rule, age_cases(series, pushed, ds.drill_limit, at), at)
+
+
+def drill_too_slow(service_plan: ServicePlan, ds: DatastorePlan) -> CheckedAlert:
+    tier = service_plan.tier
+    pushed, match = _pushed(service_plan, ds)
+    rule = alert(
+        service_plan,
+        "RestoreDrillTooSlow",
+        f"{names.DRILL_DURATION}{match} > {secs(tier.rto)}",
+        "page",
+        (
+            "The last restore drill took longer than the RTO.",
+            f"The last restore drill of {{{{ $labels.service }}}}/{{{{ $labels.datastore }}}} took longer than its "
+            f"RTO of {tier.rto} (the plan estimates {ds.restore.total if ds.restore else 'n/a'}).",
+        ),
+        None,
+    )
+    at = check_time(Duration(0))
+    duration = series_text(names.DRILL_DURATION, pushed)
+    return CheckedAlert(
+        rule,
+        (
+            Case("fires", {duration: constant(secs(tier.rto) + 60, at)}, True, pushed),
+            Case("silent", {duration: constant(secs(tier.rto) // 2, at)}, False),
+        ),
+        at,
+    )
+
+
+def datastore_alerts(service_plan: ServicePlan, ds: DatastorePlan) -> tuple[str, list[CheckedAlert]]:
+    """(rule group suffix, alerts) of one datastore."""
+    alerts = [archive_too_old, archive_failing, base_backup_too_old, drill_overdue, drill_too_slow]
+    return GROUP, [make(service_plan, ds) for make in alerts]

@@ -1,0 +1,23 @@
+"""PostgreSQL with WAL-G: the documented defaults for what a spec leaves out.
+
+A leaf module: the spec reads the port default, the plan the restore inputs."""
+
+from __future__ import annotations
+
+from fractions import Fraction
+
+from obskit.units import parse_duration, parse_throughput
+
+ENGINE, METHOD = "postgres", "wal-g"
+PORT = 5432
+# An image with wal-g, the PostgreSQL server binaries, python3 and prometheus-client, which the
+# user provides (walg.image); obskit's job scripts are mounted from a ConfigMap.
+WALG_IMAGE = "obskit-walg-runner:0.3"
+WALG_COMPRESSION = "zstd"
+RESTORE_THROUGHPUT = parse_throughput("50MiB/s")
+REPLAY_THROUGHPUT = parse_throughput("16MiB/s")
+MIN_WAL_RATE = parse_throughput("256MiB/h")
+WAL_RATE_SHARE_PER_HOUR = Fraction(2, 100)  # of the data size, when wal_rate is not given
+RESTORE_STARTUP = parse_duration("2m")  # pod scheduling, fetch start-up, postgres start and checks
+WAL_UPLOAD_ALLOWANCE = parse_duration("30s")  # compress and upload one 16MiB segment, with a retry
+MIN_ARCHIVE_TIMEOUT = parse_duration("10s")

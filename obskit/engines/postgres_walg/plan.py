@@ -1,0 +1,200 @@
+"""PostgreSQL with WAL-G, planned: archive_timeout from the RPO, the base-backup interval from
+the RTO, retention and drills, and every limit the alerts and dashboards use.
+
+`archive_timeout` forces a WAL segment out at least that often while the database writes,
+so the worst-case loss is archive_timeout plus the upload of one segment. The worst-case
+restore is: start-up + base backup size / restore throughput + the WAL written since that
+base backup (one base-backup interval plus the backup's own duration) / replay throughput.
+The base-backup interval is the longest candidate whose restore fits the RTO.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from fractions import Fraction
+
+from obskit.engines.postgres_walg import defaults
+from obskit.plan.dr import (
+    CRON_STEPS,
+    DAY,
+    MINUTE,
+    DRFindings,
+    DrillSchedule,
+    Infeasible,
+    cron_every,
+    drill_schedule,
+    floor_to_seconds,
+    seconds_duration,
+)
+from obskit.spec.model import Datastore, Service, Tier
+from obskit.units import Duration, format_size, format_throughput
+
+BASE_BACKUP_STEPS = CRON_STEPS  # minutes only for small databases that write a lot under a tight RTO
+
+
+@dataclass(frozen=True)
+class RestoreEstimate:
+    startup: Duration
+    base_restore: Duration
+    wal_replay: Duration
+
+    @property
+    def total(self) -> Duration:
+        return self.startup + self.base_restore + self.wal_replay
+
+
+@dataclass(frozen=True)
+class RestoreInputs:
+    restore_throughput: Fraction  # bytes per second
+    replay_throughput: Fraction  # bytes per second
+    wal_rate: Fraction  # bytes per second
+    assumed: tuple[str, ...]  # the inputs that fell back to defaults
+
+
+@dataclass(frozen=True)
+class DatastorePlan:
+    datastore: Datastore
+    restore_throughput: Fraction
+    replay_throughput: Fraction
+    wal_rate: Fraction
+    assumed: tuple[str, ...]  # the inputs that fell back to defaults
+    archive_timeout: Duration
+    base_backup_duration: Duration
+    base_interval: Duration | None  # None: no interval meets the RTO
+    base_cron: str | None
+    retain_full: int | None
+    retention_cron: str
+    drill: DrillSchedule
+    restore: RestoreEstimate | None  # at base_interval
+    base_backup_limit: Duration | None  # how old the last base backup may be: interval + its own duration
+    drill_limit: Duration  # how long without a successful drill: the longest gap + one RTO for the drill
+
+    @property
+    def name(self) -> str:
+        return self.datastore.name
+
+    @property
+    def worst_case_loss(self) -> Duration:
+        return self.archive_timeout + defaults.WAL_UPLOAD_ALLOWANCE
+
+
+def restore_estimate(
+    size: int, inputs: RestoreInputs, base_interval: Duration, base_backup_duration: Duration
+) -> RestoreEstimate:
+    wal_bytes = inputs.wal_rate * (base_interval + base_backup_duration).seconds
+    return RestoreEstimate(
+        defaults.RESTORE_STARTUP,
+        seconds_duration(size / inputs.restore_throughput),
+        seconds_duration(wal_bytes / inputs.replay_throughput),
+    )
+
+
+def _human(duration: Duration) -> str:
+    hours = duration.seconds / 3600
+    if hours >= 1:
+        return f"~{float(hours):.1f}h"
+    return f"~{float(duration.seconds / 60):.0f}m" if duration >= MINUTE else f"~{float(duration.seconds):.0f}s"
+
+
+def restore_inputs(datastore: Datastore) -> RestoreInputs:
+    """The spec's measured throughputs, or the documented defaults (named in `assumed`)."""
+    assumed = []
+    restore_tp = datastore.restore_throughput
+    if restore_tp is None:
+        restore_tp = defaults.RESTORE_THROUGHPUT
+        assumed.append(f"restore_throughput {format_throughput(restore_tp)}")
+    replay_tp = datastore.replay_throughput
+    if replay_tp is None:
+        replay_tp = defaults.REPLAY_THROUGHPUT
+        assumed.append(f"replay_throughput {format_throughput(replay_tp)}")
+    wal_rate = datastore.wal_rate
+    if wal_rate is None:
+        per_hour_mib = math.ceil(datastore.size_bytes * defaults.WAL_RATE_SHARE_PER_HOUR / 2**20)
+        wal_rate = max(defaults.MIN_WAL_RATE, Fraction(per_hour_mib * 2**20, 3600))
+        assumed.append(f"wal_rate {format_throughput(wal_rate)}")
+    return RestoreInputs(restore_tp, replay_tp, wal_rate, tuple(assumed))
+
+
+def _archive_timeout(service: Service, tier: Tier, datastore: Datastore, findings: DRFindings) -> Duration:
+    archive_timeout = tier.rpo - defaults.WAL_UPLOAD_ALLOWANCE
+    if archive_timeout >= defaults.MIN_ARCHIVE_TIMEOUT:
+        return floor_to_seconds(archive_timeout)
+    findings.infeasible.append(
+        Infeasible(
+            service.name,
+            datastore.name,
+            f"an RPO of {tier.rpo} is below what WAL archiving can promise "
+            f"(archive_timeout of at least {defaults.MIN_ARCHIVE_TIMEOUT} plus {defaults.WAL_UPLOAD_ALLOWANCE} "
+            "to upload a segment): a synchronous replica is needed for this RPO",
+        )
+    )
+    return defaults.MIN_ARCHIVE_TIMEOUT
+
+
+def _no_base_interval(
+    service: Service, tier: Tier, datastore: Datastore, inputs: RestoreInputs, backup_duration: Duration
+) -> Infeasible:
+    """Why no base-backup interval meets the RTO, and what would help."""
+    base_only = defaults.RESTORE_STARTUP + seconds_duration(datastore.size_bytes / inputs.restore_throughput)
+    if base_only > tier.rto:
+        return Infeasible(
+            service.name,
+            datastore.name,
+            f"restoring {format_size(datastore.size_bytes)} at {format_throughput(inputs.restore_throughput)} takes "
+            f"{_human(base_only - defaults.RESTORE_STARTUP)} (plus {defaults.RESTORE_STARTUP} start-up) "
+            f"against an RTO of {tier.rto}: a replica or a faster restore path is needed",
+        )
+    first = restore_estimate(datastore.size_bytes, inputs, BASE_BACKUP_STEPS[0], backup_duration)
+    return Infeasible(
+        service.name,
+        datastore.name,
+        f"even with base backups every minute a restore takes {_human(first.total)} "
+        f"({_human(first.base_restore)} base backup, {_human(first.wal_replay)} replaying WAL at "
+        f"{format_throughput(inputs.wal_rate)} written) against an RTO of {tier.rto}: "
+        "a faster restore or replay path, or a replica, is needed",
+    )
+
+
+def _base_interval(
+    tier: Tier, datastore: Datastore, inputs: RestoreInputs, backup_duration: Duration
+) -> tuple[Duration, RestoreEstimate] | None:
+    """The longest base-backup interval whose restore fits the RTO and that a base backup fits in."""
+    chosen = None
+    for step in BASE_BACKUP_STEPS:
+        estimate = restore_estimate(datastore.size_bytes, inputs, step, backup_duration)
+        if estimate.total <= tier.rto and backup_duration < step:
+            chosen = (step, estimate)
+    return chosen
+
+
+def datastore_plan(service: Service, tier: Tier, datastore: Datastore, findings: DRFindings) -> DatastorePlan:
+    where = f"{service.name}/{datastore.name}"  # for notes and schedule offsets
+    inputs = restore_inputs(datastore)
+    if inputs.assumed:
+        findings.notes.append(f"{where}: assumed {', '.join(inputs.assumed)}; set them from measurements")
+    archive_timeout = _archive_timeout(service, tier, datastore, findings)
+    backup_duration = seconds_duration(datastore.size_bytes / inputs.restore_throughput)
+    chosen = _base_interval(tier, datastore, inputs, backup_duration)
+    if chosen is None:
+        findings.infeasible.append(_no_base_interval(service, tier, datastore, inputs, backup_duration))
+    base_interval, estimate = chosen if chosen else (None, None)
+    retain = math.ceil(Fraction(tier.retention.ms, base_interval.ms)) + 1 if base_interval else None
+    drill = drill_schedule(tier.restore_drill_interval, where + "/drill")
+    return DatastorePlan(
+        datastore=datastore,
+        restore_throughput=inputs.restore_throughput,
+        replay_throughput=inputs.replay_throughput,
+        wal_rate=inputs.wal_rate,
+        assumed=inputs.assumed,
+        archive_timeout=archive_timeout,
+        base_backup_duration=backup_duration,
+        base_interval=base_interval,
+        base_cron=cron_every(base_interval, where) if base_interval else None,
+        retain_full=retain,
+        retention_cron=cron_every(DAY, where + "/retention"),
+        drill=drill,
+        restore=estimate,
+        base_backup_limit=base_interval + backup_duration if base_interval else None,
+        drill_limit=drill.max_gap + tier.rto,
+    )

@@ -1,0 +1,13 @@
+"""What a generator hands back: files by path, and whether each is a Kubernetes object (listed in
+the kustomization)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True)
+class File:
+    path: str  # relative to the output directory
+    content: str
+    kubernetes: bool = False

@@ -1,0 +1,16 @@
+"""Each datastore's own backup objects, written by its engine (obskit/engines)."""
+
+from __future__ import annotations
+
+from obskit.engines.postgres_walg.plan import DatastorePlan
+from obskit.engines.registry import engine
+from obskit.generate.artifact import File
+from obskit.output import render
+from obskit.plan.types import Plan, ServicePlan
+
+
+def files(plan: Plan, service_plan: ServicePlan, datastore_plan: DatastorePlan) -> list[File]:
+    datastore_engine = engine(datastore_plan.datastore)
+    objects = datastore_engine.objects(plan, service_plan, datastore_plan)
+    path = f"backup/{datastore_engine.folder}/{service_plan.name}-{datastore_plan.name}.yaml"
+    return [File(path, render.yaml_file(plan.environment.name, objects), kubernetes=True)]

@@ -1,0 +1,116 @@
+"""Disaster-recovery alerts of a service: its Velero schedule's here, each datastore's from its
+engine (obskit/engines), with the promtool cases that make each fire and stay silent."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from obskit.engines.registry import engine
+from obskit.generate.rules.common import Case, CheckedAlert, Group, age_cases, alert, secs
+from obskit.generate.rules.series import series_text
+from obskit.generate.rules.timing import INPUT_STEP, check_time, input_steps
+from obskit.plan import conventions as names
+from obskit.plan.types import ServicePlan
+from obskit.units import Duration
+
+FAILURE_WINDOW = "1h"
+
+
+def _backup_too_old(service_plan: ServicePlan) -> CheckedAlert:
+    velero = service_plan.velero
+    assert velero is not None
+    tier, for_ = service_plan.tier, service_plan.tier.platform_alert_for
+    schedule = {"schedule": service_plan.name}
+    rule = alert(
+        service_plan,
+        "BackupTooOld",
+        f'time() - {names.VELERO_LAST_SUCCESS}{{schedule="{service_plan.name}"}} > {secs(tier.rpo)}',
+        "page",
+        (
+            "The last successful backup is older than the RPO.",
+            f"The last successful Velero backup of {service_plan.name} (schedule {{{{ $labels.schedule }}}}) is "
+            f"older than its RPO of {tier.rpo}; backups run on '{velero.cron}' and take about "
+            f"{velero.backup_duration}.",
+        ),
+        for_,
+    )
+    at = check_time(for_)
+    return CheckedAlert(rule, age_cases(series_text(names.VELERO_LAST_SUCCESS, schedule), schedule, tier.rpo, at), at)
+
+
+def _backup_failed(service_plan: ServicePlan) -> CheckedAlert:
+    schedule = {"schedule": service_plan.name}
+    match = f'{{schedule="{service_plan.name}"}}'
+    rule = alert(
+        service_plan,
+        "BackupFailed",
+        f"increase({names.VELERO_FAILURES}{match}[{FAILURE_WINDOW}]) > 0\n"
+        f"or\nincrease({names.VELERO_PARTIAL_FAILURES}{match}[{FAILURE_WINDOW}]) > 0",
+        "warning",
+        (
+            "A backup failed or partially failed.",
+            f"A Velero backup of {service_plan.name} (schedule {{{{ $labels.schedule }}}}) failed or partially "
+            f"failed within the last {FAILURE_WINDOW}; check `velero backup logs`.",
+        ),
+        None,
+    )
+    at = check_time(Duration(0))
+    steps = input_steps(at)
+    failure = series_text(names.VELERO_FAILURES, schedule)
+    partial = series_text(names.VELERO_PARTIAL_FAILURES, schedule)
+    return CheckedAlert(
+        rule,
+        (
+            Case("fires", {failure: f"0x3 1x{steps - 3}", partial: f"0x{steps}"}, True, schedule),
+            Case("silent", {failure: f"0x{steps}", partial: f"0x{steps}"}, False),
+        ),
+        at,
+    )
+
+
+def dr_alerts(service_plan: ServicePlan) -> list[tuple[str, list[CheckedAlert]]]:
+    """(rule group name, alerts) for the service's backups."""
+    groups = []
+    if service_plan.velero is not None:
+        groups.append(
+            (
+                names.group_name(service_plan.name, "backup"),
+                [_backup_too_old(service_plan), _backup_failed(service_plan)],
+            )
+        )
+    for datastore_plan in service_plan.datastores:
+        suffix, alerts = engine(datastore_plan.datastore).alerts(service_plan, datastore_plan)
+        groups.append((names.group_name(service_plan.name, datastore_plan.name, suffix), alerts))
+    return groups
+
+
+def dr_groups(service_plan: ServicePlan) -> list[Group]:
+    return [{"name": name, "rules": [a.rule for a in alerts]} for name, alerts in dr_alerts(service_plan)]
+
+
+def dr_test_groups(service_plan: ServicePlan, expected: Any) -> list[dict[str, Any]]:
+    """promtool test groups, one per kind of case ("fires", "silent", ...) with every DR alert's
+    case of that kind: their series are distinct metrics, and fewer groups mean fewer passes
+    over the service's rules. `expected(rule, series_labels)` renders an expected alert."""
+    groups: dict[str, dict[str, Any]] = {}
+    for _, alerts in dr_alerts(service_plan):
+        for checked in alerts:
+            for case in checked.cases:
+                group = groups.setdefault(
+                    case.name,
+                    {
+                        "name": f"backups: {case.name}",
+                        "interval": str(INPUT_STEP),
+                        "input_series": [],
+                        "alert_rule_test": [],
+                    },
+                )
+                group["input_series"] += [{"series": s, "values": v} for s, v in case.series.items()]
+                group["alert_rule_test"].append(
+                    {
+                        "eval_time": str(checked.eval_time),
+                        "alertname": checked.rule["alert"],
+                        "exp_alerts": [expected(checked.rule, case.labels)] if case.fires else [],
+                    }
+                )
+    return list(groups.values())

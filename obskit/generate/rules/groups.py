@@ -1,0 +1,69 @@
+"""Every rule group of a service: platform alerts from the catalog, then each SLO's groups, then
+the DR alerts; written as a PrometheusRule object and as a plain Prometheus rule file, with
+the promtool tests of the same groups."""
+
+from __future__ import annotations
+
+from obskit.generate.artifact import File
+from obskit.generate.meta import object_metadata
+from obskit.generate.rules.catalog import catalog_rule
+from obskit.generate.rules.common import Group, Rule
+from obskit.generate.rules.dr import dr_groups
+from obskit.generate.rules.slo import slo_groups
+from obskit.generate.rules.tests import service_tests
+from obskit.output import render
+from obskit.plan.conventions import group_name
+from obskit.plan.types import Plan, ServicePlan
+
+MAX_RULES_PER_GROUP = 20  # the monitoring-mixin lint's limit
+
+
+def _chunked(name: str, rules: list[Rule]) -> list[Group]:
+    chunks = [rules[i : i + MAX_RULES_PER_GROUP] for i in range(0, len(rules), MAX_RULES_PER_GROUP)]
+    return [{"name": name if i == 0 else f"{name}-{i + 1}", "rules": chunk} for i, chunk in enumerate(chunks)]
+
+
+def service_groups(plan: Plan, service_plan: ServicePlan) -> list[Group]:
+    groups: list[Group] = []
+    by_group: dict[str, list[Rule]] = {}
+    for template in plan.alert_templates:
+        by_group.setdefault(template.group, []).append(catalog_rule(service_plan, template))
+    for catalog_group, rules in by_group.items():
+        groups += _chunked(group_name(service_plan.name, catalog_group), rules)
+    for slo_plan in service_plan.slos:
+        groups += slo_groups(service_plan, slo_plan)
+    groups += dr_groups(service_plan)
+    return groups
+
+
+def rule_file(environment: str, groups_yaml: str) -> str:
+    """The plain rule file: the groups' YAML under `groups:`."""
+    return render.header(environment) + "groups:\n" + groups_yaml
+
+
+def prometheus_rule(plan: Plan, service_plan: ServicePlan, groups_yaml: str) -> str:
+    """The PrometheusRule: the same groups' YAML nested under `spec:` (rendered once, used twice;
+    `spec` sorts after `apiVersion`, `kind` and `metadata`)."""
+    head = {
+        "apiVersion": "monitoring.coreos.com/v1",
+        "kind": "PrometheusRule",
+        "metadata": object_metadata(plan, service_plan.name, service_plan.service.namespace),
+    }
+    return render.yaml_file(plan.environment.name, head) + "spec:\n  groups:\n" + render.indented(groups_yaml, 2)
+
+
+def groups_yaml(groups: list[Group]) -> str:
+    """The rule groups as a YAML sequence, rendered once for both files."""
+    return render.to_yaml([groups])  # one document that is a list
+
+
+def files(plan: Plan, service_plan: ServicePlan) -> list[File]:
+    env, name = plan.environment.name, service_plan.name
+    groups = service_groups(plan, service_plan)
+    text = groups_yaml(groups)
+    tests = service_tests(plan, service_plan, f"../rulefiles/{name}.rules.yaml", groups)
+    return [
+        File(f"prometheus/rules/{name}.yaml", prometheus_rule(plan, service_plan, text), kubernetes=True),
+        File(f"prometheus/rulefiles/{name}.rules.yaml", rule_file(env, text)),
+        File(f"prometheus/tests/{name}.test.yaml", render.yaml_file(env, tests)),
+    ]

@@ -1,0 +1,92 @@
+"""Tree assembly: the output table's files for a plan, in parts, then the kustomization.
+
+The tree is built in parts (a page of services with their files and their dashboards) that
+do not depend on each other, so a large plan can be rendered by several processes
+(obskit.generate.parallel) with the same bytes as one. Environment-level outputs are
+rendered once, after the parts.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass, field
+
+from obskit.generate.artifact import File
+from obskit.generate.outputs import Scope, of_scope
+from obskit.output import render
+from obskit.plan.pages import SERVICES_PER_PAGE, Page, pages
+from obskit.plan.types import Plan
+
+Tree = dict[str, str]
+
+KUSTOMIZATION = "kustomization.yaml"
+SERVICES_PER_PART = SERVICES_PER_PAGE
+
+
+@dataclass
+class PartFiles:
+    objects: Tree = field(default_factory=dict)  # Kubernetes objects, listed in the kustomization
+    files: Tree = field(default_factory=dict)  # everything else
+
+    def add(self, produced: Iterable[File]) -> None:
+        for item in produced:
+            (self.objects if item.kubernetes else self.files)[item.path] = item.content
+
+
+def kustomization(resources: list[str]) -> dict[str, object]:
+    return {
+        "apiVersion": "kustomize.config.k8s.io/v1beta1",
+        "kind": "Kustomization",
+        "resources": sorted(resources),
+    }
+
+
+def plan_parts(plan: Plan, services_per_part: int = SERVICES_PER_PART) -> list[Page]:
+    """Runs of services, each rendered on its own with its dashboard page."""
+    return pages(plan, services_per_part)
+
+
+def render_part(plan: Plan, part: Page, template_dir: str | None = None) -> PartFiles:
+    result = PartFiles()
+    for service_plan in plan.services[part.start : part.stop]:
+        for per_service in of_scope(Scope.SERVICE):
+            result.add(per_service(plan, service_plan))
+        for datastore_plan in service_plan.datastores:
+            for per_datastore in of_scope(Scope.DATASTORE):
+                result.add(per_datastore(plan, service_plan, datastore_plan))
+    for per_page in of_scope(Scope.PAGE):
+        result.add(per_page(plan, part, template_dir))
+    return result
+
+
+def environment_part(plan: Plan) -> PartFiles:
+    result = PartFiles()
+    for per_environment in of_scope(Scope.ENVIRONMENT):
+        result.add(per_environment(plan))
+    return result
+
+
+def _then_environment(plan: Plan, parts: Iterable[PartFiles]) -> Iterator[PartFiles]:
+    yield from parts  # as they come: a large tree is written while later parts render
+    yield environment_part(plan)
+
+
+def tree_files(plan: Plan, parts: Iterable[PartFiles]) -> Iterator[tuple[str, str]]:
+    """The parts' files as they come, the environment's own, then the kustomization listing
+    every object. A path written twice is a bug in a generator, never a silent overwrite."""
+    objects: list[str] = []
+    seen: set[str] = set()
+    for part in _then_environment(plan, parts):
+        for path, content in (*part.objects.items(), *part.files.items()):
+            if path in seen:
+                raise ValueError(f"two outputs write {path}")
+            seen.add(path)
+            yield path, content
+        objects += part.objects
+    yield KUSTOMIZATION, render.yaml_file(plan.environment.name, kustomization(objects))
+
+
+def generate_tree(plan: Plan, template_dir: str | None = None) -> Tree:
+    """Every file of the output tree for the plan's environment, in this process."""
+    parts = (render_part(plan, part, template_dir) for part in plan_parts(plan))
+    return dict(sorted(tree_files(plan, parts)))

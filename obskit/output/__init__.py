@@ -1,0 +1,1 @@
+"""Writing: byte-stable YAML/JSON text, the manifest, the atomic writer."""

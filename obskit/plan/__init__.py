@@ -1,0 +1,1 @@
+"""The plan: tiers, burn-rate math, DR math and every derived number and name, per environment."""

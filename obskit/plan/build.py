@@ -1,0 +1,64 @@
+"""Building the plan of one environment from the typed spec: tiers resolved, DR math done,
+every derived number and name computed once."""
+
+from __future__ import annotations
+
+from obskit import defaults
+from obskit.engines.registry import engine
+from obskit.plan import burnrate, conventions, dr
+from obskit.plan.types import BurnAlertPlan, Plan, ServicePlan, SLOPlan, severity
+from obskit.spec.alert_templates import AlertTemplate
+from obskit.spec.model import SLO, Environment, Service, Spec, Tier
+
+
+def plan_slo(env: Environment, service: Service, tier: Tier, slo: SLO) -> SLOPlan:
+    objective = slo.objective if slo.objective is not None else tier.slo_objective
+    labels = {**dict(env.labels), "service": service.name, "slo": slo.name}
+    return SLOPlan(
+        slo=slo,
+        objective=objective,
+        window=slo.window,
+        budget=burnrate.error_budget(objective),
+        labels=labels,
+        selector="{" + ",".join(f'{name}="{labels[name]}"' for name in sorted(labels)) + "}",
+        burn_alerts=tuple(
+            BurnAlertPlan(
+                pair=pair,
+                factor=pair.factor(slo.window),
+                threshold=burnrate.threshold(pair, slo.window, objective),
+                severity=severity(tier, "page" if pair.fast else "warning"),
+            )
+            for pair in burnrate.PAIRS
+        ),
+    )
+
+
+def plan_service(env: Environment, service: Service, tier: Tier, findings: dr.DRFindings) -> ServicePlan:
+    interval = service.metrics.interval or tier.scrape_interval
+    return ServicePlan(
+        service=service,
+        tier=tier,
+        scrape_interval=interval,
+        scrape_timeout=min(tier.scrape_timeout or defaults.SCRAPE_TIMEOUT, interval),
+        slos=tuple(plan_slo(env, service, tier, slo) for slo in service.slos),
+        velero=dr.velero_plan(service, tier, findings),
+        datastores=tuple(
+            engine(datastore).plan(service, tier, datastore, findings)
+            for datastore in (service.backup.datastores if service.backup else ())
+        ),
+        labels={**dict(env.labels), "service": service.name, "tier": tier.name, "team": service.team},
+        dashboard_uid=conventions.dashboard_uid(env.name, service.name),
+    )
+
+
+def build_plan(spec: Spec, environment: str, alert_templates: tuple[AlertTemplate, ...]) -> Plan:
+    env = spec.environment(environment)
+    findings = dr.DRFindings()
+    services = tuple(plan_service(env, service, spec.tier(service.tier), findings) for service in env.services)
+    return Plan(
+        environment=env,
+        services=services,
+        alert_templates=alert_templates,
+        infeasible=tuple(findings.infeasible),
+        notes=tuple(findings.notes),
+    )

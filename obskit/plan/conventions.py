@@ -1,0 +1,70 @@
+"""Names other tools and obskit's own parts rely on, spelled once: recorded series, rule groups,
+dashboard uids, Kubernetes object names, and the upstream metrics the alerts read.
+
+The rules write these names and the dashboards read them (the plan hands them to the Jsonnet
+templates), so a rename here renames both.
+"""
+
+from __future__ import annotations
+
+import hashlib
+
+from obskit.units import Duration
+
+# Recorded SLO series (level:metric:operations).
+OBJECTIVE = "slo:objective:ratio"
+ERROR_BUDGET = "slo:error_budget:ratio"
+BUDGET_REMAINING = "slo:error_budget_remaining:ratio"
+
+
+def errors_rate(window: Duration) -> str:
+    return f"slo:sli_errors:rate{window}"
+
+
+def total_rate(window: Duration) -> str:
+    return f"slo:sli_total:rate{window}"
+
+
+def error_ratio(window: Duration) -> str:
+    return f"slo:sli_error:ratio_rate{window}"
+
+
+def burn_rate(window: Duration) -> str:
+    return f"slo:burn_rate:ratio_rate{window}"
+
+
+# Upstream metrics the DR alerts and dashboards read.
+VELERO_LAST_SUCCESS = "velero_backup_last_successful_timestamp"
+VELERO_FAILURES = "velero_backup_failure_total"
+VELERO_PARTIAL_FAILURES = "velero_backup_partial_failure_total"
+ARCHIVE_AGE = "pg_stat_archiver_last_archive_age"
+ARCHIVE_FAILURES = "pg_stat_archiver_failed_count"
+TUPLE_WRITES = ("pg_stat_database_tup_inserted", "pg_stat_database_tup_updated", "pg_stat_database_tup_deleted")
+# What obskit's own backup and drill jobs push (backup/obskit_job.py spells them too).
+BACKUP_LAST_SUCCESS = "obskit_backup_last_success_timestamp_seconds"
+DRILL_LAST_SUCCESS = "obskit_restore_drill_last_success_timestamp_seconds"
+DRILL_DURATION = "obskit_restore_drill_duration_seconds"
+
+MAX_UID = 40  # Grafana's limit
+
+
+def _shortened(name: str, limit: int) -> str:
+    """`name`, or when longer than `limit` its head and a stable hash of the whole."""
+    if len(name) <= limit:
+        return name
+    digest = hashlib.sha256(name.encode()).hexdigest()[:8]
+    return f"{name[: limit - 9].rstrip('-')}-{digest}"
+
+
+def dashboard_uid(*parts: str) -> str:
+    """A stable uid within Grafana's 40 characters of [a-z0-9-], derived from names."""
+    return _shortened("-".join(("obskit", *parts)), MAX_UID)
+
+
+def k8s_name(*parts: str, limit: int = 63) -> str:
+    """Parts joined by '-', shortened with a stable hash when too long for Kubernetes."""
+    return _shortened("-".join(parts), limit)
+
+
+def group_name(service: str, *parts: str) -> str:
+    return "/".join(("obskit", service, *parts))

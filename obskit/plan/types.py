@@ -1,0 +1,90 @@
+"""The plan's types: one environment's services with every tier value resolved and every
+derived number computed once. Generators read only the plan.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from decimal import Decimal
+from fractions import Fraction
+
+from obskit.engines.postgres_walg.plan import DatastorePlan
+from obskit.plan import burnrate, dr
+from obskit.spec.alert_templates import AlertTemplate
+from obskit.spec.model import SLO, Environment, Labels, Service, Tier
+from obskit.units import Duration
+
+
+def severity(tier: Tier, kind: str) -> str:
+    """`page` is critical in tiers that page and a warning elsewhere; other kinds stay as they are."""
+    if kind == "page":
+        return "critical" if tier.pages else "warning"
+    return kind
+
+
+@dataclass(frozen=True)
+class BurnAlertPlan:
+    """One ErrorBudgetBurn alert of an SLO: its window pair and the numbers it fires on."""
+
+    pair: burnrate.WindowPair
+    factor: Fraction  # times the sustainable burn rate
+    threshold: Fraction  # error ratio over both windows
+    severity: str
+
+
+@dataclass(frozen=True)
+class SLOPlan:
+    slo: SLO
+    objective: Decimal  # percent
+    window: Duration
+    budget: Fraction  # the allowed error ratio
+    labels: dict[str, str]  # of every series recorded for the SLO
+    selector: str  # those labels as a PromQL selector
+    burn_alerts: tuple[BurnAlertPlan, ...]
+
+    @property
+    def name(self) -> str:
+        return self.slo.name
+
+
+@dataclass(frozen=True)
+class ServicePlan:
+    service: Service
+    tier: Tier
+    scrape_interval: Duration
+    scrape_timeout: Duration
+    slos: tuple[SLOPlan, ...]
+    velero: dr.VeleroPlan | None
+    datastores: tuple[DatastorePlan, ...]
+    labels: dict[str, str]  # every alert's labels but severity: the environment's, service, tier, team
+    dashboard_uid: str
+
+    @property
+    def name(self) -> str:
+        return self.service.name
+
+    def runbook_url(self, alert: str) -> str:
+        return self.service.runbook_url.format(service=self.service.name, alert=alert)
+
+    def alert_labels(self, severity: str) -> dict[str, str]:
+        return {**self.labels, "severity": self.severity(severity)}
+
+    def severity(self, kind: str) -> str:
+        return severity(self.tier, kind)
+
+
+@dataclass(frozen=True)
+class Plan:
+    environment: Environment
+    services: tuple[ServicePlan, ...]
+    alert_templates: tuple[AlertTemplate, ...]
+    infeasible: tuple[dr.Infeasible, ...]  # DR targets the schedules cannot meet, each with the reason
+    notes: tuple[str, ...]  # assumptions worth a look (defaults used for unmeasured inputs)
+
+    @property
+    def labels(self) -> Labels:
+        return self.environment.labels
+
+    @property
+    def selector_labels(self) -> Labels:
+        return self.environment.selector_labels

@@ -1,0 +1,1 @@
+"""Verifying a written tree: promtool, object and schema checks."""
