@@ -5,7 +5,7 @@ BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.obskit-installed
 ENV    ?= prod
 
-.PHONY: demo test lint tools bench golden clean
+.PHONY: demo test test-fast lint tools bench golden clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -22,6 +22,10 @@ demo: $(STAMP)
 test: $(STAMP) tools
 	$(BIN)/pytest
 
+## test-fast: the tests that start no server (promtool included), for the edit-test loop
+test-fast: $(STAMP) tools
+	$(BIN)/pytest -m "not servers" --hypothesis-profile=quick
+
 ## tools: install the Debian packages the tests start (needs root or sudo)
 tools:
 	scripts/install-tools
@@ -36,10 +40,11 @@ bench: $(STAMP) tools
 golden: $(STAMP)
 	$(BIN)/python -m tests.golden_tree
 
-## lint: ruff, as CI would
+## lint: ruff and mypy (strict), as CI would
 lint: $(STAMP)
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
+	$(BIN)/mypy
 
 clean:
 	rm -rf $(VENV) out .pytest_cache .ruff_cache .hypothesis

@@ -24,7 +24,8 @@ PROMETHEUS = "/usr/bin/prometheus"
 def free_port() -> int:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
+        port: int = sock.getsockname()[1]
+        return port
 
 
 def require_binary(path: str) -> str:
@@ -80,7 +81,8 @@ class Prometheus:
 
     def query(self, expr: str) -> list[dict[str, Any]]:
         body = http_json(f"{self.url}/api/v1/query?" + urllib.parse.urlencode({"query": expr}))
-        return body["data"]["result"]
+        result: list[dict[str, Any]] = body["data"]["result"]
+        return result
 
     def rules(self) -> list[dict[str, Any]]:
         groups = http_json(f"{self.url}/api/v1/rules")["data"]["groups"]
@@ -116,7 +118,7 @@ def prometheus(
             if proc.poll() is not None:
                 pytest.fail(f"prometheus exited with {proc.returncode}:\n{log.read_text()[-3000:]}")
             with urllib.request.urlopen(f"{server.url}/-/ready", timeout=2) as response:
-                return response.status == 200
+                return bool(response.status == 200)
 
         wait_for("prometheus to be ready", ready, startup_timeout)
         yield server

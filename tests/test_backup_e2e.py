@@ -29,6 +29,9 @@ from tests.servers import (
     wait_for,
 )
 
+# real servers started on 127.0.0.1: `make test` runs these, `make test-fast` leaves them out
+pytestmark = pytest.mark.servers
+
 SPEC = """\
 apiVersion: obskit/v1
 defaults:

@@ -8,11 +8,11 @@ from pathlib import Path
 import pytest
 import yaml
 from click.testing import CliRunner
-from obskit.plan.conventions import k8s_name
 
 from obskit.cli import main
 from obskit.generate.tree import generate_tree
 from obskit.pipeline import load_plan
+from obskit.plan.conventions import k8s_name
 from obskit.verify.objects import object_problems
 from tests.conftest import EXAMPLES
 from tests.schemas import crd_validator, schema_errors

@@ -12,9 +12,9 @@ import pytest
 import yaml
 
 from obskit.generate.dashboards import DashboardError, render_dashboards
-from obskit.plan.conventions import dashboard_uid
 from obskit.generate.tree import generate_tree
 from obskit.pipeline import load_plan
+from obskit.plan.conventions import dashboard_uid
 from obskit.verify import promtool
 from obskit.verify.objects import object_problems
 from tests.conftest import EXAMPLES, MINIMAL, REPO, shared_path

@@ -120,7 +120,9 @@ def test_refuses_an_rpo_too_short_for_velero_or_archiving() -> None:
 
 def test_defaults_for_unmeasured_inputs_are_reported() -> None:
     findings = dr.DRFindings()
-    plan = walg_plan.datastore_plan(service(datastore()), tier(), datastore(restore=None, wal=None, replay=None), findings)
+    plan = walg_plan.datastore_plan(
+        service(datastore()), tier(), datastore(restore=None, wal=None, replay=None), findings
+    )
     assert plan.restore_throughput == walg_defaults.RESTORE_THROUGHPUT
     assert plan.wal_rate == Fraction(410 * 2**20, 3600)  # 2% of 20Gi an hour, rounded up to MiB
     assert findings.notes == [

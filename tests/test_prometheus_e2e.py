@@ -14,6 +14,9 @@ from obskit.generate.tree import generate_tree
 from obskit.pipeline import load_plan
 from tests.servers import free_port, prometheus, wait_for
 
+# real servers started on 127.0.0.1: `make test` runs these, `make test-fast` leaves them out
+pytestmark = pytest.mark.servers
+
 ERROR_RATIO = 0.1  # availability: one request in ten fails
 SLOW_RATIO = 0.2  # latency: one request in five takes longer than the 300ms threshold
 

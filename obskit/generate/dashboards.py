@@ -178,7 +178,8 @@ def render_dashboards(
         )
     except RuntimeError as err:
         raise DashboardError(_error_message(str(err), root)) from None
-    return orjson.loads(orjson.loads(text))
+    dashboards: dict[str, dict[str, Any]] = orjson.loads(orjson.loads(text))
+    return dashboards
 
 
 def config_map(plan: Plan, uid: str, dashboard_json: str) -> dict[str, Any]:

@@ -40,12 +40,12 @@ class _NotSimple(Exception):
     """A document with constructs left to PyYAML (complex keys, unusual multi-line scalars)."""
 
 
-class Dumper(_BaseDumper):  # type: ignore[misc,valid-type]
+class Dumper(_BaseDumper):
     def ignore_aliases(self, data: Any) -> bool:
         return True
 
 
-def _represent_str(dumper: yaml.SafeDumper, value: str) -> yaml.ScalarNode:
+def _represent_str(dumper: Dumper, value: str) -> yaml.Node:
     # Multi-line PromQL reads best as a literal block.
     style = "|" if "\n" in value else None
     return dumper.represent_scalar(_STR_TAG, value, style=style)
@@ -78,7 +78,7 @@ def _is_plain(value: str) -> bool:
         and ": " not in value
         and " #" not in value
         and not value.startswith(("---", "..."))
-        and _RESOLVER.resolve(ScalarNode, value, (True, False)) == _STR_TAG
+        and _RESOLVER.resolve(ScalarNode, value, (True, False)) == _STR_TAG  # type: ignore[no-untyped-call]
     )
 
 
@@ -219,7 +219,7 @@ def _sequence(items: list[Any], pad: str, first_prefix: str, out: list[str]) -> 
 
 def _block_text(document: dict[Any, Any] | list[Any]) -> str:
     out: list[str] = []
-    if type(document) is dict:
+    if isinstance(document, dict):
         _mapping(document, "", "", out)
     else:
         _sequence(document, "", "", out)

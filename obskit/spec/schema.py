@@ -84,7 +84,7 @@ def _object_store_prefix(value: Any) -> None:
         raise ValueError(f"{value!r} must be a WAL-G storage prefix such as 's3://bucket/path' (s3, gs, az or file)")
 
 
-class SpecValidator(cerberus.Validator):
+class SpecValidator(cerberus.Validator):  # type: ignore[misc]
     """cerberus with the spec's own value rules, referenced as `check_with: <name>`."""
 
     _check_with_dns1123_label = _name_rule(names.dns1123_label_problem)
@@ -361,7 +361,8 @@ def _type_accepts(data_type: str | list[str]) -> Accepts:
     names = [data_type] if isinstance(data_type, str) else data_type
     definitions = [SpecValidator.types_mapping[name] for name in names]
     if len(definitions) == 1 and not definitions[0].excluded_types:
-        return lambda value, included=definitions[0].included_types: isinstance(value, included)
+        included = definitions[0].included_types
+        return lambda value: isinstance(value, included)
     return lambda value: any(
         isinstance(value, d.included_types) and not isinstance(value, d.excluded_types) for d in definitions
     )

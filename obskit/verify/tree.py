@@ -5,6 +5,7 @@ from __future__ import annotations
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import yaml
 
@@ -41,7 +42,7 @@ def _relative(root: Path, folder: str, suffix: str) -> list[str]:
     return sorted(path.relative_to(root).as_posix() for path in (root / folder).glob(f"*{suffix}"))
 
 
-def _load_documents(root: Path, relative: str) -> list[object]:
+def _load_documents(root: Path, relative: str) -> list[Any]:
     with open(root / relative, encoding="utf-8") as stream:
         return [doc for doc in yaml.load_all(stream, Loader=_Loader) if doc is not None]
 

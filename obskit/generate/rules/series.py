@@ -7,15 +7,12 @@ regex parser and confirmed with a full match, as Prometheus anchors label regexe
 from __future__ import annotations
 
 import re
+
+# The regex parser behind `re` (re._parser since 3.11; typeshed knows it by its old name).
+import re._constants as sre_constants  # type: ignore[import-not-found]
+import re._parser as sre_parse  # type: ignore[import-not-found]
 from collections.abc import Iterable, Iterator
 from typing import Any
-
-try:  # Python 3.11+
-    import re._constants as sre_constants
-    import re._parser as sre_parse
-except ImportError:  # pragma: no cover
-    import sre_constants  # type: ignore[no-redef]
-    import sre_parse  # type: ignore[no-redef]
 
 from obskit.spec.promql import Selector
 
@@ -152,7 +149,7 @@ def series_text(metric: str, labels: dict[str, str]) -> str:
     return Selector(metric, tuple((name, "=", labels[name]) for name in sorted(labels))).with_name(metric)
 
 
-def event_series(errors: Selector, total: Selector) -> tuple[str, str | None]:
+def event_series(errors: Selector, total: Selector) -> tuple[str, str]:
     """(error series, success series) for a ratio SLI. When both selectors read one metric the
     total counts the error series too, so a success series is needed that `total` selects and
     `errors` does not; with two metrics the second item is the total series itself."""
