@@ -1,6 +1,6 @@
 #!/usr/bin/env python3
 """Run one backup-side command (a WAL-G base backup, a restore drill), time it, and push
-obskit's metrics (SPEC.md section 5) to the environment's Pushgateway.
+obskit's metrics (named in obskit's README, Disaster recovery) to the environment's Pushgateway.
 
 The job's exit code is always the command's: a Pushgateway that cannot be reached is
 logged and never fails a backup. The last-success timestamp is pushed only on success,

@@ -1,5 +1,5 @@
 // The service SLO dashboard: one per service, a row per SLO.
-// Strings are joined with `+`: go-jsonnet's `%` formatting is some fifty times slower.
+// Strings are joined with `+`: go-jsonnet's `%` formatting is much slower (benchmarks/README.md).
 local o = import 'lib/obskit.libsonnet';
 
 local budgetColors = o.thresholds([[null, 'red'], [0, 'orange'], [0.25, 'green']]);

@@ -1,4 +1,4 @@
-"""The obskit command line: gen and validate (SPEC.md section 3)."""
+"""The obskit command line: options in, one pipeline call, output printed (the README's CLI table)."""
 
 from __future__ import annotations
 
@@ -11,16 +11,14 @@ from typing import NoReturn, TypeVar
 
 import click
 
+from obskit import pipeline
 from obskit.generate.dashboards import DashboardError
 from obskit.generate.parallel import available_cpus
 from obskit.output.writer import OutputError, diff, write
 from obskit.pipeline import load_plan, output_files
-from obskit.plan.build import build_plan
 from obskit.plan.types import Plan
-from obskit.spec.alert_templates import builtin_catalog_files, load_catalog
-from obskit.spec.model import Spec
 from obskit.spec.problems import SpecInvalid
-from obskit.spec.resolve import UnknownEnvironment, load_spec
+from obskit.spec.resolve import UnknownEnvironment
 
 EXIT_OK, EXIT_FAILED, EXIT_INVALID = 0, 1, 2  # failed: drift (gen --check) or a failed check (test)
 T = TypeVar("T")
@@ -39,10 +37,6 @@ def _fail(lines: list[str]) -> NoReturn:
     for line in lines:
         click.echo(line, err=True)
     sys.exit(EXIT_INVALID)
-
-
-def _load(spec_path: Path, environments: list[str] | None) -> Spec:
-    return _guarded(spec_path, lambda: load_spec(spec_path, environments))
 
 
 def _load_plan(spec_path: Path, environment: str) -> Plan:
@@ -66,9 +60,8 @@ def _without_gc_passes(load: Callable[[], T]) -> T:
     """Load with the cyclic collector paused, then exempt what was loaded from its passes.
 
     Loading builds hundreds of thousands of small objects that live until the command ends;
-    the collector's passes over them cost a fifth of loading a large spec and, since every
-    pass over the oldest generation walks them all again, made rendering grow faster than
-    the number of services (gen at 5000 services: 75 s before, 56 s after)."""
+    every pass of the collector over the oldest generation walks them all again, which made
+    rendering grow faster than the number of services (measured: benchmarks/README.md)."""
     gc.disable()
     try:
         return load()
@@ -155,15 +148,11 @@ def validate(spec_path: Path, env_name: str | None) -> None:
     Every problem is reported as FILE:LINE: field.path: what is wrong.
     Exit codes: 0 valid, 2 invalid.
     """
-    spec = _load(spec_path, [env_name] if env_name else None)
-    catalog = _guarded(spec_path, lambda: load_catalog([*builtin_catalog_files(), *spec.alert_catalogs]))
-    infeasible = [
-        f"  {env.name}: {finding}"
-        for env in spec.environments
-        for finding in build_plan(spec, env.name, catalog).infeasible
-    ]
-    if infeasible:
-        _fail([f"obskit: {spec_path}: the DR plan cannot meet its targets:", *infeasible])
+    result = _guarded(spec_path, lambda: pipeline.validate(spec_path, env_name))
+    if result.infeasible:
+        lines = [f"  {line}" for line in result.infeasible]
+        _fail([f"obskit: {spec_path}: the DR plan cannot meet its targets:", *lines])
+    spec = result.spec
     services = {service.name for env in spec.environments for service in env.services}
     names = ", ".join(env.name for env in spec.environments)
     click.echo(f"{spec_path}: valid ({len(services)} services; environments: {names})")

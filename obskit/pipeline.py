@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
+from dataclasses import dataclass
 from pathlib import Path
 
 from obskit.generate.parallel import generate_tree_parallel, stream_tree
@@ -10,7 +11,26 @@ from obskit.output.writer import stream_with_manifest, with_manifest
 from obskit.plan.build import build_plan
 from obskit.plan.types import Plan
 from obskit.spec.alert_templates import builtin_catalog_files, load_catalog
+from obskit.spec.model import Spec
 from obskit.spec.resolve import load_spec
+
+
+@dataclass(frozen=True)
+class Validation:
+    spec: Spec
+    infeasible: list[str]  # "<environment>: <finding>" for each DR target no schedule can meet
+
+
+def validate(spec_path: Path, environment: str | None = None) -> Validation:
+    """Every spec check and each environment's DR plan. Raises SpecInvalid or UnknownEnvironment."""
+    spec = load_spec(spec_path, [environment] if environment else None)
+    catalog = load_catalog([*builtin_catalog_files(), *spec.alert_catalogs])
+    infeasible = [
+        f"{env.name}: {finding}"
+        for env in spec.environments
+        for finding in build_plan(spec, env.name, catalog).infeasible
+    ]
+    return Validation(spec, infeasible)
 
 
 def load_plan(spec_path: Path, environment: str) -> Plan:

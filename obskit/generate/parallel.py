@@ -19,8 +19,8 @@ from obskit.generate.tree import SERVICES_PER_PART, PartFiles, Tree, plan_parts,
 from obskit.plan.pages import Page
 from obskit.plan.types import Plan
 
-# One part is rendered in this process; from two on, workers (~0.4 s to start) pay off:
-# 100 services, two parts, 2 CPUs: 2.1 s in one process, 1.9 s with workers.
+# One part is rendered in this process; from two on, workers pay off despite their start-up
+# (benchmarks/README.md).
 MIN_PARTS_FOR_WORKERS = 2
 
 _worker_plan: Plan | None = None

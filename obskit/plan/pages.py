@@ -9,8 +9,8 @@ from dataclasses import dataclass
 from obskit.plan.conventions import dashboard_uid
 from obskit.plan.types import Plan
 
-# Services per part and per dashboard page: keeps the DR dashboard's ConfigMap near 450 KB
-# (Kubernetes refuses objects over 1 MiB) and go-jsonnet's heap for one evaluation near 80 MB.
+# Services per part and per dashboard page: keeps a full DR dashboard's ConfigMap well under
+# Kubernetes' 1 MiB object limit and go-jsonnet's heap per evaluation small (benchmarks/README.md).
 SERVICES_PER_PAGE = 50
 
 

@@ -1,4 +1,4 @@
-"""The built-in tier catalog (SPEC.md section 2), as raw spec values.
+"""The built-in tier catalog (the README's tier table), as raw spec values.
 
 A spec's `tiers:` section is merged over these field by field, and may add tiers.
 """

@@ -35,7 +35,7 @@ KUBERNETES_VERSION = kubernetes_validate.latest_version()
 @cache
 def _core_validator(api_version: str, kind: str) -> jsonschema.Draft202012Validator:
     """The strict schema validator for one kind, built once: kubernetes_validate.validate reads
-    and parses the schema files on every call, which cost ~10 ms per object."""
+    and parses the schema files on every call."""
     schema_dir = f"kubernetes-json-schema/v{KUBERNETES_VERSION}-local-strict"
     group_version = re.sub(r"^([^./]*)(?:\.[^/]*)?/", r"\1-", api_version)  # batch/v1 -> batch-v1
     schema = schema_contents(f"{schema_dir}/{kind.lower()}-{group_version}.json", KUBERNETES_VERSION)

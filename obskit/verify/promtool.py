@@ -1,6 +1,6 @@
 """promtool, Prometheus' own checker, run once for all rule files and once for all tests.
 
-One process per kind of check: 1000 files take 0.3 s in one call and 24 s in 1000 calls.
+One process per kind of check, for all files at once: far faster than one call per file (benchmarks/README.md).
 `check rules` runs with --lint-fatal, since a duplicate rule otherwise still exits 0.
 """
 
