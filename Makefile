@@ -22,9 +22,9 @@ demo: $(STAMP)
 test: $(STAMP) tools
 	$(BIN)/pytest
 
-## test-fast: the tests that start no server (promtool included), for the edit-test loop
+## test-fast: the tests that start no server and install nothing (promtool included), for the edit-test loop
 test-fast: $(STAMP) tools
-	$(BIN)/pytest -m "not servers" --hypothesis-profile=quick
+	$(BIN)/pytest -m "not servers and not install" --hypothesis-profile=quick
 
 ## tools: install the Debian packages the tests start (needs root or sudo)
 tools:

@@ -20,6 +20,7 @@ from obskit.plan.types import Plan
 from obskit.spec.problems import SpecInvalid
 from obskit.spec.resolve import UnknownEnvironment
 
+DISTRIBUTION = "obskit-gen"  # the name on the package index; the command and the import stay obskit
 EXIT_OK, EXIT_FAILED, EXIT_INVALID = 0, 1, 2  # failed: drift (gen --check) or a failed check (test)
 T = TypeVar("T")
 
@@ -72,7 +73,7 @@ def _without_gc_passes(load: Callable[[], T]) -> T:
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
-@click.version_option(package_name="obskit")
+@click.version_option(package_name=DISTRIBUTION, prog_name="obskit")
 def main() -> None:
     """Generate monitoring and disaster-recovery config from one service spec.
 
@@ -155,7 +156,8 @@ def validate(spec_path: Path, env_name: str | None) -> None:
     spec = result.spec
     services = {service.name for env in spec.environments for service in env.services}
     names = ", ".join(env.name for env in spec.environments)
-    click.echo(f"{spec_path}: valid ({len(services)} services; environments: {names})")
+    count = f"{len(services)} service{'s' if len(services) != 1 else ''}"
+    click.echo(f"{spec_path}: valid ({count}; environments: {names})")
 
 
 @main.command("test")
@@ -211,3 +213,21 @@ def plan_command(env_name: str, spec_path: Path, as_json: bool) -> None:
         click.echo()
     if not data["feasible"]:
         sys.exit(EXIT_INVALID)
+
+
+@main.command("init")
+@click.argument("directory", type=click.Path(path_type=Path, file_okay=False), default=Path("."))
+def init_command(directory: Path) -> None:
+    """Write a commented starter spec, DIRECTORY/obskit.yaml (default: the current directory).
+
+    One service with one SLO in one environment, a backup commented out; it validates and
+    generates as written. An existing file is never overwritten.
+    Exit codes: 0 written, 1 the file exists.
+    """
+    target = directory / "obskit.yaml"
+    if target.exists():
+        click.echo(f"obskit: {target} exists; nothing written (edit it, or remove it first)", err=True)
+        sys.exit(EXIT_FAILED)
+    directory.mkdir(parents=True, exist_ok=True)
+    target.write_text(pipeline.starter_spec(), encoding="utf-8")
+    click.echo(f"wrote {target}; next: obskit validate --spec {target} && obskit gen --env prod --spec {target}")

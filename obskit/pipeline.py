@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from dataclasses import dataclass
+from importlib import resources
 from pathlib import Path
 
 from obskit.generate.parallel import generate_tree_parallel, stream_tree
@@ -31,6 +32,11 @@ def validate(spec_path: Path, environment: str | None = None) -> Validation:
         for finding in build_plan(spec, env.name, catalog).infeasible
     ]
     return Validation(spec, infeasible)
+
+
+def starter_spec() -> str:
+    """The commented starter spec `obskit init` writes."""
+    return resources.files("obskit").joinpath("starter", "obskit.yaml").read_text(encoding="utf-8")
 
 
 def load_plan(spec_path: Path, environment: str) -> Plan:
