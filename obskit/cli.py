@@ -40,8 +40,8 @@ def _fail(lines: list[str]) -> NoReturn:
     sys.exit(EXIT_INVALID)
 
 
-def _load_plan(spec_path: Path, environment: str) -> Plan:
-    return _guarded(spec_path, lambda: load_plan(spec_path, environment))
+def _load_plan(spec_path: Path, environment: str, feasible: bool = True) -> Plan:
+    return _guarded(spec_path, lambda: load_plan(spec_path, environment, feasible))
 
 
 def _guarded(spec_path: Path, load: Callable[[], T]) -> T:
@@ -112,12 +112,6 @@ def gen(env_name: str, spec_path: Path, out: Path | None, check: bool, jobs: int
     --check), 1 drift (--check), 2 invalid spec, infeasible DR plan or unusable output directory.
     """
     plan = _load_plan(spec_path, env_name)
-    if plan.infeasible:
-        _fail(
-            [f"obskit: the DR plan for {env_name} cannot meet its targets, nothing written:"]
-            + [f"  {finding}" for finding in plan.infeasible]
-            + ["(see `obskit plan --env ENV`)"]
-        )
     for note in plan.notes:
         click.echo(f"note: {note}", err=True)
     out_dir = out if out is not None else Path("out") / env_name
@@ -149,11 +143,7 @@ def validate(spec_path: Path, env_name: str | None) -> None:
     Every problem is reported as FILE:LINE: field.path: what is wrong.
     Exit codes: 0 valid, 2 invalid.
     """
-    result = _guarded(spec_path, lambda: pipeline.validate(spec_path, env_name))
-    if result.infeasible:
-        lines = [f"  {line}" for line in result.infeasible]
-        _fail([f"obskit: {spec_path}: the DR plan cannot meet its targets:", *lines])
-    spec = result.spec
+    spec = _guarded(spec_path, lambda: pipeline.validate(spec_path, env_name))
     services = {service.name for env in spec.environments for service in env.services}
     names = ", ".join(env.name for env in spec.environments)
     count = f"{len(services)} service{'s' if len(services) != 1 else ''}"
@@ -207,7 +197,7 @@ def plan_command(env_name: str, spec_path: Path, as_json: bool) -> None:
     """
     from obskit.plan.report import plan_data, plan_table
 
-    data = plan_data(_load_plan(spec_path, env_name))
+    data = plan_data(_load_plan(spec_path, env_name, feasible=False))
     click.echo(json.dumps(data, indent=2, sort_keys=True) if as_json else plan_table(data), nl=not as_json)
     if as_json:
         click.echo()

@@ -3,35 +3,62 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
-from dataclasses import dataclass
 from importlib import resources
 from pathlib import Path
 
 from obskit.generate.parallel import generate_tree_parallel, stream_tree
 from obskit.output.writer import stream_with_manifest, with_manifest
 from obskit.plan.build import build_plan
+from obskit.plan.pages import pages
 from obskit.plan.types import Plan
-from obskit.spec.alert_templates import builtin_catalog_files, load_catalog
+from obskit.spec.alert_templates import AlertTemplate, builtin_catalog_files, load_catalog
 from obskit.spec.model import Spec
-from obskit.spec.resolve import load_spec
+from obskit.spec.problems import Problem, SpecInvalid
+from obskit.spec.resolve import load_spec, load_valid_parts
 
 
-@dataclass(frozen=True)
-class Validation:
-    spec: Spec
-    infeasible: list[str]  # "<environment>: <finding>" for each DR target no schedule can meet
+def _catalog(spec: Spec) -> tuple[AlertTemplate, ...]:
+    return load_catalog([*builtin_catalog_files(), *spec.alert_catalogs])
 
 
-def validate(spec_path: Path, environment: str | None = None) -> Validation:
-    """Every spec check and each environment's DR plan. Raises SpecInvalid or UnknownEnvironment."""
-    spec = load_spec(spec_path, [environment] if environment else None)
-    catalog = load_catalog([*builtin_catalog_files(), *spec.alert_catalogs])
-    infeasible = [
-        f"{env.name}: {finding}"
-        for env in spec.environments
-        for finding in build_plan(spec, env.name, catalog).infeasible
-    ]
-    return Validation(spec, infeasible)
+def plan_problems(plan: Plan) -> list[Problem]:
+    """What only the plan can find: DR targets no schedule meets, and names that would collide
+    in the output tree (a service's dashboard uid taken by an environment-level dashboard)."""
+    env = plan.environment.name
+    by_name = {service_plan.name: service_plan.service for service_plan in plan.services}
+    problems = [finding.problem(by_name[finding.service], env) for finding in plan.infeasible]
+    taken = {page.uid(env, kind): kind for page in pages(plan) for kind in ("overview", "dr")}
+    for service_plan in plan.services:
+        uid = service_plan.dashboard_uid
+        if uid in taken:
+            file, line = service_plan.service.where.get((), ("(spec)", 0))
+            problems.append(
+                Problem(
+                    file,
+                    line,
+                    ("services", service_plan.name),
+                    f"{env}: the service's dashboard uid {uid!r} is the environment's {taken[uid]} dashboard's; "
+                    "rename the service",
+                )
+            )
+        taken[uid] = f"service {service_plan.name!r}"
+    return problems
+
+
+def validate(spec_path: Path, environment: str | None = None) -> Spec:
+    """Every check, across the stages, in one run: the spec's own, then the plan's for the valid
+    parts of every environment (or the one named). Raises SpecInvalid with every problem,
+    sorted by file and line, or UnknownEnvironment."""
+    spec, problems = load_valid_parts(spec_path, [environment] if environment else None)
+    try:
+        catalog = _catalog(spec)
+    except SpecInvalid as err:
+        raise SpecInvalid([*problems, *err.problems]) from None
+    for env in spec.environments:
+        problems += plan_problems(build_plan(spec, env.name, catalog))
+    if problems:
+        raise SpecInvalid(problems)
+    return spec
 
 
 def starter_spec() -> str:
@@ -39,10 +66,11 @@ def starter_spec() -> str:
     return resources.files("obskit").joinpath("starter", "obskit.yaml").read_text(encoding="utf-8")
 
 
-def load_plan(spec_path: Path, environment: str) -> Plan:
-    """Raises SpecInvalid or UnknownEnvironment."""
-    spec = load_spec(spec_path, [environment])
-    return build_plan(spec, environment, load_catalog([*builtin_catalog_files(), *spec.alert_catalogs]))
+def load_plan(spec_path: Path, environment: str, feasible: bool = True) -> Plan:
+    """The plan of one environment. Raises SpecInvalid (with every problem `validate` finds for
+    it, the plan's own included unless `feasible` is False) or UnknownEnvironment."""
+    spec = validate(spec_path, environment) if feasible else load_spec(spec_path, [environment])
+    return build_plan(spec, environment, _catalog(spec))
 
 
 def output_tree(plan: Plan, jobs: int = 1) -> dict[str, str]:

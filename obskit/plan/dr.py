@@ -21,6 +21,7 @@ from fractions import Fraction
 
 from obskit import defaults
 from obskit.spec.model import Service, Tier
+from obskit.spec.problems import FieldPath, Problem
 from obskit.units import Duration, parse_duration
 
 MINUTE = parse_duration("1m")
@@ -110,6 +111,14 @@ class Infeasible:
     def __str__(self) -> str:
         where = f"{self.service}/{self.datastore}" if self.datastore else self.service
         return f"{where}: {self.reason}"
+
+    def problem(self, service: Service, environment: str) -> Problem:
+        """The finding at the line to edit: the datastore, or the service's backup for Velero."""
+        path: FieldPath = ("backup", "datastores", self.datastore) if self.datastore else ("backup",)
+        file, line = service.where.get(path, service.where.get((), ("(spec)", 0)))
+        where = f"{self.service}/{self.datastore}" if self.datastore else self.service
+        message = f"{environment}: {where}: {self.reason} (`obskit plan --env {environment}` shows the numbers)"
+        return Problem(file, line, ("services", self.service, *path), message)
 
 
 @dataclass

@@ -10,6 +10,8 @@ from typing import Any
 from obskit import defaults
 from obskit.plan import burnrate
 from obskit.spec.problems import FieldPath
+from obskit.spec.promql import parse_selector
+from obskit.spec.series import SeriesError, event_series, satisfying_labels
 from obskit.units import Duration, exact_decimal, parse_duration
 
 # The longest burn-rate alert window is 3d; an SLO window must hold it several times over.
@@ -53,6 +55,7 @@ def check_slo(slo: dict[str, Any], tier_objective: Decimal | None) -> Iterator[F
             if key not in slo:
                 partner = next(other for other in given[0] if other != key)
                 yield (key,), f"required field is missing ('{partner}' needs '{key}')"
+    yield from _check_testable(slo)
     try:
         window = parse_duration(slo.get("window", defaults.SLO_WINDOW))
     except ValueError:
@@ -69,6 +72,29 @@ def check_slo(slo: dict[str, Any], tier_objective: Decimal | None) -> Iterator[F
     objective = slo.get("objective", tier_objective)
     if isinstance(objective, (int, float, Decimal)) and not isinstance(objective, bool) and 0 < objective < 100:
         yield from _check_reachable(exact_decimal(objective), window, explicit="objective" in slo)
+
+
+def _check_testable(slo: dict[str, Any]) -> Iterator[Finding]:
+    """obskit proves each SLI's alerts with series that its selectors match: a ratio SLI needs a
+    series that is counted in `total` but is not an error, and every regex a value it accepts."""
+    try:
+        if "errors" in slo and "total" in slo:
+            errors, total = parse_selector(slo["errors"]), parse_selector(slo["total"])
+            if errors == total:
+                yield ("errors",), "is the same selector as 'total': every event would be an error"
+                return
+            event_series(errors, total)
+        elif isinstance(slo.get("latency"), dict) and "histogram" in slo["latency"]:
+            satisfying_labels(parse_selector(slo["latency"]["histogram"]).matchers)
+    except ValueError as err:  # a selector the schema already reports, or a SeriesError
+        if isinstance(err, SeriesError):
+            yield ("errors",) if "errors" in slo else ("latency", "histogram"), f"{err}{_SERIES_HINT}"
+
+
+_SERIES_HINT = (
+    "; obskit must build test series from the selector: write the regex with constructs that RE2 and "
+    "Python share (e.g. [0-9] instead of \\pN or [[:digit:]])"
+)
 
 
 @lru_cache(maxsize=4096)  # every service of a tier shares its window and objective

@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from decimal import Decimal
 from fractions import Fraction
 from pathlib import Path
 
+from obskit.spec.problems import FieldPath
 from obskit.spec.promql import Selector
 from obskit.units import Duration
 
@@ -100,6 +101,8 @@ class Service:
     metrics: Metrics
     slos: tuple[SLO, ...]
     backup: Backup | None
+    # (file, line) of the fields later stages report on: the service, its tier, backup, datastores
+    where: dict[FieldPath, tuple[str, int]] = field(default_factory=dict, compare=False, repr=False)
 
 
 @dataclass(frozen=True)

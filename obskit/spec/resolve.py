@@ -120,6 +120,20 @@ def _service_layers(merged: MergedSpec, name: str, override: Entry | None) -> La
     return Layered(tuple(layers), home)
 
 
+def _locations(layered: Layered) -> dict[FieldPath, tuple[str, int]]:
+    """Where the fields that the plan may find fault with are written (the service itself, its
+    tier and backup, each datastore), so that a DR problem points at the line to edit."""
+    paths: list[FieldPath] = [(), ("tier",), ("backup",)]
+    backup = layered.value.get("backup")
+    if isinstance(backup, dict):
+        paths += [("backup", "datastores", name) for name in backup.get("datastores") or {}]
+    located = {}
+    for path in paths:
+        problem = layered.problem(path, "")
+        located[path] = (problem.file, problem.line)
+    return located
+
+
 def _override_entries(env_entry: Entry) -> dict[str, Entry]:
     overrides = env_entry.value.get("services") if isinstance(env_entry.value, dict) else None
     if not isinstance(overrides, dict):
@@ -137,7 +151,6 @@ def _resolve_environment(
     overrides = _override_entries(env_entry)
     objectives = {name: tier.slo_objective for name, tier in tiers.items()}
     services: list[Service] = []
-    ok = True
     for name in sorted(merged.sections["services"]):
         layered = _service_layers(merged, name, overrides.get(name))
         found = layered.validate(schema.SERVICE)
@@ -147,9 +160,10 @@ def _resolve_environment(
         ]
         if found:
             problems.extend(found)
-            ok = False
             continue
-        services.append(to_model.service(name, layered.value))
+        if layered.value["tier"] not in tiers:
+            continue  # its tier has problems of its own, reported there
+        services.append(to_model.service(name, layered.value, _locations(layered)))
     env_value = env_layer.data
     # Override entries are partial services, checked above once merged; the rest is checked whole here.
     env_own = {key: value for key, value in env_value.items() if key != "services"}
@@ -164,7 +178,7 @@ def _resolve_environment(
         )
     ]
     problems.extend(env_found)
-    if not ok or env_found:
+    if env_found:
         return None
     return to_model.environment(env_name, env_value, tuple(services))
 
@@ -174,6 +188,17 @@ def load_spec(path: Path, environments: Iterable[str] | None = None) -> Spec:
 
     Raises SpecInvalid listing every problem, or UnknownEnvironment.
     """
+    spec, problems = load_valid_parts(path, environments)
+    if problems:
+        raise SpecInvalid(problems)
+    return spec
+
+
+def load_valid_parts(path: Path, environments: Iterable[str] | None = None) -> tuple[Spec, list[Problem]]:
+    """The spec's valid parts (the environments and services without problems of their own)
+    and every problem found, so that later stages can check what is valid in the same run.
+
+    Raises UnknownEnvironment for an environment the spec does not define."""
     merged = read_spec(path)
     problems = list(merged.problems)
     known = sorted(merged.sections["environments"])
@@ -186,11 +211,10 @@ def load_spec(path: Path, environments: Iterable[str] | None = None) -> Spec:
     tiers = _resolve_tiers(merged, problems)
     tier_names = sorted(set(BUILTIN_TIERS) | set(merged.sections["tiers"]))
     resolved = [_resolve_environment(merged, name, tiers, tier_names, problems) for name in wanted if name in known]
-    if problems:
-        raise SpecInvalid(problems)
-    return Spec(
+    spec = Spec(
         files=tuple(merged.files),
         tiers=tuple(tiers[name] for name in sorted(tiers)),
         environments=tuple(env for env in resolved if env is not None),
         alert_catalogs=tuple(merged.alert_catalogs),
     )
+    return spec, problems

@@ -8,6 +8,7 @@ from typing import Any
 from obskit import defaults, units
 from obskit.engines.postgres_walg import defaults as walg_defaults
 from obskit.spec import model, promql
+from obskit.spec.problems import FieldPath
 
 
 def _labels(mapping: dict[str, str] | None) -> model.Labels:
@@ -87,7 +88,7 @@ def _backup(service: str, data: dict[str, Any] | None, namespace: str) -> model.
     )
 
 
-def service(name: str, data: dict[str, Any]) -> model.Service:
+def service(name: str, data: dict[str, Any], where: dict[FieldPath, tuple[str, int]]) -> model.Service:
     metrics = data["metrics"]
     slos = data.get("slos") or {}
     return model.Service(
@@ -106,6 +107,7 @@ def service(name: str, data: dict[str, Any]) -> model.Service:
         ),
         slos=tuple(_slo(slo_name, slos[slo_name]) for slo_name in sorted(slos)),
         backup=_backup(name, data.get("backup"), data["namespace"]),
+        where=where,
     )
 
 

@@ -6,10 +6,10 @@ from __future__ import annotations
 
 from obskit.engines.postgres_walg.plan import DatastorePlan
 from obskit.generate.rules.common import Case, CheckedAlert, age_cases, alert, constant, secs
-from obskit.generate.rules.series import series_text
 from obskit.generate.rules.timing import check_time, input_steps
 from obskit.plan import conventions as names
 from obskit.plan.types import ServicePlan
+from obskit.spec.series import series_text
 from obskit.units import Duration
 
 GROUP = "wal-g"  # the rule group: obskit/<service>/<datastore>/wal-g

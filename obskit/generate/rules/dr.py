@@ -7,10 +7,10 @@ from typing import Any
 
 from obskit.engines.registry import engine
 from obskit.generate.rules.common import Case, CheckedAlert, Group, age_cases, alert, secs
-from obskit.generate.rules.series import series_text
 from obskit.generate.rules.timing import INPUT_STEP, check_time, input_steps
 from obskit.plan import conventions as names
 from obskit.plan.types import ServicePlan
+from obskit.spec.series import series_text
 from obskit.units import Duration
 
 FAILURE_WINDOW = "1h"

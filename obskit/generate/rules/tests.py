@@ -17,7 +17,6 @@ from typing import Any
 from obskit.generate.rules import slo as slo_rules
 from obskit.generate.rules.catalog import catalog_rule, template_params
 from obskit.generate.rules.dr import dr_test_groups
-from obskit.generate.rules.series import event_series, series_text
 from obskit.generate.rules.testpacking import pack
 from obskit.generate.rules.timing import EVAL_STEP, INPUT_STEP, SLO_CHECK_TIME, check_time, input_steps
 from obskit.plan import burnrate
@@ -25,6 +24,7 @@ from obskit.plan import conventions as names
 from obskit.plan.types import Plan, ServicePlan, SLOPlan
 from obskit.spec.alert_templates import AlertTemplate, fill, render_label_templates
 from obskit.spec.model import LatencySLI, RatioSLI
+from obskit.spec.series import event_series, series_text
 from obskit.units import Duration
 
 TOTAL_PER_STEP = Fraction(60)  # one request per second

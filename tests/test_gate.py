@@ -1,0 +1,95 @@
+"""`validate` is the whole gate: whatever would make `gen` fail for a spec reason fails
+`validate` first, every problem in one run, at the line to edit."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner
+
+from obskit.cli import main
+from obskit.generate.tree import PartFiles, tree_files
+from obskit.pipeline import load_plan, validate
+from obskit.spec.problems import SpecInvalid
+from tests.conftest import MINIMAL
+
+BACKUP_ENV = "    labels: {env: prod}\n    walg: {prefix: 's3://b/p', credentials_secret: s}\n    pushgateway: 'http://pg:9091'\n"
+BIG_DATASTORE = (
+    "    backup:\n      velero: false\n      datastores:\n        db: {engine: postgres, method: wal-g, size: 2Ti}\n"
+)
+
+
+def gate(path: Path) -> list[str]:
+    with pytest.raises(SpecInvalid) as caught:
+        validate(path)
+    root = str(path.parent) + os.sep
+    return [str(problem).replace(root, "") for problem in caught.value.problems]
+
+
+def with_slo(errors: str, total: str) -> str:
+    return MINIMAL + f"    slos:\n      availability:\n        errors: '{errors}'\n        total: '{total}'\n"
+
+
+def test_an_sli_whose_errors_are_its_total_is_refused(write_spec: Callable[..., Path]) -> None:
+    path = write_spec(with_slo("http_requests_total", "http_requests_total"))
+    assert gate(path) == [
+        "obskit.yaml:16: services.checkout.slos.availability.errors: is the same selector as 'total': "
+        "every event would be an error"
+    ]
+
+
+def test_an_sli_where_nothing_can_succeed_is_refused(write_spec: Callable[..., Path]) -> None:
+    path = write_spec(with_slo('http_requests_total{code=~".*"}', "http_requests_total"))
+    (problem,) = gate(path)
+    assert problem.startswith("obskit.yaml:16: services.checkout.slos.availability.errors: every series that")
+
+
+def test_a_regex_re2_accepts_and_python_cannot_build_is_refused(write_spec: Callable[..., Path]) -> None:
+    path = write_spec(with_slo('http_requests_total{code=~"\\\\pN.."}', "http_requests_total"))
+    (problem,) = gate(path)
+    assert problem.startswith("obskit.yaml:16: services.checkout.slos.availability.errors: cannot build a label value")
+    assert "[0-9] instead of" in problem
+
+
+@pytest.mark.parametrize("name", ["overview", "dr"])
+def test_a_service_named_like_an_environment_dashboard_is_refused(write_spec: Callable[..., Path], name: str) -> None:
+    path = write_spec(MINIMAL.replace("  checkout:", f"  {name}:"))
+    (problem,) = gate(path)
+    assert problem.startswith(f"obskit.yaml:8: services.{name}: prod: the service's dashboard uid 'obskit-prod-{name}'")
+
+
+def test_dr_infeasibility_names_the_datastore_line(write_spec: Callable[..., Path]) -> None:
+    path = write_spec(MINIMAL.replace("    labels: {env: prod}\n", BACKUP_ENV) + BIG_DATASTORE)
+    (problem,) = gate(path)
+    assert problem.startswith(
+        "obskit.yaml:19: services.checkout.backup.datastores.db: prod: checkout/db: restoring 2Ti"
+    )
+
+
+def test_spec_and_plan_problems_come_together_sorted(write_spec: Callable[..., Path]) -> None:
+    broken = "\n  broken:\n    namespace: Shop\n    tier: tier1_critical\n    team: t\n    selector: {a: b}\n"
+    broken += "    metrics: {port: http}\n"
+    path = write_spec(MINIMAL.replace("    labels: {env: prod}\n", BACKUP_ENV) + BIG_DATASTORE + broken)
+    problems = gate(path)
+    assert [p.split(":")[1] for p in problems] == ["19", "22"]
+    assert "services.checkout.backup.datastores.db" in problems[0] and "services.broken.namespace" in problems[1]
+
+
+def test_gen_reports_what_validate_reports_and_writes_nothing(write_spec: Callable[..., Path], tmp_path: Path) -> None:
+    path = write_spec(with_slo("http_requests_total", "http_requests_total"))
+    out = tmp_path / "out"
+    validated = CliRunner().invoke(main, ["validate", "--spec", str(path)])
+    generated = CliRunner().invoke(main, ["gen", "--env", "prod", "--spec", str(path), "--out", str(out)])
+    assert validated.exit_code == generated.exit_code == 2
+    assert "Traceback" not in generated.output and not out.exists()
+    assert validated.output.splitlines()[1:] == generated.output.splitlines()[1:]
+
+
+def test_every_generated_path_is_written_once(write_spec: Callable[..., Path]) -> None:
+    plan = load_plan(write_spec(MINIMAL), "prod")
+    twice = PartFiles(objects={"a.yaml": "x"})
+    with pytest.raises(ValueError, match=r"two outputs write a\.yaml"):
+        list(tree_files(plan, [twice, PartFiles(files={"a.yaml": "y"})]))
