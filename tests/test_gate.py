@@ -93,3 +93,25 @@ def test_every_generated_path_is_written_once(write_spec: Callable[..., Path]) -
     twice = PartFiles(objects={"a.yaml": "x"})
     with pytest.raises(ValueError, match=r"two outputs write a\.yaml"):
         list(tree_files(plan, [twice, PartFiles(files={"a.yaml": "y"})]))
+
+
+def test_suggestions_name_the_closest_known_value(write_spec: Callable[..., Path]) -> None:
+    text = MINIMAL.replace("tier1_critical", "tier1_critcal").replace(
+        "    team: payments\n", "    team: payments\n    namespce: x\n"
+    )
+    text = text.replace(
+        "    labels: {env: prod}\n", "    labels: {env: prod}\n    services:\n      chekout: {team: t}\n"
+    )
+    problems = gate(write_spec(text + "    backup: {volumes: snapshots}\n"))
+    assert [p.split("; ")[-1] for p in problems] == [
+        "did you mean 'checkout'?",
+        "did you mean 'tier1_critical'?",
+        "did you mean 'namespace'?",
+        "did you mean 'snapshot'?",
+    ]
+
+
+def test_an_unknown_environment_suggests_the_closest(write_spec: Callable[..., Path]) -> None:
+    result = CliRunner().invoke(main, ["gen", "--env", "prd", "--spec", str(write_spec(MINIMAL))])
+    assert result.exit_code == 2
+    assert "unknown environment 'prd'; the spec defines: prod; did you mean 'prod'?" in result.output

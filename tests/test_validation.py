@@ -44,7 +44,7 @@ def test_unknown_keys_are_errors_at_every_level(write_spec) -> None:
         + "extra: 1\n"
     )
     assert problems_of(path) == [
-        "obskit.yaml:13: services.checkout.metrics.intervall: unknown field 'intervall'",
+        "obskit.yaml:13: services.checkout.metrics.intervall: unknown field 'intervall'; did you mean 'interval'?",
         "obskit.yaml:14: services.checkout.owner: unknown field 'owner'",
         "obskit.yaml:15: extra: unknown field 'extra'",
     ]
@@ -65,7 +65,9 @@ def test_api_version_is_required_and_checked(write_spec) -> None:
         ("100", "100 must be a percentage strictly between 0 and 100, e.g. 99.9"),
         ("0", "0 must be a percentage strictly between 0 and 100, e.g. 99.9"),
         ("-5", "-5 must be a percentage strictly between 0 and 100, e.g. 99.9"),
-        ('"99.9"', "'99.9' must be a percentage strictly between 0 and 100, e.g. 99.9"),
+        ('"99.9"', "'99.9' is quoted, so it is text: write the number without quotes, e.g. 99.9"),
+        ('"high"', "'high' must be a percentage strictly between 0 and 100, e.g. 99.9"),
+        ("0.999", "0.999 looks like a ratio; objectives are percentages: did you mean 99.9?"),
     ],
 )
 def test_objective_must_be_a_percentage(write_spec, objective: str, message: str) -> None:

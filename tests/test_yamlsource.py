@@ -69,8 +69,12 @@ def test_refuses_text_that_is_not_utf8_naming_the_line(tmp_path: Path) -> None:
 def test_reports_syntax_errors_with_their_line(tmp_path: Path) -> None:
     problem = load(tmp_path, "a: 1\nb: [1, 2\nc: 3\n")
     assert isinstance(problem, Problem)
-    assert problem.message.startswith("invalid YAML")
-    assert problem.line == 3
+    # the line of the unclosed '[', in plain words, not the line where PyYAML gave up
+    assert (
+        problem.message
+        == "YAML syntax at column 4: a '[' list is not closed with ']' (or its items are not separated by commas)"
+    )
+    assert problem.line == 2
 
 
 def test_refuses_several_documents_and_empty_files(tmp_path: Path) -> None:

@@ -11,6 +11,7 @@ from obskit import defaults
 from obskit.plan import burnrate
 from obskit.spec.problems import FieldPath
 from obskit.spec.promql import parse_selector
+from obskit.spec.schema import did_you_mean
 from obskit.spec.series import SeriesError, event_series, satisfying_labels
 from obskit.units import Duration, exact_decimal, parse_duration
 
@@ -30,7 +31,7 @@ def check_service(
     """Cross-field rules; values of the wrong type are left to the schema's own message."""
     tier = service.get("tier")
     if isinstance(tier, str) and tier not in tier_names:
-        yield ("tier",), f"unknown tier {tier!r}; known tiers: {', '.join(tier_names)}"
+        yield ("tier",), f"unknown tier {tier!r}; known tiers: {', '.join(tier_names)}" + did_you_mean(tier, tier_names)
     tier_objective = tier_objectives.get(tier) if isinstance(tier, str) else None
     slos = service.get("slos")
     for slo_name, slo in slos.items() if isinstance(slos, dict) else ():
@@ -70,7 +71,7 @@ def check_slo(slo: dict[str, Any], tier_objective: Decimal | None) -> Iterator[F
         )
         return
     objective = slo.get("objective", tier_objective)
-    if isinstance(objective, (int, float, Decimal)) and not isinstance(objective, bool) and 0 < objective < 100:
+    if isinstance(objective, (int, float, Decimal)) and not isinstance(objective, bool) and 1 <= objective < 100:
         yield from _check_reachable(exact_decimal(objective), window, explicit="objective" in slo)
 
 
@@ -138,7 +139,11 @@ def check_environment(
     overrides = env.get("services")
     for name in sorted(overrides if isinstance(overrides, dict) else {}, key=str):
         if name not in service_names:
-            yield ("services", name), f"overrides service {name!r}, which is not defined under 'services'"
+            yield (
+                ("services", name),
+                f"overrides service {name!r}, which is not defined under 'services'"
+                + did_you_mean(name, service_names),
+            )
     if needs_velero and "velero" not in env:
         yield ("velero",), "required field is missing: services in this environment have backups"
     if needs_walg:

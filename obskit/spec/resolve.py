@@ -23,7 +23,10 @@ from obskit.spec.yaml_lines import Located
 
 class UnknownEnvironment(Exception):
     def __init__(self, name: str, known: list[str]):
-        super().__init__(f"unknown environment {name!r}; the spec defines: {', '.join(known) or 'none'}")
+        super().__init__(
+            f"unknown environment {name!r}; the spec defines: {', '.join(known) or 'none'}"
+            + schema.did_you_mean(name, known)
+        )
 
 
 @dataclass(frozen=True)

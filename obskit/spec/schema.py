@@ -6,6 +6,7 @@ rules that relate fields to each other are in `checks.py`.
 
 from __future__ import annotations
 
+import difflib
 import re
 import string
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence, Sized
@@ -54,8 +55,21 @@ def _positive_duration(value: Any) -> None:
 
 
 def _objective(value: Any) -> None:
+    if isinstance(value, str) and _is_number(value):
+        raise ValueError(f"{value!r} is quoted, so it is text: write the number without quotes, e.g. 99.9")
     if isinstance(value, bool) or not isinstance(value, (int, float)) or not 0 < value < 100:
         raise ValueError(f"{value!r} must be a percentage strictly between 0 and 100, e.g. 99.9")
+    if 0 < value < 1:
+        percent = format((units.exact_decimal(value) * 100).normalize(), "f")
+        raise ValueError(f"{value!r} looks like a ratio; objectives are percentages: did you mean {percent}?")
+
+
+def _is_number(text: str) -> bool:
+    try:
+        float(text)
+    except ValueError:
+        return False
+    return True
 
 
 def _require_text(value: Any) -> str:
@@ -265,12 +279,36 @@ FILE = {
 _TYPE_CODES = (cerberus.errors.BAD_TYPE.code, cerberus.errors.NOT_NULLABLE.code)
 
 
-def _describe(error: cerberus.errors.ValidationError) -> str:
+def did_you_mean(given: object, known: Iterable[str]) -> str:
+    """'; did you mean 'x'?' for the closest known name, or nothing when none is close."""
+    close = difflib.get_close_matches(str(given), list(known), n=1, cutoff=0.6)
+    return f"; did you mean {close[0]!r}?" if close else ""
+
+
+def _fields_at(schema: dict[str, Any], path: FieldPath) -> list[str]:
+    """The fields the schema allows in the mapping at `path` (names of map entries skipped)."""
+    fields: dict[str, Any] | None = schema
+    rules: dict[str, Any] | None = None
+    for key in path:
+        if rules is not None and "valuesrules" in rules:  # `key` names an entry of a map
+            fields, rules = rules["valuesrules"].get("schema"), None
+            continue
+        rules = fields.get(str(key)) if fields else None
+        if rules is None:
+            return []
+        fields = rules.get("schema") if rules.get("type") == "dict" else None
+    if rules is not None and "valuesrules" in rules:
+        return []
+    return sorted(fields or ())
+
+
+def _describe(error: cerberus.errors.ValidationError, schema: dict[str, Any]) -> str:
     """A human message for one leaf cerberus error, quoting the value."""
     value = error.value
     code = error.code
     if code == cerberus.errors.UNKNOWN_FIELD.code:
-        return f"unknown field {error.document_path[-1]!r}"
+        name = error.document_path[-1]
+        return f"unknown field {name!r}" + did_you_mean(name, _fields_at(schema, tuple(error.document_path[:-1])))
     if code == cerberus.errors.REQUIRED_FIELD.code:
         return "required field is missing"
     if code == cerberus.errors.NOT_NULLABLE.code:
@@ -288,7 +326,9 @@ def _describe(error: cerberus.errors.ValidationError) -> str:
         wanted_text = " or ".join(article.get(part, part) for part in wanted.split(" or "))
         return f"must be {wanted_text}, got {value!r}"
     if code == cerberus.errors.UNALLOWED_VALUE.code:
-        return f"{value!r} is not allowed; choose one of: {', '.join(map(str, error.constraint))}"
+        choices = list(map(str, error.constraint))
+        hint = did_you_mean(value, choices) if len(choices) > 1 else ""
+        return f"{value!r} is not allowed; choose one of: {', '.join(choices)}{hint}"
     if code == cerberus.errors.EMPTY_NOT_ALLOWED.code:
         return "must not be empty"
     if code == cerberus.errors.REGEX_MISMATCH.code:
@@ -496,7 +536,7 @@ def validate(data: Any, schema: dict[str, Any], partial: bool = False) -> list[t
     # A value of the wrong type also fails its check_with rule; the type message says it better.
     mistyped = {tuple(e.document_path) for e in leaves if e.code in _TYPE_CODES}
     return [
-        (tuple(error.document_path), _describe(error))
+        (tuple(error.document_path), _describe(error, schema))
         for error in leaves
         if not (error.code == cerberus.errors.CUSTOM.code and tuple(error.document_path) in mistyped)
     ]

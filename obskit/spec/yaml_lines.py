@@ -122,6 +122,44 @@ class _Builder:
         return merged
 
 
+# PyYAML's wording -> a plain sentence, and whether the mistake is where the construct began
+# (the context mark: an unclosed bracket or quote) rather than where the parser gave up.
+_SYNTAX = (
+    ("cannot start any token", "a character that cannot start a value here (a tab used to indent?)", False),
+    ("expected ',' or ']'", "a '[' list is not closed with ']' (or its items are not separated by commas)", True),
+    ("expected ',' or '}'", "a '{' mapping is not closed with '}' (or its entries are not separated by commas)", True),
+    ("unexpected end of stream", "a quoted string is not closed before the end of the file", True),
+    (
+        "mapping values are not allowed",
+        "a ':' where YAML does not expect one: quote a value that contains ': ', or check the indentation",
+        False,
+    ),
+    ("could not find expected ':'", "a line without 'key:' inside a mapping, or an unquoted value going on", False),
+    ("did not find expected key", "this line's indentation does not match the lines above it", False),
+    ("expected <block end>", "this line's indentation does not match the lines above it", False),
+    ("found undefined alias", "an alias (*name) with no anchor (&name) before it", False),
+    (
+        "found unknown escape character",
+        "an unknown escape in a double-quoted string: use single quotes for regexes and backslashes",
+        False,
+    ),
+)
+
+
+def _syntax_error(err: yaml.MarkedYAMLError) -> tuple[int, str]:
+    """The line of the actual mistake and a plain sentence with its column."""
+    wording = " ".join(part for part in (err.context, err.problem) if part)
+    known = next(((sentence, at_start) for pattern, sentence, at_start in _SYNTAX if pattern in wording), None)
+    if known is None:
+        sentence, mark = f"invalid YAML: {wording}", err.problem_mark or err.context_mark
+    else:
+        sentence = known[0]
+        mark = (err.context_mark if known[1] else None) or err.problem_mark or err.context_mark
+    if mark is None:
+        return 1, f"YAML syntax: {sentence}"
+    return mark.line + 1, f"YAML syntax at column {mark.column + 1}: {sentence}"
+
+
 def _problem(file: str, line: int, path: FieldPath, message: str) -> Problem:
     return Problem(file, line, path, message)
 
@@ -145,10 +183,8 @@ def load_yaml_file(path: Path, display_name: str | None = None) -> Located | Pro
     try:
         node = yaml.compose(text, Loader=_Loader)
     except yaml.MarkedYAMLError as err:
-        mark = err.problem_mark or err.context_mark
-        line = mark.line + 1 if mark else 1
-        what = " ".join(part for part in (err.context, err.problem) if part)
-        return _problem(name, line, (), f"invalid YAML: {what}")
+        line, message = _syntax_error(err)
+        return _problem(name, line, (), message)
     except yaml.YAMLError as err:
         return _problem(name, 1, (), f"invalid YAML: {err}")
     if node is None:
