@@ -20,6 +20,7 @@ from obskit.plan.types import Plan
 from obskit.spec.problems import SpecInvalid
 from obskit.spec.resolve import UnknownEnvironment
 
+DEFAULT_SPEC = Path("obskit.yaml")
 DISTRIBUTION = "obskit-gen"  # the name on the package index; the command and the import stay obskit
 EXIT_OK, EXIT_FAILED, EXIT_INVALID = 0, 1, 2  # failed: drift (gen --check) or a failed check (test)
 T = TypeVar("T")
@@ -28,7 +29,7 @@ SPEC_OPTION = click.option(
     "--spec",
     "spec_path",
     type=click.Path(path_type=Path),
-    default=Path("obskit.yaml"),
+    default=DEFAULT_SPEC,
     show_default=True,
     help="A spec file, or a directory whose *.yaml/*.yml files are merged.",
 )
@@ -97,6 +98,13 @@ def main() -> None:
     is_flag=True,
     help="Write nothing; exit 1 and list the files if the tree on disk differs from what would be generated.",
 )
+@click.option("--diff", "show_diff", is_flag=True, help="With --check: print a unified diff of every differing file.")
+@click.option(
+    "--force",
+    is_flag=True,
+    help="Adopt an OUT without obskit's manifest (say, after it was deleted): replace the files obskit "
+    "generates, keep every other file.",
+)
 @click.option(
     "--jobs",
     "-j",
@@ -104,29 +112,39 @@ def main() -> None:
     default=None,
     help="Processes that render a large environment in parts; the output is the same.  [default: CPUs available]",
 )
-def gen(env_name: str, spec_path: Path, out: Path | None, check: bool, jobs: int | None) -> None:
+def gen(
+    env_name: str, spec_path: Path, out: Path | None, check: bool, show_diff: bool, force: bool, jobs: int | None
+) -> None:
     """Write the output tree for one environment.
 
     The tree is built beside OUT and swapped in atomically; files an earlier run wrote
     that are no longer generated are removed. Exit codes: 0 ok (or no drift with
     --check), 1 drift (--check), 2 invalid spec, infeasible DR plan or unusable output directory.
     """
+    if show_diff and not check:
+        _fail(["obskit: --diff goes with --check"])
     plan = _load_plan(spec_path, env_name)
     for note in plan.notes:
         click.echo(f"note: {note}", err=True)
     out_dir = out if out is not None else Path("out") / env_name
     files = output_files(plan, jobs or available_cpus())
     try:
-        drift = diff(out_dir, files) if check else write(out_dir, files)
+        drift = diff(out_dir, files, patches=show_diff) if check else write(out_dir, files, force=force)
     except DashboardError as err:
         _fail([f"obskit: a dashboard template failed, nothing written:\n{err}"])
     except OutputError as err:
         _fail([f"obskit: {err}"])
     if check:
         if drift:
-            click.echo(f"obskit: {out_dir} differs from what the spec generates (run `obskit gen --env {env_name}`):")
+            given = f" --spec {spec_path}" if spec_path != DEFAULT_SPEC else ""
+            given += f" --out {out}" if out is not None else ""
+            click.echo(
+                f"obskit: {out_dir} differs from what the spec generates (run `obskit gen --env {env_name}{given}`):"
+            )
             for line in drift.lines():
                 click.echo(f"  {line}")
+            for patch in drift.patches.values():
+                click.echo(patch, nl=False)
             sys.exit(EXIT_FAILED)
         click.echo(f"{out_dir}: up to date ({drift.files} files)")
         return

@@ -142,3 +142,38 @@ def test_binary_spec_is_refused_cleanly(tmp_path: Path) -> None:
     assert result.returncode == 2
     assert "obskit.yaml:1: (top level): binary file" in result.stderr
     assert "Traceback" not in result.stderr
+
+
+def test_check_diff_shows_a_unified_diff_per_file_and_repeats_the_options(tmp_path: Path) -> None:
+    out = tmp_path / "out"
+    assert run("gen", "--env", "prod", "--spec", str(EXAMPLES), "--out", str(out)).returncode == 0
+    monitor = out / "prometheus/servicemonitors/checkout.yaml"
+    monitor.write_text(monitor.read_text().replace("interval: 15s", "interval: 16s"))
+    (out / "kustomization.yaml").unlink()
+    checked = run("gen", "--env", "prod", "--spec", str(EXAMPLES), "--out", str(out), "--check", "--diff")
+    assert checked.returncode == 1
+    assert f"(run `obskit gen --env prod --spec {EXAMPLES} --out {out}`)" in checked.stdout
+    assert "--- /dev/null\n+++ b/kustomization.yaml\n" in checked.stdout
+    assert "--- a/prometheus/servicemonitors/checkout.yaml\n" in checked.stdout
+    assert "-  - interval: 16s\n+  - interval: 15s\n" in checked.stdout
+    # kustomization (k) sorts before prometheus/ (p): one diff per file, by path
+    assert checked.stdout.index("b/kustomization.yaml") < checked.stdout.index("a/prometheus/")
+
+
+def test_diff_without_check_is_refused_before_anything_is_written(tmp_path: Path) -> None:
+    result = run("gen", "--env", "prod", "--spec", str(EXAMPLES), "--out", str(tmp_path / "out"), "--diff")
+    assert result.returncode == 2 and "--diff goes with --check" in result.stderr
+    assert not (tmp_path / "out").exists()
+
+
+def test_force_adopts_a_tree_whose_manifest_was_deleted_and_keeps_other_files(tmp_path: Path) -> None:
+    out = tmp_path / "out"
+    assert run("gen", "--env", "prod", "--spec", str(EXAMPLES), "--out", str(out)).returncode == 0
+    (out / ".obskit-manifest").unlink()
+    (out / "notes.txt").write_text("mine\n")
+    refused = run("gen", "--env", "prod", "--spec", str(EXAMPLES), "--out", str(out))
+    assert refused.returncode == 2 and "adopt it with --force" in refused.stderr
+    adopted = run("gen", "--env", "prod", "--spec", str(EXAMPLES), "--out", str(out), "--force")
+    assert adopted.returncode == 0, adopted.stderr
+    assert (out / ".obskit-manifest").is_file() and (out / "notes.txt").read_text() == "mine\n"
+    assert run("gen", "--env", "prod", "--spec", str(EXAMPLES), "--out", str(out), "--check").returncode == 0

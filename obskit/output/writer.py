@@ -8,6 +8,7 @@ A directory that is not empty and has no manifest is refused rather than replace
 from __future__ import annotations
 
 import ctypes
+import difflib
 import errno
 import os
 import secrets
@@ -30,6 +31,7 @@ class Drift:
     changed: list[str] = field(default_factory=list)
     removed: list[str] = field(default_factory=list)
     files: int = 0  # files in the generated tree
+    patches: dict[str, str] = field(default_factory=dict)  # path -> unified diff, when asked for
 
     def __bool__(self) -> bool:
         return bool(self.added or self.changed or self.removed)
@@ -83,12 +85,27 @@ def owned_files(out: Path) -> list[str]:
     return [path for path in owned if ".." not in PurePosixPath(path).parts] + [MANIFEST]
 
 
-def _compare(out: Path, path: str, data: bytes, drift: Drift) -> None:
+def _compare(out: Path, path: str, data: bytes, drift: Drift, patch: bool = False) -> None:
     target = out / path
     if not target.is_file():
         drift.added.append(path)
-    elif target.read_bytes() != data:
+        old = b""
+    elif (old := target.read_bytes()) != data:
         drift.changed.append(path)
+    else:
+        return
+    if patch:
+        drift.patches[path] = _patch(path, old, data, is_new=not target.is_file())
+
+
+def _patch(path: str, old: bytes, new: bytes, is_new: bool = False, is_gone: bool = False) -> str:
+    lines = difflib.unified_diff(
+        old.decode("utf-8", "replace").splitlines(keepends=True),
+        new.decode("utf-8", "replace").splitlines(keepends=True),
+        "/dev/null" if is_new else f"a/{path}",
+        "/dev/null" if is_gone else f"b/{path}",
+    )
+    return "".join(line if line.endswith("\n") else line + "\n" for line in lines)
 
 
 def _finish(out: Path, drift: Drift, generated: set[str]) -> Drift:
@@ -99,23 +116,31 @@ def _finish(out: Path, drift: Drift, generated: set[str]) -> Drift:
     return drift
 
 
-def diff(out: Path, files: Files) -> Drift:
-    """How the tree on disk differs from `files` (which include the manifest), read one by one."""
+def diff(out: Path, files: Files, patches: bool = False) -> Drift:
+    """How the tree on disk differs from `files` (which include the manifest), read one by one;
+    with `patches`, a unified diff per added, changed and removed file too."""
     drift = Drift()
     generated = set()
     for path, content in _pairs(files):
         generated.add(path)
-        _compare(out, path, content.encode("utf-8"), drift)
-    return _finish(out, drift, generated)
+        _compare(out, path, content.encode("utf-8"), drift, patches)
+    drift = _finish(out, drift, generated)
+    if patches:
+        drift.patches.update(
+            (path, _patch(path, (out / path).read_bytes(), b"", is_gone=True)) for path in drift.removed
+        )
+        drift.patches = dict(sorted(drift.patches.items()))
+    return drift
 
 
-def _check_target(out: Path) -> None:
+def _check_target(out: Path, force: bool) -> None:
     if out.exists() and not out.is_dir():
         raise OutputError(f"{out} exists and is not a directory")
-    if out.is_dir() and any(out.iterdir()) and not (out / MANIFEST).is_file():
+    if not force and out.is_dir() and any(out.iterdir()) and not (out / MANIFEST).is_file():
         raise OutputError(
             f"{out} is not empty and was not written by obskit (no {MANIFEST}); "
-            "refusing to replace it: choose another --out or empty it"
+            "refusing to replace it: choose another --out or empty it, or, if obskit wrote it and "
+            f"{MANIFEST} was deleted, adopt it with --force"
         )
 
 
@@ -167,12 +192,13 @@ def _sibling(out: Path, role: str) -> Path:
     return out.parent / f".{out.name}.obskit-{role}-{secrets.token_hex(6)}"
 
 
-def write(out: Path, files: Files) -> Drift:
+def write(out: Path, files: Files, force: bool = False) -> Drift:
     """Replace `out` atomically with `files` (which include the manifest), written as they
     come, and say how the new tree differs from the old. If producing or writing a file
-    fails, the old tree stays as it was."""
+    fails, the old tree stays as it was. `force` adopts a directory without a manifest: the
+    files obskit generates are replaced, every other file is kept."""
     out = out.absolute()
-    _check_target(out)
+    _check_target(out, force)
     out.parent.mkdir(parents=True, exist_ok=True)
     staging = _sibling(out, "new")
     staging.mkdir()
