@@ -115,3 +115,71 @@ def test_an_unknown_environment_suggests_the_closest(write_spec: Callable[..., P
     result = CliRunner().invoke(main, ["gen", "--env", "prd", "--spec", str(write_spec(MINIMAL))])
     assert result.exit_code == 2
     assert "unknown environment 'prd'; the spec defines: prod; did you mean 'prod'?" in result.output
+
+
+NULL_OVERRIDES = """\
+apiVersion: obskit/v1
+defaults:
+  runbook_url: "https://runbooks.example.com/{service}/{alert}"
+environments:
+  prod:
+    labels: {env: prod}
+    velero: {namespace: velero, storage_location: default}
+    walg: {prefix: "s3://b/prod", credentials_secret: s}
+    pushgateway: "http://pg:9091"
+  staging:
+    labels: {env: staging}
+    services:
+      checkout:
+        slos: {latency: null}
+        backup: null
+      other: null
+services:
+  checkout:
+    namespace: shop
+    tier: tier1_critical
+    team: payments
+    selector: {app: checkout}
+    metrics: {port: http-metrics}
+    slos:
+      availability:
+        errors: 'http_requests_total{code=~"5.."}'
+        total: 'http_requests_total'
+      latency:
+        latency: {histogram: 'http_request_duration_seconds', threshold: 300ms}
+    backup:
+      datastores:
+        db: {engine: postgres, method: wal-g, size: 20Gi}
+  other:
+    namespace: shop
+    tier: tier2_standard
+    team: t
+    selector: {a: b}
+    metrics: {port: http}
+"""
+
+
+def test_null_in_an_override_removes_a_field_an_entry_or_the_service(write_spec: Callable[..., Path]) -> None:
+    path = write_spec(NULL_OVERRIDES)
+    validate(path)  # staging needs no backup settings once its services have no backups
+    prod, staging = load_plan(path, "prod"), load_plan(path, "staging")
+    assert [s.name for s in prod.services] == ["checkout", "other"]
+    assert [slo.name for slo in prod.services[0].slos] == ["availability", "latency"]
+    assert [s.name for s in staging.services] == ["checkout"]
+    (checkout,) = staging.services
+    assert [slo.name for slo in checkout.slos] == ["availability"]
+    assert checkout.velero is None and checkout.datastores == ()
+
+
+def test_null_removes_one_datastore(write_spec: Callable[..., Path]) -> None:
+    text = NULL_OVERRIDES.replace("        backup: null\n", "        backup: {datastores: {db: null}}\n")
+    text = text.replace(
+        "    labels: {env: staging}\n", "    labels: {env: staging}\n    velero: {namespace: v, storage_location: d}\n"
+    )
+    staging = load_plan(write_spec(text), "staging")
+    assert staging.services[0].datastores == () and staging.services[0].velero is not None
+
+
+def test_null_outside_an_override_is_still_an_error(write_spec: Callable[..., Path]) -> None:
+    problems = gate(write_spec(MINIMAL.replace("    team: payments\n", "    team: null\n")))
+    assert problems == ["obskit.yaml:11: services.checkout.team: must have a value, got null"]

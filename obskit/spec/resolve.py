@@ -8,7 +8,7 @@ override); each problem is reported at the layer that supplied the offending fie
 from __future__ import annotations
 
 from collections.abc import Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from functools import cached_property
 from pathlib import Path
 from typing import Any
@@ -34,6 +34,7 @@ class Layer:
     data: dict[str, Any]
     source: Located | None  # None: the built-in catalog
     base: FieldPath
+    override: bool = False  # an environment's override of a service: null removes
 
     def has(self, path: FieldPath) -> bool:
         node: Any = self.data
@@ -53,11 +54,15 @@ def _entry_layer(entry: Entry) -> Layer:
     return Layer(entry.value if isinstance(entry.value, dict) else {}, entry.source, entry.path)
 
 
-def deep_merge(base: dict[str, Any], top: dict[str, Any]) -> dict[str, Any]:
+def deep_merge(base: dict[str, Any], top: dict[str, Any], remove_nulls: bool = False) -> dict[str, Any]:
+    """`top` over `base`, mappings merged key by key; with `remove_nulls` (an environment's
+    override) a null removes the field or entry instead of setting it."""
     merged = dict(base)
     for key, value in top.items():
-        if isinstance(value, dict) and isinstance(merged.get(key), dict):
-            merged[key] = deep_merge(merged[key], value)
+        if value is None and remove_nulls:
+            merged.pop(key, None)
+        elif isinstance(value, dict) and isinstance(merged.get(key), dict):
+            merged[key] = deep_merge(merged[key], value, remove_nulls)
         else:
             merged[key] = value
     return merged
@@ -74,7 +79,7 @@ class Layered:
     def value(self) -> dict[str, Any]:
         merged: dict[str, Any] = {}
         for layer in self.layers:
-            merged = deep_merge(merged, layer.data)
+            merged = deep_merge(merged, layer.data, remove_nulls=layer.override)
         return merged
 
     def problem(self, path: FieldPath, message: str) -> Problem:
@@ -119,7 +124,7 @@ def _service_layers(merged: MergedSpec, name: str, override: Entry | None) -> La
     home = _entry_layer(merged.sections["services"][name])
     layers = [*defaults, home]
     if override is not None:
-        layers.append(_entry_layer(override))
+        layers.append(replace(_entry_layer(override), override=True))
     return Layered(tuple(layers), home)
 
 
@@ -155,6 +160,8 @@ def _resolve_environment(
     objectives = {name: tier.slo_objective for name, tier in tiers.items()}
     services: list[Service] = []
     for name in sorted(merged.sections["services"]):
+        if name in overrides and overrides[name].value is None:
+            continue  # `services: {name: null}` leaves the service out of this environment
         layered = _service_layers(merged, name, overrides.get(name))
         found = layered.validate(schema.SERVICE)
         found += [

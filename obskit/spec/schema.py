@@ -225,6 +225,23 @@ TIER = {
 }
 assert set(TIER_FIELDS) <= set(TIER)
 
+
+def nullable(fields: dict[str, Any]) -> dict[str, Any]:
+    """The same field rules with null allowed at every level: what an override may say. Value
+    rules (check_with) are left to the check of the merged service, which reports at the
+    override's line: cerberus would run them on a null too."""
+    result = {}
+    for name, field_rules in fields.items():
+        rules = {key: value for key, value in field_rules.items() if key != "check_with"} | {"nullable": True}
+        if rules.get("type") == "dict" and "schema" in rules:
+            rules["schema"] = nullable(rules["schema"])
+        if isinstance(rules.get("valuesrules"), dict) and "schema" in rules["valuesrules"]:
+            inner = rules["valuesrules"]
+            rules["valuesrules"] = {**inner, "nullable": True, "schema": nullable(inner["schema"])}
+        result[name] = rules
+    return result
+
+
 ENVIRONMENT = {
     "labels": PROM_LABELS,
     "selector_labels": K8S_LABELS,
@@ -249,7 +266,8 @@ ENVIRONMENT = {
     "services": {
         "type": "dict",
         "keysrules": {"type": "string", "check_with": "dns1123_label"},
-        "valuesrules": {"type": "dict", "schema": SERVICE},
+        # an override: any field of a service, or null to remove a field, an entry or the service
+        "valuesrules": {"type": "dict", "nullable": True, "schema": nullable(SERVICE)},
     },
 }
 
@@ -368,7 +386,20 @@ def _validator(key: int, schema: dict[str, Any]) -> SpecValidator:
 
 Accepts = Callable[[Any], bool]
 _COMPILED_RULES = frozenset(
-    {"type", "empty", "required", "allowed", "regex", "min", "max", "check_with", "schema", "keysrules", "valuesrules"}
+    {
+        "type",
+        "empty",
+        "required",
+        "nullable",
+        "allowed",
+        "regex",
+        "min",
+        "max",
+        "check_with",
+        "schema",
+        "keysrules",
+        "valuesrules",
+    }
 )
 
 
@@ -493,8 +524,10 @@ def _value_accepts(rules: Mapping[str, Any], partial: bool) -> Accepts:
         raise NotImplementedError(f"the fast path does not compile the rules {sorted(unknown)}")
     # cerberus' order: nullable (false unless given), type and empty first, then the rest as written.
     order = [rule for rule in ("type", "empty") if rule in rules]
-    order += [rule for rule in rules if rule not in ("type", "empty", "required")]
+    order += [rule for rule in rules if rule not in ("type", "empty", "required", "nullable")]
     steps = [_rule_accepts(rule, rules, partial) for rule in order]
+    if rules.get("nullable") is True:
+        return lambda value: value is None or all(step(value) for step in steps)
     return lambda value: value is not None and all(step(value) for step in steps)
 
 
