@@ -1,4 +1,5 @@
-"""Property tests: whatever a spec holds, loading it ends in a Spec or a list of problems."""
+"""Property tests: whatever a spec holds, loading it ends in a Spec or a list of problems, and a
+spec that validates generates (validate is the whole gate)."""
 
 from __future__ import annotations
 
@@ -10,6 +11,8 @@ import yaml
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from obskit.generate.tree import generate_tree
+from obskit.pipeline import load_plan, validate
 from obskit.spec.problems import SpecInvalid
 from obskit.spec.resolve import UnknownEnvironment, load_spec
 from tests.conftest import EXAMPLES
@@ -73,3 +76,33 @@ def test_arbitrary_bytes_never_raise_a_traceback(tmp_path_factory: Any, raw: byt
     directory = tmp_path_factory.mktemp("spec")
     (directory / "obskit.yaml").write_bytes(raw)
     _load(directory)
+
+
+# Values a user might plausibly write, so that many mutants still validate and must generate.
+plausible = st.sampled_from(
+    [
+        "5m", "30s", "1h", "7d", "28d", "300ms", "1s", "2.5s", "10Gi", "2Ti", "1MiB/s", "10GiB/h", 99, 99.99, 50,
+        'http_requests_total{code=~"5..|4.."}', 'x_total{a!~"b.*",c!="d"}', 'x_total{a=~".+"}', 'y{le=~"1"}',
+        "tier3_low", "tier1_critical", "fs", "none", False, True, "shop", "a-b", None,
+    ]
+)  # fmt: skip
+
+
+@settings(deadline=None, max_examples=80, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(data=st.data())
+def test_mutated_examples_that_validate_generate(tmp_path_factory: Any, data: st.DataObject) -> None:
+    directory = tmp_path_factory.mktemp("spec")
+    files = copy.deepcopy(EXAMPLE_FILES)
+    name = data.draw(st.sampled_from(sorted(files)))
+    for _ in range(data.draw(st.integers(min_value=1, max_value=2))):
+        path = data.draw(st.sampled_from(_paths(files[name])[1:]))
+        files[name] = _replace(files[name], path, data.draw(plausible | junk))
+    for file_name, content in files.items():
+        (directory / file_name).write_text(yaml.safe_dump(content, allow_unicode=True))
+    try:
+        spec = validate(directory)
+    except (SpecInvalid, UnknownEnvironment) as err:
+        assert str(err)
+        return
+    for environment in spec.environments:
+        assert generate_tree(load_plan(directory, environment.name))
