@@ -49,7 +49,8 @@ services:
 class App:
     """A service instrumented with prometheus-client, serving requests at fixed ratios."""
 
-    def __init__(self) -> None:
+    def __init__(self, error_ratio: float = ERROR_RATIO) -> None:
+        self.error_ratio = error_ratio
         self.registry = CollectorRegistry()
         self.requests = Counter("http_requests", "Requests.", ["code"], registry=self.registry)
         self.duration = Histogram(
@@ -65,7 +66,8 @@ class App:
     def _traffic(self) -> None:
         while not self.stopped.wait(0.05):
             for i in range(10):
-                self.requests.labels(code="500" if i < 10 * ERROR_RATIO else "200").inc()
+                # as real services do, the code="500" series exists only once a request failed
+                self.requests.labels(code="500" if i < 10 * self.error_ratio else "200").inc()
                 self.duration.observe(0.5 if i < 10 * SLOW_RATIO else 0.05)
 
     def stop(self) -> None:
@@ -129,3 +131,32 @@ def test_rules_evaluate_in_a_real_prometheus(tmp_path: Path, app: App) -> None:
         app.stop()
         down = wait_for("TargetDown to fire once the app stops", lambda: server.firing("TargetDown"), 60)
         assert down[0]["labels"]["service"] == "shop" and down[0]["labels"]["severity"] == "critical"
+
+
+@pytest.mark.timeout(180)
+def test_a_service_without_an_error_series_records_no_errors_and_a_full_budget(tmp_path: Path) -> None:
+    """prometheus-client creates the code="500" series on the first failure only: until then the
+    recorded error rate is 0 (not absent), so the ratio is 0 and the budget whole."""
+    healthy = App(error_ratio=0)
+    healthy.serve()
+    try:
+        (tmp_path / "obskit.yaml").write_text(SPEC)
+        tree = generate_tree(load_plan(tmp_path / "obskit.yaml", "e2e"))
+        (tmp_path / "shop.rules.yaml").write_text(tree["prometheus/rulefiles/shop.rules.yaml"])
+        config = {
+            "global": {"scrape_interval": "1s", "evaluation_interval": "1s"},
+            "rule_files": ["shop.rules.yaml"],
+            "scrape_configs": [{"job_name": "shop", "static_configs": [{"targets": [f"127.0.0.1:{healthy.port}"]}]}],
+        }
+        with prometheus(tmp_path, config) as server:
+            assert server.query('http_requests_total{code="500"}') == []
+            availability = 'slo:sli_error:ratio_rate5m{service="shop",slo="availability"}'
+            ratio = wait_for("the 5m error ratio to be recorded", lambda: server.query(availability), 60)
+            assert float(ratio[0]["value"][1]) == 0
+            remaining = 'slo:error_budget_remaining:ratio{service="shop",slo="availability"}'
+            budget = wait_for("the remaining budget", lambda: server.query(remaining), 150, interval=2)
+            assert float(budget[0]["value"][1]) == 1
+            firing = server.firing("ErrorBudgetBurn") + server.firing("SLIMetricMissing")
+            assert [a for a in firing if a["labels"]["slo"] == "availability"] == []  # latency has its slow requests
+    finally:
+        healthy.stop()

@@ -162,9 +162,11 @@ def test_sli_kinds_become_the_right_queries(prod_tree: dict[str, str]) -> None:
         for r in rules_of(prod_tree, "checkout") + rules_of(prod_tree, "search-indexer")
         if r.get("record") in ("slo:sli_errors:rate5m", "slo:sli_total:rate5m")
     }
-    assert (
-        base[("availability", "slo:sli_errors:rate5m")]
-        == 'sum(rate(http_requests_total{job="checkout",code=~"5.."}[5m]))'
+    # 0, not absent, while the total has traffic and no error series exists yet
+    assert base[("availability", "slo:sli_errors:rate5m")] == (
+        'sum(rate(http_requests_total{job="checkout",code=~"5.."}[5m]))\n'
+        "or on ()\n"
+        '0 * sum(rate(http_requests_total{job="checkout"}[5m]))'
     )
     assert (
         base[("latency", "slo:sli_total:rate5m")]
@@ -173,9 +175,10 @@ def test_sli_kinds_become_the_right_queries(prod_tree: dict[str, str]) -> None:
     assert base[("latency", "slo:sli_errors:rate5m")].endswith(
         '- sum(rate(http_request_duration_seconds_bucket{job="checkout",le="0.3"}[5m]))'
     )
-    assert (
-        base[("freshness", "slo:sli_errors:rate5m")]
-        == 'sum(rate(indexer_documents_failed_total{job="search-indexer"}[5m]))'
+    assert base[("freshness", "slo:sli_errors:rate5m")] == (
+        '(sum(rate(indexer_documents_failed_total{job="search-indexer"}[5m])))\n'
+        "or on ()\n"
+        '0 * (sum(rate(indexer_documents_processed_total{job="search-indexer"}[5m])))'
     )
 
 

@@ -51,21 +51,28 @@ def _sum_rate(selector_text: str, window: Duration) -> str:
     return f"sum(rate({selector_text}[{window}]))"
 
 
+def _zero_while_counted(errors: str, total: str) -> str:
+    """The error rate, or 0 while the total has traffic and no error series exists yet (client
+    libraries create it on the first error). Absent with the total, so SLIMetricMissing still
+    fires; `or on()` adds the 0 only when the error side is empty."""
+    return f"{errors}\nor on ()\n0 * {total}"
+
+
 def base_expressions(slo_plan: SLOPlan) -> tuple[str, str]:
     """PromQL for the SLI's error and total rates over the base window."""
     sli = slo_plan.slo.sli
     if isinstance(sli, RatioSLI):
-        return _sum_rate(str(sli.errors), BASE_WINDOW), _sum_rate(str(sli.total), BASE_WINDOW)
+        total = _sum_rate(str(sli.total), BASE_WINDOW)
+        return _zero_while_counted(_sum_rate(str(sli.errors), BASE_WINDOW), total), total
     if isinstance(sli, LatencySLI):
         histogram = sli.histogram
         total = _sum_rate(histogram.with_name(f"{histogram.metric}_count"), BASE_WINDOW)
         good = _sum_rate(histogram.with_name(f"{histogram.metric}_bucket", le_matcher(sli.threshold)), BASE_WINDOW)
         return f"{total} - {good}", total
     assert isinstance(sli, RawSLI)
-    return (
-        sli.error_query.replace(WINDOW_PLACEHOLDER, str(BASE_WINDOW)),
-        sli.total_query.replace(WINDOW_PLACEHOLDER, str(BASE_WINDOW)),
-    )
+    errors = sli.error_query.replace(WINDOW_PLACEHOLDER, str(BASE_WINDOW))
+    total = sli.total_query.replace(WINDOW_PLACEHOLDER, str(BASE_WINDOW))
+    return _zero_while_counted(f"({errors})", f"({total})"), total
 
 
 def _record(name: str, expr: str, labels: dict[str, str]) -> Rule:

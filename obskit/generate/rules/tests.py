@@ -28,6 +28,7 @@ from obskit.spec.series import event_series, series_text
 from obskit.units import Duration
 
 TOTAL_PER_STEP = Fraction(60)  # one request per second
+CLEAN_HISTORY = Duration(24 * 3600_000)  # a day without errors before they appear
 TOLERANCE = "1e-09"
 
 TestGroup = dict[str, Any]
@@ -76,10 +77,10 @@ def _input_series(
     if isinstance(sli, RatioSLI):
         error_series, other_series = event_series(sli.errors, sli.total)
         same_metric = sli.errors.metric == sli.total.metric
-        return [
-            {"series": error_series, "values": _counter(errors, steps)},
-            {"series": other_series, "values": _counter(total - errors if same_metric else total, steps)},
-        ]
+        other = {"series": other_series, "values": _counter(total - errors if same_metric else total, steps)}
+        if not ratio:  # as client libraries do: no error series until the first error
+            return [other]
+        return [{"series": error_series, "values": _counter(errors, steps)}, other]
     if isinstance(sli, LatencySLI):
         histogram = sli.histogram
         _, _, le = slo_rules.le_matcher(sli.threshold)
@@ -108,6 +109,45 @@ def _input_series(
             "values": f"{burnrate.decimal_text(per_second)}x{steps}",
         },
     ]
+
+
+def _appearing_errors_group(service_plan: ServicePlan, slo_plan: SLOPlan) -> TestGroup | None:
+    """A clean day, then errors for a few minutes from a series that did not exist before (as a
+    client library creates it on the first error): the error ratio over 1h is the true one,
+    half the fast page's threshold, so nothing fires. Rules that average the error rate only
+    over the minutes its series exists would read it several times too high and page."""
+    sli = slo_plan.slo.sli
+    if not isinstance(sli, RatioSLI):
+        return None  # a histogram's buckets exist from the start; raw queries cannot be fed generically
+    fast = min(slo_plan.burn_alerts, key=lambda burn: burn.pair.long)
+    ratio = min(Fraction(1), 3 * fast.threshold)
+    minutes = max(1, int(fast.threshold * 30 / ratio))  # errors over `minutes` of 60: half the threshold
+    clean = input_steps(CLEAN_HISTORY)
+    steps = clean + minutes
+    error_series, other_series = event_series(sli.errors, sli.total)
+    same_metric = sli.errors.metric == sli.total.metric
+    errors_per_step = TOTAL_PER_STEP * ratio
+    # one metric: the success series slows by the errors, so the total stays the same
+    then = TOTAL_PER_STEP - errors_per_step if same_metric else TOTAL_PER_STEP
+    text = burnrate.decimal_text
+    others = f"0+{text(TOTAL_PER_STEP)}x{clean} {text(TOTAL_PER_STEP * clean + then)}+{text(then)}x{minutes - 1}"
+    errors = f"_x{clean + 1} {text(errors_per_step)}+{text(errors_per_step)}x{minutes - 1}"
+    at = Duration(steps * INPUT_STEP.ms)
+    labels = slo_plan.labels
+    return {
+        "name": f"SLO {slo_plan.name}: errors appear mid-window",
+        "interval": str(INPUT_STEP),
+        "input_series": [{"series": error_series, "values": errors}, {"series": other_series, "values": others}],
+        "alert_rule_test": [{"eval_time": str(at), "alertname": "ErrorBudgetBurn", "exp_alerts": []}],
+        "promql_expr_test": [
+            {
+                "expr": f"{names.error_ratio(fast.pair.long)}{slo_plan.selector} < bool "
+                f"{burnrate.decimal_text(fast.threshold)}",
+                "eval_time": str(at),
+                "exp_samples": [{"labels": _labels_text(labels), "value": 1}],
+            }
+        ],
+    }
 
 
 def _value_checks(
@@ -261,7 +301,8 @@ def _slo_groups(service_plan: ServicePlan) -> list[TestGroup]:
                             series.append(entry)
                 groups.append(_scenario_group(f"SLO {slo.name}: {scenario}", series, part["alerts"], part["checks"]))
     # Shared series cannot go missing for one SLO alone: all go missing together.
-    return [*groups, _missing_group(service_plan, list(slos), "SLOs: SLI metrics missing")]
+    appearing = [group for slo in slos if (group := _appearing_errors_group(service_plan, slo)) is not None]
+    return [*groups, *appearing, _missing_group(service_plan, list(slos), "SLOs: SLI metrics missing")]
 
 
 def service_tests(
