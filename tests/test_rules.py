@@ -364,3 +364,20 @@ def test_slos_sharing_series_get_tests_of_their_own_that_pass(write_spec, tmp_pa
     assert "SLO throttled: fast burn" in names and "SLOs: fast burn" not in names
     outcome = promtool.test_rules(out, ["prometheus/tests/checkout.test.yaml"])
     assert outcome.ok, outcome.output
+
+
+@pytest.mark.parametrize("service", ["checkout", "catalog-api", "search-indexer"])
+def test_every_alert_and_recorded_series_carries_the_services_own_namespace(
+    prod_tree: dict[str, str], service: str
+) -> None:
+    """Over any exporter's or the Pushgateway's namespace: kube-prometheus-stack's default
+    inhibit rules match on namespace and must not let one service's page mute another's."""
+    namespace = yaml.safe_load(prod_tree[f"prometheus/servicemonitors/{service}.yaml"])["metadata"]["namespace"]
+    rules = rules_of(prod_tree, service)
+    assert rules and {rule["labels"].get("namespace") for rule in rules} == {namespace}
+
+
+def test_namespace_is_reserved_in_the_environment_labels(write_spec) -> None:
+    text = MINIMAL.replace("    labels: {env: prod}", "    labels: {env: prod, namespace: monitoring}")
+    with pytest.raises(SpecInvalid, match="label 'namespace' is set by obskit itself"):
+        load_plan(write_spec(text), "prod")

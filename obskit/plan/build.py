@@ -13,7 +13,7 @@ from obskit.spec.model import SLO, Environment, Service, Spec, Tier
 
 def plan_slo(env: Environment, service: Service, tier: Tier, slo: SLO) -> SLOPlan:
     objective = slo.objective if slo.objective is not None else tier.slo_objective
-    labels = {**dict(env.labels), "service": service.name, "slo": slo.name}
+    labels = {**dict(env.labels), "namespace": service.namespace, "service": service.name, "slo": slo.name}
     return SLOPlan(
         slo=slo,
         objective=objective,
@@ -46,7 +46,15 @@ def plan_service(env: Environment, service: Service, tier: Tier, findings: dr.DR
             engine(datastore).plan(service, tier, datastore, findings)
             for datastore in (service.backup.datastores if service.backup else ())
         ),
-        labels={**dict(env.labels), "service": service.name, "tier": tier.name, "team": service.team},
+        # the service's own namespace, over an exporter's or the Pushgateway's: Alertmanager's
+        # inhibit rules (kube-prometheus-stack's match on namespace) must not cross services
+        labels={
+            **dict(env.labels),
+            "namespace": service.namespace,
+            "service": service.name,
+            "tier": tier.name,
+            "team": service.team,
+        },
         dashboard_uid=conventions.dashboard_uid(env.name, service.name),
     )
 

@@ -18,7 +18,18 @@ from obskit.units import Duration, exact_decimal, parse_duration
 # The longest burn-rate alert window is 3d; an SLO window must hold it several times over.
 MIN_SLO_WINDOW = parse_duration("7d")
 # Labels obskit puts on its own rules and alerts; environment labels may not reuse them.
-RESERVED_LABELS = ("service", "tier", "team", "severity", "slo", "long_window", "short_window", "alertname", "job")
+RESERVED_LABELS = (
+    "service",
+    "namespace",
+    "tier",
+    "team",
+    "severity",
+    "slo",
+    "long_window",
+    "short_window",
+    "alertname",
+    "job",
+)
 
 Finding = tuple[FieldPath, str]
 
