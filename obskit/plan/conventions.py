@@ -37,6 +37,7 @@ def burn_rate(window: Duration) -> str:
 VELERO_LAST_SUCCESS = "velero_backup_last_successful_timestamp"
 VELERO_FAILURES = "velero_backup_failure_total"
 VELERO_PARTIAL_FAILURES = "velero_backup_partial_failure_total"
+VELERO_VALIDATION_FAILURES = "velero_backup_validation_failure_total"  # e.g. storage location unavailable
 ARCHIVE_AGE = "pg_stat_archiver_last_archive_age"
 ARCHIVE_FAILURES = "pg_stat_archiver_failed_count"
 TUPLE_WRITES = ("pg_stat_database_tup_inserted", "pg_stat_database_tup_updated", "pg_stat_database_tup_deleted")

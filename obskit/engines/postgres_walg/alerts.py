@@ -108,7 +108,7 @@ def base_backup_too_old(service_plan: ServicePlan, ds: DatastorePlan) -> Checked
         service_plan,
         "BaseBackupTooOld",
         f"time() - {names.BACKUP_LAST_SUCCESS}{match} > {secs(ds.base_backup_limit)}",
-        "page",
+        "warning",  # the restore would take longer; no data is at risk while WAL is archived
         (
             "The last base backup is older than the RTO allows.",
             f"The last successful base backup of {{{{ $labels.service }}}}/{{{{ $labels.datastore }}}} is older "
@@ -149,7 +149,7 @@ def drill_too_slow(service_plan: ServicePlan, ds: DatastorePlan) -> CheckedAlert
         service_plan,
         "RestoreDrillTooSlow",
         f"{names.DRILL_DURATION}{match} > {secs(tier.rto)}",
-        "page",
+        "warning",  # a drill result: a ticket, never a page on a Sunday evening
         (
             "The last restore drill took longer than the RTO.",
             f"The last restore drill of {{{{ $labels.service }}}}/{{{{ $labels.datastore }}}} took longer than its "

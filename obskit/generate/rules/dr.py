@@ -44,13 +44,16 @@ def _backup_failed(service_plan: ServicePlan) -> CheckedAlert:
     rule = alert(
         service_plan,
         "BackupFailed",
-        f"increase({names.VELERO_FAILURES}{match}[{FAILURE_WINDOW}]) > 0\n"
-        f"or\nincrease({names.VELERO_PARTIAL_FAILURES}{match}[{FAILURE_WINDOW}]) > 0",
+        "\nor\n".join(
+            f"increase({metric}{match}[{FAILURE_WINDOW}]) > 0"
+            for metric in (names.VELERO_FAILURES, names.VELERO_PARTIAL_FAILURES, names.VELERO_VALIDATION_FAILURES)
+        ),
         "warning",
         (
-            "A backup failed or partially failed.",
-            f"A Velero backup of {service_plan.name} (schedule {{{{ $labels.schedule }}}}) failed or partially "
-            f"failed within the last {FAILURE_WINDOW}; check `velero backup logs`.",
+            "A backup failed, partially failed or failed validation.",
+            f"A Velero backup of {service_plan.name} (schedule {{{{ $labels.schedule }}}}) failed, partially "
+            f"failed or failed validation (for instance, its storage location was unavailable) within the last "
+            f"{FAILURE_WINDOW}; check `velero backup describe` and `velero backup logs`.",
         ),
         None,
     )
@@ -58,11 +61,20 @@ def _backup_failed(service_plan: ServicePlan) -> CheckedAlert:
     steps = input_steps(at)
     failure = series_text(names.VELERO_FAILURES, schedule)
     partial = series_text(names.VELERO_PARTIAL_FAILURES, schedule)
+    invalid = series_text(names.VELERO_VALIDATION_FAILURES, schedule)
+    quiet = f"0x{steps}"
     return CheckedAlert(
         rule,
         (
-            Case("fires", {failure: f"0x3 1x{steps - 3}", partial: f"0x{steps}"}, True, schedule),
-            Case("silent", {failure: f"0x{steps}", partial: f"0x{steps}"}, False),
+            Case("fires", {failure: f"0x3 1x{steps - 3}", partial: quiet, invalid: quiet}, True, schedule),
+            # the path every backup takes while the storage location is unavailable
+            Case(
+                "fires on failed validation",
+                {failure: quiet, partial: quiet, invalid: f"0x3 1x{steps - 3}"},
+                True,
+                schedule,
+            ),
+            Case("silent", {failure: quiet, partial: quiet, invalid: quiet}, False),
         ),
         at,
     )
