@@ -5,7 +5,7 @@ what the schedules promise."""
 from __future__ import annotations
 
 from obskit.engines.postgres_walg.plan import DatastorePlan
-from obskit.generate.rules.common import Case, CheckedAlert, age_cases, alert, constant, secs
+from obskit.generate.rules.common import Case, CheckedAlert, age_cases, alert, constant, secs, when_absent
 from obskit.generate.rules.timing import check_time, input_steps
 from obskit.plan import conventions as names
 from obskit.plan.types import ServicePlan
@@ -33,7 +33,7 @@ def archive_too_old(service_plan: ServicePlan, ds: DatastorePlan) -> CheckedAler
     rpo = tier.rpo
     exporter = {"job": ds.datastore.exporter_job}
     job_match = f'job="{exporter["job"]}"'
-    writes = "\n+ ".join(f"(sum(increase({name}{{{job_match}}}[{rpo}])) or vector(0))" for name in names.TUPLE_WRITES)
+    writes = _writes(job_match, rpo)
     rule = alert(
         service_plan,
         "WALArchiveTooOld",
@@ -169,7 +169,50 @@ def drill_too_slow(service_plan: ServicePlan, ds: DatastorePlan) -> CheckedAlert
     )
 
 
+def _writes(job_match: str, window: Duration) -> str:
+    return "\n+ ".join(f"(sum(increase({name}{{{job_match}}}[{window}])) or vector(0))" for name in names.TUPLE_WRITES)
+
+
+def archive_never_reported(service_plan: ServicePlan, ds: DatastorePlan, too_old: CheckedAlert) -> CheckedAlert:
+    """postgres_exporter reports the archive age only once something was archived: a database
+    that writes and has never archived (archiving not set up) has no age at all."""
+    rpo = service_plan.tier.rpo
+    exporter = {"job": ds.datastore.exporter_job}
+    job_match = f'job="{exporter["job"]}"'
+    writing = series_text(names.TUPLE_WRITES[0], {**exporter, "datname": "app"})
+    at = check_time(rpo)
+    return when_absent(
+        too_old,
+        series_text(names.ARCHIVE_AGE, exporter),
+        exporter,
+        rpo,
+        "No archived WAL segment",
+        condition=f"\nand on () (\n{_writes(job_match, rpo)}\n) > 0",
+        series={writing: f"0+10x{input_steps(at)}"},
+    )
+
+
+def _pushed_absent(
+    service_plan: ServicePlan, ds: DatastorePlan, checked: CheckedAlert, metric: str, limit: Duration, what: str
+) -> CheckedAlert:
+    pushed, _ = _pushed(service_plan, ds)
+    return when_absent(checked, series_text(metric, pushed), pushed, limit, what)
+
+
 def datastore_alerts(service_plan: ServicePlan, ds: DatastorePlan) -> tuple[str, list[CheckedAlert]]:
-    """(rule group suffix, alerts) of one datastore."""
-    alerts = [archive_too_old, archive_failing, base_backup_too_old, drill_overdue, drill_too_slow]
-    return GROUP, [make(service_plan, ds) for make in alerts]
+    """(rule group suffix, alerts) of one datastore, each input also watched for being absent."""
+    assert ds.base_backup_limit is not None
+    too_old = archive_too_old(service_plan, ds)
+    base = base_backup_too_old(service_plan, ds)
+    overdue = drill_overdue(service_plan, ds)
+    return GROUP, [
+        too_old,
+        archive_never_reported(service_plan, ds, too_old),
+        archive_failing(service_plan, ds),
+        base,
+        _pushed_absent(service_plan, ds, base, names.BACKUP_LAST_SUCCESS, ds.base_backup_limit, "No base backup"),
+        # A drill result absent for the drill limit (up to a month) is left to RestoreDrillOverdue's
+        # own age check: a promtool case would have to evaluate every rule over that whole month.
+        overdue,
+        drill_too_slow(service_plan, ds),
+    ]

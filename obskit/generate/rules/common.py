@@ -6,11 +6,12 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-from obskit.generate.rules.timing import input_steps
+from obskit.generate.rules.timing import check_time, input_steps
 from obskit.plan.types import ServicePlan
 from obskit.units import Duration
 
 Rule = dict[str, Any]
+ABSENT_LABEL = "cause"  # on the variant of an alert that fires for an input absent too long: cause="absent"
 Group = dict[str, Any]
 
 
@@ -68,3 +69,33 @@ def age_cases(series: str, labels: dict[str, str], threshold: Duration, eval_tim
         Case("fires", {series: constant(stale, eval_time)}, True, labels),
         Case("silent", {series: constant(fresh, eval_time)}, False),
     )
+
+
+def when_absent(
+    checked: CheckedAlert,
+    selector: str,
+    labels: dict[str, str],
+    threshold: Duration,
+    what: str,
+    condition: str = "",
+    series: dict[str, str] | None = None,
+) -> CheckedAlert:
+    """The same alert for an input that is not there at all (never reported, or lost with a
+    Pushgateway restart) for longer than the alert's threshold: a second rule of the same name,
+    `absent(selector)` for `threshold`. `condition` (e.g. `and on () writes > 0`) limits it to
+    when the thing watched is expected to report; `series` feeds that condition in its case."""
+    rule = checked.rule
+    absent_rule: Rule = {
+        **rule,
+        "expr": f"absent({selector}){condition}",
+        # a label of its own: two rules of one name and labels are one rule twice to promtool
+        "labels": {**rule["labels"], ABSENT_LABEL: "absent"},
+        "for": str(threshold),
+        "annotations": {
+            **rule["annotations"],
+            "description": f"{what} has not been reported at all for over {threshold}: it never succeeded, "
+            "or what reports it (exporter, Pushgateway) lost it or stopped. " + rule["annotations"]["description"],
+        },
+    }
+    at = check_time(threshold)
+    return CheckedAlert(absent_rule, (Case("absent", series or {}, True, labels),), at)

@@ -6,7 +6,7 @@ from __future__ import annotations
 from typing import Any
 
 from obskit.engines.registry import engine
-from obskit.generate.rules.common import Case, CheckedAlert, Group, age_cases, alert, secs
+from obskit.generate.rules.common import Case, CheckedAlert, Group, age_cases, alert, secs, when_absent
 from obskit.generate.rules.timing import INPUT_STEP, check_time, input_steps
 from obskit.plan import conventions as names
 from obskit.plan.types import ServicePlan
@@ -36,6 +36,12 @@ def _backup_too_old(service_plan: ServicePlan) -> CheckedAlert:
     )
     at = check_time(for_)
     return CheckedAlert(rule, age_cases(series_text(names.VELERO_LAST_SUCCESS, schedule), schedule, tier.rpo, at), at)
+
+
+def _backup_never_succeeded(service_plan: ServicePlan, too_old: CheckedAlert) -> CheckedAlert:
+    schedule = {"schedule": service_plan.name}
+    selector = series_text(names.VELERO_LAST_SUCCESS, schedule)
+    return when_absent(too_old, selector, schedule, service_plan.tier.rpo, "No successful Velero backup")
 
 
 def _backup_failed(service_plan: ServicePlan) -> CheckedAlert:
@@ -84,12 +90,9 @@ def dr_alerts(service_plan: ServicePlan) -> list[tuple[str, list[CheckedAlert]]]
     """(rule group name, alerts) for the service's backups."""
     groups = []
     if service_plan.velero is not None:
-        groups.append(
-            (
-                names.group_name(service_plan.name, "backup"),
-                [_backup_too_old(service_plan), _backup_failed(service_plan)],
-            )
-        )
+        too_old = _backup_too_old(service_plan)
+        alerts = [too_old, _backup_never_succeeded(service_plan, too_old), _backup_failed(service_plan)]
+        groups.append((names.group_name(service_plan.name, "backup"), alerts))
     for datastore_plan in service_plan.datastores:
         suffix, alerts = engine(datastore_plan.datastore).alerts(service_plan, datastore_plan)
         groups.append((names.group_name(service_plan.name, datastore_plan.name, suffix), alerts))

@@ -28,7 +28,7 @@ from obskit.spec.series import event_series, series_text
 from obskit.units import Duration
 
 TOTAL_PER_STEP = Fraction(60)  # one request per second
-CLEAN_HISTORY = Duration(24 * 3600_000)  # a day without errors before they appear
+CLEAN_HISTORY = Duration(4 * 3600_000)  # without errors before they appear: longer than the slow pairs need
 TOLERANCE = "1e-09"
 
 TestGroup = dict[str, Any]
@@ -114,14 +114,14 @@ def _input_series(
 def _appearing_errors_group(service_plan: ServicePlan, slo_plan: SLOPlan) -> TestGroup | None:
     """A clean day, then errors for a few minutes from a series that did not exist before (as a
     client library creates it on the first error): the error ratio over 1h is the true one,
-    half the fast page's threshold, so nothing fires. Rules that average the error rate only
+    a quarter of the fast page's threshold, so nothing fires. Rules that average the error rate only
     over the minutes its series exists would read it several times too high and page."""
     sli = slo_plan.slo.sli
     if not isinstance(sli, RatioSLI):
         return None  # a histogram's buckets exist from the start; raw queries cannot be fed generically
     fast = min(slo_plan.burn_alerts, key=lambda burn: burn.pair.long)
     ratio = min(Fraction(1), 3 * fast.threshold)
-    minutes = max(1, int(fast.threshold * 30 / ratio))  # errors over `minutes` of 60: half the threshold
+    minutes = max(1, int(fast.threshold * 15 / ratio))  # errors over `minutes` of 60: a quarter of the threshold
     clean = input_steps(CLEAN_HISTORY)
     steps = clean + minutes
     error_series, other_series = event_series(sli.errors, sli.total)
