@@ -14,6 +14,7 @@ from obskit.units import Duration
 
 GROUP = "wal-g"  # the rule group: obskit/<service>/<datastore>/wal-g
 ARCHIVE_FAILURE_WINDOW = "5m"
+FAILURE_WINDOW = "1h"
 
 
 def _pushed(service_plan: ServicePlan, ds: DatastorePlan) -> tuple[dict[str, str], str]:
@@ -71,30 +72,68 @@ def archive_too_old(service_plan: ServicePlan, ds: DatastorePlan) -> CheckedAler
     )
 
 
-def archive_failing(service_plan: ServicePlan, ds: DatastorePlan) -> CheckedAlert:
+def archive_stuck(service_plan: ServicePlan, ds: DatastorePlan) -> CheckedAlert:
+    """Failures growing while nothing is archived: the archiver is stuck and the RPO is at risk.
+    A failure PostgreSQL retried successfully archives a segment in the same window: no page."""
     for_ = service_plan.tier.platform_alert_for
     exporter = {"job": ds.datastore.exporter_job}
+    job = f'{{job="{exporter["job"]}"}}'
+    window = ARCHIVE_FAILURE_WINDOW
     rule = alert(
         service_plan,
         "WALArchiveFailing",
-        f'increase({names.ARCHIVE_FAILURES}{{job="{exporter["job"]}"}}[{ARCHIVE_FAILURE_WINDOW}]) > 0',
+        f"increase({names.ARCHIVE_FAILURES}{job}[{window}]) > 0\nunless\nincrease({names.ARCHIVED}{job}[{window}]) > 0",
         "page",
         (
-            "WAL archiving is failing.",
+            "WAL archiving is failing and nothing is archived.",
             f"archive_command of {service_plan.name}/{ds.name} (exporter job {{{{ $labels.job }}}}) has failed "
-            f"within the last {ARCHIVE_FAILURE_WINDOW} for {for_}; "
-            "PostgreSQL keeps the WAL and retries, but the RPO is at risk and pg_wal grows.",
+            f"and archived nothing within the last {window}, for {for_}: PostgreSQL keeps the WAL and retries, "
+            "but the RPO is at risk and pg_wal grows.",
         ),
         for_,
         {"datastore": ds.name},
     )
     at = check_time(for_)
-    failed_count = series_text(names.ARCHIVE_FAILURES, exporter)
+    steps = input_steps(at)
+    failed, archived = series_text(names.ARCHIVE_FAILURES, exporter), series_text(names.ARCHIVED, exporter)
     return CheckedAlert(
         rule,
         (
-            Case("fires", {failed_count: f"0+1x{input_steps(at)}"}, True, exporter),
-            Case("silent", {failed_count: constant(3, at)}, False),
+            Case("fires", {failed: f"0+1x{steps}", archived: constant(40, at)}, True, exporter),
+            Case("silent", {failed: constant(3, at), archived: f"0+1x{steps}"}, False),
+            # one failure, retried at once: the next segments archive
+            Case("transient failure", {failed: f"0x5 1x{steps - 5}", archived: f"0+1x{steps}"}, False),
+        ),
+        at,
+    )
+
+
+def archive_failed(service_plan: ServicePlan, ds: DatastorePlan) -> CheckedAlert:
+    """Any failure within the hour, even one PostgreSQL retried successfully: a ticket."""
+    exporter = {"job": ds.datastore.exporter_job}
+    rule = alert(
+        service_plan,
+        "WALArchiveErrors",
+        f'increase({names.ARCHIVE_FAILURES}{{job="{exporter["job"]}"}}[{FAILURE_WINDOW}]) > 0',
+        "warning",
+        (
+            "WAL archiving failed at least once.",
+            f"archive_command of {service_plan.name}/{ds.name} (exporter job {{{{ $labels.job }}}}) failed within "
+            f"the last {FAILURE_WINDOW}; PostgreSQL retries, and a stuck archiver pages on its own. Check the "
+            "PostgreSQL log for the archive_command's error.",
+        ),
+        None,
+        {"datastore": ds.name},
+    )
+    at = check_time(service_plan.tier.platform_alert_for)  # fed the same series as the stuck alert's cases
+    steps = input_steps(at)
+    failed, archived = series_text(names.ARCHIVE_FAILURES, exporter), series_text(names.ARCHIVED, exporter)
+    transient = {failed: f"0x5 1x{steps - 5}", archived: f"0+1x{steps}"}
+    return CheckedAlert(
+        rule,
+        (
+            Case("transient failure", transient, True, exporter),
+            Case("silent", {failed: constant(3, at), archived: f"0+1x{steps}"}, False),
         ),
         at,
     )
@@ -208,7 +247,8 @@ def datastore_alerts(service_plan: ServicePlan, ds: DatastorePlan) -> tuple[str,
     return GROUP, [
         too_old,
         archive_never_reported(service_plan, ds, too_old),
-        archive_failing(service_plan, ds),
+        archive_stuck(service_plan, ds),
+        archive_failed(service_plan, ds),
         base,
         _pushed_absent(service_plan, ds, base, names.BACKUP_LAST_SUCCESS, ds.base_backup_limit, "No base backup"),
         # A drill result absent for the drill limit (up to a month) is left to RestoreDrillOverdue's

@@ -120,7 +120,12 @@ def dr_test_groups(service_plan: ServicePlan, expected: Any) -> list[dict[str, A
                         "alert_rule_test": [],
                     },
                 )
-                group["input_series"] += [{"series": s, "values": v} for s, v in case.series.items()]
+                fed = {entry["series"]: entry["values"] for entry in group["input_series"]}
+                for series, values in case.series.items():
+                    # alerts reading one metric share a case's input under the same case name
+                    assert fed.get(series, values) == values, f"{case.name}: {series} fed two ways"
+                    if series not in fed:
+                        group["input_series"].append({"series": series, "values": values})
                 group["alert_rule_test"].append(
                     {
                         "eval_time": str(checked.eval_time),
