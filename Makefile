@@ -26,9 +26,11 @@ test: $(STAMP) tools
 test-fast: $(STAMP) tools
 	$(BIN)/pytest -m "not servers and not install" --hypothesis-profile=quick
 
-## tools: install the Debian packages the tests start (needs root or sudo)
+## tools: install the Debian packages the tests start (needs root or sudo), and unpack Prometheus 3.x
+## from Debian's unstable suite into .tools/prometheus-3 (never system-wide)
 tools:
 	scripts/install-tools
+	scripts/install-prometheus3
 
 ## bench: wall time and peak RSS of validate, gen and test at 100, 1000 and 5000 services (BENCH_SIZES and
 ## BENCH_TEST_LIMIT to change), and the samples obskit's and Sloth's rules touch per evaluation in a real Prometheus

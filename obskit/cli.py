@@ -191,6 +191,7 @@ def test_command(env_name: str, out: Path | None) -> None:
 
     root = out if out is not None else Path("out") / env_name
     try:
+        click.echo(f"using {promtool.find_promtool()} ({promtool.version()})")
         report = tree_check.check_tree(root)
     except promtool.PromtoolMissing as err:
         click.echo(f"obskit: {err}", err=True)

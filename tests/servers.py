@@ -18,7 +18,12 @@ from typing import Any, TypeVar
 import pytest
 
 T = TypeVar("T")
-PROMETHEUS = "/usr/bin/prometheus"
+PROMETHEUS = "/usr/bin/prometheus"  # Debian stable's 2.x
+# 3.x (the LTS line) as scripts/install-prometheus3 unpacks it; `make test` installs both
+TOOLS_3 = Path(__file__).resolve().parents[1] / ".tools" / "prometheus-3" / "usr" / "bin"
+PROMETHEUS_3 = str(TOOLS_3 / "prometheus")
+PROMTOOL_3 = str(TOOLS_3 / "promtool")
+VERSIONS = {"2.x": ("/usr/bin/prometheus", "/usr/bin/promtool"), "3.x": (PROMETHEUS_3, PROMTOOL_3)}
 
 
 def free_port() -> int:
@@ -29,6 +34,8 @@ def free_port() -> int:
 
 
 def require_binary(path: str) -> str:
+    if path.startswith(str(TOOLS_3)) and not os.access(path, os.X_OK):
+        pytest.fail(f"{path} is missing: `make test` unpacks Prometheus 3.x there (scripts/install-prometheus3)")
     if not (os.path.isfile(path) and os.access(path, os.X_OK)):
         found = shutil.which(os.path.basename(path))
         if found is None:
@@ -95,11 +102,15 @@ class Prometheus:
 
 @contextmanager
 def prometheus(
-    workdir: Path, config: dict[str, Any], startup_timeout: float = 60, extra_args: tuple[str, ...] = ()
+    workdir: Path,
+    config: dict[str, Any],
+    startup_timeout: float = 60,
+    extra_args: tuple[str, ...] = (),
+    binary: str = PROMETHEUS,
 ) -> Iterator[Prometheus]:
     import yaml
 
-    binary = require_binary(PROMETHEUS)
+    binary = require_binary(binary)
     port = free_port()
     (workdir / "prometheus.yml").write_text(yaml.safe_dump(config))
     args = [

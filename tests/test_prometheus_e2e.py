@@ -12,7 +12,7 @@ from prometheus_client import CollectorRegistry, Counter, Histogram, start_http_
 
 from obskit.generate.tree import generate_tree
 from obskit.pipeline import load_plan
-from tests.servers import free_port, prometheus, wait_for
+from tests.servers import VERSIONS, free_port, prometheus, wait_for
 
 # real servers started on 127.0.0.1: `make test` runs these, `make test-fast` leaves them out
 pytestmark = pytest.mark.servers
@@ -91,7 +91,8 @@ def _value(server, expr: str) -> float | None:
 
 
 @pytest.mark.timeout(420)
-def test_rules_evaluate_in_a_real_prometheus(tmp_path: Path, app: App) -> None:
+@pytest.mark.parametrize("version", sorted(VERSIONS))
+def test_rules_evaluate_in_a_real_prometheus(tmp_path: Path, app: App, version: str) -> None:
     (tmp_path / "obskit.yaml").write_text(SPEC)
     tree = generate_tree(load_plan(tmp_path / "obskit.yaml", "e2e"))
     (tmp_path / "shop.rules.yaml").write_text(tree["prometheus/rulefiles/shop.rules.yaml"])
@@ -100,7 +101,7 @@ def test_rules_evaluate_in_a_real_prometheus(tmp_path: Path, app: App) -> None:
         "rule_files": ["shop.rules.yaml"],
         "scrape_configs": [{"job_name": "shop", "static_configs": [{"targets": [f"127.0.0.1:{app.port}"]}]}],
     }
-    with prometheus(tmp_path, config) as server:
+    with prometheus(tmp_path, config, binary=VERSIONS[version][0]) as server:
         availability = 'slo:sli_error:ratio_rate5m{service="shop",slo="availability"}'
         ratio = wait_for("the 5m error ratio to be recorded", lambda: _value(server, availability), 60)
         assert ratio == pytest.approx(ERROR_RATIO, rel=0.02)
@@ -134,7 +135,8 @@ def test_rules_evaluate_in_a_real_prometheus(tmp_path: Path, app: App) -> None:
 
 
 @pytest.mark.timeout(180)
-def test_a_service_without_an_error_series_records_no_errors_and_a_full_budget(tmp_path: Path) -> None:
+@pytest.mark.parametrize("version", sorted(VERSIONS))
+def test_a_service_without_an_error_series_records_no_errors_and_a_full_budget(tmp_path: Path, version: str) -> None:
     """prometheus-client creates the code="500" series on the first failure only: until then the
     recorded error rate is 0 (not absent), so the ratio is 0 and the budget whole."""
     healthy = App(error_ratio=0)
@@ -148,7 +150,7 @@ def test_a_service_without_an_error_series_records_no_errors_and_a_full_budget(t
             "rule_files": ["shop.rules.yaml"],
             "scrape_configs": [{"job_name": "shop", "static_configs": [{"targets": [f"127.0.0.1:{healthy.port}"]}]}],
         }
-        with prometheus(tmp_path, config) as server:
+        with prometheus(tmp_path, config, binary=VERSIONS[version][0]) as server:
             assert server.query('http_requests_total{code="500"}') == []
             availability = 'slo:sli_error:ratio_rate5m{service="shop",slo="availability"}'
             ratio = wait_for("the 5m error ratio to be recorded", lambda: server.query(availability), 60)

@@ -17,6 +17,7 @@ from obskit.verify import objects, promtool
 from obskit.verify.tree import check_tree
 from tests.conftest import EXAMPLES, MINIMAL, problems_of
 from tests.schemas import crd_validator, schema_errors
+from tests.servers import VERSIONS, require_binary
 
 PROMETHEUSRULE_CRD = ("schemas", "prometheus-operator", "monitoring.coreos.com_prometheusrules.yaml")
 
@@ -381,3 +382,17 @@ def test_namespace_is_reserved_in_the_environment_labels(write_spec) -> None:
     text = MINIMAL.replace("    labels: {env: prod}", "    labels: {env: prod, namespace: monitoring}")
     with pytest.raises(SpecInvalid, match="label 'namespace' is set by obskit itself"):
         load_plan(write_spec(text), "prod")
+
+
+@pytest.mark.parametrize("version", sorted(VERSIONS))
+@pytest.mark.parametrize("environment", ["prod", "staging"])
+def test_the_generated_rules_and_tests_pass_on_each_prometheus_version(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, version: str, environment: str
+) -> None:
+    """Debian stable's promtool 2.42 and 3.5 LTS (left-open ranges, le normalisation) alike."""
+    monkeypatch.setenv("OBSKIT_PROMTOOL", require_binary(VERSIONS[version][1]))
+    out = tmp_path / environment
+    write(out, output_tree(load_plan(EXAMPLES, environment)))
+    assert promtool.version().startswith(f"promtool, version {version[0]}.")
+    report = check_tree(out)
+    assert report.ok, "\n".join(f"{c.title}: {c.details}" for c in report.checks)

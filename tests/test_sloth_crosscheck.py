@@ -7,12 +7,14 @@ from __future__ import annotations
 import subprocess
 from pathlib import Path
 
+import pytest
 import yaml
 
 from obskit.generate.tree import generate_tree
 from obskit.pipeline import load_plan
 from obskit.verify.promtool import find_promtool
 from tests.conftest import shared_path
+from tests.servers import VERSIONS, require_binary
 
 SPEC = """\
 apiVersion: obskit/v1
@@ -57,7 +59,9 @@ def _firing(alert_matchers: str) -> str:
     return f'((count(ALERTS{{alertstate="firing",{alert_matchers}}}) > bool 0) or vector(0))'
 
 
-def test_page_and_ticket_alerts_agree_with_sloth(tmp_path: Path) -> None:
+@pytest.mark.parametrize("version", sorted(VERSIONS))
+def test_page_and_ticket_alerts_agree_with_sloth(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, version: str) -> None:
+    monkeypatch.setenv("OBSKIT_PROMTOOL", require_binary(VERSIONS[version][1]))
     sloth_rules = shared_path("reference", "sloth", "01-getting-started.rules.yml")
     (tmp_path / "obskit.yaml").write_text(SPEC)
     tree = generate_tree(load_plan(tmp_path / "obskit.yaml", "test"))

@@ -38,6 +38,13 @@ def find_promtool() -> str:
     return found
 
 
+def version() -> str:
+    """The first line of `promtool --version` (e.g. "promtool, version 3.5.3 ...")."""
+    completed = subprocess.run([find_promtool(), "--version"], capture_output=True, text=True, timeout=60, check=False)
+    lines = (completed.stdout or completed.stderr).strip().splitlines()
+    return lines[0] if lines else "promtool, version unknown"
+
+
 def _run(args: list[str], cwd: Path) -> Outcome:
     try:
         completed = subprocess.run(
