@@ -5,6 +5,7 @@ from __future__ import annotations
 import threading
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 import yaml
@@ -90,9 +91,8 @@ def _value(server, expr: str) -> float | None:
     return float(result[0]["value"][1]) if result else None
 
 
-@pytest.mark.timeout(420)
-@pytest.mark.parametrize("version", sorted(VERSIONS))
-def test_rules_evaluate_in_a_real_prometheus(tmp_path: Path, app: App, version: str) -> None:
+def _rules_and_config(tmp_path: Path, app: App) -> tuple[dict[str, str], dict[str, Any]]:
+    """The generated tree, its rule file written, and a Prometheus config scraping the app."""
     (tmp_path / "obskit.yaml").write_text(SPEC)
     tree = generate_tree(load_plan(tmp_path / "obskit.yaml", "e2e"))
     (tmp_path / "shop.rules.yaml").write_text(tree["prometheus/rulefiles/shop.rules.yaml"])
@@ -101,6 +101,13 @@ def test_rules_evaluate_in_a_real_prometheus(tmp_path: Path, app: App, version: 
         "rule_files": ["shop.rules.yaml"],
         "scrape_configs": [{"job_name": "shop", "static_configs": [{"targets": [f"127.0.0.1:{app.port}"]}]}],
     }
+    return tree, config
+
+
+@pytest.mark.timeout(420)
+@pytest.mark.parametrize("version", sorted(VERSIONS))
+def test_rules_evaluate_in_a_real_prometheus(tmp_path: Path, app: App, version: str) -> None:
+    tree, config = _rules_and_config(tmp_path, app)
     with prometheus(tmp_path, config, binary=VERSIONS[version][0]) as server:
         availability = 'slo:sli_error:ratio_rate5m{service="shop",slo="availability"}'
         ratio = wait_for("the 5m error ratio to be recorded", lambda: _value(server, availability), 60)
@@ -142,14 +149,7 @@ def test_a_service_without_an_error_series_records_no_errors_and_a_full_budget(t
     healthy = App(error_ratio=0)
     healthy.serve()
     try:
-        (tmp_path / "obskit.yaml").write_text(SPEC)
-        tree = generate_tree(load_plan(tmp_path / "obskit.yaml", "e2e"))
-        (tmp_path / "shop.rules.yaml").write_text(tree["prometheus/rulefiles/shop.rules.yaml"])
-        config = {
-            "global": {"scrape_interval": "1s", "evaluation_interval": "1s"},
-            "rule_files": ["shop.rules.yaml"],
-            "scrape_configs": [{"job_name": "shop", "static_configs": [{"targets": [f"127.0.0.1:{healthy.port}"]}]}],
-        }
+        _, config = _rules_and_config(tmp_path, healthy)
         with prometheus(tmp_path, config, binary=VERSIONS[version][0]) as server:
             assert server.query('http_requests_total{code="500"}') == []
             availability = 'slo:sli_error:ratio_rate5m{service="shop",slo="availability"}'

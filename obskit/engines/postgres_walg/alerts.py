@@ -139,46 +139,49 @@ def archive_failed(service_plan: ServicePlan, ds: DatastorePlan) -> CheckedAlert
     )
 
 
-def base_backup_too_old(service_plan: ServicePlan, ds: DatastorePlan) -> CheckedAlert:
-    assert ds.base_backup_limit is not None
-    tier, for_ = service_plan.tier, service_plan.tier.platform_alert_for
+def _pushed_age(
+    service_plan: ServicePlan, ds: DatastorePlan, name: str, metric: str, limit: Duration, text: tuple[str, str]
+) -> CheckedAlert:
+    """A ticket when what obskit's jobs last pushed for the datastore is older than `limit`."""
+    for_ = service_plan.tier.platform_alert_for
     pushed, match = _pushed(service_plan, ds)
-    rule = alert(
+    rule = alert(service_plan, name, f"time() - {metric}{match} > {secs(limit)}", "warning", text, for_)
+    at = check_time(for_)
+    return CheckedAlert(rule, age_cases(series_text(metric, pushed), pushed, limit, at), at)
+
+
+def base_backup_too_old(service_plan: ServicePlan, ds: DatastorePlan) -> CheckedAlert:
+    # a ticket: the restore would take longer; no data is at risk while WAL is archived
+    assert ds.base_backup_limit is not None
+    return _pushed_age(
         service_plan,
+        ds,
         "BaseBackupTooOld",
-        f"time() - {names.BACKUP_LAST_SUCCESS}{match} > {secs(ds.base_backup_limit)}",
-        "warning",  # the restore would take longer; no data is at risk while WAL is archived
+        names.BACKUP_LAST_SUCCESS,
+        ds.base_backup_limit,
         (
             "The last base backup is older than the RTO allows.",
             f"The last successful base backup of {{{{ $labels.service }}}}/{{{{ $labels.datastore }}}} is older "
             f"than {ds.base_backup_limit}: base backups every {ds.base_interval} keep the WAL to replay, and so "
-            f"the restore, within the RTO of {tier.rto}.",
+            f"the restore, within the RTO of {service_plan.tier.rto}.",
         ),
-        for_,
     )
-    at = check_time(for_)
-    series = series_text(names.BACKUP_LAST_SUCCESS, pushed)
-    return CheckedAlert(rule, age_cases(series, pushed, ds.base_backup_limit, at), at)
 
 
 def drill_overdue(service_plan: ServicePlan, ds: DatastorePlan) -> CheckedAlert:
-    tier, for_ = service_plan.tier, service_plan.tier.platform_alert_for
-    pushed, match = _pushed(service_plan, ds)
-    rule = alert(
+    return _pushed_age(
         service_plan,
+        ds,
         "RestoreDrillOverdue",
-        f"time() - {names.DRILL_LAST_SUCCESS}{match} > {secs(ds.drill_limit)}",
-        "warning",
+        names.DRILL_LAST_SUCCESS,
+        ds.drill_limit,
         (
             "No successful restore drill within the drill interval.",
             f"{{{{ $labels.service }}}}/{{{{ $labels.datastore }}}} has had no successful restore drill for over "
-            f"{ds.drill_limit} (drills run on '{ds.drill.cron}', every {tier.restore_drill_interval} at the latest).",
+            f"{ds.drill_limit} (drills run on '{ds.drill.cron}', every {service_plan.tier.restore_drill_interval} "
+            "at the latest).",
         ),
-        for_,
     )
-    at = check_time(for_)
-    series = series_text(names.DRILL_LAST_SUCCESS, pushed)
-    return CheckedAlert(rule, age_cases(series, pushed, ds.drill_limit, at), at)
 
 
 def drill_too_slow(service_plan: ServicePlan, ds: DatastorePlan) -> CheckedAlert:
