@@ -240,3 +240,15 @@ def init_command(directory: Path) -> None:
     directory.mkdir(parents=True, exist_ok=True)
     target.write_text(pipeline.starter_spec(), encoding="utf-8")
     click.echo(f"wrote {target}; next: obskit validate --spec {target} && obskit gen --env prod --spec {target}")
+
+
+@main.command("schema")
+def schema_command() -> None:
+    """Print the JSON Schema (draft 2020-12) of a spec file, for editors.
+
+    Save it and name it in the spec's first line for yaml-language-server:
+    `# yaml-language-server: $schema=./obskit.schema.json`. Exit code: 0.
+    """
+    from obskit.spec.json_schema import spec_json_schema
+
+    click.echo(json.dumps(spec_json_schema(), indent=2, sort_keys=True))

@@ -28,7 +28,8 @@ _DURATION_UNITS_MS: dict[str, int] = {
     "ms": 1,
 }
 # Prometheus' own grammar: each unit at most once, largest first.
-_DURATION_RE = re.compile(r"^(?:(\d+)y)?(?:(\d+)w)?(?:(\d+)d)?(?:(\d+)h)?(?:(\d+)m)?(?:(\d+)s)?(?:(\d+)ms)?$")
+DURATION_PATTERN = r"^(?:(\d+)y)?(?:(\d+)w)?(?:(\d+)d)?(?:(\d+)h)?(?:(\d+)m)?(?:(\d+)s)?(?:(\d+)ms)?$"
+_DURATION_RE = re.compile(DURATION_PATTERN)
 
 
 @dataclass(frozen=True, order=True)
@@ -106,7 +107,8 @@ _SIZE_SUFFIXES: dict[str, int] = {
     "Pi": 2**50,
     "Ei": 2**60,
 }
-_SIZE_RE = re.compile(r"^(\d+)(Ki|Mi|Gi|Ti|Pi|Ei)?$")
+SIZE_PATTERN = r"^(\d+)(Ki|Mi|Gi|Ti|Pi|Ei)?$"
+_SIZE_RE = re.compile(SIZE_PATTERN)
 
 
 def parse_size(text: str) -> int:
@@ -130,7 +132,8 @@ def format_size(size: int) -> str:
 
 
 _THROUGHPUT_PERIODS: dict[str, int] = {"s": 1, "m": 60, "h": 3600}
-_THROUGHPUT_RE = re.compile(r"^(\d+)(Ki|Mi|Gi|Ti|Pi|Ei)?B?/(s|m|h)$")
+THROUGHPUT_PATTERN = r"^(\d+)(Ki|Mi|Gi|Ti|Pi|Ei)?B?/(s|m|h)$"
+_THROUGHPUT_RE = re.compile(THROUGHPUT_PATTERN)
 
 
 def parse_throughput(text: str) -> Fraction:

@@ -7,12 +7,14 @@ import copy
 from pathlib import Path
 from typing import Any
 
+import jsonschema
 import yaml
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from obskit.generate.tree import generate_tree
 from obskit.pipeline import load_plan, validate
+from obskit.spec.json_schema import spec_json_schema
 from obskit.spec.problems import SpecInvalid
 from obskit.spec.resolve import UnknownEnvironment, load_spec
 from tests.conftest import EXAMPLES
@@ -106,3 +108,7 @@ def test_mutated_examples_that_validate_generate(tmp_path_factory: Any, data: st
         return
     for environment in spec.environments:
         assert generate_tree(load_plan(directory, environment.name))
+    # the editor's schema is never stricter than validation
+    editor = jsonschema.Draft202012Validator(spec_json_schema())
+    for content in files.values():
+        assert list(editor.iter_errors(content)) == []

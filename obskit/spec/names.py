@@ -4,24 +4,24 @@ from __future__ import annotations
 
 import re
 
-_DNS1123_LABEL = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$")
-_DNS1123_SUBDOMAIN = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$")
+DNS1123_LABEL = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$")
+DNS1123_SUBDOMAIN = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$")
 _K8S_LABEL_NAME = re.compile(r"^[A-Za-z0-9]([-A-Za-z0-9_.]*[A-Za-z0-9])?$")
-_PROM_LABEL_NAME = re.compile(r"^[a-zA-Z_][a-zA-Z0-9_]*$")
+PROM_LABEL_NAME = re.compile(r"^[a-zA-Z_][a-zA-Z0-9_]*$")
 _IANA_SVC_NAME = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$")
-_TIER_NAME = re.compile(r"^[a-z][a-z0-9_]*$")
+TIER_NAME = re.compile(r"^[a-z][a-z0-9_]*$")
 
 
 def dns1123_label_problem(name: str) -> str | None:
     if len(name) > 63:
         return f"{name!r} is {len(name)} characters; at most 63 are allowed"
-    if not _DNS1123_LABEL.match(name):
+    if not DNS1123_LABEL.match(name):
         return f"{name!r} is not a DNS-1123 label (lowercase letters, digits and '-', starting and ending alphanumeric)"
     return None
 
 
 def dns1123_subdomain_problem(name: str) -> str | None:
-    if len(name) > 253 or not _DNS1123_SUBDOMAIN.match(name):
+    if len(name) > 253 or not DNS1123_SUBDOMAIN.match(name):
         return f"{name!r} is not a DNS-1123 subdomain (lowercase dot-separated labels, at most 253 characters)"
     return None
 
@@ -50,7 +50,7 @@ def k8s_label_value_problem(value: object) -> str | None:
 
 
 def prom_label_name_problem(name: str) -> str | None:
-    if not _PROM_LABEL_NAME.match(name):
+    if not PROM_LABEL_NAME.match(name):
         return f"{name!r} is not a Prometheus label name ([a-zA-Z_][a-zA-Z0-9_]*)"
     if name.startswith("__"):
         return f"{name!r}: label names starting with '__' are reserved for Prometheus"
@@ -67,6 +67,6 @@ def port_name_problem(name: str) -> str | None:
 
 
 def tier_name_problem(name: str) -> str | None:
-    if len(name) > 63 or not _TIER_NAME.match(name):
+    if len(name) > 63 or not TIER_NAME.match(name):
         return f"{name!r} is not a tier name (lowercase letters, digits and '_', starting with a letter)"
     return None
