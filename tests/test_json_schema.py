@@ -70,3 +70,20 @@ def test_an_override_may_remove_with_null() -> None:
     document = yaml.safe_load(MINIMAL)
     document["environments"]["staging"] = {"services": {"checkout": {"backup": None, "slos": {"x": None}}}}
     assert list(validator().iter_errors(document)) == []
+
+
+def _property_names(node: Any) -> set[str]:
+    found: set[str] = set()
+    if isinstance(node, dict):
+        for name, child in (node.get("properties") or {}).items():
+            found |= {name} | _property_names(child)
+        for key in ("additionalProperties", "items"):
+            found |= _property_names(node.get(key))
+    return found
+
+
+def test_the_field_reference_names_every_field() -> None:
+    reference = (EXAMPLES.parent / "docs" / "spec.md").read_text()
+    missing = sorted(name for name in _property_names(spec_json_schema()) if f"`{name}`" not in reference
+                     and f".{name}`" not in reference)  # fmt: skip
+    assert missing == [], f"docs/spec.md does not describe: {missing}"
