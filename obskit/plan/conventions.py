@@ -40,7 +40,6 @@ VELERO_PARTIAL_FAILURES = "velero_backup_partial_failure_total"
 VELERO_VALIDATION_FAILURES = "velero_backup_validation_failure_total"  # e.g. storage location unavailable
 ARCHIVE_AGE = "pg_stat_archiver_last_archive_age"
 ARCHIVE_FAILURES = "pg_stat_archiver_failed_count"
-ARCHIVED = "pg_stat_archiver_archived_count"
 TUPLE_WRITES = ("pg_stat_database_tup_inserted", "pg_stat_database_tup_updated", "pg_stat_database_tup_deleted")
 # What obskit's own backup and drill jobs push (backup/obskit_job.py spells them too).
 BACKUP_LAST_SUCCESS = "obskit_backup_last_success_timestamp_seconds"

@@ -55,7 +55,7 @@ def archive_too_old(service_plan: ServicePlan, ds: DatastorePlan) -> CheckedAler
     inserted = series_text(names.TUPLE_WRITES[0], {**exporter, "datname": "app"})
     # updated rows too, in the same database: the sums must not collide over equal label sets
     updated = series_text(names.TUPLE_WRITES[1], {**exporter, "datname": "app"})
-    old_age = f"{secs(rpo) + 60}+60x{steps}"
+    old_age = _old_age(service_plan, eval_time)
     writing = f"0+10x{steps}"
     return CheckedAlert(
         rule,
@@ -72,9 +72,28 @@ def archive_too_old(service_plan: ServicePlan, ds: DatastorePlan) -> CheckedAler
     )
 
 
+def _old_age(service_plan: ServicePlan, at: Duration) -> str:
+    """An archive age past the RPO from the start, growing: no segment archived for a while."""
+    return f"{secs(service_plan.tier.rpo) + 60}+60x{input_steps(at)}"
+
+
+def _failure_cases(service_plan: ServicePlan, ds: DatastorePlan, at: Duration) -> dict[str, dict[str, str]]:
+    """The archiver's inputs per case, shared by the page and the ticket (one metric, one feed)."""
+    exporter = {"job": ds.datastore.exporter_job}
+    steps = input_steps(at)
+    failed, age = series_text(names.ARCHIVE_FAILURES, exporter), series_text(names.ARCHIVE_AGE, exporter)
+    return {
+        "fires": {failed: f"0+1x{steps}", age: _old_age(service_plan, at)},
+        "silent": {failed: constant(3, at), age: constant(5, at)},
+        # one failure, retried at once: the next segment archives and the age stays small
+        "transient failure": {failed: f"0x5 1x{steps - 5}", age: constant(5, at)},
+    }
+
+
 def archive_stuck(service_plan: ServicePlan, ds: DatastorePlan) -> CheckedAlert:
-    """Failures growing while nothing is archived: the archiver is stuck and the RPO is at risk.
-    A failure PostgreSQL retried successfully archives a segment in the same window: no page."""
+    """Failures growing while the last archived segment is older than archive_timeout (a segment
+    should have gone out by then): the archiver is stuck and the RPO is at risk. After a failure
+    PostgreSQL retried successfully the age is small again: no page."""
     for_ = service_plan.tier.platform_alert_for
     exporter = {"job": ds.datastore.exporter_job}
     job = f'{{job="{exporter["job"]}"}}'
@@ -82,27 +101,27 @@ def archive_stuck(service_plan: ServicePlan, ds: DatastorePlan) -> CheckedAlert:
     rule = alert(
         service_plan,
         "WALArchiveFailing",
-        f"increase({names.ARCHIVE_FAILURES}{job}[{window}]) > 0\nunless\nincrease({names.ARCHIVED}{job}[{window}]) > 0",
+        f"increase({names.ARCHIVE_FAILURES}{job}[{window}]) > 0\n"
+        f"and\n{names.ARCHIVE_AGE}{job} > {secs(ds.archive_timeout)}",
         "page",
         (
-            "WAL archiving is failing and nothing is archived.",
+            "WAL archiving is failing and segments are not getting out.",
             f"archive_command of {service_plan.name}/{ds.name} (exporter job {{{{ $labels.job }}}}) has failed "
-            f"and archived nothing within the last {window}, for {for_}: PostgreSQL keeps the WAL and retries, "
-            "but the RPO is at risk and pg_wal grows.",
+            f"within the last {window} and nothing was archived for longer than archive_timeout "
+            f"({secs(ds.archive_timeout)}s), for {for_}: PostgreSQL keeps the WAL and retries, but the RPO is at "
+            "risk and pg_wal grows.",
         ),
         for_,
         {"datastore": ds.name},
     )
     at = check_time(for_)
-    steps = input_steps(at)
-    failed, archived = series_text(names.ARCHIVE_FAILURES, exporter), series_text(names.ARCHIVED, exporter)
+    cases = _failure_cases(service_plan, ds, at)
     return CheckedAlert(
         rule,
         (
-            Case("fires", {failed: f"0+1x{steps}", archived: constant(40, at)}, True, exporter),
-            Case("silent", {failed: constant(3, at), archived: f"0+1x{steps}"}, False),
-            # one failure, retried at once: the next segments archive
-            Case("transient failure", {failed: f"0x5 1x{steps - 5}", archived: f"0+1x{steps}"}, False),
+            Case("fires", cases["fires"], True, exporter),
+            Case("silent", cases["silent"], False),
+            Case("transient failure", cases["transient failure"], False),
         ),
         at,
     )
@@ -125,15 +144,13 @@ def archive_failed(service_plan: ServicePlan, ds: DatastorePlan) -> CheckedAlert
         None,
         {"datastore": ds.name},
     )
-    at = check_time(service_plan.tier.platform_alert_for)  # fed the same series as the stuck alert's cases
-    steps = input_steps(at)
-    failed, archived = series_text(names.ARCHIVE_FAILURES, exporter), series_text(names.ARCHIVED, exporter)
-    transient = {failed: f"0x5 1x{steps - 5}", archived: f"0+1x{steps}"}
+    at = check_time(service_plan.tier.platform_alert_for)  # the stuck alert's cases, fed the same
+    cases = _failure_cases(service_plan, ds, at)
     return CheckedAlert(
         rule,
         (
-            Case("transient failure", transient, True, exporter),
-            Case("silent", {failed: constant(3, at), archived: f"0+1x{steps}"}, False),
+            Case("transient failure", cases["transient failure"], True, exporter),
+            Case("silent", cases["silent"], False),
         ),
         at,
     )
