@@ -24,7 +24,7 @@ test: $(STAMP) tools
 
 ## test-fast: the tests that start no server and install nothing (promtool included), for the edit-test loop
 test-fast: $(STAMP) tools
-	$(BIN)/pytest -m "not servers and not install" --hypothesis-profile=quick
+	$(BIN)/pytest -m "not servers and not install and not prometheus3" --hypothesis-profile=quick
 
 ## tools: install the Debian packages the tests start (needs root or sudo), and unpack Prometheus 3.x
 ## from Debian's unstable suite into .tools/prometheus-3 (never system-wide)

@@ -24,6 +24,8 @@ TOOLS_3 = Path(__file__).resolve().parents[1] / ".tools" / "prometheus-3" / "usr
 PROMETHEUS_3 = str(TOOLS_3 / "prometheus")
 PROMTOOL_3 = str(TOOLS_3 / "promtool")
 VERSIONS = {"2.x": ("/usr/bin/prometheus", "/usr/bin/promtool"), "3.x": (PROMETHEUS_3, PROMTOOL_3)}
+# for parametrize: the 3.x runs carry a marker, so `make test-fast` runs 2.x only
+VERSION_PARAMS = [pytest.param("2.x"), pytest.param("3.x", marks=pytest.mark.prometheus3)]
 
 
 def free_port() -> int:

@@ -13,7 +13,7 @@ from prometheus_client import CollectorRegistry, Counter, Histogram, start_http_
 
 from obskit.generate.tree import generate_tree
 from obskit.pipeline import load_plan
-from tests.servers import VERSIONS, free_port, prometheus, wait_for
+from tests.servers import VERSION_PARAMS, VERSIONS, free_port, prometheus, wait_for
 
 # real servers started on 127.0.0.1: `make test` runs these, `make test-fast` leaves them out
 pytestmark = pytest.mark.servers
@@ -105,7 +105,7 @@ def _rules_and_config(tmp_path: Path, app: App) -> tuple[dict[str, str], dict[st
 
 
 @pytest.mark.timeout(420)
-@pytest.mark.parametrize("version", sorted(VERSIONS))
+@pytest.mark.parametrize("version", VERSION_PARAMS)
 def test_rules_evaluate_in_a_real_prometheus(tmp_path: Path, app: App, version: str) -> None:
     tree, config = _rules_and_config(tmp_path, app)
     with prometheus(tmp_path, config, binary=VERSIONS[version][0]) as server:
@@ -142,7 +142,7 @@ def test_rules_evaluate_in_a_real_prometheus(tmp_path: Path, app: App, version: 
 
 
 @pytest.mark.timeout(180)
-@pytest.mark.parametrize("version", sorted(VERSIONS))
+@pytest.mark.parametrize("version", VERSION_PARAMS)
 def test_a_service_without_an_error_series_records_no_errors_and_a_full_budget(tmp_path: Path, version: str) -> None:
     """prometheus-client creates the code="500" series on the first failure only: until then the
     recorded error rate is 0 (not absent), so the ratio is 0 and the budget whole."""

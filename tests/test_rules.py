@@ -17,7 +17,7 @@ from obskit.verify import objects, promtool
 from obskit.verify.tree import check_tree
 from tests.conftest import EXAMPLES, MINIMAL, problems_of
 from tests.schemas import crd_validator, schema_errors
-from tests.servers import VERSIONS, require_binary
+from tests.servers import VERSION_PARAMS, VERSIONS, require_binary
 
 PROMETHEUSRULE_CRD = ("schemas", "prometheus-operator", "monitoring.coreos.com_prometheusrules.yaml")
 
@@ -384,7 +384,7 @@ def test_namespace_is_reserved_in_the_environment_labels(write_spec) -> None:
         load_plan(write_spec(text), "prod")
 
 
-@pytest.mark.parametrize("version", sorted(VERSIONS))
+@pytest.mark.parametrize("version", VERSION_PARAMS)
 @pytest.mark.parametrize("environment", ["prod", "staging"])
 def test_the_generated_rules_and_tests_pass_on_each_prometheus_version(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch, version: str, environment: str
