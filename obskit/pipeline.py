@@ -27,7 +27,11 @@ def plan_problems(plan: Plan) -> list[Problem]:
     env = plan.environment.name
     by_name = {service_plan.name: service_plan.service for service_plan in plan.services}
     problems = [finding.problem(by_name[finding.service], env) for finding in plan.infeasible]
-    taken = {page.uid(env, kind): kind for page in pages(plan) for kind in ("overview", "dr")}
+    taken = {
+        page.uid(env, kind): f"the environment's {label} dashboard"
+        for page in pages(plan)
+        for kind, label in (("overview", "SLO overview"), ("dr", "DR"))
+    }
     for service_plan in plan.services:
         uid = service_plan.dashboard_uid
         if uid in taken:
@@ -37,8 +41,7 @@ def plan_problems(plan: Plan) -> list[Problem]:
                     file,
                     line,
                     ("services", service_plan.name),
-                    f"{env}: the service's dashboard uid {uid!r} is the environment's {taken[uid]} dashboard's; "
-                    "rename the service",
+                    f"{env}: the service's dashboard uid {uid!r} is taken by {taken[uid]}; rename the service",
                 )
             )
         taken[uid] = f"service {service_plan.name!r}"

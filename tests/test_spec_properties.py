@@ -51,6 +51,21 @@ def _replace(node: Any, path: tuple[Any, ...], value: Any) -> Any:
     return node
 
 
+def _mutated(
+    directory: Path, data: st.DataObject, values: st.SearchStrategy[Any], most: int, include_root: bool
+) -> dict[str, Any]:
+    """The example files with up to `most` values of one file replaced, written into `directory`."""
+    files = copy.deepcopy(EXAMPLE_FILES)
+    name = data.draw(st.sampled_from(sorted(files)))
+    for _ in range(data.draw(st.integers(min_value=1, max_value=most))):
+        paths = _paths(files[name])
+        path = data.draw(st.sampled_from(paths if include_root else paths[1:]))
+        files[name] = _replace(files[name], path, data.draw(values))
+    for file_name, content in files.items():
+        (directory / file_name).write_text(yaml.safe_dump(content, allow_unicode=True))
+    return files
+
+
 def _load(directory: Path) -> None:
     try:
         load_spec(directory)
@@ -62,13 +77,7 @@ def _load(directory: Path) -> None:
 @given(data=st.data())
 def test_mutated_examples_never_raise_a_traceback(tmp_path_factory: Any, data: st.DataObject) -> None:
     directory = tmp_path_factory.mktemp("spec")
-    files = copy.deepcopy(EXAMPLE_FILES)
-    name = data.draw(st.sampled_from(sorted(files)))
-    for _ in range(data.draw(st.integers(min_value=1, max_value=3))):
-        path = data.draw(st.sampled_from(_paths(files[name])))
-        files[name] = _replace(files[name], path, data.draw(junk))
-    for file_name, content in files.items():
-        (directory / file_name).write_text(yaml.safe_dump(content, allow_unicode=True))
+    _mutated(directory, data, junk, most=3, include_root=True)
     _load(directory)
 
 
@@ -94,13 +103,7 @@ plausible = st.sampled_from(
 @given(data=st.data())
 def test_mutated_examples_that_validate_generate(tmp_path_factory: Any, data: st.DataObject) -> None:
     directory = tmp_path_factory.mktemp("spec")
-    files = copy.deepcopy(EXAMPLE_FILES)
-    name = data.draw(st.sampled_from(sorted(files)))
-    for _ in range(data.draw(st.integers(min_value=1, max_value=2))):
-        path = data.draw(st.sampled_from(_paths(files[name])[1:]))
-        files[name] = _replace(files[name], path, data.draw(plausible | junk))
-    for file_name, content in files.items():
-        (directory / file_name).write_text(yaml.safe_dump(content, allow_unicode=True))
+    files = _mutated(directory, data, plausible | junk, most=2, include_root=False)
     try:
         spec = validate(directory)
     except (SpecInvalid, UnknownEnvironment) as err:
