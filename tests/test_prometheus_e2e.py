@@ -135,9 +135,9 @@ def test_rules_evaluate_in_a_real_prometheus(tmp_path: Path, app: App, version: 
         remaining = wait_for("the remaining budget", lambda: _value(server, remaining_query), 150, interval=2)
         assert remaining == pytest.approx(1 - ERROR_RATIO / 0.01, rel=0.05)
 
-        assert not server.firing("TargetDown")
+        assert not server.firing("ServiceDown")
         app.stop()
-        down = wait_for("TargetDown to fire once the app stops", lambda: server.firing("TargetDown"), 60)
+        down = wait_for("ServiceDown to fire once the app stops", lambda: server.firing("ServiceDown"), 60)
         assert down[0]["labels"]["service"] == "shop" and down[0]["labels"]["severity"] == "critical"
 
 

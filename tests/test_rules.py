@@ -8,6 +8,7 @@ from pathlib import Path
 import pytest
 import yaml
 
+from obskit.generate.rules.catalog import pod_label_matchers
 from obskit.generate.tree import generate_tree
 from obskit.output.writer import write
 from obskit.pipeline import load_plan, output_tree
@@ -121,7 +122,12 @@ def test_burn_rate_thresholds_are_exact_decimals(prod_tree: dict[str, str]) -> N
 def test_every_alert_carries_the_contract_labels_and_annotations(prod_tree: dict[str, str]) -> None:
     for service in ("checkout", "catalog-api", "search-indexer"):
         alerts = [rule for rule in rules_of(prod_tree, service) if "alert" in rule]
-        assert {a["alert"] for a in alerts} >= {"ErrorBudgetBurn", "TargetDown", "TargetsMissing", "SLIMetricMissing"}
+        assert {a["alert"] for a in alerts} >= {
+            "ErrorBudgetBurn",
+            "ServiceDown",
+            "ServiceTargetsMissing",
+            "SLIMetricMissing",
+        }
         for alert in alerts:
             assert re.fullmatch(r"[A-Z][A-Za-z0-9]+", alert["alert"])
             labels = alert["labels"]
@@ -144,9 +150,9 @@ def test_severity_follows_the_tier(prod_tree: dict[str, str]) -> None:
 
     assert severities("checkout") == {"1h": "critical", "6h": "critical", "1d": "warning", "3d": "warning"}
     assert severities("search-indexer") == {"1h": "warning", "6h": "warning", "1d": "warning", "3d": "warning"}
-    assert alerts_of(prod_tree, "checkout", "TargetDown")[0]["labels"]["severity"] == "critical"
-    assert alerts_of(prod_tree, "search-indexer", "TargetDown")[0]["labels"]["severity"] == "warning"
-    assert alerts_of(prod_tree, "search-indexer", "TargetDown")[0]["for"] == "15m"
+    assert alerts_of(prod_tree, "checkout", "ServiceDown")[0]["labels"]["severity"] == "critical"
+    assert alerts_of(prod_tree, "search-indexer", "ServiceDown")[0]["labels"]["severity"] == "warning"
+    assert alerts_of(prod_tree, "search-indexer", "ServiceDown")[0]["for"] == "15m"
 
 
 def test_burn_alerts_name_their_windows(prod_tree: dict[str, str]) -> None:
@@ -310,7 +316,7 @@ def test_catalog_entries_are_checked_with_file_and_line(tmp_path: Path) -> None:
     ]
     bad = CATALOG_ENTRY.replace("[[job]]", "[[jobb]]").replace("Requests are slow.", "Requests of {{ $labels.job }}")
     assert _catalog_problems(tmp_path, bad) == [
-        "custom.yaml:5: alerts.HighLatency.expr: unknown placeholder [[jobb]]; known: service, job, namespace, tier, "
+        "custom.yaml:5: alerts.HighLatency.expr: unknown placeholder [[jobb]]; known: service, job, namespace, pod_labels, tier, "
         "team, platform_for, span",
         "custom.yaml:7: alerts.HighLatency.summary: 'Requests of {{ $labels.job }}': a summary has no templates and "
         "ends with a full stop",
@@ -361,7 +367,7 @@ def test_slos_sharing_series_get_tests_of_their_own_that_pass(write_spec, tmp_pa
     out = tmp_path / "out"
     write(out, output_tree(load_plan(write_spec(text), "prod")))
     tests = yaml.safe_load((out / "prometheus/tests/checkout.test.yaml").read_text())["tests"]
-    names = [t["name"] for t in tests]
+    names = {case for t in tests for case in t["name"].split(" + ")}  # independent cases share groups
     assert "SLO throttled: fast burn" in names and "SLOs: fast burn" not in names
     outcome = promtool.test_rules(out, ["prometheus/tests/checkout.test.yaml"])
     assert outcome.ok, outcome.output
@@ -396,3 +402,27 @@ def test_the_generated_rules_and_tests_pass_on_each_prometheus_version(
     assert promtool.version().startswith(f"promtool, version {version[0]}.")
     report = check_tree(out)
     assert report.ok, "\n".join(f"{c.title}: {c.details}" for c in report.checks)
+
+
+def test_no_alert_name_collides_with_kube_prometheus_stack_defaults(prod_tree: dict[str, str]) -> None:
+    """The chart's own rules (TargetDown, KubePodCrashLooping, ...) keep their meaning, and its
+    inhibit rules, which match on alertname, never pair one of them with one of obskit's."""
+    lines = (Path(__file__).parent / "data" / "kube_prometheus_stack_alerts.txt").read_text().splitlines()
+    chart = {line for line in lines if line and not line.startswith("#")}
+    assert {"TargetDown", "KubePodCrashLooping", "KubePodNotReady", "Watchdog"} <= chart
+    ours = {
+        rule["alert"]
+        for service in ("checkout", "catalog-api", "search-indexer")
+        for rule in rules_of(prod_tree, service)
+        if "alert" in rule
+    }
+    assert ours and not ours & chart
+
+
+def test_workload_alerts_select_the_services_pods_through_kube_pod_labels(prod_tree: dict[str, str]) -> None:
+    crash = alerts_of(prod_tree, "checkout", "ServicePodCrashLooping")[0]
+    assert 'kube_pod_labels{namespace="shop",label_app_kubernetes_io_name="checkout"}' in crash["expr"]
+    assert crash["labels"]["severity"] == "warning"
+    assert pod_label_matchers({"app.kubernetes.io/name": "x", "tier": "web"}) == (
+        'label_app_kubernetes_io_name="x",label_tier="web"'
+    )

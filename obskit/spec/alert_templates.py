@@ -18,10 +18,11 @@ import promql_parser
 from obskit.spec import schema
 from obskit.spec.problems import Problem, SpecInvalid
 from obskit.spec.yaml_lines import Located, load_yaml_file
+from obskit.units import DURATION_PATTERN
 
 API_VERSION = "obskit/alerts/v1"
 SEVERITIES = ("page", "critical", "warning", "info")
-PLACEHOLDERS = ("service", "job", "namespace", "tier", "team", "platform_for", "span")
+PLACEHOLDERS = ("service", "job", "namespace", "pod_labels", "tier", "team", "platform_for", "span")
 _PLACEHOLDER = re.compile(r"\[\[\s*([a-z_]+)\s*\]\]")
 _LABEL_TEMPLATE = re.compile(r"\{\{\s*\$labels\.([a-zA-Z_][a-zA-Z0-9_]*)\s*\}\}")
 
@@ -90,7 +91,11 @@ def render_label_templates(text: str, labels: dict[str, str]) -> str:
     return _LABEL_TEMPLATE.sub(lambda match: labels.get(match.group(1), "<no value>"), text)
 
 
-_SAMPLE_PARAMS = {name: "x" for name in PLACEHOLDERS} | {"platform_for": "5m", "span": "10"}
+_SAMPLE_PARAMS = {name: "x" for name in PLACEHOLDERS} | {
+    "platform_for": "5m",
+    "span": "10",
+    "pod_labels": 'label_x="x"',
+}
 
 
 def _template_problems(alert: dict[str, Any]) -> list[tuple[tuple[str, ...], str]]:
@@ -112,6 +117,9 @@ def _template_problems(alert: dict[str, Any]) -> list[tuple[tuple[str, ...], str
     description = alert.get("description")
     if isinstance(description, str) and "{{" in _LABEL_TEMPLATE.sub("", description):
         found.append((("description",), f"{description!r}: only {{{{ $labels.name }}}} templates are supported"))
+    for_ = alert.get("for")
+    if isinstance(for_, str) and not found and not re.fullmatch(DURATION_PATTERN, fill(for_, _SAMPLE_PARAMS) or "-"):
+        found.append((("for",), f"{for_!r}: not a duration (e.g. 15m) or [[platform_for]]"))
     expr = alert.get("expr")
     if isinstance(expr, str) and not found:
         try:

@@ -25,7 +25,7 @@ class Tier:
     pages: bool
     restore_drill_interval: Duration
     retention: Duration
-    platform_alert_for: Duration  # the `for:` of platform alerts such as TargetDown
+    platform_alert_for: Duration  # the `for:` of platform alerts such as ServiceDown
 
 
 @dataclass(frozen=True)

@@ -2,29 +2,51 @@
 
 from __future__ import annotations
 
+import re
+
 from obskit.generate.rules.common import Rule
 from obskit.generate.rules.timing import check_time, input_steps
 from obskit.plan.types import ServicePlan
 from obskit.spec.alert_templates import AlertTemplate, fill
+from obskit.units import Duration, parse_duration
+
+_NOT_IN_LABEL_NAME = re.compile(r"[^a-zA-Z0-9_]")
 
 
-def template_params(service_plan: ServicePlan) -> dict[str, str]:
-    """Values of the catalog's [[placeholders]] for one service."""
-    platform_for = service_plan.tier.platform_alert_for
+def pod_label_matchers(selector: dict[str, str]) -> str:
+    """The service's pod selector as matchers on kube-state-metrics' `kube_pod_labels`, which
+    writes a pod label `app.kubernetes.io/name` as `label_app_kubernetes_io_name`."""
+    return ",".join(f'label_{_NOT_IN_LABEL_NAME.sub("_", name)}="{value}"' for name, value in sorted(selector.items()))
+
+
+def alert_for(service_plan: ServicePlan, template: AlertTemplate) -> Duration | None:
+    if not template.for_:
+        return None
+    return parse_duration(fill(template.for_, _timing_params(service_plan)))
+
+
+def _timing_params(service_plan: ServicePlan) -> dict[str, str]:
+    return {"platform_for": str(service_plan.tier.platform_alert_for)}
+
+
+def template_params(service_plan: ServicePlan, template: AlertTemplate) -> dict[str, str]:
+    """Values of the catalog's [[placeholders]] for one service and template."""
+    for_ = alert_for(service_plan, template) or Duration(0)
     return {
         "service": service_plan.name,
         "job": service_plan.service.job,
         "namespace": service_plan.service.namespace,
+        "pod_labels": pod_label_matchers(dict(service_plan.service.selector)),
         "tier": service_plan.tier.name,
         "team": service_plan.service.team,
-        "platform_for": str(platform_for),
-        # samples of a test series: long enough to pass the `for:` and be checked
-        "span": str(input_steps(check_time(platform_for))),
+        **_timing_params(service_plan),
+        # samples of a test series: long enough to pass the template's `for:` and be checked
+        "span": str(input_steps(check_time(for_))),
     }
 
 
 def catalog_rule(service_plan: ServicePlan, template: AlertTemplate) -> Rule:
-    params = template_params(service_plan)
+    params = template_params(service_plan, template)
     rule: Rule = {
         "alert": template.name,
         "expr": fill(template.expr, params),

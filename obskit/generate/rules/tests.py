@@ -15,7 +15,7 @@ from functools import lru_cache
 from typing import Any
 
 from obskit.generate.rules import slo as slo_rules
-from obskit.generate.rules.catalog import catalog_rule, template_params
+from obskit.generate.rules.catalog import alert_for, catalog_rule, template_params
 from obskit.generate.rules.dr import dr_test_groups
 from obskit.generate.rules.testpacking import pack
 from obskit.generate.rules.timing import EVAL_STEP, INPUT_STEP, SLO_CHECK_TIME, check_time, input_steps
@@ -49,9 +49,9 @@ def _expected_alert(rule: dict[str, Any], series_labels: dict[str, str]) -> dict
 
 
 def _catalog_cases(service_plan: ServicePlan, template: AlertTemplate) -> list[TestGroup]:
-    params = template_params(service_plan)
+    params = template_params(service_plan, template)
     rule = catalog_rule(service_plan, template)
-    eval_time = check_time(service_plan.tier.platform_alert_for)
+    eval_time = check_time(alert_for(service_plan, template) or Duration(0))
     groups = []
     for case_name, case in (("fires", template.fires), ("silent", template.silent)):
         expected = []
