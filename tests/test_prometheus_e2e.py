@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import http.server
 import threading
+import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -162,3 +164,95 @@ def test_a_service_without_an_error_series_records_no_errors_and_a_full_budget(t
             assert [a for a in firing if a["labels"]["slo"] == "availability"] == []  # latency has its slow requests
     finally:
         healthy.stop()
+
+
+class Exposition:
+    """A hand-written text exposition (as an exporter or a non-Go, non-Python client may write it):
+    `le` spelled `0.30` and `1`, counters growing with time, 20% of requests over the threshold."""
+
+    def __init__(self) -> None:
+        self.started = time.monotonic()
+        self.port = free_port()
+        exposition = self
+
+        class Handler(http.server.BaseHTTPRequestHandler):
+            def do_GET(self) -> None:
+                n = int((time.monotonic() - exposition.started) * 100)
+                body = "\n".join(
+                    [
+                        "# TYPE http_request_duration_seconds histogram",
+                        f'http_request_duration_seconds_bucket{{le="0.10"}} {n * 6 // 10}',
+                        f'http_request_duration_seconds_bucket{{le="0.30"}} {n * 8 // 10}',
+                        f'http_request_duration_seconds_bucket{{le="1"}} {n}',
+                        f'http_request_duration_seconds_bucket{{le="+Inf"}} {n}',
+                        f"http_request_duration_seconds_count {n}",
+                        f"http_request_duration_seconds_sum {n * 0.2}",
+                        "",
+                    ]
+                ).encode()
+                self.send_response(200)
+                self.send_header("Content-Type", "text/plain; version=0.0.4")
+                self.end_headers()
+                self.wfile.write(body)
+
+            def log_message(self, *args: object) -> None:
+                pass
+
+        self.server = http.server.ThreadingHTTPServer(("127.0.0.1", self.port), Handler)
+        threading.Thread(target=self.server.serve_forever, daemon=True).start()
+
+    def stop(self) -> None:
+        self.server.shutdown()
+        self.server.server_close()
+
+
+LE_SPEC = (
+    SPEC.split("    slos:")[0]
+    + """\
+    slos:
+      latency:
+        objective: 95
+        latency: {histogram: 'http_request_duration_seconds{job="shop"}', threshold: 300ms}
+      latency-1s:
+        objective: 95
+        latency: {histogram: 'http_request_duration_seconds{job="shop"}', threshold: 1s}
+      latency-missing:
+        objective: 95
+        latency: {histogram: 'http_request_duration_seconds{job="shop"}', threshold: 250ms}
+"""
+)
+
+
+@pytest.mark.timeout(180)
+@pytest.mark.parametrize("version", VERSION_PARAMS)
+def test_latency_buckets_match_however_le_is_spelled(tmp_path: Path, version: str) -> None:
+    """Prometheus 2 stores le="0.30" and le="1" as scraped, Prometheus 3 as 0.3 and 1.0: the
+    threshold's bucket is found either way; a threshold with no bucket raises SLIBucketMissing."""
+    exposition = Exposition()
+    try:
+        (tmp_path / "obskit.yaml").write_text(LE_SPEC)
+        tree = generate_tree(load_plan(tmp_path / "obskit.yaml", "e2e"))
+        (tmp_path / "shop.rules.yaml").write_text(tree["prometheus/rulefiles/shop.rules.yaml"])
+        config = {
+            "global": {"scrape_interval": "1s", "evaluation_interval": "1s"},
+            "rule_files": ["shop.rules.yaml"],
+            "scrape_configs": [{"job_name": "shop", "static_configs": [{"targets": [f"127.0.0.1:{exposition.port}"]}]}],
+        }
+        with prometheus(tmp_path, config, binary=VERSIONS[version][0]) as server:
+            stored = {
+                s["metric"]["le"]
+                for s in wait_for("the buckets", lambda: server.query("http_request_duration_seconds_bucket"), 30)
+            }
+            assert stored == ({"0.10", "0.30", "1", "+Inf"} if version == "2.x" else {"0.1", "0.3", "1.0", "+Inf"})
+
+            def ratio(slo: str) -> float | None:
+                return _value(server, f'slo:sli_error:ratio_rate5m{{service="shop",slo="{slo}"}}')
+
+            assert wait_for("the 300ms ratio", lambda: ratio("latency"), 60) == pytest.approx(0.2, abs=0.02)
+            one_second = 'slo:sli_error:ratio_rate5m{service="shop",slo="latency-1s"}'
+            assert float(wait_for("the 1s ratio", lambda: server.query(one_second), 30)[0]["value"][1]) == 0
+            missing = wait_for("SLIBucketMissing", lambda: server.firing("SLIBucketMissing"), 60)
+            assert [a["labels"]["slo"] for a in missing] == ["latency-missing"]
+            assert ratio("latency-missing") is None  # the SLO measures nothing: hence the alert
+    finally:
+        exposition.stop()

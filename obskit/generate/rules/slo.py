@@ -37,14 +37,19 @@ SHORT_WINDOWS = tuple(w for w in burnrate.ALERT_WINDOWS if w < parse_duration("1
 LONG_GROUP_INTERVAL = "2m"  # well inside the 5m lookback, so readers never see the series go stale
 
 
+def le_text(threshold: Duration) -> str:
+    """The threshold as Prometheus 3 stores a bucket's `le`: 0.3, and whole numbers as 1.0."""
+    text = burnrate.decimal_text(threshold.seconds)
+    return text if "." in text else f"{text}.0"
+
+
 def le_matcher(threshold: Duration) -> tuple[str, str, str]:
-    """Match the bucket of the threshold as either client library writes `le`: Go writes 1 as "1",
-    Python as "1.0"; Prometheus 2.x stores label values as scraped."""
-    seconds = threshold.seconds
-    text = burnrate.decimal_text(seconds)
-    if seconds.denominator == 1:
-        return ("le", "=~", f"{text}|{text}\\.0")
-    return ("le", "=", text)
+    """Match the threshold's bucket however its `le` is spelled. Prometheus 2 stores what the client
+    wrote (Go writes 1 as "1", Python as "1.0", a hand-written exposition may say "0.30");
+    Prometheus 3 normalises to 0.3 and 1.0. So: the number's digits, then any trailing zeros."""
+    text = burnrate.decimal_text(threshold.seconds)
+    escaped = text.replace(".", "\\.")
+    return ("le", "=~", f"{escaped}0*" if "." in text else f"{escaped}(\\.0*)?")
 
 
 def _sum_rate(selector_text: str, window: Duration) -> str:
@@ -67,7 +72,7 @@ def base_expressions(slo_plan: SLOPlan) -> tuple[str, str]:
     if isinstance(sli, LatencySLI):
         histogram = sli.histogram
         total = _sum_rate(histogram.with_name(f"{histogram.metric}_count"), BASE_WINDOW)
-        good = _sum_rate(histogram.with_name(f"{histogram.metric}_bucket", le_matcher(sli.threshold)), BASE_WINDOW)
+        good = _sum_rate(threshold_bucket(sli), BASE_WINDOW)
         return f"{total} - {good}", total
     assert isinstance(sli, RawSLI)
     errors = sli.error_query.replace(WINDOW_PLACEHOLDER, str(BASE_WINDOW))
@@ -135,6 +140,8 @@ def slo_groups(service_plan: ServicePlan, slo_plan: SLOPlan) -> list[Group]:
     for burn in slo_plan.burn_alerts:
         alerts.append(burn_alert(service_plan, slo_plan, burn))
     alerts.append(sli_missing_alert(service_plan, slo_plan))
+    if isinstance(slo_plan.slo.sli, LatencySLI):
+        alerts.append(bucket_missing_alert(service_plan, slo_plan))
     return [
         {"name": group_name(service_plan.name, slo_plan.name, "sli"), "rules": sli},
         {
@@ -191,5 +198,32 @@ def sli_missing_alert(service_plan: ServicePlan, slo_plan: SLOPlan) -> Rule:
                 "service still exports the SLI's metrics under the same names and labels."
             ),
             "runbook_url": service_plan.runbook_url("SLIMetricMissing"),
+        },
+    }
+
+
+def threshold_bucket(sli: LatencySLI) -> str:
+    return sli.histogram.with_name(f"{sli.histogram.metric}_bucket", le_matcher(sli.threshold))
+
+
+def bucket_missing_alert(service_plan: ServicePlan, slo_plan: SLOPlan) -> Rule:
+    """A histogram without a bucket at the threshold counts nothing as good or bad: the SLO's
+    error rate is absent, so no burn alert can fire, while the total looks fine."""
+    sli = slo_plan.slo.sli
+    assert isinstance(sli, LatencySLI)
+    return {
+        "alert": "SLIBucketMissing",
+        "expr": f"{total_rate(BASE_WINDOW)}{slo_plan.selector} > 0\nunless on ()\ncount({threshold_bucket(sli)})",
+        "for": str(service_plan.tier.platform_alert_for),
+        "labels": {**service_plan.alert_labels("warning"), "slo": slo_plan.name},
+        "annotations": {
+            "summary": "The histogram of a latency SLI has no bucket at its threshold.",
+            "description": (
+                f"{sli.histogram.metric} of {{{{ $labels.service }}}} counts requests but has no bucket with "
+                f"le={le_text(sli.threshold)} (the {{{{ $labels.slo }}}} SLO's threshold of {sli.threshold}) for "
+                f"{service_plan.tier.platform_alert_for}: the SLO measures nothing and its ErrorBudgetBurn alerts "
+                "cannot fire. Add the threshold to the histogram's buckets, or set the threshold to an existing bucket."
+            ),
+            "runbook_url": service_plan.runbook_url("SLIBucketMissing"),
         },
     }

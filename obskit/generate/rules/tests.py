@@ -68,8 +68,18 @@ def _catalog_cases(service_plan: ServicePlan, template: AlertTemplate) -> list[T
     return groups
 
 
+def client_le(threshold: Duration) -> str:
+    """The threshold's `le` as a client might write it, unlike Prometheus 3's 0.3 and 1.0: 0.30, 1."""
+    text = burnrate.decimal_text(threshold.seconds)
+    return f"{text}0" if "." in text else text
+
+
 def _input_series(
-    service_plan: ServicePlan, slo_plan: SLOPlan, ratio: Fraction, until: Duration = SLO_CHECK_TIME
+    service_plan: ServicePlan,
+    slo_plan: SLOPlan,
+    ratio: Fraction,
+    until: Duration = SLO_CHECK_TIME,
+    le_spelling: str | None = None,
 ) -> list[dict[str, str]]:
     steps = input_steps(until)
     errors, total = TOTAL_PER_STEP * ratio, TOTAL_PER_STEP
@@ -83,12 +93,13 @@ def _input_series(
         return [{"series": error_series, "values": _counter(errors, steps)}, other]
     if isinstance(sli, LatencySLI):
         histogram = sli.histogram
-        _, _, le = slo_rules.le_matcher(sli.threshold)
         base = {name: value for name, _, value in histogram.matchers}
         return [
             {"series": series_text(f"{histogram.metric}_count", base), "values": _counter(total, steps)},
             {
-                "series": series_text(f"{histogram.metric}_bucket", {**base, "le": le.split("|")[0]}),
+                "series": series_text(
+                    f"{histogram.metric}_bucket", {**base, "le": le_spelling or slo_rules.le_text(sli.threshold)}
+                ),
                 "values": _counter(total - errors, steps),
             },
             {
@@ -222,7 +233,15 @@ def _scenario_parts(service_plan: ServicePlan, slo_plan: SLOPlan) -> dict[str, d
     parts = {}
     for scenario, (ratio, firing) in burn_scenarios(slo_plan).items():
         parts[scenario] = {
-            "series": _input_series(service_plan, slo_plan, ratio),
+            # the fast burn's bucket spelled as a client may write it: the rules must match it too
+            "series": _input_series(
+                service_plan,
+                slo_plan,
+                ratio,
+                le_spelling=client_le(slo_plan.slo.sli.threshold)
+                if scenario == "fast burn" and isinstance(slo_plan.slo.sli, LatencySLI)
+                else None,
+            ),
             "alerts": [
                 _expected_alert(slo_rules.burn_alert(service_plan, slo_plan, burn), labels)
                 for burn in slo_plan.burn_alerts
@@ -233,17 +252,69 @@ def _scenario_parts(service_plan: ServicePlan, slo_plan: SLOPlan) -> dict[str, d
     return parts
 
 
-def _scenario_group(name: str, series: list[dict[str, str]], alerts: list[Any], checks: list[Any]) -> TestGroup:
+def _scenario_group(
+    name: str, series: list[dict[str, str]], alerts: list[Any], checks: list[Any], quiet: tuple[str, ...]
+) -> TestGroup:
     return {
         "name": name,
         "interval": str(INPUT_STEP),
         "input_series": series,
         "alert_rule_test": [
             {"eval_time": str(SLO_CHECK_TIME), "alertname": "ErrorBudgetBurn", "exp_alerts": alerts},
-            {"eval_time": str(SLO_CHECK_TIME), "alertname": "SLIMetricMissing", "exp_alerts": []},
+            *({"eval_time": str(SLO_CHECK_TIME), "alertname": name, "exp_alerts": []} for name in quiet),
         ],
         "promql_expr_test": checks,
     }
+
+
+def _quiet_alerts(service_plan: ServicePlan) -> tuple[str, ...]:
+    """The SLO alerts about missing inputs, which no scenario with every series present may fire."""
+    latency = any(isinstance(slo.slo.sli, LatencySLI) for slo in service_plan.slos)
+    return ("SLIMetricMissing", *(("SLIBucketMissing",) if latency else ()))
+
+
+def _bucket_missing_groups(service_plan: ServicePlan) -> list[TestGroup]:
+    """Per latency SLO: the histogram counts requests, has other buckets, but none at the threshold.
+    SLIBucketMissing fires (for every SLO reading that same bucket), nothing else does."""
+    groups = []
+    at = max(SLO_CHECK_TIME, check_time(service_plan.tier.platform_alert_for))
+    for slo_plan in service_plan.slos:
+        sli = slo_plan.slo.sli
+        if not isinstance(sli, LatencySLI):
+            continue
+        histogram = sli.histogram
+        base = {name: value for name, _, value in histogram.matchers}
+        missing = series_text(f"{histogram.metric}_bucket", {**base, "le": slo_rules.le_text(sli.threshold)})
+        series = [
+            entry for entry in _input_series(service_plan, slo_plan, Fraction(0), at) if entry["series"] != missing
+        ]
+        seen = {entry["series"] for entry in series} | {missing}
+        for other in service_plan.slos:
+            for entry in _input_series(service_plan, other, Fraction(0), at) if other is not slo_plan else []:
+                if entry["series"] not in seen:
+                    seen.add(entry["series"])
+                    series.append(entry)
+        same_bucket = [
+            other
+            for other in service_plan.slos
+            if isinstance(other.slo.sli, LatencySLI)
+            and slo_rules.threshold_bucket(other.slo.sli) == slo_rules.threshold_bucket(sli)
+        ]
+        expected = [
+            _expected_alert(slo_rules.bucket_missing_alert(service_plan, other), other.labels) for other in same_bucket
+        ]
+        groups.append(
+            {
+                "name": f"SLO {slo_plan.name}: no bucket at the threshold",
+                "interval": str(INPUT_STEP),
+                "input_series": series,
+                "alert_rule_test": [
+                    {"eval_time": str(at), "alertname": "SLIBucketMissing", "exp_alerts": expected},
+                    {"eval_time": str(at), "alertname": "SLIMetricMissing", "exp_alerts": []},
+                ],
+            }
+        )
+    return groups
 
 
 def _missing_group(service_plan: ServicePlan, missing: list[SLOPlan], name: str) -> TestGroup:
@@ -274,6 +345,7 @@ def _slo_groups(service_plan: ServicePlan) -> list[TestGroup]:
     if not slos:
         return []
     parts = {slo.name: _scenario_parts(service_plan, slo) for slo in slos}
+    quiet = _quiet_alerts(service_plan)
     scenarios = list(parts[slos[0].name])
     healthy = {slo.name: _input_series(service_plan, slo, Fraction(0)) for slo in slos}
     series_sets = [{entry["series"] for entry in healthy[slo.name]} for slo in slos]
@@ -284,6 +356,7 @@ def _slo_groups(service_plan: ServicePlan) -> list[TestGroup]:
                 [s for slo in slos for s in parts[slo.name][scenario]["series"]],
                 [a for slo in slos for a in parts[slo.name][scenario]["alerts"]],
                 [c for slo in slos for c in parts[slo.name][scenario]["checks"]],
+                quiet,
             )
             for scenario in scenarios
         ]
@@ -299,10 +372,17 @@ def _slo_groups(service_plan: ServicePlan) -> list[TestGroup]:
                         if entry["series"] not in seen:
                             seen.add(entry["series"])
                             series.append(entry)
-                groups.append(_scenario_group(f"SLO {slo.name}: {scenario}", series, part["alerts"], part["checks"]))
+                groups.append(
+                    _scenario_group(f"SLO {slo.name}: {scenario}", series, part["alerts"], part["checks"], quiet)
+                )
     # Shared series cannot go missing for one SLO alone: all go missing together.
     appearing = [group for slo in slos if (group := _appearing_errors_group(service_plan, slo)) is not None]
-    return [*groups, *appearing, _missing_group(service_plan, list(slos), "SLOs: SLI metrics missing")]
+    return [
+        *groups,
+        *appearing,
+        *_bucket_missing_groups(service_plan),
+        _missing_group(service_plan, list(slos), "SLOs: SLI metrics missing"),
+    ]
 
 
 def service_tests(
