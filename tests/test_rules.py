@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from fractions import Fraction
 from pathlib import Path
 
 import pytest
@@ -10,6 +11,7 @@ import yaml
 
 from obskit.generate.rules.catalog import pod_label_matchers
 from obskit.generate.tree import generate_tree
+from obskit.plan import burnrate
 from obskit.output.writer import write
 from obskit.pipeline import load_plan, output_tree
 from obskit.spec.alert_templates import load_catalog
@@ -110,11 +112,12 @@ def test_burn_rate_thresholds_are_exact_decimals(prod_tree: dict[str, str]) -> N
         "0.0015",
         "0.0005",
     ]
-    # catalog-api: the tier's 99.9 over 28d -> 13.44x, 5.6x, 2.8x, 14/15x
+    # catalog-api: the tier's 99.9 over 28d keeps the 30d factors (scaled down, 3d would be 14/15x)
     catalog = {a["labels"]["long_window"]: a for a in alerts_of(prod_tree, "catalog-api", "ErrorBudgetBurn")}
-    assert catalog["1h"]["expr"].endswith("> 0.01344")
-    assert "13.44x the sustainable rate" in catalog["1h"]["annotations"]["description"]
-    assert catalog["3d"]["expr"].endswith("> 0.000933333333333333")
+    assert catalog["1h"]["expr"].endswith("> 0.0144")
+    assert "14.4x the sustainable rate" in catalog["1h"]["annotations"]["description"]
+    assert catalog["3d"]["expr"].endswith("> 0.001")
+    assert burnrate.decimal_text(Fraction(14, 15)) == "0.933333333333333"  # 15 significant digits
     for alert in alerts_of(prod_tree, "checkout", "ErrorBudgetBurn"):
         assert "e-" not in alert["expr"] and "999999" not in alert["expr"]
 
@@ -426,3 +429,23 @@ def test_workload_alerts_select_the_services_pods_through_kube_pod_labels(prod_t
     assert pod_label_matchers({"app.kubernetes.io/name": "x", "tier": "web"}) == (
         'label_app_kubernetes_io_name="x",label_tier="web"'
     )
+
+
+def test_no_burn_alert_fires_below_1x_whatever_the_window(write_spec) -> None:
+    """Short windows keep the 30d factors (7d scaled down would ticket at 0.7x and 0.233x);
+    longer windows scale up, spending the same share of their budget per long window."""
+
+    def factors(window: str) -> dict[str, str]:
+        text = MINIMAL + f"""\
+    slos:
+      availability: {{window: {window}, errors: 'a_total{{code="5"}}', total: a_total}}
+"""
+        tree = generate_tree(load_plan(write_spec(text), "prod"))
+        return {
+            a["labels"]["long_window"]: a["annotations"]["description"].split(" over ")[1].split("x the")[0]
+            for a in alerts_of(tree, "checkout", "ErrorBudgetBurn")
+        }
+
+    assert factors("7d") == {"1h": "14.4", "6h": "6", "1d": "3", "3d": "1"}
+    assert factors("30d") == {"1h": "14.4", "6h": "6", "1d": "3", "3d": "1"}
+    assert factors("90d") == {"1h": "43.2", "6h": "18", "1d": "9", "3d": "3"}

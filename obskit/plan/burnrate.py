@@ -1,9 +1,12 @@
 """Multi-window multi-burn-rate alerting (Google SRE workbook, chapter 5), exactly.
 
 A pair alerts when the error ratio over both its long and its short window exceeds
-`factor x error budget`, where the factor spends `budget_share` of the SLO window's
-budget within the long window: factor = share x slo_window / long_window. For a 30d
-window that gives the workbook's 14.4, 6, 3 and 1; other windows scale (28d: 13.44).
+`factor x error budget`, where the factor spends `budget_share` of the budget of a window
+of at least 30d within the long window: factor = share x max(slo_window, 30d) / long_window.
+For 30d that is the workbook's 14.4, 6, 3 and 1, and longer windows scale up (90d: 43.2).
+Shorter windows keep the 30d factors: scaled down, a 7d window would ticket at 0.233x, a
+burn its budget easily affords; kept, no alert fires below 1x and each pair spends a larger
+share of a short window's budget before it fires (7d: 8.6% in 1h before the page).
 Arithmetic is in Fractions; numbers are written as exact decimals where they have one.
 """
 
@@ -16,6 +19,7 @@ from functools import lru_cache
 
 from obskit.units import Duration, parse_duration
 
+FACTOR_WINDOW = parse_duration("30d")  # the workbook's factors are for 30d; no window gets smaller ones
 SIGNIFICANT_DIGITS = 15  # for the rare factor with no finite decimal (e.g. 28d: 14/15)
 
 
@@ -27,7 +31,7 @@ class WindowPair:
     fast: bool  # fast pairs page in tiers that page; slow pairs open tickets
 
     def factor(self, slo_window: Duration) -> Fraction:
-        return self.budget_share * Fraction(slo_window.ms, self.long.ms)
+        return self.budget_share * Fraction(max(slo_window.ms, FACTOR_WINDOW.ms), self.long.ms)
 
 
 PAIRS: tuple[WindowPair, ...] = (

@@ -2,8 +2,8 @@
 
 Every alert gets a case where it fires and one where it stays silent: catalog alerts from
 the test cases in their template, SLO alerts from input series built from the spec's own
-selectors at chosen error ratios (none; between the slow and fast thresholds; above every
-threshold). Recorded values are checked within a relative 1e-9, since Prometheus' float
+selectors at chosen error ratios (none; just under the budget; between the slow and fast
+thresholds; above every threshold). Recorded values are checked within a relative 1e-9, since Prometheus' float
 arithmetic need not round like the exact decimals obskit writes.
 """
 
@@ -201,6 +201,8 @@ def _burn_scenarios(
     fast_ratio = _power_of_two_above(max(map(limit, burnrate.PAIRS)))
     return {
         "no errors": (Fraction(0), ()),
+        # just under the budget: the SLO is met, so nothing may fire, whatever the window
+        "within budget": (burnrate.error_budget(objective) * Fraction(9, 10), ()),
         "slow burn": (slow_ratio, slow),
         "fast burn": (fast_ratio, burnrate.PAIRS),
     }
