@@ -11,9 +11,9 @@ import yaml
 
 from obskit.generate.rules.catalog import pod_label_matchers
 from obskit.generate.tree import generate_tree
-from obskit.plan import burnrate
 from obskit.output.writer import write
 from obskit.pipeline import load_plan, output_tree
+from obskit.plan import burnrate
 from obskit.spec.alert_templates import load_catalog
 from obskit.spec.problems import SpecInvalid
 from obskit.verify import objects, promtool
@@ -436,10 +436,13 @@ def test_no_burn_alert_fires_below_1x_whatever_the_window(write_spec) -> None:
     longer windows scale up, spending the same share of their budget per long window."""
 
     def factors(window: str) -> dict[str, str]:
-        text = MINIMAL + f"""\
+        text = (
+            MINIMAL
+            + f"""\
     slos:
       availability: {{window: {window}, errors: 'a_total{{code="5"}}', total: a_total}}
 """
+        )
         tree = generate_tree(load_plan(write_spec(text), "prod"))
         return {
             a["labels"]["long_window"]: a["annotations"]["description"].split(" over ")[1].split("x the")[0]
