@@ -7,6 +7,9 @@ from __future__ import annotations
 from obskit.units import parse_duration
 
 SLO_WINDOW = "30d"
+# a burn alert needs this many failed events in its long window: one failure among a handful
+# of requests is not an outage
+SLO_MIN_ERRORS = 10
 METRICS_PATH = "/metrics"
 VOLUMES = "snapshot"  # Velero captures persistent volumes as snapshots
 GRAFANA_NAMESPACE = "monitoring"

@@ -84,6 +84,17 @@ def _format_ms(ms: int) -> str:
     return "".join(f"{amount}{unit}" for unit, amount in amounts.items() if amount)
 
 
+_HUMAN_UNITS_MS = tuple(_DURATION_UNITS_MS[unit] for unit in ("d", "h", "m", "s"))
+
+
+def human_duration(seconds: Fraction) -> str:
+    """Rounded for people to its two largest units (2d2h, 8h2m, 45s), never 8h1m42s400ms."""
+    ms = Fraction(seconds) * 1000
+    largest = next((i for i, size in enumerate(_HUMAN_UNITS_MS) if ms >= size), len(_HUMAN_UNITS_MS) - 1)
+    step = _HUMAN_UNITS_MS[min(largest + 1, len(_HUMAN_UNITS_MS) - 1)]
+    return _format_ms(int(ms / step + Fraction(1, 2)) * step)
+
+
 def format_go_duration(duration: Duration) -> str:
     """Go's time.Duration.String() for whole seconds (`720h0m0s`): what Velero expects."""
     if duration.ms % 1000:

@@ -114,9 +114,9 @@ def test_burn_rate_thresholds_are_exact_decimals(prod_tree: dict[str, str]) -> N
     ]
     # catalog-api: the tier's 99.9 over 28d keeps the 30d factors (scaled down, 3d would be 14/15x)
     catalog = {a["labels"]["long_window"]: a for a in alerts_of(prod_tree, "catalog-api", "ErrorBudgetBurn")}
-    assert catalog["1h"]["expr"].endswith("> 0.0144")
+    assert catalog["1h"]["expr"].split("\n")[2].endswith("> 0.0144")
     assert "14.4x the sustainable rate" in catalog["1h"]["annotations"]["description"]
-    assert catalog["3d"]["expr"].endswith("> 0.001")
+    assert catalog["3d"]["expr"].split("\n")[2].endswith("> 0.001")
     assert burnrate.decimal_text(Fraction(14, 15)) == "0.933333333333333"  # 15 significant digits
     for alert in alerts_of(prod_tree, "checkout", "ErrorBudgetBurn"):
         assert "e-" not in alert["expr"] and "999999" not in alert["expr"]
@@ -452,3 +452,76 @@ def test_no_burn_alert_fires_below_1x_whatever_the_window(write_spec) -> None:
     assert factors("7d") == {"1h": "14.4", "6h": "6", "1d": "3", "3d": "1"}
     assert factors("30d") == {"1h": "14.4", "6h": "6", "1d": "3", "3d": "1"}
     assert factors("90d") == {"1h": "43.2", "6h": "18", "1d": "9", "3d": "3"}
+
+
+def _slo_spec(alerts: str = "", environment: str = "") -> str:
+    return (
+        MINIMAL.replace("    labels: {env: prod}\n", f"    labels: {{env: prod}}\n{environment}")
+        + f"""\
+    slos:
+      availability:
+        errors: 'http_requests_total{{job="checkout",code=~"5.."}}'
+        total: 'http_requests_total{{job="checkout"}}'
+        {alerts}
+"""
+    )
+
+
+def test_an_slo_can_drop_its_page_or_its_ticket_and_add_labels_and_annotations(write_spec, tmp_path: Path) -> None:
+    def burn_alerts(alerts: str) -> list[dict]:
+        return alerts_of(generate_tree(load_plan(write_spec(_slo_spec(alerts)), "prod")), "checkout", "ErrorBudgetBurn")
+
+    assert {a["labels"]["severity"] for a in burn_alerts("alerts: {page: false}")} == {"warning"}
+    assert {a["labels"]["severity"] for a in burn_alerts("alerts: {ticket: false}")} == {"critical"}
+    assert burn_alerts("alerts: {page: false, ticket: false}") == []
+    extra = "alerts: {page: false, labels: {channel: payments-oncall}, annotations: {playbook: 'https://x/y'}}"
+    tree = generate_tree(load_plan(write_spec(_slo_spec(extra)), "prod"))
+    slo_alerts = [r for r in rules_of(tree, "checkout") if "alert" in r and r["labels"].get("slo") == "availability"]
+    assert {r["alert"] for r in slo_alerts} == {"ErrorBudgetBurn", "SLIMetricMissing"}
+    for rule in slo_alerts:
+        assert rule["labels"]["channel"] == "payments-oncall" and rule["annotations"]["playbook"] == "https://x/y"
+    out = tmp_path / "out"
+    write(out, output_tree(load_plan(write_spec(_slo_spec(extra)), "prod")))
+    outcome = promtool.test_rules(out, ["prometheus/tests/checkout.test.yaml"])
+    assert outcome.ok, outcome.output
+
+
+def test_min_errors_keeps_a_handful_of_failed_requests_from_alerting(write_spec, tmp_path: Path) -> None:
+    """The generated 'traffic near zero' case (a request every 5 minutes, the last five failing)
+    passes with the default min_errors and fails on the same rules without it: they page."""
+    default, without = tmp_path / "default", tmp_path / "without"
+    write(default, output_tree(load_plan(write_spec(_slo_spec()), "prod")))
+    write(without, output_tree(load_plan(write_spec(_slo_spec("alerts: {min_errors: 0}")), "prod")))
+    test_file = "prometheus/tests/checkout.test.yaml"
+    tests = yaml.safe_load((default / test_file).read_text())
+    assert any("traffic near zero" in group["name"] for group in tests["tests"])
+    assert "traffic near zero" not in (without / test_file).read_text()
+    expr = alerts_of(generate_tree(load_plan(write_spec(_slo_spec()), "prod")), "checkout", "ErrorBudgetBurn")[0]
+    assert (
+        'slo:sli_errors:increase1h{env="prod",namespace="shop",service="checkout",slo="availability"} >= 10'
+        in (expr["expr"])
+    )
+    assert promtool.test_rules(default, [test_file]).ok
+    tests["tests"] = [group for group in tests["tests"] if "traffic near zero" in group["name"]]
+    (without / test_file).write_text(yaml.safe_dump(tests))
+    outcome = promtool.test_rules(without, [test_file])
+    assert not outcome.ok and 'severity="critical"' in outcome.output, outcome.output
+
+
+def test_burn_alerts_tell_the_on_call_the_value_threshold_sli_and_dashboard(write_spec) -> None:
+    grafana = "    grafana_url: https://grafana.example.com/\n"
+    plan = load_plan(write_spec(_slo_spec(environment=grafana)), "prod")
+    page = alerts_of(generate_tree(plan), "checkout", "ErrorBudgetBurn")[0]["annotations"]
+    assert page["description"] == (
+        "{{ $labels.service }} is spending its {{ $labels.slo }} error budget at over 14.4x the sustainable rate: "
+        "{{ $value | humanizePercentage }} of events failed over the last 1h, above the alert's threshold of 0.72%, "
+        "and so did those of the last 5m. Objective 99.95% over 30d; at this rate the 30d budget is gone in 2d2h. "
+        'SLI: events http_requests_total{job="checkout",code=~"5.."} out of http_requests_total{job="checkout"}.'
+    )
+    assert page["dashboard_url"] == "https://grafana.example.com/d/obskit-prod-checkout"
+    for rule in rules_of(generate_tree(plan), "checkout"):
+        if "alert" in rule:
+            assert rule["annotations"]["dashboard_url"] == page["dashboard_url"], rule["alert"]
+    no_url = load_plan(write_spec(_slo_spec()), "prod")
+    assert "dashboard_url" not in alerts_of(generate_tree(no_url), "checkout", "ErrorBudgetBurn")[0]["annotations"]
+    assert any("grafana_url" in note for note in no_url.notes)

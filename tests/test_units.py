@@ -11,6 +11,7 @@ from obskit.units import (
     format_go_duration,
     format_size,
     format_throughput,
+    human_duration,
     parse_duration,
     parse_size,
     parse_throughput,
@@ -113,3 +114,10 @@ def test_throughput_round_trips(amount: int, period: str) -> None:
     text = f"{format_size(amount)}B/{period}"
     value = parse_throughput(text)
     assert parse_throughput(format_throughput(value)) == value
+
+
+def test_durations_for_people_keep_their_two_largest_units() -> None:
+    assert human_duration(Fraction(30 * 86400) / Fraction("14.4")) == "2d2h"
+    assert human_duration(Fraction(28902400, 1000)) == "8h2m"  # not 8h1m42s400ms
+    assert human_duration(Fraction(86400 + 23 * 3600 + 50 * 60)) == "2d"
+    assert human_duration(Fraction(454, 10)) == "45s"

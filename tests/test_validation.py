@@ -560,3 +560,27 @@ def test_the_fast_path_accepts_exactly_what_cerberus_accepts(name: str, data: st
     for partial in (False, True):
         cerberus_accepts = schema._validator(id(rules), rules).validate(document, update=partial, normalize=False)
         assert schema._accepts(id(rules), rules, partial)(document) == cerberus_accepts
+
+
+def test_an_slos_own_alert_labels_and_annotations_may_not_replace_obskits(write_spec) -> None:
+    text = MINIMAL + (
+        "    slos:\n"
+        "      availability:\n"
+        "        errors: 'a_total{code=\"5\"}'\n"
+        "        total: a_total\n"
+        "        alerts:\n"
+        "          labels: {severity: low, env: x, channel: payments, 0bad: y}\n"
+        "          annotations: {summary: x, playbook: y}\n"
+        "          min_errors: -1\n"
+        "          page: maybe\n"
+    )
+    where = "services.checkout.slos.availability.alerts"
+    assert problems_of(write_spec(text)) == [
+        f"obskit.yaml:19: {where}.labels.0bad: '0bad' is not a Prometheus label name ([a-zA-Z_][a-zA-Z0-9_]*)",
+        f"obskit.yaml:19: {where}.labels.env: label 'env' is already set by the environment's labels",
+        f"obskit.yaml:19: {where}.labels.severity: label 'severity' is set by obskit itself; choose another name",
+        f"obskit.yaml:20: {where}.annotations.summary: annotation 'summary' is written by obskit itself; "
+        "choose another name",
+        f"obskit.yaml:21: {where}.min_errors: -1: min value is 0",
+        f"obskit.yaml:22: {where}.page: must be true or false, got 'maybe'",
+    ]

@@ -29,12 +29,14 @@ def plan_slo(env: Environment, service: Service, tier: Tier, slo: SLO) -> SLOPla
                 severity=severity(tier, "page" if pair.fast else "warning"),
             )
             for pair in burnrate.PAIRS
+            if (slo.alerts.page if pair.fast else slo.alerts.ticket)
         ),
     )
 
 
 def plan_service(env: Environment, service: Service, tier: Tier, findings: dr.DRFindings) -> ServicePlan:
     interval = service.metrics.interval or tier.scrape_interval
+    uid = conventions.dashboard_uid(env.name, service.name)
     return ServicePlan(
         service=service,
         tier=tier,
@@ -55,7 +57,8 @@ def plan_service(env: Environment, service: Service, tier: Tier, findings: dr.DR
             "tier": tier.name,
             "team": service.team,
         },
-        dashboard_uid=conventions.dashboard_uid(env.name, service.name),
+        dashboard_uid=uid,
+        dashboard_url=f"{env.grafana_url}/d/{uid}" if env.grafana_url else None,
     )
 
 
@@ -63,6 +66,10 @@ def build_plan(spec: Spec, environment: str, alert_templates: tuple[AlertTemplat
     env = spec.environment(environment)
     findings = dr.DRFindings()
     services = tuple(plan_service(env, service, spec.tier(service.tier), findings) for service in env.services)
+    if services and env.grafana_url is None:
+        findings.notes.append(
+            f"environment {env.name}: alerts carry no dashboard_url; set grafana_url to link them to their dashboards"
+        )
     return Plan(
         environment=env,
         services=services,

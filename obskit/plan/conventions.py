@@ -29,6 +29,12 @@ def error_ratio(window: Duration) -> str:
     return f"slo:sli_error:ratio_rate{window}"
 
 
+def errors_increase(window: Duration) -> str:
+    """Failed events over the window, counted (not a rate times the window, which data shorter
+    than the window would inflate)."""
+    return f"slo:sli_errors:increase{window}"
+
+
 def burn_rate(window: Duration) -> str:
     return f"slo:burn_rate:ratio_rate{window}"
 

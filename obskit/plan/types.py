@@ -58,6 +58,7 @@ class ServicePlan:
     datastores: tuple[DatastorePlan, ...]
     labels: dict[str, str]  # every alert's labels but severity: the environment's, service, tier, team
     dashboard_uid: str
+    dashboard_url: str | None  # None without the environment's grafana_url
 
     @property
     def name(self) -> str:
@@ -65,6 +66,13 @@ class ServicePlan:
 
     def runbook_url(self, alert: str) -> str:
         return self.service.runbook_url.format(service=self.service.name, alert=alert)
+
+    def links(self, alert: str) -> dict[str, str]:
+        """The annotations that take the on-call from an alert to its runbook and dashboard."""
+        links = {"runbook_url": self.runbook_url(alert)}
+        if self.dashboard_url:
+            links["dashboard_url"] = self.dashboard_url
+        return links
 
     def alert_labels(self, severity: str) -> dict[str, str]:
         return {**self.labels, "severity": self.severity(severity)}

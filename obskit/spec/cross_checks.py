@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Collection, Iterator
 from decimal import Decimal
 from functools import lru_cache
 from typing import Any
@@ -31,13 +31,19 @@ RESERVED_LABELS = (
     "job",
 )
 
+# Annotations obskit writes on every alert; an SLO's own annotations add to them.
+RESERVED_ANNOTATIONS = ("summary", "description", "runbook_url", "dashboard_url")
+
 Finding = tuple[FieldPath, str]
 
 _SLI_FORMS = (("errors", "total"), ("latency",), ("error_query", "total_query"))
 
 
 def check_service(
-    service: dict[str, Any], tier_names: list[str], tier_objectives: dict[str, Decimal]
+    service: dict[str, Any],
+    tier_names: list[str],
+    tier_objectives: dict[str, Decimal],
+    env_labels: Collection[str] = (),
 ) -> Iterator[Finding]:
     """Cross-field rules; values of the wrong type are left to the schema's own message."""
     tier = service.get("tier")
@@ -49,6 +55,24 @@ def check_service(
         if isinstance(slo, dict):
             for path, message in check_slo(slo, tier_objective):
                 yield ("slos", slo_name, *path), message
+            for path, message in _check_slo_alerts(slo.get("alerts"), env_labels):
+                yield ("slos", slo_name, "alerts", *path), message
+
+
+def _check_slo_alerts(alerts: Any, env_labels: Collection[str]) -> Iterator[Finding]:
+    """An SLO's own labels and annotations add to obskit's; they may not replace them."""
+    if not isinstance(alerts, dict):
+        return
+    labels = alerts.get("labels")
+    for label in sorted(labels if isinstance(labels, dict) else {}, key=str):
+        if label in RESERVED_LABELS:
+            yield ("labels", label), f"label {label!r} is set by obskit itself; choose another name"
+        elif label in env_labels:
+            yield ("labels", label), f"label {label!r} is already set by the environment's labels"
+    annotations = alerts.get("annotations")
+    for name in sorted(annotations if isinstance(annotations, dict) else {}, key=str):
+        if name in RESERVED_ANNOTATIONS:
+            yield ("annotations", name), f"annotation {name!r} is written by obskit itself; choose another name"
 
 
 def check_slo(slo: dict[str, Any], tier_objective: Decimal | None) -> Iterator[Finding]:

@@ -50,12 +50,24 @@ SLI = RatioSLI | LatencySLI | RawSLI
 
 
 @dataclass(frozen=True)
+class SLOAlerts:
+    """What the spec says of one SLO's alerts beyond the defaults."""
+
+    page: bool = True  # the fast-burn alerts
+    ticket: bool = True  # the slow-burn alerts
+    min_errors: int = 0  # failed events a burn alert needs in its long window
+    labels: Labels = ()
+    annotations: Labels = ()
+
+
+@dataclass(frozen=True)
 class SLO:
     name: str
     objective: Decimal | None  # None: the tier's slo_objective
     window: Duration
     description: str | None
     sli: SLI
+    alerts: SLOAlerts = SLOAlerts()
 
 
 @dataclass(frozen=True)
@@ -129,6 +141,7 @@ class Environment:
     pushgateway: str | None
     services: tuple[Service, ...]  # overrides applied, sorted by name
     grafana_namespace: str = "monitoring"
+    grafana_url: str | None = None  # None: alerts carry no dashboard link
 
 
 @dataclass(frozen=True)

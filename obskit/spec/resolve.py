@@ -158,6 +158,8 @@ def _resolve_environment(
     env_layer = _entry_layer(env_entry)
     overrides = _override_entries(env_entry)
     objectives = {name: tier.slo_objective for name, tier in tiers.items()}
+    env_labels = env_entry.value.get("labels") if isinstance(env_entry.value, dict) else None
+    env_label_names = [str(name) for name in env_labels] if isinstance(env_labels, dict) else []
     services: list[Service] = []
     for name in sorted(merged.sections["services"]):
         if name in overrides and overrides[name].value is None:
@@ -166,7 +168,7 @@ def _resolve_environment(
         found = layered.validate(schema.SERVICE)
         found += [
             layered.problem(path, message)
-            for path, message in cross_checks.check_service(layered.value, tier_names, objectives)
+            for path, message in cross_checks.check_service(layered.value, tier_names, objectives, env_label_names)
         ]
         if found:
             problems.extend(found)

@@ -155,6 +155,16 @@ SLO = {
     },
     "error_query": _text(check_with="window_query"),
     "total_query": _text(check_with="window_query"),
+    "alerts": {
+        "type": "dict",
+        "schema": {
+            "page": {"type": "boolean"},  # false: no fast-burn alerts
+            "ticket": {"type": "boolean"},  # false: no slow-burn alerts
+            "min_errors": {"type": "integer", "min": 0},
+            "labels": PROM_LABELS,
+            "annotations": {**PROM_LABELS, "valuesrules": {"type": "string", "empty": False}},
+        },
+    },
 }
 
 DATASTORE = {
@@ -263,6 +273,7 @@ ENVIRONMENT = {
     },
     "pushgateway": _text(check_with="http_url"),
     "grafana_namespace": _text(check_with="dns1123_label"),  # where the dashboard ConfigMaps go
+    "grafana_url": _text(check_with="http_url"),  # for the alerts' dashboard links
     "services": {
         "type": "dict",
         "keysrules": {"type": "string", "check_with": "dns1123_label"},

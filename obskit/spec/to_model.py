@@ -53,6 +53,17 @@ def _slo(name: str, data: dict[str, Any]) -> model.SLO:
         window=units.parse_duration(data.get("window", defaults.SLO_WINDOW)),
         description=data.get("description"),
         sli=_sli(data),
+        alerts=_slo_alerts(data.get("alerts") or {}),
+    )
+
+
+def _slo_alerts(data: dict[str, Any]) -> model.SLOAlerts:
+    return model.SLOAlerts(
+        page=data.get("page", True),
+        ticket=data.get("ticket", True),
+        min_errors=data.get("min_errors", defaults.SLO_MIN_ERRORS),
+        labels=tuple(sorted((data.get("labels") or {}).items())),
+        annotations=tuple(sorted((data.get("annotations") or {}).items())),
     )
 
 
@@ -130,4 +141,5 @@ def environment(name: str, data: dict[str, Any], services: tuple[model.Service, 
         pushgateway=data.get("pushgateway"),
         services=services,
         grafana_namespace=data.get("grafana_namespace", defaults.GRAFANA_NAMESPACE),
+        grafana_url=data["grafana_url"].rstrip("/") if "grafana_url" in data else None,
     )

@@ -57,7 +57,7 @@ def catalog_rule(service_plan: ServicePlan, template: AlertTemplate) -> Rule:
         "annotations": {
             "summary": template.summary,
             "description": fill(template.description, params),
-            "runbook_url": service_plan.runbook_url(template.name),
+            **service_plan.links(template.name),
         },
     }
     if template.for_:

@@ -53,7 +53,7 @@ def alert(
         "alert": name,
         "expr": expr,
         "labels": {**service_plan.alert_labels(severity), **(extra or {})},
-        "annotations": {"summary": summary, "description": description, "runbook_url": service_plan.runbook_url(name)},
+        "annotations": {"summary": summary, "description": description, **service_plan.links(name)},
     }
     if for_ is not None:
         rule["for"] = str(for_)

@@ -19,6 +19,7 @@ from obskit.plan.conventions import (
     OBJECTIVE,
     burn_rate,
     error_ratio,
+    errors_increase,
     errors_rate,
     group_name,
     total_rate,
@@ -26,7 +27,7 @@ from obskit.plan.conventions import (
 from obskit.plan.types import BurnAlertPlan, ServicePlan, SLOPlan
 from obskit.spec.model import LatencySLI, RatioSLI, RawSLI
 from obskit.spec.promql import WINDOW_PLACEHOLDER
-from obskit.units import Duration, parse_duration
+from obskit.units import Duration, human_duration, parse_duration
 
 BASE_WINDOW = parse_duration("5m")
 # The long group's windows (1d, 3d, the SLO window) read a 10m average of the 5m rates that the
@@ -34,7 +35,7 @@ BASE_WINDOW = parse_duration("5m")
 # 30s, still an average over every event, and at most minutes late over a day.
 COARSE_WINDOW = parse_duration("10m")
 SHORT_WINDOWS = tuple(w for w in burnrate.ALERT_WINDOWS if w < parse_duration("1d") and w != BASE_WINDOW)
-LONG_GROUP_INTERVAL = "2m"  # well inside the 5m lookback, so readers never see the series go stale
+LONG_GROUP_INTERVAL = parse_duration("2m")  # well inside the 5m lookback, so readers never see the series go stale
 
 
 def le_text(threshold: Duration) -> str:
@@ -99,12 +100,61 @@ def _window_rules(
     return rules
 
 
+def _increase_rules(slo_plan: SLOPlan) -> list[Rule]:
+    """For the min_errors rule: the failed events over each burn alert's long window, the sum of the
+    coarse rates the long group records every LONG_GROUP_INTERVAL times that interval."""
+    if not slo_plan.slo.alerts.min_errors:
+        return []
+    step, match = LONG_GROUP_INTERVAL.ms // 1000, slo_plan.selector
+    return [
+        _record(
+            errors_increase(window),
+            f"sum_over_time({errors_rate(COARSE_WINDOW)}{match}[{window}]) * {step}",
+            slo_plan.labels,
+        )
+        for window in sorted({burn.pair.long for burn in slo_plan.burn_alerts})
+    ]
+
+
 def long_windows(slo_window: Duration) -> tuple[Duration, ...]:
     return (*(w for w in burnrate.ALERT_WINDOWS if w >= parse_duration("1d")), slo_window)
 
 
-def duration_text(seconds: Fraction) -> str:
-    return str(Duration(int(seconds * 1000)))
+# In a burn alert's description, the error ratio over its long window as Prometheus renders it.
+VALUE_TEXT = "{{ $value | humanizePercentage }}"
+
+
+def humanize_percentage(value: float) -> str:
+    """What Prometheus' humanizePercentage makes of a value: Go's %.4g of it times 100."""
+    return f"{value * 100:.4g}%"
+
+
+def sli_text(slo_plan: SLOPlan) -> str:
+    """The SLI's definition, for the on-call reading the alert."""
+    sli = slo_plan.slo.sli
+    if isinstance(sli, RatioSLI):
+        return f"events {sli.errors} out of {sli.total}"
+    if isinstance(sli, LatencySLI):
+        return f"requests of {sli.histogram} slower than {sli.threshold}"
+    errors, total = (
+        query.replace(WINDOW_PLACEHOLDER, str(BASE_WINDOW)) for query in (sli.error_query, sli.total_query)
+    )
+    return f"{errors} out of {total}"
+
+
+def _labels(service_plan: ServicePlan, slo_plan: SLOPlan, severity: str, **extra: str) -> dict[str, str]:
+    return {**service_plan.alert_labels(severity), "slo": slo_plan.name, **extra, **dict(slo_plan.slo.alerts.labels)}
+
+
+def _annotations(
+    service_plan: ServicePlan, slo_plan: SLOPlan, alert: str, summary: str, description: str
+) -> dict[str, str]:
+    return {
+        "summary": summary,
+        "description": description,
+        **service_plan.links(alert),
+        **dict(slo_plan.slo.alerts.annotations),
+    }
 
 
 def slo_groups(service_plan: ServicePlan, slo_plan: SLOPlan) -> list[Group]:
@@ -131,6 +181,7 @@ def slo_groups(service_plan: ServicePlan, slo_plan: SLOPlan) -> list[Group]:
             for name in (errors_rate, total_rate)
         ],
         *_window_rules(windows, match, labels, source=COARSE_WINDOW),
+        *_increase_rules(slo_plan),
         _record(BUDGET_REMAINING, f"1 - {error_ratio(slo_plan.window)}{match} / {ERROR_BUDGET}{match}", labels),
     ]
     alerts: list[Rule] = [
@@ -146,7 +197,7 @@ def slo_groups(service_plan: ServicePlan, slo_plan: SLOPlan) -> list[Group]:
         {"name": group_name(service_plan.name, slo_plan.name, "sli"), "rules": sli},
         {
             "name": group_name(service_plan.name, slo_plan.name, "sli-long"),
-            "interval": LONG_GROUP_INTERVAL,
+            "interval": str(LONG_GROUP_INTERVAL),
             "rules": long,
         },
         {"name": group_name(service_plan.name, slo_plan.name, "alerts"), "rules": alerts},
@@ -156,31 +207,36 @@ def slo_groups(service_plan: ServicePlan, slo_plan: SLOPlan) -> list[Group]:
 def burn_alert(service_plan: ServicePlan, slo_plan: SLOPlan, burn: BurnAlertPlan) -> Rule:
     pair, factor, match = burn.pair, burn.factor, slo_plan.selector
     limit = burnrate.decimal_text(burn.threshold)
-    exhausted_in = duration_text(slo_plan.window.seconds / factor) if factor >= 1 else None
     outlook = (
-        f"at this rate the {slo_plan.window} budget is gone in {exhausted_in}"
-        if exhausted_in
+        f"at this rate the {slo_plan.window} budget is gone in {human_duration(slo_plan.window.seconds / factor)}"
+        if factor >= 1
         else f"sustained, this would spend {burnrate.decimal_text(pair.budget_share * 100)}% of the budget "
         f"every {pair.long}"
     )
+    expr = f"{error_ratio(pair.long)}{match} > {limit}\nand\n{error_ratio(pair.short)}{match} > {limit}"
+    min_errors = slo_plan.slo.alerts.min_errors
+    if min_errors:
+        expr += f"\nand\n{errors_increase(pair.long)}{match} >= {min_errors}"
+    description = (
+        f"{{{{ $labels.service }}}} is spending its {{{{ $labels.slo }}}} error budget at over "
+        f"{burnrate.decimal_text(factor)}x the sustainable rate: {VALUE_TEXT} of events failed over the last "
+        f"{pair.long}, above the alert's threshold of {burnrate.decimal_text(burn.threshold * 100)}%, and so did "
+        f"those of the last {pair.short}. Objective {slo_plan.objective}% over {slo_plan.window}; {outlook}. "
+        f"SLI: {sli_text(slo_plan)}."
+    )
     return {
         "alert": "ErrorBudgetBurn",
-        "expr": f"{error_ratio(pair.long)}{match} > {limit}\nand\n{error_ratio(pair.short)}{match} > {limit}",
-        "labels": {
-            **service_plan.alert_labels(burn.severity),
-            "slo": slo_plan.name,
-            "long_window": str(pair.long),
-            "short_window": str(pair.short),
-        },
-        "annotations": {
-            "summary": "Error budget is burning fast." if pair.fast else "Error budget is burning too fast.",
-            "description": (
-                f"{{{{ $labels.service }}}} is spending its {{{{ $labels.slo }}}} error budget at over "
-                f"{burnrate.decimal_text(factor)}x the sustainable rate over both the last {pair.long} and "
-                f"{pair.short} (objective {slo_plan.objective}% over {slo_plan.window}); {outlook}."
-            ),
-            "runbook_url": service_plan.runbook_url("ErrorBudgetBurn"),
-        },
+        "expr": expr,
+        "labels": _labels(
+            service_plan, slo_plan, burn.severity, long_window=str(pair.long), short_window=str(pair.short)
+        ),
+        "annotations": _annotations(
+            service_plan,
+            slo_plan,
+            "ErrorBudgetBurn",
+            "Error budget is burning fast." if pair.fast else "Error budget is burning too fast.",
+            description,
+        ),
     }
 
 
@@ -189,16 +245,16 @@ def sli_missing_alert(service_plan: ServicePlan, slo_plan: SLOPlan) -> Rule:
         "alert": "SLIMetricMissing",
         "expr": f"absent({total_rate(BASE_WINDOW)}{slo_plan.selector})",
         "for": str(service_plan.tier.platform_alert_for),
-        "labels": {**service_plan.alert_labels("warning"), "slo": slo_plan.name},
-        "annotations": {
-            "summary": "The metrics of an SLI are missing.",
-            "description": (
-                "The total-events series of the {{ $labels.slo }} SLO of {{ $labels.service }} has been missing for "
-                f"{service_plan.tier.platform_alert_for}: its ErrorBudgetBurn alerts cannot fire. Check that the "
-                "service still exports the SLI's metrics under the same names and labels."
-            ),
-            "runbook_url": service_plan.runbook_url("SLIMetricMissing"),
-        },
+        "labels": _labels(service_plan, slo_plan, "warning"),
+        "annotations": _annotations(
+            service_plan,
+            slo_plan,
+            "SLIMetricMissing",
+            "The metrics of an SLI are missing.",
+            "The total-events series of the {{ $labels.slo }} SLO of {{ $labels.service }} has been missing for "
+            f"{service_plan.tier.platform_alert_for}: its ErrorBudgetBurn alerts cannot fire. Check that the "
+            f"service still exports the SLI's metrics under the same names and labels. SLI: {sli_text(slo_plan)}.",
+        ),
     }
 
 
@@ -215,15 +271,15 @@ def bucket_missing_alert(service_plan: ServicePlan, slo_plan: SLOPlan) -> Rule:
         "alert": "SLIBucketMissing",
         "expr": f"{total_rate(BASE_WINDOW)}{slo_plan.selector} > 0\nunless on ()\ncount({threshold_bucket(sli)})",
         "for": str(service_plan.tier.platform_alert_for),
-        "labels": {**service_plan.alert_labels("warning"), "slo": slo_plan.name},
-        "annotations": {
-            "summary": "The histogram of a latency SLI has no bucket at its threshold.",
-            "description": (
-                f"{sli.histogram.metric} of {{{{ $labels.service }}}} counts requests but has no bucket with "
-                f"le={le_text(sli.threshold)} (the {{{{ $labels.slo }}}} SLO's threshold of {sli.threshold}) for "
-                f"{service_plan.tier.platform_alert_for}: the SLO measures nothing and its ErrorBudgetBurn alerts "
-                "cannot fire. Add the threshold to the histogram's buckets, or set the threshold to an existing bucket."
-            ),
-            "runbook_url": service_plan.runbook_url("SLIBucketMissing"),
-        },
+        "labels": _labels(service_plan, slo_plan, "warning"),
+        "annotations": _annotations(
+            service_plan,
+            slo_plan,
+            "SLIBucketMissing",
+            "The histogram of a latency SLI has no bucket at its threshold.",
+            f"{sli.histogram.metric} of {{{{ $labels.service }}}} counts requests but has no bucket with "
+            f"le={le_text(sli.threshold)} (the {{{{ $labels.slo }}}} SLO's threshold of {sli.threshold}) for "
+            f"{service_plan.tier.platform_alert_for}: the SLO measures nothing and its ErrorBudgetBurn alerts "
+            "cannot fire. Add the threshold to the histogram's buckets, or set the threshold to an existing bucket.",
+        ),
     }

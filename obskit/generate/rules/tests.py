@@ -9,6 +9,7 @@ arithmetic need not round like the exact decimals obskit writes.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from decimal import Decimal
 from fractions import Fraction
 from functools import lru_cache
@@ -27,7 +28,6 @@ from obskit.spec.model import LatencySLI, RatioSLI
 from obskit.spec.series import event_series, series_text
 from obskit.units import Duration
 
-TOTAL_PER_STEP = Fraction(60)  # one request per second
 CLEAN_HISTORY = Duration(4 * 3600_000)  # without errors before they appear: longer than the slow pairs need
 TOLERANCE = "1e-09"
 
@@ -42,9 +42,15 @@ def _counter(per_step: Fraction, steps: int) -> str:
     return f"0+{burnrate.decimal_text(per_step)}x{steps}"
 
 
-def _expected_alert(rule: dict[str, Any], series_labels: dict[str, str]) -> dict[str, Any]:
-    """The alert as promtool reports it; `$labels` in templates are the series' labels, not the rule's."""
-    annotations = {key: render_label_templates(value, series_labels) for key, value in rule["annotations"].items()}
+def _expected_alert(
+    rule: dict[str, Any], series_labels: dict[str, str], value: Fraction | None = None
+) -> dict[str, Any]:
+    """The alert as promtool reports it; `$labels` in templates are the series' labels, not the rule's,
+    and `$value` the value of the expression's first operand (for burn alerts, the long window's ratio)."""
+    annotations = {key: render_label_templates(text, series_labels) for key, text in rule["annotations"].items()}
+    if value is not None:
+        shown = slo_rules.humanize_percentage(float(value))
+        annotations = {key: text.replace(slo_rules.VALUE_TEXT, shown) for key, text in annotations.items()}
     return {"exp_labels": {**series_labels, **rule["labels"]}, "exp_annotations": annotations}
 
 
@@ -68,6 +74,21 @@ def _catalog_cases(service_plan: ServicePlan, template: AlertTemplate) -> list[T
     return groups
 
 
+def requests_per_step(slo_plan: SLOPlan) -> Fraction:
+    """Test traffic per input step: a power of ten of requests per second, enough that the slow burn
+    fails several times the SLO's min_errors events within the check time."""
+    return _requests_per_step(slo_plan.window, slo_plan.objective, slo_plan.slo.alerts.min_errors)
+
+
+@lru_cache(maxsize=256)
+def _requests_per_step(window: Duration, objective: Decimal, min_errors: int) -> Fraction:
+    slow_ratio = _burn_scenarios(window, objective)["slow burn"][0]
+    per_second = Fraction(1)
+    while slow_ratio * per_second * SLO_CHECK_TIME.seconds / 2 < 2 * min_errors:
+        per_second *= 10
+    return per_second * (INPUT_STEP.ms // 1000)
+
+
 def client_le(threshold: Duration) -> str:
     """The threshold's `le` as a client might write it, unlike Prometheus 3's 0.3 and 1.0: 0.30, 1."""
     text = burnrate.decimal_text(threshold.seconds)
@@ -82,7 +103,8 @@ def _input_series(
     le_spelling: str | None = None,
 ) -> list[dict[str, str]]:
     steps = input_steps(until)
-    errors, total = TOTAL_PER_STEP * ratio, TOTAL_PER_STEP
+    total = requests_per_step(slo_plan)
+    errors = total * ratio
     sli = slo_plan.slo.sli
     if isinstance(sli, RatioSLI):
         error_series, other_series = event_series(sli.errors, sli.total)
@@ -109,7 +131,7 @@ def _input_series(
         ]
     # A raw SLI's queries cannot be fed generically: start from its recorded 5m rates.
     labels = slo_plan.labels
-    per_second = Fraction(1)
+    per_second = requests_per_step(slo_plan) / (INPUT_STEP.ms // 1000)
     return [
         {
             "series": series_text(names.errors_rate(slo_rules.BASE_WINDOW), labels),
@@ -128,7 +150,7 @@ def _appearing_errors_group(service_plan: ServicePlan, slo_plan: SLOPlan) -> Tes
     a quarter of the fast page's threshold, so nothing fires. Rules that average the error rate only
     over the minutes its series exists would read it several times too high and page."""
     sli = slo_plan.slo.sli
-    if not isinstance(sli, RatioSLI):
+    if not isinstance(sli, RatioSLI) or not slo_plan.burn_alerts:
         return None  # a histogram's buckets exist from the start; raw queries cannot be fed generically
     fast = min(slo_plan.burn_alerts, key=lambda burn: burn.pair.long)
     ratio = min(Fraction(1), 3 * fast.threshold)
@@ -137,11 +159,12 @@ def _appearing_errors_group(service_plan: ServicePlan, slo_plan: SLOPlan) -> Tes
     steps = clean + minutes
     error_series, other_series = event_series(sli.errors, sli.total)
     same_metric = sli.errors.metric == sli.total.metric
-    errors_per_step = TOTAL_PER_STEP * ratio
+    per_step = requests_per_step(slo_plan)
+    errors_per_step = per_step * ratio
     # one metric: the success series slows by the errors, so the total stays the same
-    then = TOTAL_PER_STEP - errors_per_step if same_metric else TOTAL_PER_STEP
+    then = per_step - errors_per_step if same_metric else per_step
     text = burnrate.decimal_text
-    others = f"0+{text(TOTAL_PER_STEP)}x{clean} {text(TOTAL_PER_STEP * clean + then)}+{text(then)}x{minutes - 1}"
+    others = f"0+{text(per_step)}x{clean} {text(per_step * clean + then)}+{text(then)}x{minutes - 1}"
     errors = f"_x{clean + 1} {text(errors_per_step)}+{text(errors_per_step)}x{minutes - 1}"
     at = Duration(steps * INPUT_STEP.ms)
     labels = slo_plan.labels
@@ -161,6 +184,71 @@ def _appearing_errors_group(service_plan: ServicePlan, slo_plan: SLOPlan) -> Tes
     }
 
 
+LOW_TRAFFIC_SPAN = 120  # minutes of input: one request every 5 minutes, the last ones failing
+LOW_TRAFFIC_EVERY = 5
+
+
+def _run_length(values: Sequence[int | None]) -> str:
+    """Per-minute values in promtool's notation: `_xN` for N missing samples, `vxN` for N+1 of v."""
+    parts, index = [], 0
+    while index < len(values):
+        end = index
+        while end + 1 < len(values) and values[end + 1] == values[index]:
+            end += 1
+        value, run = values[index], end - index + 1
+        if value is None:
+            parts.append(f"_x{run}")
+        else:
+            parts.append(f"{value}x{run - 1}" if run > 1 else str(value))
+        index = end + 1
+    return " ".join(parts)
+
+
+def _low_traffic_group(service_plan: ServicePlan, slo_plan: SLOPlan) -> TestGroup | None:
+    """A request every five minutes, and its last ones failing: over an hour the error ratio is far
+    above every threshold, but fewer events failed than the SLO's min_errors, so nothing fires."""
+    sli = slo_plan.slo.sli
+    failing = min(slo_plan.slo.alerts.min_errors - 1, 5)
+    if failing < 1 or not slo_plan.burn_alerts or not isinstance(sli, RatioSLI | LatencySLI):
+        return None  # raw queries cannot be fed generically
+    minutes = range(LOW_TRAFFIC_SPAN + 1)
+    requests = [minute // LOW_TRAFFIC_EVERY for minute in minutes]
+    first_failure = LOW_TRAFFIC_SPAN - LOW_TRAFFIC_EVERY * failing
+    if isinstance(sli, RatioSLI):
+        # the error series appears with the first failure, which rate() cannot see: one more fails
+        first_failure -= LOW_TRAFFIC_EVERY
+        failed = [max(0, (minute - first_failure) // LOW_TRAFFIC_EVERY + 1) for minute in minutes]
+        error_series, other_series = event_series(sli.errors, sli.total)
+        same_metric = sli.errors.metric == sli.total.metric
+        series = {
+            error_series: _run_length(
+                [None if minute < first_failure else count for minute, count in zip(minutes, failed, strict=True)]
+            ),
+            other_series: _run_length(
+                [total - count for total, count in zip(requests, failed, strict=True)] if same_metric else requests
+            ),
+        }
+    else:
+        failed = [max(0, (minute - first_failure) // LOW_TRAFFIC_EVERY + 1) for minute in minutes]
+        histogram = sli.histogram
+        base = {name: value for name, _, value in histogram.matchers}
+        bucket = {**base, "le": slo_rules.le_text(sli.threshold)}
+        series = {
+            series_text(f"{histogram.metric}_count", base): _run_length(requests),
+            series_text(f"{histogram.metric}_bucket", bucket): _run_length(
+                [total - count for total, count in zip(requests, failed, strict=True)]
+            ),
+            series_text(f"{histogram.metric}_bucket", {**base, "le": "+Inf"}): _run_length(requests),
+        }
+    at = Duration(LOW_TRAFFIC_SPAN * INPUT_STEP.ms)
+    return {
+        "name": f"SLO {slo_plan.name}: traffic near zero",
+        "interval": str(INPUT_STEP),
+        "input_series": [{"series": name, "values": values} for name, values in series.items()],
+        "alert_rule_test": [{"eval_time": str(at), "alertname": "ErrorBudgetBurn", "exp_alerts": []}],
+    }
+
+
 def _value_checks(
     match: str, labels: dict[str, str], expected: tuple[tuple[str, str, str], ...]
 ) -> list[dict[str, Any]]:
@@ -176,11 +264,16 @@ def _value_checks(
     ]
 
 
-def _power_of_two_above(value: Fraction) -> Fraction:
-    ratio = Fraction(1)
-    while ratio / 2 > value:
-        ratio /= 2
-    return ratio
+def _roundest_between(low: Fraction, high: Fraction) -> Fraction:
+    """The number just above `low` with the fewest significant digits, at most `high`: an alert's
+    humanized value (four digits) then reads the same whatever Prometheus' float arithmetic rounds."""
+    digits = Decimal(low.numerator) / Decimal(low.denominator)
+    for significant in range(1, 16):
+        step = Fraction(10) ** (digits.adjusted() - significant + 1)
+        candidate = (low // step + 1) * step
+        if candidate <= high:
+            return candidate
+    return high
 
 
 def burn_scenarios(slo_plan: SLOPlan) -> dict[str, tuple[Fraction, tuple[burnrate.WindowPair, ...]]]:
@@ -197,8 +290,8 @@ def _burn_scenarios(
 
     fast = tuple(p for p in burnrate.PAIRS if p.fast)
     slow = tuple(p for p in burnrate.PAIRS if not p.fast)
-    slow_ratio = (max(map(limit, slow)) + min(map(limit, fast))) / 2
-    fast_ratio = _power_of_two_above(max(map(limit, burnrate.PAIRS)))
+    slow_ratio = _roundest_between(max(map(limit, slow)), min(map(limit, fast)) * Fraction(99, 100))
+    fast_ratio = _roundest_between(max(map(limit, burnrate.PAIRS)), Fraction(1))
     return {
         "no errors": (Fraction(0), ()),
         # just under the budget: the SLO is met, so nothing may fire, whatever the window
@@ -245,7 +338,7 @@ def _scenario_parts(service_plan: ServicePlan, slo_plan: SLOPlan) -> dict[str, d
                 else None,
             ),
             "alerts": [
-                _expected_alert(slo_rules.burn_alert(service_plan, slo_plan, burn), labels)
+                _expected_alert(slo_rules.burn_alert(service_plan, slo_plan, burn), labels, ratio)
                 for burn in slo_plan.burn_alerts
                 if burn.pair in firing
             ],
@@ -379,9 +472,11 @@ def _slo_groups(service_plan: ServicePlan) -> list[TestGroup]:
                 )
     # Shared series cannot go missing for one SLO alone: all go missing together.
     appearing = [group for slo in slos if (group := _appearing_errors_group(service_plan, slo)) is not None]
+    low_traffic = [group for slo in slos if (group := _low_traffic_group(service_plan, slo)) is not None]
     return [
         *groups,
         *appearing,
+        *low_traffic,
         *_bucket_missing_groups(service_plan),
         _missing_group(service_plan, list(slos), "SLOs: SLI metrics missing"),
     ]
