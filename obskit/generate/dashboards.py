@@ -32,6 +32,7 @@ _WRAPPER = "<obskit>"  # the snippet that evaluates ENTRY; not a template, so ne
 # The series the templates read, by the names the rules and the upstream exporters use.
 SERIES = {
     "budget_remaining": names.BUDGET_REMAINING,
+    "data_coverage": names.DATA_COVERAGE,
     "errors_5m": names.errors_rate(Duration(300_000)),
     "total_5m": names.total_rate(Duration(300_000)),
     "velero_last_success": names.VELERO_LAST_SUCCESS,

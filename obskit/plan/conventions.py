@@ -15,6 +15,11 @@ from obskit.units import Duration
 OBJECTIVE = "slo:objective:ratio"
 ERROR_BUDGET = "slo:error_budget:ratio"
 BUDGET_REMAINING = "slo:error_budget_remaining:ratio"
+# How much of the SLO window has data (retention shorter than the window, or a new SLI): the
+# time of each 10m-rate sample, the oldest of them in the window, and the share of the window since.
+SAMPLE_TIMESTAMP = "slo:sli_data:timestamp"
+OLDEST_TIMESTAMP = "slo:sli_data:oldest_timestamp"
+DATA_COVERAGE = "slo:sli_data:coverage_ratio"
 
 
 def errors_rate(window: Duration) -> str:

@@ -79,9 +79,12 @@ def plan_data(plan: Plan) -> dict[str, Any]:
             _datastore_row(service_plan, plan_ds, (name, plan_ds.name) not in failed)
             for plan_ds in service_plan.datastores
         ]
+    windows = [slo_plan.window for service_plan in plan.services for slo_plan in service_plan.slos]
     return {
         "environment": plan.environment.name,
         "feasible": not plan.infeasible,
+        # the SLO rules average recorded series over the whole window: Prometheus must keep that long
+        "prometheus_retention_seconds": _s(max(windows)) if windows else None,
         "rows": rows,
         "infeasible": [str(finding) for finding in plan.infeasible],
         "notes": list(plan.notes),
@@ -124,6 +127,11 @@ def plan_table(data: dict[str, Any]) -> str:
     )
     if not data["rows"]:
         text = "no service in this environment has backups"
+    if data["prometheus_retention_seconds"] is not None:
+        text += (
+            f"\n\nPrometheus retention needed: {_d(data['prometheus_retention_seconds'])} (the longest SLO window; "
+            "with less, the SLIs and budgets cover only what is kept, see slo:sli_data:coverage_ratio)"
+        )
     for title, key in (("infeasible", "infeasible"), ("notes", "notes")):
         if data[key]:
             text += f"\n\n{title}:\n" + "\n".join(f"  - {message}" for message in data[key])

@@ -15,8 +15,11 @@ from obskit.generate.rules.common import Group, Rule
 from obskit.plan import burnrate
 from obskit.plan.conventions import (
     BUDGET_REMAINING,
+    DATA_COVERAGE,
     ERROR_BUDGET,
     OBJECTIVE,
+    OLDEST_TIMESTAMP,
+    SAMPLE_TIMESTAMP,
     burn_rate,
     error_ratio,
     errors_increase,
@@ -36,6 +39,9 @@ BASE_WINDOW = parse_duration("5m")
 COARSE_WINDOW = parse_duration("10m")
 SHORT_WINDOWS = tuple(w for w in burnrate.ALERT_WINDOWS if w < parse_duration("1d") and w != BASE_WINDOW)
 LONG_GROUP_INTERVAL = parse_duration("2m")  # well inside the 5m lookback, so readers never see the series go stale
+# Finding the oldest sample of a whole SLO window reads as many samples as averaging it; the
+# oldest moves by at most 30m of a window of days in 30m, so it is looked up that often.
+COVERAGE_INTERVAL = parse_duration("30m")
 
 
 def le_text(threshold: Duration) -> str:
@@ -100,16 +106,29 @@ def _window_rules(
     return rules
 
 
+def _covered_seconds(slo_plan: SLOPlan) -> str:
+    """Seconds since the oldest data in the SLO window. Counting samples would need the interval
+    they were recorded at, which promtool's tests do not keep; their timestamps need nothing.
+    Until the coverage group first runs (up to COVERAGE_INTERVAL after the rules load), the
+    oldest sample of the last hour stands in: short windows are right, long ones undercounted."""
+    match, recent = slo_plan.selector, COVERAGE_INTERVAL + COVERAGE_INTERVAL
+    return (
+        f"(time() - (last_over_time({OLDEST_TIMESTAMP}{match}[{recent}]) "
+        f"or min_over_time({SAMPLE_TIMESTAMP}{match}[{recent}])))"
+    )
+
+
 def _increase_rules(slo_plan: SLOPlan) -> list[Rule]:
-    """For the min_errors rule: the failed events over each burn alert's long window, the sum of the
-    coarse rates the long group records every LONG_GROUP_INTERVAL times that interval."""
+    """For the min_errors rule: the failed events over each burn alert's long window, its average
+    rate times the part of the window that has data (a rate times the whole window would count
+    events from before the data began)."""
     if not slo_plan.slo.alerts.min_errors:
         return []
-    step, match = LONG_GROUP_INTERVAL.ms // 1000, slo_plan.selector
+    match = slo_plan.selector
     return [
         _record(
             errors_increase(window),
-            f"sum_over_time({errors_rate(COARSE_WINDOW)}{match}[{window}]) * {step}",
+            f"{errors_rate(window)}{match} * clamp_max({_covered_seconds(slo_plan)}, {window.ms // 1000})",
             slo_plan.labels,
         )
         for window in sorted({burn.pair.long for burn in slo_plan.burn_alerts})
@@ -181,8 +200,13 @@ def slo_groups(service_plan: ServicePlan, slo_plan: SLOPlan) -> list[Group]:
             for name in (errors_rate, total_rate)
         ],
         *_window_rules(windows, match, labels, source=COARSE_WINDOW),
-        *_increase_rules(slo_plan),
         _record(BUDGET_REMAINING, f"1 - {error_ratio(slo_plan.window)}{match} / {ERROR_BUDGET}{match}", labels),
+        _record(SAMPLE_TIMESTAMP, f"timestamp({total_rate(COARSE_WINDOW)}{match})", labels),
+        _record(DATA_COVERAGE, f"clamp_max({_covered_seconds(slo_plan)} / {slo_plan.window.ms // 1000}, 1)", labels),
+        *_increase_rules(slo_plan),
+    ]
+    coverage = [
+        _record(OLDEST_TIMESTAMP, f"min_over_time({SAMPLE_TIMESTAMP}{match}[{slo_plan.window}])", labels),
     ]
     alerts: list[Rule] = [
         _record(burn_rate(window), f"{error_ratio(window)}{match} / {ERROR_BUDGET}{match}", labels)
@@ -199,6 +223,11 @@ def slo_groups(service_plan: ServicePlan, slo_plan: SLOPlan) -> list[Group]:
             "name": group_name(service_plan.name, slo_plan.name, "sli-long"),
             "interval": str(LONG_GROUP_INTERVAL),
             "rules": long,
+        },
+        {
+            "name": group_name(service_plan.name, slo_plan.name, "coverage"),
+            "interval": str(COVERAGE_INTERVAL),
+            "rules": coverage,
         },
         {"name": group_name(service_plan.name, slo_plan.name, "alerts"), "rules": alerts},
     ]

@@ -412,6 +412,32 @@ def _bucket_missing_groups(service_plan: ServicePlan) -> list[TestGroup]:
     return groups
 
 
+COVERAGE_HOURS = 2
+
+
+def _coverage_group(service_plan: ServicePlan) -> TestGroup:
+    """Two hours of data in a window of days (a new SLI, or retention shorter than the window):
+    the recorded coverage says so, as hours of the window (counted at 2h, read by the long group after)."""
+    at = Duration(COVERAGE_HOURS * 3600_000) + slo_rules.LONG_GROUP_INTERVAL
+    series: dict[str, str] = {}
+    for slo_plan in service_plan.slos:
+        for entry in _input_series(service_plan, slo_plan, Fraction(0), at):
+            series.setdefault(entry["series"], entry["values"])
+    return {
+        "name": "SLOs: data for part of the window",
+        "interval": str(INPUT_STEP),
+        "input_series": [{"series": name, "values": values} for name, values in series.items()],
+        "promql_expr_test": [
+            {
+                "expr": f"round({names.DATA_COVERAGE}{slo_plan.selector} * {slo_plan.window.ms // 1000} / 3600)",
+                "eval_time": str(at),
+                "exp_samples": [{"labels": _labels_text(slo_plan.labels), "value": COVERAGE_HOURS}],
+            }
+            for slo_plan in service_plan.slos
+        ],
+    }
+
+
 def _missing_group(service_plan: ServicePlan, missing: list[SLOPlan], name: str) -> TestGroup:
     """No series for the `missing` SLOs (the others error-free): SLIMetricMissing fires for each."""
     missing_at = max(SLO_CHECK_TIME, check_time(service_plan.tier.platform_alert_for))
@@ -478,6 +504,7 @@ def _slo_groups(service_plan: ServicePlan) -> list[TestGroup]:
         *appearing,
         *low_traffic,
         *_bucket_missing_groups(service_plan),
+        _coverage_group(service_plan),
         _missing_group(service_plan, list(slos), "SLOs: SLI metrics missing"),
     ]
 
