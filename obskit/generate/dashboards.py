@@ -21,7 +21,7 @@ from obskit.plan import conventions as names
 from obskit.plan.pages import Page
 from obskit.plan.types import Plan, ServicePlan, SLOPlan
 from obskit.spec.model import LatencySLI
-from obskit.units import Duration
+from obskit.units import Duration, human_duration
 
 ENTRY = "main.jsonnet"
 FOLDER_ANNOTATION = "grafana_folder"
@@ -117,7 +117,7 @@ def _service_data(service_plan: ServicePlan) -> dict[str, Any]:
                 "base_limit": str(ds.base_backup_limit),
                 "base_limit_seconds": _secs(ds.base_backup_limit) if ds.base_backup_limit else None,
                 "drill_limit_seconds": _secs(ds.drill_limit),
-                "restore_estimate": str(ds.restore.total) if ds.restore else "n/a",
+                "restore_estimate": human_duration(ds.restore.total.seconds) if ds.restore else "n/a",
             }
             for ds in service_plan.datastores
         ],

@@ -10,7 +10,7 @@ from obskit.generate.rules.timing import check_time, input_steps
 from obskit.plan import conventions as names
 from obskit.plan.types import ServicePlan
 from obskit.spec.series import series_text
-from obskit.units import Duration
+from obskit.units import Duration, human_duration
 
 GROUP = "wal-g"  # the rule group: obskit/<service>/<datastore>/wal-g
 ARCHIVE_FAILURE_WINDOW = "5m"
@@ -212,7 +212,8 @@ def drill_too_slow(service_plan: ServicePlan, ds: DatastorePlan) -> CheckedAlert
         (
             "The last restore drill took longer than the RTO.",
             f"The last restore drill of {{{{ $labels.service }}}}/{{{{ $labels.datastore }}}} took longer than its "
-            f"RTO of {tier.rto} (the plan estimates {ds.restore.total if ds.restore else 'n/a'}).",
+            f"RTO of {tier.rto} (the plan estimates "
+            f"{human_duration(ds.restore.total.seconds) if ds.restore else 'n/a'}).",
         ),
         None,
     )
@@ -245,7 +246,7 @@ def archive_never_reported(service_plan: ServicePlan, ds: DatastorePlan, too_old
         series_text(names.ARCHIVE_AGE, exporter),
         exporter,
         rpo,
-        "No archived WAL segment",
+        "An archived WAL segment",
         condition=f"\nand on () (\n{_writes(job_match, rpo)}\n) > 0",
         series={writing: f"0+10x{input_steps(at)}"},
     )
@@ -270,7 +271,9 @@ def datastore_alerts(service_plan: ServicePlan, ds: DatastorePlan) -> tuple[str,
         archive_stuck(service_plan, ds),
         archive_failed(service_plan, ds),
         base,
-        _pushed_absent(service_plan, ds, base, names.BACKUP_LAST_SUCCESS, ds.base_backup_limit, "No base backup"),
+        _pushed_absent(
+            service_plan, ds, base, names.BACKUP_LAST_SUCCESS, ds.base_backup_limit, "A successful base backup"
+        ),
         # A drill result absent for the drill limit (up to a month) is left to RestoreDrillOverdue's
         # own age check: a promtool case would have to evaluate every rule over that whole month.
         overdue,

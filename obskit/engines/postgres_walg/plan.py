@@ -195,6 +195,9 @@ def datastore_plan(service: Service, tier: Tier, datastore: Datastore, findings:
         retention_cron=cron_every(DAY, where + "/retention"),
         drill=drill,
         restore=estimate,
-        base_backup_limit=base_interval + backup_duration if base_interval else None,
+        # whole minutes, as people read an age limit: an estimate's milliseconds mean nothing there
+        base_backup_limit=Duration(-(-(base_interval + backup_duration).ms // 60_000) * 60_000)
+        if base_interval
+        else None,
         drill_limit=drill.max_gap + tier.rto,
     )

@@ -41,7 +41,7 @@ def _backup_too_old(service_plan: ServicePlan) -> CheckedAlert:
 def _backup_never_succeeded(service_plan: ServicePlan, too_old: CheckedAlert) -> CheckedAlert:
     schedule = {"schedule": service_plan.name}
     selector = series_text(names.VELERO_LAST_SUCCESS, schedule)
-    return when_absent(too_old, selector, schedule, service_plan.tier.rpo, "No successful Velero backup")
+    return when_absent(too_old, selector, schedule, service_plan.tier.rpo, "A successful Velero backup")
 
 
 def _backup_failed(service_plan: ServicePlan) -> CheckedAlert:
