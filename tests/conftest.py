@@ -72,3 +72,12 @@ def problems_of(path: Path, environments: list[str] | None = None) -> list[str]:
         load_spec(path, environments)
     root = str(path if path.is_dir() else path.parent) + os.sep
     return [str(problem).replace(root, "") for problem in caught.value.problems]
+
+
+@pytest.fixture(scope="session")
+def prod_tree() -> dict[str, str]:
+    """The bundled example's prod tree, generated once (tests only read it)."""
+    from obskit.generate.tree import generate_tree
+    from obskit.pipeline import load_plan
+
+    return generate_tree(load_plan(EXAMPLES, "prod"))

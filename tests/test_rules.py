@@ -34,11 +34,6 @@ def alerts_of(tree: dict[str, str], service: str, name: str) -> list[dict]:
     return [rule for rule in rules_of(tree, service) if rule.get("alert") == name]
 
 
-@pytest.fixture(scope="module")
-def prod_tree() -> dict[str, str]:
-    return generate_tree(load_plan(EXAMPLES, "prod"))
-
-
 def test_every_prometheusrule_matches_the_upstream_crd(prod_tree: dict[str, str]) -> None:
     validator = crd_validator(*PROMETHEUSRULE_CRD)
     rules = [path for path in prod_tree if path.startswith("prometheus/rules/")]
@@ -345,7 +340,7 @@ def test_a_spec_can_add_its_own_alert_catalog(write_spec, tmp_path: Path) -> Non
     assert alert["labels"]["severity"] == "warning"
     groups = [g["name"] for g in yaml.safe_load(tree["prometheus/rulefiles/checkout.rules.yaml"])["groups"]]
     assert "obskit/checkout/custom" in groups
-    tests = yaml.safe_load(tree["prometheus/tests/checkout.test.yaml"])["tests"]
+    tests = yaml.safe_load(tree["prometheus/tests/checkout.platform.test.yaml"])["tests"]
     cases = {case for t in tests for case in t["name"].split(" + ")}  # independent cases share groups
     assert {"HighLatency fires", "HighLatency silent"} <= cases
 
@@ -525,3 +520,65 @@ def test_burn_alerts_tell_the_on_call_the_value_threshold_sli_and_dashboard(writ
     no_url = load_plan(write_spec(_slo_spec()), "prod")
     assert "dashboard_url" not in alerts_of(generate_tree(no_url), "checkout", "ErrorBudgetBurn")[0]["annotations"]
     assert any("grafana_url" in note for note in no_url.notes)
+
+
+def test_platform_cases_evaluate_often_enough_to_see_a_blip(tmp_path: Path) -> None:
+    """ServiceDown's silent case has every target down for one scrape, shorter than its `for:`.
+    Evaluated every minute, as its group runs, a ServiceDown without `for:` fails it; at 0.5.1's
+    5m steps the blip fell between evaluations and the same broken rule passed."""
+    out = tmp_path / "prod"
+    write(out, output_tree(load_plan(EXAMPLES, "prod")))
+    rule_file = out / "prometheus/rulefiles/checkout.rules.yaml"
+    text = rule_file.read_text()
+    broken = text.replace(
+        'max by (job) (up{job="checkout"}) == 0\n    for: 2m\n', 'max by (job) (up{job="checkout"}) == 0\n'
+    )
+    assert broken != text
+    rule_file.write_text(broken)
+    test_file = out / "prometheus/tests/checkout.platform.test.yaml"
+    tests = yaml.safe_load(test_file.read_text())
+    assert tests["evaluation_interval"] == "1m"
+    tests["tests"] = [group for group in tests["tests"] if "ServiceDown silent" in group["name"]]
+    test_file.write_text(yaml.safe_dump(tests))
+    outcome = promtool.test_rules(out, ["prometheus/tests/checkout.platform.test.yaml"])
+    assert not outcome.ok and "ServiceDown" in outcome.output
+    test_file.write_text(yaml.safe_dump({**tests, "evaluation_interval": "5m"}))
+    assert promtool.test_rules(out, ["prometheus/tests/checkout.platform.test.yaml"]).ok
+
+
+def test_platform_groups_run_at_the_services_scrape_interval(prod_tree: dict[str, str]) -> None:
+    intervals = {
+        service: {
+            group["name"].split("/")[-1]: group.get("interval")
+            for group in yaml.safe_load(prod_tree[f"prometheus/rulefiles/{service}.rules.yaml"])["groups"]
+        }
+        for service in ("checkout", "search-indexer")
+    }
+    assert intervals["checkout"]["platform"] == "15s" and intervals["checkout"]["workload"] == "15s"
+    assert intervals["search-indexer"]["platform"] == "1m"
+    assert intervals["checkout"]["alerts"] is None  # the SLO alerts run at Prometheus' own interval
+
+
+@pytest.mark.parametrize("version", VERSION_PARAMS)
+def test_dr_alerts_fire_when_their_input_never_appears(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, version: str
+) -> None:
+    """A schedule that never succeeded, a database that never archived, a Pushgateway that lost
+    obskit's metrics: the generated 'absent' cases (the drill's in the hourly file, its limit being
+    a week) fail on rules without the absent variants, as 0.5.1 had, and pass with them."""
+    monkeypatch.setenv("OBSKIT_PROMTOOL", require_binary(VERSIONS[version][1]))
+    out = tmp_path / "prod"
+    write(out, output_tree(load_plan(EXAMPLES, "prod")))
+    test_files = ["prometheus/tests/checkout.test.yaml", "prometheus/tests/checkout.long.test.yaml"]
+    assert promtool.test_rules(out, test_files).ok
+    rule_file = out / "prometheus/rulefiles/checkout.rules.yaml"
+    groups = yaml.safe_load(rule_file.read_text())["groups"]
+    absent = [rule["alert"] for group in groups for rule in group["rules"] if rule.get("labels", {}).get("cause")]
+    assert sorted(absent) == ["BackupTooOld", "BaseBackupTooOld", "RestoreDrillOverdue", "WALArchiveTooOld"]
+    for group in groups:
+        group["rules"] = [rule for rule in group["rules"] if not rule.get("labels", {}).get("cause")]
+    rule_file.write_text(yaml.safe_dump({"groups": groups}))
+    outcome = promtool.test_rules(out, test_files)
+    assert not outcome.ok
+    for name in absent:
+        assert f"alertname: {name}" in outcome.output, name

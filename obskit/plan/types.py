@@ -64,6 +64,12 @@ class ServicePlan:
     def name(self) -> str:
         return self.service.name
 
+    @property
+    def evaluation_interval(self) -> Duration:
+        """Of the service's platform alert groups: its scrape interval, so that a `for:` of
+        minutes sees every scrape, and their tests evaluate exactly as Prometheus does."""
+        return self.scrape_interval
+
     def runbook_url(self, alert: str) -> str:
         return self.service.runbook_url.format(service=self.service.name, alert=alert)
 

@@ -274,8 +274,9 @@ def datastore_alerts(service_plan: ServicePlan, ds: DatastorePlan) -> tuple[str,
         _pushed_absent(
             service_plan, ds, base, names.BACKUP_LAST_SUCCESS, ds.base_backup_limit, "A successful base backup"
         ),
-        # A drill result absent for the drill limit (up to a month) is left to RestoreDrillOverdue's
-        # own age check: a promtool case would have to evaluate every rule over that whole month.
         overdue,
+        _pushed_absent(
+            service_plan, ds, overdue, names.DRILL_LAST_SUCCESS, ds.drill_limit, "A successful restore drill"
+        ),
         drill_too_slow(service_plan, ds),
     ]

@@ -5,12 +5,13 @@ from __future__ import annotations
 import re
 
 from obskit.generate.rules.common import Rule
-from obskit.generate.rules.timing import check_time, input_steps
+from obskit.generate.rules.timing import check_time, input_steps, platform_step
 from obskit.plan.types import ServicePlan
 from obskit.spec.alert_templates import AlertTemplate, fill
 from obskit.units import Duration, parse_duration
 
 _NOT_IN_LABEL_NAME = re.compile(r"[^a-zA-Z0-9_]")
+_RANGE = re.compile(r"\[((?:\d+(?:ms|[smhdwy]))+)[:\]]")
 
 
 def pod_label_matchers(selector: dict[str, str]) -> str:
@@ -25,13 +26,21 @@ def alert_for(service_plan: ServicePlan, template: AlertTemplate) -> Duration | 
     return parse_duration(fill(template.for_, _timing_params(service_plan)))
 
 
+def check_time_of(service_plan: ServicePlan, template: AlertTemplate) -> Duration:
+    """When a template's "fires" case has surely fired: its inputs need the expression's longest
+    range to show the condition (an increase over 15m grows for 15m), then the `for:` passes."""
+    ranges = [parse_duration(text) for text in _RANGE.findall(template.expr)]
+    warm_up = max(ranges, default=Duration(0))
+    for_ = alert_for(service_plan, template) or Duration(0)
+    return check_time(for_ + warm_up, platform_step(service_plan.evaluation_interval))
+
+
 def _timing_params(service_plan: ServicePlan) -> dict[str, str]:
     return {"platform_for": str(service_plan.tier.platform_alert_for)}
 
 
 def template_params(service_plan: ServicePlan, template: AlertTemplate) -> dict[str, str]:
     """Values of the catalog's [[placeholders]] for one service and template."""
-    for_ = alert_for(service_plan, template) or Duration(0)
     return {
         "service": service_plan.name,
         "job": service_plan.service.job,
@@ -41,7 +50,7 @@ def template_params(service_plan: ServicePlan, template: AlertTemplate) -> dict[
         "team": service_plan.service.team,
         **_timing_params(service_plan),
         # samples of a test series: long enough to pass the template's `for:` and be checked
-        "span": str(input_steps(check_time(for_))),
+        "span": str(input_steps(check_time_of(service_plan, template))),
     }
 
 

@@ -6,7 +6,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-from obskit.generate.rules.timing import check_time, input_steps
+from obskit.generate.rules.timing import EVAL_STEP, LONG_HORIZON, LONG_STEP, check_time, input_steps
 from obskit.plan.types import ServicePlan
 from obskit.units import Duration
 
@@ -28,6 +28,7 @@ class CheckedAlert:
     rule: Rule
     cases: tuple[Case, ...]
     eval_time: Duration
+    step: Duration = EVAL_STEP  # the evaluation interval of the test file its cases go into
 
 
 def secs(duration: Duration) -> int:
@@ -97,5 +98,6 @@ def when_absent(
             "or what reports it (exporter, Pushgateway) lost it or stopped. " + rule["annotations"]["description"],
         },
     }
-    at = check_time(threshold)
-    return CheckedAlert(absent_rule, (Case("absent", series or {}, True, labels),), at)
+    step = LONG_STEP if check_time(threshold) > LONG_HORIZON else EVAL_STEP
+    at = check_time(threshold, step)
+    return CheckedAlert(absent_rule, (Case("absent", series or {}, True, labels),), at, step)

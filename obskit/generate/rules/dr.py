@@ -103,13 +103,16 @@ def dr_groups(service_plan: ServicePlan) -> list[Group]:
     return [{"name": name, "rules": [a.rule for a in alerts]} for name, alerts in dr_alerts(service_plan)]
 
 
-def dr_test_groups(service_plan: ServicePlan, expected: Any) -> list[dict[str, Any]]:
-    """promtool test groups, one per kind of case ("fires", "silent", ...) with every DR alert's
-    case of that kind: their series are distinct metrics, and fewer groups mean fewer passes
-    over the service's rules. `expected(rule, series_labels)` renders an expected alert."""
+def dr_test_groups(service_plan: ServicePlan, expected: Any, step: Duration) -> list[dict[str, Any]]:
+    """promtool test groups of the alerts whose cases evaluate every `step`, one per kind of case
+    ("fires", "silent", ...) with every DR alert's case of that kind: their series are distinct
+    metrics, and fewer groups mean fewer passes over the service's rules. `expected(rule,
+    series_labels)` renders an expected alert."""
     groups: dict[str, dict[str, Any]] = {}
     for _, alerts in dr_alerts(service_plan):
         for checked in alerts:
+            if checked.step != step:
+                continue
             for case in checked.cases:
                 group = groups.setdefault(
                     case.name,

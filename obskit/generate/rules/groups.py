@@ -28,8 +28,11 @@ def service_groups(plan: Plan, service_plan: ServicePlan) -> list[Group]:
     by_group: dict[str, list[Rule]] = {}
     for template in plan.alert_templates:
         by_group.setdefault(template.group, []).append(catalog_rule(service_plan, template))
+    interval = str(service_plan.evaluation_interval)
     for catalog_group, rules in by_group.items():
-        groups += _chunked(group_name(service_plan.name, catalog_group), rules)
+        groups += [
+            {**chunk, "interval": interval} for chunk in _chunked(group_name(service_plan.name, catalog_group), rules)
+        ]
     for slo_plan in service_plan.slos:
         groups += slo_groups(service_plan, slo_plan)
     groups += dr_groups(service_plan)
@@ -65,5 +68,8 @@ def files(plan: Plan, service_plan: ServicePlan) -> list[File]:
     return [
         File(f"prometheus/rules/{name}.yaml", prometheus_rule(plan, service_plan, text), kubernetes=True),
         File(f"prometheus/rulefiles/{name}.rules.yaml", rule_file(env, text)),
-        File(f"prometheus/tests/{name}.test.yaml", render.yaml_file(env, tests)),
+        *(
+            File(f"prometheus/tests/{name}{'.' + kind if kind else ''}.test.yaml", render.yaml_file(env, content))
+            for kind, content in tests.items()
+        ),
     ]

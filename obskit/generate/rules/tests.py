@@ -9,24 +9,32 @@ arithmetic need not round like the exact decimals obskit writes.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from decimal import Decimal
 from fractions import Fraction
 from functools import lru_cache
 from typing import Any
 
 from obskit.generate.rules import slo as slo_rules
-from obskit.generate.rules.catalog import alert_for, catalog_rule, template_params
+from obskit.generate.rules.catalog import alert_for, catalog_rule, check_time_of, template_params
 from obskit.generate.rules.dr import dr_test_groups
 from obskit.generate.rules.testpacking import pack
-from obskit.generate.rules.timing import EVAL_STEP, INPUT_STEP, SLO_CHECK_TIME, check_time, input_steps
+from obskit.generate.rules.timing import (
+    EVAL_STEP,
+    INPUT_STEP,
+    LONG_STEP,
+    SLO_CHECK_TIME,
+    check_time,
+    input_steps,
+    platform_step,
+)
 from obskit.plan import burnrate
 from obskit.plan import conventions as names
 from obskit.plan.types import Plan, ServicePlan, SLOPlan
 from obskit.spec.alert_templates import AlertTemplate, fill, render_label_templates
 from obskit.spec.model import LatencySLI, RatioSLI
 from obskit.spec.series import event_series, series_text
-from obskit.units import Duration
+from obskit.units import Duration, parse_duration
 
 CLEAN_HISTORY = Duration(4 * 3600_000)  # without errors before they appear: longer than the slow pairs need
 TOLERANCE = "1e-09"
@@ -57,18 +65,29 @@ def _expected_alert(
 def _catalog_cases(service_plan: ServicePlan, template: AlertTemplate) -> list[TestGroup]:
     params = template_params(service_plan, template)
     rule = catalog_rule(service_plan, template)
-    eval_time = check_time(alert_for(service_plan, template) or Duration(0))
+    step = platform_step(service_plan.evaluation_interval)
+    for_ = alert_for(service_plan, template) or Duration(0)
+    eval_time = check_time_of(service_plan, template)
     groups = []
     for case_name, case in (("fires", template.fires), ("silent", template.silent)):
-        expected = []
         if case_name == "fires":
             expected = [_expected_alert(rule, {k: fill(v, params) for k, v in case.labels})]
+            checks = [{"eval_time": str(eval_time), "alertname": template.name, "exp_alerts": expected}]
+            if for_.ms > step.ms:
+                # a condition that holds from the start cannot have held for `for:` a step before it ends
+                checks.insert(0, {"eval_time": str(for_ - step), "alertname": template.name, "exp_alerts": []})
+        else:
+            # silent at every evaluation: a blip shorter than `for:` may not fire even while it lasts
+            checks = [
+                {"eval_time": str(Duration(ms)), "alertname": template.name, "exp_alerts": []}
+                for ms in range(step.ms, eval_time.ms + 1, step.ms)
+            ]
         groups.append(
             {
                 "name": f"{template.name} {case_name}",
                 "interval": str(INPUT_STEP),
                 "input_series": [{"series": fill(s, params), "values": fill(v, params)} for s, v in case.series],
-                "alert_rule_test": [{"eval_time": str(eval_time), "alertname": template.name, "exp_alerts": expected}],
+                "alert_rule_test": checks,
             }
         )
     return groups
@@ -101,7 +120,9 @@ def _input_series(
     ratio: Fraction,
     until: Duration = SLO_CHECK_TIME,
     le_spelling: str | None = None,
+    counter: Callable[[Fraction, int], str] = _counter,
 ) -> list[dict[str, str]]:
+    """The SLI's input series at an error ratio; `counter(per step, steps)` writes each counter."""
     steps = input_steps(until)
     total = requests_per_step(slo_plan)
     errors = total * ratio
@@ -109,24 +130,24 @@ def _input_series(
     if isinstance(sli, RatioSLI):
         error_series, other_series = event_series(sli.errors, sli.total)
         same_metric = sli.errors.metric == sli.total.metric
-        other = {"series": other_series, "values": _counter(total - errors if same_metric else total, steps)}
+        other = {"series": other_series, "values": counter(total - errors if same_metric else total, steps)}
         if not ratio:  # as client libraries do: no error series until the first error
             return [other]
-        return [{"series": error_series, "values": _counter(errors, steps)}, other]
+        return [{"series": error_series, "values": counter(errors, steps)}, other]
     if isinstance(sli, LatencySLI):
         histogram = sli.histogram
         base = {name: value for name, _, value in histogram.matchers}
         return [
-            {"series": series_text(f"{histogram.metric}_count", base), "values": _counter(total, steps)},
+            {"series": series_text(f"{histogram.metric}_count", base), "values": counter(total, steps)},
             {
                 "series": series_text(
                     f"{histogram.metric}_bucket", {**base, "le": le_spelling or slo_rules.le_text(sli.threshold)}
                 ),
-                "values": _counter(total - errors, steps),
+                "values": counter(total - errors, steps),
             },
             {
                 "series": series_text(f"{histogram.metric}_bucket", {**base, "le": "+Inf"}),
-                "values": _counter(total, steps),
+                "values": counter(total, steps),
             },
         ]
     # A raw SLI's queries cannot be fed generically: start from its recorded 5m rates.
@@ -250,14 +271,14 @@ def _low_traffic_group(service_plan: ServicePlan, slo_plan: SLOPlan) -> TestGrou
 
 
 def _value_checks(
-    match: str, labels: dict[str, str], expected: tuple[tuple[str, str, str], ...]
+    match: str, labels: dict[str, str], expected: tuple[tuple[str, str, str], ...], at: Duration = SLO_CHECK_TIME
 ) -> list[dict[str, Any]]:
     """`expected`: (recorded series name, its value, the scale of the tolerance) as decimal texts."""
     samples = [{"labels": _labels_text(labels), "value": 1}]
     return [
         {
             "expr": f"abs({name}{match} - {value}) <= bool {TOLERANCE} * {bound}",
-            "eval_time": str(SLO_CHECK_TIME),
+            "eval_time": str(at),
             "exp_samples": samples,
         }
         for name, value, bound in expected
@@ -368,6 +389,84 @@ def _quiet_alerts(service_plan: ServicePlan) -> tuple[str, ...]:
     return ("SLIMetricMissing", *(("SLIBucketMissing",) if latency else ()))
 
 
+def _with_siblings(
+    service_plan: ServicePlan,
+    slo_plan: SLOPlan,
+    series: list[dict[str, str]],
+    until: Duration,
+    skip: frozenset[str] | set[str] = frozenset(),
+) -> list[dict[str, str]]:
+    """`series` of one SLO, and the other SLOs' error-free series that it does not already feed
+    (nor `skip`): their SLIs read healthy, so only the SLO under test can raise an alert."""
+    result = list(series)
+    seen = {entry["series"] for entry in result} | set(skip)
+    for other in service_plan.slos:
+        for entry in _input_series(service_plan, other, Fraction(0), until) if other is not slo_plan else []:
+            if entry["series"] not in seen:
+                seen.add(entry["series"])
+                result.append(entry)
+    return result
+
+
+HOUR = parse_duration("1h")
+RESTART_SPAN = Duration(75 * 60_000)  # an hour's window of data after the first 5m rates, and a little
+RESTART_AT = 30  # minute: the pod restarts and its counters begin again from 0
+GAP_AT, GAP_MINUTES = 50, 3  # failed scrapes, fewer than the 5m rates need to keep two samples
+
+
+def _restarted_counter(per_step: Fraction, steps: int) -> str:
+    """A counter growing by `per_step` a minute that restarts from 0 at RESTART_AT (its first sample
+    after counts the minute since) and misses GAP_MINUTES scrapes from GAP_AT."""
+    text = burnrate.decimal_text
+    after_gap = GAP_AT + GAP_MINUTES
+    return (
+        f"0+{text(per_step)}x{RESTART_AT} "
+        f"{text(per_step)}+{text(per_step)}x{GAP_AT - RESTART_AT - 2} _x{GAP_MINUTES} "
+        f"{text(per_step * (after_gap - RESTART_AT))}+{text(per_step)}x{steps - after_gap}"
+    )
+
+
+def _restart_groups(service_plan: ServicePlan) -> list[TestGroup]:
+    """Per ratio or latency SLO, just under its budget: a pod restart resets its counters and three
+    scrapes fail. rate() counts across the reset and the gap, so every window reads the true ratio
+    and traffic, and nothing fires; a rule reading raw differences would see the reset as negative
+    traffic, and SLIMetricMissing without its `for:` would fire on the gap."""
+    groups = []
+    steps = input_steps(RESTART_SPAN)
+    for slo_plan in service_plan.slos:
+        if not isinstance(slo_plan.slo.sli, RatioSLI | LatencySLI):
+            continue  # raw queries cannot be fed generically
+        ratio = burnrate.error_budget(slo_plan.objective) * Fraction(9, 10)
+        own = _input_series(service_plan, slo_plan, ratio, RESTART_SPAN, counter=_restarted_counter)
+        per_second = requests_per_step(slo_plan) / (INPUT_STEP.ms // 1000)
+        text = burnrate.decimal_text
+        # the 5m window across the reset still reads the traffic; the gap lowers errors and total alike
+        across_reset = ((names.total_rate(slo_rules.BASE_WINDOW), text(per_second), text(max(1, per_second))),)
+        hour = ((names.error_ratio(HOUR), text(ratio), "1"),)
+        reset_checked = Duration((RESTART_AT + 5) * INPUT_STEP.ms)
+        at = Duration(steps * INPUT_STEP.ms)
+        groups.append(
+            {
+                "name": f"SLO {slo_plan.name}: restart and scrape gap",
+                "interval": str(INPUT_STEP),
+                "input_series": _with_siblings(service_plan, slo_plan, own, RESTART_SPAN),
+                "alert_rule_test": [
+                    {"eval_time": str(at), "alertname": "ErrorBudgetBurn", "exp_alerts": []},
+                    *(
+                        {"eval_time": str(Duration(minute * 60_000)), "alertname": "SLIMetricMissing", "exp_alerts": []}
+                        for minute in range(GAP_AT, GAP_AT + GAP_MINUTES + 5)
+                        if minute % 5 == 0
+                    ),
+                ],
+                "promql_expr_test": [
+                    *_value_checks(slo_plan.selector, slo_plan.labels, across_reset, reset_checked),
+                    *_value_checks(slo_plan.selector, slo_plan.labels, hour, at),
+                ],
+            }
+        )
+    return groups
+
+
 def _bucket_missing_groups(service_plan: ServicePlan) -> list[TestGroup]:
     """Per latency SLO: the histogram counts requests, has other buckets, but none at the threshold.
     SLIBucketMissing fires (for every SLO reading that same bucket), nothing else does."""
@@ -380,15 +479,8 @@ def _bucket_missing_groups(service_plan: ServicePlan) -> list[TestGroup]:
         histogram = sli.histogram
         base = {name: value for name, _, value in histogram.matchers}
         missing = series_text(f"{histogram.metric}_bucket", {**base, "le": slo_rules.le_text(sli.threshold)})
-        series = [
-            entry for entry in _input_series(service_plan, slo_plan, Fraction(0), at) if entry["series"] != missing
-        ]
-        seen = {entry["series"] for entry in series} | {missing}
-        for other in service_plan.slos:
-            for entry in _input_series(service_plan, other, Fraction(0), at) if other is not slo_plan else []:
-                if entry["series"] not in seen:
-                    seen.add(entry["series"])
-                    series.append(entry)
+        own = [entry for entry in _input_series(service_plan, slo_plan, Fraction(0), at) if entry["series"] != missing]
+        series = _with_siblings(service_plan, slo_plan, own, at, skip={missing})
         same_bucket = [
             other
             for other in service_plan.slos
@@ -503,6 +595,7 @@ def _slo_groups(service_plan: ServicePlan) -> list[TestGroup]:
         *groups,
         *appearing,
         *low_traffic,
+        *_restart_groups(service_plan),
         *_bucket_missing_groups(service_plan),
         _coverage_group(service_plan),
         _missing_group(service_plan, list(slos), "SLOs: SLI metrics missing"),
@@ -511,18 +604,30 @@ def _slo_groups(service_plan: ServicePlan) -> list[TestGroup]:
 
 def service_tests(
     plan: Plan, service_plan: ServicePlan, rule_file_path: str, rule_groups: list[dict[str, Any]]
-) -> dict[str, Any]:
-    """The test file for the service's rule groups; their names, in file order, fix promtool's
-    evaluation order, which is otherwise not stable from run to run. Independent cases share
-    a test group (see testpacking)."""
-    groups: list[TestGroup] = []
+) -> dict[str, dict[str, Any]]:
+    """The test files for the service's rule groups, by kind: "" the SLO and DR cases at EVAL_STEP,
+    "platform" the platform alerts' at the interval their groups run at, "long" (only when there
+    are any) the cases whose `for:` spans days, hourly. The groups' names, in file order, fix
+    promtool's evaluation order, which is otherwise not stable from run to run. Independent cases
+    share a test group (see testpacking)."""
+    platform: list[TestGroup] = []
     for template in plan.alert_templates:
-        groups += _catalog_cases(service_plan, template)
-    groups += _slo_groups(service_plan)
-    groups += dr_test_groups(service_plan, _expected_alert)
-    return {
-        "rule_files": [rule_file_path],
-        "evaluation_interval": str(EVAL_STEP),
-        "group_eval_order": [group["name"] for group in rule_groups],
-        "tests": pack(groups, rule_groups),
+        platform += _catalog_cases(service_plan, template)
+    groups = _slo_groups(service_plan) + dr_test_groups(service_plan, _expected_alert, EVAL_STEP)
+    long = dr_test_groups(service_plan, _expected_alert, LONG_STEP)
+
+    def test_file(step: Duration, cases: list[TestGroup]) -> dict[str, Any]:
+        return {
+            "rule_files": [rule_file_path],
+            "evaluation_interval": str(step),
+            "group_eval_order": [group["name"] for group in rule_groups],
+            "tests": pack(cases, rule_groups),
+        }
+
+    files = {
+        "": test_file(EVAL_STEP, groups),
+        "platform": test_file(platform_step(service_plan.evaluation_interval), platform),
     }
+    if long:
+        files["long"] = test_file(LONG_STEP, long)
+    return files

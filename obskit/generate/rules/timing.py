@@ -1,8 +1,10 @@
 """When generated promtool tests sample their input and check their rules.
 
-Inputs are sampled every minute (rates need several samples per 5m); rules are evaluated
-every five minutes, which keeps a service's tests to a handful of evaluations of its
-rule set (promtool evaluates every rule of the file at every step of every test group).
+Inputs are sampled every minute (rates need several samples per 5m). The SLO and DR cases
+evaluate the rules every five minutes, which keeps them to a handful of evaluations of the
+service's rule set (promtool evaluates every rule of the file at every step of every test
+group, whatever a group's own `interval`). The platform alerts' cases, whose `for:` of minutes
+decides whether a blip fires, evaluate at the interval their groups run at in Prometheus.
 """
 
 from __future__ import annotations
@@ -11,18 +13,28 @@ from obskit.units import Duration
 
 INPUT_STEP = Duration(60_000)
 EVAL_STEP = Duration(5 * 60_000)
+# Cases whose `for:` spans days (an input absent for a month-long drill limit) evaluate hourly,
+# in a file of their own: at EVAL_STEP promtool would evaluate every rule 8640 times a month.
+LONG_STEP = Duration(3600_000)
+LONG_HORIZON = Duration(24 * 3600_000)  # a case checked later than this goes to the hourly file
 SLO_CHECK_TIME = Duration(15 * 60_000)
 
 
-def aligned(duration: Duration) -> Duration:
+def platform_step(evaluation_interval: Duration) -> Duration:
+    """The platform cases' evaluation step: their groups' own interval, but no finer than the
+    inputs change (every INPUT_STEP), where more evaluations would only repeat the same ones."""
+    return max(evaluation_interval, INPUT_STEP)
+
+
+def aligned(duration: Duration, step: Duration = EVAL_STEP) -> Duration:
     """The first evaluation at or after `duration`."""
-    return Duration(-(-duration.ms // EVAL_STEP.ms) * EVAL_STEP.ms)
+    return Duration(-(-duration.ms // step.ms) * step.ms)
 
 
-def check_time(for_: Duration) -> Duration:
+def check_time(for_: Duration, step: Duration = EVAL_STEP) -> Duration:
     """When an alert whose condition holds from the start has surely passed its `for:`:
     pending at the first evaluation where its inputs allow, firing `for` later, plus a step."""
-    return aligned(for_) + EVAL_STEP + EVAL_STEP
+    return aligned(for_, step) + step + step
 
 
 def input_steps(until: Duration) -> int:
