@@ -241,3 +241,54 @@ def pushgateway(workdir: Path) -> Iterator[str]:
             "the pushgateway", lambda: urllib.request.urlopen(f"http://{address}/-/ready", timeout=2).status == 200, 30
         )
         yield address
+
+
+ALERTMANAGER = "/usr/bin/prometheus-alertmanager"  # Debian stable's 0.25
+
+
+class Alertmanager:
+    def __init__(self, url: str) -> None:
+        self.url = url
+
+    def post(self, alerts: list[dict[str, Any]]) -> None:
+        request = urllib.request.Request(
+            f"{self.url}/api/v2/alerts",
+            data=json.dumps(alerts).encode(),
+            headers={"Content-Type": "application/json"},
+            method="POST",
+        )
+        with urllib.request.urlopen(request, timeout=5) as response:
+            assert response.status == 200
+
+    def alerts(self) -> list[dict[str, Any]]:
+        result: list[dict[str, Any]] = http_json(f"{self.url}/api/v2/alerts")
+        return result
+
+
+@contextmanager
+def alertmanager(workdir: Path, config: dict[str, Any], startup_timeout: float = 30) -> Iterator[Alertmanager]:
+    import yaml
+
+    binary = require_binary(ALERTMANAGER)
+    port = free_port()
+    workdir.mkdir(parents=True, exist_ok=True)
+    (workdir / "alertmanager.yml").write_text(yaml.safe_dump(config))
+    args = [
+        binary,
+        f"--config.file={workdir / 'alertmanager.yml'}",
+        f"--storage.path={workdir / 'alertmanager'}",
+        f"--web.listen-address=127.0.0.1:{port}",
+        "--cluster.listen-address=",  # no gossip: one instance
+    ]
+    log = workdir / "alertmanager.log"
+    with process(args, log, cwd=workdir) as proc:
+        server = Alertmanager(f"http://127.0.0.1:{port}")
+
+        def ready() -> bool:
+            if proc.poll() is not None:
+                pytest.fail(f"alertmanager exited with {proc.returncode}:\n{log.read_text()[-3000:]}")
+            with urllib.request.urlopen(f"{server.url}/-/ready", timeout=2) as response:
+                return bool(response.status == 200)
+
+        wait_for("alertmanager to be ready", ready, startup_timeout)
+        yield server
