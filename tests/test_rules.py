@@ -340,7 +340,7 @@ def test_a_spec_can_add_its_own_alert_catalog(write_spec, tmp_path: Path) -> Non
     assert alert["labels"]["severity"] == "warning"
     groups = [g["name"] for g in yaml.safe_load(tree["prometheus/rulefiles/checkout.rules.yaml"])["groups"]]
     assert "obskit/checkout/custom" in groups
-    tests = yaml.safe_load(tree["prometheus/tests/checkout.platform.test.yaml"])["tests"]
+    tests = yaml.safe_load(tree["prometheus/tests/checkout.every-1m.test.yaml"])["tests"]
     cases = {case for t in tests for case in t["name"].split(" + ")}  # independent cases share groups
     assert {"HighLatency fires", "HighLatency silent"} <= cases
 
@@ -535,15 +535,15 @@ def test_platform_cases_evaluate_often_enough_to_see_a_blip(tmp_path: Path) -> N
     )
     assert broken != text
     rule_file.write_text(broken)
-    test_file = out / "prometheus/tests/checkout.platform.test.yaml"
+    test_file = out / "prometheus/tests/checkout.every-1m.test.yaml"
     tests = yaml.safe_load(test_file.read_text())
     assert tests["evaluation_interval"] == "1m"
     tests["tests"] = [group for group in tests["tests"] if "ServiceDown silent" in group["name"]]
     test_file.write_text(yaml.safe_dump(tests))
-    outcome = promtool.test_rules(out, ["prometheus/tests/checkout.platform.test.yaml"])
+    outcome = promtool.test_rules(out, ["prometheus/tests/checkout.every-1m.test.yaml"])
     assert not outcome.ok and "ServiceDown" in outcome.output
     test_file.write_text(yaml.safe_dump({**tests, "evaluation_interval": "5m"}))
-    assert promtool.test_rules(out, ["prometheus/tests/checkout.platform.test.yaml"]).ok
+    assert promtool.test_rules(out, ["prometheus/tests/checkout.every-1m.test.yaml"]).ok
 
 
 def test_platform_groups_run_at_the_services_scrape_interval(prod_tree: dict[str, str]) -> None:
@@ -569,7 +569,7 @@ def test_dr_alerts_fire_when_their_input_never_appears(
     monkeypatch.setenv("OBSKIT_PROMTOOL", require_binary(VERSIONS[version][1]))
     out = tmp_path / "prod"
     write(out, output_tree(load_plan(EXAMPLES, "prod")))
-    test_files = ["prometheus/tests/checkout.test.yaml", "prometheus/tests/checkout.long.test.yaml"]
+    test_files = ["prometheus/tests/checkout.test.yaml", "prometheus/tests/checkout.every-1h.test.yaml"]
     assert promtool.test_rules(out, test_files).ok
     rule_file = out / "prometheus/rulefiles/checkout.rules.yaml"
     groups = yaml.safe_load(rule_file.read_text())["groups"]

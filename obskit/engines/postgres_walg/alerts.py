@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from obskit.engines.postgres_walg.plan import DatastorePlan
 from obskit.generate.rules.common import Case, CheckedAlert, age_cases, alert, constant, secs, when_absent
-from obskit.generate.rules.timing import check_time, input_steps
+from obskit.generate.rules.timing import FOR_STEP, check_time, input_steps
 from obskit.plan import conventions as names
 from obskit.plan.types import ServicePlan
 from obskit.spec.series import series_text
@@ -49,7 +49,7 @@ def archive_too_old(service_plan: ServicePlan, ds: DatastorePlan) -> CheckedAler
         for_,
         {"datastore": ds.name},
     )
-    eval_time = check_time(for_)
+    eval_time = check_time(for_, FOR_STEP)
     steps = input_steps(eval_time)
     age = series_text(names.ARCHIVE_AGE, exporter)
     inserted = series_text(names.TUPLE_WRITES[0], {**exporter, "datname": "app"})
@@ -69,6 +69,7 @@ def archive_too_old(service_plan: ServicePlan, ds: DatastorePlan) -> CheckedAler
             Case("silent while archiving", {age: constant(5, eval_time), inserted: writing}, False),
         ),
         eval_time,
+        FOR_STEP,
     )
 
 
@@ -85,8 +86,8 @@ def _failure_cases(service_plan: ServicePlan, ds: DatastorePlan, at: Duration) -
     return {
         "fires": {failed: f"0+1x{steps}", age: _old_age(service_plan, at)},
         "silent": {failed: constant(3, at), age: constant(5, at)},
-        # one failure, retried at once: the next segment archives and the age stays small
-        "transient failure": {failed: f"0x5 1x{steps - 5}", age: constant(5, at)},
+        # one failure in the first minute, retried at once: the next segment archives, the age stays small
+        "transient failure": {failed: f"0 1x{steps - 1}", age: constant(5, at)},
     }
 
 
@@ -114,7 +115,7 @@ def archive_stuck(service_plan: ServicePlan, ds: DatastorePlan) -> CheckedAlert:
         for_,
         {"datastore": ds.name},
     )
-    at = check_time(for_)
+    at = check_time(for_, FOR_STEP)
     cases = _failure_cases(service_plan, ds, at)
     return CheckedAlert(
         rule,
@@ -124,6 +125,7 @@ def archive_stuck(service_plan: ServicePlan, ds: DatastorePlan) -> CheckedAlert:
             Case("transient failure", cases["transient failure"], False),
         ),
         at,
+        FOR_STEP,
     )
 
 
@@ -144,7 +146,7 @@ def archive_failed(service_plan: ServicePlan, ds: DatastorePlan) -> CheckedAlert
         None,
         {"datastore": ds.name},
     )
-    at = check_time(service_plan.tier.platform_alert_for)  # the stuck alert's cases, fed the same
+    at = check_time(service_plan.tier.platform_alert_for, FOR_STEP)  # the stuck alert's cases, fed the same
     cases = _failure_cases(service_plan, ds, at)
     return CheckedAlert(
         rule,
@@ -153,6 +155,7 @@ def archive_failed(service_plan: ServicePlan, ds: DatastorePlan) -> CheckedAlert
             Case("silent", cases["silent"], False),
         ),
         at,
+        FOR_STEP,
     )
 
 
@@ -163,8 +166,8 @@ def _pushed_age(
     for_ = service_plan.tier.platform_alert_for
     pushed, match = _pushed(service_plan, ds)
     rule = alert(service_plan, name, f"time() - {metric}{match} > {secs(limit)}", "warning", text, for_)
-    at = check_time(for_)
-    return CheckedAlert(rule, age_cases(series_text(metric, pushed), pushed, limit, at), at)
+    at = check_time(for_, FOR_STEP)
+    return CheckedAlert(rule, age_cases(series_text(metric, pushed), pushed, limit, at), at, FOR_STEP)
 
 
 def base_backup_too_old(service_plan: ServicePlan, ds: DatastorePlan) -> CheckedAlert:

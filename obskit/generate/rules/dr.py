@@ -7,7 +7,7 @@ from typing import Any
 
 from obskit.engines.registry import engine
 from obskit.generate.rules.common import Case, CheckedAlert, Group, age_cases, alert, secs, when_absent
-from obskit.generate.rules.timing import INPUT_STEP, check_time, input_steps
+from obskit.generate.rules.timing import FOR_STEP, INPUT_STEP, check_time, input_steps
 from obskit.plan import conventions as names
 from obskit.plan.types import ServicePlan
 from obskit.spec.series import series_text
@@ -34,8 +34,9 @@ def _backup_too_old(service_plan: ServicePlan) -> CheckedAlert:
         ),
         for_,
     )
-    at = check_time(for_)
-    return CheckedAlert(rule, age_cases(series_text(names.VELERO_LAST_SUCCESS, schedule), schedule, tier.rpo, at), at)
+    at = check_time(for_, FOR_STEP)
+    cases = age_cases(series_text(names.VELERO_LAST_SUCCESS, schedule), schedule, tier.rpo, at)
+    return CheckedAlert(rule, cases, at, FOR_STEP)
 
 
 def _backup_never_succeeded(service_plan: ServicePlan, too_old: CheckedAlert) -> CheckedAlert:
@@ -103,16 +104,15 @@ def dr_groups(service_plan: ServicePlan) -> list[Group]:
     return [{"name": name, "rules": [a.rule for a in alerts]} for name, alerts in dr_alerts(service_plan)]
 
 
-def dr_test_groups(service_plan: ServicePlan, expected: Any, step: Duration) -> list[dict[str, Any]]:
-    """promtool test groups of the alerts whose cases evaluate every `step`, one per kind of case
+def dr_test_groups(service_plan: ServicePlan, expected: Any) -> dict[Duration, list[dict[str, Any]]]:
+    """promtool test groups by the evaluation step their cases need, one per kind of case
     ("fires", "silent", ...) with every DR alert's case of that kind: their series are distinct
-    metrics, and fewer groups mean fewer passes over the service's rules. `expected(rule,
-    series_labels)` renders an expected alert."""
-    groups: dict[str, dict[str, Any]] = {}
+    metrics, and fewer groups mean fewer passes over the service's rules. A case where the alert
+    stays silent is checked at every step. `expected(rule, series_labels)` renders an expected alert."""
+    by_step: dict[Duration, dict[str, dict[str, Any]]] = {}
     for _, alerts in dr_alerts(service_plan):
         for checked in alerts:
-            if checked.step != step:
-                continue
+            groups = by_step.setdefault(checked.step, {})
             for case in checked.cases:
                 group = groups.setdefault(
                     case.name,
@@ -129,11 +129,13 @@ def dr_test_groups(service_plan: ServicePlan, expected: Any, step: Duration) -> 
                     assert fed.get(series, values) == values, f"{case.name}: {series} fed two ways"
                     if series not in fed:
                         group["input_series"].append({"series": series, "values": values})
-                group["alert_rule_test"].append(
-                    {
-                        "eval_time": str(checked.eval_time),
-                        "alertname": checked.rule["alert"],
-                        "exp_alerts": [expected(checked.rule, case.labels)] if case.fires else [],
-                    }
-                )
-    return list(groups.values())
+                name = checked.rule["alert"]
+                if case.fires:
+                    checks = [(checked.eval_time, [expected(checked.rule, case.labels)])]
+                else:
+                    step = checked.step.ms
+                    checks = [(Duration(ms), []) for ms in range(step, checked.eval_time.ms + 1, step)]
+                group["alert_rule_test"] += [
+                    {"eval_time": str(at), "alertname": name, "exp_alerts": alerts} for at, alerts in checks
+                ]
+    return {step: list(groups.values()) for step, groups in by_step.items()}

@@ -22,7 +22,6 @@ from obskit.generate.rules.testpacking import pack
 from obskit.generate.rules.timing import (
     EVAL_STEP,
     INPUT_STEP,
-    LONG_STEP,
     SLO_CHECK_TIME,
     check_time,
     input_steps,
@@ -441,7 +440,9 @@ def _restart_groups(service_plan: ServicePlan) -> list[TestGroup]:
         per_second = requests_per_step(slo_plan) / (INPUT_STEP.ms // 1000)
         text = burnrate.decimal_text
         # the 5m window across the reset still reads the traffic; the gap lowers errors and total alike
-        across_reset = ((names.total_rate(slo_rules.BASE_WINDOW), text(per_second), text(max(1, per_second))),)
+        across_reset = (
+            (names.total_rate(slo_rules.BASE_WINDOW), text(per_second), text(max(Fraction(1), per_second))),
+        )
         hour = ((names.error_ratio(HOUR), text(ratio), "1"),)
         reset_checked = Duration((RESTART_AT + 5) * INPUT_STEP.ms)
         at = Duration(steps * INPUT_STEP.ms)
@@ -605,16 +606,18 @@ def _slo_groups(service_plan: ServicePlan) -> list[TestGroup]:
 def service_tests(
     plan: Plan, service_plan: ServicePlan, rule_file_path: str, rule_groups: list[dict[str, Any]]
 ) -> dict[str, dict[str, Any]]:
-    """The test files for the service's rule groups, by kind: "" the SLO and DR cases at EVAL_STEP,
-    "platform" the platform alerts' at the interval their groups run at, "long" (only when there
-    are any) the cases whose `for:` spans days, hourly. The groups' names, in file order, fix
-    promtool's evaluation order, which is otherwise not stable from run to run. Independent cases
-    share a test group (see testpacking)."""
-    platform: list[TestGroup] = []
+    """The test files for the service's rule groups, one per evaluation step its cases need (a
+    file has one `evaluation_interval`), keyed by the file name's infix: "" for the SLO cases and
+    the DR cases at EVAL_STEP, "every-1m" for the platform alerts' (at the interval their groups
+    run at) and the DR alerts held for minutes, "every-1h" for those held for days. The groups'
+    names, in file order, fix promtool's evaluation order, which is otherwise not stable from run
+    to run. Independent cases share a test group (see testpacking)."""
+    by_step: dict[Duration, list[TestGroup]] = {EVAL_STEP: _slo_groups(service_plan)}
+    platform = by_step.setdefault(platform_step(service_plan.evaluation_interval), [])
     for template in plan.alert_templates:
         platform += _catalog_cases(service_plan, template)
-    groups = _slo_groups(service_plan) + dr_test_groups(service_plan, _expected_alert, EVAL_STEP)
-    long = dr_test_groups(service_plan, _expected_alert, LONG_STEP)
+    for step, groups in dr_test_groups(service_plan, _expected_alert).items():
+        by_step.setdefault(step, []).extend(groups)
 
     def test_file(step: Duration, cases: list[TestGroup]) -> dict[str, Any]:
         return {
@@ -624,10 +627,8 @@ def service_tests(
             "tests": pack(cases, rule_groups),
         }
 
-    files = {
-        "": test_file(EVAL_STEP, groups),
-        "platform": test_file(platform_step(service_plan.evaluation_interval), platform),
+    return {
+        "" if step == EVAL_STEP else f"every-{step}": test_file(step, cases)
+        for step, cases in sorted(by_step.items(), key=lambda item: (item[0] != EVAL_STEP, item[0]))
+        if cases or step == EVAL_STEP
     }
-    if long:
-        files["long"] = test_file(LONG_STEP, long)
-    return files

@@ -13,6 +13,9 @@ from obskit.units import Duration
 
 INPUT_STEP = Duration(60_000)
 EVAL_STEP = Duration(5 * 60_000)
+# Cases whose `for:` is minutes (DR alerts held for the tier's platform_alert_for) evaluate as often
+# as their inputs change, so that a blip shorter than the `for:` shows between two evaluations.
+FOR_STEP = INPUT_STEP
 # Cases whose `for:` spans days (an input absent for a month-long drill limit) evaluate hourly,
 # in a file of their own: at EVAL_STEP promtool would evaluate every rule 8640 times a month.
 LONG_STEP = Duration(3600_000)
