@@ -183,17 +183,19 @@ def test_command(env_name: str, out: Path | None) -> None:
     on every generated unit test, one promtool process each; every PrometheusRule holds
     the same groups as its plain file; custom resources survive a round trip through
     their typed models unchanged, and core objects (ConfigMap, CronJob) pass the
-    Kubernetes schema strictly. Exit codes: 0 all passed, 1 something failed.
+    Kubernetes schema strictly; with routing, amtool check-config on the Alertmanager
+    configuration and `amtool config routes test` for every service and severity.
+    Exit codes: 0 all passed, 1 something failed.
     """
     # Imported here: the typed object models take two seconds to import, and only `test` needs them.
-    from obskit.verify import promtool
+    from obskit.verify import amtool, promtool
     from obskit.verify import tree as tree_check
 
     root = out if out is not None else Path("out") / env_name
     try:
         click.echo(f"using {promtool.find_promtool()} ({promtool.version()})")
         report = tree_check.check_tree(root)
-    except promtool.PromtoolMissing as err:
+    except (promtool.PromtoolMissing, amtool.AmtoolMissing) as err:
         click.echo(f"obskit: {err}", err=True)
         sys.exit(EXIT_FAILED)
     for check in report.checks:

@@ -13,6 +13,7 @@ SLO_MIN_ERRORS = 10
 METRICS_PATH = "/metrics"
 VOLUMES = "snapshot"  # Velero captures persistent volumes as snapshots
 GRAFANA_NAMESPACE = "monitoring"
+ALERTMANAGER_NAMESPACE = "monitoring"  # where the AlertmanagerConfig goes
 SCRAPE_TIMEOUT = parse_duration("10s")  # Prometheus' own default; never above the interval
 VELERO_BACKUP_DURATION = parse_duration("1m")  # until backup.duration gives the measured time
 PLATFORM_ALERT_FOR = "5m"  # for a tier the spec adds without platform_alert_for

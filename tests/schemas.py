@@ -12,6 +12,13 @@ import yaml
 from tests.conftest import shared_path
 
 
+class _CRDLoader(yaml.SafeLoader):
+    """YAML 1.1 reads a bare `=` as the 'value' type; CRDs (an enum of matchTypes) mean the string."""
+
+
+_CRDLoader.add_constructor("tag:yaml.org,2002:value", lambda loader, node: loader.construct_scalar(node))
+
+
 def strict(node: Any) -> Any:
     """Copy of an OpenAPI v3 schema where objects with declared properties allow no others."""
     if isinstance(node, list):
@@ -31,7 +38,7 @@ def strict(node: Any) -> Any:
 @cache
 def crd_validator(*parts: str) -> jsonschema.protocols.Validator:
     path: Path = shared_path(*parts)
-    crd = yaml.safe_load(path.read_text())
+    crd = yaml.load(path.read_text(), Loader=_CRDLoader)
     (version,) = crd["spec"]["versions"]
     schema = strict(version["schema"]["openAPIV3Schema"])
     # metadata is `type: object` only in CRDs; check the parts obskit writes.

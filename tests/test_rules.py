@@ -225,6 +225,8 @@ def test_the_example_tree_passes_obskit_test(tmp_path: Path) -> None:
         "promtool test rules",
         "PrometheusRules match the plain rule files",
         "objects pass their models and schemas",
+        "amtool check-config alertmanager/alertmanager.yaml",
+        "Alertmanager routes",
     ]
 
 

@@ -73,7 +73,13 @@ def test_scrape_timeout_never_exceeds_a_short_interval(write_spec) -> None:
 def test_kustomization_lists_every_kubernetes_object() -> None:
     tree = _tree(EXAMPLES)
     kustomization = yaml.safe_load(tree["kustomization.yaml"])
-    kinds = ("prometheus/rules/", "prometheus/servicemonitors/", "backup/", "grafana/configmaps/")
+    kinds = (
+        "prometheus/rules/",
+        "prometheus/servicemonitors/",
+        "backup/",
+        "grafana/configmaps/",
+        "alertmanager/alertmanagerconfig.yaml",
+    )
     objects = sorted(path for path in tree if path.startswith(kinds))
     assert kustomization["resources"] == objects
     for path in objects:

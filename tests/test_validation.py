@@ -487,7 +487,10 @@ _CHECK_SAMPLES: dict[str, tuple[list[Any], list[Any]]] = {
     "prom_label_name": (["env"], ["__x", "1a"]),
     "port_name": (["http", "http-metrics"], ["a--b", "1234", "a" * 16]),
     "tier_name": (["tier1", "t_1"], ["Tier", "1t"]),
+    "secret_ref": ([{"secret": "pagerduty", "key": "routing-key"}], ["a-key-value", {"secret": "s"}]),
 }
+# Good values for each regex rule of the schema.
+_REGEX_SAMPLES = {r"/\S*": ["/metrics", "/"], r"[^\s:]+:[0-9]+": ["smtp.example.com:587"]}
 _BAD = st.none() | st.booleans() | st.integers(-2, 70000) | st.floats() | st.text(max_size=3)
 _BAD |= st.sampled_from([[], {}, ["x"], {"x": 1}, *(value for _, bad in _CHECK_SAMPLES.values() for value in bad)]).map(
     copy.deepcopy  # a document is changed in place, so it must not share a sample
@@ -507,7 +510,7 @@ def _valid(rules: dict[str, Any]) -> st.SearchStrategy[Any]:
     if "allowed" in rules:
         return st.sampled_from(rules["allowed"])
     if "regex" in rules:
-        return st.sampled_from(["/metrics", "/"])
+        return st.sampled_from(_REGEX_SAMPLES[rules["regex"]])
     if "check_with" in rules:
         return st.sampled_from(_CHECK_SAMPLES[rules["check_with"]][0])
     if kind == "integer":

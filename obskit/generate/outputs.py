@@ -11,7 +11,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from enum import Enum
 
-from obskit.generate import dashboards, datastores, servicemonitor, velero
+from obskit.generate import alertmanager, dashboards, datastores, servicemonitor, velero
 from obskit.generate.artifact import File
 from obskit.generate.rules import groups as rules
 
@@ -36,6 +36,7 @@ OUTPUTS: tuple[Output, ...] = (
     Output("velero", Scope.SERVICE, velero.files),
     Output("datastores", Scope.DATASTORE, datastores.files),
     Output("dashboards", Scope.PAGE, dashboards.files),
+    Output("alertmanager", Scope.ENVIRONMENT, alertmanager.files),
 )
 
 

@@ -6,6 +6,7 @@ from __future__ import annotations
 from obskit import defaults
 from obskit.engines.registry import engine
 from obskit.plan import burnrate, conventions, dr
+from obskit.plan.routing import routing_plan
 from obskit.plan.types import BurnAlertPlan, Plan, ServicePlan, SLOPlan, severity
 from obskit.spec.alert_templates import AlertTemplate
 from obskit.spec.model import SLO, Environment, Service, Spec, Tier
@@ -52,6 +53,7 @@ def plan_service(env: Environment, service: Service, tier: Tier, findings: dr.DR
         # inhibit rules (kube-prometheus-stack's match on namespace) must not cross services
         labels={
             **dict(env.labels),
+            conventions.ALERT_MARKER[0]: conventions.ALERT_MARKER[1],
             "namespace": service.namespace,
             "service": service.name,
             "tier": tier.name,
@@ -76,4 +78,5 @@ def build_plan(spec: Spec, environment: str, alert_templates: tuple[AlertTemplat
         alert_templates=alert_templates,
         infeasible=tuple(findings.infeasible),
         notes=tuple(findings.notes),
+        routing=routing_plan(env),
     )

@@ -44,6 +44,12 @@ def burn_rate(window: Duration) -> str:
     return f"slo:burn_rate:ratio_rate{window}"
 
 
+# On every alert obskit writes: its own Alertmanager routes match this and pass other alerts by.
+ALERT_MARKER = ("managed_by", "obskit")
+# Alert names the routing's inhibit rules pair: a service that is down mutes its SLO alerts.
+SLO_ALERTS = ("ErrorBudgetBurn", "SLIMetricMissing", "SLIBucketMissing")
+SERVICE_DOWN_ALERTS = ("ServiceDown", "ServiceTargetsMissing")
+
 # Upstream metrics the DR alerts and dashboards read.
 VELERO_LAST_SUCCESS = "velero_backup_last_successful_timestamp"
 VELERO_FAILURES = "velero_backup_failure_total"
@@ -80,3 +86,7 @@ def k8s_name(*parts: str, limit: int = 63) -> str:
 
 def group_name(service: str, *parts: str) -> str:
     return "/".join(("obskit", service, *parts))
+
+
+def alertmanager_config_name(environment: str) -> str:
+    return f"obskit-{environment}"

@@ -10,6 +10,7 @@ from fractions import Fraction
 
 from obskit.engines.postgres_walg.plan import DatastorePlan
 from obskit.plan import burnrate, dr
+from obskit.plan.routing import RoutingPlan
 from obskit.spec.alert_templates import AlertTemplate
 from obskit.spec.model import SLO, Environment, Labels, Service, Tier
 from obskit.units import Duration
@@ -56,7 +57,7 @@ class ServicePlan:
     slos: tuple[SLOPlan, ...]
     velero: dr.VeleroPlan | None
     datastores: tuple[DatastorePlan, ...]
-    labels: dict[str, str]  # every alert's labels but severity: the environment's, service, tier, team
+    labels: dict[str, str]  # every alert's labels but severity: the environment's, the marker, service, tier, team
     dashboard_uid: str
     dashboard_url: str | None  # None without the environment's grafana_url
 
@@ -94,6 +95,7 @@ class Plan:
     alert_templates: tuple[AlertTemplate, ...]
     infeasible: tuple[dr.Infeasible, ...]  # DR targets the schedules cannot meet, each with the reason
     notes: tuple[str, ...]  # assumptions worth a look (defaults used for unmeasured inputs)
+    routing: RoutingPlan | None = None  # None: the environment has no `alerting`
 
     @property
     def labels(self) -> Labels:

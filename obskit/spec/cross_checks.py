@@ -11,7 +11,7 @@ from obskit import defaults
 from obskit.plan import burnrate
 from obskit.spec.problems import FieldPath
 from obskit.spec.promql import parse_selector
-from obskit.spec.schema import did_you_mean
+from obskit.spec.schema import INTEGRATIONS, did_you_mean
 from obskit.spec.series import SeriesError, event_series, satisfying_labels
 from obskit.units import Duration, exact_decimal, parse_duration
 
@@ -29,6 +29,7 @@ RESERVED_LABELS = (
     "short_window",
     "alertname",
     "job",
+    "managed_by",
 )
 
 # Annotations obskit writes on every alert; an SLO's own annotations add to them.
@@ -185,3 +186,56 @@ def check_environment(
         for key in ("walg", "pushgateway"):
             if key not in env:
                 yield (key,), "required field is missing: services in this environment back up datastores with wal-g"
+
+
+def check_alerting(alerting: dict[str, Any], teams: dict[str, dict[str, Any]]) -> Iterator[tuple[str | None, Finding]]:
+    """An environment's routing against the teams its services belong to: every receiver named
+    exists and has exactly one integration, and every receiver is used by some route. Yields
+    (team name, finding) for a team's fields, (None, finding) for the environment's `alerting`."""
+    receivers = alerting.get("receivers")
+    receivers = receivers if isinstance(receivers, dict) else {}
+    known = sorted(receivers, key=str)
+    for name in known:
+        value = receivers[name]
+        integrations = sorted(value) if isinstance(value, dict) else []
+        if len(integrations) != 1:
+            yield (
+                None,
+                (
+                    ("receivers", name),
+                    f"a receiver has exactly one integration ({', '.join(INTEGRATIONS)}); found "
+                    + (", ".join(integrations) or "none"),
+                ),
+            )
+    used = set()
+    for team, path, receiver in [
+        *((None, (key,), alerting.get(key)) for key in ("page", "ticket", "info")),
+        *(
+            (team, (key,), routes.get(key))
+            for team, routes in sorted(teams.items())
+            for key in ("page", "ticket", "info")
+        ),
+    ]:
+        if receiver is None:
+            continue
+        used.add(receiver)
+        if receiver not in receivers:
+            where = "this environment's" if team is None else "the environment's"
+            yield (
+                team,
+                (
+                    path,
+                    f"{receiver!r} is not one of {where} alerting receivers ({', '.join(map(str, known))})"
+                    + did_you_mean(receiver, [str(k) for k in known]),
+                ),
+            )
+    for name in known:
+        if name not in used:
+            yield (
+                None,
+                (
+                    ("receivers", name),
+                    f"receiver {name!r} is not used by any route: name it in page, ticket or info here or in a team "
+                    "of this environment's services, or remove it",
+                ),
+            )

@@ -14,9 +14,15 @@ from obskit.spec import schema
 from obskit.spec.problems import FieldPath, Problem
 from obskit.spec.yaml_lines import Located, load_yaml_file
 
-SECTIONS = ("defaults", "tiers", "environments", "services")
+SECTIONS = ("defaults", "tiers", "teams", "environments", "services")
 SPEC_SUFFIXES = (".yaml", ".yml")
-_ENTRY_KIND = {"defaults": "default field", "tiers": "tier", "environments": "environment", "services": "service"}
+_ENTRY_KIND = {
+    "defaults": "default field",
+    "tiers": "tier",
+    "teams": "team",
+    "environments": "environment",
+    "services": "service",
+}
 
 
 @dataclass(frozen=True)

@@ -40,6 +40,16 @@ _CHECKS: dict[str, dict[str, Any]] = {
     "object_store_prefix": {"type": "string", "pattern": "^(s3|gs|az|file)://"},
     "port_name": {"type": "string", "maxLength": 15},
     "k8s_label_key": {"type": "string", "maxLength": 316},
+    "secret_ref": {
+        "type": "object",
+        "properties": {
+            "secret": {"type": "string", "pattern": names.DNS1123_SUBDOMAIN.pattern},
+            "key": {"type": "string", "pattern": "^[-._a-zA-Z0-9]+$"},
+        },
+        "required": ["secret", "key"],
+        "additionalProperties": False,
+        "description": "a key of a Kubernetes Secret: {secret: name, key: key}; never the secret itself",
+    },
 }
 
 

@@ -132,6 +132,38 @@ class WalG:
 
 
 @dataclass(frozen=True)
+class SecretRef:
+    """A key of a Kubernetes Secret, where a credential lives; the spec never holds its value."""
+
+    secret: str
+    key: str
+
+
+@dataclass(frozen=True)
+class Receiver:
+    name: str
+    integration: str  # pagerduty, slack, webhook, email, opsgenie
+    settings: tuple[tuple[str, str | SecretRef], ...]  # the integration's fields, sorted by name
+
+
+@dataclass(frozen=True)
+class Routes:
+    """Receiver names by what an alert asks of people: page (critical), ticket (warning), info."""
+
+    page: str | None
+    ticket: str | None
+    info: str | None
+
+
+@dataclass(frozen=True)
+class Alerting:
+    receivers: tuple[Receiver, ...]  # sorted by name
+    routes: Routes  # the environment's: page and ticket always set, info defaults to ticket
+    teams: tuple[tuple[str, Routes], ...]  # the teams of this environment's services that route their own
+    namespace: str  # where the AlertmanagerConfig goes
+
+
+@dataclass(frozen=True)
 class Environment:
     name: str
     labels: Labels
@@ -142,6 +174,7 @@ class Environment:
     services: tuple[Service, ...]  # overrides applied, sorted by name
     grafana_namespace: str = "monitoring"
     grafana_url: str | None = None  # None: alerts carry no dashboard link
+    alerting: Alerting | None = None  # None: obskit writes no Alertmanager configuration
 
 
 @dataclass(frozen=True)

@@ -189,10 +189,30 @@ def _resolve_environment(
             needs_walg=any(service.backup and service.backup.datastores for service in services),
         )
     ]
+    teams = _team_routes(merged, services)
+    alerting = env_own.get("alerting")
+    if isinstance(alerting, dict) and not env_found:
+        for team, (path, message) in cross_checks.check_alerting(alerting, {t: e.value for t, e in teams.items()}):
+            if team is None:
+                env_found.append(env_layer.problem(("alerting", *path), message))
+            else:
+                env_found.append(_entry_layer(teams[team]).problem(path, f"{message} (environment {env_name})"))
     problems.extend(env_found)
     if env_found:
         return None
-    return to_model.environment(env_name, env_value, tuple(services))
+    return to_model.environment(env_name, env_value, tuple(services), {t: e.value for t, e in teams.items()})
+
+
+def _team_routes(merged: MergedSpec, services: list[Service]) -> dict[str, Entry]:
+    """The teams of the environment's services that the spec gives receivers of their own, and
+    that passed the schema (a team's own problems are reported with its file's)."""
+    teams = merged.sections["teams"]
+    used = {service.team for service in services}
+    return {
+        name: entry
+        for name, entry in sorted(teams.items())
+        if name in used and isinstance(entry.value, dict) and not schema.validate(entry.value, schema.ROUTES)
+    }
 
 
 def load_spec(path: Path, environments: Iterable[str] | None = None) -> Spec:

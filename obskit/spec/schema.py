@@ -27,6 +27,7 @@ DATASTORE_ENGINES = ("postgres",)
 BACKUP_METHODS = ("wal-g",)
 VOLUME_MODES = ("snapshot", "fs", "none")
 WALG_COMPRESSION = ("lz4", "lzma", "zstd", "brotli")
+SEVERITY_ROUTES = ("page", "ticket", "info")  # what an environment's alerting and a team route
 
 
 def _name_rule(check: Callable[[str], str | None]) -> Callable[[Any, str, Any], None]:
@@ -92,6 +93,21 @@ def _http_url(value: Any) -> None:
         raise ValueError(f"{value!r} must be an http:// or https:// URL with a host")
 
 
+def _secret_ref(value: Any) -> None:
+    """A secret only by reference to a Kubernetes Secret's key, never as a value in the spec."""
+    if isinstance(value, str):
+        raise ValueError(
+            "is a secret: reference it as {secret: <Secret name>, key: <key in the Secret>}, never as a value"
+        )
+    if not isinstance(value, dict) or set(value) != {"secret", "key"}:
+        raise ValueError("must be {secret: <Secret name>, key: <key in the Secret>}")
+    problem = names.dns1123_subdomain_problem(value["secret"]) if isinstance(value["secret"], str) else "a name"
+    if problem:
+        raise ValueError(f"secret: {problem}")
+    if not isinstance(value["key"], str) or not re.fullmatch(r"[-._a-zA-Z0-9]+", value["key"]):
+        raise ValueError(f"key: {value['key']!r} is not a Secret key (letters, digits, '-', '_', '.')")
+
+
 def _object_store_prefix(value: Any) -> None:
     parts = urlsplit(_require_text(value))
     if parts.scheme not in ("s3", "gs", "az", "file") or not (parts.netloc or parts.path.strip("/")):
@@ -117,6 +133,7 @@ class SpecValidator(cerberus.Validator):  # type: ignore[misc]
     _check_with_runbook_url = _parse_rule(_runbook_url)
     _check_with_http_url = _parse_rule(_http_url)
     _check_with_object_store_prefix = _parse_rule(_object_store_prefix)
+    _check_with_secret_ref = _parse_rule(_secret_ref)
 
     def _check_with_k8s_label_value(self, field: str, value: Any) -> None:
         problem = names.k8s_label_value_problem(value)
@@ -252,6 +269,37 @@ def nullable(fields: dict[str, Any]) -> dict[str, Any]:
     return result
 
 
+SECRET = {"check_with": "secret_ref", "required": True}
+# Alertmanager integrations: what each needs, secrets only as references to a Secret's key.
+INTEGRATIONS = {
+    "pagerduty": {"routing_key": SECRET},
+    "slack": {"api_url": SECRET, "channel": _text(required=True)},
+    "webhook": {"url": _text(required=True, check_with="http_url")},
+    "email": {
+        "to": _text(required=True),
+        "from": _text(required=True),
+        "smarthost": _text(required=True, regex=r"[^\s:]+:[0-9]+"),
+        "auth_username": _text(),
+        "auth_password": {**SECRET, "required": False},
+    },
+    "opsgenie": {"api_key": SECRET, "api_url": _text(check_with="http_url")},
+}
+RECEIVER = {name: {"type": "dict", "schema": fields} for name, fields in INTEGRATIONS.items()}
+ROUTES = {name: _text() for name in SEVERITY_ROUTES}  # receiver names by severity: critical, warning, info
+ALERTING = {
+    "receivers": {
+        "type": "dict",
+        "required": True,
+        "empty": False,
+        "keysrules": {"type": "string", "check_with": "dns1123_label"},
+        "valuesrules": {"type": "dict", "schema": RECEIVER},
+    },
+    **ROUTES,
+    "page": _text(required=True),
+    "ticket": _text(required=True),
+    "alertmanager_namespace": _text(check_with="dns1123_label"),  # where the AlertmanagerConfig goes
+}
+
 ENVIRONMENT = {
     "labels": PROM_LABELS,
     "selector_labels": K8S_LABELS,
@@ -274,6 +322,7 @@ ENVIRONMENT = {
     "pushgateway": _text(check_with="http_url"),
     "grafana_namespace": _text(check_with="dns1123_label"),  # where the dashboard ConfigMaps go
     "grafana_url": _text(check_with="http_url"),  # for the alerts' dashboard links
+    "alerting": {"type": "dict", "schema": ALERTING},
     "services": {
         "type": "dict",
         "keysrules": {"type": "string", "check_with": "dns1123_label"},
@@ -291,6 +340,11 @@ FILE = {
         "type": "dict",
         "keysrules": {"type": "string", "check_with": "tier_name"},
         "valuesrules": {"type": "dict", "schema": TIER},
+    },
+    "teams": {  # a team's own receivers, by name, over the environment's
+        "type": "dict",
+        "keysrules": {"type": "string", "empty": False},
+        "valuesrules": {"type": "dict", "schema": ROUTES},
     },
     "environments": {
         "type": "dict",

@@ -122,7 +122,35 @@ def service(name: str, data: dict[str, Any], where: dict[FieldPath, tuple[str, i
     )
 
 
-def environment(name: str, data: dict[str, Any], services: tuple[model.Service, ...]) -> model.Environment:
+def _routes(data: dict[str, Any]) -> model.Routes:
+    return model.Routes(page=data.get("page"), ticket=data.get("ticket"), info=data.get("info"))
+
+
+def _receiver(name: str, data: dict[str, Any]) -> model.Receiver:
+    ((integration, fields),) = data.items()
+    settings = tuple(
+        (key, model.SecretRef(value["secret"], value["key"]) if isinstance(value, dict) else value)
+        for key, value in sorted(fields.items())
+    )
+    return model.Receiver(name, integration, settings)
+
+
+def alerting(data: dict[str, Any] | None, teams: dict[str, dict[str, Any]]) -> model.Alerting | None:
+    """`teams`: the teams of the environment's services that the spec gives receivers of their own."""
+    if data is None:
+        return None
+    receivers = data["receivers"]
+    return model.Alerting(
+        receivers=tuple(_receiver(name, receivers[name]) for name in sorted(receivers)),
+        routes=model.Routes(page=data["page"], ticket=data["ticket"], info=data.get("info", data["ticket"])),
+        teams=tuple((team, _routes(teams[team])) for team in sorted(teams)),
+        namespace=data.get("alertmanager_namespace", defaults.ALERTMANAGER_NAMESPACE),
+    )
+
+
+def environment(
+    name: str, data: dict[str, Any], services: tuple[model.Service, ...], teams: dict[str, dict[str, Any]]
+) -> model.Environment:
     velero = data.get("velero")
     walg = data.get("walg")
     return model.Environment(
@@ -142,4 +170,5 @@ def environment(name: str, data: dict[str, Any], services: tuple[model.Service, 
         services=services,
         grafana_namespace=data.get("grafana_namespace", defaults.GRAFANA_NAMESPACE),
         grafana_url=data["grafana_url"].rstrip("/") if "grafana_url" in data else None,
+        alerting=alerting(data.get("alerting"), teams),
     )

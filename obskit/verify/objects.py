@@ -26,6 +26,9 @@ KINDS: dict[tuple[str, str], str] = {
     ("v1", "ConfigMap"): KUBERNETES_SCHEMA,
     ("batch/v1", "CronJob"): KUBERNETES_SCHEMA,
     ("monitoring.coreos.com/v1", "PrometheusRule"): "cloudcoil.models.prometheus_operator.v1:PrometheusRule",
+    ("monitoring.coreos.com/v1alpha1", "AlertmanagerConfig"): (
+        "cloudcoil.models.prometheus_operator.v1alpha1:AlertmanagerConfig"
+    ),
     ("monitoring.coreos.com/v1", "ServiceMonitor"): "cloudcoil.models.prometheus_operator.v1:ServiceMonitor",
     ("velero.io/v1", "Schedule"): "cloudcoil.models.velero.v1:Schedule",
 }

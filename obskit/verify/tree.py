@@ -15,11 +15,13 @@ except ImportError:  # pragma: no cover - PyYAML built without libyaml
     from yaml import SafeLoader as _Loader  # type: ignore[assignment]
 
 from obskit.output.writer import MANIFEST
-from obskit.verify import objects, promtool
+from obskit.verify import amtool, objects, promtool
 
 RULE_FILES = "prometheus/rulefiles"
 TEST_FILES = "prometheus/tests"
 PROMETHEUS_RULES = "prometheus/rules"
+ALERTMANAGER_CONFIG = "alertmanager/alertmanager.yaml"
+ROUTE_TESTS = "alertmanager/routes.test.yaml"
 
 
 @dataclass(frozen=True)
@@ -74,8 +76,31 @@ def _same_rules_check(root: Path) -> Check:
     return Check("PrometheusRules match the plain rule files", not problems, "\n".join(problems))
 
 
+def _routing_checks(root: Path) -> list[Check]:
+    """amtool check-config on the Alertmanager configuration, then every routing test."""
+    config = amtool.check_config(root, ALERTMANAGER_CONFIG)
+    checks = [Check(f"amtool check-config {ALERTMANAGER_CONFIG}", config.ok, "" if config.ok else config.output)]
+    if not config.ok:
+        return checks
+    results, error = amtool.test_routes(root, ROUTE_TESTS)
+    if error:
+        return [*checks, Check("amtool config routes test", False, error)]
+    cases = sum(result.covers for result in results)
+    wrong = [result for result in results if result.got != result.expected]
+    title = f"Alertmanager routes ({cases} cases in {len(results)} amtool runs)"
+    if not wrong:
+        return [*checks, Check(title, True)]
+    rows = [("service", "severity", "expected", "got")] + [
+        (r.labels.get("service", "-"), r.labels.get("severity", "-"), r.expected, r.got or "(none)") for r in wrong
+    ]
+    widths = [max(len(row[i]) for row in rows) for i in range(4)]
+    table = "\n".join("  ".join(cell.ljust(width) for cell, width in zip(row, widths, strict=True)) for row in rows)
+    return [*checks, Check(title, False, table)]
+
+
 def check_tree(root: Path) -> Report:
-    """Every check of the tree at root; raises PromtoolMissing when promtool cannot be found."""
+    """Every check of the tree at root; raises PromtoolMissing when promtool cannot be found, and
+    AmtoolMissing when the tree has an Alertmanager configuration and amtool cannot be found."""
     report = Report()
     if not (root / MANIFEST).is_file():
         report.checks.append(Check(f"{root} holds an obskit tree", False, f"no {MANIFEST}: run `obskit gen` first"))
@@ -88,6 +113,7 @@ def check_tree(root: Path) -> Report:
         testing = pool.submit(promtool.test_rules, root, test_files)
         same_rules = _same_rules_check(root)
         objects_checked = _object_check(root)
+        routing = _routing_checks(root) if (root / ALERTMANAGER_CONFIG).is_file() else []
         checked, tested = checking.result(), testing.result()
     report.checks.append(
         Check(
@@ -101,4 +127,5 @@ def check_tree(root: Path) -> Report:
     )
     report.checks.append(same_rules)
     report.checks.append(objects_checked)
+    report.checks += routing
     return report

@@ -1,0 +1,182 @@
+"""Alertmanager routing for the environment, from the routing plan: a complete Alertmanager
+configuration, the same routing as an AlertmanagerConfig (monitoring.coreos.com/v1alpha1), and
+the routing tests `obskit test` runs with amtool."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from obskit.generate.artifact import File
+from obskit.generate.meta import object_metadata
+from obskit.output import render
+from obskit.plan import conventions
+from obskit.plan.routing import GROUP_BY, SEVERITIES, Inhibition, Route, RoutingPlan
+from obskit.plan.types import Plan
+from obskit.spec.model import Receiver, SecretRef
+
+CONFIG = "alertmanager/alertmanager.yaml"
+RESOURCE = "alertmanager/alertmanagerconfig.yaml"
+ROUTE_TESTS = "alertmanager/routes.test.yaml"
+# Where the operator mounts the Secrets named in alertmanagerSpec.secrets
+SECRETS_DIR = "/etc/alertmanager/secrets"
+
+# Per integration: the config's list key and the resource's, and per spec field its key in each.
+INTEGRATIONS: dict[str, tuple[str, str, dict[str, tuple[str, str]]]] = {
+    "pagerduty": ("pagerduty_configs", "pagerdutyConfigs", {"routing_key": ("routing_key_file", "routingKey")}),
+    "slack": (
+        "slack_configs",
+        "slackConfigs",
+        {"api_url": ("api_url_file", "apiURL"), "channel": ("channel", "channel")},
+    ),
+    "webhook": ("webhook_configs", "webhookConfigs", {"url": ("url", "url")}),
+    "email": (
+        "email_configs",
+        "emailConfigs",
+        {
+            "to": ("to", "to"),
+            "from": ("from", "from"),
+            "smarthost": ("smarthost", "smarthost"),
+            "auth_username": ("auth_username", "authUsername"),
+            "auth_password": ("auth_password_file", "authPassword"),
+        },
+    ),
+    "opsgenie": (
+        "opsgenie_configs",
+        "opsgenieConfigs",
+        {"api_key": ("api_key_file", "apiKey"), "api_url": ("api_url", "apiURL")},
+    ),
+}
+
+
+def _config_receiver(receiver: Receiver) -> dict[str, Any]:
+    list_key, _, fields = INTEGRATIONS[receiver.integration]
+    settings = {
+        fields[name][0]: f"{SECRETS_DIR}/{value.secret}/{value.key}" if isinstance(value, SecretRef) else value
+        for name, value in receiver.settings
+    }
+    return {"name": receiver.name, list_key: [settings]}
+
+
+def _resource_receiver(receiver: Receiver) -> dict[str, Any]:
+    _, list_key, fields = INTEGRATIONS[receiver.integration]
+    settings = {
+        fields[name][1]: {"name": value.secret, "key": value.key} if isinstance(value, SecretRef) else value
+        for name, value in receiver.settings
+    }
+    return {"name": receiver.name, list_key: [settings]}
+
+
+def _matcher_text(label: str, op: str, value: str) -> str:
+    return f'{label}{op}"{value}"'
+
+
+def _route_matchers(route: Route) -> list[tuple[str, str, str]]:
+    team = [("team", "=", route.team)] if route.team is not None else []
+    return [*team, ("severity", "=", route.severity)]
+
+
+def _marker() -> tuple[str, str, str]:
+    return (conventions.ALERT_MARKER[0], "=", conventions.ALERT_MARKER[1])
+
+
+def alertmanager_config(routing: RoutingPlan) -> dict[str, Any]:
+    """A complete configuration: obskit's alerts routed by its labels, every other alert to the
+    root receiver, untouched by obskit's inhibit rules."""
+
+    def inhibit_rule(rule: Inhibition) -> dict[str, Any]:
+        return {
+            "source_matchers": [_matcher_text(*m) for m in rule.source],
+            "target_matchers": [_matcher_text(*m) for m in rule.target],
+            "equal": list(rule.equal),
+        }
+
+    return {
+        "route": {
+            "receiver": routing.root_receiver,
+            "group_by": ["alertname", "namespace"],
+            "routes": [
+                {
+                    "matchers": [_matcher_text(*_marker())],
+                    "receiver": routing.root_receiver,
+                    "group_by": list(GROUP_BY),
+                    "routes": [
+                        {
+                            "matchers": [_matcher_text(*m) for m in _route_matchers(route)],
+                            "receiver": route.receiver,
+                            "group_wait": str(route.timing.group_wait),
+                            "group_interval": str(route.timing.group_interval),
+                            "repeat_interval": str(route.timing.repeat_interval),
+                        }
+                        for route in routing.routes
+                    ],
+                }
+            ],
+        },
+        "inhibit_rules": [inhibit_rule(rule) for rule in routing.inhibitions],
+        "receivers": [_config_receiver(receiver) for receiver in routing.alerting.receivers],
+    }
+
+
+def _resource_matcher(label: str, op: str, value: str) -> dict[str, str]:
+    return {"name": label, "matchType": op, "value": value}
+
+
+def alertmanager_resource(plan: Plan, routing: RoutingPlan) -> dict[str, Any]:
+    return {
+        "apiVersion": "monitoring.coreos.com/v1alpha1",
+        "kind": "AlertmanagerConfig",
+        "metadata": object_metadata(plan, routing.name, routing.alerting.namespace),
+        "spec": {
+            "route": {
+                "receiver": routing.root_receiver,
+                "groupBy": list(GROUP_BY),
+                "matchers": [_resource_matcher(*_marker())],
+                "routes": [
+                    {
+                        "matchers": [_resource_matcher(*m) for m in _route_matchers(route)],
+                        "receiver": route.receiver,
+                        "groupWait": str(route.timing.group_wait),
+                        "groupInterval": str(route.timing.group_interval),
+                        "repeatInterval": str(route.timing.repeat_interval),
+                    }
+                    for route in routing.routes
+                ],
+            },
+            "inhibitRules": [
+                {
+                    "sourceMatch": [_resource_matcher(*m) for m in rule.source],
+                    "targetMatch": [_resource_matcher(*m) for m in rule.target],
+                    "equal": list(rule.equal),
+                }
+                for rule in routing.inhibitions
+            ],
+            "receivers": [_resource_receiver(receiver) for receiver in routing.alerting.receivers],
+        },
+    }
+
+
+def route_tests(plan: Plan, routing: RoutingPlan) -> dict[str, Any]:
+    """Every severity each service's alerts can carry, with the labels they carry, and the
+    receiver it must reach; and an alert of someone else's, which must reach the root receiver."""
+    cases = [
+        {
+            "labels": {**service_plan.labels, "alertname": "ObskitRouteTest", "severity": severity},
+            "receiver": routing.receiver(service_plan.service.team, severity),
+        }
+        for service_plan in plan.services
+        for _, severity in SEVERITIES
+    ]
+    cases.append({"labels": {"alertname": "NotObskits", "severity": "critical"}, "receiver": routing.root_receiver})
+    return {"config": "alertmanager.yaml", "cases": cases}
+
+
+def files(plan: Plan) -> list[File]:
+    routing = plan.routing
+    if routing is None:
+        return []
+    env = plan.environment.name
+    return [
+        File(CONFIG, render.yaml_file(env, alertmanager_config(routing))),
+        File(RESOURCE, render.yaml_file(env, alertmanager_resource(plan, routing)), kubernetes=True),
+        File(ROUTE_TESTS, render.yaml_file(env, route_tests(plan, routing))),
+    ]
