@@ -159,7 +159,9 @@ def test_pages_and_tickets_reach_their_receivers_and_mute_only_their_own_service
 
     assert {labels["service"] for _, labels in paged} == {"shop"}
     assert {labels["severity"] for _, labels in paged} == {"critical"}
-    assert all(group == {"alertname": "ErrorBudgetBurn", "service": "shop", "slo": "availability"} for group, _ in paged)
+    assert all(
+        group == {"alertname": "ErrorBudgetBurn", "service": "shop", "slo": "availability"} for group, _ in paged
+    )
     assert {labels["service"] for _, labels in ticketed} == {"catalog"}
     assert {labels["severity"] for _, labels in ticketed} == {"warning"}
     # the page mutes shop's own tickets of the same SLO; nothing of catalog's is muted
