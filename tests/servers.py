@@ -126,15 +126,20 @@ def prometheus(
     log = workdir / "prometheus.log"
     with process(args, log, cwd=workdir) as proc:
         server = Prometheus(f"http://127.0.0.1:{port}", log)
-
-        def ready() -> bool:
-            if proc.poll() is not None:
-                pytest.fail(f"prometheus exited with {proc.returncode}:\n{log.read_text()[-3000:]}")
-            with urllib.request.urlopen(f"{server.url}/-/ready", timeout=2) as response:
-                return bool(response.status == 200)
-
-        wait_for("prometheus to be ready", ready, startup_timeout)
+        wait_ready("prometheus", proc, log, server.url, startup_timeout)
         yield server
+
+
+def wait_ready(name: str, proc: subprocess.Popen[bytes], log: Path, url: str, timeout: float) -> None:
+    """Until the server at `url` answers /-/ready; fail with its log if it exits first."""
+
+    def ready() -> bool:
+        if proc.poll() is not None:
+            pytest.fail(f"{name} exited with {proc.returncode}:\n{log.read_text()[-3000:]}")
+        with urllib.request.urlopen(f"{url}/-/ready", timeout=2) as response:
+            return bool(response.status == 200)
+
+    wait_for(f"{name} to be ready", ready, timeout)
 
 
 PG_BIN = Path("/usr/lib/postgresql/15/bin")
@@ -283,12 +288,5 @@ def alertmanager(workdir: Path, config: dict[str, Any], startup_timeout: float =
     log = workdir / "alertmanager.log"
     with process(args, log, cwd=workdir) as proc:
         server = Alertmanager(f"http://127.0.0.1:{port}")
-
-        def ready() -> bool:
-            if proc.poll() is not None:
-                pytest.fail(f"alertmanager exited with {proc.returncode}:\n{log.read_text()[-3000:]}")
-            with urllib.request.urlopen(f"{server.url}/-/ready", timeout=2) as response:
-                return bool(response.status == 200)
-
-        wait_for("alertmanager to be ready", ready, startup_timeout)
+        wait_ready("alertmanager", proc, log, server.url, startup_timeout)
         yield server

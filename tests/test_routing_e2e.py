@@ -17,17 +17,15 @@ import yaml
 from obskit.generate.tree import generate_tree
 from obskit.pipeline import load_plan
 from tests.servers import alertmanager, free_port, prometheus, wait_for
+from tests.test_prometheus_e2e import SPEC as PROMETHEUS_E2E_SPEC
 from tests.test_prometheus_e2e import App
 
 pytestmark = pytest.mark.servers
 
-SPEC = """\
-apiVersion: obskit/v1
-defaults:
-  runbook_url: "https://runbooks.example.com/{service}/{alert}"
-tiers:
-  e2e: {rto: 15m, rpo: 5m, scrape_interval: 1s, slo_objective: 99, pages: true,
-        restore_drill_interval: 7d, retention: 7d, platform_alert_for: 3s}
+# The real-Prometheus test's tier e2e (1s scrapes, pages), and one like it that does not page.
+SPEC = (
+    PROMETHEUS_E2E_SPEC.split("environments:")[0]
+    + """\
   e2e_low: {rto: 4h, rpo: 24h, scrape_interval: 1s, slo_objective: 99, pages: false,
             restore_drill_interval: 7d, retention: 7d, platform_alert_for: 3s}
 teams:
@@ -67,6 +65,7 @@ services:
         total: 'http_requests_total{job="catalog"}'
         alerts: {min_errors: 0}
 """
+)
 
 
 class Receivers:

@@ -4,13 +4,15 @@ the routing tests `obskit test` runs with amtool."""
 
 from __future__ import annotations
 
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
 from typing import Any
 
 from obskit.generate.artifact import File
 from obskit.generate.meta import object_metadata
 from obskit.output import render
 from obskit.plan import conventions
-from obskit.plan.routing import GROUP_BY, SEVERITIES, Inhibition, Route, RoutingPlan
+from obskit.plan.routing import GROUP_BY, SEVERITIES, Route, RoutingPlan
 from obskit.plan.types import Plan
 from obskit.spec.model import Receiver, SecretRef
 
@@ -70,55 +72,81 @@ def _matcher_text(label: str, op: str, value: str) -> str:
     return f'{label}{op}"{value}"'
 
 
+def _resource_matcher(label: str, op: str, value: str) -> dict[str, str]:
+    return {"name": label, "matchType": op, "value": value}
+
+
+@dataclass(frozen=True)
+class _Format:
+    """How one rendering spells the same routing: its matchers and its keys (snake or camel case)."""
+
+    matcher: Callable[[str, str, str], Any]
+    keys: dict[str, str]
+
+    def matchers(self, matchers: Iterable[tuple[str, str, str]]) -> list[Any]:
+        return [self.matcher(*m) for m in matchers]
+
+
+_TIMING = ("group_wait", "group_interval", "repeat_interval")
+CONFIG_FORMAT = _Format(
+    _matcher_text, {**{key: key for key in _TIMING}, "source": "source_matchers", "target": "target_matchers"}
+)
+RESOURCE_FORMAT = _Format(
+    _resource_matcher,
+    {"group_wait": "groupWait", "group_interval": "groupInterval", "repeat_interval": "repeatInterval",
+     "source": "sourceMatch", "target": "targetMatch"},
+)  # fmt: skip
+
+
 def _route_matchers(route: Route) -> list[tuple[str, str, str]]:
     team = [("team", "=", route.team)] if route.team is not None else []
     return [*team, ("severity", "=", route.severity)]
 
 
-def _marker() -> tuple[str, str, str]:
-    return (conventions.ALERT_MARKER[0], "=", conventions.ALERT_MARKER[1])
+def _routes(routing: RoutingPlan, fmt: _Format) -> list[dict[str, Any]]:
+    return [
+        {
+            "matchers": fmt.matchers(_route_matchers(route)),
+            "receiver": route.receiver,
+            **{fmt.keys[key]: str(getattr(route.timing, key)) for key in _TIMING},
+        }
+        for route in routing.routes
+    ]
+
+
+def _inhibit_rules(routing: RoutingPlan, fmt: _Format) -> list[dict[str, Any]]:
+    return [
+        {
+            fmt.keys["source"]: fmt.matchers(rule.source),
+            fmt.keys["target"]: fmt.matchers(rule.target),
+            "equal": list(rule.equal),
+        }
+        for rule in routing.inhibitions
+    ]
+
+
+MARKER = (conventions.ALERT_MARKER[0], "=", conventions.ALERT_MARKER[1])
 
 
 def alertmanager_config(routing: RoutingPlan) -> dict[str, Any]:
     """A complete configuration: obskit's alerts routed by its labels, every other alert to the
     root receiver, untouched by obskit's inhibit rules."""
-
-    def inhibit_rule(rule: Inhibition) -> dict[str, Any]:
-        return {
-            "source_matchers": [_matcher_text(*m) for m in rule.source],
-            "target_matchers": [_matcher_text(*m) for m in rule.target],
-            "equal": list(rule.equal),
-        }
-
     return {
         "route": {
             "receiver": routing.root_receiver,
             "group_by": ["alertname", "namespace"],
             "routes": [
                 {
-                    "matchers": [_matcher_text(*_marker())],
+                    "matchers": CONFIG_FORMAT.matchers([MARKER]),
                     "receiver": routing.root_receiver,
                     "group_by": list(GROUP_BY),
-                    "routes": [
-                        {
-                            "matchers": [_matcher_text(*m) for m in _route_matchers(route)],
-                            "receiver": route.receiver,
-                            "group_wait": str(route.timing.group_wait),
-                            "group_interval": str(route.timing.group_interval),
-                            "repeat_interval": str(route.timing.repeat_interval),
-                        }
-                        for route in routing.routes
-                    ],
+                    "routes": _routes(routing, CONFIG_FORMAT),
                 }
             ],
         },
-        "inhibit_rules": [inhibit_rule(rule) for rule in routing.inhibitions],
+        "inhibit_rules": _inhibit_rules(routing, CONFIG_FORMAT),
         "receivers": [_config_receiver(receiver) for receiver in routing.alerting.receivers],
     }
-
-
-def _resource_matcher(label: str, op: str, value: str) -> dict[str, str]:
-    return {"name": label, "matchType": op, "value": value}
 
 
 def alertmanager_resource(plan: Plan, routing: RoutingPlan) -> dict[str, Any]:
@@ -130,26 +158,10 @@ def alertmanager_resource(plan: Plan, routing: RoutingPlan) -> dict[str, Any]:
             "route": {
                 "receiver": routing.root_receiver,
                 "groupBy": list(GROUP_BY),
-                "matchers": [_resource_matcher(*_marker())],
-                "routes": [
-                    {
-                        "matchers": [_resource_matcher(*m) for m in _route_matchers(route)],
-                        "receiver": route.receiver,
-                        "groupWait": str(route.timing.group_wait),
-                        "groupInterval": str(route.timing.group_interval),
-                        "repeatInterval": str(route.timing.repeat_interval),
-                    }
-                    for route in routing.routes
-                ],
+                "matchers": RESOURCE_FORMAT.matchers([MARKER]),
+                "routes": _routes(routing, RESOURCE_FORMAT),
             },
-            "inhibitRules": [
-                {
-                    "sourceMatch": [_resource_matcher(*m) for m in rule.source],
-                    "targetMatch": [_resource_matcher(*m) for m in rule.target],
-                    "equal": list(rule.equal),
-                }
-                for rule in routing.inhibitions
-            ],
+            "inhibitRules": _inhibit_rules(routing, RESOURCE_FORMAT),
             "receivers": [_resource_receiver(receiver) for receiver in routing.alerting.receivers],
         },
     }

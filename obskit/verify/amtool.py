@@ -8,9 +8,7 @@ cases each run covered.
 
 from __future__ import annotations
 
-import os
 import re
-import shutil
 import subprocess
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -18,6 +16,8 @@ from pathlib import Path
 from typing import Any
 
 import yaml
+
+from obskit.verify.tools import find_tool
 
 INSTALL_HINT = "install Debian's `prometheus-alertmanager` package (it brings amtool) or set OBSKIT_AMTOOL"
 TIMEOUT_SECONDS = 120
@@ -35,15 +35,7 @@ class Outcome:
 
 
 def find_amtool() -> str:
-    configured = os.environ.get("OBSKIT_AMTOOL")
-    if configured:
-        if not (Path(configured).is_file() and os.access(configured, os.X_OK)):
-            raise AmtoolMissing(f"OBSKIT_AMTOOL={configured} is not an executable file")
-        return configured
-    found = shutil.which("amtool")
-    if found is None:
-        raise AmtoolMissing(f"amtool is not on PATH: {INSTALL_HINT}")
-    return found
+    return find_tool("amtool", "OBSKIT_AMTOOL", INSTALL_HINT, AmtoolMissing)
 
 
 def _run(args: list[str], cwd: Path) -> subprocess.CompletedProcess[str]:

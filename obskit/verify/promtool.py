@@ -6,11 +6,11 @@ One process per kind of check, for all files at once: far faster than one call p
 
 from __future__ import annotations
 
-import os
-import shutil
 import subprocess
 from dataclasses import dataclass
 from pathlib import Path
+
+from obskit.verify.tools import find_tool
 
 INSTALL_HINT = "install Debian's `prometheus` package (apt-get install prometheus) or set OBSKIT_PROMTOOL"
 TIMEOUT_SECONDS = 1800
@@ -27,15 +27,7 @@ class Outcome:
 
 
 def find_promtool() -> str:
-    configured = os.environ.get("OBSKIT_PROMTOOL")
-    if configured:
-        if not (Path(configured).is_file() and os.access(configured, os.X_OK)):
-            raise PromtoolMissing(f"OBSKIT_PROMTOOL={configured} is not an executable file")
-        return configured
-    found = shutil.which("promtool")
-    if found is None:
-        raise PromtoolMissing(f"promtool is not on PATH: {INSTALL_HINT}")
-    return found
+    return find_tool("promtool", "OBSKIT_PROMTOOL", INSTALL_HINT, PromtoolMissing)
 
 
 def version() -> str:
