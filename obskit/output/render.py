@@ -34,3 +34,9 @@ def indented(text: str, spaces: int) -> str:
 def json_file(document: Any) -> str:
     """Sorted keys, two-space indent, UTF-8 as is: json.dumps(indent=2) without its pure-Python speed."""
     return orjson.dumps(document, option=_JSON_OPTIONS).decode()
+
+
+def markdown_table(header: tuple[str, ...], rows: list[tuple[str, ...]]) -> str:
+    """A Markdown table, one row a line."""
+    lines = [header, tuple("---" for _ in header), *rows]
+    return "\n".join("| " + " | ".join(cells) + " |" for cells in lines) + "\n"

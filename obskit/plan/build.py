@@ -61,6 +61,7 @@ def plan_service(env: Environment, service: Service, tier: Tier, findings: dr.DR
         },
         dashboard_uid=uid,
         dashboard_url=f"{env.grafana_url}/d/{uid}" if env.grafana_url else None,
+        runbook_template=service.runbook_url or f"{env.runbook_base}/{conventions.RUNBOOK_PATH}",
     )
 
 

@@ -44,6 +44,11 @@ def burn_rate(window: Duration) -> str:
     return f"slo:burn_rate:ratio_rate{window}"
 
 
+# A generated runbook, under the tree's runbooks/ (and under an environment's runbook_base).
+RUNBOOKS_DIR = "runbooks"
+RUNBOOK_PATH = "{service}/{alert}.md"
+DR_RUNBOOK = "disaster-recovery"
+
 # On every alert obskit writes: its own Alertmanager routes match this and pass other alerts by.
 ALERT_MARKER = ("managed_by", "obskit")
 # Alert names the routing's inhibit rules pair: a service that is down mutes its SLO alerts.

@@ -60,6 +60,7 @@ class ServicePlan:
     labels: dict[str, str]  # every alert's labels but severity: the environment's, the marker, service, tier, team
     dashboard_uid: str
     dashboard_url: str | None  # None without the environment's grafana_url
+    runbook_template: str  # with {service} and {alert}: the spec's runbook_url, or the generated runbook's
 
     @property
     def name(self) -> str:
@@ -72,7 +73,7 @@ class ServicePlan:
         return self.scrape_interval
 
     def runbook_url(self, alert: str) -> str:
-        return self.service.runbook_url.format(service=self.service.name, alert=alert)
+        return self.runbook_template.format(service=self.service.name, alert=alert)
 
     def links(self, alert: str) -> dict[str, str]:
         """The annotations that take the on-call from an alert to its runbook and dashboard."""

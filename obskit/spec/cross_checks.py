@@ -45,8 +45,14 @@ def check_service(
     tier_names: list[str],
     tier_objectives: dict[str, Decimal],
     env_labels: Collection[str] = (),
+    runbook_base: bool = False,
 ) -> Iterator[Finding]:
     """Cross-field rules; values of the wrong type are left to the schema's own message."""
+    if "runbook_url" not in service and not runbook_base:
+        yield (
+            ("runbook_url",),
+            "required field is missing (or set the environment's runbook_base to link the runbooks obskit writes)",
+        )
     tier = service.get("tier")
     if isinstance(tier, str) and tier not in tier_names:
         yield ("tier",), f"unknown tier {tier!r}; known tiers: {', '.join(tier_names)}" + did_you_mean(tier, tier_names)

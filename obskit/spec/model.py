@@ -108,7 +108,7 @@ class Service:
     tier: str
     team: str
     job: str
-    runbook_url: str
+    runbook_url: str | None  # None: the environment's runbook_base links the generated runbooks
     selector: Labels
     metrics: Metrics
     slos: tuple[SLO, ...]
@@ -175,6 +175,7 @@ class Environment:
     grafana_namespace: str = "monitoring"
     grafana_url: str | None = None  # None: alerts carry no dashboard link
     alerting: Alerting | None = None  # None: obskit writes no Alertmanager configuration
+    runbook_base: str | None = None  # the URL the tree's runbooks/ is served at
 
 
 @dataclass(frozen=True)

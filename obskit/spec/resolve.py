@@ -160,6 +160,7 @@ def _resolve_environment(
     objectives = {name: tier.slo_objective for name, tier in tiers.items()}
     env_labels = env_entry.value.get("labels") if isinstance(env_entry.value, dict) else None
     env_label_names = [str(name) for name in env_labels] if isinstance(env_labels, dict) else []
+    has_runbook_base = isinstance(env_entry.value, dict) and "runbook_base" in env_entry.value
     services: list[Service] = []
     for name in sorted(merged.sections["services"]):
         if name in overrides and overrides[name].value is None:
@@ -168,7 +169,9 @@ def _resolve_environment(
         found = layered.validate(schema.SERVICE)
         found += [
             layered.problem(path, message)
-            for path, message in cross_checks.check_service(layered.value, tier_names, objectives, env_label_names)
+            for path, message in cross_checks.check_service(
+                layered.value, tier_names, objectives, env_label_names, runbook_base=has_runbook_base
+            )
         ]
         if found:
             problems.extend(found)

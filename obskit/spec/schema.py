@@ -224,7 +224,7 @@ SERVICE = {
     "tier": _text(required=True),
     "team": _text(required=True),
     "job": _text(),
-    "runbook_url": _text(required=True, check_with="runbook_url"),
+    "runbook_url": _text(check_with="runbook_url"),  # required unless the environment has runbook_base
     "selector": {**K8S_LABELS, "required": True, "empty": False},
     "metrics": {"type": "dict", "required": True, "schema": METRICS},
     "slos": {
@@ -322,6 +322,7 @@ ENVIRONMENT = {
     "pushgateway": _text(check_with="http_url"),
     "grafana_namespace": _text(check_with="dns1123_label"),  # where the dashboard ConfigMaps go
     "grafana_url": _text(check_with="http_url"),  # for the alerts' dashboard links
+    "runbook_base": _text(check_with="http_url"),  # where the tree's runbooks/ is served
     "alerting": {"type": "dict", "schema": ALERTING},
     "services": {
         "type": "dict",

@@ -108,7 +108,7 @@ def service(name: str, data: dict[str, Any], where: dict[FieldPath, tuple[str, i
         tier=data["tier"],
         team=data["team"],
         job=data.get("job", name),
-        runbook_url=data["runbook_url"],
+        runbook_url=data.get("runbook_url"),
         selector=_labels(data["selector"]),
         metrics=model.Metrics(
             port=metrics["port"],
@@ -171,4 +171,5 @@ def environment(
         grafana_namespace=data.get("grafana_namespace", defaults.GRAFANA_NAMESPACE),
         grafana_url=data["grafana_url"].rstrip("/") if "grafana_url" in data else None,
         alerting=alerting(data.get("alerting"), teams),
+        runbook_base=data["runbook_base"].rstrip("/") if "runbook_base" in data else None,
     )

@@ -39,7 +39,8 @@ def script_text(name: str) -> str:
     return resources.files("obskit.builtin_backup").joinpath(name).read_text(encoding="utf-8")
 
 
-def _names(service_plan: ServicePlan, datastore_plan: DatastorePlan) -> dict[str, str]:
+def object_names(service_plan: ServicePlan, datastore_plan: DatastorePlan) -> dict[str, str]:
+    """The names of the datastore's objects, by role; the runbook names them too."""
     base = (service_plan.name, datastore_plan.name)
     return {
         "env": k8s_name(*base, "walg-env"),
@@ -50,10 +51,17 @@ def _names(service_plan: ServicePlan, datastore_plan: DatastorePlan) -> dict[str
     }
 
 
+def storage_prefix(plan: Plan, service_plan: ServicePlan, datastore_plan: DatastorePlan) -> str:
+    """Where WAL-G keeps the datastore's base backups and WAL: the environment's prefix, per datastore."""
+    walg = plan.environment.walg
+    assert walg is not None
+    return f"{walg.prefix.rstrip('/')}/{service_plan.name}/{datastore_plan.name}"
+
+
 def _env_config_map(plan: Plan, service_plan: ServicePlan, datastore_plan: DatastorePlan, name: str) -> dict[str, Any]:
     walg = plan.environment.walg
     assert walg is not None and plan.environment.pushgateway is not None
-    prefix = f"{walg.prefix.rstrip('/')}/{service_plan.name}/{datastore_plan.name}"
+    prefix = storage_prefix(plan, service_plan, datastore_plan)
     datastore = datastore_plan.datastore
     return {
         "apiVersion": "v1",
@@ -169,7 +177,7 @@ def _wrapped(kind: str, service_plan: ServicePlan, datastore_plan: DatastorePlan
 def objects(plan: Plan, service_plan: ServicePlan, datastore_plan: DatastorePlan) -> list[dict[str, Any]]:
     assert datastore_plan.base_interval is not None and datastore_plan.base_cron is not None
     assert datastore_plan.restore is not None
-    names = _names(service_plan, datastore_plan)
+    names = object_names(service_plan, datastore_plan)
     rto = service_plan.tier.rto
     drill_deadline = max(rto, datastore_plan.restore.total) + max(rto, datastore_plan.restore.total)
     return [

@@ -1,11 +1,12 @@
 """Every rule group of a service: platform alerts from the catalog, then each SLO's groups, then
 the DR alerts; written as a PrometheusRule object and as a plain Prometheus rule file, with
-the promtool tests of the same groups."""
+the promtool tests of the same groups and a runbook behind each alert."""
 
 from __future__ import annotations
 
 from obskit.generate.artifact import File
 from obskit.generate.meta import object_metadata
+from obskit.generate.rules import runbooks
 from obskit.generate.rules.catalog import catalog_rule
 from obskit.generate.rules.common import Group, Rule
 from obskit.generate.rules.dr import dr_groups
@@ -72,4 +73,5 @@ def files(plan: Plan, service_plan: ServicePlan) -> list[File]:
             File(f"prometheus/tests/{name}{'.' + kind if kind else ''}.test.yaml", render.yaml_file(env, content))
             for kind, content in tests.items()
         ),
+        *runbooks.files(plan, service_plan, groups),
     ]

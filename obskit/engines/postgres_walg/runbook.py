@@ -1,0 +1,85 @@
+"""PostgreSQL with WAL-G: the datastore's part of a service's disaster-recovery runbook, from the
+plan's own numbers and the names of the objects the engine writes."""
+
+from __future__ import annotations
+
+from obskit.engines.postgres_walg.objects import object_names, storage_prefix
+from obskit.engines.postgres_walg.plan import DatastorePlan
+from obskit.output.render import markdown_table
+from obskit.plan.types import Plan, ServicePlan
+from obskit.units import format_size, human_duration
+
+
+def section(plan: Plan, service_plan: ServicePlan, ds: DatastorePlan) -> str:
+    """Markdown: the datastore's targets, then point-in-time recovery with WAL-G, step by step."""
+    names = object_names(service_plan, ds)
+    namespace = service_plan.service.namespace
+    restore = human_duration(ds.restore.total.seconds) if ds.restore else "n/a"
+    prefix = storage_prefix(plan, service_plan, ds)
+    tier = service_plan.tier
+    targets = markdown_table(
+        ("what", "value"),
+        [
+            (
+                "WAL archive",
+                f"`{prefix}`, a segment at least every `archive_timeout` = "
+                f"{human_duration(ds.archive_timeout.seconds)} while the database writes",
+            ),
+            ("worst-case data loss", f"{human_duration(ds.worst_case_loss.seconds)} (RPO {tier.rpo})"),
+            (
+                "base backups",
+                f"`{ds.base_cron}` (CronJob `{names['base-backup']}`), the last {ds.retain_full} kept "
+                f"(`{names['retention']}`, `{ds.retention_cron}`)",
+            ),
+            ("estimated restore", f"{restore} for {format_size(ds.datastore.size_bytes)} (RTO {tier.rto})"),
+            ("restore drills", f"`{ds.drill.cron}` (CronJob `{names['restore-drill']}`)"),
+        ],
+    )
+    return f"""\
+## Datastore {ds.name} (PostgreSQL, WAL-G)
+
+{targets}
+The WAL-G settings (storage prefix, compression, PGHOST, PGPORT) are in the ConfigMap
+`{names["env"]}` in namespace `{namespace}`, the storage credentials in the Secret
+`{plan.environment.walg.credentials_secret if plan.environment.walg else "(walg.credentials_secret)"}`.
+
+### Point-in-time recovery
+
+Restore into a new, empty data directory (a new volume or a new instance), never over the
+damaged one, and keep the old one until the restore is verified. In a pod with wal-g, the
+PostgreSQL server binaries, the ConfigMap above as environment and the Secret's credentials:
+
+```sh
+# 1. the base backups there are, newest last; pick the last one taken before the damage
+wal-g backup-list --detail
+# 2. fetch it into the new data directory
+wal-g backup-fetch "$PGDATA" LATEST        # or the backup's name from the list
+# 3. replay the archive up to just before the damage, then stop and wait for a look
+cat >> "$PGDATA/postgresql.auto.conf" <<'EOF'
+restore_command = 'wal-g wal-fetch %f %p'
+recovery_target_time = '2026-01-31 12:34:00+00'   # just before the damage; leave out to replay everything
+recovery_target_action = 'pause'
+archive_mode = off                                  # until the restore is accepted
+EOF
+touch "$PGDATA/recovery.signal"
+pg_ctl -D "$PGDATA" start
+```
+
+Check the result before anything writes to it:
+
+```sh
+psql -Atc "SELECT pg_is_in_recovery(), pg_last_wal_replay_lsn(), pg_last_xact_replay_timestamp()"
+psql -Atc "SELECT count(*) FROM <a table you know>"   # the data you expect is there
+```
+
+Then `psql -c "SELECT pg_promote()"`, turn archiving back on (`archive_mode = on`, which needs
+a restart) and point the service at the restored database. A replay that stops before the
+target means the archive has a gap: `wal-g wal-verify integrity timeline` names the missing
+segments.
+"""
+
+
+def fresh_backup(service_plan: ServicePlan, ds: DatastorePlan) -> str:
+    """The command that takes a base backup now, from the CronJob obskit writes."""
+    cron_job = object_names(service_plan, ds)["base-backup"]
+    return f"`kubectl -n {service_plan.service.namespace} create job --from=cronjob/{cron_job} {cron_job}-now`"

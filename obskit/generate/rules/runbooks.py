@@ -1,0 +1,266 @@
+"""A runbook behind every alert: `runbooks/<service>/<Alert>.md` for each alert name the service's
+rules raise, written from the rules themselves (the exact PromQL, thresholds, `for:`) and the
+plan's numbers, and `runbooks/<service>/disaster-recovery.md` for a service with backups.
+Part of the rules family: a runbook documents the rules it is generated with."""
+
+from __future__ import annotations
+
+from obskit.engines.registry import engine
+from obskit.generate.artifact import File
+from obskit.generate.rules.common import ABSENT_LABEL, Group, Rule
+from obskit.output.render import markdown_table
+from obskit.plan.conventions import DR_RUNBOOK, RUNBOOK_PATH, RUNBOOKS_DIR
+from obskit.plan.types import Plan, ServicePlan
+from obskit.spec.alert_templates import render_label_templates
+from obskit.units import human_duration
+
+# Labels that tell the variants of one alert apart, in the order a reader wants them.
+VARIANT_LABELS = ("slo", "long_window", "short_window", "datastore", ABSENT_LABEL, "severity")
+
+FIRST_STEPS = {
+    "ErrorBudgetBurn": (
+        "Open the dashboard: which SLO, since when, and is the error ratio still rising?",
+        "Look for what changed at that time: a deploy, a config change, a dependency's incident. "
+        "Roll back a recent deploy first and investigate after.",
+        "A page (fast burn) means the budget is gone within days at this rate: mitigate now. A ticket "
+        "(slow burn) means it runs out before the window ends: fix it this week.",
+    ),
+    "SLIMetricMissing": (
+        "Check that the service still exports the SLI's metrics under the same names and labels "
+        "(a renamed metric or label, a new client library version).",
+        "Check the targets page in Prometheus for the service's job: scrapes failing, or no target at all.",
+        "Until the metric is back, the SLO's burn alerts cannot fire: watch the service by other means.",
+    ),
+    "SLIBucketMissing": (
+        "List the histogram's buckets (`count by (le) (<histogram>_bucket)`): none is at the threshold.",
+        "Add the threshold to the histogram's buckets in the service, or set the SLO's threshold to an existing "
+        "bucket in the spec.",
+    ),
+    "ServiceDown": (
+        "Check the pods (`kubectl get pods -n <namespace> -l <selector>`) and their events and logs.",
+        "If a rollout is in progress, roll it back (`kubectl rollout undo`).",
+        "Check the scrape itself: a changed port or path makes every target look down.",
+    ),
+    "ServiceTargetsDown": (
+        "Find the targets that are down on Prometheus' targets page; check those pods' logs and events.",
+        "The service still serves from its other pods: fix within the day.",
+    ),
+    "ServiceTargetsMissing": (
+        "Check that the Service and its endpoints exist and match the ServiceMonitor's selector and port.",
+        "A rename of the Service, its port or labels leaves Prometheus nothing to scrape.",
+    ),
+    "ServicePodCrashLooping": (
+        "Read the last logs of the restarting container (`kubectl logs --previous`) and its exit reason "
+        "(`kubectl describe pod`): OOMKilled, a failing probe, a crash at start.",
+    ),
+    "ServicePodsNotReady": (
+        "Describe the pod: which readiness probe fails, and why (a dependency, start-up time, resources).",
+    ),
+    "BackupTooOld": (
+        "`velero backup get` for the schedule: is a backup running, failing, or none started?",
+        "Check the Velero pod's logs and the backup storage location (`velero backup-location get`).",
+        "Until a backup succeeds, data written since the last one is not protected: see disaster-recovery.md.",
+    ),
+    "BackupFailed": (
+        "`velero backup describe <backup> --details` and `velero backup logs <backup>` for the failed backup.",
+        "A failed validation usually means the storage location is unavailable (`velero backup-location get`).",
+    ),
+    "WALArchiveTooOld": (
+        "Check `pg_stat_archiver` (`SELECT * FROM pg_stat_archiver`): failed_count, last_failed_wal and "
+        "last_failed_time say what the archive_command hit.",
+        "Check the PostgreSQL log for the archive_command's error (credentials, storage, network).",
+        "Written data is not protected beyond the last archived segment; pg_wal grows until archiving works.",
+    ),
+    "WALArchiveFailing": (
+        "Check the PostgreSQL log for the archive_command's error and fix its cause (credentials, storage, "
+        "network, the wal-g settings in the pod).",
+        "Watch the disk: pg_wal keeps every unarchived segment, and a full disk stops the database.",
+    ),
+    "WALArchiveErrors": (
+        "Read the PostgreSQL log around `last_failed_time` in `pg_stat_archiver`: a one-off storage hiccup "
+        "needs nothing; a recurring one, a fix before it becomes stuck.",
+    ),
+    "BaseBackupTooOld": (
+        "Check the base-backup CronJob's last Jobs and their logs (`kubectl get jobs -n <namespace>`).",
+        "No data is lost while WAL is archived, but a restore now replays more WAL and may exceed the RTO.",
+    ),
+    "RestoreDrillOverdue": (
+        "Check the restore-drill CronJob's last Jobs and their logs; run one now with "
+        "`kubectl create job --from=cronjob/<drill CronJob> <name>`.",
+    ),
+    "RestoreDrillTooSlow": (
+        "Compare the drill's phases in its log with the plan's estimate (`obskit plan`): base backup fetch, "
+        "WAL replay, start-up. Measure and set the datastore's restore and replay throughput in the spec.",
+    ),
+}
+GENERIC_STEPS = ("Read the description and check the expression below against what you see on the dashboard.",)
+
+
+def _alerts(groups: list[Group]) -> dict[str, list[Rule]]:
+    by_name: dict[str, list[Rule]] = {}
+    for group in groups:
+        for rule in group["rules"]:
+            if "alert" in rule:
+                by_name.setdefault(rule["alert"], []).append(rule)
+    return by_name
+
+
+class _Shown(dict[str, str]):
+    """Labels for a description's templates; one only the alert's series has reads as `<name>`."""
+
+    def get(self, key: str, default: str | None = None) -> str:  # type: ignore[override]
+        return super().get(key, f"<{key}>")
+
+
+def _variant(rule: Rule) -> str:
+    labels = rule["labels"]
+    shown = [f"`{name}={labels[name]}`" for name in VARIANT_LABELS if name in labels]
+    held = f", held for {rule['for']}" if "for" in rule else ", no `for:`"
+    return " ".join(shown) + held
+
+
+def _escalation(plan: Plan, service_plan: ServicePlan, severities: set[str]) -> str:
+    tier, team = service_plan.tier, service_plan.service.team
+    routing = plan.routing
+    lines = []
+    for severity in ("critical", "warning", "info"):
+        if severity not in severities:
+            continue
+        receiver = f" (receiver `{routing.receiver(team, severity)}`)" if routing else ""
+        lines.append(f"- `{severity}`{receiver}: " + _ESCALATION[severity].format(team=team, rto=tier.rto))
+    return "\n".join(lines)
+
+
+_ESCALATION = {
+    "critical": "pages team {team}. Acknowledge at once; if the service is not mitigated within its RTO of "
+    "{rto}, declare an incident and bring in the team's lead and the platform on-call.",
+    "warning": "a ticket for team {team}: fix within the working day, or before the budget or the backups run out.",
+    "info": "for team {team}'s attention; no action required now.",
+}
+
+
+def alert_runbook(plan: Plan, service_plan: ServicePlan, name: str, rules: list[Rule]) -> str:
+    service = service_plan.service
+    first = rules[0]
+    labels = _Shown({**first["labels"], "alertname": name, "job": service.job})
+    summary = first["annotations"]["summary"]
+    description = render_label_templates(first["annotations"]["description"], labels).replace(
+        "{{ $value | humanizePercentage }}", "(the current value)"
+    )
+    dashboard = f"[{service_plan.dashboard_uid}]({service_plan.dashboard_url})" if service_plan.dashboard_url else ""
+    variants = "\n\n".join(f"{_variant(rule)}:\n\n```promql\n{rule['expr']}\n```" for rule in rules)
+    steps = "\n".join(
+        f"{i}. {_filled(step, service_plan)}" for i, step in enumerate(FIRST_STEPS.get(name, GENERIC_STEPS), start=1)
+    )
+    tier = service_plan.tier
+    dr = f"\nRestores: [disaster-recovery.md]({DR_RUNBOOK}.md).\n" if _has_backups(service_plan) else ""
+    return f"""\
+# {name}: {service.name}
+
+{summary} Service `{service.name}` in namespace `{service.namespace}`, team {service.team}, tier
+{tier.name} (RTO {tier.rto}, RPO {tier.rpo}).{" Dashboard: " + dashboard + "." if dashboard else ""}
+
+## What it means
+
+{description}
+
+## Confirm
+
+Run each expression in Prometheus; a result means the alert's condition holds.
+
+{variants}
+
+## What to do first
+
+{steps}
+
+## Escalation
+
+{_escalation(plan, service_plan, {rule["labels"]["severity"] for rule in rules})}
+{dr}"""
+
+
+def _filled(step: str, service_plan: ServicePlan) -> str:
+    """A first step with the service's own namespace and pod selector in its commands."""
+    selector = ",".join(f"{key}={value}" for key, value in service_plan.service.selector)
+    return step.replace("<namespace>", service_plan.service.namespace).replace("<selector>", selector)
+
+
+def _has_backups(service_plan: ServicePlan) -> bool:
+    return service_plan.velero is not None or bool(service_plan.datastores)
+
+
+def dr_runbook(plan: Plan, service_plan: ServicePlan) -> str:
+    service, tier = service_plan.service, service_plan.tier
+    parts = [
+        f"""\
+# Disaster recovery: {service.name}
+
+Service `{service.name}` in namespace `{service.namespace}`, team {service.team}, tier {tier.name}:
+recovery time objective (RTO) {tier.rto}, recovery point objective (RPO) {tier.rpo}. Every number
+here is the plan's (`obskit plan --env {plan.environment.name}`).
+"""
+    ]
+    velero = service_plan.velero
+    settings = plan.environment.velero
+    if velero is not None and settings is not None:
+        schedule, ns = service.name, settings.namespace
+        targets = markdown_table(
+            ("what", "value"),
+            [
+                ("schedule", f"`{schedule}` in namespace `{ns}`: `{velero.cron}`, every {velero.interval}"),
+                ("kept", f"{velero.ttl} (`ttl`)"),
+                (
+                    "worst-case data loss",
+                    f"{human_duration(velero.worst_case_loss.seconds)} (a backup takes about {velero.backup_duration})",
+                ),
+            ],
+        )
+        parts.append(f"""\
+## Kubernetes resources (Velero)
+
+{targets}
+```sh
+velero -n {ns} backup get --selector velero.io/schedule-name={schedule}   # newest first; Completed ones
+velero -n {ns} restore create {schedule}-restore-$(date +%Y%m%d%H%M) --from-schedule {schedule}
+# or from one backup: --from-backup <backup name>
+# beside the damaged objects: add --namespace-mappings {service.namespace}:<new namespace>
+velero -n {ns} restore describe <restore name> --details   # Phase: Completed, no errors or warnings
+velero -n {ns} restore logs <restore name>
+```
+
+Velero does not replace objects that exist: delete the damaged ones first, or restore into a
+new namespace. Restore a database backed up with WAL-G with WAL-G (below): a file-system copy
+of a running PostgreSQL is not consistent.
+""")
+    fresh = []
+    if velero is not None and settings is not None:
+        velero_ns, name = settings.namespace, service.name
+        fresh.append(f"`velero -n {velero_ns} backup create {name}-after-restore --from-schedule {name}`")
+    for ds in service_plan.datastores:
+        parts.append(engine(ds.datastore).runbook(plan, service_plan, ds))
+        fresh.append(engine(ds.datastore).fresh_backup(service_plan, ds))
+    parts.append(f"""\
+## Afterwards
+
+- Check the service's SLOs and that no DR alert fires (`BackupTooOld`, `WALArchiveTooOld`).
+- Take a fresh backup at once: {"; ".join(fresh)}.
+- Write down how long the restore took: if it came near the RTO of {tier.rto}, measure and set
+  the datastore's `restore_throughput` and `replay_throughput` in the spec.
+""")
+    return "\n".join(parts)
+
+
+def files(plan: Plan, service_plan: ServicePlan, groups: list[Group]) -> list[File]:
+    name = service_plan.name
+    result = [
+        File(
+            f"{RUNBOOKS_DIR}/{RUNBOOK_PATH.format(service=name, alert=alert)}",
+            alert_runbook(plan, service_plan, alert, rules),
+        )
+        for alert, rules in sorted(_alerts(groups).items())
+    ]
+    if _has_backups(service_plan):
+        path = RUNBOOK_PATH.format(service=name, alert=DR_RUNBOOK)
+        result.append(File(f"{RUNBOOKS_DIR}/{path}", dr_runbook(plan, service_plan)))
+    return result
