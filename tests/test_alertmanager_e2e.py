@@ -119,3 +119,28 @@ def test_services_sharing_a_namespace_under_the_charts_rules_and_with_service_in
     with alertmanager(tmp_path / "scoped", _config(scoped)) as server:
         by_service = _states(server, posted)
     assert not by_service[_key(neighbour)] and by_service[_key(own_ticket)]
+
+
+@pytest.mark.timeout(120)
+def test_obskits_own_routing_scopes_inhibition_by_service(tmp_path: Path, prod_tree: dict[str, str]) -> None:
+    """Under the generated configuration: checkout's ServiceDown mutes its own ErrorBudgetBurn,
+    SLIMetricMissing and SLIBucketMissing (they only echo the outage), and nothing else of
+    checkout's. catalog-api's pages mute nothing of search-indexer's, though the two share the
+    namespace catalog and alert names (under the chart's rules its ErrorBudgetBurn page did)."""
+    config = yaml.safe_load(prod_tree["alertmanager/alertmanager.yaml"])
+    checkout = _alerts(prod_tree, "checkout")
+    slo_echoes = {"ErrorBudgetBurn", "SLIMetricMissing", "SLIBucketMissing"}
+    down = {"ServiceDown", "ServiceTargetsMissing"}
+    pages = [a for a in _severity(_alerts(prod_tree, "catalog-api"), "critical") if a["alertname"] not in down]
+    # search-indexer's tier does not page: its ServiceDown is a warning, which would mute its own SLO alerts
+    tickets = [
+        a for a in _severity(_alerts(prod_tree, "search-indexer"), "warning", "info") if a["alertname"] not in down
+    ]
+    assert "ErrorBudgetBurn" in {a["alertname"] for a in pages} & {a["alertname"] for a in tickets}
+    others = pages + tickets
+    with alertmanager(tmp_path, config) as server:
+        states = _states(server, checkout + others)
+    muted = {(a["alertname"], a["severity"], a.get("slo", "")) for a in checkout if states[_key(a)]}
+    echoes = {(a["alertname"], a["severity"], a.get("slo", "")) for a in checkout if a["alertname"] in slo_echoes}
+    assert muted == echoes
+    assert [a["alertname"] for a in others if states[_key(a)]] == []
