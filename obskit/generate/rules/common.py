@@ -6,7 +6,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-from obskit.generate.rules.timing import EVAL_STEP, LONG_HORIZON, LONG_STEP, check_time, input_steps
+from obskit.generate.rules.timing import EVAL_STEP, LONG_HORIZON, check_time, input_steps, long_step
 from obskit.plan.types import ServicePlan
 from obskit.units import Duration
 
@@ -98,6 +98,6 @@ def when_absent(
             "or what reports it (exporter, Pushgateway) lost it or stopped. " + rule["annotations"]["description"],
         },
     }
-    step = LONG_STEP if check_time(threshold) > LONG_HORIZON else EVAL_STEP
+    step = long_step(threshold) if check_time(threshold) > LONG_HORIZON else EVAL_STEP
     at = check_time(threshold, step)
     return CheckedAlert(absent_rule, (Case("absent", series or {}, True, labels),), at, step)
