@@ -609,9 +609,9 @@ def service_tests(
     """The test files for the service's rule groups, one per evaluation step its cases need (a
     file has one `evaluation_interval`), keyed by the file name's infix: "" for the SLO cases and
     the DR cases at EVAL_STEP, "every-1m" for the platform alerts' (at the interval their groups
-    run at) and the DR alerts held for minutes, "every-<step>" for those held for a day or more (timing.long_step). The groups'
-    names, in file order, fix promtool's evaluation order, which is otherwise not stable from run
-    to run. Independent cases share a test group (see testpacking)."""
+    run at) and the DR alerts held for minutes, "every-<step>" for those held for a day or more
+    (timing.long_step). The groups' names, in file order, fix promtool's evaluation order, which
+    is otherwise not stable from run to run. Independent cases share a test group (see testpacking)."""
     by_step: dict[Duration, list[TestGroup]] = {EVAL_STEP: _slo_groups(service_plan)}
     platform = by_step.setdefault(platform_step(service_plan.evaluation_interval), [])
     for template in plan.alert_templates:
