@@ -173,3 +173,26 @@ def test_infeasible_targets_exit_2_with_the_reason_and_write_nothing(tmp_path: P
     assert not (tmp_path / "out").exists()
     validated = CliRunner().invoke(main, ["validate", "--spec", str(spec)])
     assert validated.exit_code == 2 and reason in validated.output
+
+
+def test_jobs_retry_once_and_mount_a_service_account_token_only_when_one_is_named(write_spec) -> None:
+    """A transient storage failure gets one retry; the jobs never call the Kubernetes API, so no token,
+    unless walg.service_account names the account whose token IRSA / Workload Identity exchange."""
+    for cron_job in documents(generate_tree(load_plan(EXAMPLES, "prod")), "backup/walg/checkout-orders-db.yaml")[2:]:
+        job = cron_job["spec"]["jobTemplate"]["spec"]
+        assert job["backoffLimit"] == 1
+        assert job["template"]["spec"]["automountServiceAccountToken"] is False
+        assert "serviceAccountName" not in job["template"]["spec"]
+    platform = (EXAMPLES / "platform.yaml").read_text()
+    spec = {name: (EXAMPLES / f"{name}.yaml").read_text() for name in ("catalog", "payments")}
+    named = platform.replace(
+        'walg: {prefix: "s3://acme-pg-backups/prod", credentials_secret: walg-s3}',
+        'walg: {prefix: "file:///backups/prod", credentials_secret: walg-s3, service_account: walg-backup}',
+    )
+    assert named != platform
+    tree = generate_tree(load_plan(write_spec(platform=named, **spec), "prod"))
+    env, _, base, *_ = documents(tree, "backup/walg/checkout-orders-db.yaml")
+    pod = base["spec"]["jobTemplate"]["spec"]["template"]["spec"]
+    assert (pod["serviceAccountName"], pod["automountServiceAccountToken"]) == ("walg-backup", True)
+    # WAL-G reads WALG_FILE_PREFIX as a plain path and refuses a file:// URL
+    assert env["data"]["WALG_FILE_PREFIX"] == "/backups/prod/checkout/orders-db"

@@ -129,6 +129,7 @@ class WalG:
     credentials_secret: str
     image: str
     compression: str
+    service_account: str | None = None  # None: the jobs run without a service account token
 
 
 @dataclass(frozen=True)

@@ -317,6 +317,7 @@ ENVIRONMENT = {
             "credentials_secret": _text(required=True, check_with="dns1123_subdomain"),
             "image": _text(),
             "compression": {"type": "string", "allowed": list(WALG_COMPRESSION)},
+            "service_account": _text(check_with="dns1123_subdomain"),  # for IRSA / Workload Identity
         },
     },
     "pushgateway": _text(check_with="http_url"),

@@ -163,6 +163,7 @@ def environment(
             credentials_secret=walg["credentials_secret"],
             image=walg.get("image", walg_defaults.WALG_IMAGE),
             compression=walg.get("compression", walg_defaults.WALG_COMPRESSION),
+            service_account=walg.get("service_account"),
         )
         if walg
         else None,

@@ -16,6 +16,7 @@ from obskit.plan.types import Plan, ServicePlan
 from obskit.units import Duration, format_size
 
 MAX_CRONJOB_NAME = 52  # Kubernetes appends 11 characters to name each Job
+BACKOFF_LIMIT = 1  # one retry: a transient storage or network failure does not fail the run
 SCRIPTS_DIR = "/opt/obskit"
 SCRATCH_DIR = "/scratch"
 POSTGRES_UID = 999  # the postgres user of Debian's and the official images
@@ -58,6 +59,13 @@ def storage_prefix(plan: Plan, service_plan: ServicePlan, datastore_plan: Datast
     return f"{walg.prefix.rstrip('/')}/{service_plan.name}/{datastore_plan.name}"
 
 
+def _prefix_value(prefix: str) -> str:
+    """What WAL-G reads from the prefix variable: the URL for object stores, a plain path for file://
+    (WAL-G refuses WALG_FILE_PREFIX=file:///...)."""
+    parts = urlsplit(prefix)
+    return parts.path if parts.scheme == "file" else prefix
+
+
 def _env_config_map(plan: Plan, service_plan: ServicePlan, datastore_plan: DatastorePlan, name: str) -> dict[str, Any]:
     walg = plan.environment.walg
     assert walg is not None and plan.environment.pushgateway is not None
@@ -68,7 +76,7 @@ def _env_config_map(plan: Plan, service_plan: ServicePlan, datastore_plan: Datas
         "kind": "ConfigMap",
         "metadata": object_metadata(plan, name, service_plan.service.namespace),
         "data": {
-            _PREFIX_VARIABLES[urlsplit(prefix).scheme]: prefix,
+            _PREFIX_VARIABLES[urlsplit(prefix).scheme]: _prefix_value(prefix),
             "WALG_COMPRESSION_METHOD": walg.compression,
             "PGHOST": datastore.host,
             "PGPORT": str(datastore.port),
@@ -123,6 +131,16 @@ def _container(
     return container, volumes
 
 
+def _service_account(plan: Plan) -> dict[str, Any]:
+    """The jobs talk to object storage, never to the Kubernetes API: no token unless the spec names a
+    service account (whose token IRSA or Workload Identity exchange for storage credentials)."""
+    walg = plan.environment.walg
+    assert walg is not None
+    if walg.service_account is None:
+        return {"automountServiceAccountToken": False}
+    return {"serviceAccountName": walg.service_account, "automountServiceAccountToken": True}
+
+
 def _cron_job(
     plan: Plan,
     service_plan: ServicePlan,
@@ -147,11 +165,12 @@ def _cron_job(
             "failedJobsHistoryLimit": 3,
             "jobTemplate": {
                 "spec": {
-                    "backoffLimit": 0,
+                    "backoffLimit": BACKOFF_LIMIT,
                     "activeDeadlineSeconds": _seconds(deadline),
                     "template": {
                         "spec": {
                             "restartPolicy": "Never",
+                            **_service_account(plan),
                             "securityContext": {
                                 "runAsNonRoot": True,
                                 "runAsUser": POSTGRES_UID,
