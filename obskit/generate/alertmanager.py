@@ -11,8 +11,7 @@ from typing import Any
 from obskit.generate.artifact import File
 from obskit.generate.meta import object_metadata
 from obskit.output import render
-from obskit.plan import conventions
-from obskit.plan.routing import GROUP_BY, SEVERITIES, Route, RoutingPlan
+from obskit.plan.routing import GROUP_BY, MARKER, SEVERITIES, Route, RoutingPlan
 from obskit.plan.types import Plan
 from obskit.spec.model import Receiver, SecretRef
 
@@ -123,9 +122,6 @@ def _inhibit_rules(routing: RoutingPlan, fmt: _Format) -> list[dict[str, Any]]:
         }
         for rule in routing.inhibitions
     ]
-
-
-MARKER = (conventions.ALERT_MARKER[0], "=", conventions.ALERT_MARKER[1])
 
 
 def alertmanager_config(routing: RoutingPlan) -> dict[str, Any]:

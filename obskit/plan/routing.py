@@ -14,6 +14,7 @@ from obskit.units import Duration, parse_duration
 # What an alert asks of people, and the severity label that says it.
 SEVERITIES = (("page", "critical"), ("ticket", "warning"), ("info", "info"))
 GROUP_BY = ("alertname", "service", "slo")
+MARKER = (conventions.ALERT_MARKER[0], "=", conventions.ALERT_MARKER[1])  # the matcher of obskit's alerts
 
 
 @dataclass(frozen=True)
@@ -59,30 +60,30 @@ class RoutingPlan:
         return next(r.receiver for r in self.routes if r.team in (team, None) and r.severity == severity)
 
 
-def _routes(team: str | None, routes: Routes, fallback: Routes) -> list[Route]:
-    result = []
-    for kind, severity in SEVERITIES:
-        receiver = getattr(routes, kind) or (getattr(fallback, kind) if team is None else None)
-        if receiver is not None:
-            result.append(Route(team, severity, receiver, TIMINGS[severity]))
-    return result
+def _routes(team: str | None, routes: Routes) -> list[Route]:
+    """A route per severity the team (None: the environment) names a receiver for; a team's
+    missing ones fall through to the environment's routes after it."""
+    return [
+        Route(team, severity, receiver, TIMINGS[severity])
+        for kind, severity in SEVERITIES
+        if (receiver := getattr(routes, kind)) is not None
+    ]
 
 
 def _inhibitions(env: Environment) -> tuple[Inhibition, ...]:
     """Nothing crosses services: every rule requires the same environment labels, namespace and service."""
-    marker = (conventions.ALERT_MARKER[0], "=", conventions.ALERT_MARKER[1])
     same_service = (*(name for name, _ in env.labels), "namespace", "service")
     return (
         # a page mutes the same service's tickets of the same alert (a slow burn of the same SLO)
         Inhibition(
-            (marker, ("severity", "=", "critical")),
-            (marker, ("severity", "=~", "warning|info")),
+            (MARKER, ("severity", "=", "critical")),
+            (MARKER, ("severity", "=~", "warning|info")),
             (*same_service, "slo", "alertname"),
         ),
         # a service that is down (or has no targets) mutes its SLO alerts: they only echo it
         Inhibition(
-            (marker, ("alertname", "=~", "|".join(conventions.SERVICE_DOWN_ALERTS))),
-            (marker, ("alertname", "=~", "|".join(conventions.SLO_ALERTS))),
+            (MARKER, ("alertname", "=~", "|".join(conventions.SERVICE_DOWN_ALERTS))),
+            (MARKER, ("alertname", "=~", "|".join(conventions.SLO_ALERTS))),
             same_service,
         ),
     )
@@ -92,8 +93,8 @@ def routing_plan(env: Environment) -> RoutingPlan | None:
     alerting = env.alerting
     if alerting is None:
         return None
-    routes = [route for team, own in alerting.teams for route in _routes(team, own, alerting.routes)]
-    routes += _routes(None, alerting.routes, alerting.routes)
+    routes = [route for team, own in alerting.teams for route in _routes(team, own)]
+    routes += _routes(None, alerting.routes)
     assert alerting.routes.ticket is not None
     return RoutingPlan(
         alerting=alerting,

@@ -17,7 +17,7 @@ from typing import Any
 
 import yaml
 
-from obskit.verify.tools import find_tool
+from obskit.verify.tools import Outcome, find_tool
 
 INSTALL_HINT = "install Debian's `prometheus-alertmanager` package (it brings amtool) or set OBSKIT_AMTOOL"
 TIMEOUT_SECONDS = 120
@@ -26,12 +26,6 @@ _MATCHER_LABEL = re.compile(r'^\s*"?([a-zA-Z_][a-zA-Z0-9_]*)"?\s*(?:=~|!~|!=|=)'
 
 class AmtoolMissing(Exception):
     pass
-
-
-@dataclass(frozen=True)
-class Outcome:
-    ok: bool
-    output: str
 
 
 def find_amtool() -> str:

@@ -8,10 +8,9 @@ from __future__ import annotations
 
 import subprocess
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass
 from pathlib import Path
 
-from obskit.verify.tools import find_tool
+from obskit.verify.tools import Outcome, find_tool
 
 INSTALL_HINT = "install Debian's `prometheus` package (apt-get install prometheus) or set OBSKIT_PROMTOOL"
 TIMEOUT_SECONDS = 1800
@@ -19,12 +18,6 @@ TIMEOUT_SECONDS = 1800
 
 class PromtoolMissing(Exception):
     pass
-
-
-@dataclass(frozen=True)
-class Outcome:
-    ok: bool
-    output: str
 
 
 def find_promtool() -> str:

@@ -4,7 +4,16 @@ from __future__ import annotations
 
 import os
 import shutil
+from dataclasses import dataclass
 from pathlib import Path
+
+
+@dataclass(frozen=True)
+class Outcome:
+    """Whether a checker passed, and what it printed."""
+
+    ok: bool
+    output: str
 
 
 def find_tool(name: str, variable: str, hint: str, missing: type[Exception]) -> str:
