@@ -3,8 +3,9 @@
 obskit's metrics (named in obskit's README, Disaster recovery) to the environment's Pushgateway.
 
 The job's exit code is always the command's: a Pushgateway that cannot be reached is
-logged and never fails a backup. The last-success timestamp is pushed only on success,
-with POST semantics, so a failed run keeps the previous success visible to the alerts.
+logged and never fails a backup. Every run pushes its duration and outcome; the last-success
+metrics are pushed only on success, with POST semantics, so a failed run keeps the previous
+success visible to the alerts (backup/README.md lists each metric).
 
     obskit_job.py backup --service checkout --datastore orders-db \\
         --pushgateway http://pushgateway:9091 [--size-path /backup] -- wal-g backup-push /var/lib/postgresql/data
@@ -39,19 +40,33 @@ def tree_size(path: Path) -> int:
 def build_registry(
     kind: str, duration: float, succeeded: bool, finished_at: float, size: int | None
 ) -> CollectorRegistry:
+    """What one run pushes. Metrics about the last success are left out of a failed run's push, so
+    the Pushgateway (POST) keeps the previous success's values for the alerts."""
     registry = CollectorRegistry()
     prefix = METRIC_PREFIX[kind]
-    Gauge(f"{prefix}_duration_seconds", f"Wall time of the last {kind} run, successful or not.", registry=registry).set(
-        duration
+
+    def gauge(name: str, documentation: str, value: float) -> None:
+        Gauge(name, documentation, registry=registry).set(value)
+
+    gauge(f"{prefix}_duration_seconds", f"Wall time of the last {kind} run, successful or not.", duration)
+    gauge(f"{prefix}_last_attempt_success", f"1 if the last {kind} run succeeded, 0 if it failed.", int(succeeded))
+    gauge(
+        f"{prefix}_last_attempt_timestamp_seconds",
+        f"Unix time the last {kind} run finished, successful or not.",
+        finished_at,
     )
     if succeeded:
-        Gauge(
-            f"{prefix}_last_success_timestamp_seconds",
-            f"Unix time the last successful {kind} finished.",
-            registry=registry,
-        ).set(finished_at)
+        gauge(
+            f"{prefix}_last_success_timestamp_seconds", f"Unix time the last successful {kind} finished.", finished_at
+        )
+        if kind == "restore-drill":
+            gauge(
+                "obskit_restore_drill_last_success_duration_seconds",
+                "Wall time of the last successful restore drill.",
+                duration,
+            )
         if size is not None and kind == "backup":
-            Gauge("obskit_backup_size_bytes", "Size of the last successful backup.", registry=registry).set(size)
+            gauge("obskit_backup_size_bytes", "Size of the last successful backup.", size)
     return registry
 
 
@@ -106,11 +121,12 @@ def main(argv: Sequence[str] | None = None) -> int:
         log.error("cannot run %s: %s", args.command[0], err)
         code = 127
     duration = time.monotonic() - started
+    finished_at = time.time()
     succeeded = code == 0
     size = tree_size(args.size_path) if succeeded and args.size_path and args.size_path.exists() else None
     log.info("%s %s after %.1fs (exit code %d)", args.kind, "succeeded" if succeeded else "failed", duration, code)
     if args.pushgateway:
-        registry = build_registry(args.kind, duration, succeeded, time.time(), size)
+        registry = build_registry(args.kind, duration, succeeded, finished_at, size)
         push(args.pushgateway, args.kind, args.service, args.datastore, registry)
     else:
         log.warning("no Pushgateway configured; metrics not pushed")

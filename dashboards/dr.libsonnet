@@ -29,9 +29,9 @@ local datastorePanels(plan, service, ds) =
            [o.query('time() - ' + plan.series.backup_last_success + ds.selector, instant=true)],
            'Base backups run every ' + ds.base_interval + '; red past ' + ds.base_limit + '.',
            ageColors(ds.base_limit_seconds)) { gridWidth:: 6 },
-    o.stat('Last restore drill', 's',
+    o.stat('Last successful restore drill', 's',
            [o.query(plan.series.drill_duration + ds.selector, instant=true)],
-           'Duration of the last drill; red past the RTO of ' + ds.rto + ' (the plan estimates '
+           'Duration of the last successful drill; red past the RTO of ' + ds.rto + ' (the plan estimates '
            + ds.restore_estimate + ').',
            ageColors(ds.rto_seconds)) { gridWidth:: 6 },
     o.timeseries('WAL archiving failures', 'short',

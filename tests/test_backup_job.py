@@ -6,6 +6,9 @@ import socket
 import subprocess
 import sys
 from pathlib import Path
+from types import ModuleType
+
+from prometheus_client import CollectorRegistry
 
 from tests.conftest import REPO
 
@@ -58,19 +61,62 @@ def test_without_a_command_it_is_a_usage_error() -> None:
     assert "give the command to run" in result.stderr
 
 
-def test_size_of_a_directory_counts_its_files(tmp_path: Path) -> None:
+def load_job_module() -> ModuleType:
     sys.path.insert(0, str(JOB.parent))
     try:
         import obskit_job
     finally:
         sys.path.pop(0)
+    return obskit_job
+
+
+def samples(registry: CollectorRegistry) -> dict[str, float]:
+    return {sample.name: sample.value for metric in registry.collect() for sample in metric.samples}
+
+
+def test_size_of_a_directory_counts_its_files(tmp_path: Path) -> None:
+    obskit_job = load_job_module()
     (tmp_path / "a").write_bytes(b"x" * 10)
     (tmp_path / "sub").mkdir()
     (tmp_path / "sub" / "b").write_bytes(b"y" * 5)
     assert obskit_job.tree_size(tmp_path) == 15
-    registry = obskit_job.build_registry("backup", 2.5, True, 1_700_000_000.0, 15)
-    assert registry.get_sample_value("obskit_backup_size_bytes") == 15
-    assert registry.get_sample_value("obskit_backup_last_success_timestamp_seconds") == 1_700_000_000.0
-    failed = obskit_job.build_registry("backup", 2.5, False, 1_700_000_000.0, None)
-    assert failed.get_sample_value("obskit_backup_last_success_timestamp_seconds") is None
-    assert failed.get_sample_value("obskit_backup_duration_seconds") == 2.5
+
+
+def test_a_successful_backup_pushes_its_outcome_and_the_last_success() -> None:
+    registry = load_job_module().build_registry("backup", 2.5, True, 1_700_000_000.0, 15)
+    assert samples(registry) == {
+        "obskit_backup_duration_seconds": 2.5,
+        "obskit_backup_last_attempt_success": 1,
+        "obskit_backup_last_attempt_timestamp_seconds": 1_700_000_000.0,
+        "obskit_backup_last_success_timestamp_seconds": 1_700_000_000.0,
+        "obskit_backup_size_bytes": 15,
+    }
+
+
+def test_a_failed_backup_pushes_its_outcome_and_leaves_the_last_success_alone() -> None:
+    registry = load_job_module().build_registry("backup", 2.5, False, 1_700_000_000.0, None)
+    assert samples(registry) == {
+        "obskit_backup_duration_seconds": 2.5,
+        "obskit_backup_last_attempt_success": 0,
+        "obskit_backup_last_attempt_timestamp_seconds": 1_700_000_000.0,
+    }
+
+
+def test_a_successful_drill_pushes_its_duration_as_the_last_successful_one() -> None:
+    registry = load_job_module().build_registry("restore-drill", 600.0, True, 1_700_000_000.0, None)
+    assert samples(registry) == {
+        "obskit_restore_drill_duration_seconds": 600.0,
+        "obskit_restore_drill_last_attempt_success": 1,
+        "obskit_restore_drill_last_attempt_timestamp_seconds": 1_700_000_000.0,
+        "obskit_restore_drill_last_success_timestamp_seconds": 1_700_000_000.0,
+        "obskit_restore_drill_last_success_duration_seconds": 600.0,
+    }
+
+
+def test_a_fast_failing_drill_does_not_overwrite_the_last_successful_duration() -> None:
+    registry = load_job_module().build_registry("restore-drill", 3.0, False, 1_700_000_100.0, None)
+    assert samples(registry) == {
+        "obskit_restore_drill_duration_seconds": 3.0,
+        "obskit_restore_drill_last_attempt_success": 0,
+        "obskit_restore_drill_last_attempt_timestamp_seconds": 1_700_000_100.0,
+    }

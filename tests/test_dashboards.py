@@ -164,7 +164,7 @@ def test_thresholds_come_from_the_plan(dashboards: dict[str, dict[str, Any]]) ->
     dr = dashboards["obskit-prod-dr"]
     archive = next(p for p in panels(dr) if p["title"] == "WAL archive age")
     assert archive["fieldConfig"]["defaults"]["thresholds"]["steps"][1]["value"] == 300  # the RPO
-    drill = next(p for p in panels(dr) if p["title"] == "Last restore drill")
+    drill = next(p for p in panels(dr) if p["title"] == "Last successful restore drill")
     assert drill["fieldConfig"]["defaults"]["thresholds"]["steps"][1]["value"] == 900  # the RTO
     latency = next(p for p in panels(checkout) if p["title"].startswith("Latency p99"))
     assert latency["fieldConfig"]["defaults"]["thresholds"]["steps"][1]["value"] == 0.3

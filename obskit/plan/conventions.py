@@ -66,7 +66,8 @@ TUPLE_WRITES = ("pg_stat_database_tup_inserted", "pg_stat_database_tup_updated",
 # What obskit's own backup and drill jobs push (backup/obskit_job.py spells them too).
 BACKUP_LAST_SUCCESS = "obskit_backup_last_success_timestamp_seconds"
 DRILL_LAST_SUCCESS = "obskit_restore_drill_last_success_timestamp_seconds"
-DRILL_DURATION = "obskit_restore_drill_duration_seconds"
+DRILL_DURATION = "obskit_restore_drill_last_success_duration_seconds"  # a failed drill leaves it as it was
+DRILL_LAST_ATTEMPT_SUCCESS = "obskit_restore_drill_last_attempt_success"
 
 MAX_UID = 40  # Grafana's limit
 

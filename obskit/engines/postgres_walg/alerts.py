@@ -213,8 +213,9 @@ def drill_too_slow(service_plan: ServicePlan, ds: DatastorePlan) -> CheckedAlert
         f"{names.DRILL_DURATION}{match} > {secs(tier.rto)}",
         "warning",  # a drill result: a ticket, never a page on a Sunday evening
         (
-            "The last restore drill took longer than the RTO.",
-            f"The last restore drill of {{{{ $labels.service }}}}/{{{{ $labels.datastore }}}} took longer than its "
+            "The last successful restore drill took longer than the RTO.",
+            f"The last successful restore drill of {{{{ $labels.service }}}}/{{{{ $labels.datastore }}}} took "
+            "longer than its "
             f"RTO of {tier.rto} (the plan estimates "
             f"{human_duration(ds.restore.total.seconds) if ds.restore else 'n/a'}).",
         ),
@@ -227,6 +228,34 @@ def drill_too_slow(service_plan: ServicePlan, ds: DatastorePlan) -> CheckedAlert
         (
             Case("fires", {duration: constant(secs(tier.rto) + 60, at)}, True, pushed),
             Case("silent", {duration: constant(secs(tier.rto) // 2, at)}, False),
+        ),
+        at,
+    )
+
+
+def drill_failed(service_plan: ServicePlan, ds: DatastorePlan) -> CheckedAlert:
+    """The last drill failed: the backups may not restore (a gap in the WAL archive, a backup that
+    does not start). A ticket; RestoreDrillOverdue follows if no drill succeeds in time."""
+    pushed, match = _pushed(service_plan, ds)
+    rule = alert(
+        service_plan,
+        "RestoreDrillFailed",
+        f"{names.DRILL_LAST_ATTEMPT_SUCCESS}{match} == 0",
+        "warning",
+        (
+            "The last restore drill failed.",
+            "The last restore drill of {{ $labels.service }}/{{ $labels.datastore }} failed: the backups may not "
+            "restore to the end of the WAL archive. Read the drill Job's log.",
+        ),
+        None,
+    )
+    at = check_time(Duration(0))
+    attempt = series_text(names.DRILL_LAST_ATTEMPT_SUCCESS, pushed)
+    return CheckedAlert(
+        rule,
+        (
+            Case("fires", {attempt: constant(0, at)}, True, pushed),
+            Case("silent", {attempt: constant(1, at)}, False),
         ),
         at,
     )
@@ -282,4 +311,5 @@ def datastore_alerts(service_plan: ServicePlan, ds: DatastorePlan) -> tuple[str,
             service_plan, ds, overdue, names.DRILL_LAST_SUCCESS, ds.drill_limit, "A successful restore drill"
         ),
         drill_too_slow(service_plan, ds),
+        drill_failed(service_plan, ds),
     ]

@@ -88,6 +88,13 @@ FIRST_STEPS = {
         "Check the restore-drill CronJob's last Jobs and their logs; run one now with "
         "`kubectl create job --from=cronjob/<drill CronJob> <name>`.",
     ),
+    "RestoreDrillFailed": (
+        "Read the drill Job's log (`kubectl logs job/<drill job>`): it names the step that failed.",
+        "\"the WAL archive has a gap\" or \"replay ended ... but the archive holds segments up to ...\": WAL "
+        "after that point cannot be restored. Take a base backup now (it starts a new unbroken chain), then "
+        "find out why the segment is missing (retention, a failed upload, storage lifecycle rules).",
+        "A fetch or start-up failure: check the credentials, the scratch volume's size and the pod's limits.",
+    ),
     "RestoreDrillTooSlow": (
         "Compare the drill's phases in its log with the plan's estimate (`obskit plan`): base backup fetch, "
         "WAL replay, start-up. Measure and set the datastore's restore and replay throughput in the spec.",
