@@ -90,7 +90,7 @@ FIRST_STEPS = {
     ),
     "RestoreDrillFailed": (
         "Read the drill Job's log (`kubectl logs job/<drill job>`): it names the step that failed.",
-        "\"the WAL archive has a gap\" or \"replay ended ... but the archive holds segments up to ...\": WAL "
+        '"the WAL archive has a gap" or "replay ended ... but the archive holds segments up to ...": WAL '
         "after that point cannot be restored. Take a base backup now (it starts a new unbroken chain), then "
         "find out why the segment is missing (retention, a failed upload, storage lifecycle rules).",
         "A fetch or start-up failure: check the credentials, the scratch volume's size and the pod's limits.",
