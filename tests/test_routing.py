@@ -128,6 +128,14 @@ def test_a_wrong_route_fails_obskit_test_with_a_table(tmp_path: Path) -> None:
     assert lines[1].split() == ["checkout", "critical", "payments-pager", "oncall-pager"]
 
 
+def test_routes_are_tested_from_a_relative_out_directory(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """amtool runs in the tree's directory: the configuration it is given must not be relative to ours."""
+    write(tmp_path / "out" / "prod", output_tree(load_plan(EXAMPLES, "prod")))
+    monkeypatch.chdir(tmp_path)
+    routes = [check for check in check_tree(Path("out/prod")).checks if check.title.startswith("Alertmanager routes")]
+    assert [check.ok for check in routes] == [True], routes
+
+
 _UNUSED = (
     "environments.prod.alerting.receivers.oncall: receiver 'oncall' is not used by any route: name it in page, "
     "ticket or info here or in a team of this environment's services, or remove it"

@@ -73,7 +73,7 @@ class RouteResult:
 def test_routes(root: Path, tests_file: str) -> tuple[list[RouteResult], str]:
     """Each class of equivalent cases through `amtool config routes test`; ("", error) on failure to run."""
     tests = yaml.safe_load((root / tests_file).read_text())
-    config_file = (root / tests_file).parent / tests["config"]
+    config_file = ((root / tests_file).parent / tests["config"]).resolve()  # amtool runs in root
     config = yaml.safe_load(config_file.read_text())
     read = routed_labels(config)
     classes: dict[tuple[tuple[str, str], ...], list[dict[str, Any]]] = {}
