@@ -1,5 +1,6 @@
 """A synthetic spec of N services for benchmarks: each with two SLOs (a ratio and a latency SLI)
-and a PostgreSQL datastore backed up with WAL-G, tiers mixed, one team file per 100 services."""
+and a PostgreSQL datastore backed up with WAL-G (Velero keeps the rest of its resources, scoped
+by its labels), tiers mixed, one team file and namespace per 100 services."""
 
 from __future__ import annotations
 
@@ -17,7 +18,7 @@ environments:
   prod:
     labels: {env: prod, cluster: prod-eu-1}
     selector_labels: {release: kube-prometheus-stack}
-    velero: {namespace: velero, storage_location: default}
+    velero: {namespace: velero, storage_location: default, concurrent_backups: 10}
     walg: {prefix: "s3://bench-backups/prod", credentials_secret: walg-s3}
     pushgateway: "http://pushgateway.monitoring.svc:9091"
 """
@@ -40,6 +41,8 @@ SERVICE = """\
           threshold: 300ms
     backup:
       duration: 1m
+      volumes: none
+      selector: {{app.kubernetes.io/name: svc-{i:05d}}}
       datastores:
         db:
           engine: postgres

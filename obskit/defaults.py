@@ -16,4 +16,9 @@ GRAFANA_NAMESPACE = "monitoring"
 ALERTMANAGER_NAMESPACE = "monitoring"  # where the AlertmanagerConfig goes
 SCRAPE_TIMEOUT = parse_duration("10s")  # Prometheus' own default; never above the interval
 VELERO_BACKUP_DURATION = parse_duration("1m")  # until backup.duration gives the measured time
+# A Velero restore, until backup.restore_duration gives the measured time: volumes provisioned from
+# snapshots or copied back take longer than the backup that made them, then the pods start.
+VELERO_RESTORE_FACTOR = 2
+VELERO_RESTORE_STARTUP = parse_duration("2m")
+VELERO_MAX_BACKUPS_PER_SCHEDULE = 300  # Velero lists every Backup each sync; keep the lists short
 PLATFORM_ALERT_FOR = "5m"  # for a tier the spec adds without platform_alert_for

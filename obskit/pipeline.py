@@ -25,8 +25,7 @@ def plan_problems(plan: Plan) -> list[Problem]:
     """What only the plan can find: DR targets no schedule meets, and names that would collide
     in the output tree (a service's dashboard uid taken by an environment-level dashboard)."""
     env = plan.environment.name
-    by_name = {service_plan.name: service_plan.service for service_plan in plan.services}
-    problems = [finding.problem(by_name[finding.service], env) for finding in plan.infeasible]
+    problems = [finding.problem(plan.environment) for finding in plan.infeasible]
     taken = {
         page.uid(env, kind): f"the environment's {label} dashboard"
         for page in pages(plan)

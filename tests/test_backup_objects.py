@@ -30,30 +30,34 @@ def documents(tree: dict[str, str], path: str) -> list[dict]:
 
 
 def test_schedules_match_the_upstream_crd_and_the_plan(tree: dict[str, str]) -> None:
+    """The frequent schedule meets the RPO with a ttl that keeps under 300 Backups; a daily one keeps
+    the tier's retention."""
     validator = crd_validator(*SCHEDULE_CRD)
-    (schedule,) = documents(tree, "backup/velero/checkout.yaml")
-    assert schema_errors(validator, schedule) == []
-    assert schema_errors(validator, documents(tree, "backup/velero/catalog-api.yaml")[0]) == []
-    assert schedule["metadata"]["namespace"] == "velero"
-    spec = schedule["spec"]
-    assert spec["schedule"] == "1-59/4 * * * *"
-    assert spec["template"] == {
+    frequent, daily = documents(tree, "backup/velero/checkout.yaml")
+    for schedule in (frequent, daily, *documents(tree, "backup/velero/catalog-api.yaml")):
+        assert schema_errors(validator, schedule) == []
+        assert schedule["metadata"]["namespace"] == "velero"
+    assert (frequent["metadata"]["name"], daily["metadata"]["name"]) == ("checkout", "checkout-daily")
+    assert frequent["spec"]["schedule"] == "2-59/3 * * * *"
+    template = {
         "includedNamespaces": ["shop"],
         "snapshotVolumes": True,
         "defaultVolumesToFsBackup": False,
         "storageLocation": "default",
-        "ttl": "720h0m0s",
     }
-    (fs,) = documents(tree, "backup/velero/catalog-api.yaml")
+    assert frequent["spec"]["template"] == {**template, "ttl": "14h0m0s"}  # 281 Backups at most
+    assert daily["spec"]["template"] == {**template, "ttl": "720h0m0s"}
+    assert daily["spec"]["schedule"].split()[2:] == ["*", "*", "*"]
+    fs, _ = documents(tree, "backup/velero/catalog-api.yaml")
     assert (fs["spec"]["template"]["snapshotVolumes"], fs["spec"]["template"]["defaultVolumesToFsBackup"]) == (
         False,
         True,
     )
-    assert fs["spec"]["template"]["ttl"] == "336h0m0s"
+    assert fs["spec"]["template"]["ttl"] == "99h0m0s"
 
 
 def test_the_strict_crd_catches_a_field_velero_does_not_know(tree: dict[str, str]) -> None:
-    (schedule,) = documents(tree, "backup/velero/checkout.yaml")
+    schedule, _ = documents(tree, "backup/velero/checkout.yaml")
     schedule["spec"]["template"]["ttlDays"] = 30
     assert any("ttlDays" in error for error in schema_errors(crd_validator(*SCHEDULE_CRD), schedule))
     assert object_problems(schedule) == ["spec.template.ttlDays: not part of the schema (the model dropped it)"]
@@ -126,13 +130,23 @@ def test_plan_command_shows_targets_against_what_the_schedules_achieve() -> None
         "retention",
         "status",
     ]
-    (orders,) = [line for line in lines if "orders-db" in line]
+    (orders,) = [line for line in lines if line.startswith("checkout") and "orders-db" in line]
     assert "archive_timeout 4m30s" in orders and "retain FULL 91" in orders and orders.endswith("ok")
+    (frequent,) = [line for line in lines if line.startswith("checkout     (velero) ")]
+    assert "5m (every 3m + 1m queued + 1m)" in frequent and "ttl 14h0m0s (281 kept)" in frequent
+    assert "(velero daily)" in result.output and "ttl 720h0m0s (31 kept)" in result.output
+    assert "Velero (namespace velero): the schedules keep 0.385 of 3 backup worker(s) busy" in result.output
     data = json.loads(CliRunner().invoke(main, ["plan", "--env", "prod", "--spec", str(EXAMPLES), "--json"]).output)
     (row,) = [r for r in data["rows"] if r["datastore"] == "orders-db"]
     assert row["restore_estimate_seconds"] <= row["rto_seconds"] == 900
     assert row["restore_breakdown_seconds"] == {"startup": 120, "base_backup": 102, "wal_replay": 513}
     assert data["feasible"] is True
+    assert data["velero"] == {
+        "namespace": "velero",
+        "concurrent_backups": 3,
+        "load": 0.385,
+        "longest_queue_wait_seconds": 60,
+    }
 
 
 INFEASIBLE = """\

@@ -77,9 +77,6 @@ def max_gap(cron: str, start: datetime = datetime(2026, 1, 1, tzinfo=UTC), runs:
 
 def test_the_examples_numbers() -> None:
     findings = dr.DRFindings()
-    velero = dr.velero_plan(service(datastore()), tier(), findings)
-    assert velero is not None
-    assert (str(velero.interval), str(velero.worst_case_loss), velero.cron.split()[0]) == ("4m", "5m", "1-59/4")
     plan = walg_plan.datastore_plan(service(datastore()), tier(), datastore(), findings)
     assert str(plan.archive_timeout) == "4m30s"
     assert str(plan.base_interval) == "8h"
@@ -109,13 +106,11 @@ def test_refuses_wal_replay_that_cannot_fit_the_rto() -> None:
     assert "5TiB/h" in str(finding)
 
 
-def test_refuses_an_rpo_too_short_for_velero_or_archiving() -> None:
+def test_refuses_an_rpo_too_short_for_archiving() -> None:
     findings = dr.DRFindings()
-    assert dr.velero_plan(service(datastore(), duration="2m"), tier(rpo="2m"), findings) is None
     walg_plan.datastore_plan(service(datastore()), tier(rpo="20s"), datastore(), findings)
     reasons = [str(f) for f in findings.infeasible]
-    assert "svc: an RPO of 2m leaves no room for Velero backups that take 2m" in reasons[0]
-    assert "svc/db: an RPO of 20s is below what WAL archiving can promise" in reasons[1]
+    assert "svc/db: an RPO of 20s is below what WAL archiving can promise" in reasons[0]
 
 
 def test_defaults_for_unmeasured_inputs_are_reported() -> None:
@@ -129,8 +124,6 @@ def test_defaults_for_unmeasured_inputs_are_reported() -> None:
         "svc/db: assumed restore_throughput 50MiB/s, replay_throughput 16MiB/s, wal_rate 410MiB/h; "
         "set them from measurements"
     ]
-    dr.velero_plan(service(datastore(), duration=None), tier(), findings)
-    assert findings.notes[-1] == "svc: Velero backups are assumed to take 1m; set backup.duration to the measured time"
 
 
 def test_offsets_are_spread_by_name_and_stable() -> None:
@@ -186,15 +179,8 @@ def test_a_feasible_plan_meets_its_targets(
     store = Datastore("db", "postgres", "wal-g", size, restore, wal, replay, "db", 5432, "j")
     svc = service(store, duration=f"{backup_minutes}m" if backup_minutes else None)
     findings = dr.DRFindings()
-    velero = dr.velero_plan(svc, the_tier, findings)
     plan = walg_plan.datastore_plan(svc, the_tier, store, findings)
     failed = {(f.service, f.datastore) for f in findings.infeasible}
-    if velero is not None:
-        assert velero.worst_case_loss <= rpo
-        assert max_gap(velero.cron, runs=30) == velero.interval
-        assert velero.ttl >= the_tier.retention
-    else:
-        assert ("svc", None) in failed
     if ("svc", "db") not in failed:
         assert plan.worst_case_loss <= rpo
         assert plan.base_interval is not None and plan.restore is not None and plan.retain_full is not None

@@ -49,7 +49,9 @@ def test_the_dr_runbook_has_the_plans_numbers_and_exact_restore_commands(prod_tr
     assert checkout.velero is not None
     (orders,) = checkout.datastores
     runbook = prod_tree["runbooks/checkout/disaster-recovery.md"]
-    assert f"`{checkout.velero.cron}`" in runbook and f"{checkout.velero.ttl} (`ttl`)" in runbook
+    for schedule in checkout.velero.schedules:
+        assert f"`{schedule.name}` in namespace `velero`: `{schedule.cron}`, every {schedule.interval}" in runbook
+        assert f"kept {schedule.ttl} (`ttl`)" in runbook
     assert "velero -n velero restore create checkout-restore-$(date +%Y%m%d%H%M) --from-schedule checkout" in runbook
     assert f"`{orders.base_cron}` (CronJob `checkout-orders-db-base-backup`)" in runbook
     assert "s3://acme-pg-backups/prod/checkout/orders-db" in runbook

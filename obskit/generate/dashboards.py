@@ -100,7 +100,11 @@ def _service_data(service_plan: ServicePlan) -> dict[str, Any]:
         "team": service_plan.service.team,
         "job": service_plan.service.job,
         "slos": [_slo_data(slo_plan) for slo_plan in service_plan.slos],
-        "velero": {"schedule": service_plan.name, "rpo": str(tier.rpo), "rpo_seconds": _secs(tier.rpo)}
+        "velero": {
+            "schedule": velero.frequent.name,
+            "rpo": str(velero.age_limit),
+            "rpo_seconds": _secs(velero.age_limit),
+        }
         if velero is not None
         else None,
         "datastores": [

@@ -1,4 +1,5 @@
-"""Velero Schedule (velero.io/v1) for a service's namespaces, timed by the plan."""
+"""Velero Schedules (velero.io/v1) for a service's namespaces, timed by the plan: the frequent one
+that meets the RPO and, where its ttl would keep too many Backups, a daily one for the retention."""
 
 from __future__ import annotations
 
@@ -8,6 +9,7 @@ from obskit.generate.artifact import File
 from obskit.generate.meta import object_metadata
 from obskit.output import render
 from obskit.plan.types import Plan, ServicePlan
+from obskit.plan.velero import VeleroSchedule
 from obskit.units import format_go_duration
 
 # volumes: how a service's persistent volumes are captured
@@ -18,23 +20,25 @@ _VOLUME_MODES = {
 }
 
 
-def schedule(plan: Plan, service_plan: ServicePlan) -> dict[str, Any]:
+def schedule(plan: Plan, service_plan: ServicePlan, planned: VeleroSchedule) -> dict[str, Any]:
     velero = service_plan.velero
     backup = service_plan.service.backup
     settings = plan.environment.velero
     assert velero is not None and backup is not None and settings is not None
+    scope = {"labelSelector": {"matchLabels": dict(velero.selector)}} if velero.selector else {}
     return {
         "apiVersion": "velero.io/v1",
         "kind": "Schedule",
-        "metadata": object_metadata(plan, service_plan.name, settings.namespace),
+        "metadata": object_metadata(plan, planned.name, settings.namespace),
         "spec": {
-            "schedule": velero.cron,
+            "schedule": planned.cron,
             "useOwnerReferencesInBackup": False,
             "template": {
                 "includedNamespaces": list(backup.namespaces),
+                **scope,
                 **_VOLUME_MODES[backup.volumes],
                 "storageLocation": settings.storage_location,
-                "ttl": format_go_duration(velero.ttl),
+                "ttl": format_go_duration(planned.ttl),
             },
         },
     }
@@ -43,5 +47,6 @@ def schedule(plan: Plan, service_plan: ServicePlan) -> dict[str, Any]:
 def files(plan: Plan, service_plan: ServicePlan) -> list[File]:
     if service_plan.velero is None:
         return []
-    document = render.yaml_file(plan.environment.name, schedule(plan, service_plan))
+    schedules = [schedule(plan, service_plan, planned) for planned in service_plan.velero.schedules]
+    document = render.yaml_file(plan.environment.name, schedules)
     return [File(f"backup/velero/{service_plan.name}.yaml", document, kubernetes=True)]

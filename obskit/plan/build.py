@@ -8,6 +8,7 @@ from obskit.engines.registry import engine
 from obskit.plan import burnrate, conventions, dr
 from obskit.plan.routing import routing_plan
 from obskit.plan.types import BurnAlertPlan, Plan, ServicePlan, SLOPlan, severity
+from obskit.plan.velero import VeleroPlan, velero_plans
 from obskit.spec.alert_templates import AlertTemplate
 from obskit.spec.model import SLO, Environment, Service, Spec, Tier
 
@@ -35,7 +36,9 @@ def plan_slo(env: Environment, service: Service, tier: Tier, slo: SLO) -> SLOPla
     )
 
 
-def plan_service(env: Environment, service: Service, tier: Tier, findings: dr.DRFindings) -> ServicePlan:
+def plan_service(
+    env: Environment, service: Service, tier: Tier, velero: VeleroPlan | None, findings: dr.DRFindings
+) -> ServicePlan:
     interval = service.metrics.interval or tier.scrape_interval
     uid = conventions.dashboard_uid(env.name, service.name)
     return ServicePlan(
@@ -44,7 +47,7 @@ def plan_service(env: Environment, service: Service, tier: Tier, findings: dr.DR
         scrape_interval=interval,
         scrape_timeout=min(tier.scrape_timeout or defaults.SCRAPE_TIMEOUT, interval),
         slos=tuple(plan_slo(env, service, tier, slo) for slo in service.slos),
-        velero=dr.velero_plan(service, tier, findings),
+        velero=velero,
         datastores=tuple(
             engine(datastore).plan(service, tier, datastore, findings)
             for datastore in (service.backup.datastores if service.backup else ())
@@ -68,7 +71,9 @@ def plan_service(env: Environment, service: Service, tier: Tier, findings: dr.DR
 def build_plan(spec: Spec, environment: str, alert_templates: tuple[AlertTemplate, ...]) -> Plan:
     env = spec.environment(environment)
     findings = dr.DRFindings()
-    services = tuple(plan_service(env, service, spec.tier(service.tier), findings) for service in env.services)
+    tiers = [(service, spec.tier(service.tier)) for service in env.services]
+    velero, velero_load = velero_plans(tiers, env.velero, findings)
+    services = tuple(plan_service(env, service, tier, velero.get(service.name), findings) for service, tier in tiers)
     if services and env.grafana_url is None:
         findings.notes.append(
             f"environment {env.name}: alerts carry no dashboard_url; set grafana_url to link them to their dashboards"
@@ -80,4 +85,5 @@ def build_plan(spec: Spec, environment: str, alert_templates: tuple[AlertTemplat
         infeasible=tuple(findings.infeasible),
         notes=tuple(findings.notes),
         routing=routing_plan(env),
+        velero_load=velero_load,
     )

@@ -1,15 +1,12 @@
 """Disaster-recovery arithmetic shared by every method: cron steps and offsets, drill schedules,
-Velero, and the findings of a plan that cannot meet its targets.
+and the findings of a plan that cannot meet its targets.
 
 Everything here is pure and exact (durations in milliseconds, rates as Fractions). The
 numbers are derived once per service in the plan; the Velero and WAL-G objects, the DR
 alerts, `obskit plan` and the dashboards all read them from there.
 
-Velero: backups never overlap and never catch up, so the worst-case loss is the interval
-plus a backup's duration; the interval is the longest cron step that keeps both within
-the RPO.
-
-Datastores are planned by their engine (obskit/engines), from the helpers here.
+Velero is planned in obskit/plan/velero.py, datastores by their engine (obskit/engines),
+from the helpers here.
 """
 
 from __future__ import annotations
@@ -19,8 +16,7 @@ import math
 from dataclasses import dataclass, field
 from fractions import Fraction
 
-from obskit import defaults
-from obskit.spec.model import Service, Tier
+from obskit.spec.model import Environment
 from obskit.spec.problems import FieldPath, Problem
 from obskit.units import Duration, parse_duration
 
@@ -88,36 +84,32 @@ def floor_to_seconds(duration: Duration) -> Duration:
 
 
 @dataclass(frozen=True)
-class VeleroPlan:
-    interval: Duration
-    cron: str
-    backup_duration: Duration
-    backup_duration_assumed: bool
-    ttl: Duration
-
-    @property
-    def worst_case_loss(self) -> Duration:
-        return self.interval + self.backup_duration
-
-
-@dataclass(frozen=True)
 class Infeasible:
     """A target the schedules cannot meet: where, and why, with what would make it feasible."""
 
-    service: str
+    service: str | None  # None: the environment's Velero installation
     datastore: str | None  # None: the service's Velero backups
     reason: str
 
-    def __str__(self) -> str:
-        where = f"{self.service}/{self.datastore}" if self.datastore else self.service
-        return f"{where}: {self.reason}"
+    @property
+    def where(self) -> str:
+        if self.service is None:
+            return "velero"
+        return f"{self.service}/{self.datastore}" if self.datastore else self.service
 
-    def problem(self, service: Service, environment: str) -> Problem:
-        """The finding at the line to edit: the datastore, or the service's backup for Velero."""
+    def __str__(self) -> str:
+        return f"{self.where}: {self.reason}"
+
+    def problem(self, environment: Environment) -> Problem:
+        """The finding at the line to edit: the datastore, the service's backup for Velero, or the
+        environment's velero settings."""
+        message = f"{environment.name}: {self} (`obskit plan --env {environment.name}` shows the numbers)"
+        if self.service is None:
+            file, line = environment.where.get(("velero",), ("(spec)", 0))
+            return Problem(file, line, ("environments", environment.name, "velero"), message)
+        service = next(s for s in environment.services if s.name == self.service)
         path: FieldPath = ("backup", "datastores", self.datastore) if self.datastore else ("backup",)
         file, line = service.where.get(path, service.where.get((), ("(spec)", 0)))
-        where = f"{self.service}/{self.datastore}" if self.datastore else self.service
-        message = f"{environment}: {where}: {self.reason} (`obskit plan --env {environment}` shows the numbers)"
         return Problem(file, line, ("services", self.service, *path), message)
 
 
@@ -125,33 +117,3 @@ class Infeasible:
 class DRFindings:
     infeasible: list[Infeasible] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)
-
-
-def velero_plan(service: Service, tier: Tier, findings: DRFindings) -> VeleroPlan | None:
-    backup = service.backup
-    if backup is None or not backup.velero:
-        return None
-    duration = backup.duration or defaults.VELERO_BACKUP_DURATION
-    room = tier.rpo - duration
-    fitting = [step for step in CRON_STEPS if step <= room]
-    if not fitting:
-        findings.infeasible.append(
-            Infeasible(
-                service.name,
-                None,
-                f"an RPO of {tier.rpo} leaves no room for Velero backups that take {duration}: "
-                f"backups must run at least every minute and finish within the RPO; "
-                f"{'measure the backup duration and set backup.duration, or ' if backup.duration is None else ''}"
-                "loosen the RPO, or protect the data with a datastore method that streams changes (wal-g)",
-            )
-        )
-        return None
-    if backup.duration is None:
-        findings.notes.append(
-            f"{service.name}: Velero backups are assumed to take {duration}; set backup.duration to the measured time"
-        )
-    interval = fitting[-1]
-    ttl = max(tier.retention, interval)
-    return VeleroPlan(
-        interval, cron_every(interval, service.name), duration, backup.duration is None, ceil_to_seconds(ttl)
-    )

@@ -5,8 +5,8 @@ from __future__ import annotations
 from typing import Any
 
 from obskit.engines.postgres_walg.plan import DatastorePlan
-from obskit.plan.dr import VeleroPlan
 from obskit.plan.types import Plan, ServicePlan
+from obskit.plan.velero import VeleroPlan, VeleroSchedule
 from obskit.units import Duration, format_go_duration
 
 COLUMNS = ("service", "datastore", "tier", "rpo", "achieves", "rto", "restore", "schedule", "retention", "status")
@@ -28,18 +28,34 @@ def _targets(service_plan: ServicePlan, datastore: str | None, method: str) -> d
     }
 
 
-def _velero_row(service_plan: ServicePlan, velero: VeleroPlan | None, feasible: bool) -> dict[str, Any]:
-    """A Velero schedule's row; without a plan (infeasible) only the targets are known."""
+def _velero_rows(service_plan: ServicePlan, velero: VeleroPlan | None, feasible: bool) -> list[dict[str, Any]]:
+    """A row per Velero schedule; without a plan (infeasible) only the targets are known."""
+    if velero is None:
+        unknown = dict.fromkeys(("schedule_name", "worst_case_loss_seconds", "restore_estimate_seconds", "schedule"))
+        return [{**_targets(service_plan, None, "velero"), **unknown, "purpose": "rpo", "feasible": False}]
+    return [_schedule_row(service_plan, velero, planned, feasible) for planned in velero.schedules]
+
+
+def _schedule_row(
+    service_plan: ServicePlan, velero: VeleroPlan, planned: VeleroSchedule, feasible: bool
+) -> dict[str, Any]:
+    frequent = planned.purpose == "rpo"
     return {
         **_targets(service_plan, None, "velero"),
-        "worst_case_loss_seconds": _s(velero.worst_case_loss) if velero else None,
-        "restore_estimate_seconds": None,
-        "schedule": velero.cron if velero else None,
-        "interval_seconds": _s(velero.interval) if velero else None,
-        "backup_duration_seconds": _s(velero.backup_duration) if velero else None,
-        "backup_duration_assumed": velero.backup_duration_assumed if velero else None,
-        "ttl": format_go_duration(velero.ttl) if velero else None,
-        "feasible": feasible and velero is not None,
+        "schedule_name": planned.name,
+        "purpose": "resources" if velero.resources_only and frequent else planned.purpose,
+        "worst_case_loss_seconds": _s(velero.worst_case_loss) if frequent else None,
+        "queue_wait_seconds": _s(velero.queue_wait),
+        "restore_estimate_seconds": _s(velero.restore) if frequent else None,
+        "restore_assumed": velero.restore_assumed,
+        "schedule": planned.cron,
+        "interval_seconds": _s(planned.interval),
+        "backup_duration_seconds": _s(velero.backup_duration),
+        "backup_duration_assumed": velero.backup_duration_assumed,
+        "ttl": format_go_duration(planned.ttl),
+        "backups_kept": planned.kept,
+        "selector": dict(velero.selector),
+        "feasible": feasible,
     }
 
 
@@ -74,15 +90,24 @@ def plan_data(plan: Plan) -> dict[str, Any]:
         name = service_plan.name
         backup = service_plan.service.backup
         if backup is not None and backup.velero:
-            rows.append(_velero_row(service_plan, service_plan.velero, (name, None) not in failed))
+            rows += _velero_rows(service_plan, service_plan.velero, (name, None) not in failed)
         rows += [
             _datastore_row(service_plan, plan_ds, (name, plan_ds.name) not in failed)
             for plan_ds in service_plan.datastores
         ]
     windows = [slo_plan.window for service_plan in plan.services for slo_plan in service_plan.slos]
+    load = plan.velero_load
     return {
         "environment": plan.environment.name,
         "feasible": not plan.infeasible,
+        "velero": {
+            "namespace": load.namespace,
+            "concurrent_backups": load.workers,
+            "load": round(float(load.load), 3),
+            "longest_queue_wait_seconds": _s(load.longest_wait),
+        }
+        if load
+        else None,
         # the SLO rules average recorded series over the whole window: Prometheus must keep that long
         "prometheus_retention_seconds": _s(max(windows)) if windows else None,
         "rows": rows,
@@ -95,22 +120,35 @@ def _d(seconds: int | None) -> str:
     return "-" if seconds is None else str(Duration(seconds * 1000))
 
 
+def _velero_label(row: dict[str, Any]) -> str:
+    return {"rpo": "(velero)", "resources": "(velero resources)", "retention": "(velero daily)"}[row["purpose"]]
+
+
+def _velero_achieves(row: dict[str, Any]) -> str:
+    if row["worst_case_loss_seconds"] is None:
+        return f"retention (every {_d(row['interval_seconds'])})"
+    wait = f" + {_d(row['queue_wait_seconds'])} queued" if row["queue_wait_seconds"] else ""
+    return (
+        f"{_d(row['worst_case_loss_seconds'])} (every {_d(row['interval_seconds'])}{wait} + "
+        f"{_d(row['backup_duration_seconds'])})"
+    )
+
+
 def plan_table(data: dict[str, Any]) -> str:
     lines = [list(COLUMNS)]
     for row in data["rows"]:
-        if row["method"] == "velero" and row["interval_seconds"] is None:
+        if row["method"] == "velero" and row["schedule_name"] is None:
             achieves, retention = "-", "-"
         elif row["method"] == "velero":
-            achieves = f"{_d(row['worst_case_loss_seconds'])} (every {_d(row['interval_seconds'])} + "
-            achieves += f"{_d(row['backup_duration_seconds'])})"
-            retention = f"ttl {row['ttl']}"
+            achieves = _velero_achieves(row)
+            retention = f"ttl {row['ttl']} ({row['backups_kept']} kept)"
         else:
             achieves = f"{_d(row['worst_case_loss_seconds'])} (archive_timeout {_d(row['archive_timeout_seconds'])})"
             retention = f"retain FULL {row['retain_full']}" if row["retain_full"] else "-"
         lines.append(
             [
                 row["service"],
-                row["datastore"] or "(velero)",
+                row["datastore"] or _velero_label(row),
                 row["tier"],
                 _d(row["rpo_seconds"]),
                 achieves,
@@ -127,6 +165,13 @@ def plan_table(data: dict[str, Any]) -> str:
     )
     if not data["rows"]:
         text = "no service in this environment has backups"
+    if data["velero"] is not None:
+        velero = data["velero"]
+        text += (
+            f"\n\nVelero (namespace {velero['namespace']}): the schedules keep {velero['load']:g} of "
+            f"{velero['concurrent_backups']} backup worker(s) busy on average; a backup waits at most "
+            f"{_d(velero['longest_queue_wait_seconds'])} for a worker"
+        )
     if data["prometheus_retention_seconds"] is not None:
         text += (
             f"\n\nPrometheus retention needed: {_d(data['prometheus_retention_seconds'])} (the longest SLO window; "

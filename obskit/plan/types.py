@@ -11,6 +11,7 @@ from fractions import Fraction
 from obskit.engines.postgres_walg.plan import DatastorePlan
 from obskit.plan import burnrate, dr
 from obskit.plan.routing import RoutingPlan
+from obskit.plan.velero import InstallationLoad, VeleroPlan
 from obskit.spec.alert_templates import AlertTemplate
 from obskit.spec.model import SLO, Environment, Labels, Service, Tier
 from obskit.units import Duration
@@ -55,7 +56,7 @@ class ServicePlan:
     scrape_interval: Duration
     scrape_timeout: Duration
     slos: tuple[SLOPlan, ...]
-    velero: dr.VeleroPlan | None
+    velero: VeleroPlan | None
     datastores: tuple[DatastorePlan, ...]
     labels: dict[str, str]  # every alert's labels but severity: the environment's, the marker, service, tier, team
     dashboard_uid: str
@@ -97,6 +98,7 @@ class Plan:
     infeasible: tuple[dr.Infeasible, ...]  # DR targets the schedules cannot meet, each with the reason
     notes: tuple[str, ...]  # assumptions worth a look (defaults used for unmeasured inputs)
     routing: RoutingPlan | None = None  # None: the environment has no `alerting`
+    velero_load: InstallationLoad | None = None  # None: no service has Velero backups
 
     @property
     def labels(self) -> Labels:

@@ -91,6 +91,8 @@ class Backup:
     datastores: tuple[Datastore, ...]
     duration: Duration | None  # how long a Velero backup takes, measured; None: assume the default
     velero: bool = True  # False: no Velero schedule, only the datastores' own backups
+    selector: Labels = ()  # the Velero Schedule's label selector; empty: the whole namespaces
+    restore_duration: Duration | None = None  # how long a Velero restore takes, measured
 
 
 @dataclass(frozen=True)
@@ -121,6 +123,7 @@ class Service:
 class Velero:
     namespace: str
     storage_location: str
+    concurrent_backups: int = 1  # `velero server --concurrent-backups`
 
 
 @dataclass(frozen=True)
@@ -177,6 +180,8 @@ class Environment:
     grafana_url: str | None = None  # None: alerts carry no dashboard link
     alerting: Alerting | None = None  # None: obskit writes no Alertmanager configuration
     runbook_base: str | None = None  # the URL the tree's runbooks/ is served at
+    # (file, line) of the fields the plan reports on: the environment, its velero settings
+    where: dict[FieldPath, tuple[str, int]] = field(default_factory=dict, compare=False, repr=False)
 
 
 @dataclass(frozen=True)

@@ -203,7 +203,12 @@ def _resolve_environment(
     problems.extend(env_found)
     if env_found:
         return None
-    return to_model.environment(env_name, env_value, tuple(services), {t: e.value for t, e in teams.items()})
+    where: dict[FieldPath, tuple[str, int]] = {}
+    paths: tuple[FieldPath, ...] = ((), ("velero",))
+    for path in paths:
+        located = env_layer.problem(path, "")
+        where[path] = (located.file, located.line)
+    return to_model.environment(env_name, env_value, tuple(services), {t: e.value for t, e in teams.items()}, where)
 
 
 def _team_routes(merged: MergedSpec, services: list[Service]) -> dict[str, Entry]:

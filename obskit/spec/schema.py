@@ -205,6 +205,8 @@ BACKUP = {
     "velero": {"type": "boolean"},  # false: only the datastores are backed up (with WAL-G)
     "volumes": {"type": "string", "allowed": list(VOLUME_MODES)},
     "duration": DURATION,
+    "restore_duration": DURATION,
+    "selector": {**K8S_LABELS, "empty": False},  # the Velero Schedule's scope within the namespaces
     "datastores": {
         "type": "dict",
         "keysrules": {"type": "string", "check_with": "dns1123_label"},
@@ -308,6 +310,7 @@ ENVIRONMENT = {
         "schema": {
             "namespace": _text(required=True, check_with="dns1123_label"),
             "storage_location": _text(required=True, check_with="dns1123_subdomain"),
+            "concurrent_backups": {"type": "integer", "min": 1, "max": 100},
         },
     },
     "walg": {

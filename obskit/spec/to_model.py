@@ -96,6 +96,8 @@ def _backup(service: str, data: dict[str, Any] | None, namespace: str) -> model.
         datastores=tuple(_datastore(service, name, datastores[name]) for name in sorted(datastores)),
         duration=_optional_duration(data.get("duration")),
         velero=data.get("velero", True),
+        selector=_labels(data.get("selector")),
+        restore_duration=_optional_duration(data.get("restore_duration")),
     )
 
 
@@ -149,7 +151,11 @@ def alerting(data: dict[str, Any] | None, teams: dict[str, dict[str, Any]]) -> m
 
 
 def environment(
-    name: str, data: dict[str, Any], services: tuple[model.Service, ...], teams: dict[str, dict[str, Any]]
+    name: str,
+    data: dict[str, Any],
+    services: tuple[model.Service, ...],
+    teams: dict[str, dict[str, Any]],
+    where: dict[FieldPath, tuple[str, int]],
 ) -> model.Environment:
     velero = data.get("velero")
     walg = data.get("walg")
@@ -157,7 +163,9 @@ def environment(
         name=name,
         labels=_labels(data.get("labels")),
         selector_labels=_labels(data.get("selector_labels")),
-        velero=model.Velero(velero["namespace"], velero["storage_location"]) if velero else None,
+        velero=model.Velero(velero["namespace"], velero["storage_location"], velero.get("concurrent_backups", 1))
+        if velero
+        else None,
         walg=model.WalG(
             prefix=walg["prefix"],
             credentials_secret=walg["credentials_secret"],
@@ -173,4 +181,5 @@ def environment(
         grafana_url=data["grafana_url"].rstrip("/") if "grafana_url" in data else None,
         alerting=alerting(data.get("alerting"), teams),
         runbook_base=data["runbook_base"].rstrip("/") if "runbook_base" in data else None,
+        where=where,
     )

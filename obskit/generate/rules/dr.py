@@ -16,38 +16,56 @@ from obskit.units import Duration
 FAILURE_WINDOW = "1h"
 
 
+def _age_limit(service_plan: ServicePlan) -> tuple[Duration, str, str]:
+    """How old the frequent schedule's last success may be, the alert's kind, and what the limit is.
+    Data at risk pages at the RPO; a service whose data WAL-G archives has only its Kubernetes
+    resources in Velero: a ticket once the schedule misses what it promises."""
+    velero = service_plan.velero
+    assert velero is not None
+    limit = velero.age_limit
+    if velero.resources_only:
+        return limit, "warning", f"the {limit} its schedule promises (its data is archived by WAL-G)"
+    return limit, "page", f"its RPO of {limit}"
+
+
 def _backup_too_old(service_plan: ServicePlan) -> CheckedAlert:
     velero = service_plan.velero
     assert velero is not None
-    tier, for_ = service_plan.tier, service_plan.tier.platform_alert_for
-    schedule = {"schedule": service_plan.name}
+    for_ = service_plan.tier.platform_alert_for
+    name = velero.frequent.name
+    schedule = {"schedule": name}
+    limit, kind, what = _age_limit(service_plan)
     rule = alert(
         service_plan,
         "BackupTooOld",
-        f'time() - {names.VELERO_LAST_SUCCESS}{{schedule="{service_plan.name}"}} > {secs(tier.rpo)}',
-        "page",
+        f'time() - {names.VELERO_LAST_SUCCESS}{{schedule="{name}"}} > {secs(limit)}',
+        kind,
         (
-            "The last successful backup is older than the RPO.",
+            f"The last successful backup is older than {'the RPO' if kind == 'page' else 'planned'}.",
             f"The last successful Velero backup of {service_plan.name} (schedule {{{{ $labels.schedule }}}}) is "
-            f"older than its RPO of {tier.rpo}; backups run on '{velero.cron}' and take about "
-            f"{velero.backup_duration}.",
+            f"older than {what}; backups run on '{velero.cron}' and take about {velero.backup_duration}.",
         ),
         for_,
     )
     at = check_time(for_, FOR_STEP)
-    cases = age_cases(series_text(names.VELERO_LAST_SUCCESS, schedule), schedule, tier.rpo, at)
+    cases = age_cases(series_text(names.VELERO_LAST_SUCCESS, schedule), schedule, limit, at)
     return CheckedAlert(rule, cases, at, FOR_STEP)
 
 
 def _backup_never_succeeded(service_plan: ServicePlan, too_old: CheckedAlert) -> CheckedAlert:
-    schedule = {"schedule": service_plan.name}
+    assert service_plan.velero is not None
+    schedule = {"schedule": service_plan.velero.frequent.name}
     selector = series_text(names.VELERO_LAST_SUCCESS, schedule)
-    return when_absent(too_old, selector, schedule, service_plan.tier.rpo, "A successful Velero backup")
+    limit, _, _ = _age_limit(service_plan)
+    return when_absent(too_old, selector, schedule, limit, "A successful Velero backup")
 
 
 def _backup_failed(service_plan: ServicePlan) -> CheckedAlert:
-    schedule = {"schedule": service_plan.name}
-    match = f'{{schedule="{service_plan.name}"}}'
+    """Any of the service's schedules: the daily one's backups count as much as the frequent one's."""
+    assert service_plan.velero is not None
+    scheduled = [planned.name for planned in service_plan.velero.schedules]
+    schedule = {"schedule": scheduled[0]}
+    match = f'{{schedule=~"{"|".join(scheduled)}"}}' if len(scheduled) > 1 else f'{{schedule="{scheduled[0]}"}}'
     rule = alert(
         service_plan,
         "BackupFailed",
@@ -70,10 +88,20 @@ def _backup_failed(service_plan: ServicePlan) -> CheckedAlert:
     partial = series_text(names.VELERO_PARTIAL_FAILURES, schedule)
     invalid = series_text(names.VELERO_VALIDATION_FAILURES, schedule)
     quiet = f"0x{steps}"
+    daily = [
+        Case(
+            "fires on the daily schedule",
+            {series_text(names.VELERO_FAILURES, {"schedule": name}): f"0x3 1x{steps - 3}"},
+            True,
+            {"schedule": name},
+        )
+        for name in scheduled[1:]
+    ]
     return CheckedAlert(
         rule,
         (
             Case("fires", {failure: f"0x3 1x{steps - 3}", partial: quiet, invalid: quiet}, True, schedule),
+            *daily,
             # the path every backup takes while the storage location is unavailable
             Case(
                 "fires on failed validation",

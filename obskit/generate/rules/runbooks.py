@@ -211,18 +211,25 @@ here is the plan's (`obskit plan --env {plan.environment.name}`).
     velero = service_plan.velero
     settings = plan.environment.velero
     if velero is not None and settings is not None:
-        schedule, ns = service.name, settings.namespace
-        targets = markdown_table(
-            ("what", "value"),
-            [
-                ("schedule", f"`{schedule}` in namespace `{ns}`: `{velero.cron}`, every {velero.interval}"),
-                ("kept", f"{velero.ttl} (`ttl`)"),
-                (
-                    "worst-case data loss",
-                    f"{human_duration(velero.worst_case_loss.seconds)} (a backup takes about {velero.backup_duration})",
-                ),
-            ],
-        )
+        schedule, ns = velero.frequent.name, settings.namespace
+        rows: list[tuple[str, ...]] = [
+            (
+                "schedule",
+                f"`{planned.name}` in namespace `{ns}`: `{planned.cron}`, every {planned.interval}, "
+                f"kept {planned.ttl} (`ttl`)",
+            )
+            for planned in velero.schedules
+        ]
+        rows += [
+            (
+                "worst-case loss",
+                f"{human_duration(velero.worst_case_loss.seconds)} (a backup takes about {velero.backup_duration}"
+                + (f" and may wait {velero.queue_wait} for a Velero worker" if velero.queue_wait.ms else "")
+                + ")",
+            ),
+            ("restore", f"about {velero.restore}" + (" (estimated)" if velero.restore_assumed else " (measured)")),
+        ]
+        targets = markdown_table(("what", "value"), rows)
         parts.append(f"""\
 ## Kubernetes resources (Velero)
 
