@@ -206,7 +206,10 @@ def remaining(deadline: float) -> float:
 
 
 def restore_settings(restore_command: str, socket_dir: Path) -> str:
-    """Appended to postgresql.auto.conf of the restored copy (later settings win)."""
+    """Appended to postgresql.auto.conf of the restored copy (later settings win). The production
+    server's memory settings and preloaded libraries need not fit the drill pod's limits or image,
+    so they are reset; without hot standby PostgreSQL does not require max_connections and its
+    kin to be at least the production values during recovery."""
     return (
         "\n# obskit restore drill\n"
         f"restore_command = '{restore_command}'\n"
@@ -214,7 +217,24 @@ def restore_settings(restore_command: str, socket_dir: Path) -> str:
         "listen_addresses = ''\n"
         f"unix_socket_directories = '{socket_dir}'\n"
         f"port = {DRILL_PORT}\n"
+        "hot_standby = off\n"
+        "shared_buffers = '128MB'\n"
+        "huge_pages = off\n"
+        "work_mem = '4MB'\n"
+        "maintenance_work_mem = '64MB'\n"
+        "shared_preload_libraries = ''\n"
     )
+
+
+def ensure_config_files(data_dir: Path) -> None:
+    """A base backup of a server whose configuration lives outside its data directory (Debian's
+    /etc/postgresql) restores without postgresql.conf and pg_hba.conf; the drill needs both."""
+    conf = data_dir / "postgresql.conf"
+    if not conf.exists():
+        conf.write_text("# created by the obskit restore drill: the backup had none\n", encoding="utf-8")
+    hba = data_dir / "pg_hba.conf"
+    if not hba.exists():
+        hba.write_text("local all all trust\n", encoding="utf-8")
 
 
 def read_start_segment(data_dir: Path) -> str:
@@ -296,6 +316,7 @@ def drill(args: argparse.Namespace) -> None:
     data_dir.chmod(0o700)
     socket_dir = data_dir.parent
     (data_dir / "recovery.signal").touch()
+    ensure_config_files(data_dir)
     with open(data_dir / "postgresql.auto.conf", "a", encoding="utf-8") as conf:
         conf.write(restore_settings(args.restore_command, socket_dir))
     (data_dir / "standby.signal").unlink(missing_ok=True)

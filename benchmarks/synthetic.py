@@ -19,7 +19,7 @@ environments:
     labels: {env: prod, cluster: prod-eu-1}
     selector_labels: {release: kube-prometheus-stack}
     velero: {namespace: velero, storage_location: default, concurrent_backups: 10}
-    walg: {prefix: "s3://bench-backups/prod", credentials_secret: walg-s3}
+    walg: {prefix: "s3://bench-backups/prod", credentials_secret: walg-s3, image: "registry.example.com/walg:1"}
     pushgateway: "http://pushgateway.monitoring.svc:9091"
 """
 

@@ -5,11 +5,13 @@ and pg_basebackup stands in for `wal-g backup-push` and `backup-fetch`."""
 
 from __future__ import annotations
 
+import json
 import re
 import subprocess
 import sys
 import threading
 import time
+import urllib.request
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -43,7 +45,7 @@ tiers:
 environments:
   e2e:
     labels: {env: e2e}
-    walg: {prefix: "s3://backups/e2e", credentials_secret: walg}
+    walg: {prefix: "s3://backups/e2e", credentials_secret: walg, image: "registry.example.com/obskit-walg-runner:1"}
     pushgateway: "http://pushgateway.monitoring.svc:9091"
 services:
   shop:
@@ -175,7 +177,11 @@ def test_dr_alerts_and_jobs_with_real_servers(tmp_path: Path, workdir: Path) -> 
     (tmp_path / "shop.rules.yaml").write_text(tree["prometheus/rulefiles/shop.rules.yaml"])
 
     settings = generated_settings(tree)
-    assert settings == {"archive_mode": "on", "archive_command": "wal-g wal-push %p", "archive_timeout": "15s"}
+    assert settings == {
+        "archive_mode": "on",
+        "archive_command": "/etc/obskit/walg/files/wal-g-env wal-push %p",
+        "archive_timeout": "15s",
+    }
     archive, fail_flag = workdir / "archive", workdir / "archive-fails"
     subprocess.run(as_postgres(["mkdir", str(archive)]), check=True)
     settings["archive_command"] = f"test ! -e {fail_flag} && cp %p {archive}/%f"  # the only change
@@ -302,6 +308,12 @@ def test_a_drill_passes_only_if_the_replay_reaches_the_end_of_the_archive(workdi
         base = workdir / "base"
         basebackup = f"{PG_BIN / 'pg_basebackup'} -h 127.0.0.1 -p {db.port} -U postgres -X none -c fast -D {base}"
         subprocess.run(as_postgres(basebackup.split()), check=True, capture_output=True, timeout=120)
+        # Production as the drill pod finds it: the configuration in /etc (Debian's layout, none in the
+        # backup) and a preloaded library the drill's image does not have.
+        (base / "postgresql.conf").unlink()
+        (base / "pg_hba.conf").unlink()
+        with open(base / "postgresql.auto.conf", "a", encoding="utf-8") as conf:
+            conf.write("shared_preload_libraries = 'obskit_absent_extension'\n")
         label = (base / "backup_label").read_text()
         start = label.split("(file ", 1)[1][:24]
         switched = [force_segment(db) for _ in range(4)]
@@ -355,3 +367,191 @@ def test_a_drill_passes_only_if_the_replay_reaches_the_end_of_the_archive(workdi
         )
         assert f"in segment {missing} but the archive holds segments up to {newest}" in unrestorable.stderr
         assert "restore drill succeeded" not in unrestorable.stderr
+
+
+WRAPPED_SPEC = SPEC.replace(
+    'walg: {prefix: "s3://backups/e2e", credentials_secret: walg, image: "registry.example.com/obskit-walg-runner:1"}',
+    'walg: {prefix: "file://STORE", credentials_secret: walg, image: "registry.example.com/obskit-walg-runner:1", '
+    "volume_claim: pg-backups}",
+)
+# what the stand-in for wal-g does with `wal-push %p`: record the settings it was given, then store the
+# segment where WALG_FILE_PREFIX says (WAL-G itself cannot be installed here)
+STAND_IN = """#!/bin/sh
+set -eu
+env | grep -E '^(WALG_|AWS_|PG)' | sort > "$(dirname "$0")/../walg-saw.env"
+[ "$1" = wal-push ] || exit 2
+mkdir -p "$WALG_FILE_PREFIX/wal_005"
+cp "$2" "$WALG_FILE_PREFIX/wal_005/$(basename "$2")"
+"""
+
+
+def mounted(tree: dict[str, str], root: Path, secret: dict[str, str]) -> None:
+    """The database-pod patch's volumes laid out as the kubelet would: each key of a ConfigMap or
+    Secret a file, at the patch's mount paths under `root` (standing in for /etc/obskit/walg)."""
+    patch = yaml.safe_load(tree["patches/walg/shop-orders-db.yaml"])["spec"]["template"]["spec"]
+    config_maps = {
+        document["metadata"]["name"]: document["data"]
+        for document in yaml.safe_load_all(tree["backup/walg/shop-orders-db.yaml"])
+        if document["kind"] == "ConfigMap"
+    }
+    volumes = {volume["name"]: volume for volume in patch["volumes"]}
+    (container,) = patch["containers"]
+    for mount in container["volumeMounts"]:
+        volume = volumes[mount["name"]]
+        if "configMap" in volume:
+            data = config_maps[volume["configMap"]["name"]]
+        elif "secret" in volume:
+            data = secret
+        else:
+            continue  # the file:// storage volume: the test's own directory
+        target = root / Path(mount["mountPath"]).relative_to("/etc/obskit/walg")
+        target.mkdir(parents=True)
+        (target / "..data").mkdir()  # as in a real ConfigMap volume: not a variable
+        for key, value in data.items():
+            (target / key).write_text(value)
+            (target / key).chmod(0o755 if key == "wal-g-env" else 0o644)
+
+
+@pytest.mark.timeout(180)
+def test_archive_command_gets_the_walg_settings_in_the_database_pod(tmp_path: Path, workdir: Path) -> None:
+    """The postmaster's environment has no WAL-G settings: the generated archive_command runs wal-g
+    through wal-g-env, which reads them from the volumes the generated patch mounts."""
+    store = workdir / "store"
+    (tmp_path / "obskit.yaml").write_text(WRAPPED_SPEC.replace("STORE", str(store)))
+    tree = generate_tree(load_plan(tmp_path / "obskit.yaml", "e2e"))
+    root = workdir / "etc-obskit-walg"
+    mounted(tree, root, {"AWS_ACCESS_KEY_ID": "AKIA-TEST", "PGPASSWORD": "not-used"})
+    (root / "bin").mkdir()
+    (root / "bin" / "wal-g").write_text(STAND_IN)
+    (root / "bin" / "wal-g").chmod(0o755)
+    subprocess.run(["chown", "-R", "postgres", str(root), str(workdir)], check=True, timeout=30)
+    settings = generated_settings(tree)
+    command = settings["archive_command"].replace("/etc/obskit/walg", str(root))
+    settings["archive_command"] = f"PATH={root / 'bin'}:/usr/bin:/bin {command}"  # where the image has wal-g
+    with postgres(workdir, settings) as db:
+        db.psql("CREATE TABLE orders (id serial PRIMARY KEY, note text)")
+        db.psql("INSERT INTO orders (note) SELECT 'order' FROM generate_series(1, 100)")
+        segment = db.psql("SELECT pg_walfile_name(pg_switch_wal())")
+        wait_for(
+            "the segment to be archived", lambda: db.psql("SELECT archived_count FROM pg_stat_archiver") != "0", 30
+        )
+        assert db.psql("SELECT failed_count FROM pg_stat_archiver") == "0"
+        postmaster = (workdir / "data" / "postmaster.pid").read_text().split()[0]
+        environment = Path(f"/proc/{postmaster}/environ").read_bytes().split(b"\0")
+    assert not [variable for variable in environment if variable.startswith(b"WALG_")]
+    saw = dict(line.split("=", 1) for line in (root / "walg-saw.env").read_text().splitlines())
+    assert saw["WALG_FILE_PREFIX"] == f"{store}/shop/orders-db"
+    assert (saw["WALG_COMPRESSION_METHOD"], saw["AWS_ACCESS_KEY_ID"], saw["PGPORT"]) == ("zstd", "AKIA-TEST", "5432")
+    assert (store / "shop" / "orders-db" / "wal_005" / segment).is_file()
+
+
+# A file-backed stand-in for the wal-g commands the generated jobs and database pod run (WAL-G itself
+# cannot be installed here): pg_basebackup and cp on the WALG_FILE_PREFIX directory, in WAL-G's layout.
+FILE_WALG = """#!/bin/sh
+set -eu
+store="$WALG_FILE_PREFIX"
+case "$1" in
+    wal-push) mkdir -p "$store/wal_005" && cp "$2" "$store/wal_005/$(basename "$2")" ;;
+    wal-fetch) cp "$store/wal_005/$2" "$3" ;;
+    backup-push)
+        mkdir -p "$store/basebackups_005"
+        pg_basebackup -h "$PGHOST" -p "$PGPORT" -U postgres -X none -c fast -D "$store/basebackups_005/base_$(date +%s%N)" ;;
+    backup-fetch)
+        [ "$3" = LATEST ]
+        cp -a "$(ls -d "$store"/basebackups_005/base_* | sort | tail -n 1)" "$2" ;;
+    st) [ "$2" = ls ] && ls "$store/$3" ;;
+    delete)
+        [ "$2 $3" = "retain FULL" ]
+        ls -d "$store"/basebackups_005/base_* | sort | head -n "-$4" | xargs -r rm -rf ;;
+    *) echo "stand-in wal-g: $* is not supported" >&2; exit 2 ;;
+esac
+"""
+
+
+def dockerfile() -> dict[str, str]:
+    """The runner image's PATH, user and entrypoint, from backup/Dockerfile."""
+    text = (REPO / "backup" / "Dockerfile").read_text()
+    pg_major = re.search(r"^ARG PG_MAJOR=(\S+)$", text, re.M)
+    path = re.search(r"^ENV PATH=(\S+)$", text, re.M)
+    user = re.search(r"^USER (\S+)$", text, re.M)
+    entrypoint = re.search(r"^ENTRYPOINT (.+)$", text, re.M)
+    assert pg_major and path and user and entrypoint
+    return {
+        "PATH": path.group(1).replace("${PG_MAJOR}", pg_major.group(1)),
+        "USER": user.group(1),
+        "ENTRYPOINT": entrypoint.group(1),
+    }
+
+
+@pytest.mark.timeout(300)
+def test_the_cronjobs_run_as_their_image_would(tmp_path: Path, workdir: Path) -> None:
+    """Each generated CronJob's command, run as the image's user with the image's PATH, the env of its
+    ConfigMap and Secret, and its volumes where it mounts them: a base backup, a drill with the
+    scripts' defaults (wal-g backup-fetch, wal-fetch, st ls), retention."""
+    image = dockerfile()
+    assert image["USER"] == "999"  # the CronJobs' runAsUser
+    store = workdir / "store"
+    (tmp_path / "obskit.yaml").write_text(WRAPPED_SPEC.replace("STORE", str(store)))
+    tree = generate_tree(load_plan(tmp_path / "obskit.yaml", "e2e"))
+    root = workdir / "etc-obskit-walg"
+    secret = {"AWS_ACCESS_KEY_ID": "AKIA-TEST", "PGUSER": "postgres"}
+    mounted(tree, root, secret)
+    (root / "bin").mkdir()
+    (root / "bin" / "wal-g").write_text(FILE_WALG)
+    (root / "bin" / "wal-g").chmod(0o755)
+    scratch = workdir / "scratch"
+    scratch.mkdir()
+    subprocess.run(["chown", "-R", "postgres", str(root), str(workdir)], check=True, timeout=30)
+    settings = generated_settings(tree)
+    command = settings["archive_command"].replace("/etc/obskit/walg", str(root))
+    settings["archive_command"] = f"PATH={root / 'bin'}:{image['PATH']} {command}"
+    documents = list(yaml.safe_load_all(tree["backup/walg/shop-orders-db.yaml"]))
+    env_data = documents[0]["data"]
+    jobs = {document["metadata"]["name"]: document for document in documents if document["kind"] == "CronJob"}
+
+    with postgres(workdir, settings) as db, pushgateway(workdir) as gateway:
+        db.psql("CREATE TABLE orders (id serial PRIMARY KEY, note text)")
+        # the Service name resolves to the database, and the Pushgateway's to the test's
+        environment = {
+            **env_data,
+            **secret,
+            "PGHOST": "127.0.0.1",
+            "PGPORT": str(db.port),
+            "OBSKIT_PUSHGATEWAY": f"http://{gateway}",
+            "PATH": f"{root / 'bin'}:{image['PATH']}",
+        }
+
+        def run(job: str) -> subprocess.CompletedProcess[str]:
+            (container,) = jobs[job]["spec"]["jobTemplate"]["spec"]["template"]["spec"]["containers"]
+            mounts = {mount["mountPath"]: mount["name"] for mount in container["volumeMounts"]}
+            assert mounts["/opt/obskit"] == "scripts"
+            args = [
+                arg.replace("/opt/obskit", str(root / "files")).replace("/scratch", str(scratch))
+                for arg in container["command"]
+            ]
+            variables = [f"{name}={value}" for name, value in environment.items()]
+            return subprocess.run(
+                as_postgres(["env", "-i", *variables, *args]), capture_output=True, text=True, timeout=180, check=False
+            )
+
+        backup = run("shop-orders-db-base-backup")
+        assert backup.returncode == 0, backup.stderr
+        assert (
+            json.loads(image["ENTRYPOINT"])
+            == jobs["shop-orders-db-base-backup"]["spec"]["jobTemplate"]["spec"]["template"]["spec"]["containers"][0][
+                "command"
+            ][:2]
+        )
+        for _ in range(3):
+            db.psql("INSERT INTO orders (note) SELECT 'order' FROM generate_series(1, 100)")
+            last = db.psql("SELECT pg_walfile_name(pg_switch_wal())")
+        wait_for("the segments to be archived", lambda: (store / "shop/orders-db/wal_005" / last).is_file(), 30)
+
+        drill = run("shop-orders-db-restore-drill")
+        assert drill.returncode == 0, drill.stderr
+        assert "restore drill succeeded" in drill.stderr
+        retention = run("shop-orders-db-retention")
+        assert retention.returncode == 0, retention.stderr
+        pushed = urllib.request.urlopen(f"http://{gateway}/metrics", timeout=10).read().decode()
+        for metric in ("obskit_backup_last_success_timestamp_seconds", "obskit_restore_drill_last_attempt_success"):
+            assert re.search(rf'^{metric}{{.*datastore="orders-db".*}} ', pushed, re.M), metric

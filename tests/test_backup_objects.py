@@ -78,11 +78,12 @@ def test_walg_objects_follow_the_plan(tree: dict[str, str]) -> None:
         "PGPORT": "5432",
         "OBSKIT_PUSHGATEWAY": "http://pushgateway.monitoring.svc:9091",
     }
-    assert files["data"]["postgresql-archive.conf"].splitlines()[1:] == [
+    assert files["data"]["postgresql-archive.conf"].splitlines()[2:] == [
         "archive_mode = on",
-        "archive_command = 'wal-g wal-push %p'",
+        "archive_command = '/etc/obskit/walg/files/wal-g-env wal-push %p'",
         "archive_timeout = 270s",
     ]
+    assert files["data"]["wal-g-env"] == (EXAMPLES.parent / "backup" / "wal-g-env").read_text()
     assert files["data"]["obskit_job.py"] == (EXAMPLES.parent / "backup" / "obskit_job.py").read_text()
     assert base["spec"]["schedule"] == "8 5-23/8 * * *"
     assert retention["spec"]["jobTemplate"]["spec"]["template"]["spec"]["containers"][0]["command"] == [
@@ -155,7 +156,7 @@ defaults: {runbook_url: "https://r/{service}/{alert}"}
 environments:
   prod:
     velero: {namespace: velero, storage_location: default}
-    walg: {prefix: "s3://b/p", credentials_secret: walg}
+    walg: {prefix: "s3://b/p", credentials_secret: walg, image: "registry.example.com/obskit-walg-runner:1"}
     pushgateway: http://pgw:9091
 services:
   ledger:
@@ -200,8 +201,8 @@ def test_jobs_retry_once_and_mount_a_service_account_token_only_when_one_is_name
     platform = (EXAMPLES / "platform.yaml").read_text()
     spec = {name: (EXAMPLES / f"{name}.yaml").read_text() for name in ("catalog", "payments")}
     named = platform.replace(
-        'walg: {prefix: "s3://acme-pg-backups/prod", credentials_secret: walg-s3}',
-        'walg: {prefix: "file:///backups/prod", credentials_secret: walg-s3, service_account: walg-backup}',
+        'walg: {prefix: "s3://acme-pg-backups/prod", credentials_secret: walg-s3, image: "registry.example.com/obskit-walg-runner:1"}',
+        'walg: {prefix: "file:///backups/prod", credentials_secret: walg-s3, service_account: walg-backup, image: "registry.example.com/obskit-walg-runner:1", volume_claim: pg-backups}',
     )
     assert named != platform
     tree = generate_tree(load_plan(write_spec(platform=named, **spec), "prod"))
@@ -210,3 +211,113 @@ def test_jobs_retry_once_and_mount_a_service_account_token_only_when_one_is_name
     assert (pod["serviceAccountName"], pod["automountServiceAccountToken"]) == ("walg-backup", True)
     # WAL-G reads WALG_FILE_PREFIX as a plain path and refuses a file:// URL
     assert env["data"]["WALG_FILE_PREFIX"] == "/backups/prod/checkout/orders-db"
+
+
+EXAMPLE_WALG = (
+    'walg: {prefix: "s3://acme-pg-backups/prod", credentials_secret: walg-s3, '
+    'image: "registry.example.com/obskit-walg-runner:1"}'
+)
+
+
+def example_with_walg(write_spec, walg: str) -> Path:
+    platform = (EXAMPLES / "platform.yaml").read_text()
+    assert EXAMPLE_WALG in platform
+    teams = {name: (EXAMPLES / f"{name}.yaml").read_text() for name in ("catalog", "payments")}
+    return write_spec(platform=platform.replace(EXAMPLE_WALG, walg), **teams)
+
+
+def pod_of(cron_job: dict) -> dict:
+    return cron_job["spec"]["jobTemplate"]["spec"]["template"]["spec"]
+
+
+def test_a_gs_key_file_and_a_file_volume_are_mounted_where_wal_g_runs(write_spec) -> None:
+    """In every job and, through the patch, in the database pod: GOOGLE_APPLICATION_CREDENTIALS names
+    the mounted key; a file:// prefix's path is a mounted volume."""
+    gs = example_with_walg(
+        write_spec,
+        'walg: {prefix: "gs://acme-pg/prod", credentials_secret: walg-pg, image: "r/w:1", '
+        "key_file: {secret: walg-gcs, key: key.json}}",
+    )
+    tree = generate_tree(load_plan(gs, "prod"))
+    env, _, *cron_jobs = documents(tree, "backup/walg/checkout-orders-db.yaml")
+    assert env["data"]["WALG_GS_PREFIX"] == "gs://acme-pg/prod/checkout/orders-db"
+    assert env["data"]["GOOGLE_APPLICATION_CREDENTIALS"] == "/etc/obskit/walg/key/key.json"
+    key_volume = {
+        "name": "walg-key",
+        "secret": {"secretName": "walg-gcs", "items": [{"key": "key.json", "path": "key.json"}]},
+    }
+    key_mount = {"name": "walg-key", "mountPath": "/etc/obskit/walg/key", "readOnly": True}
+    for cron_job in cron_jobs:
+        assert key_volume in pod_of(cron_job)["volumes"]
+        assert key_mount in pod_of(cron_job)["containers"][0]["volumeMounts"]
+    patch = yaml.safe_load(tree["patches/walg/checkout-orders-db.yaml"])["spec"]["template"]["spec"]
+    assert key_volume in patch["volumes"] and key_mount in patch["containers"][0]["volumeMounts"]
+
+    on_disk = example_with_walg(
+        write_spec,
+        'walg: {prefix: "file:///backups/prod", credentials_secret: walg-pg, image: "r/w:1", volume_claim: pg-backups}',
+    )
+    tree = generate_tree(load_plan(on_disk, "prod"))
+    env, _, *cron_jobs = documents(tree, "backup/walg/checkout-orders-db.yaml")
+    assert env["data"]["WALG_FILE_PREFIX"] == "/backups/prod/checkout/orders-db"
+    claim = {"name": "walg-storage", "persistentVolumeClaim": {"claimName": "pg-backups"}}
+    for cron_job in cron_jobs:
+        assert claim in pod_of(cron_job)["volumes"]
+        assert {"name": "walg-storage", "mountPath": "/backups/prod"} in pod_of(cron_job)["containers"][0][
+            "volumeMounts"
+        ]
+    for document in documents(tree, "backup/walg/checkout-orders-db.yaml"):
+        assert object_problems(document) == []
+
+
+@pytest.mark.parametrize(
+    ("walg", "problem"),
+    [
+        (
+            'walg: {prefix: "gs://acme-pg/prod", credentials_secret: s, image: "r/w:1"}',
+            "environments.prod.walg.key_file: required for a gs:// prefix: WAL-G reads the service account key "
+            "from a file (or set service_account for Workload Identity)",
+        ),
+        (
+            'walg: {prefix: "file:///backups", credentials_secret: s, image: "r/w:1"}',
+            "environments.prod.walg.volume_claim: required for a file:// prefix",
+        ),
+        (
+            'walg: {prefix: "s3://b/p", credentials_secret: s, image: "r/w:1", key_file: {secret: k, key: k.json}}',
+            "environments.prod.walg.key_file: is for gs:// prefixes only (this prefix is s3://)",
+        ),
+        ('walg: {prefix: "s3://b/p", credentials_secret: s}', "environments.prod.walg.image: required field"),
+    ],
+)
+def test_what_a_storage_scheme_needs_is_checked_at_its_line(write_spec, walg: str, problem: str) -> None:
+    spec = example_with_walg(write_spec, walg)
+    result = CliRunner().invoke(main, ["validate", "--spec", str(spec)])
+    assert result.exit_code == 2
+    assert f"platform.yaml:18: {problem}" in result.output
+
+
+def test_the_drill_restores_onto_a_volume_of_its_own(write_spec) -> None:
+    """A generic ephemeral volume sized from the datastore (20Gi x 1.25), not a node's emptyDir;
+    ephemeral-storage requested for the rest; read-only credentials for drills when given."""
+    spec = example_with_walg(
+        write_spec,
+        'walg: {prefix: "s3://acme-pg-backups/prod", credentials_secret: walg-s3, image: "r/w:1", '
+        "drill_credentials_secret: walg-s3-read, drill_storage_class: fast-ssd}",
+    )
+    _, _, base, retention, drill = documents(
+        generate_tree(load_plan(spec, "prod")), "backup/walg/checkout-orders-db.yaml"
+    )
+    (scratch,) = [volume for volume in pod_of(drill)["volumes"] if volume["name"] == "scratch"]
+    claim = scratch["ephemeral"]["volumeClaimTemplate"]["spec"]
+    assert claim == {
+        "accessModes": ["ReadWriteOnce"],
+        "storageClassName": "fast-ssd",
+        "resources": {"requests": {"storage": "25Gi"}},
+    }
+    for cron_job in (base, retention, drill):
+        (container,) = pod_of(cron_job)["containers"]
+        assert container["resources"]["requests"]["ephemeral-storage"]
+        assert container["resources"]["limits"]["ephemeral-storage"]
+        secret = "walg-s3-read" if cron_job is drill else "walg-s3"
+        assert {"secretRef": {"name": secret}} in container["envFrom"]
+        assert object_problems(cron_job) == []

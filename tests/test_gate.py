@@ -16,7 +16,7 @@ from obskit.pipeline import load_plan, validate
 from obskit.spec.problems import SpecInvalid
 from tests.conftest import MINIMAL
 
-BACKUP_ENV = "    labels: {env: prod}\n    walg: {prefix: 's3://b/p', credentials_secret: s}\n    pushgateway: 'http://pg:9091'\n"
+BACKUP_ENV = "    labels: {env: prod}\n    walg: {prefix: 's3://b/p', credentials_secret: s, image: r/w:1}\n    pushgateway: 'http://pg:9091'\n"
 BIG_DATASTORE = (
     "    backup:\n      velero: false\n      datastores:\n        db: {engine: postgres, method: wal-g, size: 2Ti}\n"
 )
@@ -125,7 +125,7 @@ environments:
   prod:
     labels: {env: prod}
     velero: {namespace: velero, storage_location: default}
-    walg: {prefix: "s3://b/prod", credentials_secret: s}
+    walg: {prefix: "s3://b/prod", credentials_secret: s, image: r/w:1}
     pushgateway: "http://pg:9091"
   staging:
     labels: {env: staging}

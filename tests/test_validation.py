@@ -16,7 +16,7 @@ from tests.conftest import EXAMPLES, MINIMAL, problems_of
 
 BACKUP_SETTINGS = (
     "labels: {env: prod}\n    velero: {namespace: velero, storage_location: default}\n"
-    "    walg: {prefix: 's3://b/p', credentials_secret: walg}\n    pushgateway: http://pgw:9091"
+    "    walg: {prefix: 's3://b/p', credentials_secret: walg, image: 'r/w:1'}\n    pushgateway: http://pgw:9091"
 )
 
 

@@ -88,7 +88,7 @@ defaults: {runbook_url: "https://r/{service}/{alert}"}
 environments:
   prod:
     velero: {namespace: velero, storage_location: default}
-    walg: {prefix: "s3://b/p", credentials_secret: walg}
+    walg: {prefix: "s3://b/p", credentials_secret: walg, image: "registry.example.com/obskit-walg-runner:1"}
     pushgateway: http://pgw:9091
 services:
 """

@@ -27,6 +27,8 @@ class Engine:
     objects: Callable[..., list[dict[str, Any]]]  # (plan, service_plan, datastore_plan) -> Kubernetes objects
     runbook: Callable[..., str]  # (plan, service_plan, datastore_plan) -> its part of the DR runbook (Markdown)
     fresh_backup: Callable[..., str]  # (service_plan, datastore_plan) -> the command that backs it up now
+    # (plan, service_plan, datastore_plan) -> a strategic-merge patch for the database's workload, or None
+    database_patch: Callable[..., dict[str, Any] | None]
 
 
 ENGINES: dict[tuple[str, str], Engine] = {
@@ -40,6 +42,7 @@ ENGINES: dict[tuple[str, str], Engine] = {
             postgres_walg_objects.objects,
             postgres_walg_runbook.section,
             postgres_walg_runbook.fresh_backup,
+            postgres_walg_objects.database_patch,
         ),
     )
 }

@@ -128,8 +128,9 @@ def _velero_achieves(row: dict[str, Any]) -> str:
     if row["worst_case_loss_seconds"] is None:
         return f"retention (every {_d(row['interval_seconds'])})"
     wait = f" + {_d(row['queue_wait_seconds'])} queued" if row["queue_wait_seconds"] else ""
+    resources = "resources " if row["purpose"] == "resources" else ""  # the data's RPO is its datastores'
     return (
-        f"{_d(row['worst_case_loss_seconds'])} (every {_d(row['interval_seconds'])}{wait} + "
+        f"{resources}{_d(row['worst_case_loss_seconds'])} (every {_d(row['interval_seconds'])}{wait} + "
         f"{_d(row['backup_duration_seconds'])})"
     )
 

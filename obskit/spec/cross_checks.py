@@ -192,6 +192,31 @@ def check_environment(
         for key in ("walg", "pushgateway"):
             if key not in env:
                 yield (key,), "required field is missing: services in this environment back up datastores with wal-g"
+    walg = env.get("walg")
+    if isinstance(walg, dict) and isinstance(walg.get("prefix"), str):
+        yield from ((("walg", *path), message) for path, message in _walg_storage(walg))
+
+
+def _walg_storage(walg: dict[str, Any]) -> Iterator[Finding]:
+    """What each storage scheme needs where WAL-G runs: a key file or a workload identity for gs://,
+    a volume for file://."""
+    scheme = walg["prefix"].split("://", 1)[0]
+    if scheme == "gs" and "key_file" not in walg and "service_account" not in walg:
+        yield (
+            ("key_file",),
+            "required for a gs:// prefix: WAL-G reads the service account key from a file (or set "
+            "service_account for Workload Identity)",
+        )
+    if "key_file" in walg and scheme != "gs":
+        yield ("key_file",), f"is for gs:// prefixes only (this prefix is {scheme}://)"
+    if scheme == "file" and "volume_claim" not in walg:
+        yield (
+            ("volume_claim",),
+            "required for a file:// prefix: the PersistentVolumeClaim that holds the path, mounted where the "
+            "jobs and the database run",
+        )
+    if "volume_claim" in walg and scheme != "file":
+        yield ("volume_claim",), f"is for file:// prefixes only (this prefix is {scheme}://)"
 
 
 def check_alerting(alerting: dict[str, Any], teams: dict[str, dict[str, Any]]) -> Iterator[tuple[str | None, Finding]]:

@@ -127,20 +127,24 @@ class Velero:
 
 
 @dataclass(frozen=True)
+class SecretRef:
+    """A key of a Kubernetes Secret, where a credential lives; the spec never holds its value."""
+
+    secret: str
+    key: str
+
+
+@dataclass(frozen=True)
 class WalG:
     prefix: str
     credentials_secret: str
     image: str
     compression: str
     service_account: str | None = None  # None: the jobs run without a service account token
-
-
-@dataclass(frozen=True)
-class SecretRef:
-    """A key of a Kubernetes Secret, where a credential lives; the spec never holds its value."""
-
-    secret: str
-    key: str
+    key_file: SecretRef | None = None  # gs://: the service account key WAL-G reads from a file
+    volume_claim: str | None = None  # file://: the PersistentVolumeClaim holding the prefix's path
+    drill_credentials_secret: str | None = None  # None: drills use credentials_secret
+    drill_storage_class: str | None = None  # None: the cluster's default StorageClass
 
 
 @dataclass(frozen=True)

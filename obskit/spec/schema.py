@@ -318,9 +318,13 @@ ENVIRONMENT = {
         "schema": {
             "prefix": _text(required=True, check_with="object_store_prefix"),
             "credentials_secret": _text(required=True, check_with="dns1123_subdomain"),
-            "image": _text(),
+            "image": _text(required=True),  # built from backup/Dockerfile, or the user's own
             "compression": {"type": "string", "allowed": list(WALG_COMPRESSION)},
             "service_account": _text(check_with="dns1123_subdomain"),  # for IRSA / Workload Identity
+            "key_file": {"check_with": "secret_ref"},  # a gs:// service account key, mounted as a file
+            "volume_claim": _text(check_with="dns1123_subdomain"),  # the PVC that holds a file:// prefix
+            "drill_credentials_secret": _text(check_with="dns1123_subdomain"),  # read-only, for drills
+            "drill_storage_class": _text(check_with="dns1123_subdomain"),  # of the drill's scratch volume
         },
     },
     "pushgateway": _text(check_with="http_url"),

@@ -169,9 +169,15 @@ def environment(
         walg=model.WalG(
             prefix=walg["prefix"],
             credentials_secret=walg["credentials_secret"],
-            image=walg.get("image", walg_defaults.WALG_IMAGE),
+            image=walg["image"],
             compression=walg.get("compression", walg_defaults.WALG_COMPRESSION),
             service_account=walg.get("service_account"),
+            key_file=model.SecretRef(walg["key_file"]["secret"], walg["key_file"]["key"])
+            if "key_file" in walg
+            else None,
+            volume_claim=walg.get("volume_claim"),
+            drill_credentials_secret=walg.get("drill_credentials_secret"),
+            drill_storage_class=walg.get("drill_storage_class"),
         )
         if walg
         else None,

@@ -10,9 +10,6 @@ from obskit.units import parse_duration, parse_throughput
 
 ENGINE, METHOD = "postgres", "wal-g"
 PORT = 5432
-# An image with wal-g, the PostgreSQL server binaries, python3 and prometheus-client, which the
-# user provides (walg.image); obskit's job scripts are mounted from a ConfigMap.
-WALG_IMAGE = "obskit-walg-runner:0.3"
 WALG_COMPRESSION = "zstd"
 RESTORE_THROUGHPUT = parse_throughput("50MiB/s")
 REPLAY_THROUGHPUT = parse_throughput("16MiB/s")
