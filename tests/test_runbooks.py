@@ -55,7 +55,11 @@ def test_the_dr_runbook_has_the_plans_numbers_and_exact_restore_commands(prod_tr
     assert "velero -n velero restore create checkout-restore-$(date +%Y%m%d%H%M) --from-schedule checkout" in runbook
     assert f"`{orders.base_cron}` (CronJob `checkout-orders-db-base-backup`)" in runbook
     assert "s3://acme-pg-backups/prod/checkout/orders-db" in runbook
-    assert 'wal-g backup-fetch "$PGDATA" LATEST' in runbook and "recovery_target_time" in runbook
+    assert (
+        "walg=/etc/obskit/walg/files/wal-g-env" in runbook
+        and '$walg backup-fetch "$PGDATA" LATEST' in runbook
+        and "recovery_target_time" in runbook
+    )
     assert "kubectl -n shop create job --from=cronjob/checkout-orders-db-base-backup" in runbook
     assert "runbooks/search-indexer/disaster-recovery.md" not in prod_tree  # no backups, no DR runbook
 

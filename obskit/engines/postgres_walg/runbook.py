@@ -3,7 +3,7 @@ plan's own numbers and the names of the objects the engine writes."""
 
 from __future__ import annotations
 
-from obskit.engines.postgres_walg.objects import object_names, storage_prefix
+from obskit.engines.postgres_walg.objects import WRAPPER, object_names, storage_prefix
 from obskit.engines.postgres_walg.plan import DatastorePlan
 from obskit.output.render import markdown_table
 from obskit.plan.types import Plan, ServicePlan
@@ -46,17 +46,19 @@ The WAL-G settings (storage prefix, compression, PGHOST, PGPORT) are in the Conf
 ### Point-in-time recovery
 
 Restore into a new, empty data directory (a new volume or a new instance), never over the
-damaged one, and keep the old one until the restore is verified. In a pod with wal-g, the
-PostgreSQL server binaries, the ConfigMap above as environment and the Secret's credentials:
+damaged one, and keep the old one until the restore is verified. In a database pod with the
+patch `patches/walg/{service_plan.name}-{ds.name}.yaml` applied (wal-g, the PostgreSQL server
+binaries, and the wrapper that gives wal-g the ConfigMap's settings and the Secret's credentials):
 
 ```sh
+walg={WRAPPER}
 # 1. the base backups there are, newest last; pick the last one taken before the damage
-wal-g backup-list --detail
+$walg backup-list --detail
 # 2. fetch it into the new data directory
-wal-g backup-fetch "$PGDATA" LATEST        # or the backup's name from the list
+$walg backup-fetch "$PGDATA" LATEST        # or the backup's name from the list
 # 3. replay the archive up to just before the damage, then stop and wait for a look
 cat >> "$PGDATA/postgresql.auto.conf" <<'EOF'
-restore_command = 'wal-g wal-fetch %f %p'
+restore_command = '{WRAPPER} wal-fetch %f %p'
 recovery_target_time = '2026-01-31 12:34:00+00'   # just before the damage; leave out to replay everything
 recovery_target_action = 'pause'
 archive_mode = off                                  # until the restore is accepted
@@ -74,7 +76,7 @@ psql -Atc "SELECT count(*) FROM <a table you know>"   # the data you expect is t
 
 Then `psql -c "SELECT pg_promote()"`, turn archiving back on (`archive_mode = on`, which needs
 a restart) and point the service at the restored database. A replay that stops before the
-target means the archive has a gap: `wal-g wal-verify integrity timeline` names the missing
+target means the archive has a gap: `$walg wal-verify integrity timeline` names the missing
 segments.
 """
 
