@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import importlib
 import os
+import sys
 import textwrap
 from collections.abc import Callable
 from pathlib import Path
+from types import ModuleType
 
 import pytest
 from hypothesis import settings
@@ -21,6 +24,17 @@ settings.register_profile("quick", max_examples=50)
 
 REPO = Path(__file__).resolve().parents[1]
 EXAMPLES = REPO / "examples"
+
+
+def backup_script(name: str) -> ModuleType:
+    """One of the scripts in backup/ (they run as files in the jobs' image) imported as a module."""
+    sys.path.insert(0, str(REPO / "backup"))
+    try:
+        return importlib.import_module(name)
+    finally:
+        sys.path.pop(0)
+
+
 SHARED = Path(os.environ.get("OBSKIT_SHARED", REPO.parent / "shared"))
 
 # The smallest complete spec; tests add to it.

@@ -6,11 +6,10 @@ import socket
 import subprocess
 import sys
 from pathlib import Path
-from types import ModuleType
 
 from prometheus_client import CollectorRegistry
 
-from tests.conftest import REPO
+from tests.conftest import REPO, backup_script
 
 JOB = REPO / "backup" / "obskit_job.py"
 
@@ -61,21 +60,12 @@ def test_without_a_command_it_is_a_usage_error() -> None:
     assert "give the command to run" in result.stderr
 
 
-def load_job_module() -> ModuleType:
-    sys.path.insert(0, str(JOB.parent))
-    try:
-        import obskit_job
-    finally:
-        sys.path.pop(0)
-    return obskit_job
-
-
 def samples(registry: CollectorRegistry) -> dict[str, float]:
     return {sample.name: sample.value for metric in registry.collect() for sample in metric.samples}
 
 
 def test_size_of_a_directory_counts_its_files(tmp_path: Path) -> None:
-    obskit_job = load_job_module()
+    obskit_job = backup_script("obskit_job")
     (tmp_path / "a").write_bytes(b"x" * 10)
     (tmp_path / "sub").mkdir()
     (tmp_path / "sub" / "b").write_bytes(b"y" * 5)
@@ -83,7 +73,7 @@ def test_size_of_a_directory_counts_its_files(tmp_path: Path) -> None:
 
 
 def test_a_successful_backup_pushes_its_outcome_and_the_last_success() -> None:
-    registry = load_job_module().build_registry("backup", 2.5, True, 1_700_000_000.0, 15)
+    registry = backup_script("obskit_job").build_registry("backup", 2.5, True, 1_700_000_000.0, 15)
     assert samples(registry) == {
         "obskit_backup_duration_seconds": 2.5,
         "obskit_backup_last_attempt_success": 1,
@@ -94,7 +84,7 @@ def test_a_successful_backup_pushes_its_outcome_and_the_last_success() -> None:
 
 
 def test_a_failed_backup_pushes_its_outcome_and_leaves_the_last_success_alone() -> None:
-    registry = load_job_module().build_registry("backup", 2.5, False, 1_700_000_000.0, None)
+    registry = backup_script("obskit_job").build_registry("backup", 2.5, False, 1_700_000_000.0, None)
     assert samples(registry) == {
         "obskit_backup_duration_seconds": 2.5,
         "obskit_backup_last_attempt_success": 0,
@@ -103,7 +93,7 @@ def test_a_failed_backup_pushes_its_outcome_and_leaves_the_last_success_alone() 
 
 
 def test_a_successful_drill_pushes_its_duration_as_the_last_successful_one() -> None:
-    registry = load_job_module().build_registry("restore-drill", 600.0, True, 1_700_000_000.0, None)
+    registry = backup_script("obskit_job").build_registry("restore-drill", 600.0, True, 1_700_000_000.0, None)
     assert samples(registry) == {
         "obskit_restore_drill_duration_seconds": 600.0,
         "obskit_restore_drill_last_attempt_success": 1,
@@ -114,7 +104,7 @@ def test_a_successful_drill_pushes_its_duration_as_the_last_successful_one() -> 
 
 
 def test_a_fast_failing_drill_does_not_overwrite_the_last_successful_duration() -> None:
-    registry = load_job_module().build_registry("restore-drill", 3.0, False, 1_700_000_100.0, None)
+    registry = backup_script("obskit_job").build_registry("restore-drill", 3.0, False, 1_700_000_100.0, None)
     assert samples(registry) == {
         "obskit_restore_drill_duration_seconds": 3.0,
         "obskit_restore_drill_last_attempt_success": 0,

@@ -150,7 +150,7 @@ def test_plan_command_shows_targets_against_what_the_schedules_achieve() -> None
     }
 
 
-INFEASIBLE = """\
+BACKUP_SPEC = """\
 apiVersion: obskit/v1
 defaults: {runbook_url: "https://r/{service}/{alert}"}
 environments:
@@ -159,6 +159,10 @@ environments:
     walg: {prefix: "s3://b/p", credentials_secret: walg, image: "registry.example.com/obskit-walg-runner:1"}
     pushgateway: http://pgw:9091
 services:
+"""
+INFEASIBLE = (
+    BACKUP_SPEC
+    + """\
   ledger:
     namespace: money
     tier: tier1_critical
@@ -170,6 +174,7 @@ services:
       datastores:
         ledger-db: {engine: postgres, method: wal-g, size: 2Ti, restore_throughput: 50MiB/s}
 """
+)
 
 
 def test_infeasible_targets_exit_2_with_the_reason_and_write_nothing(tmp_path: Path) -> None:

@@ -3,28 +3,17 @@ where the replay ended. tests/test_backup_e2e.py runs the drill against a real P
 
 from __future__ import annotations
 
-import sys
 from pathlib import Path
-from types import ModuleType
 
 import pytest
 
-from tests.conftest import REPO
+from tests.conftest import REPO, backup_script
 
 DRILL = REPO / "backup" / "restore_drill.py"
 MiB = 1024 * 1024
 
 
-def load_drill_module() -> ModuleType:
-    sys.path.insert(0, str(DRILL.parent))
-    try:
-        import restore_drill
-    finally:
-        sys.path.pop(0)
-    return restore_drill
-
-
-drill = load_drill_module()
+drill = backup_script("restore_drill")
 
 LABEL = """\
 START WAL LOCATION: 0/2000028 (file 000000010000000000000002)

@@ -21,6 +21,7 @@ from obskit.plan import dr
 from obskit.plan.velero import MAX_BACKUPS_PER_SCHEDULE, VeleroPlan, velero_plans
 from obskit.spec.model import Service, Tier, Velero
 from obskit.units import Duration, parse_duration
+from tests.test_backup_objects import BACKUP_SPEC
 from tests.test_dr import datastore, service, tier
 
 DAY = parse_duration("1d")
@@ -82,16 +83,6 @@ def test_an_rpo_the_queue_leaves_no_room_for_is_refused_with_the_remedy() -> Non
     assert findings.infeasible == [] and all(p.worst_case_loss <= parse_duration("5m") for p in planned.values())
 
 
-SPEC = """\
-apiVersion: obskit/v1
-defaults: {runbook_url: "https://r/{service}/{alert}"}
-environments:
-  prod:
-    velero: {namespace: velero, storage_location: default}
-    walg: {prefix: "s3://b/p", credentials_secret: walg, image: "registry.example.com/obskit-walg-runner:1"}
-    pushgateway: http://pgw:9091
-services:
-"""
 SERVICE = """\
   {name}:
     namespace: {namespace}
@@ -104,7 +95,7 @@ SERVICE = """\
 
 
 def spec_file(tmp_path: Path, services: list[tuple[str, str, str]]) -> Path:
-    text = SPEC + "".join(SERVICE.format(name=n, namespace=ns, backup=b) for n, ns, b in services)
+    text = BACKUP_SPEC + "".join(SERVICE.format(name=n, namespace=ns, backup=b) for n, ns, b in services)
     path = tmp_path / "obskit.yaml"
     path.write_text(text)
     return path
