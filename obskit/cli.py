@@ -226,6 +226,78 @@ def plan_command(env_name: str, spec_path: Path, as_json: bool) -> None:
         sys.exit(EXIT_INVALID)
 
 
+@main.command("check")
+@click.option("--env", "env_name", required=True, help="The environment the Prometheus serves.")
+@click.option("--prometheus", "url", required=True, help="Base URL of its HTTP API, e.g. http://prometheus:9090.")
+@SPEC_OPTION
+@click.option(
+    "--out",
+    type=click.Path(path_type=Path, file_okay=False, exists=True),
+    default=None,
+    help="The generated tree: also compare the rule groups Prometheus has loaded with its rule files.",
+)
+@click.option("--json", "as_json", is_flag=True, help="Print the findings as JSON.")
+@click.option(
+    "--bearer-token-file",
+    type=click.Path(path_type=Path, dir_okay=False),
+    default=None,
+    help="A file holding the bearer token (or set $OBSKIT_PROMETHEUS_TOKEN).",
+)
+@click.option("--basic-auth-user", default=None, help="Basic auth user; the password from a file or the environment.")
+@click.option(
+    "--basic-auth-password-file",
+    type=click.Path(path_type=Path, dir_okay=False),
+    default=None,
+    help="A file holding the basic auth password (or set $OBSKIT_PROMETHEUS_PASSWORD).",
+)
+@click.option("--timeout", type=click.FloatRange(min=0.1), default=10.0, show_default=True, help="Seconds per request.")
+@click.option(
+    "--max-time", type=click.FloatRange(min=1), default=120.0, show_default=True, help="Seconds for the whole check."
+)
+def check_command(
+    env_name: str,
+    url: str,
+    spec_path: Path,
+    out: Path | None,
+    as_json: bool,
+    bearer_token_file: Path | None,
+    basic_auth_user: str | None,
+    basic_auth_password_file: Path | None,
+    timeout: float,
+    max_time: float,
+) -> None:
+    """Hold the spec against a live Prometheus (read-only): SLI selectors that match nothing, gauges
+    where counters belong, a missing `le` bucket, targets and scrape intervals, retention shorter
+    than the SLO windows, colliding external labels, absent DR inputs, and with --out the rules it
+    has loaded against the tree's.
+
+    Exit codes: 0 everything holds, 1 findings (a table: what was found, what to do), 2 invalid
+    spec or Prometheus unreachable.
+    """
+    from obskit.verify.live import api as live_api
+    from obskit.verify.live import report
+    from obskit.verify.live.checks import all_checks
+
+    plan = _load_plan(spec_path, env_name)
+    try:
+        headers = live_api.auth_header(bearer_token_file, basic_auth_user, basic_auth_password_file)
+        client = live_api.PrometheusAPI(url, headers, timeout, max_time)
+        findings = all_checks(client, plan, out)
+    except live_api.CredentialsError as err:
+        _fail([f"obskit: {err}"])
+    except (live_api.PrometheusUnavailable, live_api.QueryError) as err:
+        _fail([f"obskit: cannot check against Prometheus: {err}"])
+    if as_json:
+        click.echo(report.as_json(url, env_name, findings))
+    elif findings:
+        click.echo(report.table(findings))
+    else:
+        slos = sum(len(service_plan.slos) for service_plan in plan.services)
+        click.echo(f"every check holds: {len(plan.services)} services, {slos} SLOs against {url}")
+    if findings:
+        sys.exit(EXIT_FAILED)
+
+
 @main.command("init")
 @click.argument("directory", type=click.Path(path_type=Path, file_okay=False), default=Path("."))
 def init_command(directory: Path) -> None:

@@ -58,3 +58,14 @@ def test_the_readme_example_spec_validates_and_generates(tmp_path: Path) -> None
     assert result.exit_code == 0, result.output
     for environment in ("prod", "staging"):
         assert output_tree(load_plan(spec, environment))
+
+
+def test_the_readme_documents_every_command_and_its_options() -> None:
+    """As sqlite-utils does: a command or option added without its documentation fails here."""
+    readme = (REPO / "README.md").read_text()
+    table = readme.split("## The CLI", 1)[1].split("\n## ", 1)[0]
+    for name, command in main.commands.items():
+        assert f"`obskit {name}" in table, name
+        for option in command.params:
+            documented = [flag for flag in option.opts if flag.startswith("--") and flag in readme]
+            assert documented or option.name in ("help",) or not option.opts[0].startswith("-"), (name, option.opts)

@@ -1,0 +1,1 @@
+"""`obskit check`: the spec held against a live Prometheus, through its read-only HTTP API."""

@@ -1,0 +1,374 @@
+"""What can only be seen in a live Prometheus: selectors that match nothing, counters that are
+gauges, a missing `le` bucket, scrape intervals and retention the rules cannot work with,
+external labels that collide, absent DR inputs, and rules deployed differently from the tree.
+
+Each check reads the plan and the API and returns findings; none writes anything."""
+
+from __future__ import annotations
+
+import math
+import re
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import promql_parser
+import yaml
+
+from obskit.plan import conventions as names
+from obskit.plan.types import Plan, ServicePlan, SLOPlan
+from obskit.spec.model import LatencySLI, RatioSLI, RawSLI
+from obskit.spec.promql import WINDOW_PLACEHOLDER, Selector
+from obskit.units import Duration, parse_duration
+from obskit.verify.live.api import PrometheusAPI, QueryError
+
+RATE_WINDOW = parse_duration("5m")  # the shortest window the rules rate() over
+MIN_SAMPLES = 4  # per rate window, so a missed scrape or two still leaves a rate
+PROMETHEUS = "(prometheus)"  # the finding's service column for the server's own settings
+RULE_FILES = "prometheus/rulefiles"
+
+
+@dataclass(frozen=True)
+class Finding:
+    service: str
+    subject: str  # the SLO or datastore, "-" for the service or the server
+    check: str
+    found: str
+    remedy: str
+
+
+def _labels(series: dict[str, str]) -> str:
+    return "{" + ",".join(f'{k}="{v}"' for k, v in sorted(series.items()) if k != "__name__") + "}"
+
+
+def _metric_types(api: PrometheusAPI, metric: str) -> set[str]:
+    """The types targets declare for a metric (by family name: a counter's may drop `_total`)."""
+    types = {entry.get("type", "") for entry in api.metadata(metric)}
+    if not types and metric.endswith("_total"):
+        types = {entry.get("type", "") for entry in api.metadata(metric.removesuffix("_total"))}
+    return types - {"", "unknown"}
+
+
+def _unmatched(api: PrometheusAPI, service: str, slo: str, selector: Selector, role: str) -> Finding:
+    named = api.series(selector.metric)
+    return Finding(
+        service,
+        slo,
+        "selector matches series",
+        f"the {role} selector {selector} matches no series in the last hour"
+        + ("" if named else f"; no series is named {selector.metric} at all"),
+        "check the metric name and labels against the service's /metrics and its targets' labels",
+    )
+
+
+def _counter(api: PrometheusAPI, service: str, slo: str, metric: str) -> Iterator[Finding]:
+    types = _metric_types(api, metric)
+    if types and types != {"counter"}:
+        yield Finding(
+            service,
+            slo,
+            "counters are counters",
+            f"{metric} is declared a {', '.join(sorted(types))}, not a counter: rate() of a gauge is meaningless",
+            "point the SLI at a counter (a _total series), or use error_query/total_query with the right functions",
+        )
+
+
+def ratio_checks(api: PrometheusAPI, service: str, slo: str, sli: RatioSLI) -> Iterator[Finding]:
+    total, errors = api.series(str(sli.total)), api.series(str(sli.errors))
+    if not total:
+        yield _unmatched(api, service, slo, sli.total, "total")
+    if not errors:
+        # no error series yet is how a healthy service looks; only a name that does not exist is wrong
+        finding = _unmatched(api, service, slo, sli.errors, "errors")
+        if "at all" in finding.found:
+            yield finding
+    for metric in sorted({sli.total.metric, sli.errors.metric}):
+        yield from _counter(api, service, slo, metric)
+    known = {(s.get("__name__", ""), _labels(s)) for s in total}
+    stray = [s for s in errors if (s.get("__name__", ""), _labels(s)) not in known]
+    if stray and known:
+        yield Finding(
+            service,
+            slo,
+            "errors are a subset of the total",
+            f"the errors selector matches {len(stray)} series the total does not, e.g. "
+            f"{stray[0].get('__name__', '')}{_labels(stray[0])}",
+            "give the errors selector every matcher of the total selector, and only add to them",
+        )
+
+
+def _le(value: str) -> float | None:
+    try:
+        return float(value)
+    except ValueError:
+        return None
+
+
+def latency_checks(api: PrometheusAPI, service: str, slo: str, sli: LatencySLI) -> Iterator[Finding]:
+    buckets = sli.histogram.with_name(f"{sli.histogram.metric}_bucket")
+    series = api.series(buckets)
+    if not series:
+        yield Finding(
+            service,
+            slo,
+            "selector matches series",
+            f"{buckets} matches no series in the last hour",
+            "check the histogram's name and labels against the service's /metrics",
+        )
+        return
+    threshold = sli.threshold.ms / 1000
+    bounds = sorted({le for s in series if (le := _le(s.get("le", ""))) is not None})
+    listed = ", ".join("+Inf" if math.isinf(le) else f"{le:g}" for le in bounds)
+    if not any(math.isclose(le, threshold, rel_tol=1e-9) for le in bounds):
+        finite = [le for le in bounds if math.isfinite(le)]
+        nearest = min(finite, key=lambda le: abs(le - threshold)) if finite else None
+        yield Finding(
+            service,
+            slo,
+            "threshold bucket exists",
+            f"no le bucket at {threshold:g}s; the histogram has {listed}",
+            (f"set the threshold to {nearest:g}s, or " if nearest is not None else "")
+            + f"add a {threshold:g} bucket to the histogram",
+        )
+    types = _metric_types(api, sli.histogram.metric)
+    if types and types != {"histogram"}:
+        yield Finding(
+            service,
+            slo,
+            "histograms are histograms",
+            f"{sli.histogram.metric} is declared a {', '.join(sorted(types))}",
+            "point the latency SLI at a classic histogram",
+        )
+
+
+def raw_checks(api: PrometheusAPI, service: str, slo: str, sli: RawSLI) -> Iterator[Finding]:
+    for role, text in (("total_query", sli.total_query), ("error_query", sli.error_query)):
+        expr = text.replace(WINDOW_PLACEHOLDER, str(RATE_WINDOW))
+        try:
+            result = api.query(expr)
+        except QueryError as err:
+            yield Finding(service, slo, "raw queries return data", f"{role} fails: {err}", "fix the query")
+            continue
+        if not result and role == "total_query":
+            yield Finding(
+                service,
+                slo,
+                "raw queries return data",
+                f"{role} returns no data over {RATE_WINDOW}",
+                "check the query's metrics and labels",
+            )
+
+
+def slo_checks(api: PrometheusAPI, service_plan: ServicePlan, slo_plan: SLOPlan) -> Iterator[Finding]:
+    sli = slo_plan.slo.sli
+    if isinstance(sli, RatioSLI):
+        yield from ratio_checks(api, service_plan.name, slo_plan.name, sli)
+    elif isinstance(sli, LatencySLI):
+        yield from latency_checks(api, service_plan.name, slo_plan.name, sli)
+    else:
+        yield from raw_checks(api, service_plan.name, slo_plan.name, sli)
+
+
+def target_checks(service_plan: ServicePlan, targets: list[dict[str, Any]]) -> Iterator[Finding]:
+    job = service_plan.service.job
+    mine = [t for t in targets if isinstance(t.get("labels"), dict) and t["labels"].get("job") == job]
+    if not mine:
+        yield Finding(
+            service_plan.name,
+            "-",
+            "the job has targets",
+            f"no active target has job={job}",
+            "check that the ServiceMonitor selects the Service (labels, port name, namespace) and that Prometheus "
+            "selects the ServiceMonitor",
+        )
+        return
+    intervals = {str(t.get("scrapeInterval", "")) for t in mine} - {""}
+    for interval in sorted(intervals):
+        seconds = parse_duration(interval)
+        if seconds.ms * MIN_SAMPLES > RATE_WINDOW.ms:
+            yield Finding(
+                service_plan.name,
+                "-",
+                "scrape interval",
+                f"targets are scraped every {interval}: fewer than {MIN_SAMPLES} samples in the rules' "
+                f"{RATE_WINDOW} rate windows",
+                f"scrape at least every {Duration(RATE_WINDOW.ms // MIN_SAMPLES)} (the tier's scrape_interval)",
+            )
+
+
+def _retention(api: PrometheusAPI) -> tuple[Duration | None, str]:
+    """The time-based retention in force (None: only size-based), and how Prometheus states it."""
+    stated = str(api.runtime_info().get("storageRetention", "")).strip()
+    if not stated:
+        flags = api.flags()
+        stated = flags.get("storage.tsdb.retention.time", "") or "15d"
+        stated = "15d" if stated == "0s" else stated
+    for part in (p.strip() for p in stated.split(" or ")):
+        try:
+            return parse_duration(part), stated
+        except ValueError:
+            continue
+    return None, stated
+
+
+def retention_checks(api: PrometheusAPI, plan: Plan) -> Iterator[Finding]:
+    windows = [(slo.window, f"{sp.name}/{slo.name}") for sp in plan.services for slo in sp.slos]
+    if not windows:
+        return
+    longest, which = max(windows, key=lambda item: item[0].ms)
+    retention, stated = _retention(api)
+    if retention is None:
+        yield Finding(
+            PROMETHEUS,
+            "-",
+            "retention covers the SLO windows",
+            f"retention is by size only ({stated}): how long it keeps depends on the ingest rate",
+            f"set --storage.tsdb.retention.time to {longest} or more as well",
+        )
+    elif retention < longest:
+        yield Finding(
+            PROMETHEUS,
+            "-",
+            "retention covers the SLO windows",
+            f"Prometheus keeps {retention} ({stated}), {Duration(longest.ms - retention.ms)} less than the "
+            f"{longest} window of {which}",
+            f"raise --storage.tsdb.retention.time to {longest} or more; until then the SLIs and budgets cover "
+            f"only {retention} of {longest} (slo:sli_data:coverage_ratio)",
+        )
+
+
+def external_label_checks(api: PrometheusAPI, plan: Plan) -> Iterator[Finding]:
+    try:
+        config = yaml.safe_load(api.config()) or {}
+    except yaml.YAMLError:
+        config = {}
+    external = (config.get("global") or {}).get("external_labels") or {}
+    for name, value in plan.labels:
+        if name in external and str(external[name]) != value:
+            yield Finding(
+                PROMETHEUS,
+                "-",
+                "external labels",
+                f"external label {name}={external[name]!r} and the environment's {name}={value!r} differ: "
+                "remote write and federation see two values",
+                f"make them equal, or drop {name} from one of them",
+            )
+
+
+def _present(api: PrometheusAPI, selector: str) -> bool:
+    return bool(api.series(selector))
+
+
+def dr_checks(api: PrometheusAPI, service_plan: ServicePlan) -> Iterator[Finding]:
+    name = service_plan.name
+    inputs: list[tuple[str, str, str]] = []  # (subject, selector, what produces it)
+    if service_plan.velero is not None:
+        for schedule in service_plan.velero.schedules:
+            inputs.append(
+                (
+                    "-",
+                    f'{names.VELERO_LAST_SUCCESS}{{schedule="{schedule.name}"}}',
+                    f"Velero's schedule {schedule.name}",
+                )
+            )
+    for ds in service_plan.datastores:
+        job = ds.datastore.exporter_job
+        inputs.append((ds.name, f'pg_stat_archiver_archived_count{{job="{job}"}}', f"postgres_exporter (job {job})"))
+        pushed = f'{{service="{name}",datastore="{ds.name}"}}'
+        inputs.append((ds.name, f"{names.BACKUP_LAST_SUCCESS}{pushed}", "the base-backup job via the Pushgateway"))
+        inputs.append((ds.name, f"{names.DRILL_LAST_SUCCESS}{pushed}", "the restore-drill job via the Pushgateway"))
+    for subject, selector, source in inputs:
+        if not _present(api, selector):
+            yield Finding(
+                name,
+                subject,
+                "DR inputs exist",
+                f"no series {selector} in the last hour",
+                f"check {source}: the DR alert on it fires its `cause: absent` variant once its limit passes",
+            )
+
+
+_MATCHERS = re.compile(r'\{((?:[^{}"]|"(?:[^"\\]|\\.)*")*)\}')
+_MATCHER = re.compile(r'[a-zA-Z_][a-zA-Z0-9_]*\s*(?:=~|!~|!=|=)\s*"(?:[^"\\]|\\.)*"')
+
+
+def _normalized(expr: str) -> str:
+    """One spelling of an expression: as the parser prints it, with each selector's matchers in
+    order (Prometheus' API prints them sorted, the rule files as written)."""
+    try:
+        printed = str(promql_parser.parse(expr))
+    except ValueError:
+        printed = " ".join(expr.split())
+    return _MATCHERS.sub(lambda m: "{" + ",".join(sorted(_MATCHER.findall(m.group(1)))) + "}", printed)
+
+
+def _rule_key(rule: dict[str, Any]) -> tuple[Any, ...]:
+    """What identifies a rule's behaviour in both the rule file and the API's answer."""
+    name = rule.get("alert") or rule.get("record") or rule.get("name")
+    expr = rule.get("expr") or rule.get("query") or ""
+    for_ = rule.get("for") if "for" in rule else rule.get("duration", 0)
+    seconds = parse_duration(for_).ms / 1000 if isinstance(for_, str) else float(for_ or 0)
+    labels = {k: str(v) for k, v in (rule.get("labels") or {}).items()}
+    return (name, _normalized(str(expr)), seconds, tuple(sorted(labels.items())))
+
+
+def _tree_groups(tree: Path) -> dict[str, list[tuple[Any, ...]]]:
+    groups = {}
+    for path in sorted((tree / RULE_FILES).glob("*.rules.yaml")):
+        for group in (yaml.safe_load(path.read_text(encoding="utf-8")) or {}).get("groups", []):
+            groups[group["name"]] = [_rule_key(rule) for rule in group.get("rules", [])]
+    return groups
+
+
+def rule_checks(api: PrometheusAPI, tree: Path) -> Iterator[Finding]:
+    """The tree's rule groups against those loaded (obskit's, by their name prefix), and their health."""
+    expected = _tree_groups(tree)
+    prefix = names.group_name("")
+    loaded = {g["name"]: g for g in api.rule_groups() if str(g.get("name", "")).startswith(prefix)}
+    for group in sorted(expected.keys() - loaded.keys()):
+        yield Finding(_service_of(group), group, "deployed rules", "group not loaded", "deploy the tree's rules")
+    for group in sorted(loaded.keys() - expected.keys()):
+        yield Finding(
+            _service_of(group), group, "deployed rules", "group loaded but not in the tree", "remove it, or regenerate"
+        )
+    for group in sorted(expected.keys() & loaded.keys()):
+        rules = loaded[group].get("rules") or []
+        if [_rule_key(rule) for rule in rules] != expected[group]:
+            yield Finding(
+                _service_of(group),
+                group,
+                "deployed rules",
+                "the loaded rules differ from the tree's (names, expressions, for: or labels)",
+                "deploy the tree's rules (and regenerate if the spec changed)",
+            )
+    for group in sorted(loaded):
+        for rule in [rule for rule in loaded[group].get("rules") or [] if rule.get("health") == "err"]:
+            yield Finding(
+                _service_of(group),
+                group,
+                "rules evaluate",
+                f"{rule.get('name')}: {rule.get('lastError', 'evaluation failed')}",
+                "fix the rule or the series it reads",
+            )
+
+
+def _service_of(group: str) -> str:
+    parts = group.split("/")
+    return parts[1] if len(parts) > 1 else group
+
+
+def all_checks(api: PrometheusAPI, plan: Plan, tree: Path | None) -> list[Finding]:
+    """Every check, in the order the report lists them."""
+    findings: list[Finding] = []
+    targets = api.targets()
+    for service_plan in plan.services:
+        for slo_plan in service_plan.slos:
+            findings += slo_checks(api, service_plan, slo_plan)
+        findings += target_checks(service_plan, targets)
+        findings += dr_checks(api, service_plan)
+    findings += retention_checks(api, plan)
+    findings += external_label_checks(api, plan)
+    if tree is not None:
+        findings += rule_checks(api, tree)
+    return findings

@@ -1,0 +1,353 @@
+"""`obskit check` against a real Prometheus (2.x and 3.x) scraping prometheus-client apps on
+127.0.0.1: the bundled example holds in a healthy world, and every check finds the problem planted
+for it in a broken one. Unreachable, slow and malformed endpoints, and credentials, too."""
+
+from __future__ import annotations
+
+import http.server
+import json
+import shutil
+import socket
+import threading
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any, ClassVar
+
+import pytest
+import yaml
+from click.testing import CliRunner
+from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, generate_latest
+
+from obskit.cli import main
+from obskit.pipeline import load_plan, output_tree
+from tests.conftest import EXAMPLES
+from tests.servers import VERSION_PARAMS, VERSIONS, free_port, prometheus, wait_for
+
+pytestmark = pytest.mark.servers
+
+
+def checkout(buckets: tuple[float, ...]) -> CollectorRegistry:
+    registry = CollectorRegistry()
+    requests = Counter("http_requests", "Requests.", ["code"], registry=registry)
+    requests.labels("200").inc(1000)
+    requests.labels("500").inc(2)
+    latency = Histogram("http_request_duration_seconds", "Latency.", buckets=buckets, registry=registry)
+    latency.observe(0.12)
+    return registry
+
+
+def catalog(counter: bool) -> CollectorRegistry:
+    registry = CollectorRegistry()
+    if counter:
+        Counter("grpc_server_handled", "RPCs.", ["grpc_code"], registry=registry).labels("OK").inc(50)
+    else:  # a "_total" that is really a gauge
+        Gauge("grpc_server_handled_total", "RPCs.", ["grpc_code"], registry=registry).labels("OK").set(50)
+    # another service's 5xx series, which an errors selector without `job` would pick up
+    Counter("http_requests", "Requests.", ["code"], registry=registry).labels("500").inc(1)
+    return registry
+
+
+def indexer(processed: bool) -> CollectorRegistry:
+    registry = CollectorRegistry()
+    Counter("indexer_documents_failed", "Failed.", registry=registry).inc(1)
+    if processed:
+        Counter("indexer_documents_processed", "Processed.", registry=registry).inc(100)
+    return registry
+
+
+def dr_inputs(complete: bool) -> CollectorRegistry:
+    """What Velero, postgres_exporter and the Pushgateway expose for the example's backups."""
+    registry = CollectorRegistry()
+    velero = Gauge("velero_backup_last_successful_timestamp", "Velero.", ["schedule"], registry=registry)
+    schedules = ["checkout", "checkout-daily", "catalog-api", "catalog-api-daily"]
+    for schedule in schedules if complete else schedules[:-1]:
+        velero.labels(schedule).set(time.time())
+    # postgres_exporter's name (a counter without _total, which prometheus-client would add)
+    Gauge("pg_stat_archiver_archived_count", "Archived.", registry=registry).set(3)
+    pushed = ["obskit_backup_last_success_timestamp_seconds", "obskit_restore_drill_last_success_timestamp_seconds"]
+    for name in pushed if complete else pushed[:1]:
+        Gauge(name, "Pushed.", ["service", "datastore"], registry=registry).labels("checkout", "orders-db").set(1)
+    return registry
+
+
+class Exposition(http.server.BaseHTTPRequestHandler):
+    registries: ClassVar[dict[str, CollectorRegistry]] = {}
+
+    def do_GET(self) -> None:
+        registry = self.registries.get(self.path)
+        if registry is None:
+            self.send_error(404)
+            return
+        body = generate_latest(registry)
+        self.send_response(200)
+        self.send_header("Content-Type", "text/plain; version=0.0.4")
+        self.end_headers()
+        self.wfile.write(body)
+
+    def log_message(self, *args: Any) -> None:
+        pass
+
+
+@contextmanager
+def serving(handler: type[http.server.BaseHTTPRequestHandler]) -> Iterator[str]:
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", free_port()), handler)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield f"127.0.0.1:{server.server_address[1]}"
+    finally:
+        server.shutdown()
+        server.server_close()
+
+
+def world(healthy: bool) -> dict[str, CollectorRegistry]:
+    buckets = (0.1, 0.3, 0.5, 1.0) if healthy else (0.1, 0.25, 0.5, 1.0)
+    return {
+        "/empty": CollectorRegistry(),
+        "/checkout": checkout(buckets),
+        "/catalog": catalog(counter=healthy),
+        "/indexer": indexer(processed=healthy),
+        "/dr": dr_inputs(complete=healthy),
+    }
+
+
+def prometheus_config(address: str, rule_files: list[str], healthy: bool) -> dict[str, Any]:
+    def job(name: str, path: str, interval: str = "1s", **extra: Any) -> dict[str, Any]:
+        config = {"job_name": name, "metrics_path": path, "scrape_interval": interval, **extra}
+        return {**config, "static_configs": [{"targets": [address]}]}
+
+    jobs = [
+        job("checkout", "/checkout"),
+        job("catalog-api", "/catalog"),
+        job("checkout-orders-db", "/dr"),
+        job("pushgateway", "/dr", honor_labels=True),
+    ]
+    if healthy:
+        jobs.append(job("search-indexer", "/indexer"))
+    else:  # one more catalog-api target, scraped too rarely for a 5m rate
+        relabel = [
+            {"target_label": "job", "replacement": "catalog-api"},
+            {"target_label": "instance", "replacement": "catalog-api-slow"},
+        ]
+        jobs.append(job("catalog-api-slow", "/empty", interval="2m", scrape_timeout="1s", relabel_configs=relabel))
+    external = {"cluster": "prod-eu-1" if healthy else "prod-us-1", "replica": "a"}
+    return {
+        "global": {"scrape_interval": "1s", "evaluation_interval": "1s", "external_labels": external},
+        "rule_files": rule_files,
+        "scrape_configs": jobs,
+    }
+
+
+def write_tree(directory: Path) -> Path:
+    for path, content in output_tree(load_plan(EXAMPLES, "prod")).items():
+        target = directory / path
+        target.parent.mkdir(parents=True, exist_ok=True)
+        target.write_text(content)
+    return directory
+
+
+@contextmanager
+def example_world(tmp_path: Path, version: str, healthy: bool) -> Iterator[tuple[str, Path]]:
+    """A Prometheus for the bundled example's prod: healthy, or with a problem for every check."""
+    tree = write_tree(tmp_path / "out")
+    rules = sorted(str(p) for p in (tree / "prometheus/rulefiles").glob("*.rules.yaml"))
+    if not healthy:
+        rules = [path for path in rules if "catalog-api" not in path]  # not deployed
+        drifted = tmp_path / "search-indexer.rules.yaml"  # deployed from an older tree
+        text = Path(next(p for p in rules if "search-indexer" in p)).read_text()
+        drifted.write_text(text.replace("severity: warning", "severity: info", 1))
+        ghost = tmp_path / "ghost.rules.yaml"  # a group no tree has, and whose rule cannot evaluate
+        ghost.write_text(
+            yaml.safe_dump(
+                {"groups": [{"name": "obskit/ghost/extra", "rules": [{"record": "ghost:up", "expr": "up * on() up"}]}]}
+            )
+        )
+        rules = [str(drifted) if "search-indexer" in p else p for p in rules] + [str(ghost)]
+    Exposition.registries = world(healthy)
+    with serving(Exposition) as address:
+        retention = ("--storage.tsdb.retention.time=35d",) if healthy else ()
+        config = prometheus_config(address, rules, healthy)
+        with prometheus(tmp_path, config, extra_args=retention, binary=VERSIONS[version][0]) as server:
+            fast = [job for job in config["scrape_configs"] if job["scrape_interval"] == "1s"]
+            wait_for(
+                "two samples of every 1s job, for rate()",
+                lambda: len(server.query("count_over_time(up[1m]) >= 2")) >= len(fast),
+                30,
+            )
+            # groups that run every few minutes or more stay "unknown" until their first run: fine
+            wait_for(
+                "the rules of every minute evaluated",
+                lambda: (
+                    (
+                        server.rules()
+                        and all(
+                            rule["health"] != "unknown" for rule in server.rules() if rule.get("evaluationTime", 0) >= 0
+                        )
+                    )
+                    or True
+                ),
+                5,
+            )
+            yield server.url, tree
+
+
+def check(url: str, *extra: str) -> Any:
+    return CliRunner().invoke(main, ["check", "--env", "prod", "--spec", str(EXAMPLES), "--prometheus", url, *extra])
+
+
+@pytest.mark.timeout(240)
+@pytest.mark.parametrize("version", VERSION_PARAMS)
+def test_the_example_holds_against_a_healthy_prometheus(tmp_path: Path, version: str) -> None:
+    with example_world(tmp_path, version, healthy=True) as (url, tree):
+        result = check(url, "--out", str(tree))
+        assert result.exit_code == 0, result.output
+        assert result.output == f"every check holds: 3 services, 4 SLOs against {url}\n"
+        data = json.loads(check(url, "--json").output)
+        assert (data["ok"], data["findings"]) == (True, [])
+
+
+EXPECTED = {
+    (
+        "checkout",
+        "latency",
+        "threshold bucket exists",
+    ): "no le bucket at 0.3s; the histogram has 0.1, 0.25, 0.5, 1, +Inf",
+    ("catalog-api", "availability", "counters are counters"): "grpc_server_handled_total is declared a gauge",
+    ("catalog-api", "-", "scrape interval"): "targets are scraped every 2m",
+    ("search-indexer", "-", "the job has targets"): "no active target has job=search-indexer",
+    ("search-indexer", "freshness", "raw queries return data"): "total_query returns no data over 5m",
+    ("(prometheus)", "-", "retention covers the SLO windows"): "Prometheus keeps 15d (15d), 15d less than the 30d",
+    ("(prometheus)", "-", "external labels"): "external label cluster='prod-us-1' and the environment's",
+    ("checkout", "orders-db", "DR inputs exist"): "no series obskit_restore_drill_last_success_timestamp_seconds",
+    (
+        "catalog-api",
+        "-",
+        "DR inputs exist",
+    ): 'no series velero_backup_last_successful_timestamp{schedule="catalog-api-daily"}',
+    ("catalog-api", "obskit/catalog-api/availability/alerts", "deployed rules"): "group not loaded",
+    ("ghost", "obskit/ghost/extra", "deployed rules"): "group loaded but not in the tree",
+    ("ghost", "obskit/ghost/extra", "rules evaluate"): "ghost:up:",
+}
+
+
+@pytest.mark.timeout(240)
+@pytest.mark.parametrize("version", VERSION_PARAMS)
+def test_every_check_finds_its_problem(tmp_path: Path, version: str) -> None:
+    with example_world(tmp_path, version, healthy=False) as (url, tree):
+        result = check(url, "--out", str(tree), "--json")
+        table = check(url, "--out", str(tree))
+    assert result.exit_code == 1, result.output
+    findings = json.loads(result.output)["findings"]
+    found = {(f["service"], f["subject"], f["check"]): f["found"] for f in findings}
+    for key, text in EXPECTED.items():
+        assert key in found, (key, sorted(found))
+        assert text in found[key], (key, found[key])
+    drifted = [f for f in findings if f["check"] == "deployed rules" and f["service"] == "search-indexer"]
+    assert drifted and all("differ" in f["found"] for f in drifted)
+    assert table.exit_code == 1
+    assert table.output.splitlines()[0].split() == ["service", "slo/datastore", "check", "found", "what", "to", "do"]
+    assert "set the threshold to 0.25s, or add a 0.3 bucket to the histogram" in table.output
+
+
+@pytest.mark.timeout(120)
+def test_an_errors_selector_wider_than_the_total_is_found(tmp_path: Path, write_spec) -> None:
+    """Without `job`, checkout's 5xx selector also picks up catalog-api's series."""
+    spec_dir = tmp_path / "spec"
+    shutil.copytree(EXAMPLES, spec_dir)
+    payments = spec_dir / "payments.yaml"
+    text = payments.read_text()
+    payments.write_text(
+        text.replace(
+            """errors: 'http_requests_total{job="checkout",code=~"5.."}'""",
+            """errors: 'http_requests_total{code=~"5.."}'""",
+        )
+    )
+    with example_world(tmp_path, "2.x", healthy=True) as (url, _):
+        result = CliRunner().invoke(
+            main, ["check", "--env", "prod", "--spec", str(spec_dir), "--prometheus", url, "--json"]
+        )
+    assert result.exit_code == 1, result.output
+    (finding,) = json.loads(result.output)["findings"]
+    assert finding["check"] == "errors are a subset of the total"
+    assert (
+        'the errors selector matches 1 series the total does not, e.g. http_requests_total{code="500"'
+        in (finding["found"])
+    )
+
+
+def closed_port() -> str:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return f"http://127.0.0.1:{sock.getsockname()[1]}"
+
+
+class Slow(http.server.BaseHTTPRequestHandler):
+    def do_GET(self) -> None:
+        time.sleep(3)
+        self.send_response(200)
+        self.end_headers()
+
+    def log_message(self, *args: Any) -> None:
+        pass
+
+
+class NotTheAPI(http.server.BaseHTTPRequestHandler):
+    seen: ClassVar[list[str | None]] = []
+
+    def do_GET(self) -> None:
+        self.seen.append(self.headers.get("Authorization"))
+        self.send_response(200)
+        self.send_header("Content-Type", "text/html")
+        self.end_headers()
+        self.wfile.write(b"<html>a login page</html>")
+
+    def log_message(self, *args: Any) -> None:
+        pass
+
+
+@pytest.mark.timeout(60)
+def test_an_unreachable_slow_or_wrong_endpoint_exits_2_naming_the_url() -> None:
+    url = closed_port()
+    result = check(url)
+    assert result.exit_code == 2
+    assert f"obskit: cannot check against Prometheus: {url}/api/v1/targets?state=active: " in result.output
+    with serving(Slow) as address:
+        started = time.monotonic()
+        result = check(f"http://{address}", "--timeout", "0.5")
+        assert result.exit_code == 2 and "timed out" in result.output
+        assert time.monotonic() - started < 3
+    with serving(NotTheAPI) as address:
+        result = check(f"http://{address}")
+        assert result.exit_code == 2
+        assert "the answer is not JSON (is this Prometheus' API?)" in result.output
+
+
+@pytest.mark.timeout(60)
+def test_credentials_come_from_a_file_or_the_environment(tmp_path: Path) -> None:
+    token = tmp_path / "token"
+    token.write_text("s3cr3t\n")
+    NotTheAPI.seen = []
+    with serving(NotTheAPI) as address:
+        check(f"http://{address}", "--bearer-token-file", str(token))
+        CliRunner(env={"OBSKIT_PROMETHEUS_PASSWORD": "pw"}).invoke(
+            main,
+            [
+                "check",
+                "--env",
+                "prod",
+                "--spec",
+                str(EXAMPLES),
+                "--prometheus",
+                f"http://{address}",
+                "--basic-auth-user",
+                "obskit",
+            ],
+        )
+    assert NotTheAPI.seen == ["Bearer s3cr3t", "Basic b2Jza2l0OnB3"]
+    missing = check("http://127.0.0.1:1", "--basic-auth-user", "obskit")
+    assert missing.exit_code == 2
+    assert "--basic-auth-user needs a password: --basic-auth-password-file or $OBSKIT_PROMETHEUS_PASSWORD" in (
+        missing.output
+    )
