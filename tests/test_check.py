@@ -251,30 +251,42 @@ def test_every_check_finds_its_problem(tmp_path: Path, version: str) -> None:
     assert "set the threshold to 0.25s, or add a 0.3 bucket to the histogram" in table.output
 
 
+SPEC_MISTAKES = {
+    "errors wider than the total": (
+        """errors: 'http_requests_total{job="checkout",code=~"5.."}'""",
+        """errors: 'http_requests_total{code=~"5.."}'""",
+        "errors are a subset of the total",
+        'the errors selector matches 1 series the total does not, e.g. http_requests_total{code="500"',
+    ),
+    "a misspelt metric": (
+        """total: 'http_requests_total{job="checkout"}'""",
+        """total: 'http_request_total{job="checkout"}'""",
+        "selector matches series",
+        'the total selector http_request_total{job="checkout"} matches no series in the last hour; no series is '
+        "named http_request_total at all",
+    ),
+}
+
+
 @pytest.mark.timeout(120)
-def test_an_errors_selector_wider_than_the_total_is_found(tmp_path: Path, write_spec) -> None:
-    """Without `job`, checkout's 5xx selector also picks up catalog-api's series."""
+@pytest.mark.parametrize("mistake", sorted(SPEC_MISTAKES))
+def test_a_selector_the_data_does_not_bear_out_is_found(tmp_path: Path, mistake: str) -> None:
+    """The healthy world, and the spec with one mistake in checkout's availability SLI."""
+    written, wrong, check_name, found = SPEC_MISTAKES[mistake]
     spec_dir = tmp_path / "spec"
     shutil.copytree(EXAMPLES, spec_dir)
     payments = spec_dir / "payments.yaml"
     text = payments.read_text()
-    payments.write_text(
-        text.replace(
-            """errors: 'http_requests_total{job="checkout",code=~"5.."}'""",
-            """errors: 'http_requests_total{code=~"5.."}'""",
-        )
-    )
+    assert written in text
+    payments.write_text(text.replace(written, wrong))
     with example_world(tmp_path, "2.x", healthy=True) as (url, _):
         result = CliRunner().invoke(
             main, ["check", "--env", "prod", "--spec", str(spec_dir), "--prometheus", url, "--json"]
         )
     assert result.exit_code == 1, result.output
     (finding,) = json.loads(result.output)["findings"]
-    assert finding["check"] == "errors are a subset of the total"
-    assert (
-        'the errors selector matches 1 series the total does not, e.g. http_requests_total{code="500"'
-        in (finding["found"])
-    )
+    assert (finding["service"], finding["subject"], finding["check"]) == ("checkout", "availability", check_name)
+    assert found in finding["found"]
 
 
 def closed_port() -> str:
