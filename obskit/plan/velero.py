@@ -158,12 +158,24 @@ def _restore(service: Service) -> tuple[Duration, bool]:
     return defaults.VELERO_RESTORE_STARTUP + Duration(_duration(service).ms * defaults.VELERO_RESTORE_FACTOR), True
 
 
-def _wait(durations: Sequence[Duration], own: Duration, workers: int) -> Duration:
-    """With fewer other schedules than workers a worker is always free; else every worker is busy
-    with backups queued before this one, at most one per other schedule."""
-    if len(durations) - 1 < workers:
-        return Duration(0)
-    return seconds_duration(Fraction(sum(d.ms for d in durations) - own.ms, 1000 * workers))
+@dataclass(frozen=True)
+class _Queue:
+    """Every schedule's backup duration on one installation, summed once."""
+
+    schedules: int
+    total_ms: int
+    workers: int
+
+    def wait(self, own: Duration) -> Duration:
+        """With fewer other schedules than workers a worker is always free; else every worker is busy
+        with backups queued before this one, at most one per other schedule."""
+        if self.schedules - 1 < self.workers:
+            return Duration(0)
+        return seconds_duration(Fraction(self.total_ms - own.ms, 1000 * self.workers))
+
+
+def _queue(durations: Sequence[Duration], workers: int) -> _Queue:
+    return _Queue(len(durations), sum(d.ms for d in durations), workers)
 
 
 def _plan_service(service: Service, tier: Tier, wait: Duration) -> VeleroPlan | None:
@@ -271,13 +283,11 @@ def velero_plans(
     least = sum((p.load for p in unqueued if p), Fraction(0))
     while True:  # waits only grow, and each takes one of a few values: the rounds settle
         plans = {service.name: _plan_service(service, tier, waits[service.name]) for service, tier in with_velero}
-        durations = [
-            _duration(service) for service, _ in with_velero for _ in range(_schedule_count(plans[service.name]))
-        ]
-        new = {
-            service.name: max(waits[service.name], _wait(durations, _duration(service), workers))
-            for service, _ in with_velero
-        }
+        queue = _queue(
+            [_duration(service) for service, _ in with_velero for _ in range(_schedule_count(plans[service.name]))],
+            workers,
+        )
+        new = {service.name: max(waits[service.name], queue.wait(_duration(service))) for service, _ in with_velero}
         if new == waits:
             break
         waits = new
@@ -287,11 +297,10 @@ def velero_plans(
         velero = plans[service.name]
         if velero is None:
             # the wait behind the schedules that do run, for the message
-            wait = _wait(durations, _duration(service), workers)
-            findings.infeasible.append(_no_interval(service, tier, wait, workers))
+            findings.infeasible.append(_no_interval(service, tier, queue.wait(_duration(service)), workers))
             continue
         # the interval was chosen on a wait at least the final bound, and stays valid with it
-        velero = dataclasses.replace(velero, queue_wait=_wait(durations, velero.backup_duration, workers))
+        velero = dataclasses.replace(velero, queue_wait=queue.wait(velero.backup_duration))
         _check(service, tier, velero, findings)
         feasible[service.name] = velero
         if velero.backup_duration_assumed:
