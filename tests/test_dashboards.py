@@ -202,9 +202,14 @@ def test_config_maps_carry_the_dashboards_for_the_sidecar(tree: dict[str, str]) 
         config_map = yaml.safe_load(tree[path])
         uid = Path(path).stem
         assert config_map["metadata"]["labels"]["grafana_dashboard"] == "1"
-        assert config_map["metadata"]["annotations"] == {"grafana_folder": "obskit prod"}
+        assert config_map["metadata"]["annotations"] == {
+            "grafana_folder": "obskit prod",
+            "argocd.argoproj.io/sync-options": "ServerSideApply=true",
+        }
         assert config_map["metadata"]["namespace"] == "monitoring"
-        assert config_map["data"] == {f"{uid}.json": tree[f"grafana/dashboards/{uid}.json"]}
+        ((name, dashboard),) = config_map["data"].items()
+        assert name == f"{uid}.json" and "\n" not in dashboard  # minified
+        assert json.loads(dashboard) == json.loads(tree[f"grafana/dashboards/{uid}.json"])
         assert object_problems(config_map) == []
     kustomization = yaml.safe_load(tree["kustomization.yaml"])
     assert "grafana/configmaps/obskit-prod-dr.yaml" in kustomization["resources"]

@@ -25,6 +25,9 @@ from obskit.units import Duration, human_duration
 
 ENTRY = "main.jsonnet"
 FOLDER_ANNOTATION = "grafana_folder"
+# Argo CD applies server-side: a client-side apply keeps the whole object in an annotation,
+# which Kubernetes caps at 256 KiB, and a full page's dashboard comes near that.
+SYNC_OPTIONS = {"argocd.argoproj.io/sync-options": "ServerSideApply=true"}
 _PLAN_JSON = "obskit_plan_json"
 _WRAPPER = "<obskit>"  # the snippet that evaluates ENTRY; not a template, so never an error's location
 
@@ -190,7 +193,7 @@ def render_dashboards(
 def config_map(plan: Plan, uid: str, dashboard_json: str) -> dict[str, Any]:
     metadata = object_metadata(plan, uid, plan.environment.grafana_namespace)
     metadata["labels"]["grafana_dashboard"] = "1"
-    metadata["annotations"] = {FOLDER_ANNOTATION: f"obskit {plan.environment.name}"}
+    metadata["annotations"] = {FOLDER_ANNOTATION: f"obskit {plan.environment.name}", **SYNC_OPTIONS}
     return {
         "apiVersion": "v1",
         "kind": "ConfigMap",
@@ -200,11 +203,11 @@ def config_map(plan: Plan, uid: str, dashboard_json: str) -> dict[str, Any]:
 
 
 def files(plan: Plan, page: Page, template_dir: str | None = None) -> list[File]:
-    """Every dashboard of the page as JSON, and each in a ConfigMap for Grafana's sidecar."""
+    """Every dashboard of the page as JSON (indented, for review), and each minified in a ConfigMap
+    for Grafana's sidecar."""
     result = []
     for uid, dashboard in render_dashboards(plan, template_dir, page).items():
-        dashboard_json = render.json_file(dashboard)
-        result.append(File(f"grafana/dashboards/{uid}.json", dashboard_json))
-        document = render.yaml_file(plan.environment.name, config_map(plan, uid, dashboard_json))
+        result.append(File(f"grafana/dashboards/{uid}.json", render.json_file(dashboard)))
+        document = render.yaml_file(plan.environment.name, config_map(plan, uid, render.json_compact(dashboard)))
         result.append(File(f"grafana/configmaps/{uid}.yaml", document, kubernetes=True))
     return result

@@ -36,6 +36,11 @@ def json_file(document: Any) -> str:
     return orjson.dumps(document, option=_JSON_OPTIONS).decode()
 
 
+def json_compact(document: Any) -> str:
+    """Sorted keys, no whitespace: for JSON embedded in an object, where every byte counts toward its limits."""
+    return orjson.dumps(document, option=orjson.OPT_SORT_KEYS).decode()
+
+
 def markdown_table(header: tuple[str, ...], rows: list[tuple[str, ...]]) -> str:
     """A Markdown table, one row a line."""
     lines = [header, tuple("---" for _ in header), *rows]
