@@ -363,3 +363,32 @@ def test_credentials_come_from_a_file_or_the_environment(tmp_path: Path) -> None
     assert "--basic-auth-user needs a password: --basic-auth-password-file or $OBSKIT_PROMETHEUS_PASSWORD" in (
         missing.output
     )
+
+
+@pytest.mark.timeout(240)
+def test_a_thousand_services_ask_prometheus_once_per_metric(tmp_path: Path) -> None:
+    """Series are fetched per metric name and matched here: the request count does not grow with
+    the number of services, and the check ends well within its time limit."""
+    from benchmarks.synthetic import write_spec as synthetic_spec
+    from obskit.verify.live.api import PrometheusAPI
+    from obskit.verify.live.checks import all_checks
+
+    plan = load_plan(synthetic_spec(tmp_path / "spec", 1000), "prod")
+    requests: list[str] = []
+
+    class Counting(PrometheusAPI):
+        def get(self, path: str, **params: Any) -> Any:
+            requests.append(path)
+            return super().get(path, **params)
+
+    with example_world(tmp_path, "2.x", healthy=True) as (url, _):
+        started = time.monotonic()
+        findings = all_checks(Counting(url, {}, 10, 120), plan, None)
+        elapsed = time.monotonic() - started
+    assert len(findings) >= 1000  # nothing of theirs is scraped here
+    metrics = {"http_requests_total", "http_request_duration_seconds_bucket", "velero_backup_last_successful_timestamp"}
+    metrics |= {"pg_stat_archiver_archived_count", "obskit_backup_last_success_timestamp_seconds"}
+    metrics |= {"obskit_restore_drill_last_success_timestamp_seconds"}
+    assert requests.count("/api/v1/series") <= len(metrics)
+    assert len(requests) <= len(metrics) + 6, sorted(set(requests))
+    assert elapsed < 60

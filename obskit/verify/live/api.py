@@ -98,10 +98,16 @@ class PrometheusAPI:
             raise PrometheusUnavailable(f"{self.url}/api/v1/query: the answer has no result")
         return list(result["result"]) if isinstance(result["result"], list) else []
 
-    def metadata(self, metric: str) -> list[dict[str, str]]:
-        result = self.get("/api/v1/metadata", metric=metric)
-        entries = result.get(metric, []) if isinstance(result, dict) else []
-        return [entry for entry in entries if isinstance(entry, dict)]
+    def all_metadata(self) -> dict[str, list[dict[str, str]]]:
+        """Every metric's metadata, by metric family name."""
+        result = self.get("/api/v1/metadata")
+        if not isinstance(result, dict):
+            raise PrometheusUnavailable(f"{self.url}/api/v1/metadata: the answer is not an object")
+        return {
+            name: [e for e in entries if isinstance(e, dict)]
+            for name, entries in result.items()
+            if isinstance(entries, list)
+        }
 
     def targets(self) -> list[dict[str, Any]]:
         result = self.get("/api/v1/targets", state="active")

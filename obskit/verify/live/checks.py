@@ -38,20 +38,49 @@ class Finding:
     remedy: str
 
 
+class Lookup:
+    """The last hour's series by metric name and every metric's metadata, each fetched once and
+    matched here: a check of thousands of services asks Prometheus once per metric name, not once
+    per selector, and stays within its time limit."""
+
+    def __init__(self, api: PrometheusAPI) -> None:
+        self.api = api
+        self._series: dict[str, list[dict[str, str]]] = {}
+        self._metadata: dict[str, list[dict[str, str]]] | None = None
+
+    def named(self, metric: str) -> list[dict[str, str]]:
+        if metric not in self._series:
+            self._series[metric] = self.api.series(f'{{__name__="{metric}"}}')
+        return self._series[metric]
+
+    def matching(self, selector: Selector) -> list[dict[str, str]]:
+        return [series for series in self.named(selector.metric) if _matches(series, selector.matchers)]
+
+    def types(self, metric: str) -> set[str]:
+        """The types targets declare for a metric (by family name: a counter's may drop `_total`)."""
+        if self._metadata is None:
+            self._metadata = self.api.all_metadata()
+        entries = self._metadata.get(metric) or self._metadata.get(metric.removesuffix("_total")) or []
+        return {entry.get("type", "") for entry in entries} - {"", "unknown"}
+
+
+def _matches(series: dict[str, str], matchers: tuple[tuple[str, str, str], ...]) -> bool:
+    """Prometheus' matching: a missing label is the empty string, regexes match the whole value."""
+    for label, op, value in matchers:
+        actual = series.get(label, "")
+        if (op == "=" and actual != value) or (op == "!=" and actual == value):
+            return False
+        if op in ("=~", "!~") and (re.fullmatch(value, actual) is not None) != (op == "=~"):
+            return False
+    return True
+
+
 def _labels(series: dict[str, str]) -> str:
     return "{" + ",".join(f'{k}="{v}"' for k, v in sorted(series.items()) if k != "__name__") + "}"
 
 
-def _metric_types(api: PrometheusAPI, metric: str) -> set[str]:
-    """The types targets declare for a metric (by family name: a counter's may drop `_total`)."""
-    types = {entry.get("type", "") for entry in api.metadata(metric)}
-    if not types and metric.endswith("_total"):
-        types = {entry.get("type", "") for entry in api.metadata(metric.removesuffix("_total"))}
-    return types - {"", "unknown"}
-
-
-def _unmatched(api: PrometheusAPI, service: str, slo: str, selector: Selector, role: str) -> Finding:
-    named = api.series(selector.metric)
+def _unmatched(lookup: Lookup, service: str, slo: str, selector: Selector, role: str) -> Finding:
+    named = lookup.named(selector.metric)
     return Finding(
         service,
         slo,
@@ -62,8 +91,8 @@ def _unmatched(api: PrometheusAPI, service: str, slo: str, selector: Selector, r
     )
 
 
-def _counter(api: PrometheusAPI, service: str, slo: str, metric: str) -> Iterator[Finding]:
-    types = _metric_types(api, metric)
+def _counter(lookup: Lookup, service: str, slo: str, metric: str) -> Iterator[Finding]:
+    types = lookup.types(metric)
     if types and types != {"counter"}:
         yield Finding(
             service,
@@ -74,17 +103,17 @@ def _counter(api: PrometheusAPI, service: str, slo: str, metric: str) -> Iterato
         )
 
 
-def ratio_checks(api: PrometheusAPI, service: str, slo: str, sli: RatioSLI) -> Iterator[Finding]:
-    total, errors = api.series(str(sli.total)), api.series(str(sli.errors))
+def ratio_checks(lookup: Lookup, service: str, slo: str, sli: RatioSLI) -> Iterator[Finding]:
+    total, errors = lookup.matching(sli.total), lookup.matching(sli.errors)
     if not total:
-        yield _unmatched(api, service, slo, sli.total, "total")
+        yield _unmatched(lookup, service, slo, sli.total, "total")
     if not errors:
         # no error series yet is how a healthy service looks; only a name that does not exist is wrong
-        finding = _unmatched(api, service, slo, sli.errors, "errors")
+        finding = _unmatched(lookup, service, slo, sli.errors, "errors")
         if "at all" in finding.found:
             yield finding
     for metric in sorted({sli.total.metric, sli.errors.metric}):
-        yield from _counter(api, service, slo, metric)
+        yield from _counter(lookup, service, slo, metric)
     known = {(s.get("__name__", ""), _labels(s)) for s in total}
     stray = [s for s in errors if (s.get("__name__", ""), _labels(s)) not in known]
     if stray and known:
@@ -105,9 +134,9 @@ def _le(value: str) -> float | None:
         return None
 
 
-def latency_checks(api: PrometheusAPI, service: str, slo: str, sli: LatencySLI) -> Iterator[Finding]:
-    buckets = sli.histogram.with_name(f"{sli.histogram.metric}_bucket")
-    series = api.series(buckets)
+def latency_checks(lookup: Lookup, service: str, slo: str, sli: LatencySLI) -> Iterator[Finding]:
+    buckets = Selector(f"{sli.histogram.metric}_bucket", sli.histogram.matchers)
+    series = lookup.matching(buckets)
     if not series:
         yield Finding(
             service,
@@ -131,7 +160,7 @@ def latency_checks(api: PrometheusAPI, service: str, slo: str, sli: LatencySLI) 
             (f"set the threshold to {nearest:g}s, or " if nearest is not None else "")
             + f"add a {threshold:g} bucket to the histogram",
         )
-    types = _metric_types(api, sli.histogram.metric)
+    types = lookup.types(sli.histogram.metric)
     if types and types != {"histogram"}:
         yield Finding(
             service,
@@ -160,14 +189,14 @@ def raw_checks(api: PrometheusAPI, service: str, slo: str, sli: RawSLI) -> Itera
             )
 
 
-def slo_checks(api: PrometheusAPI, service_plan: ServicePlan, slo_plan: SLOPlan) -> Iterator[Finding]:
+def slo_checks(lookup: Lookup, service_plan: ServicePlan, slo_plan: SLOPlan) -> Iterator[Finding]:
     sli = slo_plan.slo.sli
     if isinstance(sli, RatioSLI):
-        yield from ratio_checks(api, service_plan.name, slo_plan.name, sli)
+        yield from ratio_checks(lookup, service_plan.name, slo_plan.name, sli)
     elif isinstance(sli, LatencySLI):
-        yield from latency_checks(api, service_plan.name, slo_plan.name, sli)
+        yield from latency_checks(lookup, service_plan.name, slo_plan.name, sli)
     else:
-        yield from raw_checks(api, service_plan.name, slo_plan.name, sli)
+        yield from raw_checks(lookup.api, service_plan.name, slo_plan.name, sli)
 
 
 def target_checks(service_plan: ServicePlan, targets: list[dict[str, Any]]) -> Iterator[Finding]:
@@ -256,30 +285,25 @@ def external_label_checks(api: PrometheusAPI, plan: Plan) -> Iterator[Finding]:
             )
 
 
-def _present(api: PrometheusAPI, selector: str) -> bool:
-    return bool(api.series(selector))
-
-
-def dr_checks(api: PrometheusAPI, service_plan: ServicePlan) -> Iterator[Finding]:
+def dr_checks(lookup: Lookup, service_plan: ServicePlan) -> Iterator[Finding]:
     name = service_plan.name
-    inputs: list[tuple[str, str, str]] = []  # (subject, selector, what produces it)
+    inputs: list[tuple[str, Selector, str]] = []  # (subject, selector, what produces it)
     if service_plan.velero is not None:
         for schedule in service_plan.velero.schedules:
-            inputs.append(
-                (
-                    "-",
-                    f'{names.VELERO_LAST_SUCCESS}{{schedule="{schedule.name}"}}',
-                    f"Velero's schedule {schedule.name}",
-                )
-            )
+            selector = Selector(names.VELERO_LAST_SUCCESS, (("schedule", "=", schedule.name),))
+            inputs.append(("-", selector, f"Velero's schedule {schedule.name}"))
     for ds in service_plan.datastores:
         job = ds.datastore.exporter_job
-        inputs.append((ds.name, f'pg_stat_archiver_archived_count{{job="{job}"}}', f"postgres_exporter (job {job})"))
-        pushed = f'{{service="{name}",datastore="{ds.name}"}}'
-        inputs.append((ds.name, f"{names.BACKUP_LAST_SUCCESS}{pushed}", "the base-backup job via the Pushgateway"))
-        inputs.append((ds.name, f"{names.DRILL_LAST_SUCCESS}{pushed}", "the restore-drill job via the Pushgateway"))
+        archiver = Selector("pg_stat_archiver_archived_count", (("job", "=", job),))
+        inputs.append((ds.name, archiver, f"postgres_exporter (job {job})"))
+        pushed = (("service", "=", name), ("datastore", "=", ds.name))
+        for metric, job_name in (
+            (names.BACKUP_LAST_SUCCESS, "base-backup"),
+            (names.DRILL_LAST_SUCCESS, "restore-drill"),
+        ):
+            inputs.append((ds.name, Selector(metric, pushed), f"the {job_name} job via the Pushgateway"))
     for subject, selector, source in inputs:
-        if not _present(api, selector):
+        if not lookup.matching(selector):
             yield Finding(
                 name,
                 subject,
@@ -362,11 +386,12 @@ def all_checks(api: PrometheusAPI, plan: Plan, tree: Path | None) -> list[Findin
     """Every check, in the order the report lists them."""
     findings: list[Finding] = []
     targets = api.targets()
+    lookup = Lookup(api)
     for service_plan in plan.services:
         for slo_plan in service_plan.slos:
-            findings += slo_checks(api, service_plan, slo_plan)
+            findings += slo_checks(lookup, service_plan, slo_plan)
         findings += target_checks(service_plan, targets)
-        findings += dr_checks(api, service_plan)
+        findings += dr_checks(lookup, service_plan)
     findings += retention_checks(api, plan)
     findings += external_label_checks(api, plan)
     if tree is not None:
