@@ -1,13 +1,12 @@
-// One page of an environment's dashboards, in one evaluation: { uid: dashboard }.
-// The external variable `plan` (see obskit/generate/dashboards.py) holds the environment
-// and the services of the page; a large environment is drawn in several pages, each with
-// its own overview and DR dashboard, so no dashboard outgrows Grafana or a ConfigMap. A page
-// whose services have no backups has no DR dashboard: `plan.dr_uid` is null.
+// An environment's dashboards, in one evaluation: { uid: dashboard }. The same three for any
+// number of services (see obskit/generate/dashboards.py for the external variable `plan`); the
+// DR dashboard only where a service has backups.
 local dr = import 'dr.libsonnet';
 local overview = import 'overview.libsonnet';
-local service = import 'service.libsonnet';
-local plan = std.extVar('plan');
+local slo = import 'slo.libsonnet';
+local data = std.extVar('plan');
+// env(extra): a selector of the environment's labels and `extra` matchers
+local plan = data { selector:: function(extra) '{' + std.join(',', data.env_matchers + (if extra != '' then [extra] else [])) + '}' };
 
-{ [s.uid]: service.dashboard(plan, s) for s in plan.services }
-+ { [plan.overview_uid]: overview.dashboard(plan) }
-+ (if plan.dr_uid != null then { [plan.dr_uid]: dr.dashboard(plan) } else {})
+{ [plan.uids.overview]: overview.dashboard(plan), [plan.uids.slo]: slo.dashboard(plan) }
++ (if plan.has_backups then { [plan.uids.dr]: dr.dashboard(plan) } else {})

@@ -9,7 +9,6 @@ from pathlib import Path
 from obskit.generate.parallel import generate_tree_parallel, stream_tree
 from obskit.output.writer import stream_with_manifest, with_manifest
 from obskit.plan.build import build_plan
-from obskit.plan.pages import pages
 from obskit.plan.types import Plan
 from obskit.spec.alert_templates import AlertTemplate, builtin_catalog_files, load_catalog
 from obskit.spec.model import Spec
@@ -22,29 +21,8 @@ def _catalog(spec: Spec) -> tuple[AlertTemplate, ...]:
 
 
 def plan_problems(plan: Plan) -> list[Problem]:
-    """What only the plan can find: DR targets no schedule meets, and names that would collide
-    in the output tree (a service's dashboard uid taken by an environment-level dashboard)."""
-    env = plan.environment.name
-    problems = [finding.problem(plan.environment) for finding in plan.infeasible]
-    taken = {
-        page.uid(env, kind): f"the environment's {label} dashboard"
-        for page in pages(plan)
-        for kind, label in (("overview", "SLO overview"), ("dr", "DR"))
-    }
-    for service_plan in plan.services:
-        uid = service_plan.dashboard_uid
-        if uid in taken:
-            file, line = service_plan.service.where.get((), ("(spec)", 0))
-            problems.append(
-                Problem(
-                    file,
-                    line,
-                    ("services", service_plan.name),
-                    f"{env}: the service's dashboard uid {uid!r} is taken by {taken[uid]}; rename the service",
-                )
-            )
-        taken[uid] = f"service {service_plan.name!r}"
-    return problems
+    """What only the plan can find: DR targets no schedule meets."""
+    return [finding.problem(plan.environment) for finding in plan.infeasible]
 
 
 def validate(spec_path: Path, environment: str | None = None) -> Spec:

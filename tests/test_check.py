@@ -66,6 +66,7 @@ def dr_inputs(complete: bool) -> CollectorRegistry:
         velero.labels(schedule).set(time.time())
     # postgres_exporter's name (a counter without _total, which prometheus-client would add)
     Gauge("pg_stat_archiver_archived_count", "Archived.", registry=registry).set(3)
+    Gauge("pg_stat_archiver_last_archive_age", "Age.", registry=registry).set(20)
     pushed = ["obskit_backup_last_success_timestamp_seconds", "obskit_restore_drill_last_success_timestamp_seconds"]
     for name in pushed if complete else pushed[:1]:
         Gauge(name, "Pushed.", ["service", "datastore"], registry=registry).labels("checkout", "orders-db").set(1)

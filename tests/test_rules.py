@@ -68,7 +68,7 @@ def test_group_names_are_unique_and_groups_small(prod_tree: dict[str, str]) -> N
 def test_recording_rule_names_follow_level_metric_operations(prod_tree: dict[str, str]) -> None:
     records = {rule["record"] for rule in rules_of(prod_tree, "checkout") if "record" in rule}
     for name in records:
-        assert re.fullmatch(r"slo:[a-z_]+:[a-z0-9_]+", name), name
+        assert re.fullmatch(r"(slo|dr):[a-z_]+:[a-z0-9_]+", name), name
     assert {
         "slo:sli_errors:rate5m",
         "slo:sli_total:rate5m",
@@ -85,7 +85,7 @@ def test_recording_rule_names_follow_level_metric_operations(prod_tree: dict[str
 def test_long_windows_read_the_recorded_5m_rates_not_raw_series(prod_tree: dict[str, str]) -> None:
     """Short windows average the 5m rates; the 2m group's windows average its own 10m average of them."""
     groups = yaml.safe_load(prod_tree["prometheus/rulefiles/checkout.rules.yaml"])["groups"]
-    group_of = {(r["record"], r["labels"]["slo"]): g["name"] for g in groups for r in g["rules"] if "record" in r}
+    group_of = {(r["record"], r["labels"].get("slo")): g["name"] for g in groups for r in g["rules"] if "record" in r}
     for rule in rules_of(prod_tree, "checkout"):
         record = rule.get("record", "")
         if re.fullmatch(r"slo:sli_(errors|total):rate(?!5m$)\w+", record):
@@ -515,7 +515,7 @@ def test_burn_alerts_tell_the_on_call_the_value_threshold_sli_and_dashboard(writ
         "and so did those of the last 5m. Objective 99.95% over 30d; at this rate the 30d budget is gone in 2d2h. "
         'SLI: events http_requests_total{job="checkout",code=~"5.."} out of http_requests_total{job="checkout"}.'
     )
-    assert page["dashboard_url"] == "https://grafana.example.com/d/obskit-prod-checkout"
+    assert page["dashboard_url"] == "https://grafana.example.com/d/obskit-prod-slo?var-service=checkout"
     for rule in rules_of(generate_tree(plan), "checkout"):
         if "alert" in rule:
             assert rule["annotations"]["dashboard_url"] == page["dashboard_url"], rule["alert"]

@@ -34,7 +34,7 @@ def test_a_runbook_holds_the_rules_own_promql_numbers_dashboard_and_receiver(pro
         if rule["alert"] == "ErrorBudgetBurn":
             assert f"```promql\n{rule['expr']}\n```" in runbook
     assert "tier1_critical (RTO 15m, RPO 5m)" in runbook
-    assert "(https://grafana.example.com/d/obskit-prod-checkout)" in runbook
+    assert "(https://grafana.example.com/d/obskit-prod-slo?var-service=checkout)" in runbook
     assert "- `critical` (receiver `payments-pager`)" in runbook  # the routing plan's receiver
     assert "- `warning` (receiver `payments-chat`)" in runbook
     assert "[disaster-recovery.md](disaster-recovery.md)" in runbook

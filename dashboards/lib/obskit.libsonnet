@@ -106,6 +106,58 @@
 
   row(title):: { type: 'row', title: title, collapsed: false, panels: [] },
 
+  // A table of instant queries merged on their labels, one row per label set: `columns` names
+  // each query's value (Value #A, #B, ...; null: not shown), all in `unit`; `hidden` lists labels not shown.
+  table(title, unit, targets, columns, hidden=[], description='', links=[]):: {
+    type: 'table',
+    title: title,
+    description: description,
+    datasource: $.datasource,
+    fieldConfig: { defaults: { unit: unit, links: links }, overrides: [] },
+    options: { showHeader: true },
+    transformations: [
+      { id: 'merge', options: {} },
+      {
+        id: 'organize',
+        options: {
+          excludeByName: { [name]: true for name in ['Time', '__name__'] + hidden }
+                         + { ['Value #' + std.char(65 + i)]: true for i in std.range(0, std.length(columns) - 1) if columns[i] == null },
+          renameByName: { ['Value #' + std.char(65 + i)]: columns[i] for i in std.range(0, std.length(columns) - 1) if columns[i] != null },
+        },
+      },
+    ],
+    targets: std.makeArray(std.length(targets), function(i) targets[i] {
+      refId: std.char(65 + i), format: 'table', instant: true, range: false,
+    }),
+  },
+
+  // A template variable from the label values of a recorded series.
+  variable(name, label, query, hide=0):: {
+    name: name,
+    label: label,
+    type: 'query',
+    datasource: $.datasource,
+    query: query,
+    definition: query,
+    refresh: 2,
+    sort: 1,
+    hide: hide,
+    includeAll: false,
+    multi: false,
+  },
+
+  // Firing alerts as annotations on every graph.
+  alertAnnotations(expr):: {
+    name: 'Firing alerts',
+    datasource: $.datasource,
+    enable: true,
+    iconColor: 'red',
+    expr: expr,
+    step: '1m',
+    titleFormat: '{{alertname}}',
+    textFormat: '{{severity}}',
+  },
+
   // The grid position of `panel`, placed after the panel at `prev`: a row spans the width on
   // a line of its own below everything above it; other panels go left to right, `width`
   // columns wide unless they ask for their own with a hidden field, `panel { gridWidth:: 12 }`,

@@ -1,12 +1,11 @@
-"""Grafana dashboards: the plan as JSON into the Jsonnet templates of dashboards/, one
-evaluation (gojsonnet) per page of services, plus a ConfigMap per dashboard for Grafana's
-sidecar."""
+"""Grafana dashboards: a constant, templated set per environment (SLO overview, SLO detail, DR),
+the Jsonnet templates of dashboards/ evaluated once (gojsonnet), plus a ConfigMap per dashboard
+for Grafana's sidecar."""
 
 from __future__ import annotations
 
 import json
 import re
-from fractions import Fraction
 from importlib import resources
 from typing import Any
 
@@ -19,9 +18,8 @@ from obskit.output import render
 from obskit.plan import burnrate
 from obskit.plan import conventions as names
 from obskit.plan.pages import Page
-from obskit.plan.types import Plan, ServicePlan, SLOPlan
-from obskit.spec.model import LatencySLI
-from obskit.units import Duration, human_duration
+from obskit.plan.types import Plan
+from obskit.units import Duration
 
 ENTRY = "main.jsonnet"
 FOLDER_ANNOTATION = "grafana_folder"
@@ -34,16 +32,22 @@ _WRAPPER = "<obskit>"  # the snippet that evaluates ENTRY; not a template, so ne
 
 # The series the templates read, by the names the rules and the upstream exporters use.
 SERIES = {
+    "slo_info": names.SLO_INFO,
+    "objective": names.OBJECTIVE,
+    "error_budget": names.ERROR_BUDGET,
     "budget_remaining": names.BUDGET_REMAINING,
     "data_coverage": names.DATA_COVERAGE,
+    "burn_1h": names.burn_rate(Duration(3_600_000)),
+    "burn_threshold": names.BURN_THRESHOLD,
+    "error_ratio_5m": names.error_ratio(Duration(300_000)),
     "errors_5m": names.errors_rate(Duration(300_000)),
     "total_5m": names.total_rate(Duration(300_000)),
+    "dr_limit": names.DR_LIMIT,
     "velero_last_success": names.VELERO_LAST_SUCCESS,
-    "velero_failures": names.VELERO_FAILURES,
-    "velero_partial_failures": names.VELERO_PARTIAL_FAILURES,
     "archive_age": names.ARCHIVE_AGE,
     "archive_failures": names.ARCHIVE_FAILURES,
     "backup_last_success": names.BACKUP_LAST_SUCCESS,
+    "drill_last_success": names.DRILL_LAST_SUCCESS,
     "drill_duration": names.DRILL_DURATION,
 }
 
@@ -52,97 +56,17 @@ class DashboardError(Exception):
     """A dashboard template failed to evaluate; the message names the template and line."""
 
 
-def _float(value: Fraction) -> float:
-    return float(value)
-
-
-def _secs(duration: Duration) -> int:
-    return duration.ms // 1000
-
-
-def _slo_data(slo_plan: SLOPlan) -> dict[str, Any]:
-    sli = slo_plan.slo.sli
-    latency = None
-    if isinstance(sli, LatencySLI):
-        matchers = sli.histogram.with_name("")
-        latency = {
-            "histogram": sli.histogram.metric,
-            "matchers": matchers if matchers.startswith("{") else "",
-            "threshold_seconds": _float(sli.threshold.seconds),
-            "threshold_text": burnrate.decimal_text(sli.threshold.seconds),
-        }
-    return {
-        "name": slo_plan.name,
-        "objective_text": str(slo_plan.objective),
-        "objective_ratio": _float(Fraction(slo_plan.objective) / 100),
-        "window": str(slo_plan.window),
-        "selector": slo_plan.selector,
-        "sli_series": names.error_ratio(slo_plan.window),
-        "burn_rates": [{"window": str(w), "series": names.burn_rate(w)} for w in burnrate.ALERT_WINDOWS],
-        "pairs": [
-            {
-                "long": str(burn.pair.long),
-                "short": str(burn.pair.short),
-                "factor": _float(burn.factor),
-                "factor_text": burnrate.decimal_text(burn.factor),
-                "severity": burn.severity,
-            }
-            for burn in slo_plan.burn_alerts
-        ],
-        "latency": latency,
-    }
-
-
-def _service_data(service_plan: ServicePlan) -> dict[str, Any]:
-    tier = service_plan.tier
-    velero = service_plan.velero
-    return {
-        "name": service_plan.name,
-        "uid": service_plan.dashboard_uid,
-        "tier": tier.name,
-        "team": service_plan.service.team,
-        "job": service_plan.service.job,
-        "slos": [_slo_data(slo_plan) for slo_plan in service_plan.slos],
-        "velero": {
-            "schedule": velero.frequent.name,
-            "rpo": str(velero.age_limit),
-            "rpo_seconds": _secs(velero.age_limit),
-        }
-        if velero is not None
-        else None,
-        "datastores": [
-            {
-                "name": ds.name,
-                "exporter_job": ds.datastore.exporter_job,
-                "selector": f'{{datastore="{ds.name}",service="{service_plan.name}"}}',
-                "rpo": str(tier.rpo),
-                "rpo_seconds": _secs(tier.rpo),
-                "rto": str(tier.rto),
-                "rto_seconds": _secs(tier.rto),
-                "archive_timeout_seconds": str(_secs(ds.archive_timeout)),
-                "base_interval": str(ds.base_interval),
-                "base_limit": str(ds.base_backup_limit),
-                "base_limit_seconds": _secs(ds.base_backup_limit) if ds.base_backup_limit else None,
-                "drill_limit_seconds": _secs(ds.drill_limit),
-                "restore_estimate": human_duration(ds.restore.total.seconds) if ds.restore else "n/a",
-            }
-            for ds in service_plan.datastores
-        ],
-    }
-
-
-def dashboard_data(plan: Plan, page: Page | None = None) -> dict[str, Any]:
-    """Everything the templates read, from the plan: the same numbers the rules and backups use."""
+def dashboard_data(plan: Plan) -> dict[str, Any]:
+    """What the templates read: names and the environment's labels, never a service's numbers
+    (those are series the rules record), so the dashboards are the same for any number of services."""
     env = plan.environment.name
-    page = page or Page(0, len(plan.services))
-    services = plan.services[page.start : page.stop]
-    has_backups = any(service.velero is not None or service.datastores for service in services)
     return {
         "environment": env,
-        "page_title": f" {page.number}/{page.count}" if page.count > 1 else "",
-        "overview_uid": page.uid(env, "overview"),
-        "dr_uid": page.uid(env, "dr") if has_backups else None,  # a page without backups has no DR dashboard
-        "services": [_service_data(service_plan) for service_plan in services],
+        "uids": {kind: names.dashboard_uid(env, kind) for kind in names.DASHBOARD_KINDS},
+        "env_matchers": [f'{name}="{value}"' for name, value in sorted(plan.labels)],
+        "env_labels": sorted(name for name, _ in plan.labels),
+        "has_backups": any(service.velero is not None or service.datastores for service in plan.services),
+        "burn_rates": [{"window": str(w), "series": names.burn_rate(w)} for w in burnrate.ALERT_WINDOWS],
         "series": SERIES,
     }
 
@@ -167,10 +91,8 @@ def _error_message(raw: str, root: str) -> str:
     return f"{where}: {lines[0] if lines else 'evaluation failed'}\n" + "\n".join(f"  {line}" for line in lines[1:])
 
 
-def render_dashboards(
-    plan: Plan, template_dir: str | None = None, page: Page | None = None
-) -> dict[str, dict[str, Any]]:
-    """{uid: dashboard} for one page of services (by default all of them), in one evaluation."""
+def render_dashboards(plan: Plan, template_dir: str | None = None) -> dict[str, dict[str, Any]]:
+    """{uid: dashboard} of the environment, in one evaluation."""
     root = template_dir or str(resources.files("obskit.builtin_dashboards"))
     try:
         text = _gojsonnet.evaluate_snippet(
@@ -182,7 +104,7 @@ def render_dashboards(
             # `std.extVar('plan')` stays the plan object for the templates; parsed by
             # std.parseJson (Go's JSON decoder), not as Jsonnet code, which is far slower.
             ext_codes={"plan": f"std.parseJson(std.extVar('{_PLAN_JSON}'))"},
-            ext_vars={_PLAN_JSON: json.dumps(dashboard_data(plan, page), sort_keys=True)},
+            ext_vars={_PLAN_JSON: json.dumps(dashboard_data(plan), sort_keys=True)},
         )
     except RuntimeError as err:
         raise DashboardError(_error_message(str(err), root)) from None
@@ -203,10 +125,12 @@ def config_map(plan: Plan, uid: str, dashboard_json: str) -> dict[str, Any]:
 
 
 def files(plan: Plan, page: Page, template_dir: str | None = None) -> list[File]:
-    """Every dashboard of the page as JSON (indented, for review), and each minified in a ConfigMap
-    for Grafana's sidecar."""
+    """The environment's dashboards as JSON (indented, for review), and each minified in a ConfigMap
+    for Grafana's sidecar: rendered with the first part of the tree, as they do not depend on the services."""
+    if page.number != 1:
+        return []
     result = []
-    for uid, dashboard in render_dashboards(plan, template_dir, page).items():
+    for uid, dashboard in render_dashboards(plan, template_dir).items():
         result.append(File(f"grafana/dashboards/{uid}.json", render.json_file(dashboard)))
         document = render.yaml_file(plan.environment.name, config_map(plan, uid, render.json_compact(dashboard)))
         result.append(File(f"grafana/configmaps/{uid}.yaml", document, kubernetes=True))

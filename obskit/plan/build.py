@@ -40,7 +40,7 @@ def plan_service(
     env: Environment, service: Service, tier: Tier, velero: VeleroPlan | None, findings: dr.DRFindings
 ) -> ServicePlan:
     interval = service.metrics.interval or tier.scrape_interval
-    uid = conventions.dashboard_uid(env.name, service.name)
+    uid = conventions.dashboard_uid(env.name, "slo")
     return ServicePlan(
         service=service,
         tier=tier,
@@ -63,7 +63,7 @@ def plan_service(
             "team": service.team,
         },
         dashboard_uid=uid,
-        dashboard_url=f"{env.grafana_url}/d/{uid}" if env.grafana_url else None,
+        dashboard_url=f"{env.grafana_url}/d/{uid}?var-service={service.name}" if env.grafana_url else None,
         runbook_template=service.runbook_url or f"{env.runbook_base}/{conventions.RUNBOOK_PATH}",
     )
 

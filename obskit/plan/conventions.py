@@ -20,6 +20,12 @@ BUDGET_REMAINING = "slo:error_budget_remaining:ratio"
 SAMPLE_TIMESTAMP = "slo:sli_data:timestamp"
 OLDEST_TIMESTAMP = "slo:sli_data:oldest_timestamp"
 DATA_COVERAGE = "slo:sli_data:coverage_ratio"
+# What templated dashboards read instead of numbers baked per service: an info series per SLO
+# (team, tier, window, the service's scrape job), each burn-rate alert's threshold factor, and the
+# DR limits (label `limit`: rpo, rto, backup_age, archive_age, base_backup_age, drill_age, restore_estimate).
+SLO_INFO = "slo:meta:info"
+BURN_THRESHOLD = "slo:burn_rate_threshold:factor"
+DR_LIMIT = "dr:limit:seconds"
 
 
 def errors_rate(window: Duration) -> str:
@@ -78,6 +84,9 @@ def _shortened(name: str, limit: int) -> str:
         return name
     digest = hashlib.sha256(name.encode()).hexdigest()[:8]
     return f"{name[: limit - 9].rstrip('-')}-{digest}"
+
+
+DASHBOARD_KINDS = ("overview", "slo", "dr")  # the environment's dashboards, whatever its services
 
 
 def dashboard_uid(*parts: str) -> str:

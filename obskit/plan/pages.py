@@ -1,16 +1,13 @@
-"""Pages: runs of services drawn and rendered together. Each page is one part of the tree
-(rendered on its own, possibly in a worker) with its own overview and DR dashboard once the
-environment needs more than one."""
+"""Pages: runs of services rendered together. Each page is one part of the tree, rendered on
+its own, possibly in a worker."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 
-from obskit.plan.conventions import dashboard_uid
 from obskit.plan.types import Plan
 
-# Services per part and per dashboard page: keeps a full DR dashboard's ConfigMap well under
-# Kubernetes' 1 MiB object limit and go-jsonnet's heap per evaluation small (benchmarks/README.md).
+# Services per part: enough to amortise a worker's start, few enough to keep the parts even.
 SERVICES_PER_PAGE = 50
 
 
@@ -22,9 +19,6 @@ class Page:
     stop: int
     number: int = 1
     count: int = 1
-
-    def uid(self, env: str, kind: str) -> str:
-        return dashboard_uid(env, kind) if self.number == 1 else dashboard_uid(env, kind, str(self.number))
 
 
 def pages(plan: Plan, services_per_page: int = SERVICES_PER_PAGE) -> list[Page]:

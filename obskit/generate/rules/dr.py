@@ -128,8 +128,44 @@ def dr_alerts(service_plan: ServicePlan) -> list[tuple[str, list[CheckedAlert]]]
     return groups
 
 
+LIMITS_INTERVAL = Duration(60_000)  # within Prometheus' 5m lookback: dashboards see no gaps
+
+
+def dr_limits(service_plan: ServicePlan) -> list[dict[str, Any]]:
+    """The plan's DR numbers as series, so one templated dashboard draws every service's own."""
+    tier = service_plan.tier
+    base = {k: v for k, v in service_plan.labels.items() if k not in ("team", "tier", names.ALERT_MARKER[0])}
+
+    def limit(kind: str, value: Duration, **labels: str) -> dict[str, Any]:
+        return {"record": names.DR_LIMIT, "expr": f"vector({secs(value)})", "labels": {**base, "limit": kind, **labels}}
+
+    rules = [limit("rpo", tier.rpo), limit("rto", tier.rto)]
+    if service_plan.velero is not None:
+        rules.append(limit("backup_age", service_plan.velero.age_limit, schedule=service_plan.velero.frequent.name))
+    for ds in service_plan.datastores:
+        job = ds.datastore.exporter_job
+        rules.append(limit("archive_age", tier.rpo, datastore=ds.name, exporter_job=job))
+        if ds.base_backup_limit is not None:
+            rules.append(limit("base_backup_age", ds.base_backup_limit, datastore=ds.name))
+        rules.append(limit("drill_age", ds.drill_limit, datastore=ds.name))
+        if ds.restore is not None:
+            rules.append(limit("restore_estimate", ds.restore.total, datastore=ds.name))
+    return rules
+
+
 def dr_groups(service_plan: ServicePlan) -> list[Group]:
-    return [{"name": name, "rules": [a.rule for a in alerts]} for name, alerts in dr_alerts(service_plan)]
+    groups: list[Group] = [
+        {"name": name, "rules": [a.rule for a in alerts]} for name, alerts in dr_alerts(service_plan)
+    ]
+    if groups:
+        groups.append(
+            {
+                "name": names.group_name(service_plan.name, "dr-limits"),
+                "interval": str(LIMITS_INTERVAL),
+                "rules": dr_limits(service_plan),
+            }
+        )
+    return groups
 
 
 def dr_test_groups(service_plan: ServicePlan, expected: Any) -> dict[Duration, list[dict[str, Any]]]:

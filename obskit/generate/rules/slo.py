@@ -13,6 +13,7 @@ from fractions import Fraction
 
 from obskit.generate.rules.common import Group, Rule
 from obskit.plan import burnrate
+from obskit.plan import conventions as names
 from obskit.plan.conventions import (
     BUDGET_REMAINING,
     DATA_COVERAGE,
@@ -192,6 +193,13 @@ def slo_groups(service_plan: ServicePlan, slo_plan: SLOPlan) -> list[Group]:
         *_window_rules(SHORT_WINDOWS, match, labels),
     ]
     windows = long_windows(slo_plan.window)
+    info = {
+        **labels,
+        "team": service_plan.service.team,
+        "tier": service_plan.tier.name,
+        "slo_window": str(slo_plan.window),
+        "scrape_job": service_plan.service.job,
+    }
     long = [
         _record(OBJECTIVE, f"vector({burnrate.decimal_text(objective)})", labels),
         _record(ERROR_BUDGET, f"vector({burnrate.decimal_text(budget)})", labels),
@@ -204,6 +212,22 @@ def slo_groups(service_plan: ServicePlan, slo_plan: SLOPlan) -> list[Group]:
         _record(SAMPLE_TIMESTAMP, f"timestamp({total_rate(COARSE_WINDOW)}{match})", labels),
         _record(DATA_COVERAGE, f"clamp_max({_covered_seconds(slo_plan)} / {slo_plan.window.ms // 1000}, 1)", labels),
         *_increase_rules(slo_plan),
+    ]
+    described = [
+        _record(names.SLO_INFO, "vector(1)", info),
+        *[
+            _record(
+                names.BURN_THRESHOLD,
+                f"vector({burnrate.decimal_text(burn.factor)})",
+                {
+                    **labels,
+                    "long_window": str(burn.pair.long),
+                    "short_window": str(burn.pair.short),
+                    "severity": burn.severity,
+                },
+            )
+            for burn in slo_plan.burn_alerts
+        ],
     ]
     coverage = [
         _record(OLDEST_TIMESTAMP, f"min_over_time({SAMPLE_TIMESTAMP}{match}[{slo_plan.window}])", labels),
@@ -223,6 +247,11 @@ def slo_groups(service_plan: ServicePlan, slo_plan: SLOPlan) -> list[Group]:
             "name": group_name(service_plan.name, slo_plan.name, "sli-long"),
             "interval": str(LONG_GROUP_INTERVAL),
             "rules": long,
+        },
+        {
+            "name": group_name(service_plan.name, slo_plan.name, "info"),
+            "interval": str(LONG_GROUP_INTERVAL),  # constants, seen within the 5m lookback
+            "rules": described,
         },
         {
             "name": group_name(service_plan.name, slo_plan.name, "coverage"),
