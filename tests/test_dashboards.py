@@ -83,13 +83,13 @@ def test_the_example_gets_the_three_templated_dashboards(dashboards: dict[str, d
     assert sorted(dashboards) == ["obskit-prod-dr", "obskit-prod-overview", "obskit-prod-slo"]
 
 
-def test_the_dashboards_are_the_same_whatever_the_services(write_spec) -> None:
+def test_the_dashboards_are_the_same_whatever_the_services(tmp_path: Path) -> None:
     """Nothing of a service is drawn into a dashboard: its numbers are series the rules record. So an
     environment of any size has these three dashboards, each the size it has here."""
     from benchmarks.synthetic import write_spec as synthetic_spec
 
-    few = render_dashboards(load_plan(synthetic_spec(Path(write_spec("x").parent) / "few", 3), "prod"))
-    many = render_dashboards(load_plan(synthetic_spec(Path(write_spec("x").parent) / "many", 120), "prod"))
+    few = render_dashboards(load_plan(synthetic_spec(tmp_path / "few", 3), "prod"))
+    many = render_dashboards(load_plan(synthetic_spec(tmp_path / "many", 120), "prod"))
     assert few == many and len(few) == 3
 
 
