@@ -43,7 +43,8 @@ def _backup_too_old(service_plan: ServicePlan) -> CheckedAlert:
         (
             f"The last successful backup is older than {'the RPO' if kind == 'page' else 'planned'}.",
             f"The last successful Velero backup of {service_plan.name} (schedule {{{{ $labels.schedule }}}}) is "
-            f"older than {what}; backups run on '{velero.cron}' and take about {velero.backup_duration}.",
+            f"older than {what}; backups take about {velero.backup_duration}; the disaster-recovery runbook "
+            "gives their schedule.",
         ),
         for_,
     )
