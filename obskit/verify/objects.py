@@ -18,6 +18,7 @@ import jsonschema
 import kubernetes_validate
 from kubernetes_validate.utils import schema_contents
 from referencing import Registry, Resource
+from referencing.jsonschema import DRAFT202012
 
 KUBERNETES_SCHEMA = "kubernetes"
 # How each kind obskit writes is checked: a core kind against the Kubernetes schema, a custom
@@ -36,14 +37,19 @@ KUBERNETES_VERSION = kubernetes_validate.latest_version()
 
 
 @cache
-def _core_validator(api_version: str, kind: str) -> jsonschema.Draft202012Validator:
-    """The strict schema validator for one kind, built once: kubernetes_validate.validate reads
-    and parses the schema files on every call."""
+def _core_schema(api_version: str, kind: str) -> tuple[dict[str, Any], Registry[Any]]:
     schema_dir = f"kubernetes-json-schema/v{KUBERNETES_VERSION}-local-strict"
     group_version = re.sub(r"^([^./]*)(?:\.[^/]*)?/", r"\1-", api_version)  # batch/v1 -> batch-v1
     schema = schema_contents(f"{schema_dir}/{kind.lower()}-{group_version}.json", KUBERNETES_VERSION)
     definitions = schema_contents(f"{schema_dir}/_definitions.json", KUBERNETES_VERSION)
-    registry = Resource.from_contents(definitions) @ (Resource.from_contents(schema) @ Registry())
+    return schema, Resource.from_contents(definitions) @ (Resource.from_contents(schema) @ Registry())
+
+
+@cache
+def _core_validator(api_version: str, kind: str) -> jsonschema.Draft202012Validator:
+    """The strict schema validator for one kind, built once: kubernetes_validate.validate reads
+    and parses the schema files on every call."""
+    schema, registry = _core_schema(api_version, kind)
     return jsonschema.Draft202012Validator(schema, registry=registry)
 
 
@@ -95,3 +101,62 @@ def object_problems(document: Any) -> list[str]:
         return [f"rejected by the {document['kind']} model: {err}"]
     dumped = parsed.model_dump(by_alias=True, exclude_none=True, mode="json")
     return list(_differences(document, dumped, ""))
+
+
+# What a schema may require of a string beyond its type; minLength up to a name's shortest is harmless.
+_STRING_CONSTRAINTS = ("pattern", "format", "enum", "const", "maxLength", "contentEncoding")
+_MODEL_URI = "urn:obskit:model"
+
+
+@cache
+def _schema_of(api_version: str, kind: str) -> tuple[dict[str, Any], Registry[Any], str]:
+    """The JSON schema a kind is checked against (the typed model's own for a custom resource)."""
+    checker = KINDS[(api_version, kind)]
+    if checker == KUBERNETES_SCHEMA:
+        schema, registry = _core_schema(api_version, kind)
+        return schema, registry, str(schema.get("$id", ""))
+    schema = _model(checker).model_json_schema(by_alias=True)
+    resource = Resource.from_contents(schema, default_specification=DRAFT202012)
+    return schema, Registry().with_resource(_MODEL_URI, resource), _MODEL_URI
+
+
+def _unconstrained(schema: Any, value: Any, resolver: Any, mark: str) -> bool:
+    if not isinstance(schema, dict):
+        return True
+    if "$ref" in schema:
+        resolved = resolver.lookup(schema["$ref"])
+        return _unconstrained(resolved.contents, value, resolved.resolver, mark) and _unconstrained(
+            {key: item for key, item in schema.items() if key != "$ref"}, value, resolver, mark
+        )
+    for keyword in ("anyOf", "oneOf", "allOf"):
+        if not all(_unconstrained(branch, value, resolver, mark) for branch in schema.get(keyword, [])):
+            return False
+    if isinstance(value, str):
+        if mark not in value:
+            return True
+        return not any(key in schema for key in _STRING_CONSTRAINTS) and schema.get("minLength", 0) <= 2
+    if isinstance(value, dict):
+        if "patternProperties" in schema and any(mark in str(key) for key in value):
+            return False
+        properties, extra = schema.get("properties", {}), schema.get("additionalProperties", {})
+        return all(
+            mark not in str(key)
+            and _unconstrained(properties.get(key, extra if isinstance(extra, dict) else {}), item, resolver, mark)
+            for key, item in value.items()
+        )
+    if isinstance(value, list):
+        return all(_unconstrained(schema.get("items", {}), item, resolver, mark) for item in value)
+    return True
+
+
+def renaming_safe(document: Any, mark: str) -> bool:
+    """Whether an object whose strings hold placeholders (marked by `mark`) passes or fails its
+    check alike for any names put in their place: every such string stands where the kind's
+    schema asks nothing of a string but its type, and no key holds one."""
+    if not isinstance(document, dict):
+        return False
+    key = (str(document.get("apiVersion")), str(document.get("kind")))
+    if key not in KINDS:
+        return False
+    schema, registry, base = _schema_of(*key)
+    return _unconstrained(schema, document, registry.resolver(base_uri=base), mark)
