@@ -106,6 +106,7 @@ def object_problems(document: Any) -> list[str]:
 # What a schema may require of a string beyond its type; minLength up to a name's shortest is harmless.
 _STRING_CONSTRAINTS = ("pattern", "format", "enum", "const", "maxLength", "contentEncoding")
 _MODEL_URI = "urn:obskit:model"
+_UNWALKED = ("not", "if", "prefixItems", "patternProperties", "dependentSchemas", "contains", "propertyNames")
 
 
 @cache
@@ -123,6 +124,8 @@ def _schema_of(api_version: str, kind: str) -> tuple[dict[str, Any], Registry[An
 def _unconstrained(schema: Any, value: Any, resolver: Any, mark: str) -> bool:
     if not isinstance(schema, dict):
         return True
+    if any(keyword in schema for keyword in _UNWALKED):
+        return False
     if "$ref" in schema:
         resolved = resolver.lookup(schema["$ref"])
         return _unconstrained(resolved.contents, value, resolved.resolver, mark) and _unconstrained(
@@ -136,8 +139,6 @@ def _unconstrained(schema: Any, value: Any, resolver: Any, mark: str) -> bool:
             return True
         return not any(key in schema for key in _STRING_CONSTRAINTS) and schema.get("minLength", 0) <= 2
     if isinstance(value, dict):
-        if "patternProperties" in schema and any(mark in str(key) for key in value):
-            return False
         properties, extra = schema.get("properties", {}), schema.get("additionalProperties", {})
         return all(
             mark not in str(key)

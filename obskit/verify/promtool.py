@@ -46,16 +46,34 @@ def check_rules(root: Path, files: list[str]) -> Outcome:
     return _run(["check", "rules", "--lint-fatal", *files], root) if files else Outcome(True, "no rule files")
 
 
+def batches(root: Path, files: list[str], processes: int) -> list[tuple[Path, list[str]]]:
+    """Unit-test files in batches for `processes` promtool processes: largest first, so that the long
+    files start early and the short ones fill the gaps, a few per batch to spare promtool's
+    start-up per file."""
+    ordered = sorted(files, key=lambda name: (-(root / name).stat().st_size, name))
+    size = max(1, len(ordered) // (max(1, processes) * 8))
+    return [(root, ordered[i : i + size]) for i in range(0, len(ordered), size)]
+
+
 def test_rules(root: Path, files: list[str], processes: int = 1) -> Outcome:
     """`promtool test rules` on unit-test files given relative to root, on up to `processes`
     promtool processes at once (promtool tests its files one after another, on one core)."""
     if not files:
         return Outcome(True, "no test files")
-    # Largest first, in batches taken by whichever process is free: the long files start early and
-    # the short ones fill the gaps. Batches of a few files spare promtool's start-up per file.
-    ordered = sorted(files, key=lambda name: (-(root / name).stat().st_size, name))
-    size = max(1, len(ordered) // (max(1, processes) * 8))
-    batches = [ordered[i : i + size] for i in range(0, len(ordered), size)]
-    with ThreadPoolExecutor(max_workers=max(1, processes)) as pool:
-        outcomes = list(pool.map(lambda batch: _run(["test", "rules", *batch], root), batches))
+    outcomes = _run_all(batches(root, files, processes), processes)
     return Outcome(all(o.ok for o in outcomes), "\n".join(o.output for o in outcomes if not o.ok or len(outcomes) == 1))
+
+
+def test_rule_sets(sets: list[tuple[Path, list[str]]], processes: int = 1) -> list[Outcome]:
+    """One outcome per set of unit-test files (relative to its root), each set tested by one
+    promtool process, up to `processes` at once; an empty set passes."""
+    return _run_all(sets, processes)
+
+
+def _run_all(sets: list[tuple[Path, list[str]]], processes: int) -> list[Outcome]:
+    def run(item: tuple[Path, list[str]]) -> Outcome:
+        root, files = item
+        return _run(["test", "rules", *files], root) if files else Outcome(True, "no test files")
+
+    with ThreadPoolExecutor(max_workers=max(1, processes)) as pool:
+        return list(pool.map(run, sets))

@@ -2,27 +2,32 @@
 
 `promtool test rules` costs seconds per service, and a fleet's services mostly share a few
 shapes: the same tier, SLO kinds and datastores, differing only in their service, namespace
-and team names. Testing one service of a shape then says what promtool would say for every
-other service of it, provided the renaming cannot change an outcome. This module finds the
-shapes and proves that proviso for each, or leaves a service to be tested on its own.
+and team names. This module finds the shapes, so that promtool runs once per shape.
 
 A service's canonical text is its files with its names (the file's service name, and its
-namespace and team as its rules label them) replaced by placeholders. Services with equal
-canonical text form a shape. Service B's files are then service A's with each of A's names
-replaced by B's, everywhere. promtool's outcome is the same up to that renaming when the
-placeholders of the shared text sit only where promtool compares strings for equality:
+namespace and team as its rules label them) replaced by placeholders (`§0§`, `§1§`, `§2§`).
+Services with equal canonical text form a shape, and promtool runs on that text itself,
+written out with the placeholders standing as names. Each service's files are that text
+with its own names put in, one to one. The run speaks for every service of the shape when
+the names can only be copied and compared for equality:
 
-* label values: of equality matchers, of input and expected series, of rule and expected
-  alert labels (no regex matcher on a label where a renamed value may appear, no function
-  that reads or rewrites label values, no topk-style selection that breaks ties by labels);
-* literal text of annotations and labels, outside template actions, and template actions
-  that only print a label (`{{ $labels.service }}`);
-* group names and the test's path to its own rule file;
+* placeholders sit only in label values of equality matchers, input and expected series and
+  alert labels, in the literal text of annotations, in group names and in the test's path to
+  its own rule file; no regex matcher reads a label whose values are renamed, no function
+  reads or rewrites label values (label_replace, topk's ties, histogram_quantile's `le`);
+* template actions only print a label or the value (`{{ $labels.job }}`,
+  `{{ $value | humanizePercentage }}`), and a rule's label is literal text or one such
+  action, never a concatenation that could spell a name;
+* no escape sequence can spell a name past the renaming (no double-quoted YAML, matcher
+  values written as they read), and every plain YAML scalar with a name in it reads as text
+  whatever the name (it starts with the name or a letter and is too long for `true`);
+* names are lower-case letters, digits and dashes, at least three long, starting with a
+  letter, and not YAML or PromQL words.
 
-and the names themselves cannot change how YAML or PromQL reads the text (lower-case
-letters, digits and dashes, starting with a letter, not a YAML 1.1 boolean or null). The
-renaming is one-to-one on strings, so equal label values stay equal and different ones
-stay different. Anything else, an unknown field included, and the service is tested alone.
+Since the placeholders' `§` is in no file, a placeholder is never made or broken by joining
+strings, so what promtool computes for a service is what it computes for the shared text with
+the service's names put in. When the shared text fails, each service of the shape is tested
+on its own: a failure is then reported against the real files.
 """
 
 from __future__ import annotations
@@ -44,16 +49,22 @@ except ImportError:  # pragma: no cover - PyYAML built without libyaml
 RULE_FILES = "prometheus/rulefiles"
 TEST_FILES = "prometheus/tests"
 MARK = "\u00a7"  # "§": in no name (checked), so placeholders cannot be confused with text
+_PLACEHOLDER = re.compile(rf"{MARK}\d+{MARK}")
+# Characters no YAML number, boolean, null or timestamp has: a plain scalar with one is text.
+_ONLY_IN_TEXT = set("{}()[]\"'/,*|@!#%&?;`")
 _NAME = re.compile(r"[a-z][a-z0-9-]*")
-CRON = re.compile(r"[0-9*/,-]+(?: [0-9*/,-]+){4}")  # a CronJob's or Velero Schedule's schedule, as obskit writes it
-_YAML_WORDS = {"y", "n", "yes", "no", "on", "off", "true", "false", "null"}
+CRON = re.compile(r"[0-9][0-9*/,-]*(?: [0-9*/,-]+){4}")  # a schedule as obskit writes it, plain in YAML
+_WORDS = {"yes", "off", "true", "false", "null", "inf", "nan"}
 # How obskit's rules label a service's namespace and team; the service name is the file's.
 _LABELLED = {role: re.compile(rf"^ +{role}: ({_NAME.pattern})$", re.MULTILINE) for role in ("namespace", "team")}
 # Functions whose result depends on label values beyond their equality.
 _LABEL_READERS = {"label_replace", "label_join", "sort_by_label", "sort_by_label_desc", "info"}
+_NUMERIC_LABELS = {"le", "quantile"}  # read as numbers by histogram_quantile and summaries
 _TIE_BREAKERS = {"topk", "bottomk", "limitk", "limit_ratio"}
-_ACTION = re.compile(r"\{\{.*?\}\}", re.DOTALL)
-_PRINTED_LABEL = re.compile(r"\{\{-?\s*(?:\$labels|\.Labels|\$externalLabels)\.[A-Za-z_][A-Za-z0-9_]*\s*-?\}\}")
+_PRINTED_LABEL = r"\{\{ ?\$labels\.[A-Za-z_][A-Za-z0-9_]* ?\}\}"
+_HUMANIZE = "humanize|humanize1024|humanizePercentage|humanizeDuration|humanizeTimestamp"
+_PRINTED_VALUE = rf"\{{\{{ ?\$value(?: \| (?:{_HUMANIZE}))? ?\}}\}}"
+_ALLOWED_ACTIONS = re.compile(rf"{_PRINTED_LABEL}|{_PRINTED_VALUE}")
 
 
 @dataclass(frozen=True)
@@ -67,10 +78,16 @@ class Unit:
 
 @dataclass(frozen=True)
 class Shape:
-    """Services tested by testing the first: `services[0]` is the one promtool runs."""
+    """Services tested together: one service's own files, or for several the shared text's
+    (`files`, by path, the placeholders standing as names) that promtool runs instead."""
 
     unit: Unit
     services: tuple[str, ...]
+    files: tuple[tuple[str, str], ...] = ()
+
+    @property
+    def shared(self) -> bool:
+        return bool(self.files)
 
 
 def units(root: Path) -> list[Unit]:
@@ -89,7 +106,7 @@ def _eligible(name: str) -> bool:
     """A name YAML and PromQL read as plain text wherever it stands, or a five-field cron schedule."""
     if CRON.fullmatch(name):
         return True
-    return len(name) >= 2 and _NAME.fullmatch(name) is not None and name not in _YAML_WORDS
+    return len(name) >= 3 and _NAME.fullmatch(name) is not None and name not in _WORDS
 
 
 def names(unit: Unit, rule_text: str) -> list[str]:
@@ -135,55 +152,101 @@ class _Audit:
         if MARK in str(value):
             raise _Unsound(f"{where}: a renamed name in {value!r}")
 
-    def label_set(self, labels: Any, where: str) -> None:
+    def label_set(self, labels: Any, where: str, templated: bool = False) -> None:
+        """Label names are never renamed; a value is literal or, in a rule, one printed label."""
         if labels is None:
             return
         if not isinstance(labels, dict):
             raise _Unsound(f"{where}: not a label map")
         for name, value in labels.items():
             self.plain(name, where)
-            self.template(value, where)
-            if MARK in str(value) or "$labels" in str(value) or ".Labels" in str(value):
+            text = str(value)
+            if "{{" in text or "}}" in text:
+                if not templated or re.fullmatch(_PRINTED_LABEL, text) is None:
+                    raise _Unsound(f"{where}: label {name} is built by a template")
+                self.renamed_labels.add(str(name))
+            elif MARK in text:
                 self.renamed_labels.add(str(name))
 
     def template(self, text: Any, where: str) -> None:
-        """Literal text may hold renamed names; template actions may only print a label."""
-        for action in _ACTION.findall(str(text)):
-            self.plain(action, where)
-            reads_labels = any(word in action for word in ("$labels", ".Labels", "$externalLabels"))
-            if "query" in action or (reads_labels and not _PRINTED_LABEL.fullmatch(action)):
-                raise _Unsound(f"{where}: template action {action} reads labels")
+        """Literal text may hold renamed names; template actions may only print a label or the value."""
+        rest = _ALLOWED_ACTIONS.sub("", str(text))
+        if "{{" in rest or "}}" in rest:
+            raise _Unsound(f"{where}: a template action beyond printing a label or the value")
 
     def promql(self, text: Any, where: str) -> None:
+        text = str(text)
         try:
-            expr = promql_parser.parse(str(text))
+            expr = promql_parser.parse(text)
         except ValueError as err:
             raise _Unsound(f"{where}: {err}") from None
         equal_values: list[str] = []
+        strings: list[str] = []
         for node in _nodes(expr):
             if isinstance(node, promql_parser.VectorSelector):
                 self.plain(node.name or "", where)
                 for matchers in [node.matchers.matchers, *node.matchers.or_matchers]:
                     for matcher in matchers:
+                        strings.append(matcher.value)
                         if matcher.op in (promql_parser.MatchOp.Re, promql_parser.MatchOp.NotRe):
                             self.regex_labels.add(matcher.name)
                         elif MARK in matcher.value:
                             if matcher.name == "__name__":
                                 raise _Unsound(f"{where}: a renamed metric name")
+                            if not any(f"{quote}{matcher.value}{quote}" in text for quote in "\"'`"):
+                                raise _Unsound(f"{where}: a matcher value written with escapes")
                             self.renamed_labels.add(matcher.name)
                             equal_values.append(matcher.value)
+            elif isinstance(node, promql_parser.StringLiteral):
+                strings.append(node.val)
             elif isinstance(node, promql_parser.Call) and node.func.name in _LABEL_READERS:
                 raise _Unsound(f"{where}: {node.func.name}() reads label values")
             elif isinstance(node, promql_parser.AggregateExpr) and str(node.op).lower() in _TIE_BREAKERS:
                 raise _Unsound(f"{where}: {node.op} breaks ties by labels")
-        # every placeholder of the text must be one of an equality matcher's value
-        if str(text).count(MARK) != sum(value.count(MARK) for value in equal_values):
+        # every placeholder, as written and as read, is one of an equality matcher's value
+        placed = sum(value.count(MARK) for value in equal_values)
+        if text.count(MARK) != placed or sum(value.count(MARK) for value in strings) != placed:
             raise _Unsound(f"{where}: a renamed name outside equality matchers")
 
-    def check_regexes(self) -> None:
+    def check_labels(self) -> None:
         both = self.regex_labels & self.renamed_labels
         if both:
             raise _Unsound(f"a regex matcher reads label {sorted(both)[0]}, whose values are renamed")
+        numeric = _NUMERIC_LABELS & self.renamed_labels
+        if numeric:
+            raise _Unsound(f"label {sorted(numeric)[0]} is read as a number, and its values are renamed")
+
+
+def yaml_reads_names_as_text(text: str) -> bool:
+    """Whether the YAML text (with placeholders) reads alike for any names put in."""
+    try:
+        _yaml_reads_names_as_text(text, "")
+    except (_Unsound, yaml.YAMLError):
+        return False
+    return True
+
+
+def _yaml_reads_names_as_text(text: str, where: str) -> None:
+    """No double-quoted scalar (its escapes could spell a name), and every plain scalar with a
+    placeholder reads as text for any name: it is the name, or holds a character no YAML number
+    or word has, or starts with a name or a letter and is too long to be a YAML word."""
+    pending = list(yaml.compose_all(text, Loader=_Loader))
+    while pending:
+        node = pending.pop()
+        if isinstance(node, yaml.ScalarNode):
+            value = str(node.value)
+            if node.style == '"':
+                raise _Unsound(f"{where}: a double-quoted scalar")
+            if not node.style and MARK in value and not _PLACEHOLDER.fullmatch(value):  # plain
+                literal = _PLACEHOLDER.sub("", value)
+                names = (len(value) - len(literal)) // 3
+                starts_as_text = (value[0].isalpha() or value[0] == MARK) and len(literal) + 3 * names >= 6
+                if not starts_as_text and not _ONLY_IN_TEXT.intersection(literal):
+                    raise _Unsound(f"{where}: {value!r} could read as other than text for some name")
+        elif isinstance(node, yaml.MappingNode):
+            pending += [item for pair in node.value for item in pair]
+        elif isinstance(node, yaml.SequenceNode):
+            pending += node.value
 
 
 def _nodes(expr: Any) -> Iterator[Any]:
@@ -221,7 +284,7 @@ def _audit_rules(audit: _Audit, document: Any, where: str) -> None:
             for field in ("record", "alert", "for", "keep_firing_for"):
                 audit.plain(rule.get(field, ""), where)
             audit.promql(rule.get("expr", ""), f"{where}: {rule.get('record') or rule.get('alert')}")
-            audit.label_set(rule.get("labels"), where)
+            audit.label_set(rule.get("labels"), where, templated=True)
             for name, text in (rule.get("annotations") or {}).items():
                 audit.plain(name, where)
                 audit.template(text, where)
@@ -265,11 +328,13 @@ def unsound(unit: Unit, texts: list[str]) -> str | None:
     """Why testing this canonical unit would not speak for its shape's other services (None: it does)."""
     audit = _Audit()
     try:
+        for name, text in zip((unit.rule_file, *unit.test_files), texts, strict=True):
+            _yaml_reads_names_as_text(text, name)
         _audit_rules(audit, yaml.load(texts[0], Loader=_Loader), unit.rule_file)
         rule_file = Path("..", *Path(unit.rule_file).parts[1:]).as_posix()  # as the tests name it
         for name, text in zip(unit.test_files, texts[1:], strict=True):
             _audit_tests(audit, yaml.load(text, Loader=_Loader), rule_file, name)
-        audit.check_regexes()
+        audit.check_labels()
     except _Unsound as err:
         return str(err)
     except yaml.YAMLError as err:
@@ -306,13 +371,15 @@ def shapes(root: Path, all_units: list[Unit]) -> Shapes:
             found.append(Shape(members[0], (members[0].service,)))
             continue
         parts = text.split("\0")[len(members[0].test_files) :]
-        why = unsound(_canonical_unit(members[0]), parts)
+        unit = _canonical_unit(members[0])
+        why = unsound(unit, parts)
         if why is None:
-            found.append(Shape(members[0], tuple(unit.service for unit in members)))
+            files = tuple(zip((unit.rule_file, *unit.test_files), parts, strict=True))
+            found.append(Shape(unit, tuple(member.service for member in members), files))
         else:
             found += [Shape(unit, (unit.service,)) for unit in members]
             reasons.update({unit.service: why for unit in members})
-    return Shapes(sorted(found, key=lambda shape: shape.unit.service), reasons, names_of)
+    return Shapes(sorted(found, key=lambda shape: shape.services[0]), reasons, names_of)
 
 
 def placeholder(role: int) -> str:

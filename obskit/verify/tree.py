@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import tempfile
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -56,6 +57,15 @@ def _owner(resource: str, services: set[str]) -> str | None:
     return next((stem for i in range(len(parts), 0, -1) if (stem := "-".join(parts[:i])) in services), None)
 
 
+def _alike(shared: str) -> bool:
+    """Whether objects written as this text (placeholders for names) pass or fail alike whatever
+    the names: YAML reads every name as text, and the schema constrains no string holding one."""
+    if not shapes.yaml_reads_names_as_text(shared):
+        return False
+    documents = yaml.load_all(shared, Loader=_Loader)
+    return all(objects.renaming_safe(document, shapes.MARK) for document in documents if document is not None)
+
+
 def _object_check(root: Path, names: dict[str, list[str]]) -> Check:
     """Every object of the kustomization against its model or schema. Files that are the same up to
     their service's names and schedules, with every name where the schema constrains no string,
@@ -80,10 +90,13 @@ def _object_check(root: Path, names: dict[str, list[str]]) -> Check:
     problems: list[str] = []
     count = checked = 0
     for key, members in by_shape.items():
-        shared = yaml.load_all(key.split("\0", 1)[1], Loader=_Loader) if len(members) > 1 else None
-        alike = shared is not None and all(objects.renaming_safe(doc, shapes.MARK) for doc in shared if doc is not None)
+        alike = len(members) > 1 and _alike(key.split("\0", 1)[1])
         for resource in members[:1] if alike else members:
-            documents = _load_documents(root, resource)
+            try:
+                documents = _load_documents(root, resource)
+            except yaml.YAMLError as err:
+                problems.append(f"{resource}: not YAML: {err}")
+                continue
             checked += len(documents)
             found = [
                 f"{resource}: {problem}" for document in documents for problem in objects.object_problems(document)
@@ -100,10 +113,13 @@ def _object_check(root: Path, names: dict[str, list[str]]) -> Check:
 
 def _same_groups_text(crd: str, plain: str) -> bool:
     """Whether the PrometheusRule's text ends in the plain file's groups, indented under `spec:`:
-    equal text reads as equal groups, and comparing it spares parsing both."""
-    _, spec, crd_groups = crd.partition("\nspec:\n  groups:\n")
+    equal text reads as equal groups, and comparing it spares parsing both. One document each,
+    no anchor in the PrometheusRule's head; anything else is left to parsing."""
+    head, spec, crd_groups = crd.partition("\nspec:\n  groups:\n")
     _, top, plain_groups = plain.partition("\ngroups:\n")
-    return bool(spec and top) and crd_groups == "".join(f"  {line}" for line in plain_groups.splitlines(keepends=True))
+    if not (spec and top) or "&" in head or "\n---" in crd or "\n---" in plain:
+        return False
+    return crd_groups == "".join(f"  {line}" for line in plain_groups.splitlines(keepends=True))
 
 
 def _same_rules_check(root: Path) -> Check:
@@ -146,58 +162,108 @@ def _routing_checks(root: Path) -> list[Check]:
 
 
 def _shape_lines(found: list[shapes.Shape], alone: dict[str, str]) -> str:
-    """Which services each tested service spoke for, and why any was tested alone."""
+    """How many services each promtool run covered, and why any service was tested alone."""
     lines = []
     for shape in found:
-        if len(shape.services) > 1:
-            others = ", ".join(shape.services[1:4]) + (", ..." if len(shape.services) > 4 else "")
-            lines.append(f"{shape.unit.service}: {len(shape.services)} services of one shape ({others} renamed)")
+        if shape.shared:
+            others = ", ".join(shape.services[:3]) + (", ..." if len(shape.services) > 3 else "")
+            lines.append(f"{len(shape.services)} services of one shape in one run ({others})")
         elif shape.unit.service in alone:
             lines.append(f"{shape.unit.service}: tested alone ({alone[shape.unit.service]})")
     return "\n".join(lines)
+
+
+def _write_shared(found: list[shapes.Shape], scratch: Path) -> list[Path]:
+    """Each shape's shared text in a directory of its own (their paths are the same)."""
+    roots = []
+    for number, shape in enumerate(found):
+        root = scratch / f"shape-{number}"
+        for name, text in shape.files:
+            (root / name).parent.mkdir(parents=True, exist_ok=True)
+            (root / name).write_text(text, encoding="utf-8")
+        roots.append(root)
+    return roots
+
+
+def _promtool_checks(root: Path, found: list[shapes.Shape], all_units: list[shapes.Unit]) -> list[Check]:
+    """promtool on one run per shape: a shape of several services on its shared text (written to
+    a scratch directory); one that fails there is tested service by service, on the real files."""
+    shared = [shape for shape in found if shape.shared]
+    units = {unit.service: unit for unit in all_units}
+    own = [shape.unit for shape in found if not shape.shared]
+    known = {name for unit in all_units for name in (unit.rule_file, *unit.test_files)}
+    other_rules = [name for name in _relative(root, RULE_FILES, ".rules.yaml") if name not in known]
+    other_tests = [name for name in _relative(root, TEST_FILES, ".test.yaml") if name not in known]
+    processes = os.cpu_count() or 1
+    with tempfile.TemporaryDirectory(prefix="obskit-shapes-") as scratch_dir:
+        roots = _write_shared(shared, Path(scratch_dir))
+        # a process per shared file, the largest first, then the services tested on their own
+        runs = sorted(
+            ((root, [name]) for root, shape in zip(roots, shared, strict=True) for name in shape.unit.test_files),
+            key=lambda run: -(run[0] / run[1][0]).stat().st_size,
+        )
+        singles = sorted(name for unit in own for name in unit.test_files) + other_tests
+        outcomes = promtool.test_rule_sets([*runs, *promtool.batches(root, singles, processes)], processes)
+        checked = [promtool.check_rules(root, [unit.rule_file for unit in own] + other_rules)]
+        checked += [
+            promtool.check_rules(shape_root, [shape.unit.rule_file])
+            for shape_root, shape in zip(roots, shared, strict=True)
+        ]
+    failed_roots = {run[0] for run, outcome in zip(runs, outcomes, strict=False) if not outcome.ok}
+    failures = [outcome.output for outcome in outcomes[len(runs) :] if not outcome.ok]
+    retested = [
+        units[service]
+        for shape_root, shape in zip(roots, shared, strict=True)
+        if shape_root in failed_roots
+        for service in shape.services
+    ]
+    if retested:
+        again = promtool.test_rules(root, sorted(name for unit in retested for name in unit.test_files), processes)
+        failures.insert(0, "" if again.ok else again.output)
+    rules_ok = all(outcome.ok for outcome in checked)
+    if not rules_ok and shared:  # name the real files
+        checked = [promtool.check_rules(root, [unit.rule_file for unit in all_units] + other_rules)]
+    runs_text = f"{len(all_units)} services in {len(found)} run{'s' if len(found) != 1 else ''}, one per shape"
+    files = sum(len(unit.test_files) for unit in all_units) + len(other_tests)
+    lines = _shape_lines(found, {})
+    tests_ok = not any(failures)
+    details = "\n".join(part for part in (*failures, lines) if part)
+    return [
+        Check(
+            f"promtool check rules --lint-fatal ({len(all_units) + len(other_rules)} files; {runs_text})",
+            all(outcome.ok for outcome in checked),
+            "\n".join(outcome.output for outcome in checked if not outcome.ok),
+        ),
+        Check(f"promtool test rules ({files} files; {runs_text})", tests_ok, details),
+    ]
 
 
 def check_tree(root: Path) -> Report:
     """Every check of the tree at root; raises PromtoolMissing when promtool cannot be found, and
     AmtoolMissing when the tree has an Alertmanager configuration and amtool cannot be found.
 
-    promtool runs on one service per shape (obskit.verify.shapes): the others are the same files
-    renamed, and the report says how many services each tested one covered."""
+    promtool runs once per shape (obskit.verify.shapes), and the report says how many services
+    each run covered."""
     report = Report()
     if not (root / MANIFEST).is_file():
         report.checks.append(Check(f"{root} holds an obskit tree", False, f"no {MANIFEST}: run `obskit gen` first"))
         return report
     all_units = shapes.units(root)
     shaped = shapes.shapes(root, all_units)
-    found = shaped.found
-    covered = {unit.rule_file for unit in all_units}
-    rule_files = [shape.unit.rule_file for shape in found]
-    rule_files += [name for name in _relative(root, RULE_FILES, ".rules.yaml") if name not in covered]
-    test_files = sorted(name for shape in found for name in shape.unit.test_files)
-    tested = {name for unit in all_units for name in unit.test_files}
-    test_files += [name for name in _relative(root, TEST_FILES, ".test.yaml") if name not in tested]
-    # The promtool processes and the Python checks run side by side: they share nothing. Unit tests
-    # take most of the time, so they get a process per core.
-    with ThreadPoolExecutor(max_workers=2) as pool:
-        checking = pool.submit(promtool.check_rules, root, rule_files)
-        testing = pool.submit(promtool.test_rules, root, test_files, os.cpu_count() or 1)
+    # promtool and the Python checks run side by side: they share nothing.
+    with ThreadPoolExecutor(max_workers=1) as pool:
+        running = pool.submit(_promtool_checks, root, shaped.found, all_units)
         same_rules = _same_rules_check(root)
         objects_checked = _object_check(root, shaped.names)
         routing = _routing_checks(root) if (root / ALERTMANAGER_CONFIG).is_file() else []
-        checked, test_outcome = checking.result(), testing.result()
-    runs = f"{len(all_units)} services of {len(found)} shape{'s' if len(found) != 1 else ''}"
-    report.checks.append(
-        Check(
-            f"promtool check rules --lint-fatal ({len(rule_files)} files; {runs})",
-            checked.ok,
-            "" if checked.ok else checked.output,
+        report.checks += running.result()
+    alone = _shape_lines([shape for shape in shaped.found if not shape.shared], shaped.alone)
+    if alone:
+        report.checks[-1] = Check(
+            report.checks[-1].title,
+            report.checks[-1].ok,
+            "\n".join(part for part in (report.checks[-1].details, alone) if part),
         )
-    )
-    shape_lines = _shape_lines(found, shaped.alone)
-    failure = "" if test_outcome.ok else test_outcome.output + ("\n" if shape_lines else "")
-    report.checks.append(
-        Check(f"promtool test rules ({len(test_files)} files; {runs})", test_outcome.ok, failure + shape_lines)
-    )
     report.checks.append(same_rules)
     report.checks.append(objects_checked)
     report.checks += routing
