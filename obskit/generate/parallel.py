@@ -15,15 +15,17 @@ from collections import deque
 from collections.abc import Iterator
 from concurrent.futures import Future, ProcessPoolExecutor
 
-from obskit.generate.tree import SERVICES_PER_PART, PartFiles, Tree, plan_parts, render_part, tree_files
+from obskit.generate.shaped import ServiceFiles, ShapedRenderer
+from obskit.generate.tree import SERVICES_PER_PART, PartFiles, Tree, plan_parts, render_part, renderer, tree_files
 from obskit.plan.pages import Page
 from obskit.plan.types import Plan
 
-# One part is rendered in this process; from two on, workers pay off despite their start-up
-# (benchmarks/README.md).
-MIN_PARTS_FOR_WORKERS = 2
+# Services rendered one by one (no shape covers them): from two parts' worth on, workers pay off
+# despite their start-up (benchmarks/README.md); services of a shape cost next to nothing.
+MIN_DIRECT_FOR_WORKERS = 2 * SERVICES_PER_PART
 
 _worker_plan: Plan | None = None
+_worker_files: ServiceFiles | None = None
 
 
 def available_cpus() -> int:
@@ -31,21 +33,23 @@ def available_cpus() -> int:
 
 
 def _start_worker(plan: Plan) -> None:
-    global _worker_plan
+    global _worker_plan, _worker_files
     _worker_plan = plan
+    _worker_files = renderer(plan)
     gc.freeze()  # the plan lives as long as the worker: keep the collector's passes off it
 
 
 def _render_in_worker(part: Page) -> PartFiles:
-    assert _worker_plan is not None, "worker started without a plan"
-    return render_part(_worker_plan, part)
+    assert _worker_plan is not None and _worker_files is not None, "worker started without a plan"
+    return render_part(_worker_plan, part, _worker_files)
 
 
 def rendered_parts(plan: Plan, jobs: int, services_per_part: int = SERVICES_PER_PART) -> Iterator[PartFiles]:
     """Every part's files, in part order, rendered by up to `jobs` processes."""
     parts = plan_parts(plan, services_per_part)
-    if jobs <= 1 or len(parts) < MIN_PARTS_FOR_WORKERS:
-        yield from (render_part(plan, part) for part in parts)
+    shapes = ShapedRenderer(plan)
+    if jobs <= 1 or len(parts) < 2 or shapes.rendered_directly < MIN_DIRECT_FOR_WORKERS:
+        yield from (render_part(plan, part, shapes.render) for part in parts)
         return
     context = multiprocessing.get_context("spawn")
     pool = ProcessPoolExecutor(jobs, mp_context=context, initializer=_start_worker, initargs=(plan,))

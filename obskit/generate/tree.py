@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 
 from obskit.generate.artifact import File
 from obskit.generate.outputs import Scope, of_scope
+from obskit.generate.shaped import ServiceFiles, ShapedRenderer, render_directly
 from obskit.output import render
 from obskit.plan.pages import SERVICES_PER_PAGE, Page, pages
 from obskit.plan.types import Plan
@@ -46,14 +47,16 @@ def plan_parts(plan: Plan, services_per_part: int = SERVICES_PER_PART) -> list[P
     return pages(plan, services_per_part)
 
 
-def render_part(plan: Plan, part: Page, template_dir: str | None = None) -> PartFiles:
+def renderer(plan: Plan, shaped: bool = True) -> ServiceFiles:
+    """What renders one service's files: through its shape's template (obskit.generate.shaped),
+    or every service directly."""
+    return ShapedRenderer(plan).render if shaped else lambda service_plan: render_directly(plan, service_plan)
+
+
+def render_part(plan: Plan, part: Page, service_files: ServiceFiles, template_dir: str | None = None) -> PartFiles:
     result = PartFiles()
     for service_plan in plan.services[part.start : part.stop]:
-        for per_service in of_scope(Scope.SERVICE):
-            result.add(per_service(plan, service_plan))
-        for datastore_plan in service_plan.datastores:
-            for per_datastore in of_scope(Scope.DATASTORE):
-                result.add(per_datastore(plan, service_plan, datastore_plan))
+        result.add(service_files(service_plan))
     for per_page in of_scope(Scope.PAGE):
         result.add(per_page(plan, part, template_dir))
     return result
@@ -86,7 +89,9 @@ def tree_files(plan: Plan, parts: Iterable[PartFiles]) -> Iterator[tuple[str, st
     yield KUSTOMIZATION, render.yaml_file(plan.environment.name, kustomization(objects))
 
 
-def generate_tree(plan: Plan, template_dir: str | None = None) -> Tree:
-    """Every file of the output tree for the plan's environment, in this process."""
-    parts = (render_part(plan, part, template_dir) for part in plan_parts(plan))
+def generate_tree(plan: Plan, template_dir: str | None = None, shaped: bool = True) -> Tree:
+    """Every file of the output tree for the plan's environment, in this process (shaped=False:
+    every service rendered directly, for comparing)."""
+    service_files = renderer(plan, shaped)
+    parts = (render_part(plan, part, service_files, template_dir) for part in plan_parts(plan))
     return dict(sorted(tree_files(plan, parts)))

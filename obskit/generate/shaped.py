@@ -1,0 +1,178 @@
+"""Rendering services alike up to their names once.
+
+A fleet's services mostly share a few shapes: the same tier, SLO kinds and datastores,
+differing in their names (service, namespace, team, job) and in the staggered minutes of
+their schedules. Two services have the same shape when their plans are equal once those
+names are replaced by placeholders. A shape is rendered once, from its plan with
+placeholders (as long as the longest of its services' names, so that no name its services
+derive is shortened unless one of theirs would be), and each service's files are that
+text with its own names put in. Before a shape's template is used it must reproduce, name
+for name, the files of one of its services rendered directly (the one with the shortest
+names): a generator that treated placeholders unlike names (quoting, escaping, shortening,
+padding) fails that check and the shape's services are rendered one by one, as are
+services whose names YAML could read as something other than text.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import re
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
+from typing import Any
+
+from obskit.generate.artifact import File
+from obskit.generate.outputs import Scope, of_scope
+from obskit.plan.types import Plan, ServicePlan
+
+MARK = "\u00a7"
+_ROLES = "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ"
+_PLACEHOLDER = re.compile(rf"{MARK}([A-Za-z])\1*{MARK}")
+_NAME = re.compile(r"[a-z][a-z0-9-]{2,}")
+_CRON = re.compile(r"[0-9][0-9*/,-]*(?: [0-9*/,-]+){4}")
+_WORDS = {"yes", "off", "true", "false", "null"}
+
+ServiceFiles = Callable[[ServicePlan], list[File]]
+
+
+def render_directly(plan: Plan, service_plan: ServicePlan) -> list[File]:
+    """Every file the output table writes for one service and its datastores."""
+    produced = [file for output in of_scope(Scope.SERVICE) for file in output(plan, service_plan)]
+    for datastore_plan in service_plan.datastores:
+        produced += [
+            file for output in of_scope(Scope.DATASTORE) for file in output(plan, service_plan, datastore_plan)
+        ]
+    return produced
+
+
+def names(service_plan: ServicePlan) -> list[str]:
+    """What differs between services of one shape, in a fixed order of roles."""
+    service = service_plan.service
+    found = [service.name, service.namespace, service.team or "", service.job]
+    if service_plan.velero is not None:
+        found += [schedule.cron for schedule in service_plan.velero.schedules]
+    for datastore_plan in service_plan.datastores:
+        found += [datastore_plan.base_cron or "", datastore_plan.retention_cron, datastore_plan.drill.cron]
+    return found
+
+
+def _fit(name: str) -> bool:
+    return name == "" or (_NAME.fullmatch(name) is not None and name not in _WORDS) or _CRON.fullmatch(name) is not None
+
+
+def _renamer(table: dict[str, str]) -> Callable[[str], str]:
+    order = sorted(table, key=lambda name: (-len(name), name))
+
+    def rename(text: str) -> str:
+        for name in order:
+            if name in text:
+                text = text.replace(name, table[name])
+        return text
+
+    return rename
+
+
+def _placeholders(found: list[str], lengths: list[int]) -> dict[str, str]:
+    """Each distinct name's placeholder, named by the first role it fills."""
+    table: dict[str, str] = {}
+    for role, (name, length) in enumerate(zip(found, lengths, strict=True)):
+        if name and name not in table:
+            table[name] = MARK + _ROLES[role] * (length - 2) + MARK
+    return table
+
+
+def _renamed(value: Any, rename: Callable[[str], str]) -> Any:
+    """The value with every string in it renamed, dataclasses rebuilt field by field."""
+    if isinstance(value, str):
+        return rename(value)
+    if isinstance(value, tuple):
+        return tuple(_renamed(item, rename) for item in value)
+    if isinstance(value, list):
+        return [_renamed(item, rename) for item in value]
+    if isinstance(value, dict):
+        return {_renamed(key, rename): _renamed(item, rename) for key, item in value.items()}
+    if dataclasses.is_dataclass(value) and not isinstance(value, type):
+        fields = {f.name: _renamed(getattr(value, f.name), rename) for f in dataclasses.fields(value) if f.init}
+        return dataclasses.replace(value, **fields)
+    return value
+
+
+@dataclass(frozen=True)
+class _Template:
+    """A shape's files with placeholders, and for each file the placeholders it holds with their roles."""
+
+    files: tuple[tuple[File, tuple[tuple[str, int], ...]], ...]
+
+    @classmethod
+    def of(cls, produced: Iterable[File]) -> _Template:
+        return cls(tuple((file, _roles(file.path + file.content)) for file in produced))
+
+    def fill(self, found: list[str]) -> list[File]:
+        return [
+            File(_put(file.path, roles, found), _put(file.content, roles, found), file.kubernetes)
+            for file, roles in self.files
+        ]
+
+
+def _roles(text: str) -> tuple[tuple[str, int], ...]:
+    return tuple(sorted({(match.group(0), _ROLES.index(match.group(1))) for match in _PLACEHOLDER.finditer(text)}))
+
+
+def _put(text: str, roles: tuple[tuple[str, int], ...], found: list[str]) -> str:
+    # A placeholder holds `§`, which no name does: putting one name in cannot make another placeholder.
+    for placeholder, role in roles:
+        text = text.replace(placeholder, found[role])
+    return text
+
+
+class ShapedRenderer:
+    """Renders each service of a plan, through its shape's template when it shares one."""
+
+    def __init__(self, plan: Plan) -> None:
+        self.plan = plan
+        self._names: dict[str, list[str]] = {}
+        self._shape: dict[str, str] = {}
+        members: dict[str, list[ServicePlan]] = {}
+        for service_plan in plan.services:
+            found = self._names[service_plan.name] = names(service_plan)
+            if len(found) > len(_ROLES) or not all(map(_fit, found)):
+                continue
+            text = repr(service_plan)
+            if MARK in text:
+                continue
+            key = _renamer(_placeholders(found, [3] * len(found)))(text)
+            self._shape[service_plan.name] = key
+            members.setdefault(key, []).append(service_plan)
+        self._members = {key: plans for key, plans in members.items() if len(plans) > 1}
+        self._templates: dict[str, _Template | None] = {}
+
+    @property
+    def rendered_directly(self) -> int:
+        """How many services no shape covers (at most: a shape whose template fails adds its own)."""
+        return len(self.plan.services) - sum(len(plans) for plans in self._members.values())
+
+    def render(self, service_plan: ServicePlan) -> list[File]:
+        key = self._shape.get(service_plan.name)
+        if key not in self._members:
+            return render_directly(self.plan, service_plan)
+        if key not in self._templates:
+            self._templates[key] = self._template(self._members[key])
+        template = self._templates[key]
+        if template is None:
+            return render_directly(self.plan, service_plan)
+        return template.fill(self._names[service_plan.name])
+
+    def _template(self, members: list[ServicePlan]) -> _Template | None:
+        roles = range(len(self._names[members[0].name]))
+        lengths = [max(len(self._names[member.name][role]) for member in members) for role in roles]
+        if any(0 < length < 3 for length in lengths):
+            return None
+        witness = min(members, key=lambda member: (sum(map(len, self._names[member.name])), member.name))
+        table = _placeholders(self._names[witness.name], lengths)
+        try:
+            template = _Template.of(render_directly(self.plan, _renamed(witness, _renamer(table))))
+        except (ValueError, KeyError, TypeError):  # a generator that parses what a placeholder stands for
+            return None
+        if template.fill(self._names[witness.name]) != render_directly(self.plan, witness):
+            return None
+        return template
