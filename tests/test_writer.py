@@ -76,16 +76,16 @@ def test_an_interrupted_write_leaves_the_previous_tree_intact(tmp_path: Path, mo
     out = tmp_path / "out"
     writer.write(out, example_tree("staging"))
     before = snapshot(out)
-    written: list[Path] = []
-    real_write_bytes = Path.write_bytes
+    written: list[str] = []
+    real_write_file = writer._write_file
 
-    def failing_write_bytes(self: Path, data: bytes) -> int:
+    def failing_write_file(target: str, data: bytes) -> None:
         if len(written) == 2:
             raise KeyboardInterrupt("interrupted mid-way")
-        written.append(self)
-        return real_write_bytes(self, data)
+        written.append(target)
+        real_write_file(target, data)
 
-    monkeypatch.setattr(Path, "write_bytes", failing_write_bytes)
+    monkeypatch.setattr(writer, "_write_file", failing_write_file)
     with pytest.raises(KeyboardInterrupt):
         writer.write(out, example_tree("prod"))
     monkeypatch.undo()

@@ -13,7 +13,9 @@ import errno
 import os
 import secrets
 import shutil
+from collections import deque
 from collections.abc import Collection, Iterable, Iterator, Mapping
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
 
@@ -48,8 +50,7 @@ Files = Mapping[str, str] | Iterable[tuple[str, str]]
 
 
 def _checked_path(path: str) -> str:
-    pure = PurePosixPath(path)
-    if pure.is_absolute() or ".." in pure.parts or path == MANIFEST:
+    if path.startswith("/") or ".." in path.split("/") or path == MANIFEST:
         raise ValueError(f"generated path {path!r} would leave the output directory")
     return path
 
@@ -160,20 +161,57 @@ def _exchange(first: Path, second: Path) -> bool:
     raise OSError(code, os.strerror(code), str(second))
 
 
+_BATCH_FILES = 64
+_BATCHES_AHEAD = 8
+
+
+def _write_file(target: str, data: bytes) -> None:
+    descriptor = os.open(target, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o644)
+    try:
+        view = memoryview(data)
+        while view:
+            view = view[os.write(descriptor, view) :]
+    finally:
+        os.close(descriptor)
+
+
+def _write_batch(batch: list[tuple[str, bytes]]) -> None:
+    for target, data in batch:
+        _write_file(target, data)
+
+
 def _write_files(root: Path, out: Path, files: Files) -> tuple[Drift, set[str]]:
-    """Each file into root as it comes, compared on the way with its copy in out."""
+    """Each file into root as it comes, compared on the way with its copy in out. A thread
+    writes batches of files while the next are produced: creating files is the kernel's work,
+    done without holding the interpreter."""
     drift = Drift()
     generated: set[str] = set()
-    folders: set[Path] = set()
-    for path, content in _pairs(files):
-        generated.add(path)
-        data = content.encode("utf-8")
-        _compare(out, path, data, drift)
-        target = root / path
-        if target.parent not in folders:
-            target.parent.mkdir(parents=True, exist_ok=True)
-            folders.add(target.parent)
-        target.write_bytes(data)
+    folders: set[str] = set()
+    base = os.fspath(root)
+    earlier = out.is_dir()
+    batch: list[tuple[str, bytes]] = []
+    pending: deque[Future[None]] = deque()
+    with ThreadPoolExecutor(max_workers=1) as writer:
+        for path, content in _pairs(files):
+            generated.add(path)
+            data = content.encode("utf-8")
+            if earlier:
+                _compare(out, path, data, drift)
+            else:
+                drift.added.append(path)
+            folder, _, _ = path.rpartition("/")
+            if folder not in folders:
+                os.makedirs(os.path.join(base, folder), exist_ok=True)
+                folders.add(folder)
+            batch.append((os.path.join(base, path), data))
+            if len(batch) >= _BATCH_FILES:
+                pending.append(writer.submit(_write_batch, batch))
+                batch = []
+                while len(pending) > _BATCHES_AHEAD:
+                    pending.popleft().result()
+        pending.append(writer.submit(_write_batch, batch))
+        for done in pending:
+            done.result()
     return _finish(out, drift, generated), generated
 
 
