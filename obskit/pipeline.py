@@ -25,20 +25,25 @@ def plan_problems(plan: Plan) -> list[Problem]:
     return [finding.problem(plan.environment) for finding in plan.infeasible]
 
 
-def validate(spec_path: Path, environment: str | None = None) -> Spec:
-    """Every check, across the stages, in one run: the spec's own, then the plan's for the valid
-    parts of every environment (or the one named). Raises SpecInvalid with every problem,
-    sorted by file and line, or UnknownEnvironment."""
+def _validated(spec_path: Path, environment: str | None) -> tuple[Spec, dict[str, Plan]]:
     spec, problems = load_valid_parts(spec_path, [environment] if environment else None)
     try:
         catalog = _catalog(spec)
     except SpecInvalid as err:
         raise SpecInvalid([*problems, *err.problems]) from None
-    for env in spec.environments:
-        problems += plan_problems(build_plan(spec, env.name, catalog))
+    plans = {env.name: build_plan(spec, env.name, catalog) for env in spec.environments}
+    for plan in plans.values():
+        problems += plan_problems(plan)
     if problems:
         raise SpecInvalid(problems)
-    return spec
+    return spec, plans
+
+
+def validate(spec_path: Path, environment: str | None = None) -> Spec:
+    """Every check, across the stages, in one run: the spec's own, then the plan's for the valid
+    parts of every environment (or the one named). Raises SpecInvalid with every problem,
+    sorted by file and line, or UnknownEnvironment."""
+    return _validated(spec_path, environment)[0]
 
 
 def starter_spec() -> str:
@@ -49,7 +54,9 @@ def starter_spec() -> str:
 def load_plan(spec_path: Path, environment: str, feasible: bool = True) -> Plan:
     """The plan of one environment. Raises SpecInvalid (with every problem `validate` finds for
     it, the plan's own included unless `feasible` is False) or UnknownEnvironment."""
-    spec = validate(spec_path, environment) if feasible else load_spec(spec_path, [environment])
+    if feasible:
+        return _validated(spec_path, environment)[1][environment]
+    spec = load_spec(spec_path, [environment])
     return build_plan(spec, environment, _catalog(spec))
 
 

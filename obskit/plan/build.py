@@ -3,6 +3,9 @@ every derived number and name computed once."""
 
 from __future__ import annotations
 
+from decimal import Decimal
+from functools import cache
+
 from obskit import defaults
 from obskit.engines.registry import engine
 from obskit.plan import burnrate, conventions, dr
@@ -11,6 +14,7 @@ from obskit.plan.types import BurnAlertPlan, Plan, ServicePlan, SLOPlan, severit
 from obskit.plan.velero import VeleroPlan, velero_plans
 from obskit.spec.alert_templates import AlertTemplate
 from obskit.spec.model import SLO, Environment, Service, Spec, Tier
+from obskit.units import Duration
 
 
 def plan_slo(env: Environment, service: Service, tier: Tier, slo: SLO) -> SLOPlan:
@@ -23,16 +27,23 @@ def plan_slo(env: Environment, service: Service, tier: Tier, slo: SLO) -> SLOPla
         budget=burnrate.error_budget(objective),
         labels=labels,
         selector="{" + ",".join(f'{name}="{labels[name]}"' for name in sorted(labels)) + "}",
-        burn_alerts=tuple(
-            BurnAlertPlan(
-                pair=pair,
-                factor=pair.factor(slo.window),
-                threshold=burnrate.threshold(pair, slo.window, objective),
-                severity=severity(tier, "page" if pair.fast else "warning"),
-            )
-            for pair in burnrate.PAIRS
-            if (slo.alerts.page if pair.fast else slo.alerts.ticket)
-        ),
+        burn_alerts=_burn_alerts(slo.window, objective, slo.alerts.page, slo.alerts.ticket, tier),
+    )
+
+
+@cache  # a fleet's SLOs repeat a few windows, objectives and tiers
+def _burn_alerts(
+    window: Duration, objective: Decimal, page: bool, ticket: bool, tier: Tier
+) -> tuple[BurnAlertPlan, ...]:
+    return tuple(
+        BurnAlertPlan(
+            pair=pair,
+            factor=pair.factor(window),
+            threshold=burnrate.threshold(pair, window, objective),
+            severity=severity(tier, "page" if pair.fast else "warning"),
+        )
+        for pair in burnrate.PAIRS
+        if (page if pair.fast else ticket)
     )
 
 

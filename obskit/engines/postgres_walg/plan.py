@@ -13,6 +13,7 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 from fractions import Fraction
+from functools import cache
 
 from obskit.engines.postgres_walg import defaults
 from obskit.plan.dr import (
@@ -160,10 +161,17 @@ def _base_interval(
     tier: Tier, datastore: Datastore, inputs: RestoreInputs, backup_duration: Duration
 ) -> tuple[Duration, RestoreEstimate] | None:
     """The longest base-backup interval whose restore fits the RTO and that a base backup fits in."""
+    return _longest_base_interval(tier.rto, datastore.size_bytes, inputs, backup_duration)
+
+
+@cache  # a fleet's datastores repeat a few sizes and tiers
+def _longest_base_interval(
+    rto: Duration, size: int, inputs: RestoreInputs, backup_duration: Duration
+) -> tuple[Duration, RestoreEstimate] | None:
     chosen = None
     for step in BASE_BACKUP_STEPS:
-        estimate = restore_estimate(datastore.size_bytes, inputs, step, backup_duration)
-        if estimate.total <= tier.rto and backup_duration < step:
+        estimate = restore_estimate(size, inputs, step, backup_duration)
+        if estimate.total <= rto and backup_duration < step:
             chosen = (step, estimate)
     return chosen
 
