@@ -124,7 +124,9 @@ def gen(
     if show_diff and not check:
         _fail(["obskit: --diff goes with --check"])
     plan = _load_plan(spec_path, env_name)
-    for note in plan.notes:
+    from obskit.plan.report import grouped_notes
+
+    for note in grouped_notes(plan):
         click.echo(f"note: {note}", err=True)
     out_dir = out if out is not None else Path("out") / env_name
     files = output_files(plan, jobs or available_cpus())

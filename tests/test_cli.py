@@ -178,3 +178,17 @@ def test_force_adopts_a_tree_whose_manifest_was_deleted_and_keeps_other_files(tm
     assert adopted.returncode == 0, adopted.stderr
     assert (out / ".obskit-manifest").is_file() and (out / "notes.txt").read_text() == "mine\n"
     assert run("gen", "--env", "prod", "--spec", str(EXAMPLES), "--out", str(out), "--check").returncode == 0
+
+
+def test_gen_says_a_note_shared_by_many_services_once(tmp_path: Path) -> None:
+    from benchmarks.synthetic import write_spec
+
+    spec = write_spec(tmp_path / "spec", 5)
+    result = CliRunner().invoke(main, ["gen", "--env", "prod", "--spec", str(spec), "--out", str(tmp_path / "out")])
+    assert result.exit_code == 0, result.output
+    notes = [line for line in result.stderr.splitlines() if line.startswith("note: ")]
+    assert notes[0] == (
+        "note: svc-00000, svc-00001, svc-00002 and 2 more services: its data is in its datastores "
+        "(backup.volumes none), whose WAL archiving meets the RPO; Velero keeps its Kubernetes resources every 1d"
+    )
+    assert len(notes) == 2  # and the environment's own

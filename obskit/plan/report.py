@@ -182,3 +182,23 @@ def plan_table(data: dict[str, Any]) -> str:
         if data[key]:
             text += f"\n\n{title}:\n" + "\n".join(f"  - {message}" for message in data[key])
     return text + "\n"
+
+
+def grouped_notes(plan: Plan) -> list[str]:
+    """The plan's notes, those that say the same of several services said once: a fleet's
+    services mostly share their assumptions, and a thousand alike lines hide the one that is not."""
+    services = {service_plan.name for service_plan in plan.services}
+    by_text: dict[str, list[str]] = {}
+    for note in plan.notes:
+        service, _, rest = note.partition(": ")
+        by_text.setdefault(rest if service in services else note, []).append(service if service in services else "")
+    lines = []
+    for text, named in by_text.items():
+        if not named[0]:
+            lines.append(text)
+        elif len(named) < 3:
+            lines += [f"{service}: {text}" for service in named]
+        else:
+            lines.append(f"{', '.join(named[:3])} and {len(named) - 3} more services: {text}")
+    return lines
+
