@@ -201,4 +201,3 @@ def grouped_notes(plan: Plan) -> list[str]:
         else:
             lines.append(f"{', '.join(named[:3])} and {len(named) - 3} more services: {text}")
     return lines
-
