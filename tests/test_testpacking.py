@@ -57,3 +57,14 @@ def test_first_fit_keeps_order() -> None:
         group("backup silent", ["backup_timestamp"], "BackupOld"),
     ]
     assert [g["name"] for g in pack(groups, RULES)] == ["down fires + backup fires", "down silent + backup silent"]
+
+
+def test_label_values_are_no_metric_names() -> None:
+    # a service named sign-up reads no metric `up`; a __name__ matcher does name one
+    groups = [
+        {"rules": [{"record": "a:b", "expr": 'rate(x_total{job="sign-up"}[5m])'}]},
+        {"rules": [{"alert": "Down", "expr": '{__name__="up", job="shop"} == 0'}]},
+    ]
+    inputs = rule_inputs(groups)
+    assert "up" not in inputs["a:b"] and "x_total" in inputs["a:b"]
+    assert "up" in inputs["Down"]

@@ -16,6 +16,18 @@ from typing import Any
 TestGroup = dict[str, Any]
 
 _TOKEN = re.compile(r"[A-Za-z_:][A-Za-z0-9_:]*")
+_STRING = re.compile(r'"(?:[^"\\]|\\.)*"|\'(?:[^\'\\]|\\.)*\'|`[^`]*`')
+_NAME_MATCHER = re.compile(r'__name__\s*!?=~?\s*("(?:[^"\\]|\\.)*"|\'(?:[^\'\\]|\\.)*\'|`[^`]*`)')
+
+
+def _names(expr: str) -> set[str]:
+    """The metric names an expression may read: its words outside strings (label values are no
+    metric's name, and a service called sign-up must not read as the metric `up`), and the
+    words of any `__name__` matcher's value."""
+    names = set(_TOKEN.findall(_STRING.sub('""', expr)))
+    for match in _NAME_MATCHER.finditer(expr):
+        names.update(_TOKEN.findall(match.group(1)))
+    return names
 
 
 def rule_inputs(rule_groups: list[dict[str, Any]]) -> dict[str, frozenset[str]]:
@@ -24,7 +36,7 @@ def rule_inputs(rule_groups: list[dict[str, Any]]) -> dict[str, frozenset[str]]:
     for group in rule_groups:
         for rule in group["rules"]:
             output = rule.get("alert") or rule["record"]
-            direct.setdefault(output, set()).update(_TOKEN.findall(rule["expr"]))
+            direct.setdefault(output, set()).update(_names(rule["expr"]))
     closed: dict[str, frozenset[str]] = {}
 
     def close(name: str, visiting: frozenset[str]) -> frozenset[str]:
@@ -54,7 +66,7 @@ def _footprint(group: TestGroup, inputs: dict[str, frozenset[str]]) -> _Footprin
     alerts = frozenset(test["alertname"] for test in group.get("alert_rule_test", []))
     asserted = set(alerts)
     for test in group.get("promql_expr_test", []):
-        asserted.update(_TOKEN.findall(test["expr"]))
+        asserted.update(_names(test["expr"]))
     reads = set(asserted)
     for name in asserted:
         reads |= inputs.get(name, frozenset())
