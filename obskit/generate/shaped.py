@@ -3,14 +3,17 @@
 A fleet's services mostly share a few shapes: the same tier, SLO kinds and datastores,
 differing in their names (service, namespace, team, job) and in the staggered minutes of
 their schedules. Two services have the same shape when their plans are equal once those
-names are replaced by placeholders. A shape is rendered once, from its plan with
-placeholders (as long as the longest of its services' names, so that no name its services
-derive is shortened unless one of theirs would be), and each service's files are that
-text with its own names put in. Before a shape's template is used it must reproduce, name
-for name, the files of one of its services rendered directly (the one with the shortest
-names): a generator that treated placeholders unlike names (quoting, escaping, shortening,
-padding) fails that check and the shape's services are rendered one by one, as are
-services whose names YAML could read as something other than text.
+names are replaced by placeholders, and what generators look up by a name outside the plan
+(the Alertmanager receivers of the team) is equal too. A shape is rendered once, from its
+plan with placeholders (as long as the longest of its services' names, so that no name its
+services derive is shortened unless one of theirs would be), and each service's files are
+that text with its own names put in. Before a shape's template is used it must reproduce,
+name for name, the files of two of its services rendered directly (those with the shortest
+and the longest names): a generator that treated placeholders unlike names (quoting,
+escaping, shortening, padding, reading a name's parts) fails that check and the shape's
+services are rendered one by one, as are services whose names YAML could read as something
+other than text. tests/test_shaped.py holds the tree byte-identical to rendering every
+service directly.
 """
 
 from __future__ import annotations
@@ -23,6 +26,7 @@ from typing import Any
 
 from obskit.generate.artifact import File
 from obskit.generate.outputs import Scope, of_scope
+from obskit.plan.routing import SEVERITIES
 from obskit.plan.types import Plan, ServicePlan
 
 MARK = "\u00a7"
@@ -140,7 +144,8 @@ class ShapedRenderer:
             text = repr(service_plan)
             if MARK in text:
                 continue
-            key = _renamer(_placeholders(found, [3] * len(found)))(text)
+            # what generators look up by a name outside the service's plan joins the key as it is
+            key = _renamer(_placeholders(found, [3] * len(found)))(text) + "\0" + repr(self._receivers(service_plan))
             self._shape[service_plan.name] = key
             members.setdefault(key, []).append(service_plan)
         self._members = {key: plans for key, plans in members.items() if len(plans) > 1}
@@ -162,17 +167,35 @@ class ShapedRenderer:
             return render_directly(self.plan, service_plan)
         return template.fill(self._names[service_plan.name])
 
+    def _receivers(self, service_plan: ServicePlan) -> tuple[str, ...]:
+        """The Alertmanager receivers the service's team reaches (its runbooks name them)."""
+        routing, team = self.plan.routing, service_plan.service.team
+        return tuple(routing.receiver(team, severity) for _, severity in SEVERITIES) if routing and team else ()
+
+    def _with_team_routes(self, placeholder_team: str, team: str | None) -> Plan:
+        """The plan, with the placeholder team routed as the shape's team is."""
+        routing = self.plan.routing
+        if routing is None or not team:
+            return self.plan
+        own = tuple(dataclasses.replace(route, team=placeholder_team) for route in routing.routes if route.team == team)
+        return dataclasses.replace(self.plan, routing=dataclasses.replace(routing, routes=own + routing.routes))
+
     def _template(self, members: list[ServicePlan]) -> _Template | None:
         roles = range(len(self._names[members[0].name]))
         lengths = [max(len(self._names[member.name][role]) for member in members) for role in roles]
         if any(0 < length < 3 for length in lengths):
             return None
-        witness = min(members, key=lambda member: (sum(map(len, self._names[member.name])), member.name))
+        # the services with the shortest and the longest names stand witness for the others
+        by_length = sorted(members, key=lambda member: (sum(map(len, self._names[member.name])), member.name))
+        witness = by_length[0]
         table = _placeholders(self._names[witness.name], lengths)
+        renamed = _renamed(witness, _renamer(table))
+        plan = self._with_team_routes(renamed.service.team or "", witness.service.team)
         try:
-            template = _Template.of(render_directly(self.plan, _renamed(witness, _renamer(table))))
+            template = _Template.of(render_directly(plan, renamed))
         except (ValueError, KeyError, TypeError):  # a generator that parses what a placeholder stands for
             return None
-        if template.fill(self._names[witness.name]) != render_directly(self.plan, witness):
-            return None
+        for member in {witness.name: witness, by_length[-1].name: by_length[-1]}.values():
+            if template.fill(self._names[member.name]) != render_directly(self.plan, member):
+                return None
         return template
