@@ -203,23 +203,32 @@ def _promtool_checks(root: Path, found: list[shapes.Shape], all_units: list[shap
             key=lambda run: -(run[0] / run[1][0]).stat().st_size,
         )
         singles = sorted(name for unit in own for name in unit.test_files) + other_tests
-        outcomes = promtool.test_rule_sets([*runs, *promtool.batches(root, singles, processes)], processes)
+        batches = promtool.batches(root, singles, processes)
+        outcomes = promtool.test_rule_sets([*runs, *batches], processes)
         checked = [promtool.check_rules(root, [unit.rule_file for unit in own] + other_rules)]
         checked += [
             promtool.check_rules(shape_root, [shape.unit.rule_file])
             for shape_root, shape in zip(roots, shared, strict=True)
         ]
     failed_roots = {run[0] for run, outcome in zip(runs, outcomes, strict=False) if not outcome.ok}
-    failures = [outcome.output for outcome in outcomes[len(runs) :] if not outcome.ok]
+    failures = [  # promtool 3 does not name the file that failed: name the run's
+        f"{', '.join(files)}:\n{outcome.output}"
+        for (_, files), outcome in zip(batches, outcomes[len(runs) :], strict=True)
+        if not outcome.ok
+    ]
     retested = [
         units[service]
         for shape_root, shape in zip(roots, shared, strict=True)
         if shape_root in failed_roots
         for service in shape.services
     ]
-    if retested:
-        again = promtool.test_rules(root, sorted(name for unit in retested for name in unit.test_files), processes)
-        failures.insert(0, "" if again.ok else again.output)
+    if retested:  # a run per service: promtool 3 does not name the file that failed
+        again = promtool.test_rule_sets([(root, list(unit.test_files)) for unit in retested], processes)
+        failures[:0] = [
+            f"{unit.service}:\n{outcome.output}"
+            for unit, outcome in zip(retested, again, strict=True)
+            if not outcome.ok
+        ]
     rules_ok = all(outcome.ok for outcome in checked)
     if not rules_ok and shared:  # name the real files
         checked = [promtool.check_rules(root, [unit.rule_file for unit in all_units] + other_rules)]
