@@ -185,7 +185,9 @@ def _write_shared(found: list[shapes.Shape], scratch: Path) -> list[Path]:
     return roots
 
 
-def _promtool_checks(root: Path, found: list[shapes.Shape], all_units: list[shapes.Unit]) -> list[Check]:
+def _promtool_checks(
+    root: Path, found: list[shapes.Shape], all_units: list[shapes.Unit], alone: dict[str, str]
+) -> list[Check]:
     """promtool on one run per shape: a shape of several services on its shared text (written to
     a scratch directory); one that fails there is tested service by service, on the real files."""
     shared = [shape for shape in found if shape.shared]
@@ -234,7 +236,7 @@ def _promtool_checks(root: Path, found: list[shapes.Shape], all_units: list[shap
         checked = [promtool.check_rules(root, [unit.rule_file for unit in all_units] + other_rules)]
     runs_text = f"{len(all_units)} services in {len(found)} run{'s' if len(found) != 1 else ''}, one per shape"
     files = sum(len(unit.test_files) for unit in all_units) + len(other_tests)
-    lines = _shape_lines(found, {})
+    lines = _shape_lines(found, alone)
     tests_ok = not any(failures)
     details = "\n".join(part for part in (*failures, lines) if part)
     return [
@@ -261,18 +263,11 @@ def check_tree(root: Path) -> Report:
     shaped = shapes.shapes(root, all_units)
     # promtool and the Python checks run side by side: they share nothing.
     with ThreadPoolExecutor(max_workers=1) as pool:
-        running = pool.submit(_promtool_checks, root, shaped.found, all_units)
+        running = pool.submit(_promtool_checks, root, shaped.found, all_units, shaped.alone)
         same_rules = _same_rules_check(root)
         objects_checked = _object_check(root, shaped.names)
         routing = _routing_checks(root) if (root / ALERTMANAGER_CONFIG).is_file() else []
         report.checks += running.result()
-    alone = _shape_lines([shape for shape in shaped.found if not shape.shared], shaped.alone)
-    if alone:
-        report.checks[-1] = Check(
-            report.checks[-1].title,
-            report.checks[-1].ok,
-            "\n".join(part for part in (report.checks[-1].details, alone) if part),
-        )
     report.checks.append(same_rules)
     report.checks.append(objects_checked)
     report.checks += routing
