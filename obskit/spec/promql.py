@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import cache
 
 import promql_parser
 
@@ -46,6 +47,11 @@ def parse_selector(text: str) -> Selector:
     """Parse `metric{label="value",...}`; raise ValueError saying what is wrong."""
     if not isinstance(text, str):
         raise ValueError(f"expected a PromQL selector string, got {text!r}")
+    return _parsed_selector(text)
+
+
+@cache  # the schema, the cross-field checks and the typed model each read every selector
+def _parsed_selector(text: str) -> Selector:
     try:
         expr = promql_parser.parse(text)
     except ValueError as err:

@@ -12,6 +12,7 @@ import re
 import re._constants as sre_constants  # type: ignore[import-not-found]
 import re._parser as sre_parse  # type: ignore[import-not-found]
 from collections.abc import Iterable, Iterator
+from functools import cache
 from typing import Any
 
 from obskit.spec.promql import Selector
@@ -91,6 +92,7 @@ def _describe_item(item: tuple[Any, Any]) -> str:
     return ""
 
 
+@cache
 def regex_example(pattern: str) -> str:
     try:
         example = _shortest(sre_parse.parse(pattern))
