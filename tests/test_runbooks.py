@@ -2,7 +2,11 @@
 
 from __future__ import annotations
 
+import re
+
 import yaml
+from markdown_it import MarkdownIt
+from mdit_py_plugins.anchors import anchors_plugin
 
 from obskit.generate.tree import generate_tree
 from obskit.pipeline import load_plan
@@ -16,31 +20,56 @@ def _alerts(tree: dict[str, str], service: str) -> list[dict]:
     return [rule for group in groups for rule in group["rules"] if "alert" in rule]
 
 
-def test_every_alerts_runbook_url_under_runbook_base_is_a_generated_runbook(prod_tree: dict[str, str]) -> None:
+def _anchors(markdown: str) -> list[str]:
+    """The ids a Markdown renderer gives the page's headings (GitHub's slugs, duplicates numbered)."""
+    html = MarkdownIt().use(anchors_plugin, min_level=1, max_level=6).render(markdown)
+    return re.findall(r'<h[1-6] id="([^"]+)"', html)
+
+
+def _section(page: str, alert: str) -> str:
+    start = page.index(f"\n## {alert}\n")
+    end = page.find("\n## ", start + 1)
+    return page[start : end if end != -1 else len(page)]
+
+
+def test_every_alerts_runbook_url_under_runbook_base_is_its_section_of_a_generated_page(
+    prod_tree: dict[str, str],
+) -> None:
     base = load_plan(EXAMPLES, "prod").environment.runbook_base
     assert base
     for service in SERVICES:
-        for rule in _alerts(prod_tree, service):
+        alerts = _alerts(prod_tree, service)
+        page = prod_tree[f"runbooks/{service}/alerts.md"]
+        anchors = _anchors(page)
+        assert len(anchors) == len(set(anchors))
+        for rule in alerts:
             url = rule["annotations"]["runbook_url"]
             assert url.startswith(base + "/"), url
-            path = "runbooks/" + url.removeprefix(base + "/")
-            assert path == f"runbooks/{service}/{rule['alert']}.md"
-            assert path in prod_tree, f"{rule['alert']} of {service}: {url} has no runbook"
+            path, _, fragment = url.removeprefix(base + "/").partition("#")
+            assert path == f"{service}/alerts.md", url
+            assert fragment == rule["alert"].lower() and fragment in anchors, f"{rule['alert']} of {service}: {url}"
+            assert f"[{rule['alert']}](#{fragment})" in page  # the page's index links the section too
+        # an alert's heading is its own: the sections' inner headings never take an alert's slug
+        assert {a for a in anchors if "-" not in a} == {rule["alert"].lower() for rule in alerts}
+        assert [path for path in prod_tree if path.startswith(f"runbooks/{service}/")] == [
+            f"runbooks/{service}/alerts.md",
+            *([f"runbooks/{service}/disaster-recovery.md"] if service != "search-indexer" else []),
+        ]
 
 
 def test_a_runbook_holds_the_rules_own_promql_numbers_dashboard_and_receiver(prod_tree: dict[str, str]) -> None:
-    runbook = prod_tree["runbooks/checkout/ErrorBudgetBurn.md"]
+    page = prod_tree["runbooks/checkout/alerts.md"]
+    runbook = _section(page, "ErrorBudgetBurn")
     for rule in _alerts(prod_tree, "checkout"):
         if rule["alert"] == "ErrorBudgetBurn":
             assert f"```promql\n{rule['expr']}\n```" in runbook
-    assert "tier1_critical (RTO 15m, RPO 5m)" in runbook
-    assert "(https://grafana.example.com/d/obskit-prod-slo?var-service=checkout)" in runbook
+    assert "tier tier1_critical\n(RTO 15m, RPO 5m)" in page
+    assert "(https://grafana.example.com/d/obskit-prod-slo?var-service=checkout)" in page
     assert "- `critical` (receiver `payments-pager`)" in runbook  # the routing plan's receiver
     assert "- `warning` (receiver `payments-chat`)" in runbook
-    assert "[disaster-recovery.md](disaster-recovery.md)" in runbook
-    assert (
-        "kubectl get pods -n shop -l app.kubernetes.io/name=checkout" in prod_tree["runbooks/checkout/ServiceDown.md"]
-    )
+    assert "[disaster-recovery.md](disaster-recovery.md)" in page
+    assert "kubectl get pods -n shop -l app.kubernetes.io/name=checkout" in _section(page, "ServiceDown")
+    assert "kubectl get pods" not in _section(page, "BackupFailed")  # each section has its own steps
 
 
 def test_the_dr_runbook_has_the_plans_numbers_and_exact_restore_commands(prod_tree: dict[str, str]) -> None:
@@ -76,4 +105,4 @@ def test_without_runbook_base_a_service_needs_its_runbook_url(write_spec) -> Non
     )
     tree = generate_tree(load_plan(write_spec(with_base), "prod"))
     urls = {rule["annotations"]["runbook_url"] for rule in _alerts(tree, "checkout")}
-    assert "https://r.example.com/rb/checkout/ServiceDown.md" in urls
+    assert "https://r.example.com/rb/checkout/alerts.md#servicedown" in urls

@@ -50,10 +50,19 @@ def burn_rate(window: Duration) -> str:
     return f"slo:burn_rate:ratio_rate{window}"
 
 
-# A generated runbook, under the tree's runbooks/ (and under an environment's runbook_base).
+# The generated runbooks, under the tree's runbooks/ (and under an environment's runbook_base):
+# one page per service with a section per alert, and the service's disaster-recovery runbook.
 RUNBOOKS_DIR = "runbooks"
-RUNBOOK_PATH = "{service}/{alert}.md"
-DR_RUNBOOK = "disaster-recovery"
+ALERT_RUNBOOKS = "{service}/alerts.md"
+RUNBOOK_PATH = ALERT_RUNBOOKS + "#{anchor}"
+DR_RUNBOOK = "{service}/disaster-recovery.md"
+
+
+def runbook_anchor(alert: str) -> str:
+    """The fragment of an alert's section: its heading's slug as GitHub and GitLab make it
+    (alert names are letters and digits, so lower case is the whole slug)."""
+    return alert.lower()
+
 
 # On every alert obskit writes: its own Alertmanager routes match this and pass other alerts by.
 ALERT_MARKER = ("managed_by", "obskit")

@@ -10,6 +10,7 @@ from fractions import Fraction
 
 from obskit.engines.postgres_walg.plan import DatastorePlan
 from obskit.plan import burnrate, dr
+from obskit.plan.conventions import runbook_anchor
 from obskit.plan.routing import RoutingPlan
 from obskit.plan.velero import InstallationLoad, VeleroPlan
 from obskit.spec.alert_templates import AlertTemplate
@@ -61,7 +62,7 @@ class ServicePlan:
     labels: dict[str, str]  # every alert's labels but severity: the environment's, the marker, service, tier, team
     dashboard_uid: str
     dashboard_url: str | None  # None without the environment's grafana_url
-    runbook_template: str  # with {service} and {alert}: the spec's runbook_url, or the generated runbook's
+    runbook_template: str  # the spec's runbook_url ({service}, {alert}), or the generated runbook's ({anchor} too)
 
     @property
     def name(self) -> str:
@@ -74,7 +75,7 @@ class ServicePlan:
         return self.scrape_interval
 
     def runbook_url(self, alert: str) -> str:
-        return self.runbook_template.format(service=self.service.name, alert=alert)
+        return self.runbook_template.format(service=self.service.name, alert=alert, anchor=runbook_anchor(alert))
 
     def links(self, alert: str) -> dict[str, str]:
         """The annotations that take the on-call from an alert to its runbook and dashboard."""

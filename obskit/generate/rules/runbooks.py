@@ -1,6 +1,8 @@
-"""A runbook behind every alert: `runbooks/<service>/<Alert>.md` for each alert name the service's
-rules raise, written from the rules themselves (the exact PromQL, thresholds, `for:`) and the
-plan's numbers, and `runbooks/<service>/disaster-recovery.md` for a service with backups.
+"""The runbooks behind the alerts: `runbooks/<service>/alerts.md`, a section for each alert name the
+service's rules raise (its `runbook_url` links the section's anchor), written from the rules
+themselves (the exact PromQL, thresholds, `for:`) and the plan's numbers, and
+`runbooks/<service>/disaster-recovery.md` for a service with backups. One page per service rather
+than one per alert: a fleet's tree holds two runbook files per service, not twenty.
 Part of the rules family: a runbook documents the rules it is generated with."""
 
 from __future__ import annotations
@@ -9,7 +11,7 @@ from obskit.engines.registry import engine
 from obskit.generate.artifact import File
 from obskit.generate.rules.common import ABSENT_LABEL, Group, Rule
 from obskit.output.render import markdown_table
-from obskit.plan.conventions import DR_RUNBOOK, RUNBOOK_PATH, RUNBOOKS_DIR
+from obskit.plan.conventions import ALERT_RUNBOOKS, DR_RUNBOOK, RUNBOOKS_DIR, runbook_anchor
 from obskit.plan.types import Plan, ServicePlan
 from obskit.spec.alert_templates import render_label_templates
 from obskit.units import human_duration
@@ -146,45 +148,67 @@ _ESCALATION = {
 }
 
 
-def alert_runbook(plan: Plan, service_plan: ServicePlan, name: str, rules: list[Rule]) -> str:
+def alert_section(plan: Plan, service_plan: ServicePlan, name: str, rules: list[Rule]) -> str:
+    """One alert's section of the service's page. Its heading is the alert's name alone, so that
+    its slug is the anchor `runbook_url` links; the headings inside it are several words, so
+    that no slug of theirs is an alert's."""
     service = service_plan.service
     first = rules[0]
     labels = _Shown({**first["labels"], "alertname": name, "job": service.job})
-    summary = first["annotations"]["summary"]
     description = render_label_templates(first["annotations"]["description"], labels).replace(
         "{{ $value | humanizePercentage }}", "(the current value)"
     )
-    dashboard = f"[{service_plan.dashboard_uid}]({service_plan.dashboard_url})" if service_plan.dashboard_url else ""
     variants = "\n\n".join(f"{_variant(rule)}:\n\n```promql\n{rule['expr']}\n```" for rule in rules)
     steps = "\n".join(
         f"{i}. {_filled(step, service_plan)}" for i, step in enumerate(FIRST_STEPS.get(name, GENERIC_STEPS), start=1)
     )
-    tier = service_plan.tier
-    dr = f"\nRestores: [disaster-recovery.md]({DR_RUNBOOK}.md).\n" if _has_backups(service_plan) else ""
     return f"""\
-# {name}: {service.name}
+## {name}
 
-{summary} Service `{service.name}` in namespace `{service.namespace}`, team {service.team}, tier
-{tier.name} (RTO {tier.rto}, RPO {tier.rpo}).{" Dashboard: " + dashboard + "." if dashboard else ""}
+{first["annotations"]["summary"]}
 
-## What it means
+### What it means
 
 {description}
 
-## Confirm
+### How to confirm it
 
 Run each expression in Prometheus; a result means the alert's condition holds.
 
 {variants}
 
-## What to do first
+### What to do first
 
 {steps}
 
-## Escalation
+### Who is reached
 
 {_escalation(plan, service_plan, {rule["labels"]["severity"] for rule in rules})}
-{dr}"""
+"""
+
+
+def alert_runbooks(plan: Plan, service_plan: ServicePlan, alerts: dict[str, list[Rule]]) -> str:
+    """The service's page: what the service is, an index of its alerts, then a section per alert."""
+    service, tier = service_plan.service, service_plan.tier
+    dashboard = f"[{service_plan.dashboard_uid}]({service_plan.dashboard_url})" if service_plan.dashboard_url else ""
+    restores = f" Restores: [disaster-recovery.md]({_file_name(DR_RUNBOOK)})." if _has_backups(service_plan) else ""
+    index = "\n".join(
+        f"- [{name}](#{runbook_anchor(name)}): {rules[0]['annotations']['summary']}" for name, rules in alerts.items()
+    )
+    sections = "\n".join(alert_section(plan, service_plan, name, rules) for name, rules in alerts.items())
+    return f"""\
+# Alert runbooks: {service.name}
+
+Service `{service.name}` in namespace `{service.namespace}`, team {service.team}, tier {tier.name}
+(RTO {tier.rto}, RPO {tier.rpo}).{" Dashboard: " + dashboard + "." if dashboard else ""}{restores}
+
+{index}
+
+{sections}"""
+
+
+def _file_name(path: str) -> str:
+    return path.rpartition("/")[2]
 
 
 def _filled(step: str, service_plan: ServicePlan) -> str:
@@ -267,14 +291,8 @@ of a running PostgreSQL is not consistent.
 
 def files(plan: Plan, service_plan: ServicePlan, groups: list[Group]) -> list[File]:
     name = service_plan.name
-    result = [
-        File(
-            f"{RUNBOOKS_DIR}/{RUNBOOK_PATH.format(service=name, alert=alert)}",
-            alert_runbook(plan, service_plan, alert, rules),
-        )
-        for alert, rules in sorted(_alerts(groups).items())
-    ]
+    alerts = dict(sorted(_alerts(groups).items()))
+    result = [File(f"{RUNBOOKS_DIR}/{ALERT_RUNBOOKS.format(service=name)}", alert_runbooks(plan, service_plan, alerts))]
     if _has_backups(service_plan):
-        path = RUNBOOK_PATH.format(service=name, alert=DR_RUNBOOK)
-        result.append(File(f"{RUNBOOKS_DIR}/{path}", dr_runbook(plan, service_plan)))
+        result.append(File(f"{RUNBOOKS_DIR}/{DR_RUNBOOK.format(service=name)}", dr_runbook(plan, service_plan)))
     return result
