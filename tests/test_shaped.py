@@ -11,6 +11,7 @@ from hypothesis import strategies as st
 from benchmarks.synthetic import PLATFORM, SERVICE, write_spec
 from obskit.generate import shaped
 from obskit.generate.tree import generate_tree
+from obskit.output.renaming import renamable
 from obskit.pipeline import load_plan
 from tests.conftest import EXAMPLES
 
@@ -98,3 +99,11 @@ def test_a_team_with_its_own_receivers_shares_a_shape_only_with_its_team(tmp_pat
     tree = generate_tree(plan)
     assert tree == generate_tree(plan, shaped=False)
     assert "(receiver `own-pager`)" in tree["runbooks/cart/alerts.md"]
+
+
+def test_gen_and_test_rename_the_same_names() -> None:
+    # one rule for both stages (obskit.output.renaming): what gen templates, test may share a run for
+    for name in ("svc", "checkout", "orders-db", "a1-b2", "8 5-23/8 * * *", "0 3 * * 0"):
+        assert renamable(name), name
+    for name in ("ab", "inf", "nan", "yes", "off", "null", "true", "Checkout", "1svc", "svc_1", "*/5 * * * *"):
+        assert not renamable(name), name

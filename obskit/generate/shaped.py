@@ -26,15 +26,13 @@ from typing import Any
 
 from obskit.generate.artifact import File
 from obskit.generate.outputs import Scope, of_scope
+from obskit.output.renaming import renamable
 from obskit.plan.routing import SEVERITIES
 from obskit.plan.types import Plan, ServicePlan
 
 MARK = "\u00a7"
 _ROLES = "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ"
 _PLACEHOLDER = re.compile(rf"{MARK}([A-Za-z])\1*{MARK}")
-_NAME = re.compile(r"[a-z][a-z0-9-]{2,}")
-_CRON = re.compile(r"[0-9][0-9*/,-]*(?: [0-9*/,-]+){4}")
-_WORDS = {"yes", "off", "true", "false", "null"}
 
 ServiceFiles = Callable[[ServicePlan], list[File]]
 
@@ -58,10 +56,6 @@ def names(service_plan: ServicePlan) -> list[str]:
     for datastore_plan in service_plan.datastores:
         found += [datastore_plan.base_cron or "", datastore_plan.retention_cron, datastore_plan.drill.cron]
     return found
-
-
-def _fit(name: str) -> bool:
-    return name == "" or (_NAME.fullmatch(name) is not None and name not in _WORDS) or _CRON.fullmatch(name) is not None
 
 
 def _renamer(table: dict[str, str]) -> Callable[[str], str]:
@@ -139,7 +133,7 @@ class ShapedRenderer:
         members: dict[str, list[ServicePlan]] = {}
         for service_plan in plan.services:
             found = self._names[service_plan.name] = names(service_plan)
-            if len(found) > len(_ROLES) or not all(map(_fit, found)):
+            if len(found) > len(_ROLES) or not all(name == "" or renamable(name) for name in found):
                 continue
             text = repr(service_plan)
             if MARK in text:

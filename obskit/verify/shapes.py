@@ -41,6 +41,8 @@ from typing import Any
 import promql_parser
 import yaml
 
+from obskit.output.renaming import CRON, NAME, renamable
+
 try:
     from yaml import CSafeLoader as _Loader
 except ImportError:  # pragma: no cover - PyYAML built without libyaml
@@ -52,11 +54,8 @@ MARK = "\u00a7"  # "§": in no name (checked), so placeholders cannot be confuse
 _PLACEHOLDER = re.compile(rf"{MARK}\d+{MARK}")
 # Characters no YAML number, boolean, null or timestamp has: a plain scalar with one is text.
 _ONLY_IN_TEXT = set("{}()[]\"'/,*|@!#%&?;`")
-_NAME = re.compile(r"[a-z][a-z0-9-]*")
-CRON = re.compile(r"[0-9][0-9*/,-]*(?: [0-9*/,-]+){4}")  # a schedule as obskit writes it, plain in YAML
-_WORDS = {"yes", "off", "true", "false", "null", "inf", "nan"}
 # How obskit's rules label a service's namespace and team; the service name is the file's.
-_LABELLED = {role: re.compile(rf"^ +{role}: ({_NAME.pattern})$", re.MULTILINE) for role in ("namespace", "team")}
+_LABELLED = {role: re.compile(rf"^ +{role}: ({NAME.pattern})$", re.MULTILINE) for role in ("namespace", "team")}
 # Functions whose result depends on label values beyond their equality.
 _LABEL_READERS = {"label_replace", "label_join", "sort_by_label", "sort_by_label_desc", "info"}
 _NUMERIC_LABELS = {"le", "quantile"}  # read as numbers by histogram_quantile and summaries
@@ -102,13 +101,6 @@ def units(root: Path) -> list[Unit]:
     ]
 
 
-def _eligible(name: str) -> bool:
-    """A name YAML and PromQL read as plain text wherever it stands, or a five-field cron schedule."""
-    if CRON.fullmatch(name):
-        return True
-    return len(name) >= 3 and _NAME.fullmatch(name) is not None and name not in _WORDS
-
-
 def names(unit: Unit, rule_text: str) -> list[str]:
     """The names renamed between services of a shape, in a fixed order of roles."""
     found = [unit.service]
@@ -122,12 +114,12 @@ def canonical(texts: list[str], found: list[str]) -> str | None:
     """The texts with the names replaced by placeholders (one per distinct name, numbered by its
     first role), or None when a name is unfit or the texts could be mistaken for placeholders."""
     joined = "\0".join(texts)
-    if MARK in joined or not found or not _eligible(found[0]):
+    if MARK in joined or not found or not renamable(found[0]):
         return None
     placeholders: dict[str, str] = {}
     for role, name in enumerate(found):
         if name and name not in placeholders:
-            if not _eligible(name):
+            if not renamable(name):
                 return None
             placeholders[name] = placeholder(role)
     for name in sorted(placeholders, key=lambda name: (-len(name), name)):
