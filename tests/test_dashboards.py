@@ -236,7 +236,7 @@ def test_alerts_and_runbooks_deep_link_to_their_service(tree: dict[str, str]) ->
     rules = yaml.safe_load(tree["prometheus/rulefiles/checkout.rules.yaml"])
     urls = {r["annotations"]["dashboard_url"] for g in rules["groups"] for r in g["rules"] if "alert" in r}
     assert urls == {"https://grafana.example.com/d/obskit-prod-slo?var-service=checkout"}
-    assert "https://grafana.example.com/d/obskit-prod-slo?var-service=checkout" in tree["runbooks/checkout/alerts.md"]
+    assert "https://grafana.example.com/d/obskit-prod-slo?var-service=checkout" in tree["runbooks/checkout.md"]
 
 
 def test_without_backups_there_is_no_dr_dashboard_to_link_to(write_spec) -> None:

@@ -135,7 +135,7 @@ def test_every_alert_carries_the_contract_labels_and_annotations(prod_tree: dict
             notes = alert["annotations"]
             assert notes["summary"].endswith(".") and "{{" not in notes["summary"]
             assert "{{" in notes["description"]
-            assert notes["runbook_url"].endswith(f"/out/prod/runbooks/{service}/alerts.md#{alert['alert'].lower()}")
+            assert notes["runbook_url"].endswith(f"/out/prod/runbooks/{service}.md#{alert['alert'].lower()}")
 
 
 def test_severity_follows_the_tier(prod_tree: dict[str, str]) -> None:

@@ -39,26 +39,26 @@ def test_every_alerts_runbook_url_under_runbook_base_is_its_section_of_a_generat
     assert base
     for service in SERVICES:
         alerts = _alerts(prod_tree, service)
-        page = prod_tree[f"runbooks/{service}/alerts.md"]
+        page = prod_tree[f"runbooks/{service}.md"]
         anchors = _anchors(page)
         assert len(anchors) == len(set(anchors))
         for rule in alerts:
             url = rule["annotations"]["runbook_url"]
             assert url.startswith(base + "/"), url
             path, _, fragment = url.removeprefix(base + "/").partition("#")
-            assert path == f"{service}/alerts.md", url
+            assert path == f"{service}.md", url
             assert fragment == rule["alert"].lower() and fragment in anchors, f"{rule['alert']} of {service}: {url}"
             assert f"[{rule['alert']}](#{fragment})" in page  # the page's index links the section too
         # an alert's heading is its own: the sections' inner headings never take an alert's slug
         assert {a for a in anchors if "-" not in a} == {rule["alert"].lower() for rule in alerts}
-        assert [path for path in prod_tree if path.startswith(f"runbooks/{service}/")] == [
-            f"runbooks/{service}/alerts.md",
-            *([f"runbooks/{service}/disaster-recovery.md"] if service != "search-indexer" else []),
+        assert [path for path in prod_tree if path.startswith(f"runbooks/{service}.")] == [
+            *([f"runbooks/{service}.disaster-recovery.md"] if service != "search-indexer" else []),
+            f"runbooks/{service}.md",
         ]
 
 
 def test_a_runbook_holds_the_rules_own_promql_numbers_dashboard_and_receiver(prod_tree: dict[str, str]) -> None:
-    page = prod_tree["runbooks/checkout/alerts.md"]
+    page = prod_tree["runbooks/checkout.md"]
     runbook = _section(page, "ErrorBudgetBurn")
     for rule in _alerts(prod_tree, "checkout"):
         if rule["alert"] == "ErrorBudgetBurn":
@@ -67,7 +67,7 @@ def test_a_runbook_holds_the_rules_own_promql_numbers_dashboard_and_receiver(pro
     assert "(https://grafana.example.com/d/obskit-prod-slo?var-service=checkout)" in page
     assert "- `critical` (receiver `payments-pager`)" in runbook  # the routing plan's receiver
     assert "- `warning` (receiver `payments-chat`)" in runbook
-    assert "[disaster-recovery.md](disaster-recovery.md)" in page
+    assert "[checkout.disaster-recovery.md](checkout.disaster-recovery.md)" in page
     assert "kubectl get pods -n shop -l app.kubernetes.io/name=checkout" in _section(page, "ServiceDown")
     assert "kubectl get pods" not in _section(page, "BackupFailed")  # each section has its own steps
 
@@ -77,7 +77,7 @@ def test_the_dr_runbook_has_the_plans_numbers_and_exact_restore_commands(prod_tr
     checkout = next(service for service in plan.services if service.name == "checkout")
     assert checkout.velero is not None
     (orders,) = checkout.datastores
-    runbook = prod_tree["runbooks/checkout/disaster-recovery.md"]
+    runbook = prod_tree["runbooks/checkout.disaster-recovery.md"]
     for schedule in checkout.velero.schedules:
         assert f"`{schedule.name}` in namespace `velero`: `{schedule.cron}`, every {schedule.interval}" in runbook
         assert f"kept {schedule.ttl} (`ttl`)" in runbook
@@ -90,7 +90,7 @@ def test_the_dr_runbook_has_the_plans_numbers_and_exact_restore_commands(prod_tr
         and "recovery_target_time" in runbook
     )
     assert "kubectl -n shop create job --from=cronjob/checkout-orders-db-base-backup" in runbook
-    assert "runbooks/search-indexer/disaster-recovery.md" not in prod_tree  # no backups, no DR runbook
+    assert "runbooks/search-indexer.disaster-recovery.md" not in prod_tree  # no backups, no DR runbook
 
 
 def test_without_runbook_base_a_service_needs_its_runbook_url(write_spec) -> None:
@@ -105,4 +105,4 @@ def test_without_runbook_base_a_service_needs_its_runbook_url(write_spec) -> Non
     )
     tree = generate_tree(load_plan(write_spec(with_base), "prod"))
     urls = {rule["annotations"]["runbook_url"] for rule in _alerts(tree, "checkout")}
-    assert "https://r.example.com/rb/checkout/alerts.md#servicedown" in urls
+    assert "https://r.example.com/rb/checkout.md#servicedown" in urls

@@ -98,7 +98,7 @@ def test_a_team_with_its_own_receivers_shares_a_shape_only_with_its_team(tmp_pat
     assert renderer.rendered_directly == 1  # abc; checkout and cart share the team's receivers
     tree = generate_tree(plan)
     assert tree == generate_tree(plan, shaped=False)
-    assert "(receiver `own-pager`)" in tree["runbooks/cart/alerts.md"]
+    assert "(receiver `own-pager`)" in tree["runbooks/cart.md"]
 
 
 def test_gen_and_test_rename_the_same_names() -> None:

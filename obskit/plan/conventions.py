@@ -51,11 +51,12 @@ def burn_rate(window: Duration) -> str:
 
 
 # The generated runbooks, under the tree's runbooks/ (and under an environment's runbook_base):
-# one page per service with a section per alert, and the service's disaster-recovery runbook.
+# a page per service with a section per alert, and the service's disaster-recovery runbook, side by
+# side (a folder per service would add a directory per service for two files).
 RUNBOOKS_DIR = "runbooks"
-ALERT_RUNBOOKS = "{service}/alerts.md"
+ALERT_RUNBOOKS = "{service}.md"
 RUNBOOK_PATH = ALERT_RUNBOOKS + "#{anchor}"
-DR_RUNBOOK = "{service}/disaster-recovery.md"
+DR_RUNBOOK = "{service}.disaster-recovery.md"
 
 
 def runbook_anchor(alert: str) -> str:

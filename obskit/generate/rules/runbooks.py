@@ -1,7 +1,7 @@
-"""The runbooks behind the alerts: `runbooks/<service>/alerts.md`, a section for each alert name the
+"""The runbooks behind the alerts: `runbooks/<service>.md`, a section for each alert name the
 service's rules raise (its `runbook_url` links the section's anchor), written from the rules
 themselves (the exact PromQL, thresholds, `for:`) and the plan's numbers, and
-`runbooks/<service>/disaster-recovery.md` for a service with backups. One page per service rather
+`runbooks/<service>.disaster-recovery.md` for a service with backups. One page per service rather
 than one per alert: a fleet's tree holds two runbook files per service, not twenty.
 Part of the rules family: a runbook documents the rules it is generated with."""
 
@@ -61,7 +61,8 @@ FIRST_STEPS = {
     "BackupTooOld": (
         "`velero backup get` for the schedule: is a backup running, failing, or none started?",
         "Check the Velero pod's logs and the backup storage location (`velero backup-location get`).",
-        "Until a backup succeeds, data written since the last one is not protected: see disaster-recovery.md.",
+        "Until a backup succeeds, data written since the last one is not protected: see the disaster-recovery "
+        "runbook (linked at the top of this page).",
     ),
     "BackupFailed": (
         "`velero backup describe <backup> --details` and `velero backup logs <backup>` for the failed backup.",
@@ -191,7 +192,8 @@ def alert_runbooks(plan: Plan, service_plan: ServicePlan, alerts: dict[str, list
     """The service's page: what the service is, an index of its alerts, then a section per alert."""
     service, tier = service_plan.service, service_plan.tier
     dashboard = f"[{service_plan.dashboard_uid}]({service_plan.dashboard_url})" if service_plan.dashboard_url else ""
-    restores = f" Restores: [disaster-recovery.md]({_file_name(DR_RUNBOOK)})." if _has_backups(service_plan) else ""
+    dr_page = DR_RUNBOOK.format(service=service.name)
+    restores = f" Restores: [{dr_page}]({dr_page})." if _has_backups(service_plan) else ""
     index = "\n".join(
         f"- [{name}](#{runbook_anchor(name)}): {rules[0]['annotations']['summary']}" for name, rules in alerts.items()
     )
@@ -205,10 +207,6 @@ Service `{service.name}` in namespace `{service.namespace}`, team {service.team}
 {index}
 
 {sections}"""
-
-
-def _file_name(path: str) -> str:
-    return path.rpartition("/")[2]
 
 
 def _filled(step: str, service_plan: ServicePlan) -> str:
