@@ -61,3 +61,19 @@ def test_the_installed_package_generates_the_golden_tree(dist: Path, tmp_path: P
     _run(obskit, "test", "--env", "prod", "--out", work / "out" / "prod", cwd=work)
     _run(obskit, "init", work / "starter", cwd=work)
     _run(obskit, "validate", "--spec", work / "starter" / "obskit.yaml", cwd=work)
+    installed = _run(bin_dir / "python", "-c", MODULES, cwd=work).stdout.split()
+    assert (
+        installed == _run(sys.executable, "-c", MODULES, cwd=REPO).stdout.split()
+    )  # obskit check's live/ was left out
+
+
+# Every module of the package (not its data: the builtin_* folders are the repository's alerts/,
+# dashboards/ and backup/), each imported: the installed obskit must have what the checkout has.
+MODULES = """
+import importlib, pathlib, obskit
+root = pathlib.Path(obskit.__file__).parent
+for path in sorted(p for p in root.rglob("*.py") if not p.relative_to(root).parts[0].startswith("builtin_")):
+    module = ".".join(("obskit", *path.relative_to(root).with_suffix("").parts)).removesuffix(".__init__")
+    importlib.import_module(module)
+    print(module)
+"""
