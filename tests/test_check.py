@@ -165,7 +165,11 @@ def example_world(tmp_path: Path, version: str, healthy: bool) -> Iterator[tuple
                 {"groups": [{"name": "obskit/ghost/extra", "rules": [{"record": "ghost:up", "expr": "up * on() up"}]}]}
             )
         )
-        rules = [str(drifted) if "search-indexer" in p else p for p in rules] + [str(ghost)]
+        linked = tmp_path / "checkout.rules.yaml"  # deployed before runbooks became a page per service
+        text = Path(next(p for p in rules if "checkout" in p)).read_text()
+        linked.write_text(text.replace("/checkout.md#servicedown", "/checkout/ServiceDown.md", 1))
+        moved = {"search-indexer": drifted, "checkout": linked}
+        rules = [str(next((v for k, v in moved.items() if k in p), p)) for p in rules] + [str(ghost)]
     Exposition.registries = world(healthy)
     with serving(Exposition) as address:
         retention = ("--storage.tsdb.retention.time=35d",) if healthy else ()
@@ -239,6 +243,15 @@ def test_every_check_finds_its_problem(tmp_path: Path, version: str) -> None:
         assert text in found[key], (key, found[key])
     drifted = [f for f in findings if f["check"] == "deployed rules" and f["service"] == "search-indexer"]
     assert drifted and all("differ" in f["found"] for f in drifted)
+    linked = [
+        (f["subject"], f["found"]) for f in findings if f["check"] == "deployed rules" and f["service"] == "checkout"
+    ]
+    assert linked == [
+        (
+            "obskit/checkout/platform",
+            "the loaded rules differ from the tree's (names, expressions, for:, labels or annotations)",
+        )
+    ]  # only the group whose runbook_url is the old one
     assert table.exit_code == 1
     assert table.output.splitlines()[0].split() == ["service", "slo/datastore", "check", "found", "what", "to", "do"]
     assert "set the threshold to 0.25s, or add a 0.3 bucket to the histogram" in table.output

@@ -334,7 +334,8 @@ def _rule_key(rule: dict[str, Any]) -> tuple[Any, ...]:
     for_ = rule.get("for") if "for" in rule else rule.get("duration", 0)
     seconds = parse_duration(for_).ms / 1000 if isinstance(for_, str) else float(for_ or 0)
     labels = {k: str(v) for k, v in (rule.get("labels") or {}).items()}
-    return (name, _normalized(str(expr)), seconds, tuple(sorted(labels.items())))
+    annotations = {k: str(v) for k, v in (rule.get("annotations") or {}).items()}
+    return (name, _normalized(str(expr)), seconds, tuple(sorted(labels.items())), tuple(sorted(annotations.items())))
 
 
 def _tree_groups(tree: Path) -> dict[str, list[tuple[Any, ...]]]:
@@ -363,7 +364,7 @@ def rule_checks(api: PrometheusAPI, tree: Path) -> Iterator[Finding]:
                 _service_of(group),
                 group,
                 "deployed rules",
-                "the loaded rules differ from the tree's (names, expressions, for: or labels)",
+                "the loaded rules differ from the tree's (names, expressions, for:, labels or annotations)",
                 "deploy the tree's rules (and regenerate if the spec changed)",
             )
     for group in sorted(loaded):
