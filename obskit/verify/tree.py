@@ -82,7 +82,8 @@ def _object_check(root: Path, names: dict[str, list[str]]) -> Check:
             crons = shapes.schedules(text)
             key = shapes.canonical([resource.replace(owner, ""), text], [*names[owner], *crons])
             roles = range(len(names[owner]), len(names[owner]) + len(crons))
-            if key is not None and not shapes.crons_only_scheduled(key, roles):
+            # a shape already found passed this check on the same text
+            if key is not None and key not in by_shape and not shapes.crons_only_scheduled(key, roles):
                 key = None
         if key is None:
             key = f"{resource}\0{text}"  # on its own
