@@ -275,7 +275,35 @@ def test_dr_alerts_and_jobs_with_real_servers(tmp_path: Path, workdir: Path) -> 
                 120,
                 interval=2,
             )
-            assert alert_states(prom, "WALArchiveTooOld", f"{int(time.time() - idle_since)}s") == []
+            idle = f"{int(time.time() - idle_since)}s"
+            pending = alert_states(prom, "WALArchiveTooOld", idle)
+            assert [series["metric"] for series in pending if "cause" not in series["metric"]] == [], (
+                pending,
+                prom.query(f'up{{job="shop-orders-db"}}[{idle}]'),
+            )
+            # The absent variant may be pending for an evaluation when a scrape of the exporter fails
+            # under load (its series go stale); its for: rides that out, and it never fires.
+            assert alert_states(prom, "WALArchiveTooOld", idle, ',alertstate="firing"') == []
+
+            # One row after the idle spell. PostgreSQL does not switch the segment at once: while
+            # idle, its checkpointer checks archive_timeout every archive_timeout and the row waits
+            # for the next check (CheckArchiveTimeout in checkpointer.c), up to 15s here, with the
+            # archive's age past the RPO all along. The archiver works: nothing may page.
+            written = time.time()
+            db.psql("INSERT INTO orders (note) VALUES ('after an idle spell')")
+            wait_for(
+                "the row's segment archived",
+                lambda: prom.query("pg_stat_archiver_last_archive_age < 20") or None,
+                60,
+                interval=1,
+            )
+            time.sleep(3)
+            since = f"{int(time.time() - written) + 1}s"
+            assert [
+                (series["metric"]["alertstate"], len(series["values"]))
+                for series in alert_states(prom, "WALArchiveTooOld", since)
+                if "cause" not in series["metric"]
+            ] == []
             # No base backup ran since the first one: after its interval the alert fires.
             fired = wait_for("BaseBackupTooOld once backups stop", lambda: prom.firing("BaseBackupTooOld"), 60)
             assert fired[0]["labels"]["datastore"] == "orders-db"
@@ -285,7 +313,8 @@ def test_dr_alerts_and_jobs_with_real_servers(tmp_path: Path, workdir: Path) -> 
             with Writer(db):
                 failing = wait_for("WALArchiveFailing", lambda: prom.firing("WALArchiveFailing"), 90, interval=1)
                 assert failing[0]["labels"]["severity"] == "critical"
-                too_old = wait_for("WALArchiveTooOld", lambda: prom.firing("WALArchiveTooOld"), 90, interval=1)
+                # rows written the RPO ago, unarchived, and no archive for RPO + the write window (2m)
+                too_old = wait_for("WALArchiveTooOld", lambda: prom.firing("WALArchiveTooOld"), 240, interval=1)
                 assert too_old[0]["labels"]["service"] == "shop"
 
 

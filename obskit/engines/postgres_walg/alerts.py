@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from obskit.engines.postgres_walg.plan import DatastorePlan
 from obskit.generate.rules.common import Case, CheckedAlert, age_cases, alert, constant, secs, when_absent
-from obskit.generate.rules.timing import FOR_STEP, check_time, input_steps
+from obskit.generate.rules.timing import FOR_STEP, INPUT_STEP, LONG_HORIZON, check_time, input_steps, long_step
 from obskit.plan import conventions as names
 from obskit.plan.types import ServicePlan
 from obskit.spec.series import series_text
@@ -25,57 +25,78 @@ def _pushed(service_plan: ServicePlan, ds: DatastorePlan) -> tuple[dict[str, str
     }, f'{{datastore="{ds.name}",service="{service_plan.name}"}}'
 
 
+def write_window(service_plan: ServicePlan) -> Duration:
+    """How far back past the RPO WALArchiveTooOld looks for written rows: two scrapes at least, and
+    two input steps of the generated cases, so that an increase has two samples to compare."""
+    return Duration(2 * max(service_plan.scrape_interval.ms, INPUT_STEP.ms))
+
+
 def archive_too_old(service_plan: ServicePlan, ds: DatastorePlan) -> CheckedAlert:
     # An idle database archives nothing and its archive ages without anything being lost, so the
-    # age only counts while tuples were written within the RPO. After an idle spell PostgreSQL
-    # switches segments as soon as anything is written (archive_timeout has long passed), so a
-    # working archiver clears the condition well within the `for:`.
+    # age counts only with rows written at least the RPO ago: archive_timeout ships a write within
+    # the RPO. Rows written since may still wait, and rightly: after an idle spell the checkpointer
+    # checks archive_timeout only every archive_timeout, so the first write waits up to that long
+    # for its segment switch while the archive's age is far past the RPO (CheckArchiveTimeout in
+    # PostgreSQL's checkpointer.c). Rows written between RPO and RPO + window ago are all newer
+    # than an archive older than RPO + window: unarchived, past the RPO, a loss in waiting.
     tier, for_ = service_plan.tier, service_plan.tier.platform_alert_for
-    rpo = tier.rpo
+    rpo, window = tier.rpo, write_window(service_plan)
     exporter = {"job": ds.datastore.exporter_job}
     job_match = f'job="{exporter["job"]}"'
-    writes = _writes(job_match, rpo)
     rule = alert(
         service_plan,
         "WALArchiveTooOld",
-        f"{names.ARCHIVE_AGE}{{{job_match}}} > {secs(rpo)}\nand on() (\n{writes}\n) > 0",
+        f"{names.ARCHIVE_AGE}{{{job_match}}} > {secs(rpo + window)}\nand on() (\n"
+        f"{_writes(job_match, window, offset=rpo)}\n) > 0",
         "page",
         (
             "Written data is not reaching the WAL archive within the RPO.",
-            f"{service_plan.name}/{ds.name} (exporter job {{{{ $labels.job }}}}) has written data within the last "
-            f"{rpo}, but its last archived WAL segment is older than the RPO of {rpo} (archive_timeout is "
-            f"{secs(ds.archive_timeout)}s); check the archiver and wal-g.",
+            f"{service_plan.name}/{ds.name} (exporter job {{{{ $labels.job }}}}) wrote rows {rpo} to "
+            f"{rpo + window} ago that are not in the WAL archive: its last archived segment is older than "
+            f"{rpo + window}, past the RPO of {rpo} (archive_timeout is {secs(ds.archive_timeout)}s, so a "
+            "working archiver ships a write within the RPO); check the archiver and wal-g.",
         ),
         for_,
         {"datastore": ds.name},
     )
-    eval_time = check_time(for_, FOR_STEP)
+    eval_time, step = _too_old_check(service_plan)
     steps = input_steps(eval_time)
     age = series_text(names.ARCHIVE_AGE, exporter)
     inserted = series_text(names.TUPLE_WRITES[0], {**exporter, "datname": "app"})
     # updated rows too, in the same database: the sums must not collide over equal label sets
     updated = series_text(names.TUPLE_WRITES[1], {**exporter, "datname": "app"})
-    old_age = _old_age(service_plan, eval_time)
+    old_age = _old_age(service_plan)
     writing = f"0+10x{steps}"
+    # idle until less than the RPO before the check, then writing: the segment switch may still be due
+    quiet = input_steps(eval_time - rpo) + 1
+    resumed = f"100x{quiet} 100+10x{steps - quiet}"
     return CheckedAlert(
         rule,
         (
             Case("fires", {age: old_age, inserted: writing, updated: constant(7, eval_time)}, True, exporter),
-            Case(
-                "silent when idle",
-                {age: old_age, inserted: constant(100, eval_time), updated: constant(7, eval_time)},
-                False,
-            ),
+            # idle, then writing again less than the RPO before the check: silent at every step
+            Case("silent when idle and when writes resume", {age: old_age, inserted: resumed}, False),
             Case("silent while archiving", {age: constant(5, eval_time), inserted: writing}, False),
         ),
         eval_time,
-        FOR_STEP,
+        step,
     )
 
 
-def _old_age(service_plan: ServicePlan, at: Duration) -> str:
-    """An archive age past the RPO from the start, growing: no segment archived for a while."""
-    return f"{secs(service_plan.tier.rpo) + 60}+60x{input_steps(at)}"
+def _too_old_check(service_plan: ServicePlan) -> tuple[Duration, Duration]:
+    """When WALArchiveTooOld's cases are checked, and at what step: its condition holds once rows
+    written from time 0 are the RPO old, a day and more for a low tier (then checked hourly or
+    coarser, as the other long cases are)."""
+    tier = service_plan.tier
+    holds = tier.rpo + write_window(service_plan) + tier.platform_alert_for
+    step = long_step(holds) if check_time(holds, FOR_STEP) > LONG_HORIZON else FOR_STEP
+    return check_time(holds, step), step
+
+
+def _old_age(service_plan: ServicePlan) -> str:
+    """An archive age past the RPO from the start, growing: no segment archived for a while. One
+    series for the WAL alerts' cases of a name, which share their inputs: as long as the latest."""
+    return f"{secs(service_plan.tier.rpo) + 60}+60x{input_steps(_too_old_check(service_plan)[0])}"
 
 
 def _failure_cases(service_plan: ServicePlan, ds: DatastorePlan, at: Duration) -> dict[str, dict[str, str]]:
@@ -84,7 +105,7 @@ def _failure_cases(service_plan: ServicePlan, ds: DatastorePlan, at: Duration) -
     steps = input_steps(at)
     failed, age = series_text(names.ARCHIVE_FAILURES, exporter), series_text(names.ARCHIVE_AGE, exporter)
     return {
-        "fires": {failed: f"0+1x{steps}", age: _old_age(service_plan, at)},
+        "fires": {failed: f"0+1x{steps}", age: _old_age(service_plan)},
         "silent": {failed: constant(3, at), age: constant(5, at)},
         # one failure in the first minute, retried at once: the next segment archives, the age stays small
         "transient failure": {failed: f"0 1x{steps - 1}", age: constant(5, at)},
@@ -261,8 +282,11 @@ def drill_failed(service_plan: ServicePlan, ds: DatastorePlan) -> CheckedAlert:
     )
 
 
-def _writes(job_match: str, window: Duration) -> str:
-    return "\n+ ".join(f"(sum(increase({name}{{{job_match}}}[{window}])) or vector(0))" for name in names.TUPLE_WRITES)
+def _writes(job_match: str, window: Duration, offset: Duration | None = None) -> str:
+    shift = f" offset {offset}" if offset is not None else ""
+    return "\n+ ".join(
+        f"(sum(increase({name}{{{job_match}}}[{window}]{shift})) or vector(0))" for name in names.TUPLE_WRITES
+    )
 
 
 def archive_never_reported(service_plan: ServicePlan, ds: DatastorePlan, too_old: CheckedAlert) -> CheckedAlert:
@@ -279,7 +303,8 @@ def archive_never_reported(service_plan: ServicePlan, ds: DatastorePlan, too_old
         exporter,
         rpo,
         "An archived WAL segment",
-        condition=f"\nand on () (\n{_writes(job_match, rpo)}\n) > 0",
+        # within the RPO, and at least two scrapes back (an RPO of seconds holds no two samples)
+        condition=f"\nand on () (\n{_writes(job_match, max(rpo, write_window(service_plan)))}\n) > 0",
         series={writing: f"0+10x{input_steps(at)}"},
     )
 
