@@ -281,8 +281,8 @@ def test_dr_alerts_and_jobs_with_real_servers(tmp_path: Path, workdir: Path) -> 
                 pending,
                 prom.query(f'up{{job="shop-orders-db"}}[{idle}]'),
             )
-            # The absent variant may be pending for an evaluation when a scrape of the exporter fails
-            # under load (its series go stale); its for: rides that out, and it never fires.
+            # The absent variant is held to not firing: a failed scrape of the exporter makes it
+            # pending for an evaluation, rightly, and its for: rides that out.
             assert alert_states(prom, "WALArchiveTooOld", idle, ',alertstate="firing"') == []
 
             # One row after the idle spell. PostgreSQL does not switch the segment at once: while

@@ -338,20 +338,21 @@ def unsound(unit: Unit, texts: list[str]) -> str | None:
 class Shapes:
     found: list[Shape]
     alone: dict[str, str]  # service -> why it is tested on its own
-    names: dict[str, list[str]]  # service -> its names, in the order of their roles
+
+
+def names_by_service(root: Path, all_units: list[Unit]) -> dict[str, list[str]]:
+    """Each service's names, in the order of their roles, read from its rule file."""
+    return {unit.service: names(unit, (root / unit.rule_file).read_text(encoding="utf-8")) for unit in all_units}
 
 
 def shapes(root: Path, all_units: list[Unit]) -> Shapes:
-    """The shapes of the tree's services, why each service tested alone could not share one, and
-    each service's names."""
+    """The shapes of the tree's services, and why each service tested alone could not share one."""
     by_text: dict[str, list[Unit]] = {}
     alone: list[Unit] = []
     reasons: dict[str, str] = {}
-    names_of: dict[str, list[str]] = {}
     for unit in all_units:
         texts = [(root / name).read_text(encoding="utf-8") for name in (unit.rule_file, *unit.test_files)]
-        names_found = names_of[unit.service] = names(unit, texts[0])
-        text = canonical([name.replace(unit.service, "") for name in unit.test_files] + texts, names_found)
+        text = canonical([name.replace(unit.service, "") for name in unit.test_files] + texts, names(unit, texts[0]))
         if text is None:
             alone.append(unit)
             reasons[unit.service] = "its names could be mistaken for YAML or PromQL syntax"
@@ -371,7 +372,7 @@ def shapes(root: Path, all_units: list[Unit]) -> Shapes:
         else:
             found += [Shape(unit, (unit.service,)) for unit in members]
             reasons.update({unit.service: why for unit in members})
-    return Shapes(sorted(found, key=lambda shape: shape.services[0]), reasons, names_of)
+    return Shapes(sorted(found, key=lambda shape: shape.services[0]), reasons)
 
 
 def placeholder(role: int) -> str:

@@ -117,11 +117,7 @@ def object_check(root: Path) -> Check:
     """The object check on its own, with each service's names read from its rule file: run in a
     process of its own from the start, it imports the typed models (seconds of CPU) while the
     shapes are still being found, when promtool is not yet running on the other core."""
-    names = {
-        unit.service: shapes.names(unit, (root / unit.rule_file).read_text(encoding="utf-8"))
-        for unit in shapes.units(root)
-    }
-    return _object_check(root, names)
+    return _object_check(root, shapes.names_by_service(root, shapes.units(root)))
 
 
 def _same_groups_text(crd: str, plain: str) -> bool:
