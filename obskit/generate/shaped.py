@@ -96,31 +96,38 @@ def _renamed(value: Any, rename: Callable[[str], str]) -> Any:
 
 
 @dataclass(frozen=True)
-class _Template:
-    """A shape's files with placeholders, and for each file the placeholders it holds with their roles."""
+class _Text:
+    """A text with placeholders, cut at them: the literal pieces, and between each two the role whose name goes there."""
 
-    files: tuple[tuple[File, tuple[tuple[str, int], ...]], ...]
+    pieces: tuple[str, ...]
+    roles: tuple[int, ...]
+
+    @classmethod
+    def of(cls, text: str) -> _Text:
+        cut = _PLACEHOLDER.split(text)  # literal pieces, and between them each placeholder's role letter
+        return cls(tuple(cut[::2]), tuple(_ROLES.index(letter) for letter in cut[1::2]))
+
+    def fill(self, found: list[str]) -> str:
+        if not self.roles:
+            return self.pieces[0]
+        joined = [""] * (2 * len(self.pieces) - 1)
+        joined[::2] = self.pieces
+        joined[1::2] = [found[role] for role in self.roles]
+        return "".join(joined)
+
+
+@dataclass(frozen=True)
+class _Template:
+    """A shape's files with placeholders, each path and content cut at its placeholders."""
+
+    files: tuple[tuple[_Text, _Text, bool], ...]
 
     @classmethod
     def of(cls, produced: Iterable[File]) -> _Template:
-        return cls(tuple((file, _roles(file.path + file.content)) for file in produced))
+        return cls(tuple((_Text.of(file.path), _Text.of(file.content), file.kubernetes) for file in produced))
 
     def fill(self, found: list[str]) -> list[File]:
-        return [
-            File(_put(file.path, roles, found), _put(file.content, roles, found), file.kubernetes)
-            for file, roles in self.files
-        ]
-
-
-def _roles(text: str) -> tuple[tuple[str, int], ...]:
-    return tuple(sorted({(match.group(0), _ROLES.index(match.group(1))) for match in _PLACEHOLDER.finditer(text)}))
-
-
-def _put(text: str, roles: tuple[tuple[str, int], ...], found: list[str]) -> str:
-    # A placeholder holds `§`, which no name does: putting one name in cannot make another placeholder.
-    for placeholder, role in roles:
-        text = text.replace(placeholder, found[role])
-    return text
+        return [File(path.fill(found), content.fill(found), kubernetes) for path, content, kubernetes in self.files]
 
 
 class ShapedRenderer:
