@@ -97,7 +97,7 @@ def _renamed(value: Any, rename: Callable[[str], str]) -> Any:
 
 @dataclass(frozen=True)
 class _Text:
-    """A text with placeholders, cut at them: the literal pieces, and between each two the role whose name goes there."""
+    """A text cut at its placeholders: the literal pieces, and between each two the role of the name that goes there."""
 
     pieces: tuple[str, ...]
     roles: tuple[int, ...]

@@ -174,7 +174,7 @@ class _Audit:
             raise _Unsound(f"{where}: {err}") from None
         equal_values: list[str] = []
         strings: list[str] = []
-        for node in _nodes(expr):
+        for node in promql_nodes(expr):
             if isinstance(node, promql_parser.VectorSelector):
                 self.plain(node.name or "", where)
                 for matchers in [node.matchers.matchers, *node.matchers.or_matchers]:
@@ -241,7 +241,8 @@ def _yaml_reads_names_as_text(text: str, where: str) -> None:
             pending += node.value
 
 
-def _nodes(expr: Any) -> Iterator[Any]:
+def promql_nodes(expr: Any) -> Iterator[Any]:
+    """Every node of a parsed PromQL expression, itself included."""
     pending = [expr]
     while pending:
         node = pending.pop()

@@ -5,6 +5,7 @@ from __future__ import annotations
 import multiprocessing
 import os
 import tempfile
+from collections.abc import Iterable
 from concurrent.futures import ProcessPoolExecutor, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -18,7 +19,7 @@ except ImportError:  # pragma: no cover - PyYAML built without libyaml
     from yaml import SafeLoader as _Loader  # type: ignore[assignment]
 
 from obskit.output.writer import MANIFEST
-from obskit.verify import amtool, objects, promtool, shapes
+from obskit.verify import amtool, objects, promtool, pruning, shapes
 
 RULE_FILES = shapes.RULE_FILES
 TEST_FILES = shapes.TEST_FILES
@@ -187,11 +188,51 @@ def _write_shared(found: list[shapes.Shape], scratch: Path) -> list[Path]:
     roots = []
     for number, shape in enumerate(found):
         root = scratch / f"shape-{number}"
-        for name, text in shape.files:
-            (root / name).parent.mkdir(parents=True, exist_ok=True)
-            (root / name).write_text(text, encoding="utf-8")
+        _write(root, shape.files)
         roots.append(root)
     return roots
+
+
+def _write(root: Path, files: Iterable[tuple[str, str]]) -> None:
+    for name, text in files:
+        (root / name).parent.mkdir(parents=True, exist_ok=True)
+        (root / name).write_text(text, encoding="utf-8")
+
+
+@dataclass
+class _Pruned:
+    """How many of their rule groups a shape's tests ran with (obskit.verify.pruning)."""
+
+    kept: int = 0
+    of: int = 0
+    whole: int = 0  # test files not split
+
+    def line(self) -> str:
+        if not self.of:
+            return ""
+        share = f"tests ran with the rule groups that can change their outcome, {self.kept / self.of:.0%} of them"
+        return share + (f"; {self.whole} test files run whole" if self.whole else "")
+
+
+def _shape_runs(root: Path, shape: shapes.Shape, pruned: _Pruned) -> list[tuple[Path, list[str]]]:
+    """A promtool run per test file of the shape, the file split into its parts where that spares
+    rule groups (the parts written beside it)."""
+    texts = dict(shape.files)
+    rules = {shape.unit.rule_file: texts[shape.unit.rule_file]}
+    runs = []
+    for name in shape.unit.test_files:
+        parts = pruning.split(name, texts[name], rules)
+        if parts is None:
+            pruned.whole += 1
+            runs.append((root, [name]))
+            continue
+        written = [part for part in parts if part.test_path != name]
+        _write(root, [(part.rule_path, part.rule_text) for part in written])
+        _write(root, [(part.test_path, part.test_text) for part in written])
+        pruned.kept += sum(part.tests * part.groups for part in parts)
+        pruned.of += sum(part.tests * part.of for part in parts)
+        runs.append((root, [part.test_path for part in parts]))
+    return runs
 
 
 def _promtool_checks(
@@ -208,10 +249,11 @@ def _promtool_checks(
     processes = os.cpu_count() or 1
     with tempfile.TemporaryDirectory(prefix="obskit-shapes-") as scratch_dir:
         roots = _write_shared(shared, Path(scratch_dir))
-        # a process per shared file, the largest first, then the services tested on their own
+        pruned = _Pruned()
+        # a process per shared file (or its parts), the largest first, then the services tested on their own
         runs = sorted(
-            ((root, [name]) for root, shape in zip(roots, shared, strict=True) for name in shape.unit.test_files),
-            key=lambda run: -(run[0] / run[1][0]).stat().st_size,
+            (run for root, shape in zip(roots, shared, strict=True) for run in _shape_runs(root, shape, pruned)),
+            key=lambda run: -sum((run[0] / name).stat().st_size for name in run[1]),
         )
         singles = sorted(name for unit in own for name in unit.test_files) + other_tests
         batches = promtool.batches(root, singles, processes)
@@ -245,7 +287,7 @@ def _promtool_checks(
         checked = [promtool.check_rules(root, [unit.rule_file for unit in all_units] + other_rules)]
     runs_text = f"{len(all_units)} services in {len(found)} run{'s' if len(found) != 1 else ''}, one per shape"
     files = sum(len(unit.test_files) for unit in all_units) + len(other_tests)
-    lines = _shape_lines(found, alone)
+    lines = "\n".join(part for part in (_shape_lines(found, alone), pruned.line()) if part)
     tests_ok = not any(failures)
     details = "\n".join(part for part in (*failures, lines) if part)
     return [
