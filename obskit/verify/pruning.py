@@ -43,6 +43,7 @@ from __future__ import annotations
 import posixpath
 from collections.abc import Iterable
 from dataclasses import dataclass
+from functools import lru_cache
 from typing import Any
 
 import promql_parser
@@ -321,9 +322,27 @@ def _without_items(lines: list[str], dropped: Iterable[tuple[int, int]]) -> list
     return [line for number, line in enumerate(lines) if number not in gone]
 
 
-def _rule_text(text: str, keep: frozenset[int]) -> str:
-    items = _lines_of_items(_top_level(text).get("groups"))
-    return "".join(_without_items(text.splitlines(keepends=True), [s for i, s in enumerate(items) if i not in keep]))
+@dataclass(frozen=True)
+class _RuleFile:
+    """A rule file read once for all the test files that load it."""
+
+    lines: list[str]
+    spans: list[tuple[int, int]]  # each group's lines
+    names: list[str]
+    groups: list[_Group]
+    droppable: list[bool]
+
+    def text(self, keep: frozenset[int]) -> str:
+        return "".join(_without_items(self.lines, [span for i, span in enumerate(self.spans) if i not in keep]))
+
+
+@lru_cache(maxsize=4)  # the test files of a shape come one after another
+def _rule_file(text: str) -> _RuleFile:
+    document = yaml.load(text, Loader=_Loader)
+    groups = [_group(group) for group in document["groups"]]
+    spans = _lines_of_items(_top_level(text).get("groups"))
+    names = [str(group["name"]) for group in document["groups"]]
+    return _RuleFile(text.splitlines(keepends=True), spans, names, groups, _droppable(groups))
 
 
 def _test_text(text: str, tests: set[int], group_names: set[str], rule_path: str) -> str:
@@ -363,28 +382,27 @@ def _split(test_path: str, test_text: str, rule_texts: dict[str, str]) -> list[P
         return None
     rule_path = posixpath.normpath(posixpath.join(posixpath.dirname(test_path), loads[0]))
     rule_text = rule_texts[rule_path]
-    rule_groups = yaml.load(rule_text, Loader=_Loader)["groups"]
-    groups = [_group(group) for group in rule_groups]
-    droppable = _droppable(groups)
+    rules = _rule_file(rule_text)
     by_kept: dict[frozenset[int], set[int]] = {}
     for index, test in enumerate(document["tests"]):
         # a test with no group to keep runs with the first: any superset of the kept groups computes the same
-        keep = kept_groups(groups, droppable, test) or frozenset({0})
+        keep = kept_groups(rules.groups, rules.droppable, test) or frozenset({0})
         by_kept.setdefault(keep, set()).add(index)
+    groups = rules.groups
     if list(by_kept) == [frozenset(range(len(groups)))]:
         return [Part(test_path, test_text, rule_path, rule_text, len(document["tests"]), len(groups), len(groups))]
     parts = []
     for number, (keep, tests) in enumerate(by_kept.items(), start=1):
         stem = posixpath.basename(rule_path).removesuffix(".yaml")
         part_rules = posixpath.join(posixpath.dirname(rule_path), f"{stem}.{_stem(test_path)}.part-{number}.yaml")
-        names = {str(rule_groups[index]["name"]) for index in keep}
+        names = {rules.names[index] for index in keep}
         relative = posixpath.relpath(part_rules, posixpath.dirname(test_path))
         parts.append(
             Part(
                 posixpath.join(posixpath.dirname(test_path), f"{_stem(test_path)}.part-{number}.yaml"),
                 _test_text(test_text, tests, names, relative),
                 part_rules,
-                _rule_text(rule_text, keep),
+                rules.text(keep),
                 len(tests),
                 len(keep),
                 len(groups),
