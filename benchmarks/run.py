@@ -13,6 +13,8 @@ obskit's own time.
 Nothing written to disk is deleted before the end: on a journal-less ext4 (the development
 machine's), creating a file skips every inode freed in the last five to ten minutes, one
 lookup each, so a run right after deleting a tree pays for that deletion (benchmarks/README.md).
+Before each run that writes to disk, what earlier runs wrote is flushed (sync), so that no run
+waits on the kernel writing back another's gigabytes.
 """
 
 from __future__ import annotations
@@ -71,6 +73,7 @@ TARGETS = "gen: at most 3 s and 300 MiB for 1000 services, at most 5x that for 5
 
 
 def _gen(spec: Path, out: Path, root: Path) -> tuple[float, float, int]:
+    os.sync()
     return measure([OBSKIT, "gen", "--env", "prod", "--spec", str(spec), "--out", str(out)], root)
 
 
@@ -81,6 +84,7 @@ def _read_tree(root: Path) -> list[tuple[str, bytes]]:
 def _bare_write(files: list[tuple[str, bytes]], into: Path) -> tuple[float, float, int]:
     """The same files and bytes written by a bare loop, as obskit's writer writes them: what
     this disk costs at the moment, beside gen's figure (it varies severalfold over an hour)."""
+    os.sync()
     started = time.monotonic()
     for relative, data in files:
         target = into / relative
@@ -101,10 +105,21 @@ def _verdict(ok: bool) -> str:
     return "met" if ok else "NOT MET"
 
 
+BYTES_PER_SERVICE = 300_000  # a synthetic service's files, about 282 KB
+
+
 def main() -> int:
     sizes = [int(size) for size in os.environ.get("BENCH_SIZES", "100 1000 5000").split()]
     test_limit = int(os.environ.get("BENCH_TEST_LIMIT", "5000"))
     repeat = max(1, int(os.environ.get("BENCH_REPEAT", "3")))
+    needed = sum(sizes) * BYTES_PER_SERVICE * 2 * repeat  # gen's trees and the bare loop's, kept to the end
+    free = shutil.disk_usage(tempfile.gettempdir()).free
+    if free < needed:
+        print(
+            f"make bench keeps what it writes until the end: it needs {needed / 1e9:.1f} GB free in "
+            f"{tempfile.gettempdir()}, which has {free / 1e9:.1f} GB (BENCH_SIZES and BENCH_REPEAT to change)"
+        )
+        return 2
     root = Path(tempfile.mkdtemp(prefix="obskit-bench-"))
     memory = Path(tempfile.mkdtemp(prefix="obskit-bench-", dir=MEMORY)) if os.access(MEMORY, os.W_OK) else None
     results: dict[int, dict[str, tuple[float, float, int]]] = {}
