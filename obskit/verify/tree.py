@@ -201,17 +201,37 @@ def _write(root: Path, files: Iterable[tuple[str, str]]) -> None:
 
 @dataclass
 class _Pruned:
-    """How many of their rule groups a shape's tests ran with (obskit.verify.pruning)."""
+    """How many of their rule groups the tests ran with (obskit.verify.pruning)."""
 
     kept: int = 0
     of: int = 0
     whole: int = 0  # test files not split
+
+    def count(self, parts: list[pruning.Part] | None) -> None:
+        if parts is None:
+            self.whole += 1
+            return
+        self.kept += sum(part.tests * part.groups for part in parts)
+        self.of += sum(part.tests * part.of for part in parts)
 
     def line(self) -> str:
         if not self.of:
             return ""
         share = f"tests ran with the rule groups that can change their outcome, {self.kept / self.of:.0%} of them"
         return share + (f"; {self.whole} test files run whole" if self.whole else "")
+
+
+def _split(name: str, text: str, rules: dict[str, str], pruned: _Pruned) -> list[pruning.Part] | None:
+    """The test file's parts when it splits (None: it runs as it is)."""
+    parts = pruning.split(name, text, rules)
+    pruned.count(parts)
+    return None if parts is None or [part.test_path for part in parts] == [name] else parts
+
+
+def _write_parts(root: Path, parts: list[pruning.Part]) -> list[str]:
+    _write(root, [(part.rule_path, part.rule_text) for part in parts])
+    _write(root, [(part.test_path, part.test_text) for part in parts])
+    return [part.test_path for part in parts]
 
 
 def _shape_runs(root: Path, shape: shapes.Shape, pruned: _Pruned) -> list[tuple[Path, list[str]]]:
@@ -221,18 +241,25 @@ def _shape_runs(root: Path, shape: shapes.Shape, pruned: _Pruned) -> list[tuple[
     rules = {shape.unit.rule_file: texts[shape.unit.rule_file]}
     runs = []
     for name in shape.unit.test_files:
-        parts = pruning.split(name, texts[name], rules)
-        if parts is None:
-            pruned.whole += 1
-            runs.append((root, [name]))
-            continue
-        written = [part for part in parts if part.test_path != name]
-        _write(root, [(part.rule_path, part.rule_text) for part in written])
-        _write(root, [(part.test_path, part.test_text) for part in written])
-        pruned.kept += sum(part.tests * part.groups for part in parts)
-        pruned.of += sum(part.tests * part.of for part in parts)
-        runs.append((root, [part.test_path for part in parts]))
+        parts = _split(name, texts[name], rules, pruned)
+        runs.append((root, [name] if parts is None else _write_parts(root, parts)))
     return runs
+
+
+def _own_parts(root: Path, own: list[shapes.Unit], scratch: Path, pruned: _Pruned) -> tuple[list[str], dict[str, str]]:
+    """The test files of services tested on their own: those that run as they are, and the parts
+    of the others (written under scratch), each with the file it comes from."""
+    whole: list[str] = []
+    origin: dict[str, str] = {}
+    for unit in own:
+        rules = {unit.rule_file: (root / unit.rule_file).read_text(encoding="utf-8")}
+        for name in unit.test_files:
+            parts = _split(name, (root / name).read_text(encoding="utf-8"), rules, pruned)
+            if parts is None:
+                whole.append(name)
+            else:
+                origin.update(dict.fromkeys(_write_parts(scratch, parts), name))
+    return whole, origin
 
 
 def _promtool_checks(
@@ -255,9 +282,11 @@ def _promtool_checks(
             (run for root, shape in zip(roots, shared, strict=True) for run in _shape_runs(root, shape, pruned)),
             key=lambda run: -sum((run[0] / name).stat().st_size for name in run[1]),
         )
-        singles = sorted(name for unit in own for name in unit.test_files) + other_tests
-        batches = promtool.batches(root, singles, processes)
-        outcomes = promtool.test_rule_sets([*runs, *batches], processes)
+        alone_root = Path(scratch_dir) / "alone"
+        whole, origin = _own_parts(root, own, alone_root, pruned)
+        batches = promtool.batches(root, sorted(whole) + other_tests, processes)
+        part_batches = promtool.batches(alone_root, sorted(origin), processes) if origin else []
+        outcomes = promtool.test_rule_sets([*runs, *batches, *part_batches], processes)
         checked = [promtool.check_rules(root, [unit.rule_file for unit in own] + other_rules)]
         checked += [
             promtool.check_rules(shape_root, [shape.unit.rule_file])
@@ -266,9 +295,22 @@ def _promtool_checks(
     failed_roots = {run[0] for run, outcome in zip(runs, outcomes, strict=False) if not outcome.ok}
     failures = [  # promtool 3 does not name the file that failed: name the run's
         f"{', '.join(files)}:\n{outcome.output}"
-        for (_, files), outcome in zip(batches, outcomes[len(runs) :], strict=True)
+        for (_, files), outcome in zip(batches, outcomes[len(runs) : len(runs) + len(batches)], strict=True)
         if not outcome.ok
     ]
+    failed_files = sorted(
+        {
+            origin[part]
+            for (_, files), outcome in zip(part_batches, outcomes[len(runs) + len(batches) :], strict=True)
+            if not outcome.ok
+            for part in files
+        }
+    )
+    if failed_files:  # tested again as they are, so that the failures name the real files
+        again = promtool.test_rule_sets([(root, [name]) for name in failed_files], processes)
+        failures += [
+            f"{name}:\n{outcome.output}" for name, outcome in zip(failed_files, again, strict=True) if not outcome.ok
+        ]
     retested = [
         units[service]
         for shape_root, shape in zip(roots, shared, strict=True)
