@@ -371,7 +371,7 @@ def split(test_path: str, test_text: str, rule_texts: dict[str, str]) -> list[Pa
     file loading several is not split."""
     try:
         return _split(test_path, test_text, rule_texts)
-    except (_Unexpected, yaml.YAMLError, KeyError, TypeError, ValueError):
+    except (_Unexpected, yaml.YAMLError, AttributeError, KeyError, TypeError, ValueError):
         return None
 
 
