@@ -113,7 +113,7 @@ def _selected_name(selector: Any) -> str:
 
 
 def _kind(node: Any) -> str:
-    """ "vector" (a range vector too), "scalar" or "string"."""
+    """The expression's type: "vector" (a range vector too), "scalar" or "string"."""
     if isinstance(node, promql_parser.NumberLiteral):
         return "scalar"
     if isinstance(node, promql_parser.StringLiteral):
@@ -129,23 +129,22 @@ def _kind(node: Any) -> str:
 
 
 def _absent_labels(argument: Any) -> Alone:
-    """absent()'s labels: each label matched once and by equality (Prometheus' createLabelsForAbsentFunction)."""
+    """absent()'s labels: those matched by equality, to a value that is not empty (Prometheus'
+    createLabelsForAbsentFunction). A label matched twice is read differently by Prometheus 2
+    and 3: not told."""
     selector = argument.vector_selector if isinstance(argument, promql_parser.MatrixSelector) else argument
     if not isinstance(selector, promql_parser.VectorSelector):
         return frozenset()
-    if selector.matchers.or_matchers:
+    matchers = [matcher for matcher in selector.matchers.matchers if matcher.name != "__name__"]
+    names = [matcher.name for matcher in matchers]
+    if selector.matchers.or_matchers or len(set(names)) != len(names):
         return None
-    labels: dict[str, str] = {}
-    seen: set[str] = set()
-    for matcher in selector.matchers.matchers:
-        if matcher.name == "__name__":
-            continue
-        if matcher.op == promql_parser.MatchOp.Equal and matcher.name not in seen:
-            labels[matcher.name] = matcher.value
-        else:
-            labels.pop(matcher.name, None)
-        seen.add(matcher.name)
-    return frozenset(labels.items())
+    return _labels({matcher.name: matcher.value for matcher in matchers if matcher.op == promql_parser.MatchOp.Equal})
+
+
+def _labels(labels: dict[str, str]) -> Labels:
+    """A label set as Prometheus keeps it: a label with an empty value is no label."""
+    return frozenset((name, value) for name, value in labels.items() if value)
 
 
 def alone(node: Any) -> Alone:
@@ -227,7 +226,7 @@ def _group(group: Any) -> _Group:
         if labels is None or any("{{" in value for value in rule_labels.values()):
             unknown = True
             continue
-        outputs.append((writer, frozenset({**labels, **rule_labels}.items())))
+        outputs.append((writer, _labels({**labels, **rule_labels})))
         alone_writes |= written
     return _Group(
         frozenset(names),
