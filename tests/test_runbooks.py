@@ -70,6 +70,9 @@ def test_a_runbook_holds_the_rules_own_promql_numbers_dashboard_and_receiver(pro
     assert "[checkout.disaster-recovery.md](checkout.disaster-recovery.md)" in page
     assert "kubectl get pods -n shop -l app.kubernetes.io/name=checkout" in _section(page, "ServiceDown")
     assert "kubectl get pods" not in _section(page, "BackupFailed")  # each section has its own steps
+    # a datastore's alert names the job its series carry: the exporter's, not the service's
+    assert "(exporter job checkout-orders-db)" in _section(page, "WALArchiveTooOld")
+    assert "(job checkout)" in _section(page, "ServiceDown")
 
 
 def test_the_dr_runbook_has_the_plans_numbers_and_exact_restore_commands(prod_tree: dict[str, str]) -> None:

@@ -149,13 +149,18 @@ _ESCALATION = {
 }
 
 
+def _job(service_plan: ServicePlan, labels: dict[str, str]) -> str:
+    """The `job` the alert's series carry: its datastore's exporter's, or the service's."""
+    exporters = {ds.name: ds.datastore.exporter_job for ds in service_plan.datastores}
+    return exporters.get(labels.get("datastore", ""), service_plan.service.job)
+
+
 def alert_section(plan: Plan, service_plan: ServicePlan, name: str, rules: list[Rule]) -> str:
     """One alert's section of the service's page. Its heading is the alert's name alone, so that
     its slug is the anchor `runbook_url` links; the headings inside it are several words, so
     that no slug of theirs is an alert's."""
-    service = service_plan.service
     first = rules[0]
-    labels = _Shown({**first["labels"], "alertname": name, "job": service.job})
+    labels = _Shown({**first["labels"], "alertname": name, "job": _job(service_plan, first["labels"])})
     description = render_label_templates(first["annotations"]["description"], labels).replace(
         "{{ $value | humanizePercentage }}", "(the current value)"
     )
