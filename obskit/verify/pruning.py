@@ -188,11 +188,15 @@ def _parsed(expr: str) -> Any:
         raise _Unexpected(f"not PromQL: {expr!r}") from None
 
 
+def _names(parsed: Any) -> frozenset[str]:
+    return frozenset(
+        _selected_name(node) for node in promql_nodes(parsed) if isinstance(node, promql_parser.VectorSelector)
+    )
+
+
 def reads(expr: str) -> frozenset[str]:
     """The metric names a PromQL expression selects (EVERY_NAME for a selector without one)."""
-    return frozenset(
-        _selected_name(node) for node in promql_nodes(_parsed(expr)) if isinstance(node, promql_parser.VectorSelector)
-    )
+    return _names(_parsed(expr))
 
 
 def _group(group: Any) -> _Group:
@@ -209,7 +213,7 @@ def _group(group: Any) -> _Group:
         if not isinstance(rule, dict) or not isinstance(rule.get("expr"), str):
             raise _Unexpected("a rule without an expression")
         parsed = _parsed(rule["expr"])
-        rule_reads = reads(rule["expr"])
+        rule_reads = _names(parsed)
         names |= rule_reads
         written = {"ALERTS", "ALERTS_FOR_STATE"} if "alert" in rule else {str(rule["record"])}
         writer = f"ALERTS:{rule['alert']}" if "alert" in rule else str(rule["record"])
@@ -387,9 +391,9 @@ def _split(test_path: str, test_text: str, rule_texts: dict[str, str]) -> list[P
         # a test with no group to keep runs with the first: any superset of the kept groups computes the same
         keep = kept_groups(rules.groups, rules.droppable, test) or frozenset({0})
         by_kept.setdefault(keep, set()).add(index)
-    groups = rules.groups
-    if list(by_kept) == [frozenset(range(len(groups)))]:
-        return [Part(test_path, test_text, rule_path, rule_text, len(document["tests"]), len(groups), len(groups))]
+    every = len(rules.groups)
+    if list(by_kept) == [frozenset(range(every))]:
+        return [Part(test_path, test_text, rule_path, rule_text, len(document["tests"]), every, every)]
     parts = []
     for number, (keep, tests) in enumerate(by_kept.items(), start=1):
         stem = posixpath.basename(rule_path).removesuffix(".yaml")
@@ -404,7 +408,7 @@ def _split(test_path: str, test_text: str, rule_texts: dict[str, str]) -> list[P
                 rules.text(keep),
                 len(tests),
                 len(keep),
-                len(groups),
+                every,
             )
         )
     return parts
