@@ -4,6 +4,8 @@ VENV   ?= .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.obskit-installed
 ENV    ?= prod
+# pytest workers: most tests that start servers wait on them, so more workers than cores pays
+TEST_JOBS ?= 4
 
 .PHONY: demo test test-fast lint tools bench golden clean
 
@@ -20,7 +22,7 @@ demo: $(STAMP)
 
 ## test: set up (Python packages, Debian's promtool and test servers), then run pytest
 test: $(STAMP) tools
-	$(BIN)/pytest
+	$(BIN)/pytest -n $(TEST_JOBS) --durations=25
 
 ## test-fast: the tests that start no server and install nothing (promtool included), for the edit-test loop
 test-fast: $(STAMP) tools
