@@ -13,8 +13,9 @@ import errno
 import os
 import secrets
 import shutil
+import stat
 from collections import deque
-from collections.abc import Collection, Iterable, Iterator, Mapping
+from collections.abc import Callable, Collection, Iterable, Iterator, Mapping
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
@@ -76,27 +77,88 @@ def _pairs(files: Files) -> Iterable[tuple[str, str]]:
     return files.items() if isinstance(files, Mapping) else files
 
 
-def owned_files(out: Path) -> list[str]:
-    """The files an earlier run wrote, from its manifest ([] when there is none)."""
+class _Inside:
+    """Regular files under a real directory, reached without following any symlink below it:
+    whatever a manifest line or a planted link says, nothing outside the directory is read."""
+
+    def __init__(self, root: Path) -> None:
+        self.root = os.fspath(root)
+        self._folders: dict[str, bool] = {}
+
+    def _real_folder(self, folder: str) -> bool:
+        if folder not in self._folders:
+            parent, _, _ = folder.rpartition("/")
+            self._folders[folder] = (not folder or self._real_folder(parent)) and _is_kind(
+                os.path.join(self.root, folder), stat.S_ISDIR
+            )
+        return self._folders[folder]
+
+    def is_file(self, path: str) -> bool:
+        folder, _, _ = path.rpartition("/")
+        return self._real_folder(folder) and _is_kind(os.path.join(self.root, path), stat.S_ISREG)
+
+    def read(self, path: str) -> bytes | None:
+        """The file's bytes, or None when it is not a regular file inside the directory."""
+        if not self.is_file(path):
+            return None
+        flags = os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK | os.O_CLOEXEC
+        try:
+            descriptor = os.open(os.path.join(self.root, path), flags)
+        except OSError as err:
+            if err.errno in (errno.ELOOP, errno.ENOENT, errno.ENOTDIR):
+                return None  # replaced since it was looked at
+            raise
+        with os.fdopen(descriptor, "rb") as opened:
+            return opened.read() if stat.S_ISREG(os.fstat(descriptor).st_mode) else None
+
+
+def _is_kind(path: str, kind: Callable[[int], bool]) -> bool:
     try:
-        text = (out / MANIFEST).read_text(encoding="utf-8")
-    except FileNotFoundError:
+        return kind(os.lstat(path).st_mode)
+    except (FileNotFoundError, NotADirectoryError):
+        return False
+
+
+def _manifest_path(line: str) -> str | None:
+    """A manifest line as a path inside the directory, or None for one that would leave it (or
+    name a file of a git repository kept there: obskit writes none)."""
+    path = PurePosixPath(line)
+    if path.is_absolute() or ".." in path.parts or not path.parts or "\0" in line or path.parts[0] == ".git":
+        return None
+    return path.as_posix()
+
+
+def owned_files(out: Path) -> list[str]:
+    """The files an earlier run wrote, from its manifest ([] when there is none). Lines naming a
+    path outside `out` (absolute, with `..`, or through a symlink) are ignored."""
+    inside = _Inside(out)
+    data = inside.read(MANIFEST)
+    if data is None:
         return []
-    owned = [line for line in text.splitlines() if line and not line.startswith("#")]
-    return [path for path in owned if ".." not in PurePosixPath(path).parts] + [MANIFEST]
+    try:
+        if b"\0" in data:
+            raise UnicodeDecodeError("utf-8", data, 0, 1, "binary")
+        text = data.decode("utf-8")
+    except UnicodeDecodeError:
+        raise OutputError(
+            f"{out / MANIFEST}: not a text file (binary or not UTF-8); obskit cannot tell which files it "
+            f"wrote: restore it from version control, or delete it and adopt the directory with --force"
+        ) from None
+    lines = (line for line in text.splitlines() if line and not line.startswith("#"))
+    owned = {path for path in map(_manifest_path, lines) if path is not None and path != MANIFEST}
+    return [*sorted(path for path in owned if inside.is_file(path)), MANIFEST]
 
 
-def _compare(out: Path, path: str, data: bytes, drift: Drift, patch: bool = False) -> None:
-    target = out / path
-    if not target.is_file():
+def _compare(inside: _Inside, path: str, data: bytes, drift: Drift, patch: bool = False) -> None:
+    old = inside.read(path)
+    if old is None:
         drift.added.append(path)
-        old = b""
-    elif (old := target.read_bytes()) != data:
+    elif old != data:
         drift.changed.append(path)
     else:
         return
     if patch:
-        drift.patches[path] = _patch(path, old, data, is_new=not target.is_file())
+        drift.patches[path] = _patch(path, old or b"", data, is_new=old is None)
 
 
 def _patch(path: str, old: bytes, new: bytes, is_new: bool = False, is_gone: bool = False) -> str:
@@ -109,26 +171,29 @@ def _patch(path: str, old: bytes, new: bytes, is_new: bool = False, is_gone: boo
     return "".join(line if line.endswith("\n") else line + "\n" for line in lines)
 
 
-def _finish(out: Path, drift: Drift, generated: set[str]) -> Drift:
+def _finish(drift: Drift, generated: set[str], owned: Iterable[str]) -> Drift:
     drift.added.sort()
     drift.changed.sort()
-    drift.removed = sorted(path for path in owned_files(out) if path not in generated and (out / path).exists())
+    drift.removed = sorted(path for path in owned if path not in generated)
     drift.files = len(generated)
     return drift
 
 
 def diff(out: Path, files: Files, patches: bool = False) -> Drift:
     """How the tree on disk differs from `files` (which include the manifest), read one by one;
-    with `patches`, a unified diff per added, changed and removed file too."""
+    with `patches`, a unified diff per added, changed and removed file too. Only files inside
+    `out` are read, whatever its manifest lists."""
+    inside = _Inside(out)
+    owned = owned_files(out)
     drift = Drift()
     generated = set()
     for path, content in _pairs(files):
         generated.add(path)
-        _compare(out, path, content.encode("utf-8"), drift, patches)
-    drift = _finish(out, drift, generated)
+        _compare(inside, path, content.encode("utf-8"), drift, patches)
+    drift = _finish(drift, generated, owned)
     if patches:
         drift.patches.update(
-            (path, _patch(path, (out / path).read_bytes(), b"", is_gone=True)) for path in drift.removed
+            (path, _patch(path, inside.read(path) or b"", b"", is_gone=True)) for path in drift.removed
         )
         drift.patches = dict(sorted(drift.patches.items()))
     return drift
@@ -137,7 +202,7 @@ def diff(out: Path, files: Files, patches: bool = False) -> Drift:
 def _check_target(out: Path, force: bool) -> None:
     if out.exists() and not out.is_dir():
         raise OutputError(f"{out} exists and is not a directory")
-    if not force and out.is_dir() and any(out.iterdir()) and not (out / MANIFEST).is_file():
+    if not force and out.is_dir() and any(out.iterdir()) and not _Inside(out).is_file(MANIFEST):
         raise OutputError(
             f"{out} is not empty and was not written by obskit (no {MANIFEST}); "
             "refusing to replace it: choose another --out or empty it, or, if obskit wrote it and "
@@ -180,7 +245,7 @@ def _write_batch(batch: list[tuple[str, bytes]]) -> None:
         _write_file(target, data)
 
 
-def _write_files(root: Path, out: Path, files: Files) -> tuple[Drift, set[str]]:
+def _write_files(root: Path, out: Path, files: Files, owned: Iterable[str]) -> tuple[Drift, set[str]]:
     """Each file into root as it comes, compared on the way with its copy in out. A thread
     writes batches of files while the next are produced: creating files is the kernel's work,
     done without holding the interpreter."""
@@ -188,17 +253,14 @@ def _write_files(root: Path, out: Path, files: Files) -> tuple[Drift, set[str]]:
     generated: set[str] = set()
     folders: set[str] = set()
     base = os.fspath(root)
-    earlier = out.is_dir()
+    inside = _Inside(out)
     batch: list[tuple[str, bytes]] = []
     pending: deque[Future[None]] = deque()
     with ThreadPoolExecutor(max_workers=1) as writer:
         for path, content in _pairs(files):
             generated.add(path)
             data = content.encode("utf-8")
-            if earlier:
-                _compare(out, path, data, drift)
-            else:
-                drift.added.append(path)
+            _compare(inside, path, data, drift)
             folder, _, _ = path.rpartition("/")
             if folder not in folders:
                 os.makedirs(os.path.join(base, folder), exist_ok=True)
@@ -212,12 +274,22 @@ def _write_files(root: Path, out: Path, files: Files) -> tuple[Drift, set[str]]:
         pending.append(writer.submit(_write_batch, batch))
         for done in pending:
             done.result()
-    return _finish(out, drift, generated), generated
+    return _finish(drift, generated, owned), generated
 
 
-def _carry_foreign_files(out: Path, staging: Path, tree: Collection[str]) -> None:
+def write(out: Path, files: Files, force: bool = False) -> Drift:
+    """Replace `out` atomically with `files` (which include the manifest), written as they
+    come, and say how the new tree differs from the old. If producing or writing a file
+    fails, the old tree stays as it was. `force` adopts a directory without a manifest: the
+    files obskit generates are replaced, every other file is kept."""
+    out = out.absolute()
+    _check_target(out, force)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    return _replace(out, files, owned_files(out))
+
+
+def _carry_foreign_files(out: Path, staging: Path, tree: Collection[str], owned: Collection[str]) -> None:
     """Copy files the user keeps in the directory (not ours, not generated) into the new tree."""
-    owned = set(owned_files(out))
     for source in sorted(out.rglob("*")):
         relative = source.relative_to(out).as_posix()
         if source.is_file() and relative not in owned and relative not in tree:
@@ -230,34 +302,33 @@ def _sibling(out: Path, role: str) -> Path:
     return out.parent / f".{out.name}.obskit-{role}-{secrets.token_hex(6)}"
 
 
-def write(out: Path, files: Files, force: bool = False) -> Drift:
-    """Replace `out` atomically with `files` (which include the manifest), written as they
-    come, and say how the new tree differs from the old. If producing or writing a file
-    fails, the old tree stays as it was. `force` adopts a directory without a manifest: the
-    files obskit generates are replaced, every other file is kept."""
-    out = out.absolute()
-    _check_target(out, force)
-    out.parent.mkdir(parents=True, exist_ok=True)
+def _replace(out: Path, files: Files, owned: list[str]) -> Drift:
     staging = _sibling(out, "new")
     staging.mkdir()
     try:
-        drift, generated = _write_files(staging, out, files)
-        if not out.exists():
+        drift, generated = _write_files(staging, out, files, owned)
+        if not os.path.lexists(out):
             staging.rename(out)
             return drift
-        _carry_foreign_files(out, staging, generated)
+        _carry_foreign_files(out, staging, generated, set(owned))
         staging.chmod(out.stat().st_mode & 0o7777)
         if not _exchange(staging, out):
-            # No atomic exchange on this filesystem: two renames, undone if the second fails.
-            previous = _sibling(out, "old")
-            out.rename(previous)
-            try:
-                staging.rename(out)
-            except OSError:
-                previous.rename(out)
-                raise
-            staging = previous
-    finally:
-        if staging.exists():
-            shutil.rmtree(staging)
+            staging = _rename_twice(staging, out)
+    except BaseException:
+        shutil.rmtree(staging, ignore_errors=True)
+        raise
+    shutil.rmtree(staging)  # the old tree, now where the new one was built
     return drift
+
+
+def _rename_twice(staging: Path, out: Path) -> Path:
+    """No atomic exchange on this filesystem: two renames, undone if the second fails; returns
+    where the old tree went."""
+    previous = _sibling(out, "old")
+    out.rename(previous)
+    try:
+        staging.rename(out)
+    except OSError:
+        previous.rename(out)
+        raise
+    return previous
