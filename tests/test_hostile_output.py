@@ -8,6 +8,7 @@ from __future__ import annotations
 import contextlib
 import os
 import shutil
+import socket
 import stat
 import subprocess
 import sys
@@ -137,3 +138,93 @@ def test_a_binary_or_non_utf8_manifest_is_a_clear_error(spec: Path, out: Path, c
     for extra in [(), ("--check",), ("--check", "--diff")]:
         assert_clean_failure(gen(spec, out, *extra), 2, f"{out / writer.MANIFEST}: not a text file")
     assert listing(out) == before
+
+
+# --- what the user keeps in --out stays as it was ----------------------------------------------
+
+
+def test_gen_never_touches_a_file_outside_out_named_by_the_manifest(spec: Path, out: Path, secret: Path) -> None:
+    tamper(out, secret)
+    result = gen(spec, out)
+    assert result.exit_code == 0, result.output
+    assert "0 removed" in result.output
+    assert secret.read_text() == SECRET + "\n"
+    assert os.readlink(out / "leak") == str(secret) and os.readlink(out / "escape") == str(secret.parent)
+    assert "hunter2" not in (out / writer.MANIFEST).read_text()
+
+
+def test_regeneration_keeps_symlinks_empty_folders_and_modes(spec: Path, out: Path, secret: Path) -> None:
+    (out / "rules-link").symlink_to("prometheus")
+    (out / "outside").symlink_to(secret)
+    (out / "dangling").symlink_to("nowhere")
+    (out / "drafts" / "empty").mkdir(parents=True)
+    (out / "drafts").chmod(0o750)
+    script = out / "deploy.sh"
+    script.write_text("#!/bin/sh\n")
+    script.chmod(0o751)
+    (out / "prometheus" / "mine.txt").write_text("mine\n")
+    (out / "prometheus" / "mine.txt").chmod(0o600)
+    (out / "read-only" / "inside").mkdir(parents=True)
+    (out / "read-only" / "inside" / "kept.txt").write_text("kept\n")
+    (out / "read-only").chmod(0o555)
+    kept = {path: entry for path, entry in listing(out).items() if not path.startswith("prometheus/rul")}
+    kept = {path: entry for path, entry in kept.items() if entry[0] != "file" or "mine" in path or "deploy" in path}
+    changed_spec(spec)
+    result = gen(spec, out)
+    assert result.exit_code == 0, result.output
+    after = listing(out)
+    assert {path: after.get(path) for path in kept} == kept
+    assert after["outside"] == ("link", str(secret), 0)
+
+
+def git(out: Path, *args: str) -> str:
+    env = {**os.environ, "GIT_AUTHOR_NAME": "t", "GIT_AUTHOR_EMAIL": "t@e", "GIT_COMMITTER_NAME": "t"}
+    env["GIT_COMMITTER_EMAIL"] = "t@e"
+    done = subprocess.run(["git", "-C", str(out), *args], capture_output=True, text=True, env=env, check=False)
+    assert done.returncode == 0, (args, done.stderr)
+    return done.stdout
+
+
+def test_regeneration_keeps_a_git_repository_working(spec: Path, out: Path) -> None:
+    git(out, "init", "-q", "-b", "main")
+    git(out, "add", "-A")
+    git(out, "commit", "-qm", "first")
+    git(out, "tag", "v1")
+    git(out, "gc", "-q", "--aggressive")
+    assert not list((out / ".git" / "refs" / "heads").iterdir())  # packed: refs/heads is empty
+    head = git(out, "rev-parse", "HEAD")
+    with (out / writer.MANIFEST).open("a") as manifest:
+        manifest.write(".git/config\n.git/HEAD\n")  # a tampered manifest cannot claim the repository's files
+    changed_spec(spec)
+    result = gen(spec, out)
+    assert result.exit_code == 0, result.output
+    git(out, "fsck", "--strict")
+    assert git(out, "rev-parse", "HEAD") == head
+    assert git(out, "status", "--porcelain").strip()  # the regenerated files show as changes
+    git(out, "commit", "-qam", "second")
+
+
+@pytest.mark.parametrize("kind", ["fifo", "socket"])
+def test_a_special_file_is_refused_before_anything_changes(spec: Path, out: Path, kind: str) -> None:
+    special = out / "prometheus" / f"a-{kind}"
+    if kind == "fifo":
+        os.mkfifo(special)
+    else:
+        server = socket.socket(socket.AF_UNIX)
+        server.bind(str(special))
+        server.close()
+    before = listing(out)
+    changed_spec(spec)
+    assert_clean_failure(gen(spec, out), 2, str(special), "cannot be carried")
+    assert listing(out) == before
+    assert siblings(out) == ["prod"]
+
+
+def test_a_folder_where_obskit_writes_a_file_is_refused(spec: Path, out: Path) -> None:
+    (out / "kustomization.yaml").unlink()
+    (out / "kustomization.yaml").mkdir()
+    (out / "kustomization.yaml" / "mine.txt").write_text("mine\n")
+    before = listing(out)
+    assert_clean_failure(gen(spec, out), 2, str(out / "kustomization.yaml"), "in the way")
+    assert listing(out) == before
+    assert siblings(out) == ["prod"]

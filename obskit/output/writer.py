@@ -277,6 +277,55 @@ def _write_files(root: Path, out: Path, files: Files, owned: Iterable[str]) -> t
     return _finish(drift, generated, owned), generated
 
 
+@dataclass
+class _Carry:
+    """Copies what the user keeps in the old tree (not ours, not generated) into the new one as
+    it is: symlinks as links (never their targets), folders empty or not, modes, times and (as
+    root) owners. Copies, not moves: until the swap the old tree stays whole."""
+
+    out: Path
+    staging: Path
+    generated: Collection[str]
+    owned: Collection[str]
+
+    def folder(self, relative: str) -> None:
+        with os.scandir(self.out / relative if relative else self.out) as entries:
+            for entry in sorted(entries, key=lambda entry: entry.name):
+                self.entry(f"{relative}/{entry.name}" if relative else entry.name)
+
+    def entry(self, relative: str) -> None:
+        source, target = self.out / relative, self.staging / relative
+        info = source.lstat()
+        kind = stat.S_IFMT(info.st_mode)
+        if kind == stat.S_IFREG and (relative in self.generated or relative in self.owned):
+            return
+        if kind not in (stat.S_IFREG, stat.S_IFDIR, stat.S_IFLNK):
+            raise OutputError(
+                f"{source} is a special file ({_KINDS.get(kind, 'not a file')}), which cannot be carried into "
+                f"the new tree; move it out of {self.out} (nothing was changed)"
+            )
+        if relative in self.generated or (os.path.lexists(target) and not (kind == stat.S_IFDIR and target.is_dir())):
+            raise OutputError(f"{source} is in the way of the files obskit writes there; move it (nothing was changed)")
+        if kind == stat.S_IFLNK:
+            os.symlink(os.readlink(source), target)
+        elif kind == stat.S_IFREG:
+            shutil.copy2(source, target, follow_symlinks=False)
+        else:
+            target.mkdir(exist_ok=True)
+            self.folder(relative)
+            shutil.copystat(source, target, follow_symlinks=False)
+        _same_owner(info, target)
+
+
+_KINDS = {stat.S_IFIFO: "a named pipe", stat.S_IFSOCK: "a socket", stat.S_IFCHR: "a device", stat.S_IFBLK: "a device"}
+
+
+def _same_owner(info: os.stat_result, target: Path) -> None:
+    """Run as root, keep the owner a file had: the user's own checkout stays theirs."""
+    if os.geteuid() == 0 and (info.st_uid, info.st_gid) != (0, 0):
+        os.lchown(target, info.st_uid, info.st_gid)
+
+
 def write(out: Path, files: Files, force: bool = False) -> Drift:
     """Replace `out` atomically with `files` (which include the manifest), written as they
     come, and say how the new tree differs from the old. If producing or writing a file
@@ -286,16 +335,6 @@ def write(out: Path, files: Files, force: bool = False) -> Drift:
     _check_target(out, force)
     out.parent.mkdir(parents=True, exist_ok=True)
     return _replace(out, files, owned_files(out))
-
-
-def _carry_foreign_files(out: Path, staging: Path, tree: Collection[str], owned: Collection[str]) -> None:
-    """Copy files the user keeps in the directory (not ours, not generated) into the new tree."""
-    for source in sorted(out.rglob("*")):
-        relative = source.relative_to(out).as_posix()
-        if source.is_file() and relative not in owned and relative not in tree:
-            target = staging / relative
-            target.parent.mkdir(parents=True, exist_ok=True)
-            shutil.copy2(source, target)
 
 
 def _sibling(out: Path, role: str) -> Path:
@@ -310,15 +349,26 @@ def _replace(out: Path, files: Files, owned: list[str]) -> Drift:
         if not os.path.lexists(out):
             staging.rename(out)
             return drift
-        _carry_foreign_files(out, staging, generated, set(owned))
-        staging.chmod(out.stat().st_mode & 0o7777)
+        _Carry(out, staging, generated, set(owned)).folder("")
+        shutil.copystat(out, staging)
+        _same_owner(out.stat(), staging)
         if not _exchange(staging, out):
             staging = _rename_twice(staging, out)
     except BaseException:
         shutil.rmtree(staging, ignore_errors=True)
         raise
-    shutil.rmtree(staging)  # the old tree, now where the new one was built
+    _remove_tree(staging)  # the old tree, now where the new one was built
     return drift
+
+
+def _remove_tree(path: Path) -> None:
+    """rmtree, making a read-only folder (a user's, carried over) writable to empty it."""
+
+    def writable_then_again(function: Callable[[str], object], failed: str, _: object) -> None:
+        os.chmod(os.path.dirname(failed), 0o700)
+        function(failed)
+
+    shutil.rmtree(path, onerror=writable_then_again)
 
 
 def _rename_twice(staging: Path, out: Path) -> Path:
