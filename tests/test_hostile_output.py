@@ -228,3 +228,46 @@ def test_a_folder_where_obskit_writes_a_file_is_refused(spec: Path, out: Path) -
     assert_clean_failure(gen(spec, out), 2, str(out / "kustomization.yaml"), "in the way")
     assert listing(out) == before
     assert siblings(out) == ["prod"]
+
+
+# --- --out as a symlink, missing, a file ------------------------------------------------------
+
+
+def test_out_as_a_symlink_updates_the_folder_it_points_to(tmp_path: Path, spec: Path) -> None:
+    real = tmp_path / "checkout" / "prod"
+    real.mkdir(parents=True)
+    link = tmp_path / "prod-link"
+    link.symlink_to(real)
+    for _ in range(2):
+        result = gen(spec, link)
+        assert result.exit_code == 0, result.output
+        assert link.is_symlink() and os.readlink(link) == str(real)
+        assert (real / writer.MANIFEST).is_file()
+    assert gen(spec, link, "--check").exit_code == 0
+    changed_spec(spec)
+    assert gen(spec, link, "--check").exit_code == 1
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["checkout", "prod-link", "spec"]
+    assert sorted(p.name for p in real.parent.iterdir()) == ["prod"]
+
+
+@pytest.mark.parametrize("extra", [(), ("--check",)])
+def test_a_dangling_out_symlink_is_refused(tmp_path: Path, spec: Path, extra: tuple[str, ...]) -> None:
+    link = tmp_path / "prod"
+    link.symlink_to(tmp_path / "gone")
+    assert_clean_failure(gen(spec, link, *extra), 2, str(link), "does not exist")
+    assert link.is_symlink() and not (tmp_path / "gone").exists()
+
+
+@pytest.mark.parametrize("extra", [(), ("--check",)])
+def test_out_that_is_a_file_or_under_a_file_is_refused(tmp_path: Path, spec: Path, extra: tuple[str, ...]) -> None:
+    a_file = tmp_path / "file"
+    a_file.write_text("x")
+    assert_clean_failure(gen(spec, a_file, *extra), 2, str(a_file))
+    assert_clean_failure(gen(spec, a_file / "prod", *extra), 2, f"{a_file} is not a directory")
+    assert a_file.read_text() == "x"
+
+
+def test_check_of_a_missing_out_lists_every_file_as_added(tmp_path: Path, spec: Path) -> None:
+    result = gen(spec, tmp_path / "missing", "--check")
+    assert result.exit_code == 1 and f"added:   {writer.MANIFEST}" in result.output
+    assert not (tmp_path / "missing").exists()

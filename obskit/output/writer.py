@@ -179,10 +179,44 @@ def _finish(drift: Drift, generated: set[str], owned: Iterable[str]) -> Drift:
     return drift
 
 
+def resolve_out(out: Path) -> Path:
+    """The real directory `out` names: through symlinks (the link itself stays a link), checked
+    to be a directory or absent with a directory above it."""
+    given = out.absolute()
+    real = Path(os.path.realpath(given))
+    try:
+        info = os.stat(real)
+    except FileNotFoundError:
+        if given.is_symlink():
+            raise OutputError(
+                f"{given} is a symbolic link to {os.readlink(given)}, which does not exist; "
+                "create that directory or choose another --out"
+            ) from None
+        _check_above(given, real)
+        return real
+    except NotADirectoryError:
+        _check_above(given, real)
+        raise OutputError(f"{given}: a folder above it is not a directory") from None
+    except OSError as err:
+        raise OutputError(f"{given}: {err.strerror}") from None
+    if not stat.S_ISDIR(info.st_mode):
+        raise OutputError(f"{given} exists and is not a directory")
+    return real
+
+
+def _check_above(given: Path, real: Path) -> None:
+    for folder in real.parents:
+        if os.path.lexists(folder):
+            if not folder.is_dir():
+                raise OutputError(f"{given}: {folder} is not a directory")
+            return
+
+
 def diff(out: Path, files: Files, patches: bool = False) -> Drift:
     """How the tree on disk differs from `files` (which include the manifest), read one by one;
     with `patches`, a unified diff per added, changed and removed file too. Only files inside
     `out` are read, whatever its manifest lists."""
+    out = resolve_out(out)
     inside = _Inside(out)
     owned = owned_files(out)
     drift = Drift()
@@ -200,8 +234,6 @@ def diff(out: Path, files: Files, patches: bool = False) -> Drift:
 
 
 def _check_target(out: Path, force: bool) -> None:
-    if out.exists() and not out.is_dir():
-        raise OutputError(f"{out} exists and is not a directory")
     if not force and out.is_dir() and any(out.iterdir()) and not _Inside(out).is_file(MANIFEST):
         raise OutputError(
             f"{out} is not empty and was not written by obskit (no {MANIFEST}); "
@@ -331,9 +363,9 @@ def write(out: Path, files: Files, force: bool = False) -> Drift:
     come, and say how the new tree differs from the old. If producing or writing a file
     fails, the old tree stays as it was. `force` adopts a directory without a manifest: the
     files obskit generates are replaced, every other file is kept."""
-    out = out.absolute()
-    _check_target(out, force)
+    out = resolve_out(out)
     out.parent.mkdir(parents=True, exist_ok=True)
+    _check_target(out, force)
     return _replace(out, files, owned_files(out))
 
 
