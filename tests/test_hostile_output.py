@@ -6,6 +6,7 @@ read, printed or deleted outside --out, and a message naming the path, never a t
 from __future__ import annotations
 
 import contextlib
+import fcntl
 import os
 import shutil
 import socket
@@ -271,3 +272,60 @@ def test_check_of_a_missing_out_lists_every_file_as_added(tmp_path: Path, spec: 
     result = gen(spec, tmp_path / "missing", "--check")
     assert result.exit_code == 1 and f"added:   {writer.MANIFEST}" in result.output
     assert not (tmp_path / "missing").exists()
+
+
+# --- interrupted and concurrent gens ----------------------------------------------------------
+
+
+def test_stale_staging_folders_are_removed(spec: Path, out: Path) -> None:
+    for role in ["new", "old"]:
+        stale = out.parent / f".prod.obskit-{role}-0123456789ab"
+        (stale / "prometheus").mkdir(parents=True)
+        (stale / "prometheus" / "half.yaml").write_text("kind: PrometheusRule\n")
+    (out.parent / ".prod.obskit-new-notes").mkdir()  # not a name obskit gives: not ours
+    assert gen(spec, out).exit_code == 0
+    assert siblings(out) == [".prod.obskit-new-notes", "prod"]
+
+
+def test_an_old_tree_left_between_the_two_renames_is_restored(spec: Path, out: Path) -> None:
+    (out / "mine.txt").write_text("mine\n")
+    old = out.parent / ".prod.obskit-old-0123456789ab"
+    out.rename(old)
+    (out.parent / ".prod.obskit-new-ba9876543210").mkdir()
+    result = gen(spec, out)
+    assert result.exit_code == 0, result.output
+    assert (out / "mine.txt").read_text() == "mine\n"
+    assert siblings(out) == ["prod"]
+
+
+def test_gens_of_the_same_out_wait_for_each_other(spec: Path, out: Path) -> None:
+    assert OBSKIT
+    lock_path = out.parent / ".prod.obskit-lock"
+    held = os.open(lock_path, os.O_RDWR | os.O_CREAT, 0o600)
+    fcntl.flock(held, fcntl.LOCK_EX)
+    changed_spec(spec)
+    command = [OBSKIT, "gen", "--env", "prod", "--spec", str(spec), "--out", str(out)]
+    waiting = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        with pytest.raises(subprocess.TimeoutExpired):
+            waiting.wait(timeout=3)
+        assert gen(spec, out, "--check").exit_code == 1  # not written while the lock is held
+    finally:
+        os.close(held)
+    _, stderr = waiting.communicate(timeout=60)
+    assert waiting.returncode == 0, stderr
+    assert gen(spec, out, "--check").exit_code == 0
+    assert siblings(out) == ["prod"]
+
+
+def test_two_gens_at_once_end_in_one_whole_tree(tmp_path: Path, spec: Path, out: Path) -> None:
+    assert OBSKIT
+    (out / "mine.txt").write_text("mine\n")
+    changed_spec(spec)
+    command = [OBSKIT, "gen", "--env", "prod", "--spec", str(spec), "--out", str(out)]
+    running = [subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE) for _ in range(3)]
+    for process in running:
+        assert process.wait(timeout=120) == 0
+    assert gen(spec, out, "--check").exit_code == 0
+    assert (out / "mine.txt").read_text() == "mine\n"
+    assert siblings(out) == ["prod"]

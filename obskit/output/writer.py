@@ -7,10 +7,13 @@ A directory that is not empty and has no manifest is refused rather than replace
 
 from __future__ import annotations
 
+import contextlib
 import ctypes
 import difflib
 import errno
+import fcntl
 import os
+import re
 import secrets
 import shutil
 import stat
@@ -358,6 +361,57 @@ def _same_owner(info: os.stat_result, target: Path) -> None:
         os.lchown(target, info.st_uid, info.st_gid)
 
 
+def _sibling(out: Path, role: str) -> Path:
+    return out.parent / f".{out.name}.obskit-{role}-{secrets.token_hex(6)}"
+
+
+@contextlib.contextmanager
+def _locked(out: Path) -> Iterator[None]:
+    """Hold an exclusive lock beside `out` while replacing it: two gens of one tree take turns.
+    The lock file is removed on release; a waiter that locked a removed file tries again."""
+    path = out.parent / f".{out.name}.obskit-lock"
+    while True:
+        descriptor = os.open(path, os.O_RDWR | os.O_CREAT | os.O_NOFOLLOW | os.O_CLOEXEC, 0o600)
+        try:
+            fcntl.flock(descriptor, fcntl.LOCK_EX)
+            if _same_file(path, os.fstat(descriptor)):
+                break
+        except BaseException:
+            os.close(descriptor)
+            raise
+        os.close(descriptor)
+    try:
+        yield
+    finally:
+        with contextlib.suppress(FileNotFoundError):
+            os.unlink(path)
+        os.close(descriptor)
+
+
+def _same_file(path: Path, opened: os.stat_result) -> bool:
+    try:
+        info = os.lstat(path)
+    except FileNotFoundError:
+        return False
+    return (info.st_dev, info.st_ino) == (opened.st_dev, opened.st_ino)
+
+
+def _clear_stale_staging(out: Path) -> None:
+    """Remove the staging folders a killed run left beside `out` (called under the lock, so
+    none is in use). A run killed between the fallback's two renames left `out` missing and
+    its old tree as `-old-`: that tree is put back instead."""
+    pattern = re.compile(rf"\.{re.escape(out.name)}\.obskit-(new|old)-[0-9a-f]{{12}}")
+    stale: dict[str, list[Path]] = {"new": [], "old": []}
+    for entry in out.parent.iterdir():
+        if (match := pattern.fullmatch(entry.name)) and entry.is_dir() and not entry.is_symlink():
+            stale[match.group(1)].append(entry)
+    old = sorted(stale["old"], key=lambda entry: entry.stat().st_mtime)
+    if old and not os.path.lexists(out):
+        old.pop().rename(out)
+    for entry in stale["new"] + old:
+        _remove_tree(entry)
+
+
 def write(out: Path, files: Files, force: bool = False) -> Drift:
     """Replace `out` atomically with `files` (which include the manifest), written as they
     come, and say how the new tree differs from the old. If producing or writing a file
@@ -365,12 +419,10 @@ def write(out: Path, files: Files, force: bool = False) -> Drift:
     files obskit generates are replaced, every other file is kept."""
     out = resolve_out(out)
     out.parent.mkdir(parents=True, exist_ok=True)
-    _check_target(out, force)
-    return _replace(out, files, owned_files(out))
-
-
-def _sibling(out: Path, role: str) -> Path:
-    return out.parent / f".{out.name}.obskit-{role}-{secrets.token_hex(6)}"
+    with _locked(out):
+        _clear_stale_staging(out)
+        _check_target(out, force)
+        return _replace(out, files, owned_files(out))
 
 
 def _replace(out: Path, files: Files, owned: list[str]) -> Drift:
