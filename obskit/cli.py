@@ -131,7 +131,11 @@ def gen(
     out_dir = out if out is not None else Path("out") / env_name
     files = output_files(plan, jobs or available_cpus())
     try:
-        drift = diff(out_dir, files, patches=show_diff) if check else write(out_dir, files, force=force)
+        drift = (
+            diff(out_dir, files, patches=show_diff)
+            if check
+            else write(out_dir, files, force=force, protected=[spec_path])
+        )
     except DashboardError as err:
         _fail([f"obskit: a dashboard template failed, nothing written:\n{err}"])
     except OutputError as err:

@@ -329,3 +329,36 @@ def test_two_gens_at_once_end_in_one_whole_tree(tmp_path: Path, spec: Path, out:
     assert gen(spec, out, "--check").exit_code == 0
     assert (out / "mine.txt").read_text() == "mine\n"
     assert siblings(out) == ["prod"]
+
+
+# --- --force aimed too high -------------------------------------------------------------------
+
+
+def test_force_refuses_the_spec_folder_and_its_ancestors(tmp_path: Path, spec: Path) -> None:
+    for target in [spec.parent, tmp_path]:
+        before = listing(tmp_path)
+        assert_clean_failure(gen(spec, target, "--force"), 2, str(target), "--force")
+        assert listing(tmp_path) == before
+    spec_folder = tmp_path / "specs"
+    spec_folder.mkdir()
+    (spec_folder / "obskit.yaml").write_text(MINIMAL)
+    assert_clean_failure(gen(spec_folder, spec_folder, "--force"), 2, str(spec_folder), "--force")
+    assert sorted(p.name for p in spec_folder.iterdir()) == ["obskit.yaml"]
+
+
+def test_force_refuses_the_home_folder(tmp_path: Path, spec: Path) -> None:
+    home = tmp_path / "home"
+    home.mkdir()
+    (home / ".bashrc").write_text("mine\n")
+    assert_clean_failure(gen(spec, home, "--force", env={"HOME": str(home)}), 2, str(home), "home")
+    assert sorted(p.name for p in home.iterdir()) == [".bashrc"]
+
+
+def test_force_refuses_the_root_folder(spec: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    def never(*args: object, **kwargs: object) -> None:
+        raise AssertionError("gen went on to replace /")
+
+    # Should the refusal ever break, the test fails before anything happens to /.
+    monkeypatch.setattr(writer, "_locked", never)
+    monkeypatch.setattr(writer, "_replace", never)
+    assert_clean_failure(gen(spec, Path("/"), "--force"), 2, "--force")

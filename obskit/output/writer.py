@@ -245,6 +245,20 @@ def _check_target(out: Path, force: bool) -> None:
         )
 
 
+def _check_adoptable(out: Path, force: bool, protected: Iterable[Path]) -> None:
+    """The folders --force must never adopt: /, the home folder, the spec's folder and those above it."""
+    reason = "the root folder" if out == Path("/") else None
+    if force and reason is None:
+        with contextlib.suppress(RuntimeError, KeyError):
+            reason = "your home folder" if out == Path(os.path.realpath(Path.home())) else None
+        for spec in protected:
+            for path in (spec.absolute(), Path(os.path.realpath(spec))):
+                if reason is None and (out == path or out in path.parents):
+                    reason = f"the folder holding the spec {spec}"
+    if reason is not None:
+        raise OutputError(f"{out} is {reason}: --force will not adopt it; choose a folder of its own for the tree")
+
+
 def _exchange(first: Path, second: Path) -> bool:
     """Swap two directories in one atomic step (Linux renameat2); False where unsupported."""
     libc = ctypes.CDLL(None, use_errno=True)
@@ -412,12 +426,14 @@ def _clear_stale_staging(out: Path) -> None:
         _remove_tree(entry)
 
 
-def write(out: Path, files: Files, force: bool = False) -> Drift:
+def write(out: Path, files: Files, force: bool = False, protected: Iterable[Path] = ()) -> Drift:
     """Replace `out` atomically with `files` (which include the manifest), written as they
     come, and say how the new tree differs from the old. If producing or writing a file
     fails, the old tree stays as it was. `force` adopts a directory without a manifest: the
-    files obskit generates are replaced, every other file is kept."""
+    files obskit generates are replaced, every other file is kept; never `/`, the home folder
+    or a folder holding one of the `protected` paths."""
     out = resolve_out(out)
+    _check_adoptable(out, force, protected)
     out.parent.mkdir(parents=True, exist_ok=True)
     with _locked(out):
         _clear_stale_staging(out)
