@@ -6,6 +6,7 @@ read, printed or deleted outside --out, and a message naming the path, never a t
 from __future__ import annotations
 
 import contextlib
+import errno
 import fcntl
 import os
 import shutil
@@ -362,3 +363,69 @@ def test_force_refuses_the_root_folder(spec: Path, monkeypatch: pytest.MonkeyPat
     monkeypatch.setattr(writer, "_locked", never)
     monkeypatch.setattr(writer, "_replace", never)
     assert_clean_failure(gen(spec, Path("/"), "--force"), 2, "--force")
+
+
+# --- read-only and full disks -----------------------------------------------------------------
+
+
+def test_a_read_only_out_is_a_message_and_the_old_tree_stays(spec: Path, out: Path) -> None:
+    before = listing(out)
+    changed_spec(spec)
+    with immutable(out):
+        result = gen(spec, out)
+    assert_clean_failure(result, 2, str(out))
+    assert listing(out) == before
+    assert siblings(out) == ["prod"]
+
+
+def test_a_read_only_parent_is_a_message_and_the_old_tree_stays(spec: Path, out: Path) -> None:
+    before = listing(out)
+    changed_spec(spec)
+    with immutable(out.parent):
+        result = gen(spec, out)
+        assert_clean_failure(result, 2, str(out.parent))
+    assert listing(out) == before
+    assert siblings(out) == ["prod"]
+
+
+def test_a_full_disk_is_a_message_and_the_old_tree_stays(
+    spec: Path, out: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    before = listing(out)
+
+    def full(target: str, data: bytes) -> None:
+        raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
+
+    monkeypatch.setattr(writer, "_write_file", full)
+    changed_spec(spec)
+    assert_clean_failure(gen(spec, out), 2, str(out), "No space left on device")
+    assert listing(out) == before
+    assert siblings(out) == ["prod"]
+
+
+@pytest.fixture
+def tiny_disk(tmp_path: Path) -> Iterator[Path]:
+    mount = tmp_path / "tiny"
+    mount.mkdir()
+    mounted = subprocess.run(["mount", "-t", "tmpfs", "-o", "size=256k", "tmpfs", str(mount)], capture_output=True)
+    if mounted.returncode:
+        pytest.skip("cannot mount a tmpfs here")
+    try:
+        yield mount
+    finally:
+        subprocess.run(["umount", str(mount)], check=True)
+
+
+def test_a_really_full_disk_is_a_message_and_the_old_tree_stays(spec: Path, tiny_disk: Path) -> None:
+    out = tiny_disk / "prod"
+    assert gen(spec, out).exit_code == 0
+    before = listing(out)
+    with contextlib.suppress(OSError), (tiny_disk / "filler").open("wb") as filler:
+        while True:
+            filler.write(b"x" * 4096)
+            filler.flush()
+    (tiny_disk / "filler").write_bytes(b"x" * (os.path.getsize(tiny_disk / "filler") - 16 * 1024))
+    changed_spec(spec)
+    assert_clean_failure(gen(spec, out), 2, str(out), "No space left on device")
+    assert listing(out) == before
+    assert sorted(p.name for p in tiny_disk.iterdir()) == ["filler", "prod"]

@@ -103,7 +103,9 @@ def test_a_failed_swap_leaves_the_previous_tree_intact(tmp_path: Path, monkeypat
         raise OSError(5, "I/O error", str(second))
 
     monkeypatch.setattr(writer, "_exchange", failing_exchange)
-    with pytest.raises(OSError):
+    with pytest.raises(
+        writer.OutputError, match=r"out: cannot write the tree: I/O error; the previous tree is unchanged"
+    ):
         writer.write(out, example_tree("prod"))
     assert snapshot(out) == before
     assert sorted(p.name for p in tmp_path.iterdir()) == ["out"]

@@ -220,6 +220,13 @@ def diff(out: Path, files: Files, patches: bool = False) -> Drift:
     with `patches`, a unified diff per added, changed and removed file too. Only files inside
     `out` are read, whatever its manifest lists."""
     out = resolve_out(out)
+    try:
+        return _diff(out, files, patches)
+    except OSError as err:
+        raise OutputError(_disk_problem(out, err, "cannot read the tree")) from None
+
+
+def _diff(out: Path, files: Files, patches: bool) -> Drift:
     inside = _Inside(out)
     owned = owned_files(out)
     drift = Drift()
@@ -234,6 +241,11 @@ def diff(out: Path, files: Files, patches: bool = False) -> Drift:
         )
         drift.patches = dict(sorted(drift.patches.items()))
     return drift
+
+
+def _disk_problem(out: Path, err: OSError, doing: str, after: str = "") -> str:
+    where = f" ({err.filename})" if err.filename and err.filename != str(out) else ""
+    return f"{out}: {doing}: {err.strerror or err}{where}{after}"
 
 
 def _check_target(out: Path, force: bool) -> None:
@@ -434,11 +446,16 @@ def write(out: Path, files: Files, force: bool = False, protected: Iterable[Path
     or a folder holding one of the `protected` paths."""
     out = resolve_out(out)
     _check_adoptable(out, force, protected)
-    out.parent.mkdir(parents=True, exist_ok=True)
-    with _locked(out):
-        _clear_stale_staging(out)
-        _check_target(out, force)
-        return _replace(out, files, owned_files(out))
+    try:
+        out.parent.mkdir(parents=True, exist_ok=True)
+        with _locked(out):
+            _clear_stale_staging(out)
+            _check_target(out, force)
+            return _replace(out, files, owned_files(out))
+    except OSError as err:
+        raise OutputError(
+            _disk_problem(out, err, "cannot write the tree", "; the previous tree is unchanged")
+        ) from None
 
 
 def _replace(out: Path, files: Files, owned: list[str]) -> Drift:
@@ -457,7 +474,13 @@ def _replace(out: Path, files: Files, owned: list[str]) -> Drift:
     except BaseException:
         shutil.rmtree(staging, ignore_errors=True)
         raise
-    _remove_tree(staging)  # the old tree, now where the new one was built
+    try:
+        _remove_tree(staging)  # the old tree, now where the new one was built
+    except OSError as err:
+        raise OutputError(
+            f"{out}: the new tree is in place, but the old one could not be removed from {staging} "
+            f"({err.strerror}); remove it by hand"
+        ) from None
     return drift
 
 
