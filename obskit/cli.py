@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import gc
 import json
+import os
 import sys
 from collections.abc import Callable
 from pathlib import Path
@@ -311,15 +312,28 @@ def init_command(directory: Path) -> None:
 
     One service with one SLO in one environment, a backup commented out; it validates and
     generates as written. An existing file is never overwritten.
-    Exit codes: 0 written, 1 the file exists.
+    Exit codes: 0 written, 1 the file exists (or is a symlink), 2 the folder cannot be written.
     """
     target = directory / "obskit.yaml"
-    if target.exists():
+    try:
+        directory.mkdir(parents=True, exist_ok=True)
+    except OSError as err:
+        _fail([f"obskit: {directory}: cannot create the folder: {err.strerror}; nothing written"])
+    try:
+        _create(target, pipeline.starter_spec())
+    except FileExistsError:
         click.echo(f"obskit: {target} exists; nothing written (edit it, or remove it first)", err=True)
         sys.exit(EXIT_FAILED)
-    directory.mkdir(parents=True, exist_ok=True)
-    target.write_text(pipeline.starter_spec(), encoding="utf-8")
+    except OSError as err:
+        _fail([f"obskit: {target}: cannot write it: {err.strerror}; nothing written"])
     click.echo(f"wrote {target}; next: obskit validate --spec {target} && obskit gen --env prod --spec {target}")
+
+
+def _create(target: Path, text: str) -> None:
+    """Write a new file: never over an existing one, never through a symlink (even a dangling one)."""
+    descriptor = os.open(target, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW | os.O_CLOEXEC, 0o644)
+    with os.fdopen(descriptor, "w", encoding="utf-8") as created:
+        created.write(text)
 
 
 @main.command("schema")

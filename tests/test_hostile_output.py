@@ -429,3 +429,30 @@ def test_a_really_full_disk_is_a_message_and_the_old_tree_stays(spec: Path, tiny
     assert_clean_failure(gen(spec, out), 2, str(out), "No space left on device")
     assert listing(out) == before
     assert sorted(p.name for p in tiny_disk.iterdir()) == ["filler", "prod"]
+
+
+# --- obskit init ------------------------------------------------------------------------------
+
+
+def test_init_never_writes_through_a_symlink(tmp_path: Path, secret: Path) -> None:
+    folder = tmp_path / "project"
+    folder.mkdir()
+    (folder / "obskit.yaml").symlink_to(tmp_path / "elsewhere.yaml")
+    result = CliRunner().invoke(main, ["init", str(folder)])
+    assert_clean_failure(result, 1, str(folder / "obskit.yaml"))
+    assert not (tmp_path / "elsewhere.yaml").exists()
+    (folder / "obskit.yaml").unlink()
+    (folder / "obskit.yaml").symlink_to(secret)
+    assert_clean_failure(CliRunner().invoke(main, ["init", str(folder)]), 1, str(folder / "obskit.yaml"))
+    assert secret.read_text() == SECRET + "\n"
+
+
+def test_init_under_a_file_or_in_a_read_only_folder_is_a_message(tmp_path: Path) -> None:
+    a_file = tmp_path / "file"
+    a_file.write_text("x")
+    assert_clean_failure(CliRunner().invoke(main, ["init", str(a_file / "sub")]), 2, str(a_file))
+    folder = tmp_path / "locked"
+    folder.mkdir()
+    with immutable(folder):
+        assert_clean_failure(CliRunner().invoke(main, ["init", str(folder)]), 2, str(folder / "obskit.yaml"))
+    assert not (folder / "obskit.yaml").exists()
