@@ -126,30 +126,37 @@ def _manifest_path(line: str) -> str | None:
     """A manifest line as a path inside the directory, or None for one that would leave it (or
     name a file of a git repository kept there: obskit writes none)."""
     path = PurePosixPath(line)
-    if path.is_absolute() or ".." in path.parts or not path.parts or "\0" in line or path.parts[0] == ".git":
+    if path.is_absolute() or ".." in path.parts or not path.parts or path.parts[0] == ".git":
         return None
     return path.as_posix()
 
 
 def owned_files(out: Path) -> list[str]:
-    """The files an earlier run wrote, from its manifest ([] when there is none). Lines naming a
-    path outside `out` (absolute, with `..`, or through a symlink) are ignored."""
+    """The files an earlier run wrote, from its manifest ([] when there is none): regular files
+    inside `out`. Lines naming a path outside it (absolute, with `..`, or through a symlink) are
+    ignored; a manifest that is not text is an OutputError."""
     inside = _Inside(out)
     data = inside.read(MANIFEST)
     if data is None:
         return []
-    try:
-        if b"\0" in data:
-            raise UnicodeDecodeError("utf-8", data, 0, 1, "binary")
-        text = data.decode("utf-8")
-    except UnicodeDecodeError:
+    text = _text(data)
+    if text is None:
         raise OutputError(
             f"{out / MANIFEST}: not a text file (binary or not UTF-8); obskit cannot tell which files it "
             f"wrote: restore it from version control, or delete it and adopt the directory with --force"
-        ) from None
+        )
     lines = (line for line in text.splitlines() if line and not line.startswith("#"))
     owned = {path for path in map(_manifest_path, lines) if path is not None and path != MANIFEST}
     return [*sorted(path for path in owned if inside.is_file(path)), MANIFEST]
+
+
+def _text(data: bytes) -> str | None:
+    """UTF-8 text without NUL bytes, else None."""
+    try:
+        text = data.decode("utf-8")
+    except UnicodeDecodeError:
+        return None
+    return None if "\0" in text else text
 
 
 def _compare(inside: _Inside, path: str, data: bytes, drift: Drift, patch: bool = False) -> None:
