@@ -10,10 +10,12 @@ import errno
 import fcntl
 import os
 import shutil
+import signal
 import socket
 import stat
 import subprocess
 import sys
+import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -456,3 +458,42 @@ def test_init_under_a_file_or_in_a_read_only_folder_is_a_message(tmp_path: Path)
     with immutable(folder):
         assert_clean_failure(CliRunner().invoke(main, ["init", str(folder)]), 2, str(folder / "obskit.yaml"))
     assert not (folder / "obskit.yaml").exists()
+
+
+# --- kill -9 at any moment --------------------------------------------------------------------
+
+
+def test_kill_9_at_any_moment_leaves_the_old_tree_or_the_new_and_every_user_file(tmp_path: Path) -> None:
+    from benchmarks.synthetic import write_spec
+
+    assert OBSKIT
+    specs = [write_spec(tmp_path / "small", 20), write_spec(tmp_path / "large", 30)]
+    out = tmp_path / "gitops" / "prod"
+    trees = []
+    for spec in specs:
+        assert gen(spec, tmp_path / "expected" / spec.name).exit_code == 0
+        trees.append(listing(tmp_path / "expected" / spec.name))
+    assert gen(specs[0], out).exit_code == 0
+    (out / "notes").symlink_to("runbooks")
+    (out / "drafts").mkdir()
+    (out / "deploy.sh").write_text("#!/bin/sh\n")
+    (out / "deploy.sh").chmod(0o750)
+    mine = {
+        path: entry for path, entry in listing(out).items() if path.split("/")[0] in {"notes", "drafts", "deploy.sh"}
+    }
+    command = [OBSKIT, "gen", "--env", "prod", "--out", str(out), "--spec"]
+    started = time.monotonic()
+    assert subprocess.run([*command, str(specs[1])], capture_output=True, check=False).returncode == 0
+    duration = time.monotonic() - started
+    for attempt in range(8):  # from mid-generation to past the swap
+        running = subprocess.Popen(
+            [*command, str(specs[attempt % 2])], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
+        )
+        time.sleep(duration * (0.7 + attempt / 20))
+        running.send_signal(signal.SIGKILL)
+        running.wait()
+        now = listing(out)
+        assert {path: now.get(path) for path in mine} == mine
+        assert {path: entry for path, entry in now.items() if path not in mine} in trees
+    assert gen(specs[0], out).exit_code == 0
+    assert siblings(out) == ["prod"]
