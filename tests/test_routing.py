@@ -191,3 +191,44 @@ def test_a_receiver_has_exactly_one_integration(write_spec) -> None:
         "obskit.yaml:10: environments.prod.alerting.receivers.tickets: a receiver has exactly one integration "
         "(pagerduty, slack, webhook, email, opsgenie); found slack, webhook"
     ]
+
+
+TWO_TEAMS = """\
+    alerting:
+      receivers:
+        oncall: {pagerduty: {routing_key: {secret: pd, key: routing-key}}}
+        tickets: {webhook: {url: "http://bridge:8080/t"}}
+        payments-pager: {pagerduty: {routing_key: {secret: pd-payments, key: routing-key}}}
+        search-pager: {pagerduty: {routing_key: {secret: pd-search, key: routing-key}}}
+      page: oncall
+      ticket: tickets
+"""
+SEARCH = """\
+  search:
+    namespace: search
+    tier: tier2_standard
+    team: search
+    selector: {app: search}
+    metrics: {port: http-metrics}
+teams:
+  payments: {page: payments-pager}
+  search: {page: search-pager}
+"""
+
+
+@pytest.mark.parametrize(
+    ("mistake", "fixed", "message"),
+    [
+        ("namespace: shop", "namespace: Shop", "obskit.yaml:17: services.checkout.namespace: 'Shop' is not a DNS-1123"),
+        ("tier: tier1_critical", "tier: tier9", "obskit.yaml:18: services.checkout.tier: unknown tier 'tier9'"),
+        ("teams:\n", "tiers: {tier1_critical: {rpo: 5x}}\nteams:\n", "obskit.yaml:28: tiers.tier1_critical.rpo: '5x'"),
+    ],
+)
+def test_an_invalid_service_still_counts_its_teams_receivers(
+    write_spec, mistake: str, fixed: str, message: str
+) -> None:
+    """One mistake in one service (or its tier) is one problem: its team's receivers are still used."""
+    good = _spec(TWO_TEAMS) + SEARCH
+    assert load_plan(write_spec(good), "prod") is not None
+    problems = problems_of(write_spec(good.replace(mistake, fixed, 1)))
+    assert len(problems) == 1 and problems[0].startswith(message), problems

@@ -162,10 +162,14 @@ def _resolve_environment(
     env_label_names = [str(name) for name in env_labels] if isinstance(env_labels, dict) else []
     has_runbook_base = isinstance(env_entry.value, dict) and "runbook_base" in env_entry.value
     services: list[Service] = []
+    team_names: set[str] = set()  # of every service in the environment, valid or not
     for name in sorted(merged.sections["services"]):
         if name in overrides and overrides[name].value is None:
             continue  # `services: {name: null}` leaves the service out of this environment
         layered = _service_layers(merged, name, overrides.get(name))
+        team = layered.value.get("team")
+        if isinstance(team, str):
+            team_names.add(team)
         found = layered.validate(schema.SERVICE)
         found += [
             layered.problem(path, message)
@@ -192,7 +196,7 @@ def _resolve_environment(
             needs_walg=any(service.backup and service.backup.datastores for service in services),
         )
     ]
-    teams = _team_routes(merged, services)
+    teams = _team_routes(merged, team_names)
     alerting = env_own.get("alerting")
     if isinstance(alerting, dict) and not env_found:
         for team, (path, message) in cross_checks.check_alerting(alerting, {t: e.value for t, e in teams.items()}):
@@ -211,11 +215,11 @@ def _resolve_environment(
     return to_model.environment(env_name, env_value, tuple(services), {t: e.value for t, e in teams.items()}, where)
 
 
-def _team_routes(merged: MergedSpec, services: list[Service]) -> dict[str, Entry]:
+def _team_routes(merged: MergedSpec, used: set[str]) -> dict[str, Entry]:
     """The teams of the environment's services that the spec gives receivers of their own, and
-    that passed the schema (a team's own problems are reported with its file's)."""
+    that passed the schema (a team's own problems are reported with its file's). A service with
+    problems of its own counts too: its mistake must not make its team's receivers look unused."""
     teams = merged.sections["teams"]
-    used = {service.team for service in services}
     return {
         name: entry
         for name, entry in sorted(teams.items())
