@@ -4,16 +4,21 @@
 from __future__ import annotations
 
 import os
+import re
 from collections.abc import Callable
 from pathlib import Path
 
 import pytest
 from click.testing import CliRunner
+from hypothesis import given
+from hypothesis import strategies as st
 
 from obskit.cli import main
 from obskit.generate.tree import PartFiles, tree_files
 from obskit.pipeline import load_plan, validate
 from obskit.spec.problems import SpecInvalid
+from obskit.spec.promql import Selector
+from obskit.spec.series import event_series, holds, satisfying_labels
 from tests.conftest import MINIMAL
 
 BACKUP_ENV = "    labels: {env: prod}\n    walg: {prefix: 's3://b/p', credentials_secret: s, image: r/w:1}\n    pushgateway: 'http://pg:9091'\n"
@@ -52,6 +57,69 @@ def test_a_regex_re2_accepts_and_python_cannot_build_is_refused(write_spec: Call
     (problem,) = gate(path)
     assert problem.startswith("obskit.yaml:16: services.checkout.slos.availability.errors: cannot build a label value")
     assert "[0-9] instead of" in problem
+
+
+NEGATIVE_SLOS = """\
+    slos:
+      grpc:
+        errors: 'grpc_server_handled_total{job="checkout",grpc_code!="OK"}'
+        total: 'grpc_server_handled_total{job="checkout"}'
+      jobs: {objective: 99, errors: 'jobs_total{result!="success"}', total: 'jobs_total'}
+      http: {objective: 99.5, errors: 'http_requests_total{code!~"2..|3.."}', total: 'http_requests_total'}
+"""
+
+
+def test_an_sli_with_a_negative_matcher_validates_generates_and_passes_its_tests(
+    write_spec: Callable[..., Path], tmp_path: Path
+) -> None:
+    """The success series takes the value the negative matcher excludes: grpc_code="OK", a 200."""
+    path = write_spec(MINIMAL + NEGATIVE_SLOS)
+    out = tmp_path / "out"
+    runner = CliRunner()
+    validated = runner.invoke(main, ["validate", "--spec", str(path)])
+    assert validated.exit_code == 0, validated.output
+    generated = runner.invoke(main, ["gen", "--env", "prod", "--spec", str(path), "--out", str(out)])
+    assert generated.exit_code == 0, generated.output
+    tests = (out / "prometheus/tests/checkout.test.yaml").read_text()
+    assert 'series: grpc_server_handled_total{grpc_code="OK",job="checkout"}' in tests
+    assert 'series: http_requests_total{code="200"}' in tests
+    tested = runner.invoke(main, ["test", "--env", "prod", "--out", str(out)])
+    assert tested.exit_code == 0, tested.output
+
+
+@given(
+    excluded=st.lists(st.text(st.characters(codec="utf-8", exclude_categories=("Cs",)), max_size=4), max_size=6),
+    regex=st.booleans(),
+)
+def test_a_success_series_violates_any_negative_matcher(excluded: list[str], regex: bool) -> None:
+    """Whatever the errors exclude (values, or an alternation of them as a regex), the error
+    series takes none of them and the success series one."""
+    if regex:
+        matchers = (("code", "!~", "|".join(map(re.escape, excluded)) or "x"),)
+    else:
+        matchers = tuple(("code", "!=", value) for value in excluded) or (("code", "!=", "x"),)
+    job = (("job", "=", "a"),)
+    event_series(Selector("m", (*job, *matchers)), Selector("m", job))  # no SeriesError
+    error_code = satisfying_labels((*job, *matchers)).get("code", "")
+    success_code = satisfying_labels(job, violate=matchers[0]).get("code", "")
+    assert all(holds(matcher, error_code) for matcher in matchers)
+    assert not holds(matchers[0], success_code)
+
+
+@pytest.mark.parametrize(
+    ("errors", "total", "message", "hint"),
+    [
+        ('x{code!="200"}', 'x{code="500"}', "every series that", False),
+        ('x{code=~"\\\\pN.."}', "x", "cannot build a label value", True),
+        ('x{code!~"\\\\pN.."}', "x", "cannot read the regex", True),
+    ],
+)
+def test_the_re2_hint_is_given_only_for_a_regex_python_cannot_follow(
+    write_spec: Callable[..., Path], errors: str, total: str, message: str, hint: bool
+) -> None:
+    (problem,) = gate(write_spec(with_slo(errors, total)))
+    assert problem.startswith(f"obskit.yaml:16: services.checkout.slos.availability.errors: {message}"), problem
+    assert ("RE2" in problem) == hint, problem
 
 
 @pytest.mark.parametrize("name", ["overview", "dr", "slo"])

@@ -131,7 +131,8 @@ def _check_testable(slo: dict[str, Any]) -> Iterator[Finding]:
             satisfying_labels(parse_selector(slo["latency"]["histogram"]).matchers)
     except ValueError as err:  # a selector the schema already reports, or a SeriesError
         if isinstance(err, SeriesError):
-            yield ("errors",) if "errors" in slo else ("latency", "histogram"), f"{err}{_SERIES_HINT}"
+            hint = _SERIES_HINT if err.regex else ""
+            yield ("errors",) if "errors" in slo else ("latency", "histogram"), f"{err}{hint}"
 
 
 _SERIES_HINT = (

@@ -1,7 +1,9 @@
 """Concrete series for unit tests: label values that satisfy (or violate) a selector's matchers.
 
 Regex matchers get the shortest string their pattern accepts, built from Python's own
-regex parser and confirmed with a full match, as Prometheus anchors label regexes.
+regex parser and confirmed with a full match, as Prometheus anchors label regexes. A value a
+matcher must not take (the other side of `!=` and `!~`, or of a matcher to violate) is found
+among generated candidates, each checked against every matcher.
 """
 
 from __future__ import annotations
@@ -13,6 +15,7 @@ import re._constants as sre_constants  # type: ignore[import-not-found]
 import re._parser as sre_parse  # type: ignore[import-not-found]
 from collections.abc import Iterable, Iterator
 from functools import cache
+from itertools import product
 from typing import Any
 
 from obskit.spec.promql import Selector
@@ -22,7 +25,12 @@ FALLBACK_VALUES = ("obskit", "ok", "200", "0", "x")
 
 
 class SeriesError(ValueError):
-    """No label values can satisfy the selectors as asked."""
+    """No label values can satisfy the selectors as asked; `regex`: because of a regex Python
+    cannot read or build a value for (RE2 has constructs Python lacks)."""
+
+    def __init__(self, message: str, regex: bool = False) -> None:
+        super().__init__(message)
+        self.regex = regex
 
 
 def _shortest(parsed: Iterable[tuple[Any, Any]]) -> str:
@@ -93,13 +101,21 @@ def _describe_item(item: tuple[Any, Any]) -> str:
 
 
 @cache
+def _compiled(pattern: str) -> re.Pattern[str]:
+    try:
+        return re.compile(pattern)
+    except re.error as err:
+        raise SeriesError(f"cannot read the regex {pattern!r}: {err}", regex=True) from None
+
+
+@cache
 def regex_example(pattern: str) -> str:
     try:
         example = _shortest(sre_parse.parse(pattern))
     except (re.error, SeriesError, KeyError) as err:
-        raise SeriesError(f"cannot build a label value for the regex {pattern!r}: {err}") from None
-    if not re.fullmatch(pattern, example):
-        raise SeriesError(f"cannot build a label value for the regex {pattern!r}")
+        raise SeriesError(f"cannot build a label value for the regex {pattern!r}: {err}", regex=True) from None
+    if not _compiled(pattern).fullmatch(example):
+        raise SeriesError(f"cannot build a label value for the regex {pattern!r}", regex=True)
     return example
 
 
@@ -109,18 +125,43 @@ def holds(matcher: Matcher, value: str) -> bool:
         return value == expected
     if op == "!=":
         return value != expected
-    matched = re.fullmatch(expected, value) is not None
+    matched = _compiled(expected).fullmatch(value) is not None
     return matched if op == "=~" else not matched
 
 
-def _candidates(matchers: list[Matcher]) -> Iterator[str]:
-    for _label, op, value in matchers:
+# Values tried when a label must avoid some values or patterns: plausible ones first, then every
+# printable character and pairs of them, then longer text, which a regex of bounded length refuses.
+_OTHER_CHARACTERS = "abcxyzABCXYZ0123456789-_.:/@+=,;#%&*!?~^$()[]{}<>|'\"\\ "
+_MAX_PAIRS = 2000
+
+
+def _other_values() -> Iterator[str]:
+    yield from FALLBACK_VALUES
+    yield ""
+    yield from _OTHER_CHARACTERS
+    for count, (first, second) in enumerate(product(_OTHER_CHARACTERS, repeat=2)):
+        if count == _MAX_PAIRS:
+            break
+        yield first + second
+    for length in (3, 8, 64, 256):
+        yield "obskit" * length
+
+
+def _candidates(constraints: list[Matcher], must_fail: Matcher | None) -> Iterator[str]:
+    """Values to try for a label: what its positive matchers name, what the matcher to violate
+    excludes (its `!=` value, an example of its `!~` regex), then values to avoid the rest."""
+    for _label, op, value in constraints:
         if op == "=":
             yield value
         elif op == "=~":
             yield regex_example(value)
-    yield from FALLBACK_VALUES
-    yield ""
+    if must_fail is not None:
+        _label, op, value = must_fail
+        if op == "!=":
+            yield value
+        elif op == "!~":
+            yield regex_example(value)
+    yield from _other_values()
 
 
 def satisfying_labels(matchers: Iterable[Matcher], violate: Matcher | None = None) -> dict[str, str]:
@@ -133,18 +174,22 @@ def satisfying_labels(matchers: Iterable[Matcher], violate: Matcher | None = Non
     labels: dict[str, str] = {}
     for label, constraints in sorted(by_label.items()):
         must_fail = violate if violate is not None and violate[0] == label else None
-        pool = [*constraints, *([must_fail] if must_fail and must_fail[1] in ("=", "=~") else [])]
-        for value in _candidates(pool):
+        for value in _candidates(constraints, must_fail):
             if all(holds(c, value) for c in constraints) and (must_fail is None or not holds(must_fail, value)):
                 if value:
                     labels[label] = value
                 break
         else:
             raise SeriesError(
-                f"no value of label {label!r} satisfies {constraints}"
-                + (f" while failing {must_fail}" if must_fail else "")
+                f"no value of label {label!r} satisfies {_matchers_text(constraints)}"
+                + (f" while failing {_matchers_text([must_fail])}" if must_fail else "")
             )
     return labels
+
+
+def _matchers_text(matchers: list[Matcher]) -> str:
+    """Matchers as PromQL writes them: {code!~"2..",code!="404"}."""
+    return Selector("", tuple(matchers)).with_name("")
 
 
 def series_text(metric: str, labels: dict[str, str]) -> str:
