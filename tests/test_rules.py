@@ -587,3 +587,23 @@ def test_dr_alerts_fire_when_their_input_never_appears(
     assert not outcome.ok
     for name in absent:
         assert f"alertname: {name}" in outcome.output, name
+
+
+@pytest.mark.parametrize("held", ["1h", "6h"])
+def test_dr_alerts_held_for_hours_pass_their_tests(write_spec, held: str) -> None:
+    """A `for:` of an hour or more checks the WAL archive alerts after WALArchiveErrors' 1h
+    window: the transient failure its case feeds must fall within that window, not in minute 1."""
+    spec = write_spec(
+        platform=(EXAMPLES / "platform.yaml")
+        .read_text()
+        .replace("{rto: 15m, rpo: 5m}", f"{{rto: 15m, rpo: 5m, platform_alert_for: {held}}}"),
+        payments=(EXAMPLES / "payments.yaml").read_text(),
+    )
+    out = spec.parent / "out"
+    write(out, output_tree(load_plan(spec, "prod")))
+    tests = yaml.safe_load((out / "prometheus/tests/checkout.every-1m.test.yaml").read_text())
+    assert any(
+        check["alertname"] == "WALArchiveErrors" for group in tests["tests"] for check in group["alert_rule_test"]
+    )
+    outcome = promtool.test_rules(out, ["prometheus/tests/checkout.every-1m.test.yaml"])
+    assert outcome.ok, outcome.output

@@ -10,7 +10,7 @@ from obskit.generate.rules.timing import FOR_STEP, INPUT_STEP, LONG_HORIZON, che
 from obskit.plan import conventions as names
 from obskit.plan.types import ServicePlan
 from obskit.spec.series import series_text
-from obskit.units import Duration, human_duration
+from obskit.units import Duration, human_duration, parse_duration
 
 GROUP = "wal-g"  # the rule group: obskit/<service>/<datastore>/wal-g
 ARCHIVE_FAILURE_WINDOW = "5m"
@@ -104,11 +104,14 @@ def _failure_cases(service_plan: ServicePlan, ds: DatastorePlan, at: Duration) -
     exporter = {"job": ds.datastore.exporter_job}
     steps = input_steps(at)
     failed, age = series_text(names.ARCHIVE_FAILURES, exporter), series_text(names.ARCHIVE_AGE, exporter)
+    # one failure, retried at once: the next segment archives, the age stays small. It happens
+    # within WALArchiveErrors' window before `at` (a `for:` of an hour or more checks later than that)
+    failed_at = max(1, steps - input_steps(parse_duration(FAILURE_WINDOW)) // 2)
+    before = "0" if failed_at == 1 else f"0x{failed_at - 1}"
     return {
         "fires": {failed: f"0+1x{steps}", age: _old_age(service_plan)},
         "silent": {failed: constant(3, at), age: constant(5, at)},
-        # one failure in the first minute, retried at once: the next segment archives, the age stays small
-        "transient failure": {failed: f"0 1x{steps - 1}", age: constant(5, at)},
+        "transient failure": {failed: f"{before} 1x{steps - failed_at}", age: constant(5, at)},
     }
 
 
