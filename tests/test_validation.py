@@ -6,9 +6,11 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from click.testing import CliRunner
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from obskit.cli import main
 from obskit.spec import schema
 from obskit.spec.model import LatencySLI, RatioSLI, RawSLI
 from obskit.spec.resolve import UnknownEnvironment, load_spec
@@ -439,6 +441,43 @@ tiers:
     assert (str(tier.rpo), str(tier.rto)) == ("1m", "15m")
 
 
+OUT_OF_RANGE = {
+    # field as written: (value, the range)
+    "platform_alert_for": ("1d", "from 1s to 6h"),
+    "rpo": ("10000w", "from 1s to 3d"),
+    "rto": ("8d", "from 1s to 7d"),
+    "scrape_interval": ("365d", "from 1s to 2m"),
+    "restore_drill_interval": ("10000w", "from 1h to 365d"),
+}
+
+
+@pytest.mark.parametrize("field", list(OUT_OF_RANGE))
+def test_tier_durations_are_bounded(write_spec, field: str) -> None:
+    """Values that would make the generated rules meaningless or their tests fail or explode."""
+    value, bounds = OUT_OF_RANGE[field]
+    path = write_spec(MINIMAL + f"tiers:\n  tier1_critical: {{{field}: {value}}}\n")
+    (problem,) = problems_of(path)
+    validated = CliRunner().invoke(main, ["validate", "--spec", str(path)])
+    assert validated.exit_code == 2 and f"tiers.tier1_critical.{field}: '{value}' is out of range" in validated.output
+    assert problem.startswith(
+        f"obskit.yaml:15: tiers.tier1_critical.{field}: '{value}' is out of range: it must be {bounds}; "
+    )
+
+
+@pytest.mark.parametrize("interval", ["1ms", "999ms", "2m1s", "10m"])
+def test_a_services_scrape_interval_is_bounded(write_spec, interval: str) -> None:
+    text = MINIMAL.replace("metrics: {port: http-metrics}", f"metrics: {{port: http-metrics, interval: {interval}}}")
+    assert problems_of(write_spec(text)) == [
+        f"obskit.yaml:13: services.checkout.metrics.interval: '{interval}' is out of range: it must be from 1s to 2m; "
+        "the rules' 5m rate windows need two samples, and a series not scraped for 5m is gone"
+    ]
+
+
+def test_the_bounds_themselves_are_valid(write_spec) -> None:
+    tiers = "tiers:\n  tier1_critical: {platform_alert_for: 6h, rpo: 3d, rto: 7d, scrape_interval: 2m, restore_drill_interval: 365d}\n"
+    load_spec(write_spec(MINIMAL.replace("http-metrics}", "http-metrics, interval: 1s}") + tiers))
+
+
 def test_at_least_one_environment(write_spec) -> None:
     text = MINIMAL.replace("environments:\n  prod:\n    labels: {env: prod}\n", "")
     assert problems_of(write_spec(text)) == ["obskit.yaml:1: environments: at least one environment is required"]
@@ -471,6 +510,11 @@ def test_every_problem_is_reported_in_one_run(write_spec) -> None:
 # Good and bad values for each check_with rule of the schema.
 _CHECK_SAMPLES: dict[str, tuple[list[Any], list[Any]]] = {
     "duration": (["5m", "30d", "1h30m"], ["0s", "5x", "", 5]),
+    "scrape_interval": (["1s", "30s", "2m"], ["1ms", "2m1s", "365d", "5x", 5]),
+    "platform_alert_for": (["1s", "5m", "6h"], ["0s", "6h1s", "1d"]),
+    "rpo": (["1s", "5m", "3d"], ["0s", "3d1s", "10000w"]),
+    "rto": (["1s", "1h", "7d"], ["0s", "7d1s", "10000w"]),
+    "drill_interval": (["1h", "7d", "365d"], ["59m", "366d", "10000w"]),
     "size": (["20Gi", "1Ki"], ["20GB", "", 20]),
     "throughput": (["200MiB/s", "2GiB/h"], ["fast", "1MiB"]),
     "objective": ([99, 99.9], [100, 0, "99", True]),

@@ -16,6 +16,11 @@ SCHEMA_ID = "https://obskit.dev/schema/spec-v1.json"
 _TYPES = {"string": "string", "integer": "integer", "number": "number", "boolean": "boolean", "dict": "object",
           "list": "array"}  # fmt: skip
 
+
+def _bounded_duration(low: str, high: str) -> dict[str, Any]:
+    return {"type": "string", "pattern": units.DURATION_PATTERN, "description": f"a duration from {low} to {high}"}
+
+
 # check_with rules as JSON Schema, where a pattern says the same; the rest only describes.
 _CHECKS: dict[str, dict[str, Any]] = {
     "dns1123_label": {"type": "string", "pattern": names.DNS1123_LABEL.pattern, "maxLength": 63},
@@ -24,6 +29,11 @@ _CHECKS: dict[str, dict[str, Any]] = {
     "k8s_label_value": {"type": "string", "maxLength": 63},
     "tier_name": {"type": "string", "pattern": names.TIER_NAME.pattern},
     "duration": {"type": "string", "pattern": units.DURATION_PATTERN, "description": "a duration: 30s, 5m, 1h30m, 7d"},
+    "scrape_interval": _bounded_duration("1s", "2m"),
+    "platform_alert_for": _bounded_duration("1s", "6h"),
+    "rpo": _bounded_duration("1s", "3d"),
+    "rto": _bounded_duration("1s", "7d"),
+    "drill_interval": _bounded_duration("1h", "365d"),
     "size": {"type": ["string", "integer"], "pattern": units.SIZE_PATTERN, "description": "a size: 500Mi, 200Gi"},
     "throughput": {"type": "string", "pattern": units.THROUGHPUT_PATTERN, "description": "100MiB/s, 2GiB/h"},
     "objective": {

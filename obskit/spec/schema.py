@@ -55,6 +55,37 @@ def _positive_duration(value: Any) -> None:
         raise ValueError(f"{value!r} must be longer than zero")
 
 
+def _bounded_duration(low: str, high: str, why: str) -> Callable[[Any], None]:
+    """A duration from `low` to `high`; `why` says what the bounds protect."""
+    least, most = units.parse_duration(low), units.parse_duration(high)
+
+    def check(value: Any) -> None:
+        duration = units.parse_duration(value)
+        if not least <= duration <= most:
+            raise ValueError(f"{value!r} is out of range: it must be from {low} to {high}; {why}")
+
+    return check
+
+
+# Duration fields whose values reach the generated rules and their promtool tests. Each range keeps
+# the rules meaningful and the tests correct and small (they feed a sample a minute, and promtool
+# reads at most 10,000 samples in one query); docs/spec.md gives the same ranges.
+_SCRAPE_INTERVAL = _bounded_duration(
+    "1s", "2m", "the rules' 5m rate windows need two samples, and a series not scraped for 5m is gone"
+)
+_PLATFORM_ALERT_FOR = _bounded_duration(
+    "1s", "6h", "an alert held back longer comes too late, and its tests check every minute of the wait"
+)
+_RPO = _bounded_duration(
+    "1s",
+    "3d",
+    "the generated tests of the WAL archive alerts feed a sample a minute over the RPO, and promtool "
+    "reads at most 10,000 samples in one query",
+)
+_RTO = _bounded_duration("1s", "7d", "a restore that may take longer than a week is no recovery objective")
+_DRILL_INTERVAL = _bounded_duration("1h", "365d", "restore drills must run at least once a year")
+
+
 def _objective(value: Any) -> None:
     if isinstance(value, str) and _is_number(value):
         raise ValueError(f"{value!r} is quoted, so it is text: write the number without quotes, e.g. 99.9")
@@ -124,6 +155,11 @@ class SpecValidator(cerberus.Validator):  # type: ignore[misc]
     _check_with_port_name = _name_rule(names.port_name_problem)
     _check_with_tier_name = _name_rule(names.tier_name_problem)
     _check_with_duration = _parse_rule(_positive_duration)
+    _check_with_scrape_interval = _parse_rule(_SCRAPE_INTERVAL)
+    _check_with_platform_alert_for = _parse_rule(_PLATFORM_ALERT_FOR)
+    _check_with_rpo = _parse_rule(_RPO)
+    _check_with_rto = _parse_rule(_RTO)
+    _check_with_drill_interval = _parse_rule(_DRILL_INTERVAL)
     _check_with_size = _parse_rule(units.parse_size)
     _check_with_throughput = _parse_rule(units.parse_throughput)
     _check_with_objective = _parse_rule(_objective)
@@ -217,7 +253,7 @@ BACKUP = {
 METRICS = {
     "port": _text(required=True, check_with="port_name"),
     "path": {"type": "string", "regex": r"/\S*"},
-    "interval": DURATION,
+    "interval": {"check_with": "scrape_interval"},
     "scheme": {"type": "string", "allowed": ["http", "https"]},
 }
 
@@ -242,15 +278,15 @@ DEFAULTABLE_FIELDS = ("namespace", "tier", "team", "runbook_url", "metrics")
 DEFAULTS = {name: SERVICE[name] for name in DEFAULTABLE_FIELDS}
 
 TIER = {
-    "rto": DURATION,
-    "rpo": DURATION,
-    "scrape_interval": DURATION,
+    "rto": {"check_with": "rto"},
+    "rpo": {"check_with": "rpo"},
+    "scrape_interval": {"check_with": "scrape_interval"},
     "scrape_timeout": DURATION,
     "slo_objective": {"check_with": "objective"},
     "pages": {"type": "boolean"},
-    "restore_drill_interval": DURATION,
+    "restore_drill_interval": {"check_with": "drill_interval"},
     "retention": DURATION,
-    "platform_alert_for": DURATION,
+    "platform_alert_for": {"check_with": "platform_alert_for"},
 }
 assert set(TIER_FIELDS) <= set(TIER)
 
