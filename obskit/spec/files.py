@@ -6,6 +6,9 @@ defined twice, in one file or across files, is a problem, never a silent overrid
 
 from __future__ import annotations
 
+import errno
+import os
+import stat
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -49,15 +52,76 @@ class MergedSpec:
         return self.files[0] if self.files else "(no spec files)"
 
 
-def find_spec_files(path: Path) -> list[Path] | Problem:
-    if path.is_dir():
-        files = sorted(p for p in path.iterdir() if p.suffix in SPEC_SUFFIXES and p.is_file())
-        if not files:
-            return Problem(str(path), 0, (), "directory holds no *.yaml or *.yml spec files")
-        return files
-    if path.is_file():
-        return [path]
-    return Problem(str(path), 0, (), "no such spec file or directory (pass --spec PATH)")
+def find_spec_files(path: Path) -> tuple[list[Path], list[Problem]]:
+    """The spec files of PATH (a file, or a folder's *.yaml and *.yml files), and a problem
+    for each one that cannot be read: a dangling or looping symlink (an uninitialised git
+    submodule leaves them), a folder or a special file named like a spec file."""
+    kind = _kind(path)
+    if kind == "directory":
+        files, problems = _folder_files(path, SPEC_SUFFIXES)
+        if not files and not problems:
+            problems.append(Problem(str(path), 0, (), "directory holds no *.yaml or *.yml spec files"))
+        return files, problems
+    if kind == "file":
+        return [path], []
+    if kind == "missing":
+        return [], [Problem(str(path), 0, (), "no such spec file or directory (pass --spec PATH)")]
+    return [], [Problem(str(path), 0, (), kind)]
+
+
+def _folder_files(folder: Path, suffixes: tuple[str, ...]) -> tuple[list[Path], list[Problem]]:
+    try:
+        entries = sorted(entry for entry in folder.iterdir() if entry.suffix in suffixes)
+    except OSError as err:
+        return [], [Problem(str(folder), 0, (), f"cannot list the folder: {err.strerror or err}")]
+    files: list[Path] = []
+    problems: list[Problem] = []
+    for entry in entries:
+        kind = _kind(entry)
+        if kind == "file":
+            files.append(entry)
+        elif kind == "missing":  # removed since the listing
+            continue
+        elif kind == "directory":
+            problems.append(Problem(str(entry), 0, (), "a folder named like a spec file; subfolders are not read"))
+        else:
+            problems.append(Problem(str(entry), 0, (), kind))
+    return files, problems
+
+
+def _kind(path: Path) -> str:
+    """ "file", "directory", "missing", or why the path is none of these, in words (never
+    opened: opening a FIFO would wait for a writer)."""
+    try:
+        mode = path.stat().st_mode
+    except OSError as err:
+        return _unreachable(path, err)
+    if stat.S_ISREG(mode):
+        return "file"
+    if stat.S_ISDIR(mode):
+        return "directory"
+    return f"{_SPECIAL.get(stat.S_IFMT(mode), 'a special file')}, not a regular file"
+
+
+_SPECIAL = {
+    stat.S_IFIFO: "a named pipe (FIFO)",
+    stat.S_IFCHR: "a character device",
+    stat.S_IFBLK: "a block device",
+    stat.S_IFSOCK: "a socket",
+}
+
+
+def _unreachable(path: Path, err: OSError) -> str:
+    if not path.is_symlink():
+        return "missing" if err.errno == errno.ENOENT else f"cannot be read ({err.strerror or err})"
+    if err.errno == errno.ELOOP:
+        return "a symlink that loops (its links never reach a file)"
+    if err.errno in (errno.ENOENT, errno.ENOTDIR):
+        return (
+            f"a symlink to {os.readlink(path)}, which does not exist "
+            "(an uninitialised git submodule? `git submodule update --init`)"
+        )
+    return f"a symlink that cannot be followed ({err.strerror or err})"
 
 
 def _file_problems(located: Located) -> list[Problem]:
@@ -83,10 +147,8 @@ def _file_problems(located: Located) -> list[Problem]:
 def read_spec(path: Path) -> MergedSpec:
     """Read and merge every file; problems are collected, not raised."""
     merged = MergedSpec()
-    files = find_spec_files(path)
-    if isinstance(files, Problem):
-        merged.problems.append(files)
-        return merged
+    files, problems = find_spec_files(path)
+    merged.problems.extend(problems)
     for file in files:
         merged.files.append(str(file))
         located = load_yaml_file(file)
@@ -105,8 +167,12 @@ def _catalog_files(merged: MergedSpec, located: Located) -> None:
         if not isinstance(entry, str):
             continue
         path = Path(located.file).parent / entry
-        files = sorted(path.glob("*.yaml")) if path.is_dir() else [path] if path.is_file() else []
-        if not files:
+        kind = _kind(path)
+        files, problems = (
+            _folder_files(path, (".yaml",)) if kind == "directory" else ([path] if kind == "file" else [], [])
+        )
+        merged.problems.extend(problems)
+        if not files and not problems:
             merged.problems.append(
                 Problem(
                     located.file,
