@@ -3,6 +3,7 @@ never a traceback, through `validate`, `gen` and `plan` alike (issue 25)."""
 
 from __future__ import annotations
 
+import errno
 import os
 import time
 from collections.abc import Callable
@@ -12,6 +13,7 @@ import pytest
 from click.testing import CliRunner, Result
 
 from obskit.cli import main
+from obskit.spec import yaml_lines
 from tests.conftest import MINIMAL
 
 COMMANDS = ("validate", "gen", "plan")
@@ -119,3 +121,118 @@ def test_gen_keeps_the_services_of_a_file_behind_a_dangling_link(tmp_path: Path)
     (tmp_path / "team.yaml").unlink()
     assert_refused(obskit("gen", folder, out), str(folder / "team.yaml"), "does not exist")
     assert sorted(p.relative_to(out) for p in out.rglob("*")) == before
+
+
+@pytest.mark.parametrize("command", COMMANDS)
+def test_an_unreadable_spec_file_is_named(tmp_path: Path, command: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    folder = spec_folder(tmp_path)
+    (folder / "secret.yaml").write_text(MINIMAL)
+    real_open = os.open
+
+    def refusing_open(path: os.PathLike[str] | str, flags: int, *args: int) -> int:
+        if str(path).endswith("secret.yaml"):
+            raise PermissionError(errno.EACCES, "Permission denied", str(path))
+        return real_open(path, flags, *args)
+
+    monkeypatch.setattr(yaml_lines.os, "open", refusing_open)
+    assert_refused(obskit(command, folder, tmp_path / "out"), f"{folder / 'secret.yaml'}:1: ", "Permission denied")
+
+
+# --- file contents -----------------------------------------------------------------------
+
+
+def _alias_bomb() -> str:
+    lines = ['a: &a ["lol","lol","lol","lol","lol","lol","lol","lol","lol"]']
+    for previous, name in zip("abcdefghi", "bcdefghij", strict=True):
+        lines.append(f"{name}: &{name} [" + ",".join([f"*{previous}"] * 9) + "]")
+    return "\n".join(lines) + "\n"
+
+
+def _nested(levels: int) -> str:
+    return "x:\n" + "".join(" " * level + "-\n" for level in range(1, levels)) + " " * levels + "- 1\n"
+
+
+CONTENTS: dict[str, tuple[str | bytes, str]] = {
+    "recursive alias in a list": (MINIMAL + "x: &a [*a]\n", ":14: x[0]: an alias (*name) inside"),
+    "recursive alias in a mapping": (MINIMAL + "x: &a {y: *a}\n", ":14: x.y: an alias (*name) inside"),
+    "recursive merge key": (MINIMAL + "x: &a {<<: *a}\n", ":14: x: an alias (*name) inside"),
+    "alias bomb": (MINIMAL + _alias_bomb(), ":14: f[0][3][5][3][6][7]: YAML aliases expand to more than"),
+    "100000 nested [": (MINIMAL + "x: " + "[" * 100_000 + "\n", ":14: (top level): YAML syntax at column 1003: nested"),
+    "600 nested lists": (MINIMAL + _nested(600), ":17: x[0][0]: nested more than 100 levels deep"),
+    "5001-digit integer": (MINIMAL + "x: 1" + "0" * 5000 + "\n", ":14: x: a number of 5001 characters"),
+    "5001-digit tier": (
+        MINIMAL.replace("tier1_critical", "1" + "0" * 5000),
+        ":10: services.checkout.tier: a number of 5001 characters",
+    ),
+    "impossible date": (MINIMAL + "x: 2024-13-45\n", ":14: x: invalid !!timestamp value: month must be in 1..12"),
+    "not UTF-8": (MINIMAL.encode() + b"x: caf\xe9\n", ":14: (top level): not UTF-8 text (byte 0xe9"),
+    "a NUL byte": (MINIMAL.encode() + b"x: a\x00b\n", ":14: (top level): a NUL byte in the text"),
+    "UTF-16": ("\ufeff".encode("utf-16-le") + MINIMAL.encode("utf-16-le"), ":1: (top level): UTF-16 text"),
+    "binary": (bytes(range(256)) * 4, ":1: (top level): binary file (contains NUL bytes)"),
+    "python object on a list": (
+        MINIMAL + "x: !!python/object/apply:os.system ['touch /tmp/obskit-pwned']\n",
+        ":14: x: the YAML tag !!python/object/apply:os.system is not allowed",
+    ),
+    "python name": (
+        MINIMAL.replace("tier1_critical", "!!python/name:os.system"),
+        ":10: services.checkout.tier: the YAML tag !!python/name:os.system is not allowed",
+    ),
+    "set": (MINIMAL + "x: !!set {a, b}\n", ":14: x: the YAML tag !!set is not allowed"),
+    "custom tag": (MINIMAL + "x: !vault secret/db\n", ":14: x: the YAML tag !vault is not allowed"),
+    "tagged key": (MINIMAL + "!!python/none x: 1\n", ":14: (top level): the YAML tag !!python/none is not allowed"),
+}
+
+
+@pytest.mark.parametrize("command", COMMANDS)
+@pytest.mark.parametrize("case", CONTENTS, ids=list(CONTENTS))
+def test_hostile_content_is_one_problem_at_its_line(tmp_path: Path, case: str, command: str) -> None:
+    content, message = CONTENTS[case]
+    spec = spec_file(tmp_path, content)
+    started = time.monotonic()
+    output = assert_refused(obskit(command, spec, tmp_path / "out"), f"{spec}{message}")
+    assert time.monotonic() - started < 10
+    assert "1 problem found" in output
+    assert not (tmp_path / "out").exists()
+    assert not Path("/tmp/obskit-pwned").exists()
+
+
+@pytest.mark.parametrize("command", COMMANDS)
+def test_a_huge_file_is_refused_before_it_is_read(tmp_path: Path, command: str) -> None:
+    spec = spec_file(tmp_path, MINIMAL)
+    with spec.open("r+b") as stream:
+        stream.truncate(3 * 1024**3)  # sparse: 3 GB on paper, nothing on disk
+    started = time.monotonic()
+    assert_refused(
+        obskit(command, spec, tmp_path / "out"),
+        f"{spec}:1: (top level): file is 3221225472 bytes; a spec file may be at most 8 MiB",
+    )
+    assert time.monotonic() - started < 5  # reading 3 GB took minutes
+
+
+def test_a_file_that_grows_after_its_size_was_checked_is_still_bounded(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    spec = spec_file(tmp_path, MINIMAL + "#" * 2000 + "\n")
+    monkeypatch.setattr(yaml_lines, "MAX_FILE_BYTES", 1000)
+    real_fstat = os.fstat
+
+    def small_fstat(fd: int) -> os.stat_result:
+        status = real_fstat(fd)
+        return os.stat_result((status.st_mode, *[0] * 5, 10, *[0] * 3))
+
+    monkeypatch.setattr(yaml_lines.os, "fstat", small_fstat)
+    problem = yaml_lines.load_yaml_file(spec)
+    assert isinstance(problem, yaml_lines.Problem)
+    assert problem.message.startswith("file is 1001 bytes")
+
+
+@pytest.mark.parametrize("command", COMMANDS)
+def test_a_utf8_byte_order_mark_is_allowed(tmp_path: Path, command: str) -> None:
+    result = obskit(command, spec_file(tmp_path, b"\xef\xbb\xbf" + MINIMAL.encode()), tmp_path / "out")
+    assert result.exit_code == 0, result.output
+
+
+def test_explicit_standard_tags_are_allowed(tmp_path: Path) -> None:
+    spec = spec_file(tmp_path, MINIMAL.replace("namespace: shop", "namespace: !!str shop"))
+    result = obskit("validate", spec, tmp_path / "out")
+    assert result.exit_code == 0, result.output

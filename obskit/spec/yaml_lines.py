@@ -7,6 +7,9 @@ lists and scalars itself so that it can refuse duplicate keys, bound alias expan
 
 from __future__ import annotations
 
+import codecs
+import os
+import stat
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -26,7 +29,30 @@ MAX_FILE_BYTES = 8 * 1024 * 1024
 EXPANSION_PER_BYTE = 2
 EXPANSION_ALLOWANCE = 100_000
 
-_STR_TAG = "tag:yaml.org,2002:str"
+# Deeper than any spec needs (a receiver's field is 7 levels down), shallow enough for recursion.
+MAX_DEPTH = 100
+# More than any spec value needs; int() of a longer text is slow and str() of its value fails.
+MAX_NUMBER_CHARACTERS = 100
+
+_YAML_TAG = "tag:yaml.org,2002:"
+_STR_TAG = _YAML_TAG + "str"
+_INT_TAG = _YAML_TAG + "int"
+# Safe loading: plain values only. Explicit tags of these kinds are allowed (`!!str 10`);
+# !!python/..., !!set, !!omap and custom tags are refused, on scalars and collections alike.
+_SCALAR_TAGS = frozenset(_YAML_TAG + kind for kind in ("str", "int", "float", "bool", "null", "timestamp", "binary"))
+_COLLECTION_TAGS = frozenset((_YAML_TAG + "map", _YAML_TAG + "seq"))
+
+
+def _tag_text(tag: str) -> str:
+    """A tag as written in YAML: !!int, !!python/object:os.system, !custom."""
+    return "!!" + tag[len(_YAML_TAG) :] if tag.startswith(_YAML_TAG) else tag
+
+
+def _tag_refused(tag: str) -> str:
+    return (
+        f"the YAML tag {_tag_text(tag)} is not allowed: a spec holds plain text, numbers, "
+        "true/false, lists and mappings"
+    )
 
 
 @dataclass
@@ -59,14 +85,29 @@ class _Builder:
         self.lines: dict[FieldPath, int] = {}
         self.expanded = 0
         self.budget = EXPANSION_ALLOWANCE + EXPANSION_PER_BYTE * text_length
+        self.open: set[int] = set()  # the collections being built, to catch an alias inside itself
         # One per file: a constructor remembers every node it has built.
         self.constructor = yaml.constructor.SafeConstructor()
 
-    def _scalar(self, node: yaml.ScalarNode) -> Any:
+    def _scalar(self, node: yaml.ScalarNode, path: FieldPath) -> Any:
         # Most scalars are strings; taking those as they are skips PyYAML's per-node bookkeeping.
         if node.tag == _STR_TAG:
             return node.value
-        return self.constructor.construct_object(node, deep=True)
+        if node.tag not in _SCALAR_TAGS:
+            raise _Refused(node.start_mark.line + 1, path, _tag_refused(node.tag))
+        if node.tag == _INT_TAG and len(node.value) > MAX_NUMBER_CHARACTERS:
+            raise _Refused(
+                node.start_mark.line + 1,
+                path,
+                f"a number of {len(node.value)} characters; numbers in a spec have at most {MAX_NUMBER_CHARACTERS}",
+            )
+        try:
+            return self.constructor.construct_object(node, deep=True)
+        except (yaml.constructor.ConstructorError, ValueError) as err:
+            problem = err.problem if isinstance(err, yaml.constructor.ConstructorError) else None
+            raise _Refused(
+                node.start_mark.line + 1, path, f"invalid {_tag_text(node.tag)} value: {problem or err}"
+            ) from None
 
     def build(self, node: yaml.Node, path: FieldPath) -> Any:
         self.expanded += 1
@@ -77,12 +118,27 @@ class _Builder:
                 f"YAML aliases expand to more than {self.budget} values (an alias bomb?); refusing the file",
             )
         self.lines.setdefault(path, node.start_mark.line + 1)
-        if isinstance(node, yaml.MappingNode):
-            return self._mapping(node, path)
-        if isinstance(node, yaml.SequenceNode):
+        if isinstance(node, yaml.ScalarNode):
+            return self._scalar(node, path)
+        self._enter(node, path)
+        try:
+            if isinstance(node, yaml.MappingNode):
+                return self._mapping(node, path)
             return [self.build(item, (*path, index)) for index, item in enumerate(node.value)]
-        assert isinstance(node, yaml.ScalarNode)
-        return self._scalar(node)
+        finally:
+            self.open.discard(id(node))
+
+    def _enter(self, node: yaml.Node, path: FieldPath) -> None:
+        """Refuse a collection with a tag of its own, one nested too deep, or one that holds itself."""
+        line = node.start_mark.line + 1
+        if node.tag not in _COLLECTION_TAGS:
+            raise _Refused(line, path, _tag_refused(node.tag))
+        if len(self.open) >= MAX_DEPTH:
+            outer = path[:3]  # where the nesting starts, not the hundredth level
+            raise _Refused(self.lines.get(outer, line), outer, f"nested more than {MAX_DEPTH} levels deep")
+        if id(node) in self.open:
+            raise _Refused(line, path, "an alias (*name) inside the value of its own anchor (&name) never ends")
+        self.open.add(id(node))
 
     def _mapping(self, node: yaml.MappingNode, path: FieldPath) -> dict[Any, Any]:
         result: dict[Any, Any] = {}
@@ -93,7 +149,7 @@ class _Builder:
                 continue
             if not isinstance(key_node, yaml.ScalarNode):
                 raise _Refused(key_node.start_mark.line + 1, path, "mapping keys must be plain scalars")
-            key = self._scalar(key_node)
+            key = self._scalar(key_node, path)
             if not isinstance(key, str):
                 key = str(key) if isinstance(key, int) and not isinstance(key, bool) else key
             if not isinstance(key, str):
@@ -118,7 +174,11 @@ class _Builder:
                 raise _Refused(
                     source.start_mark.line + 1, path, "a '<<' merge key needs a mapping or a list of mappings"
                 )
-            merged.update(self._mapping(source, path))
+            self._enter(source, path)
+            try:
+                merged.update(self._mapping(source, path))
+            finally:
+                self.open.discard(id(source))
         return merged
 
 
@@ -137,6 +197,7 @@ _SYNTAX = (
     ("could not find expected ':'", "a line without 'key:' inside a mapping, or an unquoted value going on", False),
     ("did not find expected key", "this line's indentation does not match the lines above it", False),
     ("expected <block end>", "this line's indentation does not match the lines above it", False),
+    ("exceeded maximum nesting depth", "nested more than 1000 levels deep; refusing the file", False),
     ("found undefined alias", "an alias (*name) with no anchor (&name) before it", False),
     (
         "found unknown escape character",
@@ -164,22 +225,50 @@ def _problem(file: str, line: int, path: FieldPath, message: str) -> Problem:
     return Problem(file, line, path, message)
 
 
-def load_yaml_file(path: Path, display_name: str | None = None) -> Located | Problem:
-    """The file's data with line numbers, or the one problem that stops it being read."""
-    name = display_name or str(path)
+def _read_bytes(path: Path, name: str) -> bytes | Problem:
+    """The file's bytes, refusing anything but a regular file of at most MAX_FILE_BYTES before
+    reading it (a FIFO is opened without waiting for a writer)."""
     try:
-        raw = path.read_bytes()
+        fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK | getattr(os, "O_CLOEXEC", 0))
     except OSError as err:
         return _problem(name, 1, (), f"cannot read the file: {err.strerror or err}")
-    if len(raw) > MAX_FILE_BYTES:
-        return _problem(name, 1, (), f"file is {len(raw)} bytes; specs are limited to {MAX_FILE_BYTES} bytes")
-    if b"\x00" in raw:
-        return _problem(name, 1, (), "binary file (contains NUL bytes), not a YAML spec")
+    try:
+        status = os.fstat(fd)
+        if not stat.S_ISREG(status.st_mode):
+            return _problem(name, 1, (), "not a regular file, so not a spec file")
+        if status.st_size > MAX_FILE_BYTES:
+            return _too_big(name, status.st_size)
+        with os.fdopen(fd, "rb", closefd=False) as stream:
+            raw = stream.read(MAX_FILE_BYTES + 1)  # a file that grows after fstat is still bounded
+    except OSError as err:
+        return _problem(name, 1, (), f"cannot read the file: {err.strerror or err}")
+    finally:
+        os.close(fd)
+    return _too_big(name, len(raw)) if len(raw) > MAX_FILE_BYTES else raw
+
+
+def _too_big(name: str, size: int) -> Problem:
+    limit = MAX_FILE_BYTES // (1024 * 1024)
+    return _problem(name, 1, (), f"file is {size} bytes; a spec file may be at most {limit} MiB")
+
+
+def _text(raw: bytes, name: str) -> str | Problem:
+    if raw.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)):
+        return _problem(name, 1, (), "UTF-16 text; save the spec as UTF-8")
     try:
         text = raw.decode("utf-8")
     except UnicodeDecodeError as err:
+        if b"\x00" in raw:
+            return _problem(name, 1, (), "binary file (contains NUL bytes), not a YAML spec")
         line = raw[: err.start].count(b"\n") + 1
         return _problem(name, line, (), f"not UTF-8 text (byte {raw[err.start]:#04x} at offset {err.start})")
+    if "\x00" in text:
+        line = text.count("\n", 0, text.index("\x00")) + 1
+        return _problem(name, line, (), "a NUL byte in the text (a binary file, or one damaged in transfer?)")
+    return text
+
+
+def _compose(text: str, name: str) -> yaml.Node | Problem:
     try:
         node = yaml.compose(text, Loader=_Loader)
     except yaml.MarkedYAMLError as err:
@@ -187,14 +276,28 @@ def load_yaml_file(path: Path, display_name: str | None = None) -> Located | Pro
         return _problem(name, line, (), message)
     except yaml.YAMLError as err:
         return _problem(name, 1, (), f"invalid YAML: {err}")
+    except RecursionError:  # PyYAML's pure-Python composer, without libyaml's depth limit
+        return _problem(name, 1, (), f"YAML nested more than {MAX_DEPTH} levels deep; refusing the file")
     if node is None:
         return _problem(name, 1, (), "empty file; a spec needs at least 'apiVersion: obskit/v1'")
+    return node
+
+
+def load_yaml_file(path: Path, display_name: str | None = None) -> Located | Problem:
+    """The file's data with line numbers, or the one problem that stops it being read."""
+    name = display_name or str(path)
+    raw = _read_bytes(path, name)
+    if isinstance(raw, Problem):
+        return raw
+    text = _text(raw, name)
+    if isinstance(text, Problem):
+        return text
+    node = _compose(text, name)
+    if isinstance(node, Problem):
+        return node
     builder = _Builder(len(text))
     try:
         data = builder.build(node, ())
     except _Refused as err:
         return _problem(name, err.line, err.path, err.message)
-    except yaml.constructor.ConstructorError as err:
-        mark = err.problem_mark
-        return _problem(name, mark.line + 1 if mark else 1, (), f"invalid YAML value: {err.problem}")
     return Located(name, data, builder.lines)
