@@ -13,6 +13,8 @@ from decimal import Decimal
 from fractions import Fraction
 from functools import lru_cache
 
+from obskit.shown import shown
+
 
 class UnitError(ValueError):
     """A value that is not a well-formed duration, size or throughput."""
@@ -54,10 +56,12 @@ class Duration:
 
 def parse_duration(text: str) -> Duration:
     if not isinstance(text, str):
-        raise UnitError(f"expected a duration string such as '30s' or '1h30m', got {text!r}")
+        raise UnitError(f"expected a duration string such as '30s' or '1h30m', got {shown(text)}")
     match = _DURATION_RE.match(text)
     if not text or match is None:
-        raise UnitError(f"{text!r} is not a Prometheus duration (units y w d h m s ms, largest first, e.g. '1h30m')")
+        raise UnitError(
+            f"{shown(text)} is not a Prometheus duration (units y w d h m s ms, largest first, e.g. '1h30m')"
+        )
     total = 0
     for amount, unit in zip(match.groups(), _DURATION_UNITS_MS, strict=True):
         if amount is not None:
@@ -125,10 +129,10 @@ _SIZE_RE = re.compile(SIZE_PATTERN)
 def parse_size(text: str) -> int:
     """Bytes from a Kubernetes binary quantity (`500Mi`, `200Gi`) or a plain byte count."""
     if isinstance(text, bool) or not isinstance(text, (str, int)):
-        raise UnitError(f"expected a size such as '200Gi', got {text!r}")
+        raise UnitError(f"expected a size such as '200Gi', got {shown(text)}")
     match = _SIZE_RE.match(str(text))
     if match is None:
-        raise UnitError(f"{text!r} is not a size (a whole number with Ki, Mi, Gi, Ti, Pi or Ei, e.g. '200Gi')")
+        raise UnitError(f"{shown(text)} is not a size (a whole number with Ki, Mi, Gi, Ti, Pi or Ei, e.g. '200Gi')")
     return int(match.group(1)) * _SIZE_SUFFIXES[match.group(2) or ""]
 
 
@@ -150,13 +154,13 @@ _THROUGHPUT_RE = re.compile(THROUGHPUT_PATTERN)
 def parse_throughput(text: str) -> Fraction:
     """Bytes per second from `100MiB/s`, `2GiB/h` (the `B` is optional: `100Mi/s`)."""
     if not isinstance(text, str):
-        raise UnitError(f"expected a throughput such as '100MiB/s', got {text!r}")
+        raise UnitError(f"expected a throughput such as '100MiB/s', got {shown(text)}")
     match = _THROUGHPUT_RE.match(text)
     if match is None:
-        raise UnitError(f"{text!r} is not a throughput (a size per s, m or h, e.g. '100MiB/s' or '2GiB/h')")
+        raise UnitError(f"{shown(text)} is not a throughput (a size per s, m or h, e.g. '100MiB/s' or '2GiB/h')")
     amount = int(match.group(1)) * _SIZE_SUFFIXES[match.group(2) or ""]
     if amount == 0:
-        raise UnitError(f"{text!r}: a throughput must be greater than zero")
+        raise UnitError(f"{shown(text)}: a throughput must be greater than zero")
     return Fraction(amount, _THROUGHPUT_PERIODS[match.group(3)])
 
 

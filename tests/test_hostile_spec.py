@@ -3,16 +3,19 @@ never a traceback, through `validate`, `gen` and `plan` alike (issue 25)."""
 
 from __future__ import annotations
 
+import datetime
 import errno
 import os
 import time
 from collections.abc import Callable
+from decimal import Decimal
 from pathlib import Path
 
 import pytest
 from click.testing import CliRunner, Result
 
 from obskit.cli import main
+from obskit.shown import shown
 from obskit.spec import yaml_lines
 from tests.conftest import MINIMAL
 
@@ -236,3 +239,76 @@ def test_explicit_standard_tags_are_allowed(tmp_path: Path) -> None:
     spec = spec_file(tmp_path, MINIMAL.replace("namespace: shop", "namespace: !!str shop"))
     result = obskit("validate", spec, tmp_path / "out")
     assert result.exit_code == 0, result.output
+
+
+# --- values in messages --------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("value", "text"),
+    [
+        (datetime.date(2024, 1, 1), "2024-01-01"),
+        (datetime.datetime(2024, 1, 1, 10, 0, tzinfo=datetime.UTC), "2024-01-01T10:00:00+00:00"),
+        (b"hello", "!!binary aGVsbG8="),
+        (True, "true"),
+        (None, "null"),
+        (float("inf"), ".inf"),
+        (float("-inf"), "-.inf"),
+        (float("nan"), ".nan"),
+        (99.9, "99.9"),
+        (Decimal("99.95"), "99.95"),
+        ("shop", "'shop'"),
+        ("it's", "'it''s'"),
+        (r'x{code=~"5\d\d"}', r"""'x{code=~"5\d\d"}'"""),
+        ("two\nlines", '"two\\nlines"'),
+        ({"a": None, "b": [1, "x"]}, "{'a': null, 'b': [1, 'x']}"),
+        (10**5000, "a number of about 5000 digits"),
+        ("x" * 300, "'" + "x" * 196 + "... (302 characters)"),
+    ],
+    ids=lambda value: type(value).__name__,
+)
+def test_values_are_shown_as_yaml_text(value: object, text: str) -> None:
+    assert shown(value) == text
+
+
+VALUES_IN_MESSAGES: dict[str, tuple[str, str]] = {
+    "a date where text is wanted": (
+        MINIMAL.replace("tier: tier1_critical", "tier: 2024-01-01"),
+        ":10: services.checkout.tier: must be a string, got 2024-01-01 (a date in YAML: quote it to make it text)",
+    ),
+    "a date and time": (
+        MINIMAL.replace("namespace: shop", "namespace: 2024-01-01 10:00:00Z"),
+        ":9: services.checkout.namespace: must be a string, got 2024-01-01T10:00:00+00:00 (a date and time in YAML",
+    ),
+    "binary data": (
+        MINIMAL.replace("tier: tier1_critical", "tier: !!binary aGVsbG8="),
+        ":10: services.checkout.tier: must be a string, got !!binary aGVsbG8=",
+    ),
+    "a date as objective": (
+        MINIMAL + "    slos:\n      a:\n        objective: 2024-01-01\n"
+        "        errors: 'x{job=\"a\"}'\n        total: 'y{job=\"a\"}'\n",
+        ":16: services.checkout.slos.a.objective: 2024-01-01 must be a percentage strictly between 0 and 100",
+    ),
+    "a date as key": (
+        MINIMAL.replace("  checkout:", "  2024-01-01:"),
+        ":8: services: the key 2024-01-01 is read as a date; keys must be text: quote it",
+    ),
+    "a boolean key": (
+        MINIMAL.replace("  checkout:", "  yes:"),
+        ":8: services: the key yes is read as true/false; keys must be text: quote it",
+    ),
+    "a list as the file": ("- apiVersion: obskit/v1\n", ":1: (top level): a spec file must be a mapping, got a list"),
+    "a quote in a name": (
+        MINIMAL.replace("tier: tier1_critical", 'tier: "gold\'s"'),
+        ":10: services.checkout.tier: unknown tier 'gold''s'",
+    ),
+}
+
+
+@pytest.mark.parametrize("case", VALUES_IN_MESSAGES, ids=list(VALUES_IN_MESSAGES))
+def test_messages_show_values_as_written_never_python_reprs(tmp_path: Path, case: str) -> None:
+    content, message = VALUES_IN_MESSAGES[case]
+    spec = spec_file(tmp_path, content)
+    output = assert_refused(obskit("validate", spec, tmp_path / "out"), f"{spec}{message}")
+    for python in ("datetime.", "b'", "None", "True", "{'", "tzinfo"):
+        assert python not in output

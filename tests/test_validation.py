@@ -342,7 +342,7 @@ def test_runbook_url_placeholders_are_checked(write_spec) -> None:
     text = MINIMAL.replace("{service}/{alert}", "{svc}/{alert}")
     assert problems_of(write_spec(text)) == [
         "obskit.yaml:3: defaults.runbook_url: 'https://runbooks.example.com/{svc}/{alert}': "
-        "placeholders may only be {service} and {alert}, found ['svc']"
+        "placeholders may only be {service} and {alert}, found 'svc'"
     ]
 
 

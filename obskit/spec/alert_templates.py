@@ -15,6 +15,7 @@ from typing import Any
 
 import promql_parser
 
+from obskit.shown import shown
 from obskit.spec import schema
 from obskit.spec.problems import Problem, SpecInvalid
 from obskit.spec.yaml_lines import Located, load_yaml_file
@@ -113,13 +114,13 @@ def _template_problems(alert: dict[str, Any]) -> list[tuple[tuple[str, ...], str
             found.append((path, f"unknown placeholder [[{unknown[0]}]]; known: {', '.join(PLACEHOLDERS)}"))
     summary = alert.get("summary")
     if isinstance(summary, str) and ("{{" in summary or "[[" in summary or not summary.endswith(".")):
-        found.append((("summary",), f"{summary!r}: a summary has no templates and ends with a full stop"))
+        found.append((("summary",), f"{shown(summary)}: a summary has no templates and ends with a full stop"))
     description = alert.get("description")
     if isinstance(description, str) and "{{" in _LABEL_TEMPLATE.sub("", description):
-        found.append((("description",), f"{description!r}: only {{{{ $labels.name }}}} templates are supported"))
+        found.append((("description",), f"{shown(description)}: only {{{{ $labels.name }}}} templates are supported"))
     for_ = alert.get("for")
     if isinstance(for_, str) and not found and not re.fullmatch(DURATION_PATTERN, fill(for_, _SAMPLE_PARAMS) or "-"):
-        found.append((("for",), f"{for_!r}: not a duration (e.g. 15m) or [[platform_for]]"))
+        found.append((("for",), f"{shown(for_)}: not a duration (e.g. 15m) or [[platform_for]]"))
     expr = alert.get("expr")
     if isinstance(expr, str) and not found:
         try:

@@ -9,6 +9,7 @@ from typing import Any
 
 from obskit import defaults
 from obskit.plan import burnrate
+from obskit.shown import shown
 from obskit.spec.problems import FieldPath
 from obskit.spec.promql import parse_selector
 from obskit.spec.schema import INTEGRATIONS, did_you_mean
@@ -55,7 +56,10 @@ def check_service(
         )
     tier = service.get("tier")
     if isinstance(tier, str) and tier not in tier_names:
-        yield ("tier",), f"unknown tier {tier!r}; known tiers: {', '.join(tier_names)}" + did_you_mean(tier, tier_names)
+        yield (
+            ("tier",),
+            f"unknown tier {shown(tier)}; known tiers: {', '.join(tier_names)}" + did_you_mean(tier, tier_names),
+        )
     tier_objective = tier_objectives.get(tier) if isinstance(tier, str) else None
     slos = service.get("slos")
     for slo_name, slo in slos.items() if isinstance(slos, dict) else ():
@@ -73,13 +77,13 @@ def _check_slo_alerts(alerts: Any, env_labels: Collection[str]) -> Iterator[Find
     labels = alerts.get("labels")
     for label in sorted(labels if isinstance(labels, dict) else {}, key=str):
         if label in RESERVED_LABELS:
-            yield ("labels", label), f"label {label!r} is set by obskit itself; choose another name"
+            yield ("labels", label), f"label {shown(label)} is set by obskit itself; choose another name"
         elif label in env_labels:
-            yield ("labels", label), f"label {label!r} is already set by the environment's labels"
+            yield ("labels", label), f"label {shown(label)} is already set by the environment's labels"
     annotations = alerts.get("annotations")
     for name in sorted(annotations if isinstance(annotations, dict) else {}, key=str):
         if name in RESERVED_ANNOTATIONS:
-            yield ("annotations", name), f"annotation {name!r} is written by obskit itself; choose another name"
+            yield ("annotations", name), f"annotation {shown(name)} is written by obskit itself; choose another name"
 
 
 def check_slo(slo: dict[str, Any], tier_objective: Decimal | None) -> Iterator[Finding]:
@@ -107,7 +111,7 @@ def check_slo(slo: dict[str, Any], tier_objective: Decimal | None) -> Iterator[F
         yield (
             ("window",),
             (
-                f"{slo['window']!r} is too short: SLO windows must be at least {MIN_SLO_WINDOW} "
+                f"{shown(slo['window'])} is too short: SLO windows must be at least {MIN_SLO_WINDOW} "
                 "so the 3d slow-burn alert window is a small part of the budget period"
             ),
         )
@@ -169,7 +173,7 @@ def _check_reachable(objective: Decimal, window: Duration, explicit: bool) -> It
 def check_tier(tier: dict[str, Any]) -> Iterator[Finding]:
     interval = parse_duration(tier["scrape_interval"])
     if "scrape_timeout" in tier and parse_duration(tier["scrape_timeout"]) > interval:
-        yield ("scrape_timeout",), f"{tier['scrape_timeout']!r} is longer than the scrape interval {interval}"
+        yield ("scrape_timeout",), f"{shown(tier['scrape_timeout'])} is longer than the scrape interval {interval}"
 
 
 def check_environment(
@@ -178,13 +182,13 @@ def check_environment(
     labels = env.get("labels")
     for label in sorted(labels if isinstance(labels, dict) else {}, key=str):
         if label in RESERVED_LABELS:
-            yield ("labels", label), f"label {label!r} is set by obskit itself; choose another name"
+            yield ("labels", label), f"label {shown(label)} is set by obskit itself; choose another name"
     overrides = env.get("services")
     for name in sorted(overrides if isinstance(overrides, dict) else {}, key=str):
         if name not in service_names:
             yield (
                 ("services", name),
-                f"overrides service {name!r}, which is not defined under 'services'"
+                f"overrides service {shown(name)}, which is not defined under 'services'"
                 + did_you_mean(name, service_names),
             )
     if needs_velero and "velero" not in env:
@@ -257,7 +261,7 @@ def check_alerting(alerting: dict[str, Any], teams: dict[str, dict[str, Any]]) -
                 team,
                 (
                     path,
-                    f"{receiver!r} is not one of {where} alerting receivers ({', '.join(map(str, known))})"
+                    f"{shown(receiver)} is not one of {where} alerting receivers ({', '.join(map(str, known))})"
                     + did_you_mean(receiver, [str(k) for k in known]),
                 ),
             )
@@ -267,7 +271,7 @@ def check_alerting(alerting: dict[str, Any], teams: dict[str, dict[str, Any]]) -
                 None,
                 (
                     ("receivers", name),
-                    f"receiver {name!r} is not used by any route: name it in page, ticket or info here or in a team "
-                    "of this environment's services, or remove it",
+                    f"receiver {shown(name)} is not used by any route: name it in page, ticket or info here "
+                    "or in a team of this environment's services, or remove it",
                 ),
             )

@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from obskit.shown import kind, shown
 from obskit.spec import schema
 from obskit.spec.problems import FieldPath, Problem
 from obskit.spec.yaml_lines import Located, load_yaml_file
@@ -127,7 +128,7 @@ def _unreachable(path: Path, err: OSError) -> str:
 def _file_problems(located: Located) -> list[Problem]:
     data = located.data
     if not isinstance(data, dict):
-        return [Problem(located.file, 1, (), f"a spec file must be a mapping, got {type(data).__name__}")]
+        return [Problem(located.file, 1, (), f"a spec file must be a mapping, got {kind(data)}")]
     problems = [
         Problem(located.file, located.line_of(path), path, message)
         for path, message in schema.validate(data, schema.FILE, partial=True)
@@ -178,7 +179,7 @@ def _catalog_files(merged: MergedSpec, located: Located) -> None:
                     located.file,
                     located.line_of(("alert_catalogs", index)),
                     ("alert_catalogs", index),
-                    f"{entry!r}: no such catalog file or directory "
+                    f"{shown(entry)}: no such catalog file or directory "
                     f"of *.yaml files (paths are relative to the folder of {located.file})",
                 )
             )
@@ -202,7 +203,7 @@ def _merge_file(merged: MergedSpec, located: Located) -> None:
                         located.file,
                         located.line_of(path),
                         path,
-                        f"{what} {name!r} is defined twice; first at {file}:{line}",
+                        f"{what} {shown(name)} is defined twice; first at {file}:{line}",
                     )
                 )
                 continue

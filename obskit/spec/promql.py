@@ -7,6 +7,8 @@ from functools import cache
 
 import promql_parser
 
+from obskit.shown import shown
+
 WINDOW_PLACEHOLDER = "{{window}}"
 HISTOGRAM_SUFFIXES = ("_bucket", "_count", "_sum")
 
@@ -46,7 +48,7 @@ def _quote(value: str) -> str:
 def parse_selector(text: str) -> Selector:
     """Parse `metric{label="value",...}`; raise ValueError saying what is wrong."""
     if not isinstance(text, str):
-        raise ValueError(f"expected a PromQL selector string, got {text!r}")
+        raise ValueError(f"expected a PromQL selector string, got {shown(text)}")
     return _parsed_selector(text)
 
 
@@ -55,16 +57,16 @@ def _parsed_selector(text: str) -> Selector:
     try:
         expr = promql_parser.parse(text)
     except ValueError as err:
-        raise ValueError(f"{text!r} is not valid PromQL: {err}") from None
+        raise ValueError(f"{shown(text)} is not valid PromQL: {err}") from None
     if not isinstance(expr, promql_parser.VectorSelector):
         raise ValueError(
-            f"{text!r} must be a plain series selector such as 'metric{{label=\"value\"}}' "
+            f"{shown(text)} must be a plain series selector such as 'metric{{label=\"value\"}}' "
             "(no functions, ranges or operators: obskit applies rate() itself)"
         )
     if expr.offset is not None or expr.at is not None:
-        raise ValueError(f"{text!r}: offset and @ modifiers are not allowed in a selector")
+        raise ValueError(f"{shown(text)}: offset and @ modifiers are not allowed in a selector")
     if expr.matchers.or_matchers:
-        raise ValueError(f"{text!r}: 'or' inside a selector is not supported by Prometheus 2.x")
+        raise ValueError(f"{shown(text)}: 'or' inside a selector is not supported by Prometheus 2.x")
     metric = expr.name or ""
     matchers: list[tuple[str, str, str]] = []
     for matcher in expr.matchers.matchers:
@@ -73,7 +75,7 @@ def _parsed_selector(text: str) -> Selector:
             continue
         matchers.append((matcher.name, _operator(matcher.op), matcher.value))
     if not metric:
-        raise ValueError(f"{text!r} must name its metric (e.g. 'http_requests_total{{job=\"api\"}}')")
+        raise ValueError(f"{shown(text)} must name its metric (e.g. 'http_requests_total{{job=\"api\"}}')")
     return Selector(metric, tuple(matchers))
 
 
@@ -81,21 +83,21 @@ def check_histogram_selector(text: str) -> Selector:
     selector = parse_selector(text)
     if selector.metric.endswith(HISTOGRAM_SUFFIXES):
         raise ValueError(
-            f"{text!r}: give the histogram's base name without {'/'.join(HISTOGRAM_SUFFIXES)} "
+            f"{shown(text)}: give the histogram's base name without {'/'.join(HISTOGRAM_SUFFIXES)} "
             "(obskit reads the _bucket and _count series itself)"
         )
     if any(label == "le" for label, _, _ in selector.matchers):
-        raise ValueError(f"{text!r}: do not match on 'le'; the latency threshold chooses the bucket")
+        raise ValueError(f"{shown(text)}: do not match on 'le'; the latency threshold chooses the bucket")
     return selector
 
 
 def check_window_query(text: str) -> None:
     """A raw query must contain {{window}} and parse once a window is put in."""
     if not isinstance(text, str):
-        raise ValueError(f"expected a PromQL query string, got {text!r}")
+        raise ValueError(f"expected a PromQL query string, got {shown(text)}")
     if WINDOW_PLACEHOLDER not in text:
-        raise ValueError(f"{text!r} must contain the placeholder {WINDOW_PLACEHOLDER} where the range goes")
+        raise ValueError(f"{shown(text)} must contain the placeholder {WINDOW_PLACEHOLDER} where the range goes")
     try:
         promql_parser.parse(text.replace(WINDOW_PLACEHOLDER, "5m"))
     except ValueError as err:
-        raise ValueError(f"{text!r} is not valid PromQL with {WINDOW_PLACEHOLDER}=5m: {err}") from None
+        raise ValueError(f"{shown(text)} is not valid PromQL with {WINDOW_PLACEHOLDER}=5m: {err}") from None

@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Any
 
 from obskit.plan.tiers import BUILTIN_TIERS, OPTIONAL_TIER_DEFAULTS, TIER_FIELDS
+from obskit.shown import shown
 from obskit.spec import cross_checks, schema, to_model
 from obskit.spec.files import Entry, MergedSpec, read_spec
 from obskit.spec.model import Environment, Service, Spec, Tier
@@ -24,7 +25,7 @@ from obskit.spec.yaml_lines import Located
 class UnknownEnvironment(Exception):
     def __init__(self, name: str, known: list[str]):
         super().__init__(
-            f"unknown environment {name!r}; the spec defines: {', '.join(known) or 'none'}"
+            f"unknown environment {shown(name)}; the spec defines: {', '.join(known) or 'none'}"
             + schema.did_you_mean(name, known)
         )
 
@@ -106,7 +107,7 @@ def _resolve_tiers(merged: MergedSpec, problems: list[Problem]) -> dict[str, Tie
         value = {**OPTIONAL_TIER_DEFAULTS, **layered.value}
         missing = [field for field in TIER_FIELDS if field not in value]
         if missing:
-            problems.append(layered.home.problem((), f"new tier {name!r} must set {', '.join(missing)}"))
+            problems.append(layered.home.problem((), f"new tier {shown(name)} must set {', '.join(missing)}"))
             continue
         found = layered.validate(schema.TIER) or [layered.problem(p, m) for p, m in cross_checks.check_tier(value)]
         if found:

@@ -18,6 +18,7 @@ import cerberus
 
 from obskit import units
 from obskit.plan.tiers import TIER_FIELDS
+from obskit.shown import got, shown
 from obskit.spec import names, promql
 from obskit.spec.problems import FieldPath
 
@@ -52,7 +53,7 @@ def _parse_rule(parse: Callable[[Any], Any]) -> Callable[[Any, str, Any], None]:
 
 def _positive_duration(value: Any) -> None:
     if units.parse_duration(value).ms <= 0:
-        raise ValueError(f"{value!r} must be longer than zero")
+        raise ValueError(f"{shown(value)} must be longer than zero")
 
 
 def _bounded_duration(low: str, high: str, why: str) -> Callable[[Any], None]:
@@ -88,12 +89,12 @@ _DRILL_INTERVAL = _bounded_duration("1h", "365d", "restore drills must run at le
 
 def _objective(value: Any) -> None:
     if isinstance(value, str) and _is_number(value):
-        raise ValueError(f"{value!r} is quoted, so it is text: write the number without quotes, e.g. 99.9")
+        raise ValueError(f"{shown(value)} is quoted, so it is text: write the number without quotes, e.g. 99.9")
     if isinstance(value, bool) or not isinstance(value, (int, float)) or not 0 < value < 100:
-        raise ValueError(f"{value!r} must be a percentage strictly between 0 and 100, e.g. 99.9")
+        raise ValueError(f"{shown(value)} must be a percentage strictly between 0 and 100, e.g. 99.9")
     if 0 < value < 1:
         percent = format((units.exact_decimal(value) * 100).normalize(), "f")
-        raise ValueError(f"{value!r} looks like a ratio; objectives are percentages: did you mean {percent}?")
+        raise ValueError(f"{shown(value)} looks like a ratio; objectives are percentages: did you mean {percent}?")
 
 
 def _is_number(text: str) -> bool:
@@ -106,7 +107,7 @@ def _is_number(text: str) -> bool:
 
 def _require_text(value: Any) -> str:
     if not isinstance(value, str):
-        raise ValueError(f"must be a string, got {value!r}")
+        raise ValueError(f"must be a string, got {got(value, text_wanted=True)}")
     return value
 
 
@@ -115,13 +116,14 @@ def _runbook_url(value: Any) -> None:
     fields = [name for _, name, _, _ in string.Formatter().parse(value) if name is not None]
     unknown = sorted(set(fields) - set(RUNBOOK_PLACEHOLDERS))
     if unknown or any(name == "" for name in fields):
-        raise ValueError(f"{value!r}: placeholders may only be {{service}} and {{alert}}, found {unknown or ['{}']}")
+        found = ", ".join(map(shown, unknown)) or "{}"
+        raise ValueError(f"{shown(value)}: placeholders may only be {{service}} and {{alert}}, found {found}")
 
 
 def _http_url(value: Any) -> None:
     parts = urlsplit(_require_text(value))
     if parts.scheme not in ("http", "https") or not parts.hostname:
-        raise ValueError(f"{value!r} must be an http:// or https:// URL with a host")
+        raise ValueError(f"{shown(value)} must be an http:// or https:// URL with a host")
 
 
 def _secret_ref(value: Any) -> None:
@@ -136,13 +138,15 @@ def _secret_ref(value: Any) -> None:
     if problem:
         raise ValueError(f"secret: {problem}")
     if not isinstance(value["key"], str) or not re.fullmatch(r"[-._a-zA-Z0-9]+", value["key"]):
-        raise ValueError(f"key: {value['key']!r} is not a Secret key (letters, digits, '-', '_', '.')")
+        raise ValueError(f"key: {shown(value['key'])} is not a Secret key (letters, digits, '-', '_', '.')")
 
 
 def _object_store_prefix(value: Any) -> None:
     parts = urlsplit(_require_text(value))
     if parts.scheme not in ("s3", "gs", "az", "file") or not (parts.netloc or parts.path.strip("/")):
-        raise ValueError(f"{value!r} must be a WAL-G storage prefix such as 's3://bucket/path' (s3, gs, az or file)")
+        raise ValueError(
+            f"{shown(value)} must be a WAL-G storage prefix such as 's3://bucket/path' (s3, gs, az or file)"
+        )
 
 
 class SpecValidator(cerberus.Validator):  # type: ignore[misc]
@@ -410,7 +414,7 @@ _TYPE_CODES = (cerberus.errors.BAD_TYPE.code, cerberus.errors.NOT_NULLABLE.code)
 def did_you_mean(given: object, known: Iterable[str]) -> str:
     """'; did you mean 'x'?' for the closest known name, or nothing when none is close."""
     close = difflib.get_close_matches(str(given), list(known), n=1, cutoff=0.6)
-    return f"; did you mean {close[0]!r}?" if close else ""
+    return f"; did you mean {shown(close[0])}?" if close else ""
 
 
 def _fields_at(schema: dict[str, Any], path: FieldPath) -> list[str]:
@@ -436,7 +440,7 @@ def _describe(error: cerberus.errors.ValidationError, schema: dict[str, Any]) ->
     code = error.code
     if code == cerberus.errors.UNKNOWN_FIELD.code:
         name = error.document_path[-1]
-        return f"unknown field {name!r}" + did_you_mean(name, _fields_at(schema, tuple(error.document_path[:-1])))
+        return f"unknown field {shown(name)}" + did_you_mean(name, _fields_at(schema, tuple(error.document_path[:-1])))
     if code == cerberus.errors.REQUIRED_FIELD.code:
         return "required field is missing"
     if code == cerberus.errors.NOT_NULLABLE.code:
@@ -452,20 +456,20 @@ def _describe(error: cerberus.errors.ValidationError, schema: dict[str, Any]) ->
             "number": "a number",
         }
         wanted_text = " or ".join(article.get(part, part) for part in wanted.split(" or "))
-        return f"must be {wanted_text}, got {value!r}"
+        return f"must be {wanted_text}, got {got(value, text_wanted='string' in wanted)}"
     if code == cerberus.errors.UNALLOWED_VALUE.code:
         choices = list(map(str, error.constraint))
         hint = did_you_mean(value, choices) if len(choices) > 1 else ""
-        return f"{value!r} is not allowed; choose one of: {', '.join(choices)}{hint}"
+        return f"{shown(value)} is not allowed; choose one of: {', '.join(choices)}{hint}"
     if code == cerberus.errors.EMPTY_NOT_ALLOWED.code:
         return "must not be empty"
     if code == cerberus.errors.REGEX_MISMATCH.code:
-        return f"{value!r} does not match the pattern {error.constraint}"
+        return f"{shown(value)} does not match the pattern {error.constraint}"
     if code == cerberus.errors.CUSTOM.code:
         return str(error.info[0]) if error.info else "invalid value"
-    return f"{value!r}: {cerberus.errors.BasicErrorHandler.messages.get(code, 'invalid')}".format(
-        constraint=error.constraint, field=error.field, value=value
-    )
+    message: str = cerberus.errors.BasicErrorHandler.messages.get(code, "invalid")
+    # formatted before the value is put in front: a shown mapping holds braces
+    return f"{shown(value)}: " + message.format(constraint=error.constraint, field=error.field, value=shown(value))
 
 
 def _leaf_errors(errors: list[Any]) -> Iterator[cerberus.errors.ValidationError]:

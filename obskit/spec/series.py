@@ -18,6 +18,7 @@ from functools import cache
 from itertools import product
 from typing import Any
 
+from obskit.shown import shown
 from obskit.spec.promql import Selector
 
 Matcher = tuple[str, str, str]
@@ -113,9 +114,9 @@ def regex_example(pattern: str) -> str:
     try:
         example = _shortest(sre_parse.parse(pattern))
     except (re.error, SeriesError, KeyError) as err:
-        raise SeriesError(f"cannot build a label value for the regex {pattern!r}: {err}", regex=True) from None
+        raise SeriesError(f"cannot build a label value for the regex {shown(pattern)}: {err}", regex=True) from None
     if not _compiled(pattern).fullmatch(example):
-        raise SeriesError(f"cannot build a label value for the regex {pattern!r}", regex=True)
+        raise SeriesError(f"cannot build a label value for the regex {shown(pattern)}", regex=True)
     return example
 
 
@@ -181,7 +182,7 @@ def satisfying_labels(matchers: Iterable[Matcher], violate: Matcher | None = Non
                 break
         else:
             raise SeriesError(
-                f"no value of label {label!r} satisfies {_matchers_text(constraints)}"
+                f"no value of label {shown(label)} satisfies {_matchers_text(constraints)}"
                 + (f" while failing {_matchers_text([must_fail])}" if must_fail else "")
             )
     return labels

@@ -16,6 +16,7 @@ from typing import Any
 
 import yaml
 
+from obskit.shown import kind, shown
 from obskit.spec.problems import FieldPath, Problem
 
 try:
@@ -153,12 +154,16 @@ class _Builder:
             if not isinstance(key, str):
                 key = str(key) if isinstance(key, int) and not isinstance(key, bool) else key
             if not isinstance(key, str):
-                raise _Refused(key_node.start_mark.line + 1, path, f"key {key!r} must be a string")
+                raise _Refused(
+                    key_node.start_mark.line + 1,
+                    path,
+                    f"the key {key_node.value or shown(key)} is read as {kind(key)}; keys must be text: quote it",
+                )
             if key in result:
                 raise _Refused(
                     key_node.start_mark.line + 1,
                     (*path, key),
-                    f"duplicate key {key!r} (first at line {self.lines[(*path, key)]})",
+                    f"duplicate key {shown(key)} (first at line {self.lines[(*path, key)]})",
                 )
             self.lines[(*path, key)] = key_node.start_mark.line + 1
             result[key] = self.build(value_node, (*path, key))
