@@ -10,14 +10,18 @@ import time
 from collections.abc import Callable
 from decimal import Decimal
 from pathlib import Path
+from typing import Any
 
 import pytest
+import yaml
 from click.testing import CliRunner, Result
 
 from obskit.cli import main
+from obskit.pipeline import load_plan, output_tree
 from obskit.shown import shown
 from obskit.spec import yaml_lines
 from tests.conftest import MINIMAL
+from tests.servers import require_binary
 
 COMMANDS = ("validate", "gen", "plan")
 
@@ -312,3 +316,59 @@ def test_messages_show_values_as_written_never_python_reprs(tmp_path: Path, case
     output = assert_refused(obskit("validate", spec, tmp_path / "out"), f"{spec}{message}")
     for python in ("datetime.", "b'", "None", "True", "{'", "tzinfo"):
         assert python not in output
+
+
+# --- the SLO description -----------------------------------------------------------------
+
+SLO = """\
+    slos:
+      availability:
+        objective: 99.9
+        description: DESCRIPTION
+        errors: 'http_requests_total{job="checkout",code=~"5.."}'
+        total: 'http_requests_total{job="checkout"}'
+"""
+
+
+def with_description(tmp_path: Path, description: str) -> Path:
+    return spec_file(tmp_path, MINIMAL + SLO.replace("DESCRIPTION", description))
+
+
+def alerts(rules: str) -> list[dict[str, Any]]:
+    return [rule for group in yaml.safe_load(rules)["groups"] for rule in group["rules"] if "alert" in rule]
+
+
+def test_the_slo_description_ends_the_burn_alerts_description(tmp_path: Path) -> None:
+    """It was read and then dropped; it is the team's own words for the on-call."""
+    spec = with_description(tmp_path, "'Checkout payments that go through.'")
+    tree = output_tree(load_plan(spec, "prod"))
+    rules = alerts(tree["prometheus/rulefiles/checkout.rules.yaml"])
+    burns = [alert for alert in rules if alert["alert"] == "ErrorBudgetBurn"]
+    assert burns
+    for alert in burns:
+        assert alert["annotations"]["description"].endswith(". Checkout payments that go through.")
+    for alert in rules:
+        if alert["alert"] != "ErrorBudgetBurn":
+            assert "Checkout payments" not in alert["annotations"]["description"]
+
+
+def test_a_description_with_odd_characters_passes_promtool(tmp_path: Path) -> None:
+    require_binary("promtool")
+    spec = with_description(tmp_path, "\"Paid: 100% of $orders}} <b>, 'quoted' & a\\\\backslash.\"")
+    out = tmp_path / "out"
+    assert obskit("gen", spec, out).exit_code == 0
+    result = CliRunner().invoke(main, ["test", "--env", "prod", "--out", str(out)])
+    assert result.exit_code == 0, result.output
+    rules = alerts((out / "prometheus/rulefiles/checkout.rules.yaml").read_text())
+    burn = next(rule for rule in rules if rule["alert"] == "ErrorBudgetBurn")
+    assert burn["annotations"]["description"].endswith(" Paid: 100% of $orders}} <b>, 'quoted' & a\\backslash.")
+
+
+@pytest.mark.parametrize("command", COMMANDS)
+def test_a_template_in_the_slo_description_is_refused(tmp_path: Path, command: str) -> None:
+    spec = with_description(tmp_path, "'Payments {{ .Value }} ok'")
+    assert_refused(
+        obskit(command, spec, tmp_path / "out"),
+        f"{spec}:17: services.checkout.slos.availability.description: holds '{{{{', which Prometheus would expand",
+    )
+    assert not (tmp_path / "out").exists()

@@ -103,6 +103,7 @@ def check_slo(slo: dict[str, Any], tier_objective: Decimal | None) -> Iterator[F
                 partner = next(other for other in given[0] if other != key)
                 yield (key,), f"required field is missing ('{partner}' needs '{key}')"
     yield from _check_testable(slo)
+    yield from _check_description(slo.get("description"))
     try:
         window = parse_duration(slo.get("window", defaults.SLO_WINDOW))
     except ValueError:
@@ -119,6 +120,16 @@ def check_slo(slo: dict[str, Any], tier_objective: Decimal | None) -> Iterator[F
     objective = slo.get("objective", tier_objective)
     if isinstance(objective, (int, float, Decimal)) and not isinstance(objective, bool) and 1 <= objective < 100:
         yield from _check_reachable(exact_decimal(objective), window, explicit="objective" in slo)
+
+
+def _check_description(description: Any) -> Iterator[Finding]:
+    """The description goes into the burn alerts' description annotation, which Prometheus
+    expands as a Go template: a `{{` there would run as template code."""
+    if isinstance(description, str) and "{{" in description:
+        yield (
+            ("description",),
+            "holds '{{', which Prometheus would expand as a template in the alerts' description; write it without '{{'",
+        )
 
 
 def _check_testable(slo: dict[str, Any]) -> Iterator[Finding]:

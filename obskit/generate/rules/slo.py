@@ -280,7 +280,7 @@ def burn_alert(service_plan: ServicePlan, slo_plan: SLOPlan, burn: BurnAlertPlan
         f"{burnrate.decimal_text(factor)}x the sustainable rate: {VALUE_TEXT} of events failed over the last "
         f"{pair.long}, above the alert's threshold of {burnrate.decimal_text(burn.threshold * 100)}%, and so did "
         f"those of the last {pair.short}. Objective {slo_plan.objective}% over {slo_plan.window}; {outlook}. "
-        f"SLI: {sli_text(slo_plan)}."
+        f"SLI: {sli_text(slo_plan)}." + _slo_description(slo_plan)
     )
     return {
         "alert": "ErrorBudgetBurn",
@@ -296,6 +296,13 @@ def burn_alert(service_plan: ServicePlan, slo_plan: SLOPlan, burn: BurnAlertPlan
             description,
         ),
     }
+
+
+def _slo_description(slo_plan: SLOPlan) -> str:
+    """The spec's own words on the SLO, after obskit's (validation refused any `{{` in them,
+    so Prometheus' template expansion leaves them as written)."""
+    description = (slo_plan.slo.description or "").strip()
+    return f" {description}" if description else ""
 
 
 def sli_missing_alert(service_plan: ServicePlan, slo_plan: SLOPlan) -> Rule:
