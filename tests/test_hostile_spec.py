@@ -115,6 +115,23 @@ def test_a_path_that_is_not_a_spec_file_is_named(
     assert not (tmp_path / "out").exists()
 
 
+@pytest.mark.parametrize("command", COMMANDS)
+def test_an_alert_catalog_folder_with_a_dangling_link_is_named(tmp_path: Path, command: str) -> None:
+    (tmp_path / "alerts").mkdir()
+    (tmp_path / "alerts" / "team.yaml").symlink_to("../vendor/team.yaml")
+    spec = spec_file(tmp_path, MINIMAL + "alert_catalogs: [alerts]\n")
+    link = tmp_path / "alerts" / "team.yaml"
+    assert_refused(obskit(command, spec, tmp_path / "out"), f"{link}: (top level): a symlink to ../vendor/team.yaml")
+
+
+@pytest.mark.parametrize("command", COMMANDS)
+def test_an_alert_catalog_that_is_a_fifo_is_named(tmp_path: Path, command: str) -> None:
+    os.mkfifo(tmp_path / "alerts.yaml")
+    spec = spec_file(tmp_path, MINIMAL + "alert_catalogs: [alerts.yaml]\n")
+    expected = f"{spec}:14: alert_catalogs[0]: 'alerts.yaml': a named pipe (FIFO), not a regular file"
+    assert_refused(obskit(command, spec, tmp_path / "out"), expected)
+
+
 def test_gen_keeps_the_services_of_a_file_behind_a_dangling_link(tmp_path: Path) -> None:
     """An uninitialised submodule used to drop its services silently: gen deleted their files."""
     folder = spec_folder(tmp_path)
@@ -171,7 +188,12 @@ CONTENTS: dict[str, tuple[str | bytes, str]] = {
         MINIMAL.replace("tier1_critical", "1" + "0" * 5000),
         ":10: services.checkout.tier: a number of 5001 characters",
     ),
-    "impossible date": (MINIMAL + "x: 2024-13-45\n", ":14: x: invalid !!timestamp value: month must be in 1..12"),
+    "impossible date": (MINIMAL + "x: 2024-13-45\n", ":14: x: '2024-13-45' looks like a date but is not one; quote it"),
+    "!!bool maybe": (MINIMAL + "x: !!bool maybe\n", ":14: x: 'maybe' is not a valid !!bool value"),
+    "!!timestamp foo": (MINIMAL + "x: !!timestamp foo\n", ":14: x: 'foo' looks like a date but is not one"),
+    "empty !!int": (MINIMAL + "x: !!int ''\n", ":14: x: '' is not a valid !!int value"),
+    "!!str on a list": (MINIMAL + "x: !!str [a]\n", ":14: x: the YAML tag !!str does not fit a list"),
+    "!!map on a list": (MINIMAL + "x: !!map [a]\n", ":14: x: the YAML tag !!map does not fit a list"),
     "not UTF-8": (MINIMAL.encode() + b"x: caf\xe9\n", ":14: (top level): not UTF-8 text (byte 0xe9"),
     "a NUL byte": (MINIMAL.encode() + b"x: a\x00b\n", ":14: (top level): a NUL byte in the text"),
     "UTF-16": ("\ufeff".encode("utf-16-le") + MINIMAL.encode("utf-16-le"), ":1: (top level): UTF-16 text"),

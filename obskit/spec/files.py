@@ -169,18 +169,18 @@ def _catalog_files(merged: MergedSpec, located: Located) -> None:
             continue
         path = Path(located.file).parent / entry
         kind = _kind(path)
-        files, problems = (
-            _folder_files(path, (".yaml",)) if kind == "directory" else ([path] if kind == "file" else [], [])
-        )
+        files, problems = _folder_files(path, (".yaml",)) if kind == "directory" else ([], [])
+        files = [path] if kind == "file" else files
         merged.problems.extend(problems)
         if not files and not problems:
+            # a dangling link or a FIFO says what it is
+            why = "no such catalog file or directory of *.yaml files" if kind in ("missing", "directory") else kind
             merged.problems.append(
                 Problem(
                     located.file,
                     located.line_of(("alert_catalogs", index)),
                     ("alert_catalogs", index),
-                    f"{shown(entry)}: no such catalog file or directory "
-                    f"of *.yaml files (paths are relative to the folder of {located.file})",
+                    f"{shown(entry)}: {why} (paths are relative to the folder of {located.file})",
                 )
             )
         merged.alert_catalogs.extend(files)

@@ -39,14 +39,21 @@ _YAML_TAG = "tag:yaml.org,2002:"
 _STR_TAG = _YAML_TAG + "str"
 _INT_TAG = _YAML_TAG + "int"
 # Safe loading: plain values only. Explicit tags of these kinds are allowed (`!!str 10`);
-# !!python/..., !!set, !!omap and custom tags are refused, on scalars and collections alike.
+# !!python/..., !!set, !!omap and custom tags are refused, on scalars and collections alike,
+# and so is a tag that does not fit its node (`!!str [a]`, `!!map [a]`).
 _SCALAR_TAGS = frozenset(_YAML_TAG + kind for kind in ("str", "int", "float", "bool", "null", "timestamp", "binary"))
-_COLLECTION_TAGS = frozenset((_YAML_TAG + "map", _YAML_TAG + "seq"))
+_MAP_TAG, _SEQ_TAG = _YAML_TAG + "map", _YAML_TAG + "seq"
 
 
 def _tag_text(tag: str) -> str:
     """A tag as written in YAML: !!int, !!python/object:os.system, !custom."""
     return "!!" + tag[len(_YAML_TAG) :] if tag.startswith(_YAML_TAG) else tag
+
+
+def _not_valid(node: yaml.ScalarNode) -> str:
+    if node.tag == _YAML_TAG + "timestamp":  # 2024-13-45 is one without a tag written
+        return f"{shown(node.value)} looks like a date but is not one; quote it to make it text"
+    return f"{shown(node.value)} is not a valid {_tag_text(node.tag)} value"
 
 
 def _tag_refused(tag: str) -> str:
@@ -104,11 +111,10 @@ class _Builder:
             )
         try:
             return self.constructor.construct_object(node, deep=True)
-        except (yaml.constructor.ConstructorError, ValueError) as err:
-            problem = err.problem if isinstance(err, yaml.constructor.ConstructorError) else None
-            raise _Refused(
-                node.start_mark.line + 1, path, f"invalid {_tag_text(node.tag)} value: {problem or err}"
-            ) from None
+        # PyYAML's constructors fail in their own ways on a value an explicit tag does not fit
+        # (`!!bool maybe`: KeyError, `!!timestamp x`: AttributeError, `!!int ""`: IndexError).
+        except (yaml.YAMLError, ValueError, LookupError, AttributeError, TypeError):
+            raise _Refused(node.start_mark.line + 1, path, _not_valid(node)) from None
 
     def build(self, node: yaml.Node, path: FieldPath) -> Any:
         self.expanded += 1
@@ -132,8 +138,12 @@ class _Builder:
     def _enter(self, node: yaml.Node, path: FieldPath) -> None:
         """Refuse a collection with a tag of its own, one nested too deep, or one that holds itself."""
         line = node.start_mark.line + 1
-        if node.tag not in _COLLECTION_TAGS:
-            raise _Refused(line, path, _tag_refused(node.tag))
+        expected = _MAP_TAG if isinstance(node, yaml.MappingNode) else _SEQ_TAG
+        if node.tag != expected:
+            what = "a mapping" if expected == _MAP_TAG else "a list"
+            known = node.tag in _SCALAR_TAGS or node.tag in (_MAP_TAG, _SEQ_TAG)
+            message = f"the YAML tag {_tag_text(node.tag)} does not fit {what}" if known else _tag_refused(node.tag)
+            raise _Refused(line, path, message)
         if len(self.open) >= MAX_DEPTH:
             outer = path[:3]  # where the nesting starts, not the hundredth level
             raise _Refused(self.lines.get(outer, line), outer, f"nested more than {MAX_DEPTH} levels deep")
