@@ -394,3 +394,19 @@ def test_a_template_in_the_slo_description_is_refused(tmp_path: Path, command: s
         f"{spec}:17: services.checkout.slos.availability.description: holds '{{{{', which Prometheus would expand",
     )
     assert not (tmp_path / "out").exists()
+
+
+def test_control_characters_never_reach_the_terminal(tmp_path: Path) -> None:
+    """A key, a value or a file name holding a line break or an escape sequence stays on its
+    problem's line, escaped: a spec cannot forge or colour lines of CI's log."""
+    folder = tmp_path / "spec"
+    folder.mkdir()
+    (folder / "a.yaml").write_text(MINIMAL + '"x\\e[31m\\nobskit: forged": 1\n')
+    (folder / "evil\x1b[2J\nname.yaml").write_text("apiVersion: obskit/v1\nservices:\n  'bad\tname': {}\n")
+    output = assert_refused(obskit("validate", folder, tmp_path / "out"))
+    assert "\x1b" not in output and "\t" not in output
+    lines = output.splitlines()
+    assert lines[0].startswith("obskit: ") and "7 problems found" in lines[0]
+    assert all(line.startswith(("  /", '  "/')) and (":14: " in line or ":3: " in line) for line in lines[1:])
+    assert lines[1].endswith(': "x\\u001b[31m\\nobskit: forged": unknown field "x\\u001b[31m\\nobskit: forged"')
+    assert lines[2].startswith(f'  "{folder}/evil\\u001b[2J\\nname.yaml":3: services."bad\\tname": "bad\\tname" is not')
