@@ -11,11 +11,14 @@ import base64
 import datetime
 import json
 import math
+import re
 from decimal import Decimal
 from typing import Any
 
 # A message quotes a value to point at it; a value longer than this is cut.
 MAX_SHOWN = 200
+_PLAIN = re.compile(r"[A-Za-z_][\w./-]*")
+_YAML_WORDS = frozenset(("y", "n", "yes", "no", "true", "false", "on", "off", "null"))
 
 
 def shown(value: Any) -> str:
@@ -36,10 +39,17 @@ def _shown(value: Any) -> str:
     if isinstance(value, (bytes, bytearray)):
         return "!!binary " + base64.b64encode(value).decode("ascii")
     if isinstance(value, dict):
-        return "{" + ", ".join(f"{_shown(key)}: {_shown(item)}" for key, item in value.items()) + "}"
+        return "{" + ", ".join(f"{_item(key)}: {_item(item)}" for key, item in value.items()) + "}"
     if isinstance(value, (list, tuple, set, frozenset)):
-        return "[" + ", ".join(_shown(item) for item in value) + "]"
+        return "[" + ", ".join(_item(item) for item in value) + "]"
     return _quoted(str(value))
+
+
+def _item(value: Any) -> str:
+    """Inside [...] and {...}, a word is written plain, as in a YAML flow collection."""
+    if isinstance(value, str) and _PLAIN.fullmatch(value) and value.lower() not in _YAML_WORDS:
+        return value
+    return _shown(value)
 
 
 def _quoted(text: str) -> str:

@@ -287,7 +287,7 @@ def test_explicit_standard_tags_are_allowed(tmp_path: Path) -> None:
         ("it's", "'it''s'"),
         (r'x{code=~"5\d\d"}', r"""'x{code=~"5\d\d"}'"""),
         ("two\nlines", '"two\\nlines"'),
-        ({"a": None, "b": [1, "x"]}, "{'a': null, 'b': [1, 'x']}"),
+        ({"a": None, "b": [1, "x", "yes", "a b"]}, "{a: null, b: [1, x, 'yes', 'a b']}"),
         (10**5000, "a number of about 5000 digits"),
         ("x" * 300, "'" + "x" * 196 + "... (302 characters)"),
     ],
