@@ -7,7 +7,7 @@ import datetime
 import errno
 import os
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
@@ -160,6 +160,23 @@ def test_an_unreadable_spec_file_is_named(tmp_path: Path, command: str, monkeypa
 
     monkeypatch.setattr(yaml_lines.os, "open", refusing_open)
     assert_refused(obskit(command, folder, tmp_path / "out"), f"{folder / 'secret.yaml'}:1: ", "Permission denied")
+
+
+@pytest.mark.parametrize("command", COMMANDS)
+def test_a_spec_folder_that_cannot_be_listed_is_named(
+    tmp_path: Path, command: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    folder = spec_folder(tmp_path)
+    real_iterdir = Path.iterdir
+
+    def refusing_iterdir(path: Path) -> Iterator[Path]:
+        if path == folder:
+            raise PermissionError(errno.EACCES, "Permission denied", str(path))
+        return real_iterdir(path)
+
+    monkeypatch.setattr(Path, "iterdir", refusing_iterdir)
+    expected = f"{folder}: (top level): cannot list the folder: Permission denied"
+    assert_refused(obskit(command, folder, tmp_path / "out"), expected)
 
 
 # --- file contents -----------------------------------------------------------------------
