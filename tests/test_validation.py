@@ -333,7 +333,7 @@ def test_defaults_fill_missing_fields(write_spec) -> None:
 def test_types_are_checked(write_spec) -> None:
     text = MINIMAL.replace("selector: {app: checkout}", "selector: {app: 1}").replace("team: payments", "team: [a]")
     assert problems_of(write_spec(text)) == [
-        "obskit.yaml:11: services.checkout.team: must be a string, got ['a']",
+        "obskit.yaml:11: services.checkout.team: must be a string, got [a]",
         "obskit.yaml:12: services.checkout.selector.app: label value 1 must be a string (quote it in YAML)",
     ]
 
