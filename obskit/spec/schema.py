@@ -63,7 +63,7 @@ def _bounded_duration(low: str, high: str, why: str) -> Callable[[Any], None]:
     def check(value: Any) -> None:
         duration = units.parse_duration(value)
         if not least <= duration <= most:
-            raise ValueError(f"{value!r} is out of range: it must be from {low} to {high}; {why}")
+            raise ValueError(f"{shown(value)} is out of range: it must be from {low} to {high}; {why}")
 
     return check
 

@@ -106,7 +106,7 @@ def _compiled(pattern: str) -> re.Pattern[str]:
     try:
         return re.compile(pattern)
     except re.error as err:
-        raise SeriesError(f"cannot read the regex {pattern!r}: {err}", regex=True) from None
+        raise SeriesError(f"cannot read the regex {shown(pattern)}: {err}", regex=True) from None
 
 
 @cache
