@@ -191,3 +191,32 @@ def test_a_receiver_has_exactly_one_integration(write_spec) -> None:
         "obskit.yaml:10: environments.prod.alerting.receivers.tickets: a receiver has exactly one integration "
         "(pagerduty, slack, webhook, email, opsgenie); found slack, webhook"
     ]
+
+
+def test_a_webhook_url_can_come_from_a_secret(write_spec, tmp_path: Path) -> None:
+    alerting = ALERTING.replace(
+        '{webhook: {url: "http://bridge:8080/t"}}', "{webhook: {url_secret: {secret: teams-hook, key: url}}}"
+    )
+    tree = generate_tree(load_plan(write_spec(_spec(alerting)), "prod"))
+    config = yaml.safe_load(tree["alertmanager/alertmanager.yaml"])
+    tickets = next(r for r in config["receivers"] if r["name"] == "tickets")
+    assert tickets["webhook_configs"] == [{"url_file": "/etc/alertmanager/secrets/teams-hook/url"}]
+    resource = yaml.safe_load(tree["alertmanager/alertmanagerconfig.yaml"])
+    tickets = next(r for r in resource["spec"]["receivers"] if r["name"] == "tickets")
+    assert tickets["webhookConfigs"] == [{"urlSecret": {"name": "teams-hook", "key": "url"}}]
+    assert schema_errors(crd_validator(*ALERTMANAGERCONFIG_CRD), resource) == []
+
+
+@pytest.mark.parametrize(
+    ("webhook", "found"),
+    [
+        ('{url: "http://b:1/t", url_secret: {secret: s, key: u}}', "found url and url_secret"),
+        ("{}", "found none"),
+    ],
+)
+def test_a_webhook_has_exactly_one_of_url_and_url_secret(write_spec, webhook: str, found: str) -> None:
+    spec = _spec(ALERTING.replace('{webhook: {url: "http://bridge:8080/t"}}', f"{{webhook: {webhook}}}"))
+    assert problems_of(write_spec(spec)) == [
+        "obskit.yaml:10: environments.prod.alerting.receivers.tickets.webhook: give exactly one of url (with no "
+        f"credential in it) and url_secret ({{secret: <Secret name>, key: <key holding the URL>}}); {found}"
+    ]

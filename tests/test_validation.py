@@ -478,7 +478,7 @@ _CHECK_SAMPLES: dict[str, tuple[list[Any], list[Any]]] = {
     "histogram": (['h{job="x"}'], ["h_bucket", 'h{le="1"}']),
     "window_query": (["sum(rate(a[{{window}}]))"], ["a", "a[{{window}}"]),
     "runbook_url": (["https://r/{service}/{alert}"], ["https://r/{x}", "https://r/{}", "x{"]),
-    "http_url": (["http://h:9091"], ["ftp://h", "http://"]),
+    "http_url": (["http://h:9091"], ["ftp://h", "http://", "http://u:p@h", "http://h/?token=t"]),
     "object_store_prefix": (["s3://b/p", "file:///tmp/x"], ["s3://", "b/p"]),
     "dns1123_label": (["shop", "a-b"], ["Shop", "-a", "a" * 64]),
     "dns1123_subdomain": (["a.b", "db"], ["a..b", "A"]),
@@ -586,4 +586,68 @@ def test_an_slos_own_alert_labels_and_annotations_may_not_replace_obskits(write_
         "choose another name",
         f"obskit.yaml:21: {where}.min_errors: -1: min value is 0",
         f"obskit.yaml:22: {where}.page: must be true or false, got 'maybe'",
+    ]
+
+
+# Every URL field of the spec, as (where it goes in MINIMAL's prod environment, a template of the field).
+_URL_FIELDS = {
+    "webhook": '    alerting:\n      receivers:\n        hook: {{webhook: {{url: "{url}"}}}}\n      page: hook\n      ticket: hook\n',
+    "opsgenie": (
+        "    alerting:\n      receivers:\n"
+        '        genie: {{opsgenie: {{api_key: {{secret: g, key: k}}, api_url: "{url}"}}}}\n'
+        "      page: genie\n      ticket: genie\n"
+    ),
+    "pushgateway": '    pushgateway: "{url}"\n',
+    "grafana_url": '    grafana_url: "{url}"\n',
+    "runbook_base": '    runbook_base: "{url}"\n',
+}
+
+
+@pytest.mark.parametrize("field", list(_URL_FIELDS))
+@pytest.mark.parametrize(
+    ("url", "message"),
+    [
+        ("https://user:hunter2@h.example.com/x", "holds credentials before '@' (user:password@ or token@)"),
+        ("https://xoxb-123@h.example.com/x", "holds credentials before '@' (user:password@ or token@)"),
+        ("https://h.example.com/x?a=1&Token=s3cr3t", "has the credential parameter 'Token' in its query"),
+        ("https://h.example.com/x?X-Amz-Signature=ab", "has the credential parameter 'X-Amz-Signature' in its query"),
+        ("https://h.example.com/x?apikey=ab", "has the credential parameter 'apikey' in its query"),
+        ("https://h.example.com/x?sig=ab", "has the credential parameter 'sig' in its query"),
+        ("https://h.example.com/x?slack_token=ab", "has the credential parameter 'slack_token' in its query"),
+    ],
+)
+def test_no_url_field_carries_a_credential(write_spec, field: str, url: str, message: str) -> None:
+    env = "  prod:\n    labels: {env: prod}\n"
+    problems = problems_of(write_spec(MINIMAL.replace(env, env + _URL_FIELDS[field].format(url=url))))
+    assert len(problems) == 1 and message in problems[0], problems
+    assert "Kubernetes Secret" in problems[0] and "url_secret" in problems[0]
+    assert "hunter2" not in problems[0] and "s3cr3t" not in problems[0] and "xoxb" not in problems[0]
+
+
+def test_a_runbook_url_and_a_walg_prefix_carry_no_credential(write_spec) -> None:
+    text = MINIMAL.replace(
+        "https://runbooks.example.com/{service}/{alert}",
+        "https://runbooks.example.com/{service}/{alert}?access_token=t",
+    )
+    assert problems_of(write_spec(text)) == [
+        "obskit.yaml:3: defaults.runbook_url: 'https://runbooks.example.com/service/alert?access_token=...' has the "
+        "credential parameter 'access_token' in its query: the URL is committed in the generated files; keep the "
+        "credential in a Kubernetes Secret and reference it instead (a webhook receiver: url_secret: {secret: "
+        "<Secret name>, key: <key>})"
+    ]
+    env = "  prod:\n    labels: {env: prod}\n"
+    walg = "    walg: {prefix: 's3://AKIAX:wJalr@bucket/p', credentials_secret: walg, image: 'r/w:1'}\n"
+    assert problems_of(write_spec(MINIMAL.replace(env, env + walg))) == [
+        "obskit.yaml:7: environments.prod.walg.prefix: 's3://bucket/p' holds credentials before '@' "
+        "(user:password@ or token@): the prefix is committed in the WAL-G ConfigMap; the storage credentials "
+        "belong in walg.credentials_secret"
+    ]
+
+
+def test_a_url_holds_no_character_a_url_never_holds(write_spec) -> None:
+    env = "  prod:\n    labels: {env: prod}\n"
+    text = MINIMAL.replace(env, env + "    grafana_url: 'https://g.example.com/{{ $labels.x }}'\n")
+    assert problems_of(write_spec(text)) == [
+        "obskit.yaml:7: environments.prod.grafana_url: 'https://g.example.com/{{ $labels.x }}' holds '{', which a "
+        "URL never holds unencoded: percent-encode it (e.g. %20 for a space, %7B for '{')"
     ]

@@ -29,7 +29,8 @@ INTEGRATIONS: dict[str, tuple[str, str, dict[str, tuple[str, str]]]] = {
         "slackConfigs",
         {"api_url": ("api_url_file", "apiURL"), "channel": ("channel", "channel")},
     ),
-    "webhook": ("webhook_configs", "webhookConfigs", {"url": ("url", "url")}),
+    # url_file needs Alertmanager 0.26 or later; the operator reads urlSecret itself
+    "webhook": ("webhook_configs", "webhookConfigs", {"url": ("url", "url"), "url_secret": ("url_file", "urlSecret")}),
     "email": (
         "email_configs",
         "emailConfigs",

@@ -18,7 +18,7 @@ import cerberus
 
 from obskit import units
 from obskit.plan.tiers import TIER_FIELDS
-from obskit.spec import names, promql
+from obskit.spec import names, promql, urls
 from obskit.spec.problems import FieldPath
 
 API_VERSION = "obskit/v1"
@@ -85,10 +85,18 @@ def _runbook_url(value: Any) -> None:
     unknown = sorted(set(fields) - set(RUNBOOK_PLACEHOLDERS))
     if unknown or any(name == "" for name in fields):
         raise ValueError(f"{value!r}: placeholders may only be {{service}} and {{alert}}, found {unknown or ['{}']}")
+    _safe_url(value.format(service="service", alert="alert"))
+
+
+def _safe_url(url: str, hint: str = urls.SECRET_HINT) -> None:
+    problem = urls.credentials_problem(url, hint) or urls.character_problem(url)
+    if problem:
+        raise ValueError(problem)
 
 
 def _http_url(value: Any) -> None:
-    parts = urlsplit(_require_text(value))
+    _safe_url(_require_text(value))
+    parts = urlsplit(value)
     if parts.scheme not in ("http", "https") or not parts.hostname:
         raise ValueError(f"{value!r} must be an http:// or https:// URL with a host")
 
@@ -109,7 +117,11 @@ def _secret_ref(value: Any) -> None:
 
 
 def _object_store_prefix(value: Any) -> None:
-    parts = urlsplit(_require_text(value))
+    _safe_url(
+        _require_text(value),
+        "the prefix is committed in the WAL-G ConfigMap; the storage credentials belong in walg.credentials_secret",
+    )
+    parts = urlsplit(value)
     if parts.scheme not in ("s3", "gs", "az", "file") or not (parts.netloc or parts.path.strip("/")):
         raise ValueError(f"{value!r} must be a WAL-G storage prefix such as 's3://bucket/path' (s3, gs, az or file)")
 
@@ -276,7 +288,8 @@ SECRET = {"check_with": "secret_ref", "required": True}
 INTEGRATIONS = {
     "pagerduty": {"routing_key": SECRET},
     "slack": {"api_url": SECRET, "channel": _text(required=True)},
-    "webhook": {"url": _text(required=True, check_with="http_url")},
+    # exactly one of the two (checks.py): a URL with no credential, or a Secret's key holding the URL
+    "webhook": {"url": _text(check_with="http_url"), "url_secret": {**SECRET, "required": False}},
     "email": {
         "to": _text(required=True),
         "from": _text(required=True),
