@@ -487,6 +487,10 @@ _CHECK_SAMPLES: dict[str, tuple[list[Any], list[Any]]] = {
     "prom_label_name": (["env"], ["__x", "1a"]),
     "port_name": (["http", "http-metrics"], ["a--b", "1234", "a" * 16]),
     "tier_name": (["tier1", "t_1"], ["Tier", "1t"]),
+    "label_value": (["payments", "eu-west-1", "Zahlungs-Team Ä", ""], ["a{{b}}", "two\nlines", "tab\tx"]),
+    "annotation": (["see {{ $labels.job }}", "two\nlines"], ["{{ $value }}", '{{ query "up" }}', "\ud800"]),
+    "slack_channel": (["#alerts", "@oncall", "C0123ABCD"], ["#a b", "{{ .x }}", "#"]),
+    "email": (["a@example.com", "Alertmanager <am@example.com>", "a@x.io, b@y.io"], ["a", "{{x}}@e.com", "<a@b>"]),
     "secret_ref": ([{"secret": "pagerduty", "key": "routing-key"}], ["a-key-value", {"secret": "s"}]),
 }
 # Good values for each regex rule of the schema.

@@ -17,6 +17,7 @@ from urllib.parse import urlsplit
 import cerberus
 
 from obskit import units
+from obskit.output import escape
 from obskit.plan.tiers import TIER_FIELDS
 from obskit.spec import names, promql, urls
 from obskit.spec.problems import FieldPath
@@ -135,6 +136,10 @@ class SpecValidator(cerberus.Validator):  # type: ignore[misc]
     _check_with_prom_label_name = _name_rule(names.prom_label_name_problem)
     _check_with_port_name = _name_rule(names.port_name_problem)
     _check_with_tier_name = _name_rule(names.tier_name_problem)
+    _check_with_label_value = _name_rule(escape.label_value_problem)  # on alerts, in matchers and templates
+    _check_with_annotation = _name_rule(escape.annotation_problem)
+    _check_with_slack_channel = _name_rule(names.slack_channel_problem)
+    _check_with_email = _name_rule(names.email_problem)
     _check_with_duration = _parse_rule(_positive_duration)
     _check_with_size = _parse_rule(units.parse_size)
     _check_with_throughput = _parse_rule(units.parse_throughput)
@@ -166,7 +171,7 @@ K8S_LABELS = {
 PROM_LABELS = {
     "type": "dict",
     "keysrules": {"type": "string", "check_with": "prom_label_name"},
-    "valuesrules": {"type": "string"},
+    "valuesrules": {"type": "string", "check_with": "label_value"},
 }
 
 SLO = {
@@ -191,7 +196,10 @@ SLO = {
             "ticket": {"type": "boolean"},  # false: no slow-burn alerts
             "min_errors": {"type": "integer", "min": 0},
             "labels": PROM_LABELS,
-            "annotations": {**PROM_LABELS, "valuesrules": {"type": "string", "empty": False}},
+            "annotations": {
+                **PROM_LABELS,
+                "valuesrules": {"type": "string", "empty": False, "check_with": "annotation"},
+            },
         },
     },
 }
@@ -205,7 +213,7 @@ DATASTORE = {
     "replay_throughput": {"check_with": "throughput"},
     "host": _text(check_with="dns1123_subdomain"),
     "port": {"type": "integer", "min": 1, "max": 65535},
-    "exporter_job": _text(),
+    "exporter_job": _text(check_with="label_value"),
 }
 
 BACKUP = {
@@ -236,8 +244,8 @@ METRICS = {
 SERVICE = {
     "namespace": _text(required=True, check_with="dns1123_label"),
     "tier": _text(required=True),
-    "team": _text(required=True),
-    "job": _text(),
+    "team": _text(required=True, check_with="label_value"),
+    "job": _text(check_with="label_value"),
     "runbook_url": _text(check_with="runbook_url"),  # required unless the environment has runbook_base
     "selector": {**K8S_LABELS, "required": True, "empty": False},
     "metrics": {"type": "dict", "required": True, "schema": METRICS},
@@ -287,12 +295,12 @@ SECRET = {"check_with": "secret_ref", "required": True}
 # Alertmanager integrations: what each needs, secrets only as references to a Secret's key.
 INTEGRATIONS = {
     "pagerduty": {"routing_key": SECRET},
-    "slack": {"api_url": SECRET, "channel": _text(required=True)},
+    "slack": {"api_url": SECRET, "channel": _text(required=True, check_with="slack_channel")},
     # exactly one of the two (checks.py): a URL with no credential, or a Secret's key holding the URL
     "webhook": {"url": _text(check_with="http_url"), "url_secret": {**SECRET, "required": False}},
     "email": {
-        "to": _text(required=True),
-        "from": _text(required=True),
+        "to": _text(required=True, check_with="email"),
+        "from": _text(required=True, check_with="email"),
         "smarthost": _text(required=True, regex=r"[^\s:]+:[0-9]+"),
         "auth_username": _text(),
         "auth_password": {**SECRET, "required": False},
@@ -365,7 +373,7 @@ FILE = {
     },
     "teams": {  # a team's own receivers, by name, over the environment's
         "type": "dict",
-        "keysrules": {"type": "string", "empty": False},
+        "keysrules": {"type": "string", "empty": False, "check_with": "label_value"},
         "valuesrules": {"type": "dict", "schema": ROUTES},
     },
     "environments": {
