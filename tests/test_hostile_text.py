@@ -174,3 +174,22 @@ def test_markdown_code_and_blocks_are_fenced_past_their_backticks() -> None:
     assert escape.markdown_code("`a") == "`` `a ``"
     assert escape.markdown_block('x{a="```"}', "promql") == '````promql\nx{a="```"}\n````'
     assert escape.markdown_text("snake_case _em_ **b**") == "snake_case \\_em\\_ \\*\\*b\\*\\*"
+
+
+def test_a_selector_value_with_braces_is_literal_text_in_the_alert_descriptions(write_spec, tmp_path: Path) -> None:
+    text = MINIMAL + (
+        "    slos:\n      availability:\n"
+        '        errors: \'http_requests_total{code="500",path="/{{id}}"}\'\n'
+        "        total: 'http_requests_total{path=\"/{{id}}\"}'\n"
+    )
+    plan = load_plan(write_spec(text), "prod")
+    tree = generate_tree(plan)
+    (missing,) = _rules(tree)["SLIMetricMissing"]
+    description = missing["annotations"]["description"]
+    assert 'path="/{{ "{{" }}id}}"' in description
+    assert 'path="/{{id}}"' in escape.expand_templates(description, {})
+    assert 'path="/{{id}}"' in tree["runbooks/checkout.md"]
+    out = tmp_path / "out"
+    write(out, output_tree(plan))
+    report = check_tree(out)
+    assert report.ok, "\n".join(f"{c.title}: {c.details}" for c in report.checks if not c.ok)

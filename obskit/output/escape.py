@@ -61,6 +61,24 @@ def relabel_replacement(value: str) -> str:
 LABEL_TEMPLATE = re.compile(r"\{\{\s*\$labels\.([a-zA-Z_][a-zA-Z0-9_]*)\s*\}\}")
 
 
+# How Go template text spells a literal `{{`: an action printing the string "{{".
+LITERAL_OPEN = '{{ "{{" }}'
+_EXPANDED = re.compile(LABEL_TEMPLATE.pattern + "|" + re.escape(LITERAL_OPEN))
+
+
+def template_text(value: str) -> str:
+    """`value` as Go template text that prints it as written (alert annotations)."""
+    return value.replace("{{", LITERAL_OPEN)
+
+
+def expand_templates(text: str, labels: dict[str, str]) -> str:
+    """What Prometheus prints for template text obskit wrote: `{{ $labels.x }}` with the alert's
+    label (`<no value>` when it has none), and template_text's literal braces as braces."""
+    return _EXPANDED.sub(
+        lambda match: "{{" if match.group(1) is None else labels.get(match.group(1), "<no value>"), text
+    )
+
+
 def template_value_problem(value: str) -> str | None:
     """A value that lands in Go template text as it is (an alert label, a Slack channel, an
     email address): it must hold no template action."""
