@@ -88,6 +88,7 @@ def test_the_job_is_a_relabeling_replacement_with_its_dollars_doubled(write_spec
         ("service", "team", "'{{ template \"x\" }}'", "contains '{{', which Prometheus and Alertmanager expand"),
         ("env", "labels.env", "'{{ $labels.x }}'", "contains '{{', which Prometheus and Alertmanager expand"),
         ("env", "labels.env", '"prod\\u0000"', "must be printable text on one line"),
+        ("env", "labels.env", "'$__interval'", "which Grafana replaces with a variable in the dashboards' queries"),
     ],
 )
 def test_values_that_land_in_go_templates_are_refused(

@@ -488,6 +488,7 @@ _CHECK_SAMPLES: dict[str, tuple[list[Any], list[Any]]] = {
     "port_name": (["http", "http-metrics"], ["a--b", "1234", "a" * 16]),
     "tier_name": (["tier1", "t_1"], ["Tier", "1t"]),
     "label_value": (["payments", "eu-west-1", "Zahlungs-Team Ä", ""], ["a{{b}}", "two\nlines", "tab\tx"]),
+    "dashboard_label_value": (["prod", "eu-west-1", "5$"], ["$service", "${x}", "[[x]]", "a{{b}}"]),
     "annotation": (["see {{ $labels.job }}", "two\nlines"], ["{{ $value }}", '{{ query "up" }}', "\ud800"]),
     "slack_channel": (["#alerts", "@oncall", "C0123ABCD"], ["#a b", "{{ .x }}", "#"]),
     "email": (["a@example.com", "Alertmanager <am@example.com>", "a@x.io, b@y.io"], ["a", "{{x}}@e.com", "<a@b>"]),

@@ -114,6 +114,23 @@ def _unencodable(value: str) -> bool:
     return False
 
 
+# --- Grafana ------------------------------------------------------------------------------------
+
+# What Grafana replaces in a dashboard's queries with a variable's value: $name, ${name...}, [[name]].
+_GRAFANA_VARIABLE = re.compile(r"\$\w|\$\{|\[\[")
+
+
+def dashboard_value_problem(value: str) -> str | None:
+    """A label value the dashboards' queries select on (an environment label): Grafana has no
+    escape for its variable syntax, so a value that spells a variable is refused."""
+    problem = label_value_problem(value)
+    if problem is None and _GRAFANA_VARIABLE.search(value):
+        return (
+            f"{value!r} holds '$name', '${{' or '[[', which Grafana replaces with a variable in the dashboards' queries"
+        )
+    return problem
+
+
 # --- Markdown ----------------------------------------------------------------------------------
 
 # Characters with a meaning in CommonMark inline text (and GFM tables, strikethrough), escaped with

@@ -41,6 +41,7 @@ _CHECKS: dict[str, dict[str, Any]] = {
     "port_name": {"type": "string", "maxLength": 15},
     "k8s_label_key": {"type": "string", "maxLength": 316},
     "label_value": {"type": "string", "description": "text on one line, without '{{' (alerts expand templates)"},
+    "dashboard_label_value": {"type": "string", "description": "text on one line, without '{{', '$name' or '[['"},
     "annotation": {"type": "string", "description": "text; the only templates allowed are {{ $labels.name }}"},
     "slack_channel": {"type": "string", "pattern": names.SLACK_CHANNEL.pattern},
     "email": {"type": "string", "description": "a@example.com or Name <a@example.com>, comma-separated"},

@@ -138,6 +138,7 @@ class SpecValidator(cerberus.Validator):  # type: ignore[misc]
     _check_with_tier_name = _name_rule(names.tier_name_problem)
     _check_with_label_value = _name_rule(escape.label_value_problem)  # on alerts, in matchers and templates
     _check_with_annotation = _name_rule(escape.annotation_problem)
+    _check_with_dashboard_label_value = _name_rule(escape.dashboard_value_problem)
     _check_with_slack_channel = _name_rule(names.slack_channel_problem)
     _check_with_email = _name_rule(names.email_problem)
     _check_with_duration = _parse_rule(_positive_duration)
@@ -324,7 +325,7 @@ ALERTING = {
 }
 
 ENVIRONMENT = {
-    "labels": PROM_LABELS,
+    "labels": {**PROM_LABELS, "valuesrules": {"type": "string", "check_with": "dashboard_label_value"}},
     "selector_labels": K8S_LABELS,
     "velero": {
         "type": "dict",
