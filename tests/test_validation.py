@@ -516,8 +516,8 @@ def _valid(rules: dict[str, Any]) -> st.SearchStrategy[Any]:
         return st.sampled_from(rules["allowed"])
     if "regex" in rules:
         return st.sampled_from(_REGEX_SAMPLES[rules["regex"]])
-    if "check_with" in rules:
-        return st.sampled_from(_CHECK_SAMPLES[rules["check_with"]][0])
+    if "check_with" in rules:  # copied: _spoil changes a document in place (a secret_ref sample is a dict)
+        return st.sampled_from(_CHECK_SAMPLES[rules["check_with"]][0]).map(copy.deepcopy)
     if kind == "integer":
         return st.integers(1, 65535) | st.just(True)
     if kind == "boolean":
