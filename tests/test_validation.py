@@ -487,6 +487,7 @@ _CHECK_SAMPLES: dict[str, tuple[list[Any], list[Any]]] = {
     "prom_label_name": (["env"], ["__x", "1a"]),
     "port_name": (["http", "http-metrics"], ["a--b", "1234", "a" * 16]),
     "tier_name": (["tier1", "t_1"], ["Tier", "1t"]),
+    "smarthost": (["smtp.example.com:587"], ["smtp", "u:p@smtp:587", "t@smtp:25", "a b:25"]),
     "label_value": (["payments", "eu-west-1", "Zahlungs-Team Ä", ""], ["a{{b}}", "two\nlines", "tab\tx"]),
     "dashboard_label_value": (["prod", "eu-west-1", "5$"], ["$service", "${x}", "[[x]]", "a{{b}}"]),
     "annotation": (["see {{ $labels.job }}", "two\nlines"], ["{{ $value }}", '{{ query "up" }}', "\ud800"]),
@@ -495,7 +496,7 @@ _CHECK_SAMPLES: dict[str, tuple[list[Any], list[Any]]] = {
     "secret_ref": ([{"secret": "pagerduty", "key": "routing-key"}], ["a-key-value", {"secret": "s"}]),
 }
 # Good values for each regex rule of the schema.
-_REGEX_SAMPLES = {r"/\S*": ["/metrics", "/"], r"[^\s:]+:[0-9]+": ["smtp.example.com:587"]}
+_REGEX_SAMPLES = {r"/\S*": ["/metrics", "/"]}
 _BAD = st.none() | st.booleans() | st.integers(-2, 70000) | st.floats() | st.text(max_size=3)
 _BAD |= st.sampled_from([[], {}, ["x"], {"x": 1}, *(value for _, bad in _CHECK_SAMPLES.values() for value in bad)]).map(
     copy.deepcopy  # a document is changed in place, so it must not share a sample
@@ -656,3 +657,20 @@ def test_a_url_holds_no_character_a_url_never_holds(write_spec) -> None:
         "obskit.yaml:7: environments.prod.grafana_url: 'https://g.example.com/{{ $labels.x }}' holds '{', which a "
         "URL never holds unencoded: percent-encode it (e.g. %20 for a space, %7B for '{')"
     ]
+
+
+def test_an_email_smarthost_carries_no_user(write_spec) -> None:
+    env = "  prod:\n    labels: {env: prod}\n"
+    alerting = (
+        "    alerting:\n      receivers:\n"
+        "        mail: {email: {to: a@example.com, from: am@example.com, smarthost: 'am:pw@smtp.example.com:587'}}\n"
+        "      page: mail\n      ticket: mail\n"
+    )
+    message = (
+        "obskit.yaml:9: environments.prod.alerting.receivers.mail.email.smarthost: 'smtp.example.com:587' holds "
+        "credentials before '@': give host:port, the user as auth_username and the password as auth_password "
+        "({secret: <Secret name>, key: <key>})"
+    )
+    assert problems_of(write_spec(MINIMAL.replace(env, env + alerting))) == [message]
+    alerting = alerting.replace("am:pw@smtp", "token@smtp")
+    assert problems_of(write_spec(MINIMAL.replace(env, env + alerting))) == [message]

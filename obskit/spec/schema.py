@@ -141,6 +141,7 @@ class SpecValidator(cerberus.Validator):  # type: ignore[misc]
     _check_with_dashboard_label_value = _name_rule(escape.dashboard_value_problem)
     _check_with_slack_channel = _name_rule(names.slack_channel_problem)
     _check_with_email = _name_rule(names.email_problem)
+    _check_with_smarthost = _name_rule(urls.smarthost_problem)
     _check_with_duration = _parse_rule(_positive_duration)
     _check_with_size = _parse_rule(units.parse_size)
     _check_with_throughput = _parse_rule(units.parse_throughput)
@@ -302,7 +303,7 @@ INTEGRATIONS = {
     "email": {
         "to": _text(required=True, check_with="email"),
         "from": _text(required=True, check_with="email"),
-        "smarthost": _text(required=True, regex=r"[^\s:]+:[0-9]+"),
+        "smarthost": _text(required=True, check_with="smarthost"),
         "auth_username": _text(),
         "auth_password": {**SECRET, "required": False},
     },

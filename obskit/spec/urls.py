@@ -56,6 +56,21 @@ def credentials_problem(url: str, hint: str = SECRET_HINT) -> str | None:
     return None
 
 
+_HOST_PORT = re.compile(r"[^\s:@/]+:[0-9]+")
+
+
+def smarthost_problem(smarthost: str) -> str | None:
+    """An SMTP server as Alertmanager's email integration takes it: host:port, never user@."""
+    if "@" in smarthost:
+        return (
+            f"{smarthost.rpartition('@')[2]!r} holds credentials before '@': give host:port, the user as "
+            "auth_username and the password as auth_password ({secret: <Secret name>, key: <key>})"
+        )
+    if not _HOST_PORT.fullmatch(smarthost):
+        return f"{smarthost!r} must be host:port, e.g. smtp.example.com:587"
+    return None
+
+
 def character_problem(url: str) -> str | None:
     found = _NOT_IN_URL.search(url)
     if found:
