@@ -636,7 +636,7 @@ def test_a_runbook_url_and_a_walg_prefix_carry_no_credential(write_spec) -> None
         "https://runbooks.example.com/{service}/{alert}?access_token=t",
     )
     assert problems_of(write_spec(text)) == [
-        "obskit.yaml:3: defaults.runbook_url: 'https://runbooks.example.com/service/alert?access_token=...' has the "
+        "obskit.yaml:3: defaults.runbook_url: 'https://runbooks.example.com/{service}/{alert}?access_token=...' has the "
         "credential parameter 'access_token' in its query: the URL is committed in the generated files; keep the "
         "credential in a Kubernetes Secret and reference it instead (a webhook receiver: url_secret: {secret: "
         "<Secret name>, key: <key>})"
@@ -674,3 +674,9 @@ def test_an_email_smarthost_carries_no_user(write_spec) -> None:
     assert problems_of(write_spec(MINIMAL.replace(env, env + alerting))) == [message]
     alerting = alerting.replace("am:pw@smtp", "token@smtp")
     assert problems_of(write_spec(MINIMAL.replace(env, env + alerting))) == [message]
+
+
+def test_a_runbook_url_with_credentials_and_a_bad_placeholder_is_not_echoed(write_spec) -> None:
+    text = MINIMAL.replace("https://runbooks.example.com/{service}/{alert}", "https://u:hunter2@r.example.com/{x}")
+    (problem,) = problems_of(write_spec(text))
+    assert "holds credentials before '@'" in problem and "hunter2" not in problem

@@ -81,7 +81,9 @@ def _require_text(value: Any) -> str:
 
 
 def _runbook_url(value: Any) -> None:
-    _require_text(value)
+    problem = urls.credentials_problem(_require_text(value))  # first: the messages below quote the value
+    if problem:
+        raise ValueError(problem)
     fields = [name for _, name, _, _ in string.Formatter().parse(value) if name is not None]
     unknown = sorted(set(fields) - set(RUNBOOK_PLACEHOLDERS))
     if unknown or any(name == "" for name in fields):
