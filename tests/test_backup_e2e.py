@@ -432,16 +432,18 @@ def mounted(tree: dict[str, str], root: Path, secret: dict[str, str]) -> None:
         volume = volumes[mount["name"]]
         if "configMap" in volume:
             data = config_maps[volume["configMap"]["name"]]
-        elif "secret" in volume:
-            data = secret
+        elif "secret" in volume:  # only the listed keys the Secret has (the volume is optional)
+            items = volume["secret"]["items"]
+            data = {item["path"]: secret[item["key"]] for item in items if item["key"] in secret}
         else:
             continue  # the file:// storage volume: the test's own directory
         target = root / Path(mount["mountPath"]).relative_to("/etc/obskit/walg")
         target.mkdir(parents=True)
         (target / "..data").mkdir()  # as in a real ConfigMap volume: not a variable
+        mode = (volume.get("configMap") or volume.get("secret") or {}).get("defaultMode", 0o644)
         for key, value in data.items():
             (target / key).write_text(value)
-            (target / key).chmod(0o755 if key == "wal-g-env" else 0o644)
+            (target / key).chmod(mode)
 
 
 @pytest.mark.timeout(180)
@@ -452,7 +454,7 @@ def test_archive_command_gets_the_walg_settings_in_the_database_pod(tmp_path: Pa
     (tmp_path / "obskit.yaml").write_text(WRAPPED_SPEC.replace("STORE", str(store)))
     tree = generate_tree(load_plan(tmp_path / "obskit.yaml", "e2e"))
     root = workdir / "etc-obskit-walg"
-    mounted(tree, root, {"AWS_ACCESS_KEY_ID": "AKIA-TEST", "PGPASSWORD": "not-used"})
+    mounted(tree, root, {"WALG_LIBSODIUM_KEY": "k3y", "AWS_ACCESS_KEY_ID": "AKIA-TEST", "PGPASSWORD": "not-used"})
     (root / "bin").mkdir()
     (root / "bin" / "wal-g").write_text(STAND_IN)
     (root / "bin" / "wal-g").chmod(0o755)
@@ -473,7 +475,9 @@ def test_archive_command_gets_the_walg_settings_in_the_database_pod(tmp_path: Pa
     assert not [variable for variable in environment if variable.startswith(b"WALG_")]
     saw = dict(line.split("=", 1) for line in (root / "walg-saw.env").read_text().splitlines())
     assert saw["WALG_FILE_PREFIX"] == f"{store}/shop/orders-db"
-    assert (saw["WALG_COMPRESSION_METHOD"], saw["AWS_ACCESS_KEY_ID"], saw["PGPORT"]) == ("zstd", "AKIA-TEST", "5432")
+    assert (saw["WALG_COMPRESSION_METHOD"], saw["WALG_LIBSODIUM_KEY"], saw["PGPORT"]) == ("zstd", "k3y", "5432")
+    # only what wal-push needs for a file:// prefix: no database password, no other storage's keys
+    assert "PGPASSWORD" not in saw and "AWS_ACCESS_KEY_ID" not in saw
     assert (store / "shop" / "orders-db" / "wal_005" / segment).is_file()
 
 

@@ -235,6 +235,18 @@ def pod_of(cron_job: dict) -> dict:
     return cron_job["spec"]["jobTemplate"]["spec"]["template"]["spec"]
 
 
+def test_the_database_pod_gets_only_the_credentials_archiving_needs(tree: dict[str, str]) -> None:
+    """archive_command (wal-push) needs the storage credentials, not PGUSER/PGPASSWORD: the patch lists
+    the keys it mounts from the credentials Secret, readable by owner and group only."""
+    patch = yaml.safe_load(tree["patches/walg/checkout-orders-db.yaml"])["spec"]["template"]["spec"]
+    (secret,) = [volume["secret"] for volume in patch["volumes"] if volume["name"] == "obskit-walg-secret"]
+    keys = [item["key"] for item in secret["items"]]
+    assert all(item["path"] == item["key"] for item in secret["items"])
+    assert {"AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "WALG_LIBSODIUM_KEY"} <= set(keys)
+    assert not {"PGUSER", "PGPASSWORD"} & set(keys)
+    assert secret["defaultMode"] == 0o440 and secret["optional"] is True  # a key the Secret lacks is left out
+
+
 def test_a_gs_key_file_and_a_file_volume_are_mounted_where_wal_g_runs(write_spec) -> None:
     """In every job and, through the patch, in the database pod: GOOGLE_APPLICATION_CREDENTIALS names
     the mounted key; a file:// prefix's path is a mounted volume."""
@@ -249,7 +261,7 @@ def test_a_gs_key_file_and_a_file_volume_are_mounted_where_wal_g_runs(write_spec
     assert env["data"]["GOOGLE_APPLICATION_CREDENTIALS"] == "/etc/obskit/walg/key/key.json"
     key_volume = {
         "name": "walg-key",
-        "secret": {"secretName": "walg-gcs", "items": [{"key": "key.json", "path": "key.json"}]},
+        "secret": {"secretName": "walg-gcs", "items": [{"key": "key.json", "path": "key.json"}], "defaultMode": 0o440},
     }
     key_mount = {"name": "walg-key", "mountPath": "/etc/obskit/walg/key", "readOnly": True}
     for cron_job in cron_jobs:

@@ -232,3 +232,32 @@ def test_an_invalid_service_still_counts_its_teams_receivers(
     assert load_plan(write_spec(good), "prod") is not None
     problems = problems_of(write_spec(good.replace(mistake, fixed, 1)))
     assert len(problems) == 1 and problems[0].startswith(message), problems
+
+
+def test_a_webhook_url_can_come_from_a_secret(write_spec, tmp_path: Path) -> None:
+    alerting = ALERTING.replace(
+        '{webhook: {url: "http://bridge:8080/t"}}', "{webhook: {url_secret: {secret: teams-hook, key: url}}}"
+    )
+    tree = generate_tree(load_plan(write_spec(_spec(alerting)), "prod"))
+    config = yaml.safe_load(tree["alertmanager/alertmanager.yaml"])
+    tickets = next(r for r in config["receivers"] if r["name"] == "tickets")
+    assert tickets["webhook_configs"] == [{"url_file": "/etc/alertmanager/secrets/teams-hook/url"}]
+    resource = yaml.safe_load(tree["alertmanager/alertmanagerconfig.yaml"])
+    tickets = next(r for r in resource["spec"]["receivers"] if r["name"] == "tickets")
+    assert tickets["webhookConfigs"] == [{"urlSecret": {"name": "teams-hook", "key": "url"}}]
+    assert schema_errors(crd_validator(*ALERTMANAGERCONFIG_CRD), resource) == []
+
+
+@pytest.mark.parametrize(
+    ("webhook", "found"),
+    [
+        ('{url: "http://b:1/t", url_secret: {secret: s, key: u}}', "found url and url_secret"),
+        ("{}", "found none"),
+    ],
+)
+def test_a_webhook_has_exactly_one_of_url_and_url_secret(write_spec, webhook: str, found: str) -> None:
+    spec = _spec(ALERTING.replace('{webhook: {url: "http://bridge:8080/t"}}', f"{{webhook: {webhook}}}"))
+    assert problems_of(write_spec(spec)) == [
+        "obskit.yaml:10: environments.prod.alerting.receivers.tickets.webhook: give exactly one of url (with no "
+        f"credential in it) and url_secret ({{secret: <Secret name>, key: <key holding the URL>}}); {found}"
+    ]

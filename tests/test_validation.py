@@ -522,7 +522,7 @@ _CHECK_SAMPLES: dict[str, tuple[list[Any], list[Any]]] = {
     "histogram": (['h{job="x"}'], ["h_bucket", 'h{le="1"}']),
     "window_query": (["sum(rate(a[{{window}}]))"], ["a", "a[{{window}}"]),
     "runbook_url": (["https://r/{service}/{alert}"], ["https://r/{x}", "https://r/{}", "x{"]),
-    "http_url": (["http://h:9091"], ["ftp://h", "http://"]),
+    "http_url": (["http://h:9091"], ["ftp://h", "http://", "http://u:p@h", "http://h/?token=t"]),
     "object_store_prefix": (["s3://b/p", "file:///tmp/x"], ["s3://", "b/p"]),
     "dns1123_label": (["shop", "a-b"], ["Shop", "-a", "a" * 64]),
     "dns1123_subdomain": (["a.b", "db"], ["a..b", "A"]),
@@ -531,10 +531,16 @@ _CHECK_SAMPLES: dict[str, tuple[list[Any], list[Any]]] = {
     "prom_label_name": (["env"], ["__x", "1a"]),
     "port_name": (["http", "http-metrics"], ["a--b", "1234", "a" * 16]),
     "tier_name": (["tier1", "t_1"], ["Tier", "1t"]),
+    "smarthost": (["smtp.example.com:587"], ["smtp", "u:p@smtp:587", "t@smtp:25", "a b:25"]),
+    "label_value": (["payments", "eu-west-1", "Zahlungs-Team Ä", ""], ["a{{b}}", "two\nlines", "tab\tx"]),
+    "dashboard_label_value": (["prod", "eu-west-1", "5$"], ["$service", "${x}", "[[x]]", "a{{b}}"]),
+    "annotation": (["see {{ $labels.job }}", "two\nlines"], ["{{ $value }}", '{{ query "up" }}', "\ud800"]),
+    "slack_channel": (["#alerts", "@oncall", "C0123ABCD"], ["#a b", "{{ .x }}", "#"]),
+    "email": (["a@example.com", "Alertmanager <am@example.com>", "a@x.io, b@y.io"], ["a", "{{x}}@e.com", "<a@b>"]),
     "secret_ref": ([{"secret": "pagerduty", "key": "routing-key"}], ["a-key-value", {"secret": "s"}]),
 }
 # Good values for each regex rule of the schema.
-_REGEX_SAMPLES = {r"/\S*": ["/metrics", "/"], r"[^\s:]+:[0-9]+": ["smtp.example.com:587"]}
+_REGEX_SAMPLES = {r"/\S*": ["/metrics", "/"]}
 _BAD = st.none() | st.booleans() | st.integers(-2, 70000) | st.floats() | st.text(max_size=3)
 _BAD |= st.sampled_from([[], {}, ["x"], {"x": 1}, *(value for _, bad in _CHECK_SAMPLES.values() for value in bad)]).map(
     copy.deepcopy  # a document is changed in place, so it must not share a sample
@@ -555,8 +561,8 @@ def _valid(rules: dict[str, Any]) -> st.SearchStrategy[Any]:
         return st.sampled_from(rules["allowed"])
     if "regex" in rules:
         return st.sampled_from(_REGEX_SAMPLES[rules["regex"]])
-    if "check_with" in rules:
-        return st.sampled_from(_CHECK_SAMPLES[rules["check_with"]][0])
+    if "check_with" in rules:  # copied: _spoil changes a document in place (a secret_ref sample is a dict)
+        return st.sampled_from(_CHECK_SAMPLES[rules["check_with"]][0]).map(copy.deepcopy)
     if kind == "integer":
         return st.integers(1, 65535) | st.just(True)
     if kind == "boolean":
@@ -631,3 +637,90 @@ def test_an_slos_own_alert_labels_and_annotations_may_not_replace_obskits(write_
         f"obskit.yaml:21: {where}.min_errors: -1: min value is 0",
         f"obskit.yaml:22: {where}.page: must be true or false, got 'maybe'",
     ]
+
+
+# Every URL field of the spec, as (where it goes in MINIMAL's prod environment, a template of the field).
+_URL_FIELDS = {
+    "webhook": '    alerting:\n      receivers:\n        hook: {{webhook: {{url: "{url}"}}}}\n      page: hook\n      ticket: hook\n',
+    "opsgenie": (
+        "    alerting:\n      receivers:\n"
+        '        genie: {{opsgenie: {{api_key: {{secret: g, key: k}}, api_url: "{url}"}}}}\n'
+        "      page: genie\n      ticket: genie\n"
+    ),
+    "pushgateway": '    pushgateway: "{url}"\n',
+    "grafana_url": '    grafana_url: "{url}"\n',
+    "runbook_base": '    runbook_base: "{url}"\n',
+}
+
+
+@pytest.mark.parametrize("field", list(_URL_FIELDS))
+@pytest.mark.parametrize(
+    ("url", "message"),
+    [
+        ("https://user:hunter2@h.example.com/x", "holds credentials before '@' (user:password@ or token@)"),
+        ("https://xoxb-123@h.example.com/x", "holds credentials before '@' (user:password@ or token@)"),
+        ("https://h.example.com/x?a=1&Token=s3cr3t", "has the credential parameter 'Token' in its query"),
+        ("https://h.example.com/x?X-Amz-Signature=ab", "has the credential parameter 'X-Amz-Signature' in its query"),
+        ("https://h.example.com/x?apikey=ab", "has the credential parameter 'apikey' in its query"),
+        ("https://h.example.com/x?sig=ab", "has the credential parameter 'sig' in its query"),
+        ("https://h.example.com/x?slack_token=ab", "has the credential parameter 'slack_token' in its query"),
+    ],
+)
+def test_no_url_field_carries_a_credential(write_spec, field: str, url: str, message: str) -> None:
+    env = "  prod:\n    labels: {env: prod}\n"
+    problems = problems_of(write_spec(MINIMAL.replace(env, env + _URL_FIELDS[field].format(url=url))))
+    assert len(problems) == 1 and message in problems[0], problems
+    assert "Kubernetes Secret" in problems[0] and "url_secret" in problems[0]
+    assert "hunter2" not in problems[0] and "s3cr3t" not in problems[0] and "xoxb" not in problems[0]
+
+
+def test_a_runbook_url_and_a_walg_prefix_carry_no_credential(write_spec) -> None:
+    text = MINIMAL.replace(
+        "https://runbooks.example.com/{service}/{alert}",
+        "https://runbooks.example.com/{service}/{alert}?access_token=t",
+    )
+    assert problems_of(write_spec(text)) == [
+        "obskit.yaml:3: defaults.runbook_url: 'https://runbooks.example.com/{service}/{alert}?access_token=...' has the "
+        "credential parameter 'access_token' in its query: the URL is committed in the generated files; keep the "
+        "credential in a Kubernetes Secret and reference it instead (a webhook receiver: url_secret: {secret: "
+        "<Secret name>, key: <key>})"
+    ]
+    env = "  prod:\n    labels: {env: prod}\n"
+    walg = "    walg: {prefix: 's3://AKIAX:wJalr@bucket/p', credentials_secret: walg, image: 'r/w:1'}\n"
+    assert problems_of(write_spec(MINIMAL.replace(env, env + walg))) == [
+        "obskit.yaml:7: environments.prod.walg.prefix: 's3://bucket/p' holds credentials before '@' "
+        "(user:password@ or token@): the prefix is committed in the WAL-G ConfigMap; the storage credentials "
+        "belong in walg.credentials_secret"
+    ]
+
+
+def test_a_url_holds_no_character_a_url_never_holds(write_spec) -> None:
+    env = "  prod:\n    labels: {env: prod}\n"
+    text = MINIMAL.replace(env, env + "    grafana_url: 'https://g.example.com/{{ $labels.x }}'\n")
+    assert problems_of(write_spec(text)) == [
+        "obskit.yaml:7: environments.prod.grafana_url: 'https://g.example.com/{{ $labels.x }}' holds '{', which a "
+        "URL never holds unencoded: percent-encode it (e.g. %20 for a space, %7B for '{')"
+    ]
+
+
+def test_an_email_smarthost_carries_no_user(write_spec) -> None:
+    env = "  prod:\n    labels: {env: prod}\n"
+    alerting = (
+        "    alerting:\n      receivers:\n"
+        "        mail: {email: {to: a@example.com, from: am@example.com, smarthost: 'am:pw@smtp.example.com:587'}}\n"
+        "      page: mail\n      ticket: mail\n"
+    )
+    message = (
+        "obskit.yaml:9: environments.prod.alerting.receivers.mail.email.smarthost: 'smtp.example.com:587' holds "
+        "credentials before '@': give host:port, the user as auth_username and the password as auth_password "
+        "({secret: <Secret name>, key: <key>})"
+    )
+    assert problems_of(write_spec(MINIMAL.replace(env, env + alerting))) == [message]
+    alerting = alerting.replace("am:pw@smtp", "token@smtp")
+    assert problems_of(write_spec(MINIMAL.replace(env, env + alerting))) == [message]
+
+
+def test_a_runbook_url_with_credentials_and_a_bad_placeholder_is_not_echoed(write_spec) -> None:
+    text = MINIMAL.replace("https://runbooks.example.com/{service}/{alert}", "https://u:hunter2@r.example.com/{x}")
+    (problem,) = problems_of(write_spec(text))
+    assert "holds credentials before '@'" in problem and "hunter2" not in problem

@@ -10,7 +10,7 @@ from typing import Any
 
 from obskit.generate.artifact import File
 from obskit.generate.meta import object_metadata
-from obskit.output import render
+from obskit.output import escape, render
 from obskit.plan.routing import GROUP_BY, MARKER, SEVERITIES, Route, RoutingPlan
 from obskit.plan.types import Plan
 from obskit.spec.model import Receiver, SecretRef
@@ -29,7 +29,8 @@ INTEGRATIONS: dict[str, tuple[str, str, dict[str, tuple[str, str]]]] = {
         "slackConfigs",
         {"api_url": ("api_url_file", "apiURL"), "channel": ("channel", "channel")},
     ),
-    "webhook": ("webhook_configs", "webhookConfigs", {"url": ("url", "url")}),
+    # url_file needs Alertmanager 0.26 or later; the operator reads urlSecret itself
+    "webhook": ("webhook_configs", "webhookConfigs", {"url": ("url", "url"), "url_secret": ("url_file", "urlSecret")}),
     "email": (
         "email_configs",
         "emailConfigs",
@@ -67,10 +68,6 @@ def _resource_receiver(receiver: Receiver) -> dict[str, Any]:
     return {"name": receiver.name, list_key: [settings]}
 
 
-def _matcher_text(label: str, op: str, value: str) -> str:
-    return f'{label}{op}"{value}"'
-
-
 def _resource_matcher(label: str, op: str, value: str) -> dict[str, str]:
     return {"name": label, "matchType": op, "value": value}
 
@@ -88,7 +85,7 @@ class _Format:
 
 _TIMING = ("group_wait", "group_interval", "repeat_interval")
 CONFIG_FORMAT = _Format(
-    _matcher_text, {**{key: key for key in _TIMING}, "source": "source_matchers", "target": "target_matchers"}
+    escape.am_matcher, {**{key: key for key in _TIMING}, "source": "source_matchers", "target": "target_matchers"}
 )
 RESOURCE_FORMAT = _Format(
     _resource_matcher,

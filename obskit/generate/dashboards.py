@@ -14,7 +14,7 @@ import orjson
 
 from obskit.generate.artifact import File
 from obskit.generate.meta import object_metadata
-from obskit.output import render
+from obskit.output import escape, render
 from obskit.plan import burnrate
 from obskit.plan import conventions as names
 from obskit.plan.pages import Page
@@ -63,7 +63,7 @@ def dashboard_data(plan: Plan) -> dict[str, Any]:
     return {
         "environment": env,
         "uids": {kind: names.dashboard_uid(env, kind) for kind in names.DASHBOARD_KINDS},
-        "env_matchers": [f'{name}="{value}"' for name, value in sorted(plan.labels)],
+        "env_matchers": [escape.matchers([(name, "=", value)]) for name, value in sorted(plan.labels)],
         "env_labels": sorted(name for name, _ in plan.labels),
         "has_backups": any(service.velero is not None or service.datastores for service in plan.services),
         "burn_rates": [{"window": str(w), "series": names.burn_rate(w)} for w in burnrate.ALERT_WINDOWS],

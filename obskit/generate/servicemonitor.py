@@ -7,12 +7,12 @@ from typing import Any
 
 from obskit.generate.artifact import File
 from obskit.generate.meta import object_metadata
-from obskit.output import render
+from obskit.output import escape, render
 from obskit.plan.types import Plan, ServicePlan
 
 
 def _replace(target: str, value: str) -> dict[str, str]:
-    return {"action": "replace", "targetLabel": target, "replacement": value}
+    return {"action": "replace", "targetLabel": target, "replacement": escape.relabel_replacement(value)}
 
 
 def service_monitor(plan: Plan, service_plan: ServicePlan) -> dict[str, Any]:

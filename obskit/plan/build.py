@@ -8,6 +8,7 @@ from functools import cache
 
 from obskit import defaults
 from obskit.engines.registry import engine
+from obskit.output import escape
 from obskit.plan import burnrate, conventions, dr
 from obskit.plan.routing import routing_plan
 from obskit.plan.types import BurnAlertPlan, Plan, ServicePlan, SLOPlan, severity
@@ -26,7 +27,7 @@ def plan_slo(env: Environment, service: Service, tier: Tier, slo: SLO) -> SLOPla
         window=slo.window,
         budget=burnrate.error_budget(objective),
         labels=labels,
-        selector="{" + ",".join(f'{name}="{labels[name]}"' for name in sorted(labels)) + "}",
+        selector=escape.label_selector({name: labels[name] for name in sorted(labels)}),
         burn_alerts=_burn_alerts(slo.window, objective, slo.alerts.page, slo.alerts.ticket, tier),
     )
 

@@ -15,6 +15,7 @@ from typing import Any
 
 import promql_parser
 
+from obskit.output import escape
 from obskit.shown import shown
 from obskit.spec import schema
 from obskit.spec.problems import Problem, SpecInvalid
@@ -25,7 +26,7 @@ API_VERSION = "obskit/alerts/v1"
 SEVERITIES = ("page", "critical", "warning", "info")
 PLACEHOLDERS = ("service", "job", "namespace", "pod_labels", "tier", "team", "platform_for", "span")
 _PLACEHOLDER = re.compile(r"\[\[\s*([a-z_]+)\s*\]\]")
-_LABEL_TEMPLATE = re.compile(r"\{\{\s*\$labels\.([a-zA-Z_][a-zA-Z0-9_]*)\s*\}\}")
+_LABEL_TEMPLATE = escape.LABEL_TEMPLATE
 
 _CASE = {
     "series": {"type": "dict", "keysrules": {"type": "string"}, "valuesrules": {"type": "string"}},
@@ -89,7 +90,7 @@ def fill(text: str, params: dict[str, str]) -> str:
 
 def render_label_templates(text: str, labels: dict[str, str]) -> str:
     """What Prometheus makes of `{{ $labels.x }}` for an alert with these labels."""
-    return _LABEL_TEMPLATE.sub(lambda match: labels.get(match.group(1), "<no value>"), text)
+    return escape.expand_templates(text, labels)
 
 
 _SAMPLE_PARAMS = {name: "x" for name in PLACEHOLDERS} | {

@@ -235,6 +235,16 @@ def _walg_storage(walg: dict[str, Any]) -> Iterator[Finding]:
         yield ("volume_claim",), f"is for file:// prefixes only (this prefix is {scheme}://)"
 
 
+def _check_webhook(name: str, webhook: Any) -> Iterator[Finding]:
+    given = [key for key in ("url", "url_secret") if key in webhook] if isinstance(webhook, dict) else ["url"]
+    if len(given) != 1:
+        yield (
+            ("receivers", name, "webhook"),
+            "give exactly one of url (with no credential in it) and url_secret "
+            f"({{secret: <Secret name>, key: <key holding the URL>}}); found {' and '.join(given) or 'none'}",
+        )
+
+
 def check_alerting(alerting: dict[str, Any], teams: dict[str, dict[str, Any]]) -> Iterator[tuple[str | None, Finding]]:
     """An environment's routing against the teams its services belong to: every receiver named
     exists and has exactly one integration, and every receiver is used by some route. Yields
@@ -254,6 +264,8 @@ def check_alerting(alerting: dict[str, Any], teams: dict[str, dict[str, Any]]) -
                     + (", ".join(integrations) or "none"),
                 ),
             )
+        elif integrations == ["webhook"]:
+            yield from ((None, finding) for finding in _check_webhook(name, value["webhook"]))
     used = set()
     for team, path, receiver in [
         *((None, (key,), alerting.get(key)) for key in ("page", "ticket", "info")),

@@ -50,6 +50,12 @@ _CHECKS: dict[str, dict[str, Any]] = {
     "object_store_prefix": {"type": "string", "pattern": "^(s3|gs|az|file)://"},
     "port_name": {"type": "string", "maxLength": 15},
     "k8s_label_key": {"type": "string", "maxLength": 316},
+    "smarthost": {"type": "string", "pattern": "^[^\\s:@/]+:[0-9]+$"},
+    "label_value": {"type": "string", "description": "text on one line, without '{{' (alerts expand templates)"},
+    "dashboard_label_value": {"type": "string", "description": "text on one line, without '{{', '$name' or '[['"},
+    "annotation": {"type": "string", "description": "text; the only templates allowed are {{ $labels.name }}"},
+    "slack_channel": {"type": "string", "pattern": names.SLACK_CHANNEL.pattern},
+    "email": {"type": "string", "description": "a@example.com or Name <a@example.com>, comma-separated"},
     "secret_ref": {
         "type": "object",
         "properties": {

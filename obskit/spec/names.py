@@ -71,6 +71,32 @@ def port_name_problem(name: str) -> str | None:
     return None
 
 
+# What Slack's API takes as a channel: #name, @user, or a channel or user ID.
+SLACK_CHANNEL = re.compile(r"^[#@]?[a-zA-Z0-9][a-zA-Z0-9._-]{0,79}$")
+_EMAIL = re.compile(
+    r"^[A-Za-z0-9.!#%&'*+/=?^_~-]+@[A-Za-z0-9]([A-Za-z0-9-]*[A-Za-z0-9])?(\.[A-Za-z0-9]([A-Za-z0-9-]*[A-Za-z0-9])?)*$"
+)
+_NAMED_EMAIL = re.compile(r"^([^<>\"\\,;:{}@]+?) *<([^<>]+)>$")  # Display Name <address>
+
+
+def slack_channel_problem(channel: str) -> str | None:
+    if not SLACK_CHANNEL.match(channel):
+        return f"{shown(channel)} is not a Slack channel (#name, @user or a channel ID such as C0123ABCD)"
+    return None
+
+
+def email_problem(text: str) -> str | None:
+    """An address list as Alertmanager reads `to` and `from`: `a@example.com` or `Name <a@example.com>`,
+    comma-separated; no quotes or braces (Alertmanager expands them as a template)."""
+    for part in text.split(","):
+        part = part.strip()
+        named = _NAMED_EMAIL.match(part)
+        address = named.group(2) if named else part
+        if not _EMAIL.match(address) or (named and not named.group(1).isprintable()):
+            return f"{shown(text)}: {shown(part)} is not an email address (a@example.com or Name <a@example.com>)"
+    return None
+
+
 def tier_name_problem(name: str) -> str | None:
     if len(name) > 63 or not TIER_NAME.match(name):
         return f"{shown(name)} is not a tier name (lowercase letters, digits and '_', starting with a letter)"

@@ -7,6 +7,7 @@ from functools import cache
 
 import promql_parser
 
+from obskit.output import escape
 from obskit.shown import shown
 
 WINDOW_PLACEHOLDER = "{{window}}"
@@ -22,8 +23,7 @@ class Selector:
 
     def with_name(self, metric: str, *extra: tuple[str, str, str]) -> str:
         """The selector text for another metric name with the same matchers (and any extra ones)."""
-        inner = ",".join(f"{label}{op}{_quote(value)}" for label, op, value in (*self.matchers, *extra))
-        return f"{metric}{{{inner}}}" if inner else metric
+        return escape.selector(metric, (*self.matchers, *extra))
 
     def __str__(self) -> str:
         return self.with_name(self.metric)
@@ -39,10 +39,6 @@ _OPERATORS = (
 
 def _operator(op: promql_parser.MatchOp) -> str:
     return next(text for known, text in _OPERATORS if known == op)
-
-
-def _quote(value: str) -> str:
-    return '"' + value.replace("\\", "\\\\").replace('"', '\\"').replace("\n", "\\n") + '"'
 
 
 def parse_selector(text: str) -> Selector:

@@ -17,9 +17,10 @@ from urllib.parse import urlsplit
 import cerberus
 
 from obskit import units
+from obskit.output import escape
 from obskit.plan.tiers import TIER_FIELDS
 from obskit.shown import got, shown
-from obskit.spec import names, promql
+from obskit.spec import names, promql, urls
 from obskit.spec.problems import FieldPath
 
 API_VERSION = "obskit/v1"
@@ -112,16 +113,26 @@ def _require_text(value: Any) -> str:
 
 
 def _runbook_url(value: Any) -> None:
-    _require_text(value)
+    problem = urls.credentials_problem(_require_text(value))  # first: the messages below quote the value
+    if problem:
+        raise ValueError(problem)
     fields = [name for _, name, _, _ in string.Formatter().parse(value) if name is not None]
     unknown = sorted(set(fields) - set(RUNBOOK_PLACEHOLDERS))
     if unknown or any(name == "" for name in fields):
         found = ", ".join(map(shown, unknown)) or "{}"
         raise ValueError(f"{shown(value)}: placeholders may only be {{service}} and {{alert}}, found {found}")
+    _safe_url(value.format(service="service", alert="alert"))
+
+
+def _safe_url(url: str, hint: str = urls.SECRET_HINT) -> None:
+    problem = urls.credentials_problem(url, hint) or urls.character_problem(url)
+    if problem:
+        raise ValueError(problem)
 
 
 def _http_url(value: Any) -> None:
-    parts = urlsplit(_require_text(value))
+    _safe_url(_require_text(value))
+    parts = urlsplit(value)
     if parts.scheme not in ("http", "https") or not parts.hostname:
         raise ValueError(f"{shown(value)} must be an http:// or https:// URL with a host")
 
@@ -142,7 +153,11 @@ def _secret_ref(value: Any) -> None:
 
 
 def _object_store_prefix(value: Any) -> None:
-    parts = urlsplit(_require_text(value))
+    _safe_url(
+        _require_text(value),
+        "the prefix is committed in the WAL-G ConfigMap; the storage credentials belong in walg.credentials_secret",
+    )
+    parts = urlsplit(value)
     if parts.scheme not in ("s3", "gs", "az", "file") or not (parts.netloc or parts.path.strip("/")):
         raise ValueError(
             f"{shown(value)} must be a WAL-G storage prefix such as 's3://bucket/path' (s3, gs, az or file)"
@@ -158,6 +173,12 @@ class SpecValidator(cerberus.Validator):  # type: ignore[misc]
     _check_with_prom_label_name = _name_rule(names.prom_label_name_problem)
     _check_with_port_name = _name_rule(names.port_name_problem)
     _check_with_tier_name = _name_rule(names.tier_name_problem)
+    _check_with_label_value = _name_rule(escape.label_value_problem)  # on alerts, in matchers and templates
+    _check_with_annotation = _name_rule(escape.annotation_problem)
+    _check_with_dashboard_label_value = _name_rule(escape.dashboard_value_problem)
+    _check_with_slack_channel = _name_rule(names.slack_channel_problem)
+    _check_with_email = _name_rule(names.email_problem)
+    _check_with_smarthost = _name_rule(urls.smarthost_problem)
     _check_with_duration = _parse_rule(_positive_duration)
     _check_with_scrape_interval = _parse_rule(_SCRAPE_INTERVAL)
     _check_with_platform_alert_for = _parse_rule(_PLATFORM_ALERT_FOR)
@@ -194,7 +215,7 @@ K8S_LABELS = {
 PROM_LABELS = {
     "type": "dict",
     "keysrules": {"type": "string", "check_with": "prom_label_name"},
-    "valuesrules": {"type": "string"},
+    "valuesrules": {"type": "string", "check_with": "label_value"},
 }
 
 SLO = {
@@ -219,7 +240,10 @@ SLO = {
             "ticket": {"type": "boolean"},  # false: no slow-burn alerts
             "min_errors": {"type": "integer", "min": 0},
             "labels": PROM_LABELS,
-            "annotations": {**PROM_LABELS, "valuesrules": {"type": "string", "empty": False}},
+            "annotations": {
+                **PROM_LABELS,
+                "valuesrules": {"type": "string", "empty": False, "check_with": "annotation"},
+            },
         },
     },
 }
@@ -233,7 +257,7 @@ DATASTORE = {
     "replay_throughput": {"check_with": "throughput"},
     "host": _text(check_with="dns1123_subdomain"),
     "port": {"type": "integer", "min": 1, "max": 65535},
-    "exporter_job": _text(),
+    "exporter_job": _text(check_with="label_value"),
 }
 
 BACKUP = {
@@ -264,8 +288,8 @@ METRICS = {
 SERVICE = {
     "namespace": _text(required=True, check_with="dns1123_label"),
     "tier": _text(required=True),
-    "team": _text(required=True),
-    "job": _text(),
+    "team": _text(required=True, check_with="label_value"),
+    "job": _text(check_with="label_value"),
     "runbook_url": _text(check_with="runbook_url"),  # required unless the environment has runbook_base
     "selector": {**K8S_LABELS, "required": True, "empty": False},
     "metrics": {"type": "dict", "required": True, "schema": METRICS},
@@ -315,12 +339,13 @@ SECRET = {"check_with": "secret_ref", "required": True}
 # Alertmanager integrations: what each needs, secrets only as references to a Secret's key.
 INTEGRATIONS = {
     "pagerduty": {"routing_key": SECRET},
-    "slack": {"api_url": SECRET, "channel": _text(required=True)},
-    "webhook": {"url": _text(required=True, check_with="http_url")},
+    "slack": {"api_url": SECRET, "channel": _text(required=True, check_with="slack_channel")},
+    # exactly one of the two (checks.py): a URL with no credential, or a Secret's key holding the URL
+    "webhook": {"url": _text(check_with="http_url"), "url_secret": {**SECRET, "required": False}},
     "email": {
-        "to": _text(required=True),
-        "from": _text(required=True),
-        "smarthost": _text(required=True, regex=r"[^\s:]+:[0-9]+"),
+        "to": _text(required=True, check_with="email"),
+        "from": _text(required=True, check_with="email"),
+        "smarthost": _text(required=True, check_with="smarthost"),
         "auth_username": _text(),
         "auth_password": {**SECRET, "required": False},
     },
@@ -343,7 +368,7 @@ ALERTING = {
 }
 
 ENVIRONMENT = {
-    "labels": PROM_LABELS,
+    "labels": {**PROM_LABELS, "valuesrules": {"type": "string", "check_with": "dashboard_label_value"}},
     "selector_labels": K8S_LABELS,
     "velero": {
         "type": "dict",
@@ -392,7 +417,7 @@ FILE = {
     },
     "teams": {  # a team's own receivers, by name, over the environment's
         "type": "dict",
-        "keysrules": {"type": "string", "empty": False},
+        "keysrules": {"type": "string", "empty": False, "check_with": "label_value"},
         "valuesrules": {"type": "dict", "schema": ROUTES},
     },
     "environments": {

@@ -17,6 +17,7 @@ from typing import Any
 
 import yaml
 
+from obskit.output import escape
 from obskit.verify.tools import Outcome, find_tool
 
 INSTALL_HINT = "install Debian's `prometheus-alertmanager` package (it brings amtool) or set OBSKIT_AMTOOL"
@@ -83,7 +84,7 @@ def test_routes(root: Path, tests_file: str) -> tuple[list[RouteResult], str]:
     results = []
     for members in classes.values():
         case = members[0]
-        labels = [f"{name}={value}" for name, value in sorted(case["labels"].items())]
+        labels = [escape.am_matcher(name, "=", value) for name, value in sorted(case["labels"].items())]
         done = _run(["config", "routes", "test", f"--config.file={config_file}", *labels], root)
         if done.returncode != 0:
             return [], (done.stdout + done.stderr).strip()

@@ -7,6 +7,7 @@ from __future__ import annotations
 from obskit.engines.postgres_walg.plan import DatastorePlan
 from obskit.generate.rules.common import Case, CheckedAlert, age_cases, alert, constant, secs, when_absent
 from obskit.generate.rules.timing import FOR_STEP, INPUT_STEP, LONG_HORIZON, check_time, input_steps, long_step
+from obskit.output import escape
 from obskit.plan import conventions as names
 from obskit.plan.types import ServicePlan
 from obskit.spec.series import series_text
@@ -22,7 +23,7 @@ def _pushed(service_plan: ServicePlan, ds: DatastorePlan) -> tuple[dict[str, str
     return {
         "datastore": ds.name,
         "service": service_plan.name,
-    }, f'{{datastore="{ds.name}",service="{service_plan.name}"}}'
+    }, escape.label_selector({"datastore": ds.name, "service": service_plan.name})
 
 
 def write_window(service_plan: ServicePlan) -> Duration:
@@ -42,7 +43,7 @@ def archive_too_old(service_plan: ServicePlan, ds: DatastorePlan) -> CheckedAler
     tier, for_ = service_plan.tier, service_plan.tier.platform_alert_for
     rpo, window = tier.rpo, write_window(service_plan)
     exporter = {"job": ds.datastore.exporter_job}
-    job_match = f'job="{exporter["job"]}"'
+    job_match = escape.matchers([("job", "=", exporter["job"])])
     rule = alert(
         service_plan,
         "WALArchiveTooOld",
@@ -121,7 +122,7 @@ def archive_stuck(service_plan: ServicePlan, ds: DatastorePlan) -> CheckedAlert:
     PostgreSQL retried successfully the age is small again: no page."""
     for_ = service_plan.tier.platform_alert_for
     exporter = {"job": ds.datastore.exporter_job}
-    job = f'{{job="{exporter["job"]}"}}'
+    job = escape.label_selector(exporter)
     window = ARCHIVE_FAILURE_WINDOW
     rule = alert(
         service_plan,
@@ -159,7 +160,7 @@ def archive_failed(service_plan: ServicePlan, ds: DatastorePlan) -> CheckedAlert
     rule = alert(
         service_plan,
         "WALArchiveErrors",
-        f'increase({names.ARCHIVE_FAILURES}{{job="{exporter["job"]}"}}[{FAILURE_WINDOW}]) > 0',
+        f"increase({escape.selector(names.ARCHIVE_FAILURES, [('job', '=', exporter['job'])])}[{FAILURE_WINDOW}]) > 0",
         "warning",
         (
             "WAL archiving failed at least once.",
@@ -297,7 +298,7 @@ def archive_never_reported(service_plan: ServicePlan, ds: DatastorePlan, too_old
     that writes and has never archived (archiving not set up) has no age at all."""
     rpo = service_plan.tier.rpo
     exporter = {"job": ds.datastore.exporter_job}
-    job_match = f'job="{exporter["job"]}"'
+    job_match = escape.matchers([("job", "=", exporter["job"])])
     writing = series_text(names.TUPLE_WRITES[0], {**exporter, "datname": "app"})
     at = check_time(rpo)
     return when_absent(

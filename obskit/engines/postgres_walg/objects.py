@@ -37,6 +37,26 @@ _DRILL_RESOURCES = {
     "limits": {"cpu": "4", "memory": "4Gi", "ephemeral-storage": "1Gi"},
 }
 TMP_LIMIT = "512Mi"
+# What wal-push reads from the credentials Secret in the database pod: WAL-G's storage settings for
+# the prefix's scheme and its encryption keys, never PGUSER/PGPASSWORD (the jobs' own). A key the
+# Secret lacks is left out (the volume is optional); the files are readable by owner and group.
+_ENCRYPTION_KEYS = ("WALG_LIBSODIUM_KEY", "WALG_LIBSODIUM_KEY_TRANSFORM", "WALG_PGP_KEY", "WALG_PGP_KEY_PASSPHRASE")
+ARCHIVE_KEYS = {
+    "s3": (
+        "AWS_ACCESS_KEY_ID",
+        "AWS_SECRET_ACCESS_KEY",
+        "AWS_SESSION_TOKEN",
+        "AWS_REGION",
+        "AWS_ENDPOINT",
+        "AWS_S3_FORCE_PATH_STYLE",
+        "WALG_S3_SSE",
+        "WALG_S3_SSE_KMS_ID",
+    ),
+    "gs": (),  # the key file is a volume of its own
+    "az": ("AZURE_STORAGE_ACCOUNT", "AZURE_STORAGE_ACCESS_KEY", "AZURE_STORAGE_SAS_TOKEN", "AZURE_ENVIRONMENT_NAME"),
+    "file": (),
+}
+SECRET_FILE_MODE = 0o440
 DATABASE_CONTAINER = "postgres"  # the patch's container name: the usual one, the README says to adapt it
 
 
@@ -116,6 +136,7 @@ def _storage_volumes(plan: Plan) -> tuple[list[dict[str, Any]], list[dict[str, A
                 "secret": {
                     "secretName": walg.key_file.secret,
                     "items": [{"key": walg.key_file.key, "path": walg.key_file.key}],
+                    "defaultMode": SECRET_FILE_MODE,
                 },
             }
         )
@@ -259,6 +280,16 @@ def _cron_job(
     }
 
 
+def _archive_secret(name: str, prefix: str) -> dict[str, Any]:
+    keys = (*ARCHIVE_KEYS[urlsplit(prefix).scheme], *_ENCRYPTION_KEYS)
+    return {
+        "secretName": name,
+        "items": [{"key": key, "path": key} for key in keys],
+        "defaultMode": SECRET_FILE_MODE,
+        "optional": True,
+    }
+
+
 def database_patch(plan: Plan, service_plan: ServicePlan, datastore_plan: DatastorePlan) -> dict[str, Any]:
     """A strategic-merge patch for the database's StatefulSet: the volumes wal-g-env reads (the
     scripts, the WAL-G settings, the credentials, what the storage needs) mounted into the PostgreSQL
@@ -270,7 +301,7 @@ def database_patch(plan: Plan, service_plan: ServicePlan, datastore_plan: Datast
     volumes = [
         {"name": "obskit-walg-files", "configMap": {"name": names["files"], "defaultMode": 0o555}},
         {"name": "obskit-walg-env", "configMap": {"name": names["env"]}},
-        {"name": "obskit-walg-secret", "secret": {"secretName": walg.credentials_secret}},
+        {"name": "obskit-walg-secret", "secret": _archive_secret(walg.credentials_secret, walg.prefix)},
         *storage_volumes,
     ]
     mounts = [

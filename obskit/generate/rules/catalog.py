@@ -6,6 +6,7 @@ import re
 
 from obskit.generate.rules.common import Rule
 from obskit.generate.rules.timing import check_time, input_steps, platform_step
+from obskit.output import escape
 from obskit.plan.types import ServicePlan
 from obskit.spec.alert_templates import AlertTemplate, fill
 from obskit.units import Duration, parse_duration
@@ -17,7 +18,9 @@ _RANGE = re.compile(r"\[((?:\d+(?:ms|[smhdwy]))+)[:\]]")
 def pod_label_matchers(selector: dict[str, str]) -> str:
     """The service's pod selector as matchers on kube-state-metrics' `kube_pod_labels`, which
     writes a pod label `app.kubernetes.io/name` as `label_app_kubernetes_io_name`."""
-    return ",".join(f'label_{_NOT_IN_LABEL_NAME.sub("_", name)}="{value}"' for name, value in sorted(selector.items()))
+    return escape.matchers(
+        (f"label_{_NOT_IN_LABEL_NAME.sub('_', name)}", "=", value) for name, value in sorted(selector.items())
+    )
 
 
 def alert_for(service_plan: ServicePlan, template: AlertTemplate) -> Duration | None:
@@ -54,11 +57,20 @@ def template_params(service_plan: ServicePlan, template: AlertTemplate) -> dict[
     }
 
 
+def promql_params(params: dict[str, str]) -> dict[str, str]:
+    """The values as PromQL text: a name stands inside a template's double-quoted string
+    (`job="[[job]]"`), escaped as such; the matchers and numbers as they are."""
+    return {name: value if name in _PROMQL_PARAMS else escape.string_body(value) for name, value in params.items()}
+
+
+_PROMQL_PARAMS = ("pod_labels", "platform_for", "span")  # PromQL text already, or numbers and durations
+
+
 def catalog_rule(service_plan: ServicePlan, template: AlertTemplate) -> Rule:
     params = template_params(service_plan, template)
     rule: Rule = {
         "alert": template.name,
-        "expr": fill(template.expr, params),
+        "expr": fill(template.expr, promql_params(params)),
         "labels": {
             **service_plan.alert_labels(template.severity),
             **{name: fill(value, params) for name, value in template.labels},

@@ -8,6 +8,7 @@ from typing import Any
 from obskit.engines.registry import engine
 from obskit.generate.rules.common import Case, CheckedAlert, Group, age_cases, alert, secs, when_absent
 from obskit.generate.rules.timing import FOR_STEP, INPUT_STEP, check_time, input_steps
+from obskit.output import escape
 from obskit.plan import conventions as names
 from obskit.plan.types import ServicePlan
 from obskit.spec.series import series_text
@@ -38,7 +39,7 @@ def _backup_too_old(service_plan: ServicePlan) -> CheckedAlert:
     rule = alert(
         service_plan,
         "BackupTooOld",
-        f'time() - {names.VELERO_LAST_SUCCESS}{{schedule="{name}"}} > {secs(limit)}',
+        f"time() - {escape.selector(names.VELERO_LAST_SUCCESS, [('schedule', '=', name)])} > {secs(limit)}",
         kind,
         (
             f"The last successful backup is older than {'the RPO' if kind == 'page' else 'planned'}.",
@@ -66,7 +67,9 @@ def _backup_failed(service_plan: ServicePlan) -> CheckedAlert:
     assert service_plan.velero is not None
     scheduled = [planned.name for planned in service_plan.velero.schedules]
     schedule = {"schedule": scheduled[0]}
-    match = f'{{schedule=~"{"|".join(scheduled)}"}}' if len(scheduled) > 1 else f'{{schedule="{scheduled[0]}"}}'
+    match = escape.selector(
+        "", [("schedule", "=~", "|".join(scheduled)) if len(scheduled) > 1 else ("schedule", "=", scheduled[0])]
+    )
     rule = alert(
         service_plan,
         "BackupFailed",

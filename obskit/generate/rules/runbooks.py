@@ -10,6 +10,7 @@ from __future__ import annotations
 from obskit.engines.registry import engine
 from obskit.generate.artifact import File
 from obskit.generate.rules.common import ABSENT_LABEL, Group, Rule
+from obskit.output import escape
 from obskit.output.render import markdown_table
 from obskit.plan.conventions import ALERT_RUNBOOKS, DR_RUNBOOK, RUNBOOKS_DIR, runbook_anchor
 from obskit.plan.types import Plan, ServicePlan
@@ -124,7 +125,7 @@ class _Shown(dict[str, str]):
 
 def _variant(rule: Rule) -> str:
     labels = rule["labels"]
-    shown = [f"`{name}={labels[name]}`" for name in VARIANT_LABELS if name in labels]
+    shown = [escape.markdown_code(f"{name}={labels[name]}") for name in VARIANT_LABELS if name in labels]
     held = f", held for {rule['for']}" if "for" in rule else ", no `for:`"
     return " ".join(shown) + held
 
@@ -137,7 +138,9 @@ def _escalation(plan: Plan, service_plan: ServicePlan, severities: set[str]) -> 
         if severity not in severities:
             continue
         receiver = f" (receiver `{routing.receiver(team, severity)}`)" if routing else ""
-        lines.append(f"- `{severity}`{receiver}: " + _ESCALATION[severity].format(team=team, rto=tier.rto))
+        lines.append(
+            f"- `{severity}`{receiver}: " + _ESCALATION[severity].format(team=escape.markdown_text(team), rto=tier.rto)
+        )
     return "\n".join(lines)
 
 
@@ -164,18 +167,18 @@ def alert_section(plan: Plan, service_plan: ServicePlan, name: str, rules: list[
     description = render_label_templates(first["annotations"]["description"], labels).replace(
         "{{ $value | humanizePercentage }}", "(the current value)"
     )
-    variants = "\n\n".join(f"{_variant(rule)}:\n\n```promql\n{rule['expr']}\n```" for rule in rules)
+    variants = "\n\n".join(f"{_variant(rule)}:\n\n{escape.markdown_block(rule['expr'], 'promql')}" for rule in rules)
     steps = "\n".join(
         f"{i}. {_filled(step, service_plan)}" for i, step in enumerate(FIRST_STEPS.get(name, GENERIC_STEPS), start=1)
     )
     return f"""\
 ## {name}
 
-{first["annotations"]["summary"]}
+{escape.markdown_text(first["annotations"]["summary"])}
 
 ### What it means
 
-{description}
+{escape.markdown_text(description)}
 
 ### How to confirm it
 
@@ -200,13 +203,14 @@ def alert_runbooks(plan: Plan, service_plan: ServicePlan, alerts: dict[str, list
     dr_page = DR_RUNBOOK.format(service=service.name)
     restores = f" Restores: [{dr_page}]({dr_page})." if _has_backups(service_plan) else ""
     index = "\n".join(
-        f"- [{name}](#{runbook_anchor(name)}): {rules[0]['annotations']['summary']}" for name, rules in alerts.items()
+        f"- [{name}](#{runbook_anchor(name)}): {escape.markdown_text(rules[0]['annotations']['summary'])}"
+        for name, rules in alerts.items()
     )
     sections = "\n".join(alert_section(plan, service_plan, name, rules) for name, rules in alerts.items())
     return f"""\
 # Alert runbooks: {service.name}
 
-Service `{service.name}` in namespace `{service.namespace}`, team {service.team}, tier {tier.name}
+Service `{service.name}` in namespace `{service.namespace}`, team {escape.markdown_text(service.team)}, tier {tier.name}
 (RTO {tier.rto}, RPO {tier.rpo}).{" Dashboard: " + dashboard + "." if dashboard else ""}{restores}
 
 {index}
@@ -226,11 +230,12 @@ def _has_backups(service_plan: ServicePlan) -> bool:
 
 def dr_runbook(plan: Plan, service_plan: ServicePlan) -> str:
     service, tier = service_plan.service, service_plan.tier
+    team = escape.markdown_text(service.team)
     parts = [
         f"""\
 # Disaster recovery: {service.name}
 
-Service `{service.name}` in namespace `{service.namespace}`, team {service.team}, tier {tier.name}:
+Service `{service.name}` in namespace `{service.namespace}`, team {team}, tier {tier.name}:
 recovery time objective (RTO) {tier.rto}, recovery point objective (RPO) {tier.rpo}. Every number
 here is the plan's (`obskit plan --env {plan.environment.name}`).
 """

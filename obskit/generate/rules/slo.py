@@ -12,6 +12,7 @@ from __future__ import annotations
 from fractions import Fraction
 
 from obskit.generate.rules.common import Group, Rule
+from obskit.output import escape
 from obskit.plan import burnrate
 from obskit.plan import conventions as names
 from obskit.plan.conventions import (
@@ -150,7 +151,12 @@ def humanize_percentage(value: float) -> str:
 
 
 def sli_text(slo_plan: SLOPlan) -> str:
-    """The SLI's definition, for the on-call reading the alert."""
+    """The SLI's definition, for the on-call reading the alert, as Go template text: a selector's
+    value or a raw query may hold `{{`."""
+    return escape.template_text(_sli_definition(slo_plan))
+
+
+def _sli_definition(slo_plan: SLOPlan) -> str:
     sli = slo_plan.slo.sli
     if isinstance(sli, RatioSLI):
         return f"events {sli.errors} out of {sli.total}"

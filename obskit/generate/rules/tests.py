@@ -16,7 +16,7 @@ from functools import lru_cache
 from typing import Any
 
 from obskit.generate.rules import slo as slo_rules
-from obskit.generate.rules.catalog import alert_for, catalog_rule, check_time_of, template_params
+from obskit.generate.rules.catalog import alert_for, catalog_rule, check_time_of, promql_params, template_params
 from obskit.generate.rules.dr import dr_test_groups
 from obskit.generate.rules.testpacking import pack
 from obskit.generate.rules.timing import (
@@ -27,6 +27,7 @@ from obskit.generate.rules.timing import (
     input_steps,
     platform_step,
 )
+from obskit.output import escape
 from obskit.plan import burnrate
 from obskit.plan import conventions as names
 from obskit.plan.types import Plan, ServicePlan, SLOPlan
@@ -42,7 +43,7 @@ TestGroup = dict[str, Any]
 
 
 def _labels_text(labels: dict[str, str]) -> str:
-    return "{" + ",".join(f'{name}="{labels[name]}"' for name in sorted(labels)) + "}"
+    return escape.label_selector({name: labels[name] for name in sorted(labels)})
 
 
 def _counter(per_step: Fraction, steps: int) -> str:
@@ -85,7 +86,9 @@ def _catalog_cases(service_plan: ServicePlan, template: AlertTemplate) -> list[T
             {
                 "name": f"{template.name} {case_name}",
                 "interval": str(INPUT_STEP),
-                "input_series": [{"series": fill(s, params), "values": fill(v, params)} for s, v in case.series],
+                "input_series": [
+                    {"series": fill(s, promql_params(params)), "values": fill(v, params)} for s, v in case.series
+                ],
                 "alert_rule_test": checks,
             }
         )
