@@ -267,19 +267,28 @@ def retention_checks(api: PrometheusAPI, plan: Plan) -> Iterator[Finding]:
         )
 
 
-def external_label_checks(api: PrometheusAPI, plan: Plan) -> Iterator[Finding]:
+def _external_labels(config_text: str) -> dict[str, str]:
+    """The external labels of Prometheus' configuration ({} when it states none that can be read)."""
     try:
-        config = yaml.safe_load(api.config()) or {}
-    except yaml.YAMLError:
-        config = {}
-    external = (config.get("global") or {}).get("external_labels") or {}
+        config = yaml.safe_load(config_text)
+    except (yaml.YAMLError, RecursionError):
+        return {}
+    settings = config.get("global") if isinstance(config, dict) else None
+    external = settings.get("external_labels") if isinstance(settings, dict) else None
+    if not isinstance(external, dict):
+        return {}
+    return {str(k): str(v) for k, v in external.items() if isinstance(v, str | int | float | bool)}
+
+
+def external_label_checks(api: PrometheusAPI, plan: Plan) -> Iterator[Finding]:
+    external = _external_labels(api.config())
     for name, value in plan.labels:
-        if name in external and str(external[name]) != value:
+        if name in external and external[name] != value:
             yield Finding(
                 PROMETHEUS,
                 "-",
                 "external labels",
-                f"external label {name}={external[name]!r} and the environment's {name}={value!r} differ: "
+                f'external label {name}="{external[name]}" and the environment\'s {name}="{value}" differ: '
                 "remote write and federation see two values",
                 f"make them equal, or drop {name} from one of them",
             )
@@ -317,10 +326,26 @@ _MATCHERS = re.compile(r'\{((?:[^{}"]|"(?:[^"\\]|\\.)*")*)\}')
 _MATCHER = re.compile(r'[a-zA-Z_][a-zA-Z0-9_]*\s*(?:=~|!~|!=|=)\s*"(?:[^"\\]|\\.)*"')
 
 
+MAX_NESTING = 200  # the parser's stack overflows (the process dies) on a few thousand nested brackets
+
+
+def _nesting(expr: str) -> int:
+    depth = deepest = 0
+    for char in expr:
+        if char in "([{":
+            depth += 1
+            deepest = max(deepest, depth)
+        elif char in ")]}":
+            depth -= 1
+    return deepest
+
+
 def _normalized(expr: str) -> str:
     """One spelling of an expression: as the parser prints it, with each selector's matchers in
     order (Prometheus' API prints them sorted, the rule files as written)."""
     try:
+        if _nesting(expr) > MAX_NESTING:
+            raise ValueError("nested too deep to parse")
         printed = str(promql_parser.parse(expr))
     except ValueError:
         printed = " ".join(expr.split())
@@ -332,7 +357,10 @@ def _rule_key(rule: dict[str, Any]) -> tuple[Any, ...]:
     name = rule.get("alert") or rule.get("record") or rule.get("name")
     expr = rule.get("expr") or rule.get("query") or ""
     for_ = rule.get("for") if "for" in rule else rule.get("duration", 0)
-    seconds = parse_duration(for_).ms / 1000 if isinstance(for_, str) else float(for_ or 0)
+    try:
+        seconds = parse_duration(for_).ms / 1000 if isinstance(for_, str) else float(for_ or 0)
+    except (ValueError, TypeError, OverflowError):
+        seconds = -1.0  # no duration: unlike every rule obskit writes
     labels = {k: str(v) for k, v in (rule.get("labels") or {}).items()}
     annotations = {k: str(v) for k, v in (rule.get("annotations") or {}).items()}
     return (name, _normalized(str(expr)), seconds, tuple(sorted(labels.items())), tuple(sorted(annotations.items())))
