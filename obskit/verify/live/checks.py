@@ -103,6 +103,21 @@ def _counter(lookup: Lookup, service: str, slo: str, metric: str) -> Iterator[Fi
         )
 
 
+def _stray_errors(errors: list[dict[str, str]], total: list[dict[str, str]], same_metric: bool) -> list[dict[str, str]]:
+    """The error series the total does not count. Of one metric, an error series must be one of
+    the total's; of two metrics (`jobs_failed_total` / `jobs_total`) the names always differ, and
+    an error series is stray only when every total series contradicts it on a label both carry."""
+    known = {_labels(s) for s in total}
+    stray = [s for s in errors if _labels(s) not in known]
+    if same_metric:
+        return stray
+    return [e for e in stray if not any(_agree(e, t) for t in total)]
+
+
+def _agree(left: dict[str, str], right: dict[str, str]) -> bool:
+    return all(left[name] == right[name] for name in left.keys() & right.keys() if name != "__name__")
+
+
 def ratio_checks(lookup: Lookup, service: str, slo: str, sli: RatioSLI) -> Iterator[Finding]:
     total, errors = lookup.matching(sli.total), lookup.matching(sli.errors)
     if not total:
@@ -114,9 +129,8 @@ def ratio_checks(lookup: Lookup, service: str, slo: str, sli: RatioSLI) -> Itera
             yield finding
     for metric in sorted({sli.total.metric, sli.errors.metric}):
         yield from _counter(lookup, service, slo, metric)
-    known = {(s.get("__name__", ""), _labels(s)) for s in total}
-    stray = [s for s in errors if (s.get("__name__", ""), _labels(s)) not in known]
-    if stray and known:
+    stray = _stray_errors(errors, total, same_metric=sli.errors.metric == sli.total.metric)
+    if stray and total:
         yield Finding(
             service,
             slo,
