@@ -200,6 +200,9 @@ def test_command(env_name: str, out: Path | None) -> None:
     except (promtool.PromtoolMissing, amtool.AmtoolMissing) as err:
         click.echo(f"obskit: {err}", err=True)
         sys.exit(EXIT_FAILED)
+    except OSError as err:  # the tree changed under the checks, after they found it whole
+        click.echo(f"obskit: {err.filename or root}: {err.strerror or 'cannot be read'}", err=True)
+        sys.exit(EXIT_FAILED)
     for check in report.checks:
         click.echo(f"{'ok  ' if check.ok else 'FAIL'} {check.title}")
         if check.details:
