@@ -7,12 +7,13 @@ from __future__ import annotations
 
 import http.server
 import json
+import os
 import socketserver
 import subprocess
 import sys
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import ExitStack, contextmanager
 from pathlib import Path
 from typing import Any, ClassVar
@@ -364,3 +365,46 @@ def test_a_loaded_rule_nested_past_the_parsers_stack_is_a_finding(tmp_path: Path
     assert done.returncode == 1, (done.returncode, done.stderr[-2000:])
     found = [f["found"] for f in json.loads(done.stdout)["findings"] if f["subject"] == "obskit/checkout/platform"]
     assert found == ["the loaded rules differ from the tree's (names, expressions, for:, labels or annotations)"]
+
+
+class Healthy(Quiet):
+    """Every endpoint's answer of the right shape."""
+
+    def do_GET(self) -> None:
+        body = envelope(ENDPOINTS.get(self.path.split("?", 1)[0], {}))
+        self.send_response(200)
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        self.wfile.write(body)
+
+
+RULE_FILE = "prometheus/rulefiles/checkout.rules.yaml"
+
+
+def fifo_outside(path: Path) -> None:
+    path.unlink()
+    os.mkfifo(path.parent.parent.parent.parent / "outside.fifo")
+    path.symlink_to(path.parent.parent.parent.parent / "outside.fifo")
+
+
+BROKEN_TREES: dict[str, tuple[Callable[[Path], None], str]] = {
+    "not YAML": (lambda path: path.write_text("groups: [\n"), "not a readable YAML file"),
+    "not UTF-8": (lambda path: path.write_bytes(b"\xff\xfe"), "not a readable YAML file"),
+    "groups not a list": (lambda path: path.write_text("groups: 5\n"), "not a rule file"),
+    "a group without a name": (lambda path: path.write_text("groups:\n- rules: []\n"), "not a rule file"),
+    "a symlink to a FIFO outside": (fifo_outside, "a symlink that leads outside the tree (not read)"),
+}
+
+
+@pytest.mark.timeout(60)
+@pytest.mark.parametrize("damage", sorted(BROKEN_TREES))
+def test_a_broken_rule_file_in_out_exits_2_naming_it(tmp_path: Path, damage: str) -> None:
+    tree = tmp_path / "tree"
+    write(tree, output_tree(load_plan(EXAMPLES, "prod")))
+    change, message = BROKEN_TREES[damage]
+    change(tree / RULE_FILE)
+    with serving(Healthy) as address:
+        result = check(f"http://{address}", "--out", str(tree))
+    no_traceback(result)
+    assert result.exit_code == 2, result.output
+    assert f"obskit: {tree / RULE_FILE}: {message}" in result.output

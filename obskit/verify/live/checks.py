@@ -380,12 +380,41 @@ def _rule_key(rule: dict[str, Any]) -> tuple[Any, ...]:
     return (name, _normalized(str(expr)), seconds, tuple(sorted(labels.items())), tuple(sorted(annotations.items())))
 
 
+class TreeUnreadable(Exception):
+    """A rule file of the --out tree that cannot be compared with the loaded rules."""
+
+
 def _tree_groups(tree: Path) -> dict[str, list[tuple[Any, ...]]]:
     groups = {}
     for path in sorted((tree / RULE_FILES).glob("*.rules.yaml")):
-        for group in (yaml.safe_load(path.read_text(encoding="utf-8")) or {}).get("groups", []):
-            groups[group["name"]] = [_rule_key(rule) for rule in group.get("rules", [])]
+        for group in _rule_file_groups(tree, path):
+            groups[group["name"]] = [_rule_key(rule) for rule in group.get("rules") or []]
     return groups
+
+
+def _rule_file_groups(tree: Path, path: Path) -> list[dict[str, Any]]:
+    if not path.resolve().is_relative_to(tree.resolve()):
+        raise TreeUnreadable(f"{path}: a symlink that leads outside the tree (not read)")
+    if not path.is_file():
+        raise TreeUnreadable(f"{path}: not a regular file")
+    try:
+        document = yaml.safe_load(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError, yaml.YAMLError, RecursionError):  # ValueError: not UTF-8
+        raise TreeUnreadable(f"{path}: not a readable YAML file") from None
+    groups = (document or {}).get("groups", []) if isinstance(document, dict | None) else None
+    if not isinstance(groups, list) or not all(_is_group(group) for group in groups):
+        raise TreeUnreadable(f"{path}: not a rule file (a list of groups, each a name and its rules)")
+    return groups
+
+
+def _is_group(group: Any) -> bool:
+    if not isinstance(group, dict) or not isinstance(group.get("name"), str):
+        return False
+    rules = group.get("rules") or []
+    return isinstance(rules, list) and all(
+        isinstance(rule, dict) and all(isinstance(rule.get(key) or {}, dict) for key in ("labels", "annotations"))
+        for rule in rules
+    )
 
 
 def rule_checks(api: PrometheusAPI, tree: Path) -> Iterator[Finding]:
