@@ -7,6 +7,7 @@ from __future__ import annotations
 import os
 import re
 from collections.abc import Callable
+from datetime import date
 from pathlib import Path
 
 import pytest
@@ -194,3 +195,14 @@ def test_a_file_that_does_not_parse_fails_naming_it(tmp_path: Path, pristine: di
 def test_the_pristine_tree_passes(tmp_path: Path, pristine: dict[str, str]) -> None:
     code, output = obskit_test(damaged(tmp_path, pristine, lambda tree: None))
     assert code == 0, output
+
+
+def test_object_problems_are_plain_words_not_python_reprs() -> None:
+    from obskit.verify.objects import object_problems
+
+    assert object_problems({"apiVersion": "v1", "kind": "Nope"}) == ['no model for apiVersion "v1" kind "Nope"']
+    schedule = {"apiVersion": "velero.io/v1", "kind": "Schedule", "metadata": {"name": "x"}}
+    schedule["spec"] = {"schedule": "0 * * * *", "template": {"ttl": date(2024, 1, 1)}}
+    assert object_problems(schedule) == [
+        "rejected by the Schedule model: spec.template.ttl: Input should be a valid string"
+    ]
