@@ -205,6 +205,9 @@ def test_command(env_name: str, out: Path | None) -> None:
     except (promtool.PromtoolMissing, amtool.AmtoolMissing) as err:
         click.echo(f"obskit: {err}", err=True)
         sys.exit(EXIT_FAILED)
+    except OSError as err:  # the tree changed under the checks, after they found it whole
+        click.echo(f"obskit: {err.filename or root}: {err.strerror or 'cannot be read'}", err=True)
+        sys.exit(EXIT_FAILED)
     for check in report.checks:
         click.echo(f"{'ok  ' if check.ok else 'FAIL'} {check.title}")
         if check.details:
@@ -283,14 +286,14 @@ def check_command(
     """
     from obskit.verify.live import api as live_api
     from obskit.verify.live import report
-    from obskit.verify.live.checks import all_checks
+    from obskit.verify.live.checks import TreeUnreadable, all_checks
 
     plan = _load_plan(spec_path, env_name)
     try:
         headers = live_api.auth_header(bearer_token_file, basic_auth_user, basic_auth_password_file)
         client = live_api.PrometheusAPI(url, headers, timeout, max_time)
         findings = all_checks(client, plan, out)
-    except live_api.CredentialsError as err:
+    except (live_api.CredentialsError, TreeUnreadable) as err:
         _fail([f"obskit: {err}"])
     except (live_api.PrometheusUnavailable, live_api.QueryError) as err:
         _fail([f"obskit: cannot check against Prometheus: {err}"])

@@ -216,7 +216,7 @@ EXPECTED = {
     ("search-indexer", "-", "the job has targets"): "no active target has job=search-indexer",
     ("search-indexer", "freshness", "raw queries return data"): "total_query returns no data over 5m",
     ("(prometheus)", "-", "retention covers the SLO windows"): "Prometheus keeps 15d (15d), 15d less than the 30d",
-    ("(prometheus)", "-", "external labels"): "external label cluster='prod-us-1' and the environment's",
+    ("(prometheus)", "-", "external labels"): 'external label cluster="prod-us-1" and the environment\'s',
     ("checkout", "orders-db", "DR inputs exist"): "no series obskit_restore_drill_last_success_timestamp_seconds",
     (
         "catalog-api",
@@ -339,7 +339,7 @@ def test_an_unreachable_slow_or_wrong_endpoint_exits_2_naming_the_url() -> None:
     with serving(NotTheAPI) as address:
         result = check(f"http://{address}")
         assert result.exit_code == 2
-        assert "the answer is not JSON (is this Prometheus' API?)" in result.output
+        assert "not the Prometheus API (the answer is not JSON)" in result.output
 
 
 @pytest.mark.timeout(60)

@@ -9,6 +9,7 @@ written. The strict schema check refuses fields the Kubernetes API does not defi
 from __future__ import annotations
 
 import importlib
+import json
 import re
 from collections.abc import Iterator
 from functools import cache
@@ -75,14 +76,31 @@ def _differences(written: Any, dumped: Any, path: str) -> Iterator[str]:
             if key not in dumped:
                 yield f"{where}: not part of the schema (the model dropped it)"
             elif key not in written:
-                yield f"{where}: added by the model ({dumped[key]!r})"
+                yield f"{where}: added by the model ({_shown(dumped[key])})"
             else:
                 yield from _differences(written[key], dumped[key], where)
     elif isinstance(written, list) and isinstance(dumped, list) and len(written) == len(dumped):
         for index, (left, right) in enumerate(zip(written, dumped, strict=True)):
             yield from _differences(left, right, f"{path}[{index}]")
     elif written != dumped:
-        yield f"{path}: written {written!r}, the model reads {dumped!r}"
+        yield f"{path}: written {_shown(written)}, the model reads {_shown(dumped)}"
+
+
+def _rejections(err: ValueError) -> list[tuple[str, str]]:
+    """Where and why a model refused an object, without pydantic's reprs of the input."""
+    errors = getattr(err, "errors", None)
+    if not callable(errors):
+        return [("(object)", str(err))]
+    return [
+        (".".join(str(part) for part in error.get("loc", ())) or "(object)", str(error.get("msg", "invalid")))
+        for error in errors(include_url=False, include_input=False)
+    ]
+
+
+def _shown(value: Any, limit: int = 200) -> str:
+    """A value as YAML and JSON write it (`"v1"`, `5`, `null`), not as a Python repr; bounded."""
+    text = json.dumps(value, sort_keys=True, default=str, ensure_ascii=False)
+    return text if len(text) <= limit else text[:limit] + "..."
 
 
 def object_problems(document: Any) -> list[str]:
@@ -91,14 +109,14 @@ def object_problems(document: Any) -> list[str]:
         return ["not a Kubernetes object (a mapping with apiVersion and kind)"]
     checker = KINDS.get((str(document.get("apiVersion")), str(document.get("kind"))))
     if checker is None:
-        return [f"no model for apiVersion {document.get('apiVersion')!r} kind {document.get('kind')!r}"]
+        return [f"no model for apiVersion {_shown(document.get('apiVersion'))} kind {_shown(document.get('kind'))}"]
     if checker == KUBERNETES_SCHEMA:
         return _core_problems(document)
     model = _model(checker)
     try:
         parsed = model.model_validate(document)
     except ValueError as err:  # pydantic.ValidationError
-        return [f"rejected by the {document['kind']} model: {err}"]
+        return [f"rejected by the {document['kind']} model: {where}: {what}" for where, what in _rejections(err)]
     dumped = parsed.model_dump(by_alias=True, exclude_none=True, mode="json")
     return list(_differences(document, dumped, ""))
 

@@ -19,7 +19,7 @@ except ImportError:  # pragma: no cover - PyYAML built without libyaml
     from yaml import SafeLoader as _Loader  # type: ignore[assignment]
 
 from obskit.output.writer import MANIFEST
-from obskit.verify import amtool, objects, promtool, pruning, shapes
+from obskit.verify import amtool, listing, objects, promtool, pruning, shapes
 
 RULE_FILES = shapes.RULE_FILES
 TEST_FILES = shapes.TEST_FILES
@@ -143,10 +143,29 @@ def _same_rules_check(root: Path) -> Check:
             continue
         if _same_groups_text((root / relative).read_text(encoding="utf-8"), plain.read_text(encoding="utf-8")):
             continue
-        crd_groups = _load_documents(root, relative)[0]["spec"]["groups"]
-        if crd_groups != _load_documents(root, plain.relative_to(root).as_posix())[0]["groups"]:
-            problems.append(f"{relative}: groups differ from {plain.relative_to(root)}")
+        plain_relative = plain.relative_to(root).as_posix()
+        crd_groups = _groups(root, relative, ("spec", "groups"), problems)
+        plain_groups = _groups(root, plain_relative, ("groups",), problems)
+        if crd_groups is not None and plain_groups is not None and crd_groups != plain_groups:
+            problems.append(f"{relative}: groups differ from {plain_relative}")
     return Check("PrometheusRules match the plain rule files", not problems, "\n".join(problems))
+
+
+def _groups(root: Path, relative: str, keys: tuple[str, ...], problems: list[str]) -> Any:
+    """The groups of a rule file's first document (at `keys`), or None with the problem noted."""
+    try:
+        documents = _load_documents(root, relative)
+    except (yaml.YAMLError, RecursionError) as err:
+        mark = getattr(err, "problem_mark", None)
+        problems.append(f"{relative}: not YAML" + (f" at line {mark.line + 1}" if mark is not None else ""))
+        return None
+    found: Any = documents[0] if documents else None
+    for key in keys:
+        found = found.get(key) if isinstance(found, dict) else None
+    if not isinstance(found, list):
+        problems.append(f"{relative}: no {'.'.join(keys)} list")
+        return None
+    return found
 
 
 def _routing_checks(root: Path) -> list[Check]:
@@ -349,8 +368,10 @@ def check_tree(root: Path) -> Report:
     promtool runs once per shape (obskit.verify.shapes), and the report says how many services
     each run covered."""
     report = Report()
-    if not (root / MANIFEST).is_file():
-        report.checks.append(Check(f"{root} holds an obskit tree", False, f"no {MANIFEST}: run `obskit gen` first"))
+    listed = listing.check_listing(root)
+    if listed.problems:  # the other checks would read what is missing, broken or outside the tree
+        details = "\n".join([*listed.problems, "the other checks did not run"])
+        report.checks.append(Check(f"{root} holds the files {MANIFEST} lists, each as its kind needs", False, details))
         return report
     # promtool and the Python checks run side by side: they share nothing. Spawned, not forked:
     # the command has loaded go-jsonnet, whose runtime's threads a fork does not carry.

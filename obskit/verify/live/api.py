@@ -1,12 +1,22 @@
 """A read-only client of the Prometheus HTTP API, bounded in time per request and in all.
 
 Every failure to get an answer (refused, timed out, an HTTP error, a body that is not the API's
-JSON envelope) is one exception naming the URL, so the command can say what it could not reach."""
+JSON envelope, an answer whose parts have the wrong types) is one exception naming the URL, so
+the command can say what it could not reach. Three things a hostile or broken server could
+exploit are closed here: the Authorization header is never sent to another origin after a
+redirect, a watchdog shuts the connection when the check's time is up (a socket's own timeout
+restarts with every byte, so a server dripping its answer could hold the check for ever), and
+an answer is read up to a size limit."""
 
 from __future__ import annotations
 
+import contextlib
+import http.client
 import json
 import os
+import socket
+import ssl
+import threading
 import time
 import urllib.error
 import urllib.parse
@@ -16,8 +26,13 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from obskit.units import parse_duration
+
 TOKEN_ENV = "OBSKIT_PROMETHEUS_TOKEN"
 PASSWORD_ENV = "OBSKIT_PROMETHEUS_PASSWORD"
+MAX_ANSWER_BYTES = 256 * 1024 * 1024  # far above what a fleet's series answer weighs
+NOT_THE_API = "not the Prometheus API"
+MAX_SECONDS = 1e12  # a rule's `for:` beyond this is no Prometheus' (and no float's)
 
 
 class PrometheusUnavailable(Exception):
@@ -55,6 +70,116 @@ def _secret(path: Path | None, from_env: str | None, what: str, variable: str) -
     return from_env.strip() if from_env else None
 
 
+class _Watchdog:
+    """Shuts down every socket a request opened once its time is up, wherever the request is
+    (connecting, reading headers or the body); `fired` says whether it did."""
+
+    def __init__(self, seconds: float) -> None:
+        self._sockets: list[socket.socket] = []
+        self._lock = threading.Lock()
+        self.fired = False
+        self._timer = threading.Timer(seconds, self._fire)
+        self._timer.daemon = True
+
+    def __enter__(self) -> _Watchdog:
+        self._timer.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._timer.cancel()
+
+    def watch(self, sock: socket.socket) -> None:
+        with self._lock:
+            self._sockets.append(sock)
+            if self.fired:
+                _shut(sock)
+
+    def _fire(self) -> None:
+        with self._lock:
+            self.fired = True
+            for sock in self._sockets:
+                _shut(sock)
+
+
+def _shut(sock: socket.socket) -> None:
+    with contextlib.suppress(OSError):  # already closed
+        sock.shutdown(socket.SHUT_RDWR)  # a blocked recv() in the requesting thread returns at once
+
+
+class _WatchedHTTP(http.client.HTTPConnection):
+    def __init__(self, host: str, *, watchdog: _Watchdog | None = None, **kwargs: Any) -> None:
+        super().__init__(host, **kwargs)
+        self._watchdog = watchdog
+
+    def connect(self) -> None:
+        super().connect()
+        if self._watchdog is not None:
+            self._watchdog.watch(self.sock)
+
+
+class _WatchedHTTPS(http.client.HTTPSConnection):
+    def __init__(self, host: str, *, watchdog: _Watchdog | None = None, **kwargs: Any) -> None:
+        super().__init__(host, **kwargs)
+        self._watchdog = watchdog
+
+    def connect(self) -> None:
+        super().connect()
+        if self._watchdog is not None:
+            self._watchdog.watch(self.sock)
+
+
+class _HTTPHandler(urllib.request.HTTPHandler):
+    def __init__(self, watchdog: _Watchdog) -> None:
+        super().__init__()
+        self._watchdog = watchdog
+
+    def http_open(self, req: urllib.request.Request) -> http.client.HTTPResponse:
+        return self.do_open(_WatchedHTTP, req, watchdog=self._watchdog)
+
+
+class _HTTPSHandler(urllib.request.HTTPSHandler):
+    def __init__(self, watchdog: _Watchdog) -> None:
+        self._tls = ssl.create_default_context()
+        super().__init__(context=self._tls)
+        self._watchdog = watchdog
+
+    def https_open(self, req: urllib.request.Request) -> http.client.HTTPResponse:
+        return self.do_open(_WatchedHTTPS, req, context=self._tls, watchdog=self._watchdog)
+
+
+def _origin(url: str) -> tuple[str, str, int | None]:
+    parts = urllib.parse.urlsplit(url)
+    scheme = parts.scheme.lower()
+    try:
+        port = parts.port or {"http": 80, "https": 443}.get(scheme)
+    except ValueError:
+        port = None
+    return scheme, (parts.hostname or "").lower(), port
+
+
+class _SameOriginCredentials(urllib.request.HTTPRedirectHandler):
+    """Follows a redirect (a Prometheus behind a proxy may move its API), but sends the
+    credentials only to the origin they were given for: urllib's own handler copies every
+    header, the Authorization header included, to whichever host the server names."""
+
+    def redirect_request(
+        self,
+        req: urllib.request.Request,
+        fp: Any,
+        code: int,
+        msg: str,
+        headers: Any,
+        newurl: str,
+    ) -> urllib.request.Request | None:
+        if urllib.parse.urlsplit(newurl).scheme.lower() not in ("http", "https"):
+            return None
+        new = super().redirect_request(req, fp, code, msg, headers, newurl)
+        if new is not None and _origin(newurl) != _origin(req.full_url):
+            for name in [name for name in new.headers if name.lower() == "authorization"]:
+                new.remove_header(name)
+        return new
+
+
 @dataclass
 class PrometheusAPI:
     url: str
@@ -67,52 +192,61 @@ class PrometheusAPI:
         self.url = self.url.rstrip("/")
         self._deadline = self.clock() + self.budget
 
+    def _out_of_time(self, address: str) -> PrometheusUnavailable:
+        return PrometheusUnavailable(f"{address}: the check ran out of its {self.budget:g}s in all")
+
     def get(self, path: str, **params: Any) -> Any:
         """The `data` of a successful answer of GET `path`."""
-        remaining = self._deadline - self.clock()
-        if remaining <= 0:
-            raise PrometheusUnavailable(f"{self.url}: the check ran out of its {self.budget:g}s in all")
         query = urllib.parse.urlencode(params, doseq=True)
         address = f"{self.url}{path}" + (f"?{query}" if query else "")
+        remaining = self._deadline - self.clock()
+        if remaining <= 0:
+            raise self._out_of_time(address)
         request = urllib.request.Request(address, headers={"Accept": "application/json", **self.headers})
-        try:
-            with urllib.request.urlopen(request, timeout=min(self.timeout, remaining)) as response:
-                body = response.read()
-        except urllib.error.HTTPError as err:
-            body = err.read()
-            if err.code >= 500 or err.code in (401, 403, 404):
-                raise PrometheusUnavailable(f"{address}: HTTP {err.code} {_api_error(body) or err.reason}") from None
-        except (urllib.error.URLError, OSError) as err:
-            reason = getattr(err, "reason", err)
-            raise PrometheusUnavailable(f"{address}: {reason}") from None
+        with _Watchdog(remaining) as watchdog:
+            try:
+                body = _fetch(request, min(self.timeout, remaining), watchdog)
+            except PrometheusUnavailable as err:
+                raise self._out_of_time(address) if watchdog.fired else err from None
+        if watchdog.fired:  # the body may have been cut short
+            raise self._out_of_time(address)
         return _data(address, body)
 
     def series(self, match: str, seconds: float = 3600) -> list[dict[str, str]]:
         now = time.time()
         result = self.get("/api/v1/series", **{"match[]": match, "start": f"{now - seconds:.3f}", "end": f"{now:.3f}"})
-        return _list_of_dicts(result, f"{self.url}/api/v1/series")
+        where = f"{self.url}/api/v1/series"
+        return [_texts(series, where, "a series' labels") for series in _list_of_dicts(result, where)]
 
     def query(self, expr: str) -> list[dict[str, Any]]:
         result = self.get("/api/v1/query", query=expr)
-        if not isinstance(result, dict) or "result" not in result:
-            raise PrometheusUnavailable(f"{self.url}/api/v1/query: the answer has no result")
-        return list(result["result"]) if isinstance(result["result"], list) else []
+        where = f"{self.url}/api/v1/query"
+        if not isinstance(result, dict) or not isinstance(result.get("result"), list):
+            raise _not_api(where, "the answer has no result list")
+        return list(result["result"])
 
     def all_metadata(self) -> dict[str, list[dict[str, str]]]:
         """Every metric's metadata, by metric family name."""
         result = self.get("/api/v1/metadata")
+        where = f"{self.url}/api/v1/metadata"
         if not isinstance(result, dict):
-            raise PrometheusUnavailable(f"{self.url}/api/v1/metadata: the answer is not an object")
+            raise _not_api(where, "the answer is not an object")
         return {
-            name: [e for e in entries if isinstance(e, dict)]
+            str(name): [_texts(entry, where, "a metric's metadata") for entry in _list_of_dicts(entries, where)]
             for name, entries in result.items()
-            if isinstance(entries, list)
         }
 
     def targets(self) -> list[dict[str, Any]]:
         result = self.get("/api/v1/targets", state="active")
-        targets = result.get("activeTargets") if isinstance(result, dict) else None
-        return _list_of_dicts(targets, f"{self.url}/api/v1/targets")
+        where = f"{self.url}/api/v1/targets"
+        targets = _list_of_dicts(result.get("activeTargets") if isinstance(result, dict) else None, where)
+        for target in targets:
+            if "labels" in target:
+                _texts(target["labels"], where, "a target's labels")
+            interval = target.get("scrapeInterval", "")
+            if not isinstance(interval, str) or (interval and not _is_duration(interval)):
+                raise _not_api(where, "a target's scrape interval is not a duration")
+        return targets
 
     def runtime_info(self) -> dict[str, Any]:
         result = self.get("/api/v1/status/runtimeinfo")
@@ -120,36 +254,122 @@ class PrometheusAPI:
 
     def flags(self) -> dict[str, str]:
         result = self.get("/api/v1/status/flags")
-        return result if isinstance(result, dict) else {}
+        return _texts(result, f"{self.url}/api/v1/status/flags", "the flags") if isinstance(result, dict) else {}
 
     def config(self) -> str:
         result = self.get("/api/v1/status/config")
-        return str(result.get("yaml", "")) if isinstance(result, dict) else ""
+        text = result.get("yaml", "") if isinstance(result, dict) else ""
+        if not isinstance(text, str):
+            raise _not_api(f"{self.url}/api/v1/status/config", "the configuration is not text")
+        return text
 
     def rule_groups(self) -> list[dict[str, Any]]:
         result = self.get("/api/v1/rules")
-        groups = result.get("groups") if isinstance(result, dict) else None
-        return _list_of_dicts(groups, f"{self.url}/api/v1/rules")
+        where = f"{self.url}/api/v1/rules"
+        groups = _list_of_dicts(result.get("groups") if isinstance(result, dict) else None, where)
+        for group in groups:
+            if not isinstance(group.get("name"), str):
+                raise _not_api(where, "a rule group has no name")
+            for rule in _list_of_dicts(group.get("rules", []), where):
+                _check_rule(rule, where)
+        return groups
+
+
+def _fetch(request: urllib.request.Request, timeout: float, watchdog: _Watchdog) -> bytes:
+    """The body of the answer (of an HTTP error too: Prometheus explains a refused query in it)."""
+    address = request.full_url
+    opener = urllib.request.build_opener(_SameOriginCredentials, _HTTPHandler(watchdog), _HTTPSHandler(watchdog))
+    try:
+        with opener.open(request, timeout=timeout) as response:
+            return _bounded_read(response, address)
+    except urllib.error.HTTPError as err:
+        return _error_body(err, address)
+    except (urllib.error.URLError, OSError) as err:
+        cause = err.reason if isinstance(err, urllib.error.URLError) else err
+        raise PrometheusUnavailable(f"{address}: {_plain(cause)}") from None
+    except (http.client.HTTPException, ValueError):
+        raise _not_api(address, "the answer is not a complete HTTP response") from None
+
+
+def _error_body(err: urllib.error.HTTPError, address: str) -> bytes:
+    """The body of a 4xx answer that may explain a refused query; other errors are an outage."""
+    try:
+        body = _bounded_read(err.fp, address) if err.fp is not None else b""
+    except (http.client.HTTPException, OSError, ValueError):
+        body = b""
+    if err.code >= 500 or err.code in (401, 403, 404):
+        reason = _api_error(body) or _plain(err.reason)
+        raise PrometheusUnavailable(f"{address}: HTTP {err.code} {reason}")
+    if err.code < 400:
+        raise PrometheusUnavailable(f"{address}: HTTP {err.code}, a redirect obskit does not follow")
+    return body
+
+
+def _bounded_read(response: Any, address: str) -> bytes:
+    body = bytes(response.read(MAX_ANSWER_BYTES + 1))
+    if len(body) > MAX_ANSWER_BYTES:
+        raise _not_api(address, f"the answer is larger than {MAX_ANSWER_BYTES // 2**20} MiB")
+    if getattr(response, "length", None):  # read(n) returns short, without a word, when the server hangs up
+        raise _not_api(address, "the answer broke off before the length it announced")
+    return body
+
+
+def _plain(text: object, limit: int = 200) -> str:
+    """Text from the server as plain words: no control characters (terminal escapes), bounded."""
+    cleaned = "".join(char if char.isprintable() else " " for char in str(text))
+    return cleaned if len(cleaned) <= limit else cleaned[:limit] + "..."
+
+
+def _not_api(where: str, what: str) -> PrometheusUnavailable:
+    return PrometheusUnavailable(f"{where}: {NOT_THE_API} ({what})")
 
 
 def _api_error(body: bytes) -> str | None:
     try:
         answer = json.loads(body)
-    except ValueError:
+    except (ValueError, RecursionError):
         return None
-    return str(answer.get("error")) if isinstance(answer, dict) and answer.get("error") else None
+    error = answer.get("error") if isinstance(answer, dict) else None
+    return _plain(error) if isinstance(error, str) and error else None
 
 
 def _data(address: str, body: bytes) -> Any:
     try:
         answer = json.loads(body)
-    except ValueError:
-        raise PrometheusUnavailable(f"{address}: the answer is not JSON (is this Prometheus' API?)") from None
+    except (ValueError, RecursionError):  # RecursionError: nested deeper than the parser's stack
+        raise _not_api(address, "the answer is not JSON") from None
     if not isinstance(answer, dict) or "status" not in answer:
-        raise PrometheusUnavailable(f"{address}: the answer is not the Prometheus API's (no status)")
+        raise _not_api(address, "the answer has no status")
     if answer["status"] != "success":
-        raise QueryError(str(answer.get("error", "request failed")))
+        error = answer.get("error")
+        raise QueryError(_plain(error) if isinstance(error, str) and error else "request failed")
     return answer.get("data")
+
+
+def _texts(value: Any, where: str, what: str) -> dict[str, str]:
+    if not isinstance(value, dict) or not all(isinstance(v, str) for v in value.values()):
+        raise _not_api(where, f"{what} are not text")
+    return {str(k): v for k, v in value.items()}
+
+
+def _is_duration(text: str) -> bool:
+    try:
+        parse_duration(text)
+    except ValueError:
+        return False
+    return True
+
+
+def _check_rule(rule: dict[str, Any], where: str) -> None:
+    for key in ("name", "query", "health", "lastError", "type"):
+        if key in rule and not isinstance(rule[key], str):
+            raise _not_api(where, f"a rule's {key} is not text")
+    for key in ("labels", "annotations"):
+        if rule.get(key) is not None:
+            _texts(rule[key], where, f"a rule's {key}")
+    duration = rule.get("duration", 0)
+    if isinstance(duration, bool) or not isinstance(duration, int | float) or not 0 <= duration < MAX_SECONDS:
+        raise _not_api(where, "a rule's duration is not a number")
 
 
 class QueryError(Exception):
@@ -158,5 +378,5 @@ class QueryError(Exception):
 
 def _list_of_dicts(value: Any, where: str) -> list[dict[str, Any]]:
     if not isinstance(value, list) or not all(isinstance(item, dict) for item in value):
-        raise PrometheusUnavailable(f"{where}: the answer is not a list of objects")
+        raise _not_api(where, "the answer is not a list of objects")
     return value

@@ -103,6 +103,21 @@ def _counter(lookup: Lookup, service: str, slo: str, metric: str) -> Iterator[Fi
         )
 
 
+def _stray_errors(errors: list[dict[str, str]], total: list[dict[str, str]], same_metric: bool) -> list[dict[str, str]]:
+    """The error series the total does not count. Of one metric, an error series must be one of
+    the total's; of two metrics (`jobs_failed_total` / `jobs_total`) the names always differ, and
+    an error series is stray only when every total series contradicts it on a label both carry."""
+    known = {_labels(s) for s in total}
+    stray = [s for s in errors if _labels(s) not in known]
+    if same_metric:
+        return stray
+    return [e for e in stray if not any(_agree(e, t) for t in total)]
+
+
+def _agree(left: dict[str, str], right: dict[str, str]) -> bool:
+    return all(left[name] == right[name] for name in left.keys() & right.keys() if name != "__name__")
+
+
 def ratio_checks(lookup: Lookup, service: str, slo: str, sli: RatioSLI) -> Iterator[Finding]:
     total, errors = lookup.matching(sli.total), lookup.matching(sli.errors)
     if not total:
@@ -114,9 +129,8 @@ def ratio_checks(lookup: Lookup, service: str, slo: str, sli: RatioSLI) -> Itera
             yield finding
     for metric in sorted({sli.total.metric, sli.errors.metric}):
         yield from _counter(lookup, service, slo, metric)
-    known = {(s.get("__name__", ""), _labels(s)) for s in total}
-    stray = [s for s in errors if (s.get("__name__", ""), _labels(s)) not in known]
-    if stray and known:
+    stray = _stray_errors(errors, total, same_metric=sli.errors.metric == sli.total.metric)
+    if stray and total:
         yield Finding(
             service,
             slo,
@@ -267,19 +281,28 @@ def retention_checks(api: PrometheusAPI, plan: Plan) -> Iterator[Finding]:
         )
 
 
-def external_label_checks(api: PrometheusAPI, plan: Plan) -> Iterator[Finding]:
+def _external_labels(config_text: str) -> dict[str, str]:
+    """The external labels of Prometheus' configuration ({} when it states none that can be read)."""
     try:
-        config = yaml.safe_load(api.config()) or {}
-    except yaml.YAMLError:
-        config = {}
-    external = (config.get("global") or {}).get("external_labels") or {}
+        config = yaml.safe_load(config_text)
+    except (yaml.YAMLError, RecursionError):
+        return {}
+    settings = config.get("global") if isinstance(config, dict) else None
+    external = settings.get("external_labels") if isinstance(settings, dict) else None
+    if not isinstance(external, dict):
+        return {}
+    return {str(k): str(v) for k, v in external.items() if isinstance(v, str | int | float | bool)}
+
+
+def external_label_checks(api: PrometheusAPI, plan: Plan) -> Iterator[Finding]:
+    external = _external_labels(api.config())
     for name, value in plan.labels:
-        if name in external and str(external[name]) != value:
+        if name in external and external[name] != value:
             yield Finding(
                 PROMETHEUS,
                 "-",
                 "external labels",
-                f"external label {name}={external[name]!r} and the environment's {name}={value!r} differ: "
+                f'external label {name}="{external[name]}" and the environment\'s {name}="{value}" differ: '
                 "remote write and federation see two values",
                 f"make them equal, or drop {name} from one of them",
             )
@@ -317,10 +340,26 @@ _MATCHERS = re.compile(r'\{((?:[^{}"]|"(?:[^"\\]|\\.)*")*)\}')
 _MATCHER = re.compile(r'[a-zA-Z_][a-zA-Z0-9_]*\s*(?:=~|!~|!=|=)\s*"(?:[^"\\]|\\.)*"')
 
 
+MAX_NESTING = 200  # the parser's stack overflows (the process dies) on a few thousand nested brackets
+
+
+def _nesting(expr: str) -> int:
+    depth = deepest = 0
+    for char in expr:
+        if char in "([{":
+            depth += 1
+            deepest = max(deepest, depth)
+        elif char in ")]}":
+            depth -= 1
+    return deepest
+
+
 def _normalized(expr: str) -> str:
     """One spelling of an expression: as the parser prints it, with each selector's matchers in
     order (Prometheus' API prints them sorted, the rule files as written)."""
     try:
+        if _nesting(expr) > MAX_NESTING:
+            raise ValueError("nested too deep to parse")
         printed = str(promql_parser.parse(expr))
     except ValueError:
         printed = " ".join(expr.split())
@@ -332,18 +371,50 @@ def _rule_key(rule: dict[str, Any]) -> tuple[Any, ...]:
     name = rule.get("alert") or rule.get("record") or rule.get("name")
     expr = rule.get("expr") or rule.get("query") or ""
     for_ = rule.get("for") if "for" in rule else rule.get("duration", 0)
-    seconds = parse_duration(for_).ms / 1000 if isinstance(for_, str) else float(for_ or 0)
+    try:
+        seconds = parse_duration(for_).ms / 1000 if isinstance(for_, str) else float(for_ or 0)
+    except (ValueError, TypeError, OverflowError):
+        seconds = -1.0  # no duration: unlike every rule obskit writes
     labels = {k: str(v) for k, v in (rule.get("labels") or {}).items()}
     annotations = {k: str(v) for k, v in (rule.get("annotations") or {}).items()}
     return (name, _normalized(str(expr)), seconds, tuple(sorted(labels.items())), tuple(sorted(annotations.items())))
 
 
+class TreeUnreadable(Exception):
+    """A rule file of the --out tree that cannot be compared with the loaded rules."""
+
+
 def _tree_groups(tree: Path) -> dict[str, list[tuple[Any, ...]]]:
     groups = {}
     for path in sorted((tree / RULE_FILES).glob("*.rules.yaml")):
-        for group in (yaml.safe_load(path.read_text(encoding="utf-8")) or {}).get("groups", []):
-            groups[group["name"]] = [_rule_key(rule) for rule in group.get("rules", [])]
+        for group in _rule_file_groups(tree, path):
+            groups[group["name"]] = [_rule_key(rule) for rule in group.get("rules") or []]
     return groups
+
+
+def _rule_file_groups(tree: Path, path: Path) -> list[dict[str, Any]]:
+    if not path.resolve().is_relative_to(tree.resolve()):
+        raise TreeUnreadable(f"{path}: a symlink that leads outside the tree (not read)")
+    if not path.is_file():
+        raise TreeUnreadable(f"{path}: not a regular file")
+    try:
+        document = yaml.safe_load(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError, yaml.YAMLError, RecursionError):  # ValueError: not UTF-8
+        raise TreeUnreadable(f"{path}: not a readable YAML file") from None
+    groups = (document or {}).get("groups", []) if isinstance(document, dict | None) else None
+    if not isinstance(groups, list) or not all(_is_group(group) for group in groups):
+        raise TreeUnreadable(f"{path}: not a rule file (a list of groups, each a name and its rules)")
+    return groups
+
+
+def _is_group(group: Any) -> bool:
+    if not isinstance(group, dict) or not isinstance(group.get("name"), str):
+        return False
+    rules = group.get("rules") or []
+    return isinstance(rules, list) and all(
+        isinstance(rule, dict) and all(isinstance(rule.get(key) or {}, dict) for key in ("labels", "annotations"))
+        for rule in rules
+    )
 
 
 def rule_checks(api: PrometheusAPI, tree: Path) -> Iterator[Finding]:

@@ -1,0 +1,265 @@
+"""`obskit test`'s first check: the tree holds every file its manifest lists, each a readable text
+file inside the tree that holds what its kind needs, before any other check reads one.
+
+A file the manifest lists outside the tree (an absolute path, `..`, or through a symlink that
+leaves it) is named and never opened. What a kind needs is checked on the text (a line such as
+`kind: CronJob`) or by parsing the small files that point at others (the kustomization, the
+routing tests, a unit test's `rule_files`): parsing every file would cost more than the checks
+that follow, which parse what they read and report what does not parse."""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import stat
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from fnmatch import fnmatchcase
+from pathlib import Path, PurePosixPath
+from typing import Any
+
+import yaml
+
+try:
+    from yaml import CSafeLoader as _Loader
+except ImportError:  # pragma: no cover - PyYAML built without libyaml
+    from yaml import SafeLoader as _Loader  # type: ignore[assignment]
+
+from obskit.output.writer import MANIFEST
+
+MAX_FILE_BYTES = 256 * 1024 * 1024
+KUSTOMIZATION = "kustomization.yaml"
+ROUTE_TESTS = "alertmanager/routes.test.yaml"
+ALERTMANAGER_CONFIG = "alertmanager/alertmanager.yaml"
+# Folders whose files the later checks find by globbing: each such file is read, listed or not.
+GLOBBED = (
+    ("prometheus/rulefiles", "*.rules.yaml"),
+    ("prometheus/tests", "*.test.yaml"),
+    ("prometheus/rules", "*.yaml"),
+)
+
+# The kinds kustomize applies: each such file must be among the kustomization's resources.
+RESOURCES = (
+    "prometheus/rules/*.yaml",
+    "prometheus/servicemonitors/*.yaml",
+    "backup/*/*.yaml",
+    "grafana/configmaps/*.yaml",
+    "alertmanager/alertmanagerconfig.yaml",
+)
+# What each kind of file must hold: lines that start with these words (as obskit writes them), by path pattern.
+NEEDS: tuple[tuple[str, tuple[str, ...], str], ...] = (
+    ("prometheus/rulefiles/*.rules.yaml", ("groups:",), "a rule file"),
+    ("prometheus/tests/*.test.yaml", ("rule_files:", "tests:"), "a promtool unit test"),
+    ("prometheus/rules/*.yaml", ("kind: PrometheusRule",), "a PrometheusRule"),
+    ("prometheus/servicemonitors/*.yaml", ("kind: ServiceMonitor",), "a ServiceMonitor"),
+    ("backup/velero/*.yaml", ("kind: Schedule",), "Velero Schedules"),
+    ("backup/walg/*.yaml", ("kind: CronJob", "kind: ConfigMap"), "the WAL-G CronJobs and their ConfigMaps"),
+    ("grafana/configmaps/*.yaml", ("kind: ConfigMap",), "a dashboard ConfigMap"),
+    ("alertmanager/alertmanagerconfig.yaml", ("kind: AlertmanagerConfig",), "an AlertmanagerConfig"),
+    ("patches/*/*.yaml", ("spec:",), "a patch"),
+)
+
+
+@dataclass
+class Listing:
+    """The files the manifest lists (relative to the tree), and what is wrong with the tree."""
+
+    files: list[str] = field(default_factory=list)
+    problems: list[str] = field(default_factory=list)
+
+
+class _Refused(Exception):
+    """A path that is not read: its message says why."""
+
+
+def check_listing(root: Path) -> Listing:
+    listing = Listing()
+    try:
+        listing.files = _manifest_lines(root)
+    except _Refused as err:
+        listing.problems.append(str(err))
+        return listing
+    listed = set(listing.files)
+    texts: dict[str, str] = {}
+    for relative in sorted(listed | set(_globbed(root))):
+        try:
+            texts[relative] = _text(root, relative)
+        except _Refused as err:
+            listing.problems.append(str(err) if relative in listed else f"{err} (not in the manifest)")
+    for relative, text in texts.items():
+        if relative in listed:
+            listing.problems += _kind_problems(root, relative, text, texts, listed)
+    return listing
+
+
+def _manifest_lines(root: Path) -> list[str]:
+    text = _text(root, MANIFEST)
+    lines = [line for line in text.splitlines() if line and not line.startswith("#")]
+    if not lines:
+        raise _Refused(f"{MANIFEST}: lists no file")
+    return lines
+
+
+def _globbed(root: Path) -> Iterable[str]:
+    for folder, pattern in GLOBBED:
+        if (root / folder).is_dir():  # through a symlink too: _inside refuses what leaves the tree
+            for path in (root / folder).glob(pattern):
+                yield path.relative_to(root).as_posix()
+
+
+def _inside(root: Path, relative: str) -> Path:
+    """The path of a file of the tree, refused when it would lead outside the tree."""
+    parts = PurePosixPath(relative).parts
+    if relative.startswith("/") or "\\" in relative or ".." in parts or not parts or "." in relative.split("/"):
+        raise _Refused(f"{relative}: points outside the tree (not read)")
+    path = root.joinpath(*parts)
+    if not os.path.realpath(path).startswith(os.path.realpath(root) + os.sep):
+        raise _Refused(f"{relative}: a symlink that leads outside the tree (not read)")
+    return path
+
+
+def _text(root: Path, relative: str) -> str:
+    path = _inside(root, relative)
+    try:
+        mode = path.stat().st_mode
+    except FileNotFoundError:
+        raise _Refused(
+            f"{relative}: listed in {MANIFEST} but missing" if relative != MANIFEST else _no_manifest()
+        ) from None
+    except OSError as err:
+        raise _Refused(f"{relative}: cannot be read ({err.strerror})") from None
+    if stat.S_ISDIR(mode):
+        raise _Refused(f"{relative}: a directory where a file should be")
+    if not stat.S_ISREG(mode):
+        raise _Refused(f"{relative}: not a regular file")
+    if os.path.getsize(path) > MAX_FILE_BYTES:
+        raise _Refused(f"{relative}: larger than {MAX_FILE_BYTES // 2**20} MiB")
+    try:
+        data = path.read_bytes()
+    except OSError as err:
+        raise _Refused(f"{relative}: cannot be read ({err.strerror})") from None
+    if b"\0" in data:
+        raise _Refused(f"{relative}: a binary file, not text")
+    try:
+        return data.decode("utf-8")
+    except UnicodeDecodeError as err:
+        raise _Refused(f"{relative}: not UTF-8 text (byte {err.start})") from None
+
+
+def _no_manifest() -> str:
+    return f"no {MANIFEST}: run `obskit gen` first"
+
+
+def _kind_problems(root: Path, relative: str, text: str, texts: dict[str, str], listed: set[str]) -> list[str]:
+    for pattern, lines, what in NEEDS:
+        if fnmatchcase(relative, pattern):
+            missing = [line for line in lines if not re.search(f"^{re.escape(line)}(?:[ \\t].*)?$", text, re.MULTILINE)]
+            if missing:
+                return [f"{relative}: not {what} (no line `{missing[0]}`)"]
+    if relative == KUSTOMIZATION:
+        return _kustomization_problems(text, listed)
+    if relative == ROUTE_TESTS:
+        return _route_test_problems(root, text, texts)
+    if relative == ALERTMANAGER_CONFIG:
+        return _mapping_problems(relative, text, ("route", "receivers"))
+    if fnmatchcase(relative, "prometheus/tests/*.test.yaml"):
+        return _unit_test_problems(root, relative, text, texts)
+    if relative.endswith(".json"):
+        return _json_problems(relative, text)
+    return []
+
+
+def _load(relative: str, text: str) -> Any:
+    try:
+        return yaml.load(text, Loader=_Loader)
+    except yaml.YAMLError as err:
+        mark = getattr(err, "problem_mark", None)
+        where = f" at line {mark.line + 1}" if mark is not None else ""
+        raise _Refused(f"{relative}: not YAML{where}") from None
+    except RecursionError:
+        raise _Refused(f"{relative}: nested too deep to read") from None
+
+
+def _mapping(relative: str, text: str, keys: tuple[str, ...]) -> dict[str, Any]:
+    document = _load(relative, text)
+    if not isinstance(document, dict):
+        raise _Refused(f"{relative}: not a mapping")
+    missing = [key for key in keys if key not in document]
+    if missing:
+        raise _Refused(f"{relative}: has no `{missing[0]}`")
+    return document
+
+
+def _mapping_problems(relative: str, text: str, keys: tuple[str, ...]) -> list[str]:
+    try:
+        _mapping(relative, text, keys)
+    except _Refused as err:
+        return [str(err)]
+    return []
+
+
+def _kustomization_problems(text: str, listed: set[str]) -> list[str]:
+    try:
+        resources = _mapping(KUSTOMIZATION, text, ("resources",))["resources"]
+    except _Refused as err:
+        return [str(err)]
+    if not isinstance(resources, list) or not all(isinstance(item, str) for item in resources):
+        return [f"{KUSTOMIZATION}: resources is not a list of file names"]
+    problems = [
+        f"{KUSTOMIZATION}: resource {item} is not a file {MANIFEST} lists" for item in resources if item not in listed
+    ]
+    problems += [
+        f"{relative}: not among {KUSTOMIZATION}'s resources (kustomize would not apply it)"
+        for relative in sorted(listed - set(resources))
+        if any(fnmatchcase(relative, pattern) for pattern in RESOURCES)
+    ]
+    return problems
+
+
+def _relative_to_tree(root: Path, relative: str, reference: str) -> str:
+    """A file named in `relative` (relative to its folder) as a path of the tree."""
+    joined = os.path.normpath(os.path.join(os.path.dirname(relative), reference))
+    if os.path.isabs(reference) or joined.startswith(".."):
+        raise _Refused(f"{relative}: names {reference}, outside the tree (not read)")
+    return PurePosixPath(joined).as_posix()
+
+
+def _route_test_problems(root: Path, text: str, texts: dict[str, str]) -> list[str]:
+    try:
+        tests = _mapping(ROUTE_TESTS, text, ("config", "cases"))
+        if not isinstance(tests["config"], str):
+            raise _Refused(f"{ROUTE_TESTS}: config is not a file name")
+        config = _relative_to_tree(root, ROUTE_TESTS, tests["config"])
+    except _Refused as err:
+        return [str(err)]
+    problems = [] if config in texts else [f"{ROUTE_TESTS}: its config {tests['config']} is not a file of the tree"]
+    cases = tests["cases"]
+    if not isinstance(cases, list) or not all(
+        isinstance(case, dict) and isinstance(case.get("labels"), dict) and isinstance(case.get("receiver"), str)
+        for case in cases
+    ):
+        problems.append(f"{ROUTE_TESTS}: cases are not a list of labels and a receiver")
+    return problems
+
+
+def _unit_test_problems(root: Path, relative: str, text: str, texts: dict[str, str]) -> list[str]:
+    """The test's head (everything before `tests:`) names its rule files: each must be the tree's."""
+    tests = re.search(r"^tests:", text, re.MULTILINE)
+    head = text[: tests.start()] if tests else text
+    try:
+        rule_files = _mapping(relative, head, ("rule_files",))["rule_files"]
+        if not isinstance(rule_files, list) or not all(isinstance(item, str) for item in rule_files):
+            raise _Refused(f"{relative}: rule_files is not a list of file names")
+        named = [(item, _relative_to_tree(root, relative, item)) for item in rule_files]
+    except _Refused as err:
+        return [str(err)]
+    return [f"{relative}: its rule file {item} is not a file of the tree" for item, path in named if path not in texts]
+
+
+def _json_problems(relative: str, text: str) -> list[str]:
+    try:
+        document = json.loads(text)
+    except (ValueError, RecursionError):
+        return [f"{relative}: not JSON"]
+    return [] if isinstance(document, dict) else [f"{relative}: not a JSON object"]
