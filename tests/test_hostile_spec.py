@@ -427,3 +427,36 @@ def test_control_characters_never_reach_the_terminal(tmp_path: Path) -> None:
     assert all(line.startswith(("  /", '  "/')) and (":14: " in line or ":3: " in line) for line in lines[1:])
     assert lines[1].endswith(': "x\\u001b[31m\\nobskit: forged": unknown field "x\\u001b[31m\\nobskit: forged"')
     assert lines[2].startswith(f'  "{folder}/evil\\u001b[2J\\nname.yaml":3: services."bad\\tname": "bad\\tname" is not')
+
+
+PARSER_KILLERS = {
+    "nested brackets": "(" * 20000 + "up" + ")" * 20000,
+    "a long operator chain": "up + " * 60000 + "up",
+    "a long unary chain": "-" * 200000 + "up",
+}
+
+
+@pytest.mark.parametrize("what", sorted(PARSER_KILLERS))
+def test_promql_the_parser_cannot_survive_is_refused_before_it_is_parsed(tmp_path: Path, what: str) -> None:
+    """promql-parser overflows its stack (the process dies with SIGSEGV, no traceback to catch) or
+    takes minutes on such text; the spec is refused at its line instead. Run as a process of its
+    own, as a crash would take pytest down with it."""
+    import subprocess
+    import sys
+
+    query = PARSER_KILLERS[what]
+    spec = spec_file(
+        tmp_path,
+        MINIMAL
+        + "    slos:\n      availability:\n"
+        + f"        error_query: 'sum(rate(({query})[{{{{window}}}}]))'\n"
+        + "        total_query: 'sum(rate(up[{{window}}]))'\n",
+    )
+    obskit_command = str(Path(sys.executable).with_name("obskit"))
+    result = subprocess.run(
+        [obskit_command, "validate", "--spec", str(spec)], capture_output=True, text=True, timeout=60, check=False
+    )
+    assert result.returncode == 2, (result.returncode, result.stderr[-500:])
+    assert "Traceback" not in result.stderr
+    assert "obskit.yaml:16: services.checkout.slos.availability.error_query" in result.stderr
+    assert "at most" in result.stderr

@@ -13,11 +13,9 @@ from importlib import resources
 from pathlib import Path
 from typing import Any
 
-import promql_parser
-
 from obskit.output import escape
 from obskit.shown import shown
-from obskit.spec import schema
+from obskit.spec import promql, schema
 from obskit.spec.problems import Problem, SpecInvalid
 from obskit.spec.yaml_lines import Located, load_yaml_file
 from obskit.units import DURATION_PATTERN
@@ -125,7 +123,7 @@ def _template_problems(alert: dict[str, Any]) -> list[tuple[tuple[str, ...], str
     expr = alert.get("expr")
     if isinstance(expr, str) and not found:
         try:
-            promql_parser.parse(fill(expr, _SAMPLE_PARAMS))
+            promql.parse(fill(expr, _SAMPLE_PARAMS))
         except ValueError as err:
             found.append((("expr",), f"not valid PromQL: {err}"))
     return found

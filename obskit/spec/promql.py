@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from functools import cache
+from typing import Any
 
 import promql_parser
 
@@ -11,6 +13,14 @@ from obskit.output import escape
 from obskit.shown import shown
 
 WINDOW_PLACEHOLDER = "{{window}}"
+# promql-parser's Rust parser recurses per bracket and per operator: some 10,000 of either
+# overflow its stack and kill the process (no exception), and a few thousand take seconds.
+# Expressions written by hand stay far below these bounds.
+MAX_NESTING = 64
+MAX_OPERATORS = 256
+MAX_LENGTH = 16384
+_STRINGS = re.compile(r"\"(?:[^\"\\]|\\.)*\"|'(?:[^'\\]|\\.)*'|`[^`]*`")
+_OPERATORS_IN_TEXT = re.compile(r"[-+*/%^]|[=!<>]=|[<>]|\b(?:and|or|unless|atan2)\b", re.IGNORECASE)
 HISTOGRAM_SUFFIXES = ("_bucket", "_count", "_sum")
 
 
@@ -37,6 +47,27 @@ _OPERATORS = (
 )
 
 
+def parse(text: str) -> Any:
+    """The expression parsed by promql-parser, once it is known to be small enough for the parser
+    to survive; raises ValueError saying what is wrong."""
+    if len(text) > MAX_LENGTH:
+        raise ValueError(f"{len(text)} characters long; a PromQL expression here may have at most {MAX_LENGTH}")
+    bare = _STRINGS.sub('""', text)
+    depth = deepest = 0
+    for char in bare:
+        if char in "([{":
+            depth += 1
+            deepest = max(deepest, depth)
+        elif char in ")]}":
+            depth -= 1
+    if deepest > MAX_NESTING:
+        raise ValueError(f"brackets nested {deepest} deep; at most {MAX_NESTING} are supported")
+    operators = len(_OPERATORS_IN_TEXT.findall(bare))
+    if operators > MAX_OPERATORS:
+        raise ValueError(f"{operators} operators; an expression here may have at most {MAX_OPERATORS}")
+    return promql_parser.parse(text)
+
+
 def _operator(op: promql_parser.MatchOp) -> str:
     return next(text for known, text in _OPERATORS if known == op)
 
@@ -51,7 +82,7 @@ def parse_selector(text: str) -> Selector:
 @cache  # the schema, the cross-field checks and the typed model each read every selector
 def _parsed_selector(text: str) -> Selector:
     try:
-        expr = promql_parser.parse(text)
+        expr = parse(text)
     except ValueError as err:
         raise ValueError(f"{shown(text)} is not valid PromQL: {err}") from None
     if not isinstance(expr, promql_parser.VectorSelector):
@@ -94,6 +125,6 @@ def check_window_query(text: str) -> None:
     if WINDOW_PLACEHOLDER not in text:
         raise ValueError(f"{shown(text)} must contain the placeholder {WINDOW_PLACEHOLDER} where the range goes")
     try:
-        promql_parser.parse(text.replace(WINDOW_PLACEHOLDER, "5m"))
+        parse(text.replace(WINDOW_PLACEHOLDER, "5m"))
     except ValueError as err:
         raise ValueError(f"{shown(text)} is not valid PromQL with {WINDOW_PLACEHOLDER}=5m: {err}") from None

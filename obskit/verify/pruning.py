@@ -54,6 +54,7 @@ try:
 except ImportError:  # pragma: no cover - PyYAML built without libyaml
     from yaml import SafeLoader as _Loader  # type: ignore[assignment]
 
+from obskit.spec import promql
 from obskit.verify.shapes import promql_nodes
 
 EVERY_NAME = "*"  # what a selector without a metric name reads
@@ -183,7 +184,7 @@ def alone(node: Any) -> Alone:
 
 def _parsed(expr: str) -> Any:
     try:
-        return promql_parser.parse(expr)
+        return promql.parse(expr)
     except ValueError:
         raise _Unexpected(f"not PromQL: {expr!r}") from None
 
@@ -265,7 +266,7 @@ def _droppable(groups: list[_Group]) -> list[bool]:
 def _input_names(test: dict[str, Any]) -> set[str]:
     found = set()
     for series in test.get("input_series") or []:
-        selector = promql_parser.parse(str(series["series"]))
+        selector = promql.parse(str(series["series"]))
         if not isinstance(selector, promql_parser.VectorSelector):
             raise _Unexpected("an input series that is not a selector")
         found.add(_selected_name(selector))

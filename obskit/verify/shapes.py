@@ -42,6 +42,7 @@ import promql_parser
 import yaml
 
 from obskit.output.renaming import CRON, NAME, renamable
+from obskit.spec import promql
 
 try:
     from yaml import CSafeLoader as _Loader
@@ -169,7 +170,7 @@ class _Audit:
     def promql(self, text: Any, where: str) -> None:
         text = str(text)
         try:
-            expr = promql_parser.parse(text)
+            expr = promql.parse(text)
         except ValueError as err:
             raise _Unsound(f"{where}: {err}") from None
         equal_values: list[str] = []

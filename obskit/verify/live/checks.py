@@ -13,11 +13,11 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-import promql_parser
 import yaml
 
 from obskit.plan import conventions as names
 from obskit.plan.types import Plan, ServicePlan, SLOPlan
+from obskit.spec import promql
 from obskit.spec.model import LatencySLI, RatioSLI, RawSLI
 from obskit.spec.promql import WINDOW_PLACEHOLDER, Selector
 from obskit.units import Duration, parse_duration
@@ -340,27 +340,11 @@ _MATCHERS = re.compile(r'\{((?:[^{}"]|"(?:[^"\\]|\\.)*")*)\}')
 _MATCHER = re.compile(r'[a-zA-Z_][a-zA-Z0-9_]*\s*(?:=~|!~|!=|=)\s*"(?:[^"\\]|\\.)*"')
 
 
-MAX_NESTING = 200  # the parser's stack overflows (the process dies) on a few thousand nested brackets
-
-
-def _nesting(expr: str) -> int:
-    depth = deepest = 0
-    for char in expr:
-        if char in "([{":
-            depth += 1
-            deepest = max(deepest, depth)
-        elif char in ")]}":
-            depth -= 1
-    return deepest
-
-
 def _normalized(expr: str) -> str:
     """One spelling of an expression: as the parser prints it, with each selector's matchers in
     order (Prometheus' API prints them sorted, the rule files as written)."""
     try:
-        if _nesting(expr) > MAX_NESTING:
-            raise ValueError("nested too deep to parse")
-        printed = str(promql_parser.parse(expr))
+        printed = str(promql.parse(expr))
     except ValueError:
         printed = " ".join(expr.split())
     return _MATCHERS.sub(lambda m: "{" + ",".join(sorted(_MATCHER.findall(m.group(1)))) + "}", printed)
