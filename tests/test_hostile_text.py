@@ -89,6 +89,7 @@ def test_the_job_is_a_relabeling_replacement_with_its_dollars_doubled(write_spec
         ("env", "labels.env", "'{{ $labels.x }}'", "contains '{{', which Prometheus and Alertmanager expand"),
         ("env", "labels.env", '"prod\\u0000"', "must be printable text on one line"),
         ("env", "labels.env", "'$__interval'", "which Grafana replaces with a variable in the dashboards' queries"),
+        ("env", "labels.env", "''", "an empty value: Prometheus drops a label whose value is empty"),
     ],
 )
 def test_values_that_land_in_go_templates_are_refused(
@@ -103,6 +104,21 @@ def test_values_that_land_in_go_templates_are_refused(
         line, path = 6, f"environments.prod.{field}"
     (problem,) = problems_of(write_spec(text))
     assert problem.startswith(f"obskit.yaml:{line}: {path}: ") and message in problem, problem
+
+
+def test_an_empty_alert_label_is_refused_as_prometheus_would_drop_it(write_spec) -> None:
+    """Found by the property test: `owner: ''` passed validate, and every generated case expected an
+    alert with owner="" which Prometheus never produces (an empty value is no label)."""
+    text = MINIMAL + (
+        "    slos:\n      availability:\n"
+        "        errors: 'http_requests_total{code=~\"5..\"}'\n        total: 'http_requests_total'\n"
+        "        alerts:\n"
+        "          labels: {owner: ''}\n"
+    )
+    assert problems_of(write_spec(text)) == [
+        "obskit.yaml:19: services.checkout.slos.availability.alerts.labels.owner: an empty value: Prometheus drops "
+        "a label whose value is empty, so leave the label out"
+    ]
 
 
 def test_an_slos_alert_labels_and_annotations_hold_no_other_template(write_spec) -> None:

@@ -94,6 +94,8 @@ def template_value_problem(value: str) -> str | None:
 
 def label_value_problem(value: str) -> str | None:
     """A value obskit puts on every alert and its routing: printable text on one line, no template."""
+    if value == "":
+        return "an empty value: Prometheus drops a label whose value is empty, so leave the label out"
     if not value.isprintable():
         return f"{shown(value)} must be printable text on one line (no line breaks, tabs or control characters)"
     return template_value_problem(value)
