@@ -117,15 +117,9 @@ class _WatchedHTTP(http.client.HTTPConnection):
             self._watchdog.watch(self.sock)
 
 
-class _WatchedHTTPS(http.client.HTTPSConnection):
-    def __init__(self, host: str, *, watchdog: _Watchdog | None = None, **kwargs: Any) -> None:
-        super().__init__(host, **kwargs)
-        self._watchdog = watchdog
-
-    def connect(self) -> None:
-        super().connect()
-        if self._watchdog is not None:
-            self._watchdog.watch(self.sock)
+class _WatchedHTTPS(_WatchedHTTP, http.client.HTTPSConnection):
+    """The same watch over TLS: in this order, connect() reaches HTTPSConnection's, which wraps
+    the socket before it is watched."""
 
 
 class _HTTPHandler(urllib.request.HTTPHandler):
