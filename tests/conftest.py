@@ -15,6 +15,7 @@ from hypothesis import settings
 
 from obskit.spec.problems import SpecInvalid
 from obskit.spec.resolve import load_spec
+from tests.servers import absent, absent_reason, missing_programs, required
 
 # `pytest --hypothesis-profile=thorough` searches ten times longer than the default run;
 # `make test-fast` uses `quick`, a sixth of it.
@@ -60,6 +61,30 @@ def shared_path(*parts: str) -> Path:
     if not path.exists():
         pytest.skip(f"reference data {path} is absent (set OBSKIT_SHARED to the shared/ directory)")
     return path
+
+
+def tools_of(item: pytest.Item) -> list[str]:
+    """The names in the item's `tools` markers, and `prometheus3` for the prometheus3 marker."""
+    names = [name for mark in item.iter_markers("tools") for name in mark.args]
+    return [*names, "prometheus3"] if item.get_closest_marker("prometheus3") else names
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """A test marked `tools(NAME, ...)` skips when a program it runs is absent, naming the
+    program and `make tools`; under OBSKIT_REQUIRE_TOOLS=1 (`make test`) it fails instead."""
+    if required():
+        return
+    for item in items:
+        missing = missing_programs(tools_of(item))
+        if missing:
+            item.add_marker(pytest.mark.skip(reason=absent_reason(missing)))
+
+
+def pytest_runtest_setup(item: pytest.Item) -> None:
+    if required():
+        missing = missing_programs(tools_of(item))
+        if missing:
+            absent(missing)
 
 
 @pytest.fixture

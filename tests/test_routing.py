@@ -82,6 +82,7 @@ def test_the_alertmanagerconfig_matches_the_upstream_crd(prod_tree: dict[str, st
     assert schema_errors(validator, yaml.safe_load(prod_tree["alertmanager/alertmanagerconfig.yaml"])) == []
 
 
+@pytest.mark.tools("promtool", "amtool")
 def test_every_integration_renders_and_passes_amtool(write_spec, tmp_path: Path) -> None:
     alerting = """\
     alerting:
@@ -113,6 +114,7 @@ def test_without_alerting_there_is_no_alertmanager_output(write_spec) -> None:
     assert not [path for path in tree if path.startswith("alertmanager/")]
 
 
+@pytest.mark.tools("promtool", "amtool")
 def test_a_wrong_route_fails_obskit_test_with_a_table(tmp_path: Path) -> None:
     out = tmp_path / "prod"
     write(out, output_tree(load_plan(EXAMPLES, "prod")))
@@ -128,6 +130,7 @@ def test_a_wrong_route_fails_obskit_test_with_a_table(tmp_path: Path) -> None:
     assert lines[1].split() == ["checkout", "critical", "payments-pager", "oncall-pager"]
 
 
+@pytest.mark.tools("promtool", "amtool")
 def test_routes_are_tested_from_a_relative_out_directory(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     """amtool runs in the tree's directory: the configuration it is given must not be relative to ours."""
     write(tmp_path / "out" / "prod", output_tree(load_plan(EXAMPLES, "prod")))

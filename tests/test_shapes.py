@@ -45,6 +45,7 @@ def test_services_that_differ_only_in_their_names_share_a_shape(six: Path) -> No
     assert shapes.names_by_service(six, shapes.units(six))["svc-00004"] == ["svc-00004", "team-000", "team-000"]
 
 
+@pytest.mark.tools("promtool")
 def test_obskit_test_reports_how_many_services_each_run_covered(six: Path) -> None:
     report = check_tree(six)
     assert report.ok, "\n".join(f"{c.title}: {c.details}" for c in report.checks)
@@ -56,6 +57,7 @@ def test_obskit_test_reports_how_many_services_each_run_covered(six: Path) -> No
     assert "(51 objects; 11 checked, one per shape)" in titles["objects pass their models and schemas"].title
 
 
+@pytest.mark.tools("promtool")
 def test_a_service_that_differs_beyond_its_names_is_tested_itself(six: Path, tmp_path: Path) -> None:
     out = _copy(six, tmp_path)
     member = out / "prometheus/rulefiles/svc-00003.rules.yaml"  # not the one promtool ran for its shape
@@ -69,6 +71,7 @@ def test_a_service_that_differs_beyond_its_names_is_tested_itself(six: Path, tmp
     assert "6 services in 2 runs, one per shape" in failed["promtool test rules"].title
 
 
+@pytest.mark.tools("promtool")
 def test_an_object_that_differs_beyond_names_and_schedules_is_checked_itself(six: Path, tmp_path: Path) -> None:
     out = _copy(six, tmp_path)
     member = out / "prometheus/servicemonitors/svc-00004.yaml"
@@ -181,6 +184,7 @@ def test_an_object_is_renaming_safe_only_where_its_schema_asks_nothing_of_a_stri
     assert not objects.renaming_safe(monitor, shapes.MARK)
 
 
+@pytest.mark.tools("promtool")
 def test_the_prometheusrule_is_compared_as_text_and_otherwise_parsed(six: Path, tmp_path: Path) -> None:
     crd = (six / "prometheus/rules/svc-00000.yaml").read_text()
     plain = (six / "prometheus/rulefiles/svc-00000.rules.yaml").read_text()
@@ -269,6 +273,7 @@ def test_a_renamed_le_or_quantile_is_unsound() -> None:
     assert reason is not None and "read as a number" in reason
 
 
+@pytest.mark.tools("promtool")
 def test_a_file_that_is_not_yaml_once_renamed_is_checked_alone(six: Path, tmp_path: Path) -> None:
     out = _copy(six, tmp_path)
     for service in ("svc-00000", "svc-00001"):
