@@ -8,7 +8,7 @@ ENV    ?= prod
 TEST_JOBS ?= 4
 # test-fast's tests use the CPU throughout: one worker per core
 FAST_JOBS ?= 2
-FAST_MARKERS := not servers and not install and not prometheus3
+FAST_MARKERS := not servers and not install and not prometheus3 and not slow
 
 .PHONY: demo test test-fast lint tools bench golden clean
 
