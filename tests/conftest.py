@@ -23,6 +23,13 @@ settings.register_profile("default", max_examples=300)
 settings.register_profile("thorough", max_examples=3000)
 settings.register_profile("quick", max_examples=50)
 
+
+def budget(examples: int) -> int:
+    """max_examples for a test that sets its own: `examples` under the default profile, scaled
+    like the profile loaded (`quick` a sixth, `thorough` ten times), never below five."""
+    return max(5, examples * settings().max_examples // 300)
+
+
 REPO = Path(__file__).resolve().parents[1]
 EXAMPLES = REPO / "examples"
 
