@@ -66,7 +66,7 @@ services:
 def shared_path(*parts: str) -> Path:
     path = SHARED.joinpath(*parts)
     if not path.exists():
-        pytest.skip(f"reference data {path} is absent (set OBSKIT_SHARED to the shared/ directory)")
+        pytest.skip(f"reference data {path} is absent: set OBSKIT_SHARED to a folder holding it (tests/README.md)")
     return path
 
 
