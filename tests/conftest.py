@@ -15,12 +15,20 @@ from hypothesis import settings
 
 from obskit.spec.problems import SpecInvalid
 from obskit.spec.resolve import load_spec
+from tests.servers import absent, absent_reason, missing_programs, required
 
 # `pytest --hypothesis-profile=thorough` searches ten times longer than the default run;
 # `make test-fast` uses `quick`, a sixth of it.
 settings.register_profile("default", max_examples=300)
 settings.register_profile("thorough", max_examples=3000)
 settings.register_profile("quick", max_examples=50)
+
+
+def budget(examples: int) -> int:
+    """max_examples for a test that sets its own: `examples` under the default profile, scaled
+    like the profile loaded (`quick` a sixth, `thorough` ten times), never below five."""
+    return max(5, examples * settings().max_examples // 300)
+
 
 REPO = Path(__file__).resolve().parents[1]
 EXAMPLES = REPO / "examples"
@@ -58,8 +66,32 @@ services:
 def shared_path(*parts: str) -> Path:
     path = SHARED.joinpath(*parts)
     if not path.exists():
-        pytest.skip(f"reference data {path} is absent (set OBSKIT_SHARED to the shared/ directory)")
+        pytest.skip(f"reference data {path} is absent: set OBSKIT_SHARED to a folder holding it (tests/README.md)")
     return path
+
+
+def tools_of(item: pytest.Item) -> list[str]:
+    """The names in the item's `tools` markers, and `prometheus3` for the prometheus3 marker."""
+    names = [name for mark in item.iter_markers("tools") for name in mark.args]
+    return [*names, "prometheus3"] if item.get_closest_marker("prometheus3") else names
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """A test marked `tools(NAME, ...)` skips when a program it runs is absent, naming the
+    program and `make tools`; under OBSKIT_REQUIRE_TOOLS=1 (`make test`) it fails instead."""
+    if required():
+        return
+    for item in items:
+        missing = missing_programs(tools_of(item))
+        if missing:
+            item.add_marker(pytest.mark.skip(reason=absent_reason(missing)))
+
+
+def pytest_runtest_setup(item: pytest.Item) -> None:
+    if required():
+        missing = missing_programs(tools_of(item))
+        if missing:
+            absent(missing)
 
 
 @pytest.fixture

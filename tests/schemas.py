@@ -12,7 +12,7 @@ import yaml
 from tests.conftest import shared_path
 
 
-class _CRDLoader(yaml.SafeLoader):
+class _CRDLoader(getattr(yaml, "CSafeLoader", yaml.SafeLoader)):  # libyaml reads the CRDs 5x faster
     """YAML 1.1 reads a bare `=` as the 'value' type; CRDs (an enum of matchTypes) mean the string."""
 
 

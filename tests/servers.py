@@ -10,22 +10,52 @@ import subprocess
 import time
 import urllib.parse
 import urllib.request
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any, NoReturn, TypeVar
 
 import pytest
 
 T = TypeVar("T")
-PROMETHEUS = "/usr/bin/prometheus"  # Debian stable's 2.x
-# 3.x (the LTS line) as scripts/install-prometheus3 unpacks it; `make test` installs both
+# Debian stable's 2.x on PATH, as `make tools` (scripts/install-tools) installs it
+PROMETHEUS = "prometheus"
+# 3.x (the LTS line) as scripts/install-prometheus3 unpacks it; `make tools` installs both
 TOOLS_3 = Path(__file__).resolve().parents[1] / ".tools" / "prometheus-3" / "usr" / "bin"
 PROMETHEUS_3 = str(TOOLS_3 / "prometheus")
 PROMTOOL_3 = str(TOOLS_3 / "promtool")
-VERSIONS = {"2.x": ("/usr/bin/prometheus", "/usr/bin/promtool"), "3.x": (PROMETHEUS_3, PROMTOOL_3)}
-# for parametrize: the 3.x runs carry a marker, so `make test-fast` runs 2.x only
-VERSION_PARAMS = [pytest.param("2.x"), pytest.param("3.x", marks=pytest.mark.prometheus3)]
+VERSIONS = {"2.x": (PROMETHEUS, "promtool"), "3.x": (PROMETHEUS_3, PROMTOOL_3)}
+# for parametrize: each run names the programs it needs (promtool; for SERVER_VERSION_PARAMS the
+# server), and the 3.x runs carry a marker, so `make test-fast` runs 2.x only
+VERSION_PARAMS = [
+    pytest.param("2.x", marks=pytest.mark.tools("promtool")),
+    pytest.param("3.x", marks=pytest.mark.prometheus3),
+]
+SERVER_VERSION_PARAMS = [
+    pytest.param("2.x", marks=pytest.mark.tools("prometheus")),
+    pytest.param("3.x", marks=pytest.mark.prometheus3),
+]
+# PostgreSQL 15, whose programs Debian keeps off PATH; OBSKIT_PG_BIN names another folder of them
+PG_BIN = Path(os.environ.get("OBSKIT_PG_BIN", "/usr/lib/postgresql/15/bin"))
+PUSHGATEWAY = "prometheus-pushgateway"
+POSTGRES_EXPORTER = "prometheus-postgres-exporter"
+ALERTMANAGER = "prometheus-alertmanager"  # Debian stable's 0.25
+
+# What `@pytest.mark.tools(NAME, ...)` may name, and the programs each stands for: a bare
+# command is looked up on PATH, a path must be executable. The prometheus3 marker implies
+# `prometheus3`. A test that runs one of these and is not marked still skips (or fails) when
+# it starts the program through require_binary.
+TOOLS: dict[str, tuple[str, ...]] = {
+    "promtool": ("promtool",),
+    "amtool": ("amtool",),
+    "prometheus": (PROMETHEUS,),
+    "alertmanager": (ALERTMANAGER,),
+    "pushgateway": (PUSHGATEWAY,),
+    "postgres_exporter": (POSTGRES_EXPORTER,),
+    "postgresql": (str(PG_BIN / "postgres"),),
+    "prometheus3": (PROMETHEUS_3, PROMTOOL_3),
+}
+REQUIRE_TOOLS = "OBSKIT_REQUIRE_TOOLS"
 
 
 def free_port() -> int:
@@ -35,15 +65,48 @@ def free_port() -> int:
         return port
 
 
-def require_binary(path: str) -> str:
-    if path.startswith(str(TOOLS_3)) and not os.access(path, os.X_OK):
-        pytest.fail(f"{path} is missing: `make test` unpacks Prometheus 3.x there (scripts/install-prometheus3)")
-    if not (os.path.isfile(path) and os.access(path, os.X_OK)):
-        found = shutil.which(os.path.basename(path))
-        if found is None:
-            pytest.fail(f"{path} is missing: `make test` installs it (scripts/install-tools)")
-        return found
-    return path
+def locate(program: str) -> str | None:
+    """A command on PATH, or an executable path; None when it is not there."""
+    if os.sep not in program:
+        return shutil.which(program)
+    return program if os.path.isfile(program) and os.access(program, os.X_OK) else None
+
+
+def missing_programs(names: Iterable[str]) -> list[str]:
+    """The programs of these TOOLS names that are not there."""
+    unknown = [name for name in names if name not in TOOLS]
+    if unknown:
+        raise ValueError(f"@pytest.mark.tools names {', '.join(unknown)}: known are {', '.join(TOOLS)}")
+    programs = dict.fromkeys(program for name in names for program in TOOLS[name])
+    return [program for program in programs if locate(program) is None]
+
+
+def absent_reason(programs: list[str]) -> str:
+    """Why a test that runs these programs cannot: where they should be and what puts them there."""
+    on_path = [program for program in programs if os.sep not in program]
+    paths = [program for program in programs if os.sep in program]
+    parts = [f"{', '.join(on_path)} not on PATH"] if on_path else []
+    parts += [f"{', '.join(paths)} missing"] if paths else []
+    return f"{'; '.join(parts)}: `make tools` installs {'them' if len(programs) > 1 else 'it'}"
+
+
+def absent(programs: list[str]) -> NoReturn:
+    """Skip the test for want of these programs; fail it when OBSKIT_REQUIRE_TOOLS=1 (`make test`)."""
+    if required():
+        pytest.fail(f"{absent_reason(programs)} ({REQUIRE_TOOLS}=1)", pytrace=False)
+    pytest.skip(absent_reason(programs))
+
+
+def required() -> bool:
+    return os.environ.get(REQUIRE_TOOLS) == "1"
+
+
+def require_binary(program: str) -> str:
+    """The program's path (a command is looked up on PATH); skips or fails the test when absent."""
+    found = locate(program)
+    if found is None:
+        absent([program])
+    return found
 
 
 def wait_for(what: str, probe: Callable[[], T | None], timeout: float, interval: float = 0.25) -> T:
@@ -140,11 +203,6 @@ def wait_ready(name: str, proc: subprocess.Popen[bytes], log: Path, url: str, ti
             return bool(response.status == 200)
 
     wait_for(f"{name} to be ready", ready, timeout)
-
-
-PG_BIN = Path("/usr/lib/postgresql/15/bin")
-PUSHGATEWAY = "/usr/bin/prometheus-pushgateway"
-POSTGRES_EXPORTER = "/usr/bin/prometheus-postgres-exporter"
 
 
 def as_postgres(args: list[str]) -> list[str]:
@@ -246,9 +304,6 @@ def pushgateway(workdir: Path) -> Iterator[str]:
             "the pushgateway", lambda: urllib.request.urlopen(f"http://{address}/-/ready", timeout=2).status == 200, 30
         )
         yield address
-
-
-ALERTMANAGER = "/usr/bin/prometheus-alertmanager"  # Debian stable's 0.25
 
 
 class Alertmanager:

@@ -11,7 +11,7 @@ import yaml
 
 from tests.servers import Alertmanager, alertmanager, wait_for
 
-pytestmark = pytest.mark.servers
+pytestmark = [pytest.mark.servers, pytest.mark.tools("alertmanager")]
 
 # kube-prometheus-stack's values.yaml, alertmanager.config.inhibit_rules, as the chart ships them
 CHART_INHIBIT_RULES: list[dict[str, Any]] = [

@@ -168,6 +168,7 @@ def workdir() -> Iterator[Path]:
         yield directory
 
 
+@pytest.mark.tools("postgresql", "postgres_exporter", "pushgateway", "prometheus")
 @pytest.mark.timeout(600)
 def test_dr_alerts_and_jobs_with_real_servers(tmp_path: Path, workdir: Path) -> None:
     (tmp_path / "obskit.yaml").write_text(SPEC)
@@ -329,6 +330,7 @@ def force_segment(db) -> str:
     return db.psql("SELECT pg_walfile_name(pg_switch_wal())")
 
 
+@pytest.mark.tools("postgresql")
 @pytest.mark.timeout(420)
 def test_a_drill_passes_only_if_the_replay_reaches_the_end_of_the_archive(workdir: Path) -> None:
     archive = postgres_dir(workdir / "archive")
@@ -446,6 +448,7 @@ def mounted(tree: dict[str, str], root: Path, secret: dict[str, str]) -> None:
             (target / key).chmod(mode)
 
 
+@pytest.mark.tools("postgresql")
 @pytest.mark.timeout(180)
 def test_archive_command_gets_the_walg_settings_in_the_database_pod(tmp_path: Path, workdir: Path) -> None:
     """The postmaster's environment has no WAL-G settings: the generated archive_command runs wal-g
@@ -519,6 +522,7 @@ def dockerfile() -> dict[str, str]:
     }
 
 
+@pytest.mark.tools("postgresql", "pushgateway")
 @pytest.mark.timeout(300)
 def test_the_cronjobs_run_as_their_image_would(tmp_path: Path, workdir: Path) -> None:
     """Each generated CronJob's command, run as the image's user with the image's PATH, the env of its

@@ -23,7 +23,7 @@ from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, gene
 from obskit.cli import main
 from obskit.pipeline import load_plan, output_tree
 from tests.conftest import EXAMPLES
-from tests.servers import VERSION_PARAMS, VERSIONS, free_port, prometheus, wait_for
+from tests.servers import SERVER_VERSION_PARAMS, VERSIONS, free_port, prometheus, wait_for
 
 pytestmark = pytest.mark.servers
 
@@ -195,7 +195,7 @@ def check(url: str, *extra: str) -> Any:
 
 
 @pytest.mark.timeout(240)
-@pytest.mark.parametrize("version", VERSION_PARAMS)
+@pytest.mark.parametrize("version", SERVER_VERSION_PARAMS)
 def test_the_example_holds_against_a_healthy_prometheus(tmp_path: Path, version: str) -> None:
     with example_world(tmp_path, version, healthy=True) as (url, tree):
         result = check(url, "--out", str(tree))
@@ -230,7 +230,7 @@ EXPECTED = {
 
 
 @pytest.mark.timeout(240)
-@pytest.mark.parametrize("version", VERSION_PARAMS)
+@pytest.mark.parametrize("version", SERVER_VERSION_PARAMS)
 def test_every_check_finds_its_problem(tmp_path: Path, version: str) -> None:
     with example_world(tmp_path, version, healthy=False) as (url, tree):
         result = check(url, "--out", str(tree), "--json")
@@ -274,6 +274,7 @@ SPEC_MISTAKES = {
 }
 
 
+@pytest.mark.tools("prometheus")
 @pytest.mark.timeout(120)
 @pytest.mark.parametrize("mistake", sorted(SPEC_MISTAKES))
 def test_a_selector_the_data_does_not_bear_out_is_found(tmp_path: Path, mistake: str) -> None:
@@ -371,6 +372,7 @@ def test_credentials_come_from_a_file_or_the_environment(tmp_path: Path) -> None
     )
 
 
+@pytest.mark.tools("prometheus")
 @pytest.mark.timeout(240)
 def test_a_thousand_services_ask_prometheus_once_per_metric(tmp_path: Path) -> None:
     """Series are fetched per metric name and matched here: the request count does not grow with

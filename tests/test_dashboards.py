@@ -103,6 +103,7 @@ def test_every_dashboard_matches_grafanas_schema(dashboards: dict[str, dict[str,
         assert errors == [], uid
 
 
+@pytest.mark.tools("promtool")
 def test_every_query_parses_as_promql_with_promtool(tmp_path: Path, dashboards: dict[str, dict[str, Any]]) -> None:
     exprs = queries(dashboards)
     assert len(exprs) > 20

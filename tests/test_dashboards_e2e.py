@@ -11,7 +11,7 @@ from typing import Any
 import pytest
 
 from obskit.verify.live.api import PrometheusAPI
-from tests.servers import VERSION_PARAMS, wait_for
+from tests.servers import SERVER_VERSION_PARAMS, wait_for
 from tests.test_check import example_world
 
 pytestmark = pytest.mark.servers
@@ -34,7 +34,7 @@ def targets(dashboard: dict[str, Any]) -> dict[str, list[str]]:
 
 
 @pytest.mark.timeout(300)
-@pytest.mark.parametrize("version", VERSION_PARAMS)
+@pytest.mark.parametrize("version", SERVER_VERSION_PARAMS)
 def test_every_dashboard_query_evaluates_and_draws_the_services_numbers(tmp_path: Path, version: str) -> None:
     with example_world(tmp_path, version, healthy=True) as (url, tree):
         api = PrometheusAPI(url, {}, 10, 280)

@@ -395,6 +395,7 @@ def plausible_mutations(draw: st.DrawFn) -> Mutation:
     )
 
 
+@pytest.mark.tools("promtool", "amtool")
 @pytest.mark.servers  # not a server, but promtool runs for every accepted example: minutes, not seconds
 @settings(max_examples=max(5, BUDGET // 2), deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(mutations=st.lists(plausible_mutations(), min_size=1, max_size=3))

@@ -69,6 +69,7 @@ NEGATIVE_SLOS = """\
 """
 
 
+@pytest.mark.tools("promtool")
 def test_an_sli_with_a_negative_matcher_validates_generates_and_passes_its_tests(
     write_spec: Callable[..., Path], tmp_path: Path
 ) -> None:

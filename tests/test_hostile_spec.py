@@ -21,7 +21,6 @@ from obskit.pipeline import load_plan, output_tree
 from obskit.shown import shown
 from obskit.spec import yaml_lines
 from tests.conftest import MINIMAL
-from tests.servers import require_binary
 
 COMMANDS = ("validate", "gen", "plan")
 
@@ -391,8 +390,8 @@ def test_the_slo_description_ends_the_burn_alerts_description(tmp_path: Path) ->
             assert "Checkout payments" not in alert["annotations"]["description"]
 
 
+@pytest.mark.tools("promtool")
 def test_a_description_with_odd_characters_passes_promtool(tmp_path: Path) -> None:
-    require_binary("promtool")
     spec = with_description(tmp_path, "\"Paid: 100% of $orders}} <b>, 'quoted' & a\\\\backslash.\"")
     out = tmp_path / "out"
     assert obskit("gen", spec, out).exit_code == 0

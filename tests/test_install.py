@@ -15,7 +15,7 @@ import pytest
 from tests.conftest import EXAMPLES, REPO
 from tests.golden_tree import GOLDEN, differences, on_disk
 
-pytestmark = pytest.mark.install
+pytestmark = [pytest.mark.install, pytest.mark.tools("promtool", "amtool")]  # `obskit test` in each
 
 
 def _run(*args: str | Path, cwd: Path | None = None, timeout: float = 600) -> subprocess.CompletedProcess[str]:

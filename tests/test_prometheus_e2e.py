@@ -15,7 +15,7 @@ from prometheus_client import CollectorRegistry, Counter, Histogram, start_http_
 
 from obskit.generate.tree import generate_tree
 from obskit.pipeline import load_plan
-from tests.servers import VERSION_PARAMS, VERSIONS, free_port, http_json, prometheus, wait_for
+from tests.servers import SERVER_VERSION_PARAMS, VERSIONS, free_port, http_json, prometheus, wait_for
 
 # real servers started on 127.0.0.1: `make test` runs these, `make test-fast` leaves them out
 pytestmark = pytest.mark.servers
@@ -107,7 +107,7 @@ def _rules_and_config(tmp_path: Path, app: App) -> tuple[dict[str, str], dict[st
 
 
 @pytest.mark.timeout(600)
-@pytest.mark.parametrize("version", VERSION_PARAMS)
+@pytest.mark.parametrize("version", SERVER_VERSION_PARAMS)
 def test_rules_evaluate_in_a_real_prometheus(tmp_path: Path, app: App, version: str) -> None:
     tree, config = _rules_and_config(tmp_path, app)
     with prometheus(tmp_path, config, binary=VERSIONS[version][0]) as server:
@@ -154,7 +154,7 @@ def test_rules_evaluate_in_a_real_prometheus(tmp_path: Path, app: App, version: 
 
 
 @pytest.mark.timeout(180)
-@pytest.mark.parametrize("version", VERSION_PARAMS)
+@pytest.mark.parametrize("version", SERVER_VERSION_PARAMS)
 def test_a_service_without_an_error_series_records_no_errors_and_a_full_budget(tmp_path: Path, version: str) -> None:
     """prometheus-client creates the code="500" series on the first failure only: until then the
     recorded error rate is 0 (not absent), so the ratio is 0 and the budget whole."""
@@ -234,7 +234,7 @@ LE_SPEC = (
 
 
 @pytest.mark.timeout(180)
-@pytest.mark.parametrize("version", VERSION_PARAMS)
+@pytest.mark.parametrize("version", SERVER_VERSION_PARAMS)
 def test_latency_buckets_match_however_le_is_spelled(tmp_path: Path, version: str) -> None:
     """Prometheus 2 stores le="0.30" and le="1" as scraped, Prometheus 3 as 0.3 and 1.0: the
     threshold's bucket is found either way; a threshold with no bucket raises SLIBucketMissing."""

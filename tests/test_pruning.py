@@ -156,7 +156,15 @@ def _passes(promtool: str, root: Path, files: list[str]) -> bool:
 
 
 @pytest.mark.parametrize("version", VERSION_PARAMS)
-@pytest.mark.parametrize("fault", ["none", "threshold", "collision", "labelset"])
+@pytest.mark.parametrize(
+    "fault",
+    [
+        pytest.param("none", marks=pytest.mark.slow),
+        pytest.param("threshold", marks=pytest.mark.slow),
+        "collision",  # the cheapest: `make test-fast` runs it
+        pytest.param("labelset", marks=pytest.mark.slow),
+    ],
+)
 def test_the_parts_pass_and_fail_as_the_whole_file_does(version: str, fault: str, tmp_path: Path) -> None:
     promtool = require_binary(VERSIONS[version][1])
     root = _mutated(tmp_path, fault)

@@ -20,7 +20,7 @@ from tests.servers import alertmanager, free_port, prometheus, wait_for
 from tests.test_prometheus_e2e import SPEC as PROMETHEUS_E2E_SPEC
 from tests.test_prometheus_e2e import App
 
-pytestmark = pytest.mark.servers
+pytestmark = [pytest.mark.servers, pytest.mark.tools("prometheus", "alertmanager")]
 
 # The real-Prometheus test's tier e2e (1s scrapes, pages), and one like it that does not page.
 SPEC = (

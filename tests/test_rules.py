@@ -215,21 +215,8 @@ def test_unreachable_burn_rate_objective_is_refused(write_spec) -> None:
     ]
 
 
-def test_the_example_tree_passes_obskit_test(tmp_path: Path) -> None:
-    out = tmp_path / "prod"
-    write(out, output_tree(load_plan(EXAMPLES, "prod")))
-    report = check_tree(out)
-    assert report.ok, "\n".join(f"{c.title}: {c.details}" for c in report.checks)
-    assert [c.title.split(" (")[0] for c in report.checks] == [
-        "promtool check rules --lint-fatal",
-        "promtool test rules",
-        "PrometheusRules match the plain rule files",
-        "objects pass their models and schemas",
-        "amtool check-config alertmanager/alertmanager.yaml",
-        "Alertmanager routes",
-    ]
-
-
+@pytest.mark.slow
+@pytest.mark.tools("promtool", "amtool")
 def test_the_generated_unit_tests_catch_a_wrong_threshold(tmp_path: Path) -> None:
     out = tmp_path / "prod"
     write(out, output_tree(load_plan(EXAMPLES, "prod")))
@@ -247,6 +234,7 @@ def test_the_generated_unit_tests_catch_a_wrong_threshold(tmp_path: Path) -> Non
     assert ".part-" not in failed[0].details
 
 
+@pytest.mark.tools("promtool")
 def test_the_generated_unit_tests_catch_a_ratio_over_the_wrong_series(tmp_path: Path) -> None:
     out = tmp_path / "prod"
     write(out, output_tree(load_plan(EXAMPLES, "prod")))
@@ -258,6 +246,7 @@ def test_the_generated_unit_tests_catch_a_ratio_over_the_wrong_series(tmp_path: 
     assert not promtool.test_rules(out, ["prometheus/tests/search-indexer.test.yaml"]).ok
 
 
+@pytest.mark.tools("promtool")
 def test_lint_fatal_refuses_a_duplicate_rule(tmp_path: Path) -> None:
     rule = {"record": "a:b:c", "expr": "vector(1)"}
     (tmp_path / "dup.rules.yaml").write_text(yaml.safe_dump({"groups": [{"name": "g", "rules": [rule, rule]}]}))
@@ -358,6 +347,7 @@ def test_a_missing_alert_catalog_is_reported_at_its_line(write_spec) -> None:
     ]
 
 
+@pytest.mark.tools("promtool")
 def test_slos_sharing_series_get_tests_of_their_own_that_pass(write_spec, tmp_path: Path) -> None:
     text = (
         MINIMAL
@@ -394,17 +384,32 @@ def test_namespace_is_reserved_in_the_environment_labels(write_spec) -> None:
 
 
 @pytest.mark.parametrize("version", VERSION_PARAMS)
-@pytest.mark.parametrize("environment", ["prod", "staging"])
+@pytest.mark.parametrize(
+    "environment",
+    [
+        pytest.param("prod", marks=pytest.mark.tools("amtool")),  # it has an Alertmanager configuration
+        pytest.param("staging", marks=pytest.mark.slow),
+    ],
+)
 def test_the_generated_rules_and_tests_pass_on_each_prometheus_version(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch, version: str, environment: str
 ) -> None:
-    """Debian stable's promtool 2.42 and 3.5 LTS (left-open ranges, le normalisation) alike."""
+    """`obskit test` passes on the example's trees, every check in its order, with Debian stable's
+    promtool 2.42 and 3.5 LTS (left-open ranges, le normalisation) alike."""
     monkeypatch.setenv("OBSKIT_PROMTOOL", require_binary(VERSIONS[version][1]))
     out = tmp_path / environment
     write(out, output_tree(load_plan(EXAMPLES, environment)))
     assert promtool.version().startswith(f"promtool, version {version[0]}.")
     report = check_tree(out)
     assert report.ok, "\n".join(f"{c.title}: {c.details}" for c in report.checks)
+    routing = ["amtool check-config alertmanager/alertmanager.yaml", "Alertmanager routes"]
+    assert [c.title.split(" (")[0] for c in report.checks] == [
+        "promtool check rules --lint-fatal",
+        "promtool test rules",
+        "PrometheusRules match the plain rule files",
+        "objects pass their models and schemas",
+        *(routing if environment == "prod" else []),
+    ]
 
 
 def test_no_alert_name_collides_with_kube_prometheus_stack_defaults(prod_tree: dict[str, str]) -> None:
@@ -467,6 +472,7 @@ def _slo_spec(alerts: str = "", environment: str = "") -> str:
     )
 
 
+@pytest.mark.tools("promtool")
 def test_an_slo_can_drop_its_page_or_its_ticket_and_add_labels_and_annotations(write_spec, tmp_path: Path) -> None:
     def burn_alerts(alerts: str) -> list[dict]:
         return alerts_of(generate_tree(load_plan(write_spec(_slo_spec(alerts)), "prod")), "checkout", "ErrorBudgetBurn")
@@ -486,6 +492,7 @@ def test_an_slo_can_drop_its_page_or_its_ticket_and_add_labels_and_annotations(w
     assert outcome.ok, outcome.output
 
 
+@pytest.mark.tools("promtool")
 def test_min_errors_keeps_a_handful_of_failed_requests_from_alerting(write_spec, tmp_path: Path) -> None:
     """The generated 'traffic near zero' case (a request every 5 minutes, the last five failing)
     passes with the default min_errors and fails on the same rules without it: they page."""
@@ -527,6 +534,7 @@ def test_burn_alerts_tell_the_on_call_the_value_threshold_sli_and_dashboard(writ
     assert any("grafana_url" in note for note in no_url.notes)
 
 
+@pytest.mark.tools("promtool")
 def test_platform_cases_evaluate_often_enough_to_see_a_blip(tmp_path: Path) -> None:
     """ServiceDown's silent case has every target down for one scrape, shorter than its `for:`.
     Evaluated every minute, as its group runs, a ServiceDown without `for:` fails it; at 0.5.1's
@@ -564,6 +572,7 @@ def test_platform_groups_run_at_the_services_scrape_interval(prod_tree: dict[str
     assert intervals["checkout"]["alerts"] is None  # the SLO alerts run at Prometheus' own interval
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("version", VERSION_PARAMS)
 def test_dr_alerts_fire_when_their_input_never_appears(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch, version: str
@@ -589,7 +598,8 @@ def test_dr_alerts_fire_when_their_input_never_appears(
         assert f"alertname: {name}" in outcome.output, name
 
 
-@pytest.mark.parametrize("held", ["1h", "6h"])
+@pytest.mark.tools("promtool")
+@pytest.mark.parametrize("held", ["1h", pytest.param("6h", marks=pytest.mark.slow)])
 def test_dr_alerts_held_for_hours_pass_their_tests(write_spec, held: str) -> None:
     """A `for:` of an hour or more checks the WAL archive alerts after WALArchiveErrors' 1h
     window: the transient failure its case feeds must fall within that window, not in minute 1."""

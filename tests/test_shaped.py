@@ -13,7 +13,7 @@ from obskit.generate import shaped
 from obskit.generate.tree import generate_tree
 from obskit.output.renaming import renamable
 from obskit.pipeline import load_plan
-from tests.conftest import EXAMPLES
+from tests.conftest import EXAMPLES, budget
 
 TIERS = ("tier1_critical", "tier3_low")
 
@@ -70,7 +70,7 @@ _LONG = st.builds(lambda word: (word + "-" + "x" * 60)[:60].rstrip("-"), _WORD)
 _NAME = st.one_of(_WORD, _LONG).filter(lambda name: len(name) >= 3 and name[0].isalpha())
 
 
-@settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@settings(max_examples=budget(25), deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(
     names=st.lists(_NAME, min_size=2, max_size=5, unique=True),
     namespaces=st.lists(_WORD.filter(lambda name: len(name) >= 3), min_size=5, max_size=5),

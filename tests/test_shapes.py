@@ -13,7 +13,7 @@ from benchmarks.synthetic import write_spec
 from obskit.output.writer import with_manifest, write
 from obskit.pipeline import load_plan, output_tree
 from obskit.verify import objects, shapes
-from obskit.verify.tree import _same_groups_text, check_tree
+from obskit.verify.tree import _same_groups_text, _same_rules_check, check_tree, object_check
 from tests.servers import VERSION_PARAMS, VERSIONS, require_binary
 
 P = shapes.placeholder
@@ -45,6 +45,7 @@ def test_services_that_differ_only_in_their_names_share_a_shape(six: Path) -> No
     assert shapes.names_by_service(six, shapes.units(six))["svc-00004"] == ["svc-00004", "team-000", "team-000"]
 
 
+@pytest.mark.tools("promtool")
 def test_obskit_test_reports_how_many_services_each_run_covered(six: Path) -> None:
     report = check_tree(six)
     assert report.ok, "\n".join(f"{c.title}: {c.details}" for c in report.checks)
@@ -56,6 +57,8 @@ def test_obskit_test_reports_how_many_services_each_run_covered(six: Path) -> No
     assert "(51 objects; 11 checked, one per shape)" in titles["objects pass their models and schemas"].title
 
 
+@pytest.mark.slow
+@pytest.mark.tools("promtool")
 def test_a_service_that_differs_beyond_its_names_is_tested_itself(six: Path, tmp_path: Path) -> None:
     out = _copy(six, tmp_path)
     member = out / "prometheus/rulefiles/svc-00003.rules.yaml"  # not the one promtool ran for its shape
@@ -75,9 +78,9 @@ def test_an_object_that_differs_beyond_names_and_schedules_is_checked_itself(six
     text = member.read_text()
     assert "- interval: 1m" in text
     member.write_text(text.replace("- interval: 1m", "- interval: 1 minute"))
-    failed = [c for c in check_tree(out).checks if not c.ok]
-    assert [c.title.split(" (")[0] for c in failed] == ["objects pass their models and schemas"]
-    assert failed[0].details.startswith("prometheus/servicemonitors/svc-00004.yaml: ")
+    checked = object_check(out)  # what `obskit test` runs on the objects
+    assert not checked.ok and checked.title.startswith("objects pass their models and schemas")
+    assert checked.details.startswith("prometheus/servicemonitors/svc-00004.yaml: ")
 
 
 RULES = """\
@@ -190,8 +193,7 @@ def test_the_prometheusrule_is_compared_as_text_and_otherwise_parsed(six: Path, 
     reformatted = yaml.safe_dump(yaml.safe_load(crd), width=60)  # same groups, other text
     (out / "prometheus/rules/svc-00000.yaml").write_text(reformatted)
     assert not _same_groups_text(reformatted, plain)
-    same = [c for c in check_tree(out).checks if c.title.startswith("PrometheusRules match")]
-    assert same[0].ok
+    assert _same_rules_check(out).ok  # what `obskit test` runs on the PrometheusRules
 
 
 def _tree(root: Path, services: dict[str, tuple[str, str]]) -> Path:
@@ -276,8 +278,7 @@ def test_a_file_that_is_not_yaml_once_renamed_is_checked_alone(six: Path, tmp_pa
         path.write_text(
             path.read_text().replace("spec:\n", 'spec:\n  note: "up\\team-000"\n', 1)
         )  # \t, once renamed \§
-    report = check_tree(out)
-    objects_check = next(c for c in report.checks if c.title.startswith("objects"))
+    objects_check = object_check(out)  # what `obskit test` runs on the objects
     assert "(51 objects; 13 checked" in objects_check.title
 
 

@@ -59,6 +59,7 @@ def _firing(alert_matchers: str) -> str:
     return f'((count(ALERTS{{alertstate="firing",{alert_matchers}}}) > bool 0) or vector(0))'
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("version", VERSION_PARAMS)
 def test_page_and_ticket_alerts_agree_with_sloth(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, version: str) -> None:
     monkeypatch.setenv("OBSKIT_PROMTOOL", require_binary(VERSIONS[version][1]))

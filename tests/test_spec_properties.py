@@ -17,7 +17,7 @@ from obskit.pipeline import load_plan, validate
 from obskit.spec.json_schema import spec_json_schema
 from obskit.spec.problems import SpecInvalid
 from obskit.spec.resolve import UnknownEnvironment, load_spec
-from tests.conftest import EXAMPLES
+from tests.conftest import EXAMPLES, budget
 
 EXAMPLE_FILES = {path.name: yaml.safe_load(path.read_text()) for path in sorted(EXAMPLES.glob("*.yaml"))}
 
@@ -99,7 +99,7 @@ plausible = st.sampled_from(
 )  # fmt: skip
 
 
-@settings(deadline=None, max_examples=80, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@settings(deadline=None, max_examples=budget(80), suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(data=st.data())
 def test_mutated_examples_that_validate_generate(tmp_path_factory: Any, data: st.DataObject) -> None:
     directory = tmp_path_factory.mktemp("spec")
