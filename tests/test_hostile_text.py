@@ -58,6 +58,7 @@ def _selectors(expr: str) -> list[promql_parser.VectorSelector]:
     return found
 
 
+@pytest.mark.tools("promtool", "amtool")
 def test_a_job_with_quotes_selects_its_own_series_and_passes_promtool(write_spec, tmp_path: Path) -> None:
     spec = write_spec(MINIMAL.replace("    team: payments\n", f"    team: payments\n    job: '{INJECTION}'\n"))
     plan = load_plan(spec, "prod")
@@ -163,6 +164,7 @@ def test_alertmanager_templated_fields_are_refused_unless_plain(
     assert problem == f"obskit.yaml:10: {message}"
 
 
+@pytest.mark.tools("promtool", "amtool")
 def test_a_team_with_quotes_routes_to_its_own_receivers(write_spec, tmp_path: Path) -> None:
     team = 'pay "ments", \\ ops'
     text = MINIMAL.replace("    team: payments\n", f"    team: '{team}'\n").replace(ENV, ENV + ALERTING)
@@ -193,6 +195,7 @@ def test_markdown_code_and_blocks_are_fenced_past_their_backticks() -> None:
     assert escape.markdown_text("snake_case _em_ **b**") == "snake_case \\_em\\_ \\*\\*b\\*\\*"
 
 
+@pytest.mark.tools("promtool", "amtool")
 def test_a_selector_value_with_braces_is_literal_text_in_the_alert_descriptions(write_spec, tmp_path: Path) -> None:
     text = MINIMAL + (
         "    slos:\n      availability:\n"

@@ -140,6 +140,7 @@ def accepted_values(directory: Path, values: dict[str, str]) -> dict[str, str]:
     return {field: value for field, value in values.items() if accepted(directory, field, value)}
 
 
+@pytest.mark.tools("promtool", "amtool")
 @pytest.mark.timeout(600)
 @bounded(15)
 @given(values=st.fixed_dictionaries({}, optional={field: HOSTILE for field in FIELDS}))

@@ -18,6 +18,9 @@ from obskit.output.writer import write
 from obskit.pipeline import load_plan, output_tree
 from tests.conftest import EXAMPLES
 
+# obskit test runs promtool and amtool on the trees that pass the manifest check
+pytestmark = pytest.mark.tools("promtool", "amtool")
+
 WALG = "backup/walg/checkout-orders-db.yaml"
 TEST = "prometheus/tests/checkout.test.yaml"
 RULES = "prometheus/rulefiles/checkout.rules.yaml"
