@@ -9,8 +9,8 @@ from dataclasses import dataclass
 from typing import Any
 
 from obskit.generate.artifact import File
-from obskit.generate.meta import object_metadata
 from obskit.output import escape, render
+from obskit.plan.meta import object_metadata
 from obskit.plan.routing import GROUP_BY, MARKER, SEVERITIES, Route, RoutingPlan
 from obskit.plan.types import Plan
 from obskit.spec.model import Receiver, SecretRef

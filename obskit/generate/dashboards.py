@@ -13,10 +13,10 @@ import _gojsonnet
 import orjson
 
 from obskit.generate.artifact import File
-from obskit.generate.meta import object_metadata
 from obskit.output import escape, render
 from obskit.plan import burnrate
 from obskit.plan import conventions as names
+from obskit.plan.meta import object_metadata
 from obskit.plan.pages import Page
 from obskit.plan.types import Plan
 from obskit.units import Duration

@@ -6,8 +6,8 @@ from __future__ import annotations
 from typing import Any
 
 from obskit.generate.artifact import File
-from obskit.generate.meta import object_metadata
 from obskit.output import render
+from obskit.plan.meta import object_metadata
 from obskit.plan.types import Plan, ServicePlan
 from obskit.plan.velero import VeleroSchedule
 from obskit.units import format_go_duration

@@ -4,21 +4,25 @@ what the schedules promise."""
 
 from __future__ import annotations
 
-from obskit.engines.postgres_walg.plan import DatastorePlan
-from obskit.generate.rules.common import Case, CheckedAlert, age_cases, alert, constant, secs, when_absent
-from obskit.generate.rules.timing import FOR_STEP, INPUT_STEP, LONG_HORIZON, check_time, input_steps, long_step
+from typing import TYPE_CHECKING
+
+from obskit.alerting.alerts import Case, CheckedAlert, age_cases, alert, constant, secs, when_absent
+from obskit.alerting.timing import FOR_STEP, INPUT_STEP, LONG_HORIZON, check_time, input_steps, long_step
 from obskit.output import escape
 from obskit.plan import conventions as names
 from obskit.plan.types import ServicePlan
 from obskit.spec.series import series_text
 from obskit.units import Duration, human_duration, parse_duration
 
+if TYPE_CHECKING:  # the plan module calls this one
+    from obskit.engines.postgres_walg.plan import WalgPlan
+
 GROUP = "wal-g"  # the rule group: obskit/<service>/<datastore>/wal-g
 ARCHIVE_FAILURE_WINDOW = "5m"
 FAILURE_WINDOW = "1h"
 
 
-def _pushed(service_plan: ServicePlan, ds: DatastorePlan) -> tuple[dict[str, str], str]:
+def _pushed(service_plan: ServicePlan, ds: WalgPlan) -> tuple[dict[str, str], str]:
     """The labels of what obskit's jobs push for the datastore, and their selector."""
     return {
         "datastore": ds.name,
@@ -32,7 +36,7 @@ def write_window(service_plan: ServicePlan) -> Duration:
     return Duration(2 * max(service_plan.scrape_interval.ms, INPUT_STEP.ms))
 
 
-def archive_too_old(service_plan: ServicePlan, ds: DatastorePlan) -> CheckedAlert:
+def archive_too_old(service_plan: ServicePlan, ds: WalgPlan) -> CheckedAlert:
     # An idle database archives nothing and its archive ages without anything being lost, so the
     # age counts only with rows written at least the RPO ago: archive_timeout ships a write within
     # the RPO. Rows written since may still wait, and rightly: after an idle spell the checkpointer
@@ -100,7 +104,7 @@ def _old_age(service_plan: ServicePlan) -> str:
     return f"{secs(service_plan.tier.rpo) + 60}+60x{input_steps(_too_old_check(service_plan)[0])}"
 
 
-def _failure_cases(service_plan: ServicePlan, ds: DatastorePlan, at: Duration) -> dict[str, dict[str, str]]:
+def _failure_cases(service_plan: ServicePlan, ds: WalgPlan, at: Duration) -> dict[str, dict[str, str]]:
     """The archiver's inputs per case, shared by the page and the ticket (one metric, one feed)."""
     exporter = {"job": ds.datastore.exporter_job}
     steps = input_steps(at)
@@ -116,7 +120,7 @@ def _failure_cases(service_plan: ServicePlan, ds: DatastorePlan, at: Duration) -
     }
 
 
-def archive_stuck(service_plan: ServicePlan, ds: DatastorePlan) -> CheckedAlert:
+def archive_stuck(service_plan: ServicePlan, ds: WalgPlan) -> CheckedAlert:
     """Failures growing while the last archived segment is older than archive_timeout (a segment
     should have gone out by then): the archiver is stuck and the RPO is at risk. After a failure
     PostgreSQL retried successfully the age is small again: no page."""
@@ -154,7 +158,7 @@ def archive_stuck(service_plan: ServicePlan, ds: DatastorePlan) -> CheckedAlert:
     )
 
 
-def archive_failed(service_plan: ServicePlan, ds: DatastorePlan) -> CheckedAlert:
+def archive_failed(service_plan: ServicePlan, ds: WalgPlan) -> CheckedAlert:
     """Any failure within the hour, even one PostgreSQL retried successfully: a ticket."""
     exporter = {"job": ds.datastore.exporter_job}
     rule = alert(
@@ -185,7 +189,7 @@ def archive_failed(service_plan: ServicePlan, ds: DatastorePlan) -> CheckedAlert
 
 
 def _pushed_age(
-    service_plan: ServicePlan, ds: DatastorePlan, name: str, metric: str, limit: Duration, text: tuple[str, str]
+    service_plan: ServicePlan, ds: WalgPlan, name: str, metric: str, limit: Duration, text: tuple[str, str]
 ) -> CheckedAlert:
     """A ticket when what obskit's jobs last pushed for the datastore is older than `limit`."""
     for_ = service_plan.tier.platform_alert_for
@@ -195,7 +199,7 @@ def _pushed_age(
     return CheckedAlert(rule, age_cases(series_text(metric, pushed), pushed, limit, at), at, FOR_STEP)
 
 
-def base_backup_too_old(service_plan: ServicePlan, ds: DatastorePlan) -> CheckedAlert:
+def base_backup_too_old(service_plan: ServicePlan, ds: WalgPlan) -> CheckedAlert:
     # a ticket: the restore would take longer; no data is at risk while WAL is archived
     assert ds.base_backup_limit is not None
     return _pushed_age(
@@ -213,7 +217,7 @@ def base_backup_too_old(service_plan: ServicePlan, ds: DatastorePlan) -> Checked
     )
 
 
-def drill_overdue(service_plan: ServicePlan, ds: DatastorePlan) -> CheckedAlert:
+def drill_overdue(service_plan: ServicePlan, ds: WalgPlan) -> CheckedAlert:
     return _pushed_age(
         service_plan,
         ds,
@@ -229,7 +233,7 @@ def drill_overdue(service_plan: ServicePlan, ds: DatastorePlan) -> CheckedAlert:
     )
 
 
-def drill_too_slow(service_plan: ServicePlan, ds: DatastorePlan) -> CheckedAlert:
+def drill_too_slow(service_plan: ServicePlan, ds: WalgPlan) -> CheckedAlert:
     tier = service_plan.tier
     pushed, match = _pushed(service_plan, ds)
     rule = alert(
@@ -258,7 +262,7 @@ def drill_too_slow(service_plan: ServicePlan, ds: DatastorePlan) -> CheckedAlert
     )
 
 
-def drill_failed(service_plan: ServicePlan, ds: DatastorePlan) -> CheckedAlert:
+def drill_failed(service_plan: ServicePlan, ds: WalgPlan) -> CheckedAlert:
     """The last drill failed: the backups may not restore (a gap in the WAL archive, a backup that
     does not start). A ticket; RestoreDrillOverdue follows if no drill succeeds in time."""
     pushed, match = _pushed(service_plan, ds)
@@ -293,7 +297,7 @@ def _writes(job_match: str, window: Duration, offset: Duration | None = None) ->
     )
 
 
-def archive_never_reported(service_plan: ServicePlan, ds: DatastorePlan, too_old: CheckedAlert) -> CheckedAlert:
+def archive_never_reported(service_plan: ServicePlan, ds: WalgPlan, too_old: CheckedAlert) -> CheckedAlert:
     """postgres_exporter reports the archive age only once something was archived: a database
     that writes and has never archived (archiving not set up) has no age at all."""
     rpo = service_plan.tier.rpo
@@ -314,13 +318,13 @@ def archive_never_reported(service_plan: ServicePlan, ds: DatastorePlan, too_old
 
 
 def _pushed_absent(
-    service_plan: ServicePlan, ds: DatastorePlan, checked: CheckedAlert, metric: str, limit: Duration, what: str
+    service_plan: ServicePlan, ds: WalgPlan, checked: CheckedAlert, metric: str, limit: Duration, what: str
 ) -> CheckedAlert:
     pushed, _ = _pushed(service_plan, ds)
     return when_absent(checked, series_text(metric, pushed), pushed, limit, what)
 
 
-def datastore_alerts(service_plan: ServicePlan, ds: DatastorePlan) -> tuple[str, list[CheckedAlert]]:
+def datastore_alerts(service_plan: ServicePlan, ds: WalgPlan) -> tuple[str, list[CheckedAlert]]:
     """(rule group suffix, alerts) of one datastore, each input also watched for being absent."""
     assert ds.base_backup_limit is not None
     too_old = archive_too_old(service_plan, ds)

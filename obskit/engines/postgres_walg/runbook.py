@@ -3,14 +3,18 @@ plan's own numbers and the names of the objects the engine writes."""
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 from obskit.engines.postgres_walg.objects import WRAPPER, object_names, storage_prefix
-from obskit.engines.postgres_walg.plan import DatastorePlan
 from obskit.output.render import markdown_table
 from obskit.plan.types import Plan, ServicePlan
 from obskit.units import format_size, human_duration
 
+if TYPE_CHECKING:  # the plan module calls this one
+    from obskit.engines.postgres_walg.plan import WalgPlan
 
-def section(plan: Plan, service_plan: ServicePlan, ds: DatastorePlan) -> str:
+
+def section(plan: Plan, service_plan: ServicePlan, ds: WalgPlan) -> str:
     """Markdown: the datastore's targets, then point-in-time recovery with WAL-G, step by step."""
     names = object_names(service_plan, ds)
     namespace = service_plan.service.namespace
@@ -81,7 +85,7 @@ segments.
 """
 
 
-def fresh_backup(service_plan: ServicePlan, ds: DatastorePlan) -> str:
+def fresh_backup(service_plan: ServicePlan, ds: WalgPlan) -> str:
     """The command that takes a base backup now, from the CronJob obskit writes."""
     cron_job = object_names(service_plan, ds)["base-backup"]
     return f"`kubectl -n {service_plan.service.namespace} create job --from=cronjob/{cron_job} {cron_job}-now`"

@@ -4,16 +4,16 @@ the promtool tests of the same groups and a runbook behind each alert."""
 
 from __future__ import annotations
 
+from obskit.alerting.alerts import Group, Rule
 from obskit.generate.artifact import File
-from obskit.generate.meta import object_metadata
 from obskit.generate.rules import runbooks
 from obskit.generate.rules.catalog import catalog_rule
-from obskit.generate.rules.common import Group, Rule
 from obskit.generate.rules.dr import dr_groups
 from obskit.generate.rules.slo import slo_groups
 from obskit.generate.rules.tests import service_tests
 from obskit.output import render
 from obskit.plan.conventions import group_name
+from obskit.plan.meta import object_metadata
 from obskit.plan.types import Plan, ServicePlan
 
 MAX_RULES_PER_GROUP = 20  # the monitoring-mixin lint's limit

@@ -7,9 +7,8 @@ Part of the rules family: a runbook documents the rules it is generated with."""
 
 from __future__ import annotations
 
-from obskit.engines.registry import engine
+from obskit.alerting.alerts import ABSENT_LABEL, Group, Rule
 from obskit.generate.artifact import File
-from obskit.generate.rules.common import ABSENT_LABEL, Group, Rule
 from obskit.output import escape
 from obskit.output.render import markdown_table
 from obskit.plan.conventions import ALERT_RUNBOOKS, DR_RUNBOOK, RUNBOOKS_DIR, runbook_anchor
@@ -284,8 +283,8 @@ of a running PostgreSQL is not consistent.
         velero_ns, name = settings.namespace, service.name
         fresh.append(f"`velero -n {velero_ns} backup create {name}-after-restore --from-schedule {name}`")
     for ds in service_plan.datastores:
-        parts.append(engine(ds.datastore).runbook(plan, service_plan, ds))
-        fresh.append(engine(ds.datastore).fresh_backup(service_plan, ds))
+        parts.append(ds.runbook(plan, service_plan))
+        fresh.append(ds.fresh_backup(service_plan))
     parts.append(f"""\
 ## Afterwards
 
