@@ -13,7 +13,7 @@ import _gojsonnet
 import orjson
 
 from obskit.generate.artifact import File
-from obskit.output import escape, render
+from obskit.output import escape, layout, render
 from obskit.plan import burnrate
 from obskit.plan import conventions as names
 from obskit.plan.meta import object_metadata
@@ -131,7 +131,7 @@ def files(plan: Plan, page: Page, template_dir: str | None = None) -> list[File]
         return []
     result = []
     for uid, dashboard in render_dashboards(plan, template_dir).items():
-        result.append(File(f"grafana/dashboards/{uid}.json", render.json_file(dashboard)))
+        result.append(File(f"{layout.GRAFANA_DASHBOARDS}/{uid}.json", render.json_file(dashboard)))
         document = render.yaml_file(plan.environment.name, config_map(plan, uid, render.json_compact(dashboard)))
-        result.append(File(f"grafana/configmaps/{uid}.yaml", document, kubernetes=True))
+        result.append(File(f"{layout.GRAFANA_CONFIGMAPS}/{uid}.yaml", document, kubernetes=True))
     return result

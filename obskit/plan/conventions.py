@@ -50,10 +50,9 @@ def burn_rate(window: Duration) -> str:
     return f"slo:burn_rate:ratio_rate{window}"
 
 
-# The generated runbooks, under the tree's runbooks/ (and under an environment's runbook_base):
-# a page per service with a section per alert, and the service's disaster-recovery runbook, side by
-# side (a folder per service would add a directory per service for two files).
-RUNBOOKS_DIR = "runbooks"
+# The generated runbooks, under the tree's runbooks/ (output/layout.py; and under an environment's
+# runbook_base): a page per service with a section per alert, and the service's disaster-recovery
+# runbook, side by side (a folder per service would add a directory per service for two files).
 ALERT_RUNBOOKS = "{service}.md"
 RUNBOOK_PATH = ALERT_RUNBOOKS + "#{anchor}"
 DR_RUNBOOK = "{service}.disaster-recovery.md"

@@ -9,9 +9,9 @@ from __future__ import annotations
 
 from obskit.alerting.alerts import ABSENT_LABEL, Group, Rule
 from obskit.generate.artifact import File
-from obskit.output import escape
+from obskit.output import escape, layout
 from obskit.output.render import markdown_table
-from obskit.plan.conventions import ALERT_RUNBOOKS, DR_RUNBOOK, RUNBOOKS_DIR, runbook_anchor
+from obskit.plan.conventions import ALERT_RUNBOOKS, DR_RUNBOOK, runbook_anchor
 from obskit.plan.types import Plan, ServicePlan
 from obskit.spec.alert_templates import render_label_templates
 from obskit.units import human_duration
@@ -299,7 +299,9 @@ of a running PostgreSQL is not consistent.
 def files(plan: Plan, service_plan: ServicePlan, groups: list[Group]) -> list[File]:
     name = service_plan.name
     alerts = dict(sorted(_alerts(groups).items()))
-    result = [File(f"{RUNBOOKS_DIR}/{ALERT_RUNBOOKS.format(service=name)}", alert_runbooks(plan, service_plan, alerts))]
+    result = [
+        File(f"{layout.RUNBOOKS}/{ALERT_RUNBOOKS.format(service=name)}", alert_runbooks(plan, service_plan, alerts))
+    ]
     if _has_backups(service_plan):
-        result.append(File(f"{RUNBOOKS_DIR}/{DR_RUNBOOK.format(service=name)}", dr_runbook(plan, service_plan)))
+        result.append(File(f"{layout.RUNBOOKS}/{DR_RUNBOOK.format(service=name)}", dr_runbook(plan, service_plan)))
     return result

@@ -16,6 +16,7 @@ from typing import Any
 import promql_parser
 import yaml
 
+from obskit.output import layout
 from obskit.plan import conventions as names
 from obskit.plan.types import Plan, ServicePlan, SLOPlan
 from obskit.spec.model import LatencySLI, RatioSLI, RawSLI
@@ -26,7 +27,7 @@ from obskit.verify.live.api import PrometheusAPI, QueryError
 RATE_WINDOW = parse_duration("5m")  # the shortest window the rules rate() over
 MIN_SAMPLES = 4  # per rate window, so a missed scrape or two still leaves a rate
 PROMETHEUS = "(prometheus)"  # the finding's service column for the server's own settings
-RULE_FILES = "prometheus/rulefiles"
+RULE_FILES = layout.RULE_FILES
 
 
 @dataclass(frozen=True)
