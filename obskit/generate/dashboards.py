@@ -44,8 +44,6 @@ SERIES = {
     "total_5m": names.total_rate(Duration(300_000)),
     "dr_limit": names.DR_LIMIT,
     "velero_last_success": names.VELERO_LAST_SUCCESS,
-    "archive_age": names.ARCHIVE_AGE,
-    "archive_failures": names.ARCHIVE_FAILURES,
     "backup_last_success": names.BACKUP_LAST_SUCCESS,
     "drill_last_success": names.DRILL_LAST_SUCCESS,
     "drill_duration": names.DRILL_DURATION,
@@ -67,7 +65,7 @@ def dashboard_data(plan: Plan) -> dict[str, Any]:
         "env_labels": sorted(name for name, _ in plan.labels),
         "has_backups": any(service.velero is not None or service.datastores for service in plan.services),
         "burn_rates": [{"window": str(w), "series": names.burn_rate(w)} for w in burnrate.ALERT_WINDOWS],
-        "series": SERIES,
+        "series": {**SERIES, **{key: name for engine in plan.engines for key, name in engine.dashboard_series.items()}},
     }
 
 

@@ -107,5 +107,6 @@ def build_plan(spec: Spec, environment: str, alert_templates: tuple[AlertTemplat
         notes=tuple(findings.notes),
         routing=routing_plan(env),
         velero_load=velero_load,
+        engines=tuple(engines.values()),
         problems=tuple(problem for service, tier in tiers for problem in unreachable_slos(service, tier)),
     )

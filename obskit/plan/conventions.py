@@ -75,9 +75,7 @@ VELERO_LAST_SUCCESS = "velero_backup_last_successful_timestamp"
 VELERO_FAILURES = "velero_backup_failure_total"
 VELERO_PARTIAL_FAILURES = "velero_backup_partial_failure_total"
 VELERO_VALIDATION_FAILURES = "velero_backup_validation_failure_total"  # e.g. storage location unavailable
-ARCHIVE_AGE = "pg_stat_archiver_last_archive_age"
-ARCHIVE_FAILURES = "pg_stat_archiver_failed_count"
-TUPLE_WRITES = ("pg_stat_database_tup_inserted", "pg_stat_database_tup_updated", "pg_stat_database_tup_deleted")
+# (Each engine's upstream metrics are its own: obskit/engines/<engine>/metrics.py.)
 # What obskit's own backup and drill jobs push (backup/obskit_job.py spells them too).
 BACKUP_LAST_SUCCESS = "obskit_backup_last_success_timestamp_seconds"
 DRILL_LAST_SUCCESS = "obskit_restore_drill_last_success_timestamp_seconds"

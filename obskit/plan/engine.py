@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING, Any, Protocol
 from obskit.alerting.alerts import CheckedAlert
 from obskit.plan.dr import DRFindings
 from obskit.spec.model import Datastore, Service, Tier
+from obskit.spec.promql import Selector
 from obskit.units import Duration
 
 if TYPE_CHECKING:
@@ -75,6 +76,15 @@ class DatastorePlan(Protocol):
         """The command (Markdown) that backs it up now."""
         ...
 
+    def inputs(self, service_plan: ServicePlan) -> list[tuple[Selector, str]]:
+        """The series its alerts read, each with what produces it: `obskit check` looks for them."""
+        ...
+
+    @property
+    def runbook_steps(self) -> dict[str, tuple[str, ...]]:
+        """The first steps of its alerts' runbook sections, by alert name."""
+        ...
+
     def report(self) -> dict[str, Any]:
         """Its columns of `obskit plan --format json`: what it achieves against the targets."""
         ...
@@ -83,6 +93,11 @@ class DatastorePlan(Protocol):
 class Engine(Protocol):
     @property
     def key(self) -> EngineKey: ...
+
+    @property
+    def dashboard_series(self) -> dict[str, str]:
+        """The series its rows of the DR dashboard read, by the names the templates use."""
+        ...
 
     def plan(self, service: Service, tier: Tier, datastore: Datastore, findings: DRFindings) -> DatastorePlan:
         """The datastore's plan; what the tier asks and it cannot meet goes to `findings`."""

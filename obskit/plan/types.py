@@ -10,7 +10,7 @@ from fractions import Fraction
 
 from obskit.plan import burnrate, dr
 from obskit.plan.conventions import runbook_anchor
-from obskit.plan.engine import DatastorePlan
+from obskit.plan.engine import DatastorePlan, Engine
 from obskit.plan.routing import RoutingPlan
 from obskit.plan.velero import InstallationLoad, VeleroPlan
 from obskit.spec.alert_templates import AlertTemplate
@@ -102,6 +102,7 @@ class Plan:
     routing: RoutingPlan | None = None  # None: the environment has no `alerting`
     velero_load: InstallationLoad | None = None  # None: no service has Velero backups
     problems: tuple[Problem, ...] = ()  # what the spec asks that cannot work (SLO alerts that could never fire)
+    engines: tuple[Engine, ...] = ()  # every engine obskit knows: the DR dashboard has their rows
 
     @property
     def labels(self) -> Labels:

@@ -8,6 +8,7 @@ from typing import TYPE_CHECKING
 
 from obskit.alerting.alerts import Case, CheckedAlert, age_cases, alert, constant, secs, when_absent
 from obskit.alerting.timing import FOR_STEP, INPUT_STEP, LONG_HORIZON, check_time, input_steps, long_step
+from obskit.engines.postgres_walg import metrics
 from obskit.output import escape
 from obskit.plan import conventions as names
 from obskit.plan.types import ServicePlan
@@ -51,7 +52,7 @@ def archive_too_old(service_plan: ServicePlan, ds: WalgPlan) -> CheckedAlert:
     rule = alert(
         service_plan,
         "WALArchiveTooOld",
-        f"{names.ARCHIVE_AGE}{{{job_match}}} > {secs(rpo + window)}\nand on() (\n"
+        f"{metrics.ARCHIVE_AGE}{{{job_match}}} > {secs(rpo + window)}\nand on() (\n"
         f"{_writes(job_match, window, offset=rpo)}\n) > 0",
         "page",
         (
@@ -66,10 +67,10 @@ def archive_too_old(service_plan: ServicePlan, ds: WalgPlan) -> CheckedAlert:
     )
     eval_time, step = _too_old_check(service_plan)
     steps = input_steps(eval_time)
-    age = series_text(names.ARCHIVE_AGE, exporter)
-    inserted = series_text(names.TUPLE_WRITES[0], {**exporter, "datname": "app"})
+    age = series_text(metrics.ARCHIVE_AGE, exporter)
+    inserted = series_text(metrics.TUPLE_WRITES[0], {**exporter, "datname": "app"})
     # updated rows too, in the same database: the sums must not collide over equal label sets
-    updated = series_text(names.TUPLE_WRITES[1], {**exporter, "datname": "app"})
+    updated = series_text(metrics.TUPLE_WRITES[1], {**exporter, "datname": "app"})
     old_age = _old_age(service_plan)
     writing = f"0+10x{steps}"
     # idle until less than the RPO before the check, then writing: the segment switch may still be due
@@ -108,7 +109,7 @@ def _failure_cases(service_plan: ServicePlan, ds: WalgPlan, at: Duration) -> dic
     """The archiver's inputs per case, shared by the page and the ticket (one metric, one feed)."""
     exporter = {"job": ds.datastore.exporter_job}
     steps = input_steps(at)
-    failed, age = series_text(names.ARCHIVE_FAILURES, exporter), series_text(names.ARCHIVE_AGE, exporter)
+    failed, age = series_text(metrics.ARCHIVE_FAILURES, exporter), series_text(metrics.ARCHIVE_AGE, exporter)
     # one failure, retried at once: the next segment archives, the age stays small. It happens
     # within WALArchiveErrors' window before `at` (a `for:` of an hour or more checks later than that)
     failed_at = max(1, steps - input_steps(parse_duration(FAILURE_WINDOW)) // 2)
@@ -131,8 +132,8 @@ def archive_stuck(service_plan: ServicePlan, ds: WalgPlan) -> CheckedAlert:
     rule = alert(
         service_plan,
         "WALArchiveFailing",
-        f"increase({names.ARCHIVE_FAILURES}{job}[{window}]) > 0\n"
-        f"and\n{names.ARCHIVE_AGE}{job} > {secs(ds.archive_timeout)}",
+        f"increase({metrics.ARCHIVE_FAILURES}{job}[{window}]) > 0\n"
+        f"and\n{metrics.ARCHIVE_AGE}{job} > {secs(ds.archive_timeout)}",
         "page",
         (
             "WAL archiving is failing and segments are not getting out.",
@@ -164,7 +165,7 @@ def archive_failed(service_plan: ServicePlan, ds: WalgPlan) -> CheckedAlert:
     rule = alert(
         service_plan,
         "WALArchiveErrors",
-        f"increase({escape.selector(names.ARCHIVE_FAILURES, [('job', '=', exporter['job'])])}[{FAILURE_WINDOW}]) > 0",
+        f"increase({escape.selector(metrics.ARCHIVE_FAILURES, [('job', '=', exporter['job'])])}[{FAILURE_WINDOW}]) > 0",
         "warning",
         (
             "WAL archiving failed at least once.",
@@ -293,7 +294,7 @@ def drill_failed(service_plan: ServicePlan, ds: WalgPlan) -> CheckedAlert:
 def _writes(job_match: str, window: Duration, offset: Duration | None = None) -> str:
     shift = f" offset {offset}" if offset is not None else ""
     return "\n+ ".join(
-        f"(sum(increase({name}{{{job_match}}}[{window}]{shift})) or vector(0))" for name in names.TUPLE_WRITES
+        f"(sum(increase({name}{{{job_match}}}[{window}]{shift})) or vector(0))" for name in metrics.TUPLE_WRITES
     )
 
 
@@ -303,11 +304,11 @@ def archive_never_reported(service_plan: ServicePlan, ds: WalgPlan, too_old: Che
     rpo = service_plan.tier.rpo
     exporter = {"job": ds.datastore.exporter_job}
     job_match = escape.matchers([("job", "=", exporter["job"])])
-    writing = series_text(names.TUPLE_WRITES[0], {**exporter, "datname": "app"})
+    writing = series_text(metrics.TUPLE_WRITES[0], {**exporter, "datname": "app"})
     at = check_time(rpo)
     return when_absent(
         too_old,
-        series_text(names.ARCHIVE_AGE, exporter),
+        series_text(metrics.ARCHIVE_AGE, exporter),
         exporter,
         rpo,
         "An archived WAL segment",

@@ -17,7 +17,8 @@ from functools import cache
 from typing import Any
 
 from obskit.alerting.alerts import CheckedAlert
-from obskit.engines.postgres_walg import alerts, defaults, objects, runbook
+from obskit.engines.postgres_walg import alerts, defaults, metrics, objects, runbook
+from obskit.plan import conventions as names
 from obskit.plan.dr import (
     CRON_STEPS,
     DAY,
@@ -33,6 +34,7 @@ from obskit.plan.dr import (
 from obskit.plan.engine import Limit
 from obskit.plan.types import Plan, ServicePlan
 from obskit.spec.model import Datastore, Service, Tier
+from obskit.spec.promql import Selector
 from obskit.units import Duration, format_size, format_throughput
 
 BASE_BACKUP_STEPS = CRON_STEPS  # minutes only for small databases that write a lot under a tight RTO
@@ -118,6 +120,24 @@ class WalgPlan:
     def fresh_backup(self, service_plan: ServicePlan) -> str:
         return runbook.fresh_backup(service_plan, self)
 
+    def inputs(self, service_plan: ServicePlan) -> list[tuple[Selector, str]]:
+        job = self.datastore.exporter_job
+        pushed = (("service", "=", service_plan.name), ("datastore", "=", self.name))
+        return [
+            (Selector(metrics.ARCHIVED, (("job", "=", job),)), f"postgres_exporter (job {job})"),
+            *(
+                (Selector(metric, pushed), f"the {job_name} job via the Pushgateway")
+                for metric, job_name in (
+                    (names.BACKUP_LAST_SUCCESS, "base-backup"),
+                    (names.DRILL_LAST_SUCCESS, "restore-drill"),
+                )
+            ),
+        ]
+
+    @property
+    def runbook_steps(self) -> dict[str, tuple[str, ...]]:
+        return runbook.FIRST_STEPS
+
     def report(self) -> dict[str, Any]:
         restore = self.restore
         return {
@@ -145,6 +165,10 @@ class PostgresWalG:
     """The engine: PostgreSQL backed up with WAL-G."""
 
     key: tuple[str, str] = (defaults.ENGINE, defaults.METHOD)
+
+    @property
+    def dashboard_series(self) -> dict[str, str]:
+        return metrics.DASHBOARD_SERIES
 
     def plan(self, service: Service, tier: Tier, datastore: Datastore, findings: DRFindings) -> WalgPlan:
         return datastore_plan(service, tier, datastore, findings)

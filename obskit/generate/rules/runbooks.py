@@ -68,40 +68,6 @@ FIRST_STEPS = {
         "`velero backup describe <backup> --details` and `velero backup logs <backup>` for the failed backup.",
         "A failed validation usually means the storage location is unavailable (`velero backup-location get`).",
     ),
-    "WALArchiveTooOld": (
-        "Check `pg_stat_archiver` (`SELECT * FROM pg_stat_archiver`): failed_count, last_failed_wal and "
-        "last_failed_time say what the archive_command hit.",
-        "Check the PostgreSQL log for the archive_command's error (credentials, storage, network).",
-        "Written data is not protected beyond the last archived segment; pg_wal grows until archiving works.",
-    ),
-    "WALArchiveFailing": (
-        "Check the PostgreSQL log for the archive_command's error and fix its cause (credentials, storage, "
-        "network, the wal-g settings in the pod).",
-        "Watch the disk: pg_wal keeps every unarchived segment, and a full disk stops the database.",
-    ),
-    "WALArchiveErrors": (
-        "Read the PostgreSQL log around `last_failed_time` in `pg_stat_archiver`: a one-off storage hiccup "
-        "needs nothing; a recurring one, a fix before it becomes stuck.",
-    ),
-    "BaseBackupTooOld": (
-        "Check the base-backup CronJob's last Jobs and their logs (`kubectl get jobs -n <namespace>`).",
-        "No data is lost while WAL is archived, but a restore now replays more WAL and may exceed the RTO.",
-    ),
-    "RestoreDrillOverdue": (
-        "Check the restore-drill CronJob's last Jobs and their logs; run one now with "
-        "`kubectl create job --from=cronjob/<drill CronJob> <name>`.",
-    ),
-    "RestoreDrillFailed": (
-        "Read the drill Job's log (`kubectl logs job/<drill job>`): it names the step that failed.",
-        '"the WAL archive has a gap" or "replay ended ... but the archive holds segments up to ...": WAL '
-        "after that point cannot be restored. Take a base backup now (it starts a new unbroken chain), then "
-        "find out why the segment is missing (retention, a failed upload, storage lifecycle rules).",
-        "A fetch or start-up failure: check the credentials, the scratch volume's size and the pod's limits.",
-    ),
-    "RestoreDrillTooSlow": (
-        "Compare the drill's phases in its log with the plan's estimate (`obskit plan`): base backup fetch, "
-        "WAL replay, start-up. Measure and set the datastore's restore and replay throughput in the spec.",
-    ),
 }
 GENERIC_STEPS = ("Read the description and check the expression below against what you see on the dashboard.",)
 
@@ -157,6 +123,14 @@ def _job(service_plan: ServicePlan, labels: dict[str, str]) -> str:
     return exporters.get(labels.get("datastore", ""), service_plan.service.job)
 
 
+def _first_steps(service_plan: ServicePlan, alert: str) -> tuple[str, ...]:
+    """Of the alert: obskit's own, or its datastore engine's."""
+    for ds in service_plan.datastores:
+        if alert in ds.runbook_steps:
+            return ds.runbook_steps[alert]
+    return FIRST_STEPS.get(alert, GENERIC_STEPS)
+
+
 def alert_section(plan: Plan, service_plan: ServicePlan, name: str, rules: list[Rule]) -> str:
     """One alert's section of the service's page. Its heading is the alert's name alone, so that
     its slug is the anchor `runbook_url` links; the headings inside it are several words, so
@@ -168,7 +142,7 @@ def alert_section(plan: Plan, service_plan: ServicePlan, name: str, rules: list[
     )
     variants = "\n\n".join(f"{_variant(rule)}:\n\n{escape.markdown_block(rule['expr'], 'promql')}" for rule in rules)
     steps = "\n".join(
-        f"{i}. {_filled(step, service_plan)}" for i, step in enumerate(FIRST_STEPS.get(name, GENERIC_STEPS), start=1)
+        f"{i}. {_filled(step, service_plan)}" for i, step in enumerate(_first_steps(service_plan, name), start=1)
     )
     return f"""\
 ## {name}
