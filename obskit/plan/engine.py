@@ -47,6 +47,11 @@ class DatastorePlan(Protocol):
         ...
 
     @property
+    def backed_up_by(self) -> str:
+        """What archives its data, as alerts and notes name it."""
+        ...
+
+    @property
     def schedules(self) -> list[str]:
         """Its cron schedules, as many for every datastore of the engine ("" for one it lacks):
         services of one shape differ in them."""
@@ -93,6 +98,11 @@ class DatastorePlan(Protocol):
 class Engine(Protocol):
     @property
     def key(self) -> EngineKey: ...
+
+    @property
+    def velero_note(self) -> str:
+        """Why Velero must leave the volumes of its datastores alone (a note of the plan)."""
+        ...
 
     @property
     def dashboard_series(self) -> dict[str, str]:

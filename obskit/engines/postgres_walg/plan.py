@@ -92,6 +92,10 @@ class WalgPlan:
         return "walg"
 
     @property
+    def backed_up_by(self) -> str:
+        return "WAL-G"
+
+    @property
     def schedules(self) -> list[str]:
         return [self.base_cron or "", self.retention_cron, self.drill.cron]
 
@@ -165,6 +169,10 @@ class PostgresWalG:
     """The engine: PostgreSQL backed up with WAL-G."""
 
     key: tuple[str, str] = (defaults.ENGINE, defaults.METHOD)
+
+    @property
+    def velero_note(self) -> str:
+        return "WAL-G backs them up, and Velero's copy of a live PostgreSQL data directory is not consistent"
 
     @property
     def dashboard_series(self) -> dict[str, str]:

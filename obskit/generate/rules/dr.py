@@ -18,13 +18,14 @@ FAILURE_WINDOW = "1h"
 
 def _age_limit(service_plan: ServicePlan) -> tuple[Duration, str, str]:
     """How old the frequent schedule's last success may be, the alert's kind, and what the limit is.
-    Data at risk pages at the RPO; a service whose data WAL-G archives has only its Kubernetes
-    resources in Velero: a ticket once the schedule misses what it promises."""
+    Data at risk pages at the RPO; a service whose data its datastores' engines archive has only its
+    Kubernetes resources in Velero: a ticket once the schedule misses what it promises."""
     velero = service_plan.velero
     assert velero is not None
     limit = velero.age_limit
     if velero.resources_only:
-        return limit, "warning", f"the {limit} its schedule promises (its data is archived by WAL-G)"
+        archivers = " and ".join(sorted({ds.backed_up_by for ds in service_plan.datastores}))
+        return limit, "warning", f"the {limit} its schedule promises (its data is archived by {archivers})"
     return limit, "page", f"its RPO of {limit}"
 
 
