@@ -100,6 +100,16 @@ class Engine(Protocol):
     def key(self) -> EngineKey: ...
 
     @property
+    def restore_note(self) -> str:
+        """After the DR runbook's Velero restore: how its databases are restored instead (Markdown)."""
+        ...
+
+    @property
+    def freshness_alert(self) -> str:
+        """The alert that says its data is not being backed up (the DR runbook's last check)."""
+        ...
+
+    @property
     def velero_note(self) -> str:
         """Why Velero must leave the volumes of its datastores alone (a note of the plan)."""
         ...

@@ -21,6 +21,7 @@ if TYPE_CHECKING:  # the plan module calls this one
 GROUP = "wal-g"  # the rule group: obskit/<service>/<datastore>/wal-g
 ARCHIVE_FAILURE_WINDOW = "5m"
 FAILURE_WINDOW = "1h"
+ARCHIVE_TOO_OLD = "WALArchiveTooOld"  # the alert that says the data is not being archived
 
 
 def _pushed(service_plan: ServicePlan, ds: WalgPlan) -> tuple[dict[str, str], str]:
@@ -51,7 +52,7 @@ def archive_too_old(service_plan: ServicePlan, ds: WalgPlan) -> CheckedAlert:
     job_match = escape.matchers([("job", "=", exporter["job"])])
     rule = alert(
         service_plan,
-        "WALArchiveTooOld",
+        ARCHIVE_TOO_OLD,
         f"{metrics.ARCHIVE_AGE}{{{job_match}}} > {secs(rpo + window)}\nand on() (\n"
         f"{_writes(job_match, window, offset=rpo)}\n) > 0",
         "page",

@@ -171,6 +171,17 @@ class PostgresWalG:
     key: tuple[str, str] = (defaults.ENGINE, defaults.METHOD)
 
     @property
+    def restore_note(self) -> str:
+        return (
+            "Restore a database backed up with WAL-G with WAL-G (below): a file-system copy\n"
+            "of a running PostgreSQL is not consistent."
+        )
+
+    @property
+    def freshness_alert(self) -> str:
+        return alerts.ARCHIVE_TOO_OLD
+
+    @property
     def velero_note(self) -> str:
         return "WAL-G backs them up, and Velero's copy of a live PostgreSQL data directory is not consistent"
 

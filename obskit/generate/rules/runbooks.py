@@ -201,6 +201,11 @@ def _has_backups(service_plan: ServicePlan) -> bool:
     return service_plan.velero is not None or bool(service_plan.datastores)
 
 
+def _dr_alerts(plan: Plan) -> str:
+    """The alerts that say data is not being backed up: Velero's and each engine's."""
+    return ", ".join(f"`{name}`" for name in ("BackupTooOld", *(engine.freshness_alert for engine in plan.engines)))
+
+
 def dr_runbook(plan: Plan, service_plan: ServicePlan) -> str:
     service, tier = service_plan.service, service_plan.tier
     team = escape.markdown_text(service.team)
@@ -249,8 +254,7 @@ velero -n {ns} restore logs <restore name>
 ```
 
 Velero does not replace objects that exist: delete the damaged ones first, or restore into a
-new namespace. Restore a database backed up with WAL-G with WAL-G (below): a file-system copy
-of a running PostgreSQL is not consistent.
+new namespace. {" ".join(engine.restore_note for engine in plan.engines)}
 """)
     fresh = []
     if velero is not None and settings is not None:
@@ -262,7 +266,7 @@ of a running PostgreSQL is not consistent.
     parts.append(f"""\
 ## Afterwards
 
-- Check the service's SLOs and that no DR alert fires (`BackupTooOld`, `WALArchiveTooOld`).
+- Check the service's SLOs and that no DR alert fires ({_dr_alerts(plan)}).
 - Take a fresh backup at once: {"; ".join(fresh)}.
 - Write down how long the restore took: if it came near the RTO of {tier.rto}, measure and set
   the datastore's `restore_throughput` and `replay_throughput` in the spec.
