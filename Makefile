@@ -50,11 +50,12 @@ bench: $(STAMP) tools
 golden: $(STAMP)
 	$(BIN)/python -m tests.golden_tree
 
-## lint: ruff and mypy (strict), as CI would
+## lint: ruff, mypy (strict) and the import layers of DESIGN.md (import-linter, pyproject.toml), as CI would
 lint: $(STAMP)
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 	$(BIN)/mypy
+	$(BIN)/lint-imports
 
 clean:
 	rm -rf $(VENV) out .pytest_cache .ruff_cache .hypothesis

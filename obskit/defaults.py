@@ -1,6 +1,6 @@
 """Every default obskit applies to what a spec leaves out, in one place (the README's field
 reference lists the same values). Engine-specific defaults live with their engine
-(obskit/engines/<engine>/defaults.py); the built-in tiers are in obskit/plan/tiers.py."""
+(obskit/engines/<engine>/defaults.py); the built-in tiers are in obskit/spec/tiers.py."""
 
 from __future__ import annotations
 

@@ -6,6 +6,7 @@ from collections.abc import Iterator
 from importlib import resources
 from pathlib import Path
 
+from obskit.engines.registry import ENGINES
 from obskit.generate.parallel import generate_tree_parallel, stream_tree
 from obskit.output.writer import stream_with_manifest, with_manifest
 from obskit.plan.build import build_plan
@@ -21,8 +22,8 @@ def _catalog(spec: Spec) -> tuple[AlertTemplate, ...]:
 
 
 def plan_problems(plan: Plan) -> list[Problem]:
-    """What only the plan can find: DR targets no schedule meets."""
-    return [finding.problem(plan.environment) for finding in plan.infeasible]
+    """What only the plan can find: SLO alerts that could never fire, DR targets no schedule meets."""
+    return [*plan.problems, *(finding.problem(plan.environment) for finding in plan.infeasible)]
 
 
 def _validated(spec_path: Path, environment: str | None) -> tuple[Spec, dict[str, Plan]]:
@@ -31,9 +32,10 @@ def _validated(spec_path: Path, environment: str | None) -> tuple[Spec, dict[str
         catalog = _catalog(spec)
     except SpecInvalid as err:
         raise SpecInvalid([*problems, *err.problems]) from None
-    plans = {env.name: build_plan(spec, env.name, catalog) for env in spec.environments}
+    plans = {env.name: build_plan(spec, env.name, catalog, ENGINES) for env in spec.environments}
     for plan in plans.values():
         problems += plan_problems(plan)
+    problems = list(dict.fromkeys(problems))  # a service's SLO problem is found in every environment
     if problems:
         raise SpecInvalid(problems)
     return spec, plans
@@ -53,11 +55,14 @@ def starter_spec() -> str:
 
 def load_plan(spec_path: Path, environment: str, feasible: bool = True) -> Plan:
     """The plan of one environment. Raises SpecInvalid (with every problem `validate` finds for
-    it, the plan's own included unless `feasible` is False) or UnknownEnvironment."""
+    it, the DR targets no schedule meets included unless `feasible` is False) or UnknownEnvironment."""
     if feasible:
         return _validated(spec_path, environment)[1][environment]
     spec = load_spec(spec_path, [environment])
-    return build_plan(spec, environment, _catalog(spec))
+    plan = build_plan(spec, environment, _catalog(spec), ENGINES)
+    if plan.problems:
+        raise SpecInvalid(plan.problems)
+    return plan
 
 
 def output_tree(plan: Plan, jobs: int = 1) -> dict[str, str]:

@@ -12,7 +12,7 @@ import yaml
 from obskit.generate.rules.catalog import pod_label_matchers
 from obskit.generate.tree import generate_tree
 from obskit.output.writer import write
-from obskit.pipeline import load_plan, output_tree
+from obskit.pipeline import load_plan, output_tree, validate
 from obskit.plan import burnrate
 from obskit.spec.alert_templates import load_catalog
 from obskit.spec.problems import SpecInvalid
@@ -208,10 +208,39 @@ def test_unreachable_burn_rate_objective_is_refused(write_spec) -> None:
       availability: {objective: 90, errors: 'a_total{code="5"}', total: a_total}
 """
     )
-    assert problems_of(write_spec(text)) == [
+    path = write_spec(text)
+    expected = (
         "obskit.yaml:15: services.checkout.slos.availability.objective: objective 90 leaves an error budget of 10%: "
         "the 1h/5m burn-rate alert (14.4x) would need an error ratio above 100% and could never fire; "
         "use an objective above 93.0555555555556"
+    )
+    # a plan problem: `validate` and every command that plans (`obskit plan` too) report it, once
+    for check in (lambda: validate(path), lambda: load_plan(path, "prod", feasible=False)):
+        with pytest.raises(SpecInvalid) as caught:
+            check()
+        assert [str(problem).replace(f"{path.parent}/", "") for problem in caught.value.problems] == [expected]
+
+
+def test_an_unreachable_tier_objective_is_reported_once_at_the_slo(write_spec) -> None:
+    text = (
+        MINIMAL.replace("tier: tier1_critical", "tier: lax").replace(
+            "    labels: {env: prod}\n", "    labels: {env: prod}\n  staging:\n    labels: {env: staging}\n"
+        )
+        + """\
+    slos:
+      availability: {errors: 'a_total{code="5"}', total: a_total}
+tiers:
+  lax: {rto: 4h, rpo: 24h, scrape_interval: 60s, slo_objective: 90, pages: false,
+        restore_drill_interval: 90d, retention: 7d}
+"""
+    )
+    path = write_spec(text)
+    with pytest.raises(SpecInvalid) as caught:
+        validate(path)
+    assert [str(problem).replace(f"{path.parent}/", "") for problem in caught.value.problems] == [
+        "obskit.yaml:17: services.checkout.slos.availability: objective 90 (the tier's slo_objective) leaves "
+        "an error budget of 10%: the 1h/5m burn-rate alert (14.4x) would need an error ratio above 100% and "
+        "could never fire; use an objective above 93.0555555555556"
     ]
 
 

@@ -17,6 +17,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from obskit.cli import main
+from obskit.engines.registry import ENGINES
 from obskit.plan import dr
 from obskit.plan.velero import MAX_BACKUPS_PER_SCHEDULE, VeleroPlan, velero_plans
 from obskit.spec.model import Service, Tier, Velero
@@ -40,7 +41,7 @@ def plans(
     services: list[tuple[Service, Tier]], workers: int = 1
 ) -> tuple[dict[str, VeleroPlan], dr.DRFindings, Fraction]:
     findings = dr.DRFindings()
-    planned, load = velero_plans(services, Velero("velero", "default", workers), findings)
+    planned, load = velero_plans(services, Velero("velero", "default", workers), findings, ENGINES)
     assert load is not None
     return planned, findings, load.load
 

@@ -9,15 +9,12 @@ from dataclasses import dataclass
 from typing import Any
 
 from obskit.generate.artifact import File
-from obskit.generate.meta import object_metadata
-from obskit.output import escape, render
+from obskit.output import escape, layout, render
+from obskit.plan.meta import object_metadata
 from obskit.plan.routing import GROUP_BY, MARKER, SEVERITIES, Route, RoutingPlan
 from obskit.plan.types import Plan
 from obskit.spec.model import Receiver, SecretRef
 
-CONFIG = "alertmanager/alertmanager.yaml"
-RESOURCE = "alertmanager/alertmanagerconfig.yaml"
-ROUTE_TESTS = "alertmanager/routes.test.yaml"
 # Where the operator mounts the Secrets named in alertmanagerSpec.secrets
 SECRETS_DIR = "/etc/alertmanager/secrets"
 
@@ -181,7 +178,9 @@ def files(plan: Plan) -> list[File]:
         return []
     env = plan.environment.name
     return [
-        File(CONFIG, render.yaml_file(env, alertmanager_config(routing))),
-        File(RESOURCE, render.yaml_file(env, alertmanager_resource(plan, routing)), kubernetes=True),
-        File(ROUTE_TESTS, render.yaml_file(env, route_tests(plan, routing))),
+        File(layout.ALERTMANAGER_CONFIG, render.yaml_file(env, alertmanager_config(routing))),
+        File(
+            layout.ALERTMANAGER_RESOURCE, render.yaml_file(env, alertmanager_resource(plan, routing)), kubernetes=True
+        ),
+        File(layout.ROUTE_TESTS, render.yaml_file(env, route_tests(plan, routing))),
     ]

@@ -13,10 +13,10 @@ import _gojsonnet
 import orjson
 
 from obskit.generate.artifact import File
-from obskit.generate.meta import object_metadata
-from obskit.output import escape, render
+from obskit.output import escape, layout, render
 from obskit.plan import burnrate
 from obskit.plan import conventions as names
+from obskit.plan.meta import object_metadata
 from obskit.plan.pages import Page
 from obskit.plan.types import Plan
 from obskit.units import Duration
@@ -44,8 +44,6 @@ SERIES = {
     "total_5m": names.total_rate(Duration(300_000)),
     "dr_limit": names.DR_LIMIT,
     "velero_last_success": names.VELERO_LAST_SUCCESS,
-    "archive_age": names.ARCHIVE_AGE,
-    "archive_failures": names.ARCHIVE_FAILURES,
     "backup_last_success": names.BACKUP_LAST_SUCCESS,
     "drill_last_success": names.DRILL_LAST_SUCCESS,
     "drill_duration": names.DRILL_DURATION,
@@ -67,7 +65,7 @@ def dashboard_data(plan: Plan) -> dict[str, Any]:
         "env_labels": sorted(name for name, _ in plan.labels),
         "has_backups": any(service.velero is not None or service.datastores for service in plan.services),
         "burn_rates": [{"window": str(w), "series": names.burn_rate(w)} for w in burnrate.ALERT_WINDOWS],
-        "series": SERIES,
+        "series": {**SERIES, **{key: name for engine in plan.engines for key, name in engine.dashboard_series.items()}},
     }
 
 
@@ -131,7 +129,7 @@ def files(plan: Plan, page: Page, template_dir: str | None = None) -> list[File]
         return []
     result = []
     for uid, dashboard in render_dashboards(plan, template_dir).items():
-        result.append(File(f"grafana/dashboards/{uid}.json", render.json_file(dashboard)))
+        result.append(File(f"{layout.GRAFANA_DASHBOARDS}/{uid}.json", render.json_file(dashboard)))
         document = render.yaml_file(plan.environment.name, config_map(plan, uid, render.json_compact(dashboard)))
-        result.append(File(f"grafana/configmaps/{uid}.yaml", document, kubernetes=True))
+        result.append(File(f"{layout.GRAFANA_CONFIGMAPS}/{uid}.yaml", document, kubernetes=True))
     return result

@@ -6,8 +6,8 @@ from __future__ import annotations
 from typing import Any
 
 from obskit.generate.artifact import File
-from obskit.generate.meta import object_metadata
-from obskit.output import escape, render
+from obskit.output import escape, layout, render
+from obskit.plan.meta import object_metadata
 from obskit.plan.types import Plan, ServicePlan
 
 
@@ -46,4 +46,4 @@ def service_monitor(plan: Plan, service_plan: ServicePlan) -> dict[str, Any]:
 
 def files(plan: Plan, service_plan: ServicePlan) -> list[File]:
     document = render.yaml_file(plan.environment.name, service_monitor(plan, service_plan))
-    return [File(f"prometheus/servicemonitors/{service_plan.name}.yaml", document, kubernetes=True)]
+    return [File(f"{layout.SERVICE_MONITORS}/{service_plan.name}.yaml", document, kubernetes=True)]

@@ -54,7 +54,7 @@ def names(service_plan: ServicePlan) -> list[str]:
     if service_plan.velero is not None:
         found += [schedule.cron for schedule in service_plan.velero.schedules]
     for datastore_plan in service_plan.datastores:
-        found += [datastore_plan.base_cron or "", datastore_plan.retention_cron, datastore_plan.drill.cron]
+        found += datastore_plan.schedules
     return found
 
 

@@ -6,8 +6,8 @@ from __future__ import annotations
 from typing import Any
 
 from obskit.generate.artifact import File
-from obskit.generate.meta import object_metadata
-from obskit.output import render
+from obskit.output import layout, render
+from obskit.plan.meta import object_metadata
 from obskit.plan.types import Plan, ServicePlan
 from obskit.plan.velero import VeleroSchedule
 from obskit.units import format_go_duration
@@ -49,4 +49,4 @@ def files(plan: Plan, service_plan: ServicePlan) -> list[File]:
         return []
     schedules = [schedule(plan, service_plan, planned) for planned in service_plan.velero.schedules]
     document = render.yaml_file(plan.environment.name, schedules)
-    return [File(f"backup/velero/{service_plan.name}.yaml", document, kubernetes=True)]
+    return [File(f"{layout.VELERO}/{service_plan.name}.yaml", document, kubernetes=True)]

@@ -7,9 +7,10 @@ from decimal import Decimal
 from functools import cache
 
 from obskit import defaults
-from obskit.engines.registry import engine
 from obskit.output import escape
 from obskit.plan import burnrate, conventions, dr
+from obskit.plan.engine import Engines
+from obskit.plan.reachable import unreachable_slos
 from obskit.plan.routing import routing_plan
 from obskit.plan.types import BurnAlertPlan, Plan, ServicePlan, SLOPlan, severity
 from obskit.plan.velero import VeleroPlan, velero_plans
@@ -49,7 +50,12 @@ def _burn_alerts(
 
 
 def plan_service(
-    env: Environment, service: Service, tier: Tier, velero: VeleroPlan | None, findings: dr.DRFindings
+    env: Environment,
+    service: Service,
+    tier: Tier,
+    velero: VeleroPlan | None,
+    findings: dr.DRFindings,
+    engines: Engines,
 ) -> ServicePlan:
     interval = service.metrics.interval or tier.scrape_interval
     uid = conventions.dashboard_uid(env.name, "slo")
@@ -61,7 +67,7 @@ def plan_service(
         slos=tuple(plan_slo(env, service, tier, slo) for slo in service.slos),
         velero=velero,
         datastores=tuple(
-            engine(datastore).plan(service, tier, datastore, findings)
+            engines[datastore.engine, datastore.method].plan(service, tier, datastore, findings)
             for datastore in (service.backup.datastores if service.backup else ())
         ),
         # the service's own namespace, over an exporter's or the Pushgateway's: Alertmanager's
@@ -80,12 +86,15 @@ def plan_service(
     )
 
 
-def build_plan(spec: Spec, environment: str, alert_templates: tuple[AlertTemplate, ...]) -> Plan:
+def build_plan(spec: Spec, environment: str, alert_templates: tuple[AlertTemplate, ...], engines: Engines) -> Plan:
+    """The environment's plan; `engines` plan its datastores (the spec allows only their keys)."""
     env = spec.environment(environment)
     findings = dr.DRFindings()
     tiers = [(service, spec.tier(service.tier)) for service in env.services]
-    velero, velero_load = velero_plans(tiers, env.velero, findings)
-    services = tuple(plan_service(env, service, tier, velero.get(service.name), findings) for service, tier in tiers)
+    velero, velero_load = velero_plans(tiers, env.velero, findings, engines)
+    services = tuple(
+        plan_service(env, service, tier, velero.get(service.name), findings, engines) for service, tier in tiers
+    )
     if services and env.grafana_url is None:
         findings.notes.append(
             f"environment {env.name}: alerts carry no dashboard_url; set grafana_url to link them to their dashboards"
@@ -98,4 +107,6 @@ def build_plan(spec: Spec, environment: str, alert_templates: tuple[AlertTemplat
         notes=tuple(findings.notes),
         routing=routing_plan(env),
         velero_load=velero_load,
+        engines=tuple(engines.values()),
+        problems=tuple(problem for service, tier in tiers for problem in unreachable_slos(service, tier)),
     )

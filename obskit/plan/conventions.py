@@ -50,10 +50,9 @@ def burn_rate(window: Duration) -> str:
     return f"slo:burn_rate:ratio_rate{window}"
 
 
-# The generated runbooks, under the tree's runbooks/ (and under an environment's runbook_base):
-# a page per service with a section per alert, and the service's disaster-recovery runbook, side by
-# side (a folder per service would add a directory per service for two files).
-RUNBOOKS_DIR = "runbooks"
+# The generated runbooks, under the tree's runbooks/ (output/layout.py; and under an environment's
+# runbook_base): a page per service with a section per alert, and the service's disaster-recovery
+# runbook, side by side (a folder per service would add a directory per service for two files).
 ALERT_RUNBOOKS = "{service}.md"
 RUNBOOK_PATH = ALERT_RUNBOOKS + "#{anchor}"
 DR_RUNBOOK = "{service}.disaster-recovery.md"
@@ -76,9 +75,7 @@ VELERO_LAST_SUCCESS = "velero_backup_last_successful_timestamp"
 VELERO_FAILURES = "velero_backup_failure_total"
 VELERO_PARTIAL_FAILURES = "velero_backup_partial_failure_total"
 VELERO_VALIDATION_FAILURES = "velero_backup_validation_failure_total"  # e.g. storage location unavailable
-ARCHIVE_AGE = "pg_stat_archiver_last_archive_age"
-ARCHIVE_FAILURES = "pg_stat_archiver_failed_count"
-TUPLE_WRITES = ("pg_stat_database_tup_inserted", "pg_stat_database_tup_updated", "pg_stat_database_tup_deleted")
+# (Each engine's upstream metrics are its own: obskit/engines/<engine>/metrics.py.)
 # What obskit's own backup and drill jobs push (backup/obskit_job.py spells them too).
 BACKUP_LAST_SUCCESS = "obskit_backup_last_success_timestamp_seconds"
 DRILL_LAST_SUCCESS = "obskit_restore_drill_last_success_timestamp_seconds"

@@ -2,7 +2,7 @@
 and the findings of a plan that cannot meet its targets.
 
 Everything here is pure and exact (durations in milliseconds, rates as Fractions). The
-numbers are derived once per service in the plan; the Velero and WAL-G objects, the DR
+numbers are derived once per service in the plan; the Velero and engine objects, the DR
 alerts, `obskit plan` and the dashboards all read them from there.
 
 Velero is planned in obskit/plan/velero.py, datastores by their engine (obskit/engines),

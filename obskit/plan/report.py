@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from obskit.engines.postgres_walg.plan import DatastorePlan
+from obskit.plan.engine import DatastorePlan
 from obskit.plan.types import Plan, ServicePlan
 from obskit.plan.velero import VeleroPlan, VeleroSchedule
 from obskit.units import Duration, format_go_duration
@@ -60,25 +60,9 @@ def _schedule_row(
 
 
 def _datastore_row(service_plan: ServicePlan, plan_ds: DatastorePlan, feasible: bool) -> dict[str, Any]:
-    restore = plan_ds.restore
     return {
         **_targets(service_plan, plan_ds.name, plan_ds.datastore.method),
-        "worst_case_loss_seconds": _s(plan_ds.worst_case_loss),
-        "archive_timeout_seconds": _s(plan_ds.archive_timeout),
-        "restore_estimate_seconds": _s(restore.total) if restore else None,
-        "restore_breakdown_seconds": {
-            "startup": _s(restore.startup),
-            "base_backup": _s(restore.base_restore),
-            "wal_replay": _s(restore.wal_replay),
-        }
-        if restore
-        else None,
-        "schedule": plan_ds.base_cron,
-        "base_backup_interval_seconds": _s(plan_ds.base_interval),
-        "base_backup_duration_seconds": _s(plan_ds.base_backup_duration),
-        "retain_full": plan_ds.retain_full,
-        "drill_schedule": plan_ds.drill.cron,
-        "assumed": list(plan_ds.assumed),
+        **plan_ds.report(),
         "feasible": feasible,
     }
 

@@ -8,13 +8,14 @@ from dataclasses import dataclass
 from decimal import Decimal
 from fractions import Fraction
 
-from obskit.engines.postgres_walg.plan import DatastorePlan
 from obskit.plan import burnrate, dr
 from obskit.plan.conventions import runbook_anchor
+from obskit.plan.engine import DatastorePlan, Engine
 from obskit.plan.routing import RoutingPlan
 from obskit.plan.velero import InstallationLoad, VeleroPlan
 from obskit.spec.alert_templates import AlertTemplate
 from obskit.spec.model import SLO, Environment, Labels, Service, Tier
+from obskit.spec.problems import Problem
 from obskit.units import Duration
 
 
@@ -100,6 +101,8 @@ class Plan:
     notes: tuple[str, ...]  # assumptions worth a look (defaults used for unmeasured inputs)
     routing: RoutingPlan | None = None  # None: the environment has no `alerting`
     velero_load: InstallationLoad | None = None  # None: no service has Velero backups
+    problems: tuple[Problem, ...] = ()  # what the spec asks that cannot work (SLO alerts that could never fire)
+    engines: tuple[Engine, ...] = ()  # every engine obskit knows: the DR dashboard has their rows
 
     @property
     def labels(self) -> Labels:

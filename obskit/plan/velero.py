@@ -36,11 +36,12 @@ from obskit.plan.dr import (
     cron_every,
     seconds_duration,
 )
+from obskit.plan.engine import Engines
 from obskit.spec.model import Labels, Service, Tier, Velero
 from obskit.units import Duration
 
 MAX_BACKUPS_PER_SCHEDULE = defaults.VELERO_MAX_BACKUPS_PER_SCHEDULE
-RESOURCES_INTERVAL = DAY  # Velero's interval when the service's data is in WAL-G datastores only
+RESOURCES_INTERVAL = DAY  # Velero's interval when the service's data is in datastores only (their engines back it up)
 EXCLUDE_LABEL = "velero.io/exclude-from-backup"  # Velero skips resources that carry it with "true"
 
 
@@ -270,9 +271,10 @@ def _overlaps(services: Sequence[Service]) -> list[Infeasible]:
 
 
 def velero_plans(
-    services: Sequence[tuple[Service, Tier]], settings: Velero | None, findings: DRFindings
+    services: Sequence[tuple[Service, Tier]], settings: Velero | None, findings: DRFindings, engines: Engines
 ) -> tuple[dict[str, VeleroPlan], InstallationLoad | None]:
-    """Every service's Velero plan (None: infeasible, with the finding recorded) and the load."""
+    """Every service's Velero plan (None: infeasible, with the finding recorded) and the load;
+    `engines` say why Velero must leave their datastores' volumes alone."""
     with_velero = [(s, t) for s, t in services if s.backup is not None and s.backup.velero]
     if not with_velero or settings is None:
         return {}, None
@@ -310,10 +312,11 @@ def velero_plans(
             )
         assert service.backup is not None
         if service.backup.datastores and not velero.resources_only:
+            datastores = service.backup.datastores
+            why = "; ".join(dict.fromkeys(engines[ds.engine, ds.method].velero_note for ds in datastores))
             findings.notes.append(
                 f"{service.name}: label the PersistentVolumeClaims of "
-                f"{', '.join(ds.name for ds in service.backup.datastores)} {EXCLUDE_LABEL}=true: WAL-G backs them "
-                "up, and Velero's copy of a live PostgreSQL data directory is not consistent"
+                f"{', '.join(ds.name for ds in datastores)} {EXCLUDE_LABEL}=true: {why}"
             )
         if velero.resources_only:
             findings.notes.append(

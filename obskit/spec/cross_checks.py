@@ -3,18 +3,15 @@
 from __future__ import annotations
 
 from collections.abc import Collection, Iterator
-from decimal import Decimal
-from functools import lru_cache
 from typing import Any
 
 from obskit import defaults
-from obskit.plan import burnrate
 from obskit.shown import shown
 from obskit.spec.problems import FieldPath
 from obskit.spec.promql import parse_selector
 from obskit.spec.schema import INTEGRATIONS, did_you_mean
 from obskit.spec.series import SeriesError, event_series, satisfying_labels
-from obskit.units import Duration, exact_decimal, parse_duration
+from obskit.units import parse_duration
 
 # The longest burn-rate alert window is 3d; an SLO window must hold it several times over.
 MIN_SLO_WINDOW = parse_duration("7d")
@@ -44,7 +41,6 @@ _SLI_FORMS = (("errors", "total"), ("latency",), ("error_query", "total_query"))
 def check_service(
     service: dict[str, Any],
     tier_names: list[str],
-    tier_objectives: dict[str, Decimal],
     env_labels: Collection[str] = (),
     runbook_base: bool = False,
 ) -> Iterator[Finding]:
@@ -60,11 +56,10 @@ def check_service(
             ("tier",),
             f"unknown tier {shown(tier)}; known tiers: {', '.join(tier_names)}" + did_you_mean(tier, tier_names),
         )
-    tier_objective = tier_objectives.get(tier) if isinstance(tier, str) else None
     slos = service.get("slos")
     for slo_name, slo in slos.items() if isinstance(slos, dict) else ():
         if isinstance(slo, dict):
-            for path, message in check_slo(slo, tier_objective):
+            for path, message in check_slo(slo):
                 yield ("slos", slo_name, *path), message
             for path, message in _check_slo_alerts(slo.get("alerts"), env_labels):
                 yield ("slos", slo_name, "alerts", *path), message
@@ -86,7 +81,7 @@ def _check_slo_alerts(alerts: Any, env_labels: Collection[str]) -> Iterator[Find
             yield ("annotations", name), f"annotation {shown(name)} is written by obskit itself; choose another name"
 
 
-def check_slo(slo: dict[str, Any], tier_objective: Decimal | None) -> Iterator[Finding]:
+def check_slo(slo: dict[str, Any]) -> Iterator[Finding]:
     given = [form for form in _SLI_FORMS if any(key in slo for key in form)]
     if len(given) != 1:
         found = sorted(key for form in given for key in form if key in slo)
@@ -117,9 +112,6 @@ def check_slo(slo: dict[str, Any], tier_objective: Decimal | None) -> Iterator[F
             ),
         )
         return
-    objective = slo.get("objective", tier_objective)
-    if isinstance(objective, (int, float, Decimal)) and not isinstance(objective, bool) and 1 <= objective < 100:
-        yield from _check_reachable(exact_decimal(objective), window, explicit="objective" in slo)
 
 
 def _check_description(description: Any) -> Iterator[Finding]:
@@ -154,31 +146,6 @@ _SERIES_HINT = (
     "; obskit must build test series from the selector: write the regex with constructs that RE2 and "
     "Python share (e.g. [0-9] instead of \\pN or [[:digit:]])"
 )
-
-
-@lru_cache(maxsize=4096)  # every service of a tier shares its window and objective
-def _unreachable_pairs(window: Duration, objective: Decimal) -> tuple[burnrate.WindowPair, ...]:
-    return tuple(burnrate.unreachable_pairs(window, objective))
-
-
-def _check_reachable(objective: Decimal, window: Duration, explicit: bool) -> Iterator[Finding]:
-    """A burn-rate threshold at or above an error ratio of 100% could never fire."""
-    unreachable = _unreachable_pairs(window, objective)
-    if not unreachable:
-        return
-    pair = unreachable[0]
-    fastest = max(burnrate.PAIRS, key=lambda candidate: candidate.factor(window))
-    least = burnrate.decimal_text(100 * (1 - 1 / fastest.factor(window)))
-    budget = burnrate.decimal_text(100 * burnrate.error_budget(objective))
-    source = "" if explicit else " (the tier's slo_objective)"
-    yield (
-        ("objective",) if explicit else (),
-        (
-            f"objective {objective}{source} leaves an error budget of {budget}%: the {pair.long}/{pair.short} "
-            f"burn-rate alert ({burnrate.decimal_text(pair.factor(window))}x) would need an error ratio above 100% "
-            f"and could never fire; use an objective above {least}"
-        ),
-    )
 
 
 def check_tier(tier: dict[str, Any]) -> Iterator[Finding]:

@@ -80,7 +80,7 @@ class Datastore:
     wal_rate: Fraction | None  # bytes per second
     replay_throughput: Fraction | None  # bytes per second
     host: str
-    port: int
+    port: int | None  # None: the engine's default port
     exporter_job: str  # the `job` of the postgres_exporter that watches it
 
 
@@ -139,7 +139,7 @@ class WalG:
     prefix: str
     credentials_secret: str
     image: str
-    compression: str
+    compression: str | None  # None: the engine's default
     service_account: str | None = None  # None: the jobs run without a service account token
     key_file: SecretRef | None = None  # gs://: the service account key WAL-G reads from a file
     volume_claim: str | None = None  # file://: the PersistentVolumeClaim holding the prefix's path

@@ -13,12 +13,12 @@ from functools import cached_property
 from pathlib import Path
 from typing import Any
 
-from obskit.plan.tiers import BUILTIN_TIERS, OPTIONAL_TIER_DEFAULTS, TIER_FIELDS
 from obskit.shown import shown
 from obskit.spec import cross_checks, schema, to_model
 from obskit.spec.files import Entry, MergedSpec, read_spec
 from obskit.spec.model import Environment, Service, Spec, Tier
 from obskit.spec.problems import FieldPath, Problem, SpecInvalid
+from obskit.spec.tiers import BUILTIN_TIERS, OPTIONAL_TIER_DEFAULTS, TIER_FIELDS
 from obskit.spec.yaml_lines import Located
 
 
@@ -131,8 +131,12 @@ def _service_layers(merged: MergedSpec, name: str, override: Entry | None) -> La
 
 def _locations(layered: Layered) -> dict[FieldPath, tuple[str, int]]:
     """Where the fields that the plan may find fault with are written (the service itself, its
-    tier and backup, each datastore), so that a DR problem points at the line to edit."""
+    tier and backup, each datastore, each SLO and its objective), so that a DR or SLO problem
+    points at the line to edit."""
     paths: list[FieldPath] = [(), ("tier",), ("backup",)]
+    slos = layered.value.get("slos")
+    for slo in slos if isinstance(slos, dict) else {}:
+        paths += [("slos", slo), ("slos", slo, "objective")]
     backup = layered.value.get("backup")
     if isinstance(backup, dict):
         paths += [("backup", "datastores", name) for name in backup.get("datastores") or {}]
@@ -158,7 +162,6 @@ def _resolve_environment(
     env_entry = merged.sections["environments"][env_name]
     env_layer = _entry_layer(env_entry)
     overrides = _override_entries(env_entry)
-    objectives = {name: tier.slo_objective for name, tier in tiers.items()}
     env_labels = env_entry.value.get("labels") if isinstance(env_entry.value, dict) else None
     env_label_names = [str(name) for name in env_labels] if isinstance(env_labels, dict) else []
     has_runbook_base = isinstance(env_entry.value, dict) and "runbook_base" in env_entry.value
@@ -175,7 +178,7 @@ def _resolve_environment(
         found += [
             layered.problem(path, message)
             for path, message in cross_checks.check_service(
-                layered.value, tier_names, objectives, env_label_names, runbook_base=has_runbook_base
+                layered.value, tier_names, env_label_names, runbook_base=has_runbook_base
             )
         ]
         if found:

@@ -18,10 +18,10 @@ import cerberus
 
 from obskit import units
 from obskit.output import escape
-from obskit.plan.tiers import TIER_FIELDS
 from obskit.shown import got, shown
 from obskit.spec import names, promql, urls
 from obskit.spec.problems import FieldPath
+from obskit.spec.tiers import TIER_FIELDS
 
 API_VERSION = "obskit/v1"
 RUNBOOK_PLACEHOLDERS = ("service", "alert")

@@ -6,7 +6,6 @@ from fractions import Fraction
 from typing import Any
 
 from obskit import defaults, units
-from obskit.engines.postgres_walg import defaults as walg_defaults
 from obskit.spec import model, promql
 from obskit.spec.problems import FieldPath
 
@@ -81,7 +80,7 @@ def _datastore(service: str, name: str, data: dict[str, Any]) -> model.Datastore
         wal_rate=_optional_throughput(data.get("wal_rate")),
         replay_throughput=_optional_throughput(data.get("replay_throughput")),
         host=data.get("host", name),
-        port=data.get("port", walg_defaults.PORT),
+        port=data.get("port"),
         exporter_job=data.get("exporter_job", f"{service}-{name}"),
     )
 
@@ -170,7 +169,7 @@ def environment(
             prefix=walg["prefix"],
             credentials_secret=walg["credentials_secret"],
             image=walg["image"],
-            compression=walg.get("compression", walg_defaults.WALG_COMPRESSION),
+            compression=walg.get("compression"),
             service_account=walg.get("service_account"),
             key_file=model.SecretRef(walg["key_file"]["secret"], walg["key_file"]["key"])
             if "key_file" in walg

@@ -1,5 +1,5 @@
 """URLs in the spec: they are committed in the generated files (Alertmanager's configuration, the
-WAL-G ConfigMap, every alert's annotations), so they may carry no credential."""
+engines' ConfigMaps, every alert's annotations), so they may carry no credential."""
 
 from __future__ import annotations
 

@@ -41,6 +41,7 @@ from typing import Any
 import promql_parser
 import yaml
 
+from obskit.output import layout
 from obskit.output.renaming import CRON, NAME, renamable
 from obskit.spec import promql
 
@@ -49,8 +50,8 @@ try:
 except ImportError:  # pragma: no cover - PyYAML built without libyaml
     from yaml import SafeLoader as _Loader  # type: ignore[assignment]
 
-RULE_FILES = "prometheus/rulefiles"
-TEST_FILES = "prometheus/tests"
+RULE_FILES = layout.RULE_FILES
+TEST_FILES = layout.TEST_FILES
 MARK = "\u00a7"  # "§": in no name (checked), so placeholders cannot be confused with text
 _PLACEHOLDER = re.compile(rf"{MARK}\d+{MARK}")
 # Characters no YAML number, boolean, null or timestamp has: a plain scalar with one is text.
@@ -93,12 +94,12 @@ class Shape:
 def units(root: Path) -> list[Unit]:
     """Each service's plain rule file and the unit-test files that load it."""
     tests: dict[str, list[str]] = {}
-    for path in sorted((root / TEST_FILES).glob("*.test.yaml")):
+    for path in sorted((root / TEST_FILES).glob(f"*{layout.TEST_FILE_SUFFIX}")):
         tests.setdefault(path.name.split(".", 1)[0], []).append(path.relative_to(root).as_posix())
     return [
-        Unit(path.name.removesuffix(".rules.yaml"), path.relative_to(root).as_posix(), tuple(tests.get(name, ())))
-        for path in sorted((root / RULE_FILES).glob("*.rules.yaml"))
-        if (name := path.name.removesuffix(".rules.yaml"))
+        Unit(name, path.relative_to(root).as_posix(), tuple(tests.get(name, ())))
+        for path in sorted((root / RULE_FILES).glob(f"*{layout.RULE_FILE_SUFFIX}"))
+        if (name := path.name.removesuffix(layout.RULE_FILE_SUFFIX))
     ]
 
 

@@ -18,14 +18,15 @@ try:
 except ImportError:  # pragma: no cover - PyYAML built without libyaml
     from yaml import SafeLoader as _Loader  # type: ignore[assignment]
 
+from obskit.output import layout
 from obskit.output.writer import MANIFEST
 from obskit.verify import amtool, listing, objects, promtool, pruning, shapes
 
 RULE_FILES = shapes.RULE_FILES
 TEST_FILES = shapes.TEST_FILES
-PROMETHEUS_RULES = "prometheus/rules"
-ALERTMANAGER_CONFIG = "alertmanager/alertmanager.yaml"
-ROUTE_TESTS = "alertmanager/routes.test.yaml"
+PROMETHEUS_RULES = layout.PROMETHEUS_RULES
+ALERTMANAGER_CONFIG = layout.ALERTMANAGER_CONFIG
+ROUTE_TESTS = layout.ROUTE_TESTS
 
 
 @dataclass(frozen=True)

@@ -4,21 +4,27 @@ what the schedules promise."""
 
 from __future__ import annotations
 
-from obskit.engines.postgres_walg.plan import DatastorePlan
-from obskit.generate.rules.common import Case, CheckedAlert, age_cases, alert, constant, secs, when_absent
-from obskit.generate.rules.timing import FOR_STEP, INPUT_STEP, LONG_HORIZON, check_time, input_steps, long_step
+from typing import TYPE_CHECKING
+
+from obskit.alerting.alerts import Case, CheckedAlert, age_cases, alert, constant, secs, when_absent
+from obskit.alerting.timing import FOR_STEP, INPUT_STEP, LONG_HORIZON, check_time, input_steps, long_step
+from obskit.engines.postgres_walg import metrics
 from obskit.output import escape
 from obskit.plan import conventions as names
 from obskit.plan.types import ServicePlan
 from obskit.spec.series import series_text
 from obskit.units import Duration, human_duration, parse_duration
 
+if TYPE_CHECKING:  # the plan module calls this one
+    from obskit.engines.postgres_walg.plan import WalgPlan
+
 GROUP = "wal-g"  # the rule group: obskit/<service>/<datastore>/wal-g
 ARCHIVE_FAILURE_WINDOW = "5m"
 FAILURE_WINDOW = "1h"
+ARCHIVE_TOO_OLD = "WALArchiveTooOld"  # the alert that says the data is not being archived
 
 
-def _pushed(service_plan: ServicePlan, ds: DatastorePlan) -> tuple[dict[str, str], str]:
+def _pushed(service_plan: ServicePlan, ds: WalgPlan) -> tuple[dict[str, str], str]:
     """The labels of what obskit's jobs push for the datastore, and their selector."""
     return {
         "datastore": ds.name,
@@ -32,7 +38,7 @@ def write_window(service_plan: ServicePlan) -> Duration:
     return Duration(2 * max(service_plan.scrape_interval.ms, INPUT_STEP.ms))
 
 
-def archive_too_old(service_plan: ServicePlan, ds: DatastorePlan) -> CheckedAlert:
+def archive_too_old(service_plan: ServicePlan, ds: WalgPlan) -> CheckedAlert:
     # An idle database archives nothing and its archive ages without anything being lost, so the
     # age counts only with rows written at least the RPO ago: archive_timeout ships a write within
     # the RPO. Rows written since may still wait, and rightly: after an idle spell the checkpointer
@@ -46,8 +52,8 @@ def archive_too_old(service_plan: ServicePlan, ds: DatastorePlan) -> CheckedAler
     job_match = escape.matchers([("job", "=", exporter["job"])])
     rule = alert(
         service_plan,
-        "WALArchiveTooOld",
-        f"{names.ARCHIVE_AGE}{{{job_match}}} > {secs(rpo + window)}\nand on() (\n"
+        ARCHIVE_TOO_OLD,
+        f"{metrics.ARCHIVE_AGE}{{{job_match}}} > {secs(rpo + window)}\nand on() (\n"
         f"{_writes(job_match, window, offset=rpo)}\n) > 0",
         "page",
         (
@@ -62,10 +68,10 @@ def archive_too_old(service_plan: ServicePlan, ds: DatastorePlan) -> CheckedAler
     )
     eval_time, step = _too_old_check(service_plan)
     steps = input_steps(eval_time)
-    age = series_text(names.ARCHIVE_AGE, exporter)
-    inserted = series_text(names.TUPLE_WRITES[0], {**exporter, "datname": "app"})
+    age = series_text(metrics.ARCHIVE_AGE, exporter)
+    inserted = series_text(metrics.TUPLE_WRITES[0], {**exporter, "datname": "app"})
     # updated rows too, in the same database: the sums must not collide over equal label sets
-    updated = series_text(names.TUPLE_WRITES[1], {**exporter, "datname": "app"})
+    updated = series_text(metrics.TUPLE_WRITES[1], {**exporter, "datname": "app"})
     old_age = _old_age(service_plan)
     writing = f"0+10x{steps}"
     # idle until less than the RPO before the check, then writing: the segment switch may still be due
@@ -100,11 +106,11 @@ def _old_age(service_plan: ServicePlan) -> str:
     return f"{secs(service_plan.tier.rpo) + 60}+60x{input_steps(_too_old_check(service_plan)[0])}"
 
 
-def _failure_cases(service_plan: ServicePlan, ds: DatastorePlan, at: Duration) -> dict[str, dict[str, str]]:
+def _failure_cases(service_plan: ServicePlan, ds: WalgPlan, at: Duration) -> dict[str, dict[str, str]]:
     """The archiver's inputs per case, shared by the page and the ticket (one metric, one feed)."""
     exporter = {"job": ds.datastore.exporter_job}
     steps = input_steps(at)
-    failed, age = series_text(names.ARCHIVE_FAILURES, exporter), series_text(names.ARCHIVE_AGE, exporter)
+    failed, age = series_text(metrics.ARCHIVE_FAILURES, exporter), series_text(metrics.ARCHIVE_AGE, exporter)
     # one failure, retried at once: the next segment archives, the age stays small. It happens
     # within WALArchiveErrors' window before `at` (a `for:` of an hour or more checks later than that)
     failed_at = max(1, steps - input_steps(parse_duration(FAILURE_WINDOW)) // 2)
@@ -116,7 +122,7 @@ def _failure_cases(service_plan: ServicePlan, ds: DatastorePlan, at: Duration) -
     }
 
 
-def archive_stuck(service_plan: ServicePlan, ds: DatastorePlan) -> CheckedAlert:
+def archive_stuck(service_plan: ServicePlan, ds: WalgPlan) -> CheckedAlert:
     """Failures growing while the last archived segment is older than archive_timeout (a segment
     should have gone out by then): the archiver is stuck and the RPO is at risk. After a failure
     PostgreSQL retried successfully the age is small again: no page."""
@@ -127,8 +133,8 @@ def archive_stuck(service_plan: ServicePlan, ds: DatastorePlan) -> CheckedAlert:
     rule = alert(
         service_plan,
         "WALArchiveFailing",
-        f"increase({names.ARCHIVE_FAILURES}{job}[{window}]) > 0\n"
-        f"and\n{names.ARCHIVE_AGE}{job} > {secs(ds.archive_timeout)}",
+        f"increase({metrics.ARCHIVE_FAILURES}{job}[{window}]) > 0\n"
+        f"and\n{metrics.ARCHIVE_AGE}{job} > {secs(ds.archive_timeout)}",
         "page",
         (
             "WAL archiving is failing and segments are not getting out.",
@@ -154,13 +160,13 @@ def archive_stuck(service_plan: ServicePlan, ds: DatastorePlan) -> CheckedAlert:
     )
 
 
-def archive_failed(service_plan: ServicePlan, ds: DatastorePlan) -> CheckedAlert:
+def archive_failed(service_plan: ServicePlan, ds: WalgPlan) -> CheckedAlert:
     """Any failure within the hour, even one PostgreSQL retried successfully: a ticket."""
     exporter = {"job": ds.datastore.exporter_job}
     rule = alert(
         service_plan,
         "WALArchiveErrors",
-        f"increase({escape.selector(names.ARCHIVE_FAILURES, [('job', '=', exporter['job'])])}[{FAILURE_WINDOW}]) > 0",
+        f"increase({escape.selector(metrics.ARCHIVE_FAILURES, [('job', '=', exporter['job'])])}[{FAILURE_WINDOW}]) > 0",
         "warning",
         (
             "WAL archiving failed at least once.",
@@ -185,7 +191,7 @@ def archive_failed(service_plan: ServicePlan, ds: DatastorePlan) -> CheckedAlert
 
 
 def _pushed_age(
-    service_plan: ServicePlan, ds: DatastorePlan, name: str, metric: str, limit: Duration, text: tuple[str, str]
+    service_plan: ServicePlan, ds: WalgPlan, name: str, metric: str, limit: Duration, text: tuple[str, str]
 ) -> CheckedAlert:
     """A ticket when what obskit's jobs last pushed for the datastore is older than `limit`."""
     for_ = service_plan.tier.platform_alert_for
@@ -195,7 +201,7 @@ def _pushed_age(
     return CheckedAlert(rule, age_cases(series_text(metric, pushed), pushed, limit, at), at, FOR_STEP)
 
 
-def base_backup_too_old(service_plan: ServicePlan, ds: DatastorePlan) -> CheckedAlert:
+def base_backup_too_old(service_plan: ServicePlan, ds: WalgPlan) -> CheckedAlert:
     # a ticket: the restore would take longer; no data is at risk while WAL is archived
     assert ds.base_backup_limit is not None
     return _pushed_age(
@@ -213,7 +219,7 @@ def base_backup_too_old(service_plan: ServicePlan, ds: DatastorePlan) -> Checked
     )
 
 
-def drill_overdue(service_plan: ServicePlan, ds: DatastorePlan) -> CheckedAlert:
+def drill_overdue(service_plan: ServicePlan, ds: WalgPlan) -> CheckedAlert:
     return _pushed_age(
         service_plan,
         ds,
@@ -229,7 +235,7 @@ def drill_overdue(service_plan: ServicePlan, ds: DatastorePlan) -> CheckedAlert:
     )
 
 
-def drill_too_slow(service_plan: ServicePlan, ds: DatastorePlan) -> CheckedAlert:
+def drill_too_slow(service_plan: ServicePlan, ds: WalgPlan) -> CheckedAlert:
     tier = service_plan.tier
     pushed, match = _pushed(service_plan, ds)
     rule = alert(
@@ -258,7 +264,7 @@ def drill_too_slow(service_plan: ServicePlan, ds: DatastorePlan) -> CheckedAlert
     )
 
 
-def drill_failed(service_plan: ServicePlan, ds: DatastorePlan) -> CheckedAlert:
+def drill_failed(service_plan: ServicePlan, ds: WalgPlan) -> CheckedAlert:
     """The last drill failed: the backups may not restore (a gap in the WAL archive, a backup that
     does not start). A ticket; RestoreDrillOverdue follows if no drill succeeds in time."""
     pushed, match = _pushed(service_plan, ds)
@@ -289,21 +295,21 @@ def drill_failed(service_plan: ServicePlan, ds: DatastorePlan) -> CheckedAlert:
 def _writes(job_match: str, window: Duration, offset: Duration | None = None) -> str:
     shift = f" offset {offset}" if offset is not None else ""
     return "\n+ ".join(
-        f"(sum(increase({name}{{{job_match}}}[{window}]{shift})) or vector(0))" for name in names.TUPLE_WRITES
+        f"(sum(increase({name}{{{job_match}}}[{window}]{shift})) or vector(0))" for name in metrics.TUPLE_WRITES
     )
 
 
-def archive_never_reported(service_plan: ServicePlan, ds: DatastorePlan, too_old: CheckedAlert) -> CheckedAlert:
+def archive_never_reported(service_plan: ServicePlan, ds: WalgPlan, too_old: CheckedAlert) -> CheckedAlert:
     """postgres_exporter reports the archive age only once something was archived: a database
     that writes and has never archived (archiving not set up) has no age at all."""
     rpo = service_plan.tier.rpo
     exporter = {"job": ds.datastore.exporter_job}
     job_match = escape.matchers([("job", "=", exporter["job"])])
-    writing = series_text(names.TUPLE_WRITES[0], {**exporter, "datname": "app"})
+    writing = series_text(metrics.TUPLE_WRITES[0], {**exporter, "datname": "app"})
     at = check_time(rpo)
     return when_absent(
         too_old,
-        series_text(names.ARCHIVE_AGE, exporter),
+        series_text(metrics.ARCHIVE_AGE, exporter),
         exporter,
         rpo,
         "An archived WAL segment",
@@ -314,13 +320,13 @@ def archive_never_reported(service_plan: ServicePlan, ds: DatastorePlan, too_old
 
 
 def _pushed_absent(
-    service_plan: ServicePlan, ds: DatastorePlan, checked: CheckedAlert, metric: str, limit: Duration, what: str
+    service_plan: ServicePlan, ds: WalgPlan, checked: CheckedAlert, metric: str, limit: Duration, what: str
 ) -> CheckedAlert:
     pushed, _ = _pushed(service_plan, ds)
     return when_absent(checked, series_text(metric, pushed), pushed, limit, what)
 
 
-def datastore_alerts(service_plan: ServicePlan, ds: DatastorePlan) -> tuple[str, list[CheckedAlert]]:
+def datastore_alerts(service_plan: ServicePlan, ds: WalgPlan) -> tuple[str, list[CheckedAlert]]:
     """(rule group suffix, alerts) of one datastore, each input also watched for being absent."""
     assert ds.base_backup_limit is not None
     too_old = archive_too_old(service_plan, ds)

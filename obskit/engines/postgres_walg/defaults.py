@@ -1,6 +1,6 @@
 """PostgreSQL with WAL-G: the documented defaults for what a spec leaves out.
 
-A leaf module: the spec reads the port default, the plan the restore inputs."""
+A leaf module: the objects read the port and compression defaults, the plan the restore inputs."""
 
 from __future__ import annotations
 

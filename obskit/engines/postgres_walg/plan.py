@@ -14,8 +14,11 @@ import math
 from dataclasses import dataclass
 from fractions import Fraction
 from functools import cache
+from typing import Any
 
-from obskit.engines.postgres_walg import defaults
+from obskit.alerting.alerts import CheckedAlert
+from obskit.engines.postgres_walg import alerts, defaults, metrics, objects, runbook
+from obskit.plan import conventions as names
 from obskit.plan.dr import (
     CRON_STEPS,
     DAY,
@@ -28,7 +31,10 @@ from obskit.plan.dr import (
     floor_to_seconds,
     seconds_duration,
 )
+from obskit.plan.engine import Limit
+from obskit.plan.types import Plan, ServicePlan
 from obskit.spec.model import Datastore, Service, Tier
+from obskit.spec.promql import Selector
 from obskit.units import Duration, format_size, format_throughput
 
 BASE_BACKUP_STEPS = CRON_STEPS  # minutes only for small databases that write a lot under a tight RTO
@@ -54,7 +60,7 @@ class RestoreInputs:
 
 
 @dataclass(frozen=True)
-class DatastorePlan:
+class WalgPlan:
     datastore: Datastore
     restore_throughput: Fraction
     replay_throughput: Fraction
@@ -78,6 +84,120 @@ class DatastorePlan:
     @property
     def worst_case_loss(self) -> Duration:
         return self.archive_timeout + defaults.WAL_UPLOAD_ALLOWANCE
+
+    # The engine interface (obskit/plan/engine.py's DatastorePlan)
+
+    @property
+    def folder(self) -> str:
+        return "walg"
+
+    @property
+    def backed_up_by(self) -> str:
+        return "WAL-G"
+
+    @property
+    def schedules(self) -> list[str]:
+        return [self.base_cron or "", self.retention_cron, self.drill.cron]
+
+    def limits(self, service_plan: ServicePlan) -> list[Limit]:
+        job = self.datastore.exporter_job
+        limits = [Limit("archive_age", service_plan.tier.rpo, {"datastore": self.name, "exporter_job": job})]
+        if self.base_backup_limit is not None:
+            limits.append(Limit("base_backup_age", self.base_backup_limit, {"datastore": self.name}))
+        limits.append(Limit("drill_age", self.drill_limit, {"datastore": self.name}))
+        if self.restore is not None:
+            limits.append(Limit("restore_estimate", self.restore.total, {"datastore": self.name}))
+        return limits
+
+    def alerts(self, service_plan: ServicePlan) -> tuple[str, list[CheckedAlert]]:
+        return alerts.datastore_alerts(service_plan, self)
+
+    def objects(self, plan: Plan, service_plan: ServicePlan) -> list[dict[str, Any]]:
+        return objects.objects(plan, service_plan, self)
+
+    def database_patch(self, plan: Plan, service_plan: ServicePlan) -> dict[str, Any] | None:
+        return objects.database_patch(plan, service_plan, self)
+
+    def runbook(self, plan: Plan, service_plan: ServicePlan) -> str:
+        return runbook.section(plan, service_plan, self)
+
+    def fresh_backup(self, service_plan: ServicePlan) -> str:
+        return runbook.fresh_backup(service_plan, self)
+
+    def inputs(self, service_plan: ServicePlan) -> list[tuple[Selector, str]]:
+        job = self.datastore.exporter_job
+        pushed = (("service", "=", service_plan.name), ("datastore", "=", self.name))
+        return [
+            (Selector(metrics.ARCHIVED, (("job", "=", job),)), f"postgres_exporter (job {job})"),
+            *(
+                (Selector(metric, pushed), f"the {job_name} job via the Pushgateway")
+                for metric, job_name in (
+                    (names.BACKUP_LAST_SUCCESS, "base-backup"),
+                    (names.DRILL_LAST_SUCCESS, "restore-drill"),
+                )
+            ),
+        ]
+
+    @property
+    def runbook_steps(self) -> dict[str, tuple[str, ...]]:
+        return runbook.FIRST_STEPS
+
+    def report(self) -> dict[str, Any]:
+        restore = self.restore
+        return {
+            "worst_case_loss_seconds": _s(self.worst_case_loss),
+            "archive_timeout_seconds": _s(self.archive_timeout),
+            "restore_estimate_seconds": _s(restore.total) if restore else None,
+            "restore_breakdown_seconds": {
+                "startup": _s(restore.startup),
+                "base_backup": _s(restore.base_restore),
+                "wal_replay": _s(restore.wal_replay),
+            }
+            if restore
+            else None,
+            "schedule": self.base_cron,
+            "base_backup_interval_seconds": _s(self.base_interval),
+            "base_backup_duration_seconds": _s(self.base_backup_duration),
+            "retain_full": self.retain_full,
+            "drill_schedule": self.drill.cron,
+            "assumed": list(self.assumed),
+        }
+
+
+@dataclass(frozen=True)
+class PostgresWalG:
+    """The engine: PostgreSQL backed up with WAL-G."""
+
+    key: tuple[str, str] = (defaults.ENGINE, defaults.METHOD)
+
+    @property
+    def restore_note(self) -> str:
+        return (
+            "Restore a database backed up with WAL-G with WAL-G (below): a file-system copy\n"
+            "of a running PostgreSQL is not consistent."
+        )
+
+    @property
+    def freshness_alert(self) -> str:
+        return alerts.ARCHIVE_TOO_OLD
+
+    @property
+    def velero_note(self) -> str:
+        return "WAL-G backs them up, and Velero's copy of a live PostgreSQL data directory is not consistent"
+
+    @property
+    def dashboard_series(self) -> dict[str, str]:
+        return metrics.DASHBOARD_SERIES
+
+    def plan(self, service: Service, tier: Tier, datastore: Datastore, findings: DRFindings) -> WalgPlan:
+        return datastore_plan(service, tier, datastore, findings)
+
+
+ENGINE = PostgresWalG()
+
+
+def _s(duration: Duration | None) -> int | None:
+    return None if duration is None else duration.ms // 1000
 
 
 def restore_estimate(
@@ -176,7 +296,7 @@ def _longest_base_interval(
     return chosen
 
 
-def datastore_plan(service: Service, tier: Tier, datastore: Datastore, findings: DRFindings) -> DatastorePlan:
+def datastore_plan(service: Service, tier: Tier, datastore: Datastore, findings: DRFindings) -> WalgPlan:
     where = f"{service.name}/{datastore.name}"  # for notes and schedule offsets
     inputs = restore_inputs(datastore)
     if inputs.assumed:
@@ -189,7 +309,7 @@ def datastore_plan(service: Service, tier: Tier, datastore: Datastore, findings:
     base_interval, estimate = chosen if chosen else (None, None)
     retain = math.ceil(Fraction(tier.retention.ms, base_interval.ms)) + 1 if base_interval else None
     drill = drill_schedule(tier.restore_drill_interval, where + "/drill")
-    return DatastorePlan(
+    return WalgPlan(
         datastore=datastore,
         restore_throughput=inputs.restore_throughput,
         replay_throughput=inputs.replay_throughput,

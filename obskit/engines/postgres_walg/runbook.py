@@ -3,14 +3,57 @@ plan's own numbers and the names of the objects the engine writes."""
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 from obskit.engines.postgres_walg.objects import WRAPPER, object_names, storage_prefix
-from obskit.engines.postgres_walg.plan import DatastorePlan
 from obskit.output.render import markdown_table
 from obskit.plan.types import Plan, ServicePlan
 from obskit.units import format_size, human_duration
 
+if TYPE_CHECKING:  # the plan module calls this one
+    from obskit.engines.postgres_walg.plan import WalgPlan
 
-def section(plan: Plan, service_plan: ServicePlan, ds: DatastorePlan) -> str:
+
+# The first steps of the engine's alerts' runbook sections (obskit/generate/rules/runbooks.py has the rest).
+FIRST_STEPS = {
+    "WALArchiveTooOld": (
+        "Check `pg_stat_archiver` (`SELECT * FROM pg_stat_archiver`): failed_count, last_failed_wal and "
+        "last_failed_time say what the archive_command hit.",
+        "Check the PostgreSQL log for the archive_command's error (credentials, storage, network).",
+        "Written data is not protected beyond the last archived segment; pg_wal grows until archiving works.",
+    ),
+    "WALArchiveFailing": (
+        "Check the PostgreSQL log for the archive_command's error and fix its cause (credentials, storage, "
+        "network, the wal-g settings in the pod).",
+        "Watch the disk: pg_wal keeps every unarchived segment, and a full disk stops the database.",
+    ),
+    "WALArchiveErrors": (
+        "Read the PostgreSQL log around `last_failed_time` in `pg_stat_archiver`: a one-off storage hiccup "
+        "needs nothing; a recurring one, a fix before it becomes stuck.",
+    ),
+    "BaseBackupTooOld": (
+        "Check the base-backup CronJob's last Jobs and their logs (`kubectl get jobs -n <namespace>`).",
+        "No data is lost while WAL is archived, but a restore now replays more WAL and may exceed the RTO.",
+    ),
+    "RestoreDrillOverdue": (
+        "Check the restore-drill CronJob's last Jobs and their logs; run one now with "
+        "`kubectl create job --from=cronjob/<drill CronJob> <name>`.",
+    ),
+    "RestoreDrillFailed": (
+        "Read the drill Job's log (`kubectl logs job/<drill job>`): it names the step that failed.",
+        '"the WAL archive has a gap" or "replay ended ... but the archive holds segments up to ...": WAL '
+        "after that point cannot be restored. Take a base backup now (it starts a new unbroken chain), then "
+        "find out why the segment is missing (retention, a failed upload, storage lifecycle rules).",
+        "A fetch or start-up failure: check the credentials, the scratch volume's size and the pod's limits.",
+    ),
+    "RestoreDrillTooSlow": (
+        "Compare the drill's phases in its log with the plan's estimate (`obskit plan`): base backup fetch, "
+        "WAL replay, start-up. Measure and set the datastore's restore and replay throughput in the spec.",
+    ),
+}
+
+
+def section(plan: Plan, service_plan: ServicePlan, ds: WalgPlan) -> str:
     """Markdown: the datastore's targets, then point-in-time recovery with WAL-G, step by step."""
     names = object_names(service_plan, ds)
     namespace = service_plan.service.namespace
@@ -81,7 +124,7 @@ segments.
 """
 
 
-def fresh_backup(service_plan: ServicePlan, ds: DatastorePlan) -> str:
+def fresh_backup(service_plan: ServicePlan, ds: WalgPlan) -> str:
     """The command that takes a base backup now, from the CronJob obskit writes."""
     cron_job = object_names(service_plan, ds)["base-backup"]
     return f"`kubectl -n {service_plan.service.namespace} create job --from=cronjob/{cron_job} {cron_job}-now`"

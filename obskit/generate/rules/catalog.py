@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import re
 
-from obskit.generate.rules.common import Rule
-from obskit.generate.rules.timing import check_time, input_steps, platform_step
+from obskit.alerting.alerts import Rule
+from obskit.alerting.timing import check_time, input_steps, platform_step
 from obskit.output import escape
 from obskit.plan.types import ServicePlan
 from obskit.spec.alert_templates import AlertTemplate, fill

@@ -5,9 +5,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from obskit.engines.registry import engine
-from obskit.generate.rules.common import Case, CheckedAlert, Group, age_cases, alert, secs, when_absent
-from obskit.generate.rules.timing import FOR_STEP, INPUT_STEP, check_time, input_steps
+from obskit.alerting.alerts import Case, CheckedAlert, Group, age_cases, alert, secs, when_absent
+from obskit.alerting.timing import FOR_STEP, INPUT_STEP, check_time, input_steps
 from obskit.output import escape
 from obskit.plan import conventions as names
 from obskit.plan.types import ServicePlan
@@ -19,13 +18,14 @@ FAILURE_WINDOW = "1h"
 
 def _age_limit(service_plan: ServicePlan) -> tuple[Duration, str, str]:
     """How old the frequent schedule's last success may be, the alert's kind, and what the limit is.
-    Data at risk pages at the RPO; a service whose data WAL-G archives has only its Kubernetes
-    resources in Velero: a ticket once the schedule misses what it promises."""
+    Data at risk pages at the RPO; a service whose data its datastores' engines archive has only its
+    Kubernetes resources in Velero: a ticket once the schedule misses what it promises."""
     velero = service_plan.velero
     assert velero is not None
     limit = velero.age_limit
     if velero.resources_only:
-        return limit, "warning", f"the {limit} its schedule promises (its data is archived by WAL-G)"
+        archivers = " and ".join(sorted({ds.backed_up_by for ds in service_plan.datastores}))
+        return limit, "warning", f"the {limit} its schedule promises (its data is archived by {archivers})"
     return limit, "page", f"its RPO of {limit}"
 
 
@@ -127,7 +127,7 @@ def dr_alerts(service_plan: ServicePlan) -> list[tuple[str, list[CheckedAlert]]]
         alerts = [too_old, _backup_never_succeeded(service_plan, too_old), _backup_failed(service_plan)]
         groups.append((names.group_name(service_plan.name, "backup"), alerts))
     for datastore_plan in service_plan.datastores:
-        suffix, alerts = engine(datastore_plan.datastore).alerts(service_plan, datastore_plan)
+        suffix, alerts = datastore_plan.alerts(service_plan)
         groups.append((names.group_name(service_plan.name, datastore_plan.name, suffix), alerts))
     return groups
 
@@ -147,13 +147,7 @@ def dr_limits(service_plan: ServicePlan) -> list[dict[str, Any]]:
     if service_plan.velero is not None:
         rules.append(limit("backup_age", service_plan.velero.age_limit, schedule=service_plan.velero.frequent.name))
     for ds in service_plan.datastores:
-        job = ds.datastore.exporter_job
-        rules.append(limit("archive_age", tier.rpo, datastore=ds.name, exporter_job=job))
-        if ds.base_backup_limit is not None:
-            rules.append(limit("base_backup_age", ds.base_backup_limit, datastore=ds.name))
-        rules.append(limit("drill_age", ds.drill_limit, datastore=ds.name))
-        if ds.restore is not None:
-            rules.append(limit("restore_estimate", ds.restore.total, datastore=ds.name))
+        rules += [limit(each.kind, each.value, **each.labels) for each in ds.limits(service_plan)]
     return rules
 
 

@@ -4,16 +4,16 @@ the promtool tests of the same groups and a runbook behind each alert."""
 
 from __future__ import annotations
 
+from obskit.alerting.alerts import Group, Rule
 from obskit.generate.artifact import File
-from obskit.generate.meta import object_metadata
 from obskit.generate.rules import runbooks
 from obskit.generate.rules.catalog import catalog_rule
-from obskit.generate.rules.common import Group, Rule
 from obskit.generate.rules.dr import dr_groups
 from obskit.generate.rules.slo import slo_groups
 from obskit.generate.rules.tests import service_tests
-from obskit.output import render
+from obskit.output import layout, render
 from obskit.plan.conventions import group_name
+from obskit.plan.meta import object_metadata
 from obskit.plan.types import Plan, ServicePlan
 
 MAX_RULES_PER_GROUP = 20  # the monitoring-mixin lint's limit
@@ -65,13 +65,10 @@ def files(plan: Plan, service_plan: ServicePlan) -> list[File]:
     env, name = plan.environment.name, service_plan.name
     groups = service_groups(plan, service_plan)
     text = groups_yaml(groups)
-    tests = service_tests(plan, service_plan, f"../rulefiles/{name}.rules.yaml", groups)
+    tests = service_tests(plan, service_plan, layout.rule_file_from_tests(name), groups)
     return [
-        File(f"prometheus/rules/{name}.yaml", prometheus_rule(plan, service_plan, text), kubernetes=True),
-        File(f"prometheus/rulefiles/{name}.rules.yaml", rule_file(env, text)),
-        *(
-            File(f"prometheus/tests/{name}{'.' + kind if kind else ''}.test.yaml", render.yaml_file(env, content))
-            for kind, content in tests.items()
-        ),
+        File(layout.prometheus_rule(name), prometheus_rule(plan, service_plan, text), kubernetes=True),
+        File(layout.rule_file(name), rule_file(env, text)),
+        *(File(layout.test_file(name, kind), render.yaml_file(env, content)) for kind, content in tests.items()),
         *runbooks.files(plan, service_plan, groups),
     ]

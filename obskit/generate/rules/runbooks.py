@@ -7,12 +7,11 @@ Part of the rules family: a runbook documents the rules it is generated with."""
 
 from __future__ import annotations
 
-from obskit.engines.registry import engine
+from obskit.alerting.alerts import ABSENT_LABEL, Group, Rule
 from obskit.generate.artifact import File
-from obskit.generate.rules.common import ABSENT_LABEL, Group, Rule
-from obskit.output import escape
+from obskit.output import escape, layout
 from obskit.output.render import markdown_table
-from obskit.plan.conventions import ALERT_RUNBOOKS, DR_RUNBOOK, RUNBOOKS_DIR, runbook_anchor
+from obskit.plan.conventions import ALERT_RUNBOOKS, DR_RUNBOOK, runbook_anchor
 from obskit.plan.types import Plan, ServicePlan
 from obskit.spec.alert_templates import render_label_templates
 from obskit.units import human_duration
@@ -69,40 +68,6 @@ FIRST_STEPS = {
         "`velero backup describe <backup> --details` and `velero backup logs <backup>` for the failed backup.",
         "A failed validation usually means the storage location is unavailable (`velero backup-location get`).",
     ),
-    "WALArchiveTooOld": (
-        "Check `pg_stat_archiver` (`SELECT * FROM pg_stat_archiver`): failed_count, last_failed_wal and "
-        "last_failed_time say what the archive_command hit.",
-        "Check the PostgreSQL log for the archive_command's error (credentials, storage, network).",
-        "Written data is not protected beyond the last archived segment; pg_wal grows until archiving works.",
-    ),
-    "WALArchiveFailing": (
-        "Check the PostgreSQL log for the archive_command's error and fix its cause (credentials, storage, "
-        "network, the wal-g settings in the pod).",
-        "Watch the disk: pg_wal keeps every unarchived segment, and a full disk stops the database.",
-    ),
-    "WALArchiveErrors": (
-        "Read the PostgreSQL log around `last_failed_time` in `pg_stat_archiver`: a one-off storage hiccup "
-        "needs nothing; a recurring one, a fix before it becomes stuck.",
-    ),
-    "BaseBackupTooOld": (
-        "Check the base-backup CronJob's last Jobs and their logs (`kubectl get jobs -n <namespace>`).",
-        "No data is lost while WAL is archived, but a restore now replays more WAL and may exceed the RTO.",
-    ),
-    "RestoreDrillOverdue": (
-        "Check the restore-drill CronJob's last Jobs and their logs; run one now with "
-        "`kubectl create job --from=cronjob/<drill CronJob> <name>`.",
-    ),
-    "RestoreDrillFailed": (
-        "Read the drill Job's log (`kubectl logs job/<drill job>`): it names the step that failed.",
-        '"the WAL archive has a gap" or "replay ended ... but the archive holds segments up to ...": WAL '
-        "after that point cannot be restored. Take a base backup now (it starts a new unbroken chain), then "
-        "find out why the segment is missing (retention, a failed upload, storage lifecycle rules).",
-        "A fetch or start-up failure: check the credentials, the scratch volume's size and the pod's limits.",
-    ),
-    "RestoreDrillTooSlow": (
-        "Compare the drill's phases in its log with the plan's estimate (`obskit plan`): base backup fetch, "
-        "WAL replay, start-up. Measure and set the datastore's restore and replay throughput in the spec.",
-    ),
 }
 GENERIC_STEPS = ("Read the description and check the expression below against what you see on the dashboard.",)
 
@@ -158,6 +123,14 @@ def _job(service_plan: ServicePlan, labels: dict[str, str]) -> str:
     return exporters.get(labels.get("datastore", ""), service_plan.service.job)
 
 
+def _first_steps(service_plan: ServicePlan, alert: str) -> tuple[str, ...]:
+    """Of the alert: obskit's own, or its datastore engine's."""
+    for ds in service_plan.datastores:
+        if alert in ds.runbook_steps:
+            return ds.runbook_steps[alert]
+    return FIRST_STEPS.get(alert, GENERIC_STEPS)
+
+
 def alert_section(plan: Plan, service_plan: ServicePlan, name: str, rules: list[Rule]) -> str:
     """One alert's section of the service's page. Its heading is the alert's name alone, so that
     its slug is the anchor `runbook_url` links; the headings inside it are several words, so
@@ -169,7 +142,7 @@ def alert_section(plan: Plan, service_plan: ServicePlan, name: str, rules: list[
     )
     variants = "\n\n".join(f"{_variant(rule)}:\n\n{escape.markdown_block(rule['expr'], 'promql')}" for rule in rules)
     steps = "\n".join(
-        f"{i}. {_filled(step, service_plan)}" for i, step in enumerate(FIRST_STEPS.get(name, GENERIC_STEPS), start=1)
+        f"{i}. {_filled(step, service_plan)}" for i, step in enumerate(_first_steps(service_plan, name), start=1)
     )
     return f"""\
 ## {name}
@@ -228,6 +201,11 @@ def _has_backups(service_plan: ServicePlan) -> bool:
     return service_plan.velero is not None or bool(service_plan.datastores)
 
 
+def _dr_alerts(plan: Plan) -> str:
+    """The alerts that say data is not being backed up: Velero's and each engine's."""
+    return ", ".join(f"`{name}`" for name in ("BackupTooOld", *(engine.freshness_alert for engine in plan.engines)))
+
+
 def dr_runbook(plan: Plan, service_plan: ServicePlan) -> str:
     service, tier = service_plan.service, service_plan.tier
     team = escape.markdown_text(service.team)
@@ -276,20 +254,19 @@ velero -n {ns} restore logs <restore name>
 ```
 
 Velero does not replace objects that exist: delete the damaged ones first, or restore into a
-new namespace. Restore a database backed up with WAL-G with WAL-G (below): a file-system copy
-of a running PostgreSQL is not consistent.
+new namespace. {" ".join(engine.restore_note for engine in plan.engines)}
 """)
     fresh = []
     if velero is not None and settings is not None:
         velero_ns, name = settings.namespace, service.name
         fresh.append(f"`velero -n {velero_ns} backup create {name}-after-restore --from-schedule {name}`")
     for ds in service_plan.datastores:
-        parts.append(engine(ds.datastore).runbook(plan, service_plan, ds))
-        fresh.append(engine(ds.datastore).fresh_backup(service_plan, ds))
+        parts.append(ds.runbook(plan, service_plan))
+        fresh.append(ds.fresh_backup(service_plan))
     parts.append(f"""\
 ## Afterwards
 
-- Check the service's SLOs and that no DR alert fires (`BackupTooOld`, `WALArchiveTooOld`).
+- Check the service's SLOs and that no DR alert fires ({_dr_alerts(plan)}).
 - Take a fresh backup at once: {"; ".join(fresh)}.
 - Write down how long the restore took: if it came near the RTO of {tier.rto}, measure and set
   the datastore's `restore_throughput` and `replay_throughput` in the spec.
@@ -300,7 +277,9 @@ of a running PostgreSQL is not consistent.
 def files(plan: Plan, service_plan: ServicePlan, groups: list[Group]) -> list[File]:
     name = service_plan.name
     alerts = dict(sorted(_alerts(groups).items()))
-    result = [File(f"{RUNBOOKS_DIR}/{ALERT_RUNBOOKS.format(service=name)}", alert_runbooks(plan, service_plan, alerts))]
+    result = [
+        File(f"{layout.RUNBOOKS}/{ALERT_RUNBOOKS.format(service=name)}", alert_runbooks(plan, service_plan, alerts))
+    ]
     if _has_backups(service_plan):
-        result.append(File(f"{RUNBOOKS_DIR}/{DR_RUNBOOK.format(service=name)}", dr_runbook(plan, service_plan)))
+        result.append(File(f"{layout.RUNBOOKS}/{DR_RUNBOOK.format(service=name)}", dr_runbook(plan, service_plan)))
     return result

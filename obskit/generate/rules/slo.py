@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from fractions import Fraction
 
-from obskit.generate.rules.common import Group, Rule
+from obskit.alerting.alerts import Group, Rule
 from obskit.output import escape
 from obskit.plan import burnrate
 from obskit.plan import conventions as names

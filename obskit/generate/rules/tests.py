@@ -15,11 +15,7 @@ from fractions import Fraction
 from functools import lru_cache
 from typing import Any
 
-from obskit.generate.rules import slo as slo_rules
-from obskit.generate.rules.catalog import alert_for, catalog_rule, check_time_of, promql_params, template_params
-from obskit.generate.rules.dr import dr_test_groups
-from obskit.generate.rules.testpacking import pack
-from obskit.generate.rules.timing import (
+from obskit.alerting.timing import (
     EVAL_STEP,
     INPUT_STEP,
     SLO_CHECK_TIME,
@@ -27,6 +23,10 @@ from obskit.generate.rules.timing import (
     input_steps,
     platform_step,
 )
+from obskit.generate.rules import slo as slo_rules
+from obskit.generate.rules.catalog import alert_for, catalog_rule, check_time_of, promql_params, template_params
+from obskit.generate.rules.dr import dr_test_groups
+from obskit.generate.rules.testpacking import pack
 from obskit.output import escape
 from obskit.plan import burnrate
 from obskit.plan import conventions as names

@@ -15,6 +15,7 @@ from typing import Any
 
 import yaml
 
+from obskit.output import layout
 from obskit.plan import conventions as names
 from obskit.plan.types import Plan, ServicePlan, SLOPlan
 from obskit.spec import promql
@@ -26,7 +27,7 @@ from obskit.verify.live.api import PrometheusAPI, QueryError
 RATE_WINDOW = parse_duration("5m")  # the shortest window the rules rate() over
 MIN_SAMPLES = 4  # per rate window, so a missed scrape or two still leaves a rate
 PROMETHEUS = "(prometheus)"  # the finding's service column for the server's own settings
-RULE_FILES = "prometheus/rulefiles"
+RULE_FILES = layout.RULE_FILES
 
 
 @dataclass(frozen=True)
@@ -316,15 +317,7 @@ def dr_checks(lookup: Lookup, service_plan: ServicePlan) -> Iterator[Finding]:
             selector = Selector(names.VELERO_LAST_SUCCESS, (("schedule", "=", schedule.name),))
             inputs.append(("-", selector, f"Velero's schedule {schedule.name}"))
     for ds in service_plan.datastores:
-        job = ds.datastore.exporter_job
-        archiver = Selector("pg_stat_archiver_archived_count", (("job", "=", job),))
-        inputs.append((ds.name, archiver, f"postgres_exporter (job {job})"))
-        pushed = (("service", "=", name), ("datastore", "=", ds.name))
-        for metric, job_name in (
-            (names.BACKUP_LAST_SUCCESS, "base-backup"),
-            (names.DRILL_LAST_SUCCESS, "restore-drill"),
-        ):
-            inputs.append((ds.name, Selector(metric, pushed), f"the {job_name} job via the Pushgateway"))
+        inputs += [(ds.name, selector, source) for selector, source in ds.inputs(service_plan)]
     for subject, selector, source in inputs:
         if not lookup.matching(selector):
             yield Finding(

@@ -4,10 +4,9 @@ labels, and promtool cases for alerts whose inputs are distinct series."""
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Protocol
 
-from obskit.generate.rules.timing import EVAL_STEP, LONG_HORIZON, check_time, input_steps, long_step
-from obskit.plan.types import ServicePlan
+from obskit.alerting.timing import EVAL_STEP, LONG_HORIZON, check_time, input_steps, long_step
 from obskit.units import Duration
 
 Rule = dict[str, Any]
@@ -39,8 +38,16 @@ def constant(value: float | int, until: Duration) -> str:
     return f"{value}x{input_steps(until)}"
 
 
+class AlertOwner(Protocol):
+    """What an alert takes from the plan of the service it watches (a ServicePlan)."""
+
+    def alert_labels(self, severity: str) -> dict[str, str]: ...
+
+    def links(self, alert: str) -> dict[str, str]: ...
+
+
 def alert(
-    service_plan: ServicePlan,
+    service_plan: AlertOwner,
     name: str,
     expr: str,
     severity: str,

@@ -1,0 +1,1 @@
+"""PostgreSQL backed up with WAL-G: the engine (plan.ENGINE) and everything it knows."""
