@@ -92,7 +92,7 @@ DAMAGE: dict[str, tuple[Callable[[Path], None], str]] = {
     "the WAL-G CronJob file deleted": (lambda t: (t / WALG).unlink(), f"{WALG}: listed in {MANIFEST} but missing"),
     "the CronJobs cut from their file": (
         lambda t: edit(t, WALG, without_cronjobs),
-        f"{WALG}: not the WAL-G CronJobs and their ConfigMaps (no line `kind: CronJob`)",
+        f"{WALG}: not a datastore's backup CronJobs (no line `kind: CronJob`)",
     ),
     "the CronJob file dropped from the kustomization": (
         lambda t: edit(t, "kustomization.yaml", dropped_resource),

@@ -26,38 +26,38 @@ try:
 except ImportError:  # pragma: no cover - PyYAML built without libyaml
     from yaml import SafeLoader as _Loader  # type: ignore[assignment]
 
+from obskit.output import layout
 from obskit.output.writer import MANIFEST
 
 MAX_FILE_BYTES = 256 * 1024 * 1024
 KUSTOMIZATION = "kustomization.yaml"
-ROUTE_TESTS = "alertmanager/routes.test.yaml"
-ALERTMANAGER_CONFIG = "alertmanager/alertmanager.yaml"
 # Folders whose files the later checks find by globbing: each such file is read, listed or not.
 GLOBBED = (
-    ("prometheus/rulefiles", "*.rules.yaml"),
-    ("prometheus/tests", "*.test.yaml"),
-    ("prometheus/rules", "*.yaml"),
+    (layout.RULE_FILES, f"*{layout.RULE_FILE_SUFFIX}"),
+    (layout.TEST_FILES, f"*{layout.TEST_FILE_SUFFIX}"),
+    (layout.PROMETHEUS_RULES, "*.yaml"),
 )
 
 # The kinds kustomize applies: each such file must be among the kustomization's resources.
 RESOURCES = (
-    "prometheus/rules/*.yaml",
-    "prometheus/servicemonitors/*.yaml",
-    "backup/*/*.yaml",
-    "grafana/configmaps/*.yaml",
-    "alertmanager/alertmanagerconfig.yaml",
+    f"{layout.PROMETHEUS_RULES}/*.yaml",
+    f"{layout.SERVICE_MONITORS}/*.yaml",
+    f"{layout.BACKUP}/*/*.yaml",
+    f"{layout.GRAFANA_CONFIGMAPS}/*.yaml",
+    layout.ALERTMANAGER_RESOURCE,
 )
 # What each kind of file must hold: lines that start with these words (as obskit writes them), by path pattern.
 NEEDS: tuple[tuple[str, tuple[str, ...], str], ...] = (
-    ("prometheus/rulefiles/*.rules.yaml", ("groups:",), "a rule file"),
-    ("prometheus/tests/*.test.yaml", ("rule_files:", "tests:"), "a promtool unit test"),
-    ("prometheus/rules/*.yaml", ("kind: PrometheusRule",), "a PrometheusRule"),
-    ("prometheus/servicemonitors/*.yaml", ("kind: ServiceMonitor",), "a ServiceMonitor"),
-    ("backup/velero/*.yaml", ("kind: Schedule",), "Velero Schedules"),
-    ("backup/walg/*.yaml", ("kind: CronJob", "kind: ConfigMap"), "the WAL-G CronJobs and their ConfigMaps"),
-    ("grafana/configmaps/*.yaml", ("kind: ConfigMap",), "a dashboard ConfigMap"),
-    ("alertmanager/alertmanagerconfig.yaml", ("kind: AlertmanagerConfig",), "an AlertmanagerConfig"),
-    ("patches/*/*.yaml", ("spec:",), "a patch"),
+    (f"{layout.RULE_FILES}/*{layout.RULE_FILE_SUFFIX}", ("groups:",), "a rule file"),
+    (f"{layout.TEST_FILES}/*{layout.TEST_FILE_SUFFIX}", ("rule_files:", "tests:"), "a promtool unit test"),
+    (f"{layout.PROMETHEUS_RULES}/*.yaml", ("kind: PrometheusRule",), "a PrometheusRule"),
+    (f"{layout.SERVICE_MONITORS}/*.yaml", ("kind: ServiceMonitor",), "a ServiceMonitor"),
+    (f"{layout.VELERO}/*.yaml", ("kind: Schedule",), "Velero Schedules"),
+    # the other folders under backup/ are the engines': each writes its datastores' backup jobs
+    (f"{layout.BACKUP}/*/*.yaml", ("kind: CronJob",), "a datastore's backup CronJobs"),
+    (f"{layout.GRAFANA_CONFIGMAPS}/*.yaml", ("kind: ConfigMap",), "a dashboard ConfigMap"),
+    (layout.ALERTMANAGER_RESOURCE, ("kind: AlertmanagerConfig",), "an AlertmanagerConfig"),
+    (f"{layout.PATCHES}/*/*.yaml", ("spec:",), "a patch"),
 )
 
 
@@ -152,18 +152,20 @@ def _no_manifest() -> str:
 
 
 def _kind_problems(root: Path, relative: str, text: str, texts: dict[str, str], listed: set[str]) -> list[str]:
+    # the first pattern that matches says what the file must hold (Velero's folder before the engines')
     for pattern, lines, what in NEEDS:
         if fnmatchcase(relative, pattern):
             missing = [line for line in lines if not re.search(f"^{re.escape(line)}(?:[ \\t].*)?$", text, re.MULTILINE)]
             if missing:
                 return [f"{relative}: not {what} (no line `{missing[0]}`)"]
+            break
     if relative == KUSTOMIZATION:
         return _kustomization_problems(text, listed)
-    if relative == ROUTE_TESTS:
+    if relative == layout.ROUTE_TESTS:
         return _route_test_problems(root, text, texts)
-    if relative == ALERTMANAGER_CONFIG:
+    if relative == layout.ALERTMANAGER_CONFIG:
         return _mapping_problems(relative, text, ("route", "receivers"))
-    if fnmatchcase(relative, "prometheus/tests/*.test.yaml"):
+    if fnmatchcase(relative, f"{layout.TEST_FILES}/*{layout.TEST_FILE_SUFFIX}"):
         return _unit_test_problems(root, relative, text, texts)
     if relative.endswith(".json"):
         return _json_problems(relative, text)
@@ -227,19 +229,21 @@ def _relative_to_tree(root: Path, relative: str, reference: str) -> str:
 
 def _route_test_problems(root: Path, text: str, texts: dict[str, str]) -> list[str]:
     try:
-        tests = _mapping(ROUTE_TESTS, text, ("config", "cases"))
+        tests = _mapping(layout.ROUTE_TESTS, text, ("config", "cases"))
         if not isinstance(tests["config"], str):
-            raise _Refused(f"{ROUTE_TESTS}: config is not a file name")
-        config = _relative_to_tree(root, ROUTE_TESTS, tests["config"])
+            raise _Refused(f"{layout.ROUTE_TESTS}: config is not a file name")
+        config = _relative_to_tree(root, layout.ROUTE_TESTS, tests["config"])
     except _Refused as err:
         return [str(err)]
-    problems = [] if config in texts else [f"{ROUTE_TESTS}: its config {tests['config']} is not a file of the tree"]
+    problems = []
+    if config not in texts:
+        problems.append(f"{layout.ROUTE_TESTS}: its config {tests['config']} is not a file of the tree")
     cases = tests["cases"]
     if not isinstance(cases, list) or not all(
         isinstance(case, dict) and isinstance(case.get("labels"), dict) and isinstance(case.get("receiver"), str)
         for case in cases
     ):
-        problems.append(f"{ROUTE_TESTS}: cases are not a list of labels and a receiver")
+        problems.append(f"{layout.ROUTE_TESTS}: cases are not a list of labels and a receiver")
     return problems
 
 
