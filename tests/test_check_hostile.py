@@ -26,7 +26,7 @@ from hypothesis import strategies as st
 from obskit.cli import main
 from obskit.output.writer import write
 from obskit.pipeline import load_plan, output_tree
-from tests.conftest import EXAMPLES
+from tests.conftest import EXAMPLES, budget
 
 
 def check(url: str, *extra: str, env: dict[str, str] | None = None) -> Result:
@@ -322,7 +322,7 @@ def test_whatever_a_server_answers_check_ends_without_a_traceback(tmp_path: Path
 
     with serving(Generated) as address:
 
-        @settings(max_examples=200, deadline=None, suppress_health_check=list(HealthCheck), database=None)
+        @settings(max_examples=budget(200), deadline=None, suppress_health_check=list(HealthCheck), database=None)
         @given(bodies=answers, status=st.sampled_from([200, 200, 200, 400, 422, 503]))
         def probe(bodies: dict[str, bytes], status: int) -> None:
             Generated.bodies, Generated.status = bodies, status

@@ -25,12 +25,12 @@ import yaml
 from hypothesis import HealthCheck, event, given, settings
 from hypothesis import strategies as st
 
-from tests.conftest import EXAMPLES
+from tests.conftest import EXAMPLES, budget
 
 OBSKIT = str(Path(sys.executable).with_name("obskit"))
 SPEC_FILES = sorted(path.name for path in EXAMPLES.glob("*.yaml"))
-# A fifth of the profile's examples: each one runs three commands
-BUDGET = max(10, settings.default.max_examples // 5)
+# Each example runs three commands: a fifth of the usual budget
+BUDGET = budget(60)
 FUZZ = settings(
     max_examples=BUDGET,
     deadline=None,
@@ -397,7 +397,7 @@ def plausible_mutations(draw: st.DrawFn) -> Mutation:
 
 @pytest.mark.tools("promtool", "amtool")
 @pytest.mark.servers  # not a server, but promtool runs for every accepted example: minutes, not seconds
-@settings(max_examples=max(5, BUDGET // 2), deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@settings(max_examples=budget(30), deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(mutations=st.lists(plausible_mutations(), min_size=1, max_size=3))
 def test_every_spec_validate_accepts_passes_obskit_test(mutations: list[Mutation]) -> None:
     with tempfile.TemporaryDirectory(prefix="obskit-fuzz-") as scratch:

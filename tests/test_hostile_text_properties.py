@@ -24,6 +24,7 @@ from obskit.pipeline import load_plan, output_tree
 from obskit.spec.problems import SpecInvalid
 from obskit.spec.resolve import load_spec
 from obskit.verify.tree import check_tree
+from tests.conftest import budget
 from tests.servers import Prometheus, prometheus, wait_for
 
 DEFAULTS = {
@@ -51,7 +52,7 @@ def bounded(examples: int) -> settings:
     """Each example runs promtool and amtool or queries a server: a few dozen, and a failure is
     reported as found, not shrunk (shrinking re-runs the tools hundreds of times)."""
     return settings(
-        max_examples=examples,
+        max_examples=budget(examples),
         deadline=None,
         phases=[Phase.explicit, Phase.reuse, Phase.generate],
         suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
