@@ -4,8 +4,9 @@ VENV   ?= .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.obskit-installed
 ENV    ?= prod
-# pytest workers: most tests that start servers wait on them, so more workers than cores pays
-TEST_JOBS ?= 4
+# pytest workers: the tests that start servers mostly wait on them, so more workers than cores pays;
+# worksteal moves queued tests off a worker held by a long one
+TEST_JOBS ?= 6
 # test-fast's tests use the CPU throughout: one worker per core
 FAST_JOBS ?= 2
 FAST_MARKERS := not servers and not install and not prometheus3 and not slow
@@ -26,7 +27,7 @@ demo: $(STAMP)
 ## test: set up (Python packages, Debian's promtool and test servers), then run pytest; a test whose
 ## program is missing fails here (OBSKIT_REQUIRE_TOOLS=1) instead of skipping
 test: $(STAMP) tools
-	OBSKIT_REQUIRE_TOOLS=1 $(BIN)/pytest -n $(TEST_JOBS) --durations=25
+	OBSKIT_REQUIRE_TOOLS=1 $(BIN)/pytest -n $(TEST_JOBS) --dist worksteal --durations=25
 
 ## test-fast: the edit-test loop; installs nothing, starts no server; tests needing promtool or amtool
 ## run when those are on PATH and skip (naming them) when not
@@ -50,7 +51,7 @@ bench: $(STAMP) tools
 golden: $(STAMP)
 	$(BIN)/python -m tests.golden_tree
 
-## lint: ruff, mypy (strict) and the import layers of DESIGN.md (import-linter, pyproject.toml), as CI would
+## lint: ruff, mypy (strict) and the import layers (the import-linter contract in pyproject.toml), as CI would
 lint: $(STAMP)
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
