@@ -213,3 +213,17 @@ def test_a_selector_value_with_braces_is_literal_text_in_the_alert_descriptions(
     write(out, output_tree(plan))
     report = check_tree(out)
     assert report.ok, "\n".join(f"{c.title}: {c.details}" for c in report.checks if not c.ok)
+
+
+@pytest.mark.parametrize("value", ["\\u0016", "\\u0085"])
+def test_a_selector_value_with_a_control_character_is_refused(write_spec, value: str) -> None:
+    """Found by the Prometheus property test: route="ý{p\\x16]\\x85" passed validate, and the
+    generated selector selected nothing in a real Prometheus."""
+    text = MINIMAL + (
+        "    slos:\n      availability:\n"
+        f"        errors: \"http_requests_total{{code='500',route='{value}'}}\"\n"
+        "        total: 'http_requests_total'\n"
+    )
+    (problem,) = problems_of(write_spec(text))
+    assert problem.startswith("obskit.yaml:16: services.checkout.slos.availability.errors: ")
+    assert "the value of route holds a line break or a control character" in problem

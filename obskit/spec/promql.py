@@ -100,6 +100,11 @@ def _parsed_selector(text: str) -> Selector:
         if matcher.name == "__name__" and matcher.op == promql_parser.MatchOp.Equal:
             metric = metric or matcher.value
             continue
+        if not matcher.value.isprintable():
+            raise ValueError(
+                f"{shown(text)}: the value of {matcher.name} holds a line break or a control character, "
+                "which obskit cannot carry through the rules, tests and alerts that quote it"
+            )
         matchers.append((matcher.name, _operator(matcher.op), matcher.value))
     if not metric:
         raise ValueError(f"{shown(text)} must name its metric (e.g. 'http_requests_total{{job=\"api\"}}')")
