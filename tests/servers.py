@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import http.server
 import json
 import os
 import shutil
 import socket
+import socketserver
 import subprocess
+import threading
 import time
 import urllib.parse
 import urllib.request
@@ -345,3 +348,19 @@ def alertmanager(workdir: Path, config: dict[str, Any], startup_timeout: float =
         server = Alertmanager(f"http://127.0.0.1:{port}")
         wait_ready("alertmanager", proc, log, server.url, startup_timeout)
         yield server
+
+
+@contextmanager
+def serving(
+    handler: type[socketserver.BaseRequestHandler], host: str = "127.0.0.1", http_: bool = True
+) -> Iterator[str]:
+    server_class = http.server.ThreadingHTTPServer if http_ else socketserver.ThreadingTCPServer
+    server = server_class((host, 0), handler)
+    server.daemon_threads = True  # a handler still dripping into a closed socket must not hold the test
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield f"{host}:{server.server_address[1]}"
+    finally:
+        server.shutdown()
+        server.server_close()

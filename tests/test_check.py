@@ -8,7 +8,6 @@ import http.server
 import json
 import shutil
 import socket
-import threading
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -23,7 +22,7 @@ from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, gene
 from obskit.cli import main
 from obskit.pipeline import load_plan, output_tree
 from tests.conftest import EXAMPLES
-from tests.servers import SERVER_VERSION_PARAMS, VERSIONS, free_port, prometheus, wait_for
+from tests.servers import SERVER_VERSION_PARAMS, VERSIONS, prometheus, serving, wait_for
 
 pytestmark = pytest.mark.servers
 
@@ -89,18 +88,6 @@ class Exposition(http.server.BaseHTTPRequestHandler):
 
     def log_message(self, *args: Any) -> None:
         pass
-
-
-@contextmanager
-def serving(handler: type[http.server.BaseHTTPRequestHandler]) -> Iterator[str]:
-    server = http.server.ThreadingHTTPServer(("127.0.0.1", free_port()), handler)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    try:
-        yield f"127.0.0.1:{server.server_address[1]}"
-    finally:
-        server.shutdown()
-        server.server_close()
 
 
 def world(healthy: bool) -> dict[str, CollectorRegistry]:

@@ -11,10 +11,9 @@ import os
 import socketserver
 import subprocess
 import sys
-import threading
 import time
-from collections.abc import Callable, Iterator
-from contextlib import ExitStack, contextmanager
+from collections.abc import Callable
+from contextlib import ExitStack
 from pathlib import Path
 from typing import Any, ClassVar
 
@@ -27,6 +26,7 @@ from obskit.cli import main
 from obskit.output.writer import write
 from obskit.pipeline import load_plan, output_tree
 from tests.conftest import EXAMPLES, budget
+from tests.servers import serving
 
 
 def check(url: str, *extra: str, env: dict[str, str] | None = None) -> Result:
@@ -44,22 +44,6 @@ def no_traceback(result: Result) -> None:
 class Quiet(http.server.BaseHTTPRequestHandler):
     def log_message(self, *args: Any) -> None:
         pass
-
-
-@contextmanager
-def serving(
-    handler: type[socketserver.BaseRequestHandler], host: str = "127.0.0.1", http_: bool = True
-) -> Iterator[str]:
-    server_class = http.server.ThreadingHTTPServer if http_ else socketserver.ThreadingTCPServer
-    server = server_class((host, 0), handler)
-    server.daemon_threads = True  # a handler still dripping into a closed socket must not hold the test
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    try:
-        yield f"{host}:{server.server_address[1]}"
-    finally:
-        server.shutdown()
-        server.server_close()
 
 
 # --- credentials and redirects -----------------------------------------------------------------
