@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING, Any, Protocol
 
 from obskit.alerting.alerts import CheckedAlert
 from obskit.plan.dr import DRFindings
+from obskit.spec.fragment import DatastoreKind
 from obskit.spec.model import Datastore, Service, Tier
 from obskit.spec.promql import Selector
 from obskit.units import Duration
@@ -44,6 +45,11 @@ class DatastorePlan(Protocol):
     @property
     def folder(self) -> str:
         """Its objects go to backup/<folder>/<service>-<datastore>.yaml."""
+        ...
+
+    @property
+    def series_job(self) -> str | None:
+        """The `job` label of the series its alerts read, when not the service's own."""
         ...
 
     @property
@@ -98,6 +104,11 @@ class DatastorePlan(Protocol):
 class Engine(Protocol):
     @property
     def key(self) -> EngineKey: ...
+
+    @property
+    def spec(self) -> DatastoreKind:
+        """Its part of the spec: its datastore fields and environment section."""
+        ...
 
     @property
     def restore_note(self) -> str:

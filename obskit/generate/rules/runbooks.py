@@ -119,8 +119,8 @@ _ESCALATION = {
 
 def _job(service_plan: ServicePlan, labels: dict[str, str]) -> str:
     """The `job` the alert's series carry: its datastore's exporter's, or the service's."""
-    exporters = {ds.name: ds.datastore.exporter_job for ds in service_plan.datastores}
-    return exporters.get(labels.get("datastore", ""), service_plan.service.job)
+    jobs = {ds.name: ds.series_job for ds in service_plan.datastores}
+    return jobs.get(labels.get("datastore", "")) or service_plan.service.job
 
 
 def _first_steps(service_plan: ServicePlan, alert: str) -> tuple[str, ...]:
