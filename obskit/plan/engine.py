@@ -126,6 +126,12 @@ class Engine(Protocol):
         ...
 
     @property
+    def dashboard_rows(self) -> str:
+        """The path of its Jsonnet file of DR dashboard rows: an object with overview(plan, limit)
+        and detail(plan, limit, one), each a list of panels (dashboards/dr.libsonnet)."""
+        ...
+
+    @property
     def dashboard_series(self) -> dict[str, str]:
         """The series its rows of the DR dashboard read, by the names the templates use."""
         ...

@@ -14,6 +14,7 @@ import math
 from dataclasses import dataclass
 from fractions import Fraction
 from functools import cache
+from importlib import resources
 from typing import Any
 
 from obskit.alerting.alerts import CheckedAlert
@@ -195,6 +196,10 @@ class PostgresWalG:
     @property
     def velero_note(self) -> str:
         return "WAL-G backs them up, and Velero's copy of a live PostgreSQL data directory is not consistent"
+
+    @property
+    def dashboard_rows(self) -> str:
+        return str(resources.files(__package__).joinpath("dashboard.libsonnet"))
 
     @property
     def dashboard_series(self) -> dict[str, str]:
