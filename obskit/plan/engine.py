@@ -100,6 +100,10 @@ class DatastorePlan(Protocol):
         """Its columns of `obskit plan --format json`: what it achieves against the targets."""
         ...
 
+    def summary(self) -> tuple[str, str]:
+        """`obskit plan`'s achieves and retention cells: the worst-case loss and how, what is kept."""
+        ...
+
 
 class Engine(Protocol):
     @property

@@ -153,6 +153,10 @@ class WalgPlan:
     def runbook_steps(self) -> dict[str, tuple[str, ...]]:
         return runbook.FIRST_STEPS
 
+    def summary(self) -> tuple[str, str]:
+        achieves = f"{floor_to_seconds(self.worst_case_loss)} (archive_timeout {self.archive_timeout})"
+        return achieves, f"retain FULL {self.retain_full}" if self.retain_full else "-"
+
     def report(self) -> dict[str, Any]:
         restore = self.restore
         return {
