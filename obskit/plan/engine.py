@@ -125,6 +125,11 @@ class Engine(Protocol):
         ...
 
     @property
+    def streams_changes(self) -> bool:
+        """Whether it archives changes as they are written, so that its loss does not wait on a schedule."""
+        ...
+
+    @property
     def velero_note(self) -> str:
         """Why Velero must leave the volumes of its datastores alone (a note of the plan)."""
         ...

@@ -80,7 +80,7 @@ _PLATFORM_ALERT_FOR = _bounded_duration(
 _RPO = _bounded_duration(
     "1s",
     "3d",
-    "the generated tests of the WAL archive alerts feed a sample a minute over the RPO, and promtool "
+    "the generated tests of the archive alerts feed a sample a minute over the RPO, and promtool "
     "reads at most 10,000 samples in one query",
 )
 _RTO = _bounded_duration("1s", "7d", "a restore that may take longer than a week is no recovery objective")

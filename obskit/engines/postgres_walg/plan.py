@@ -198,6 +198,10 @@ class PostgresWalG:
         return alerts.ARCHIVE_TOO_OLD
 
     @property
+    def streams_changes(self) -> bool:
+        return True
+
+    @property
     def velero_note(self) -> str:
         return "WAL-G backs them up, and Velero's copy of a live PostgreSQL data directory is not consistent"
 
