@@ -34,11 +34,13 @@ def budget(examples: int) -> int:
 
 REPO = Path(__file__).resolve().parents[1]
 EXAMPLES = REPO / "examples"
+JOBS = REPO / "obskit" / "jobs"  # the job wrapper every engine's jobs run
+WALG_JOBS = REPO / "obskit" / "engines" / "postgres_walg" / "jobs"  # PostgreSQL's drill and wal-g-env
 
 
 def backup_script(name: str) -> ModuleType:
-    """One of the scripts in backup/ (they run as files in the jobs' image) imported as a module."""
-    sys.path.insert(0, str(REPO / "backup"))
+    """One of the job scripts (they run as files in the jobs' image) imported as a module."""
+    sys.path.insert(0, str(JOBS if name == "obskit_job" else WALG_JOBS))
     try:
         return importlib.import_module(name)
     finally:

@@ -20,7 +20,7 @@ import yaml
 
 from obskit.generate.tree import generate_tree
 from obskit.pipeline import load_plan
-from tests.conftest import REPO
+from tests.conftest import JOBS, WALG_JOBS
 from tests.servers import (
     PG_BIN,
     as_postgres,
@@ -65,8 +65,8 @@ services:
           wal_rate: 60GiB/h
           replay_throughput: 16MiB/s
 """
-JOB = REPO / "backup" / "obskit_job.py"
-DRILL = REPO / "backup" / "restore_drill.py"
+JOB = JOBS / "obskit_job.py"
+DRILL = WALG_JOBS / "restore_drill.py"
 
 
 class Writer:
@@ -508,8 +508,8 @@ esac
 
 
 def dockerfile() -> dict[str, str]:
-    """The runner image's PATH, user and entrypoint, from backup/Dockerfile."""
-    text = (REPO / "backup" / "Dockerfile").read_text()
+    """The runner image's PATH, user and entrypoint, from its Dockerfile."""
+    text = (WALG_JOBS / "Dockerfile").read_text()
     pg_major = re.search(r"^ARG PG_MAJOR=(\S+)$", text, re.M)
     path = re.search(r"^ENV PATH=(\S+)$", text, re.M)
     user = re.search(r"^USER (\S+)$", text, re.M)

@@ -1,4 +1,4 @@
-"""backup/obskit_job.py: the command's exit code always wins; pushing is best effort."""
+"""obskit/jobs/obskit_job.py: the command's exit code always wins; pushing is best effort."""
 
 from __future__ import annotations
 
@@ -9,9 +9,9 @@ from pathlib import Path
 
 from prometheus_client import CollectorRegistry
 
-from tests.conftest import REPO, backup_script
+from tests.conftest import JOBS, backup_script
 
-JOB = REPO / "backup" / "obskit_job.py"
+JOB = JOBS / "obskit_job.py"
 
 
 def closed_port_url() -> str:

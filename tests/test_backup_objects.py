@@ -14,7 +14,7 @@ from obskit.generate.tree import generate_tree
 from obskit.pipeline import load_plan
 from obskit.plan.conventions import k8s_name
 from obskit.verify.objects import object_problems
-from tests.conftest import EXAMPLES
+from tests.conftest import EXAMPLES, JOBS, WALG_JOBS
 from tests.schemas import crd_validator, schema_errors
 
 SCHEDULE_CRD = ("schemas", "velero", "velero.io_schedules.yaml")
@@ -83,8 +83,8 @@ def test_walg_objects_follow_the_plan(tree: dict[str, str]) -> None:
         "archive_command = '/etc/obskit/walg/files/wal-g-env wal-push %p'",
         "archive_timeout = 270s",
     ]
-    assert files["data"]["wal-g-env"] == (EXAMPLES.parent / "backup" / "wal-g-env").read_text()
-    assert files["data"]["obskit_job.py"] == (EXAMPLES.parent / "backup" / "obskit_job.py").read_text()
+    assert files["data"]["wal-g-env"] == (WALG_JOBS / "wal-g-env").read_text()
+    assert files["data"]["obskit_job.py"] == (JOBS / "obskit_job.py").read_text()
     assert base["spec"]["schedule"] == "8 5-23/8 * * *"
     assert retention["spec"]["jobTemplate"]["spec"]["template"]["spec"]["containers"][0]["command"] == [
         "wal-g",

@@ -11,7 +11,9 @@ from tests.conftest import REPO
 
 def evaluate(snippet: str) -> object:
     source = "local o = import 'lib/obskit.libsonnet';\n" + snippet
-    return json.loads(_gojsonnet.evaluate_snippet("test.jsonnet", source, jpathdir=[str(REPO / "dashboards")]))
+    return json.loads(
+        _gojsonnet.evaluate_snippet("test.jsonnet", source, jpathdir=[str(REPO / "obskit" / "builtin_dashboards")])
+    )
 
 
 def test_grid_gives_unique_ids_and_non_overlapping_positions() -> None:

@@ -280,7 +280,7 @@ def test_uids_stay_within_grafanas_limit() -> None:
 def render_broken(tmp_path: Path, template: str, old: str, new: str) -> tuple[str, int]:
     """The error of rendering with `old` replaced by `new` in one template, and the line edited."""
     templates = tmp_path / "dashboards"
-    shutil.copytree(REPO / "dashboards", templates)
+    shutil.copytree(REPO / "obskit" / "builtin_dashboards", templates)
     source = (templates / template).read_text().replace(old, new, 1)
     (templates / template).write_text(source)
     line = next(i for i, text in enumerate(source.splitlines(), 1) if new in text)

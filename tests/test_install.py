@@ -67,12 +67,13 @@ def test_the_installed_package_generates_the_golden_tree(dist: Path, tmp_path: P
     )  # obskit check's live/ was left out
 
 
-# Every module of the package (not its data: the builtin_* folders are the repository's alerts/,
-# dashboards/ and backup/), each imported: the installed obskit must have what the checkout has.
+# Every module of the package (not its data: the builtin_* folders and the job scripts, which run in
+# the jobs' image), each imported: the installed obskit must have what the checkout has.
 MODULES = """
 import importlib, pathlib, obskit
 root = pathlib.Path(obskit.__file__).parent
-for path in sorted(p for p in root.rglob("*.py") if not p.relative_to(root).parts[0].startswith("builtin_")):
+def data(parts): return parts[0].startswith("builtin_") or "jobs" in parts
+for path in sorted(p for p in root.rglob("*.py") if not data(p.relative_to(root).parts)):
     module = ".".join(("obskit", *path.relative_to(root).with_suffix("").parts)).removesuffix(".__init__")
     importlib.import_module(module)
     print(module)

@@ -1,4 +1,4 @@
-"""backup/restore_drill.py's pure parts: the WAL archive listing, backup_label, the gap check and
+"""obskit/engines/postgres_walg/jobs/restore_drill.py's pure parts: the WAL archive listing, backup_label, the gap check and
 where the replay ended. tests/test_backup_e2e.py runs the drill against a real PostgreSQL."""
 
 from __future__ import annotations
@@ -7,9 +7,9 @@ from pathlib import Path
 
 import pytest
 
-from tests.conftest import REPO, backup_script
+from tests.conftest import WALG_JOBS, backup_script
 
-DRILL = REPO / "backup" / "restore_drill.py"
+DRILL = WALG_JOBS / "restore_drill.py"
 MiB = 1024 * 1024
 
 

@@ -76,7 +76,7 @@ VELERO_FAILURES = "velero_backup_failure_total"
 VELERO_PARTIAL_FAILURES = "velero_backup_partial_failure_total"
 VELERO_VALIDATION_FAILURES = "velero_backup_validation_failure_total"  # e.g. storage location unavailable
 # (Each engine's upstream metrics are its own: obskit/engines/<engine>/metrics.py.)
-# What obskit's own backup and drill jobs push (backup/obskit_job.py spells them too).
+# What obskit's own backup and drill jobs push (obskit/jobs/obskit_job.py spells them too).
 BACKUP_LAST_SUCCESS = "obskit_backup_last_success_timestamp_seconds"
 DRILL_LAST_SUCCESS = "obskit_restore_drill_last_success_timestamp_seconds"
 DRILL_DURATION = "obskit_restore_drill_last_success_duration_seconds"  # a failed drill leaves it as it was

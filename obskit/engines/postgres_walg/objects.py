@@ -11,6 +11,7 @@ from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
 
 from obskit.engines.postgres_walg import defaults, spec
+from obskit.plan import jobs
 from obskit.plan.conventions import k8s_name
 from obskit.plan.meta import object_metadata
 from obskit.plan.types import Plan, ServicePlan
@@ -24,7 +25,7 @@ BACKOFF_LIMIT = 1  # one retry: a transient storage or network failure does not 
 SCRIPTS_DIR = "/opt/obskit"
 SCRATCH_DIR = "/scratch"
 POSTGRES_UID = 999  # the postgres user of Debian's and the official images
-SCRIPTS = ("obskit_job.py", "restore_drill.py", "wal-g-env")
+SCRIPTS = (jobs.WRAPPER, "restore_drill.py", "wal-g-env")
 # In the database pod: wal-g-env in files/ reads the settings from env/ and secret/ beside it.
 WALG_DIR = "/etc/obskit/walg"
 WRAPPER = f"{WALG_DIR}/files/wal-g-env"
@@ -75,7 +76,9 @@ def archive_settings(datastore_plan: WalgPlan) -> str:
 
 @cache
 def script_text(name: str) -> str:
-    return resources.files("obskit.builtin_backup").joinpath(name).read_text(encoding="utf-8")
+    if name == jobs.WRAPPER:
+        return jobs.wrapper_text()
+    return resources.files(__package__).joinpath("jobs", name).read_text(encoding="utf-8")
 
 
 def object_names(service_plan: ServicePlan, datastore_plan: WalgPlan) -> dict[str, str]:

@@ -5,7 +5,7 @@ obskit's metrics (named in obskit's README, Disaster recovery) to the environmen
 The job's exit code is always the command's: a Pushgateway that cannot be reached is
 logged and never fails a backup. Every run pushes its duration and outcome; the last-success
 metrics are pushed only on success, with POST semantics, so a failed run keeps the previous
-success visible to the alerts (backup/README.md lists each metric).
+success visible to the alerts (obskit/jobs/README.md lists each metric).
 
     obskit_job.py backup --service checkout --datastore orders-db \\
         --pushgateway http://pushgateway:9091 [--size-path /backup] -- wal-g backup-push /var/lib/postgresql/data

@@ -1,1 +1,0 @@
-"""What the generated backup jobs run, shipped as package data (obskit.builtin_backup)."""
