@@ -1,0 +1,235 @@
+"""MongoDB with mongodump, planned: the dump schedule (the spec's, or the longest one that meets the
+RPO), the worst-case loss and restore time against the tier (schedule.py's arithmetic), retention,
+drills, and the limits the alerts and dashboards use.
+
+A dump schedule cannot meet a tight RPO: a 4-hourly dump loses up to 4h plus the dump and its
+upload, which tier3_low's 24h allows and tier2's 30m or tier1's 5m do not. The refusal says what
+could: a shorter schedule when the dump's duration allows one, or point-in-time recovery from
+continuous oplog archiving (which obskit does not support yet).
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable
+from dataclasses import dataclass
+from fractions import Fraction
+from typing import Any
+
+from obskit.engines.mongodb_dump import defaults, schedule
+from obskit.plan.dr import DAY, DRFindings, DrillSchedule, Infeasible, cron_every, drill_schedule
+from obskit.plan.engine import Limit
+from obskit.spec.model import Datastore, Service, Tier
+from obskit.units import Duration, format_size, format_throughput
+
+
+@dataclass(frozen=True)
+class MongodumpSpec:
+    """What the plan reads from a `engine: mongodb, method: mongodump` datastore (SPEC.md section 11)."""
+
+    name: str
+    size_bytes: int
+    restore_throughput: Fraction | None  # bytes per second; None: the default, assumed
+    schedule: str | None = None  # a 5-field cron; None: derived from the RPO
+    oplog: bool = True
+    replica_set: str | None = None  # required by oplog: mongodump --oplog needs a replica set member
+    duration: Duration | None = None  # a dump's measured duration; None: size / the default throughput
+    restore_duration: Duration | None = None  # a measured restore drill, replay included
+
+
+def spec_of(datastore: Datastore) -> MongodumpSpec:
+    """The spec's datastore as the plan reads it. The fields beyond the shared ones are the engine's
+    (SPEC.md section 11); until the spec carries them they read as absent."""
+    extra: dict[str, Any] = {
+        key: getattr(datastore, key)
+        for key in ("schedule", "oplog", "replica_set", "duration", "restore_duration")
+        if getattr(datastore, key, None) is not None
+    }
+    return MongodumpSpec(datastore.name, datastore.size_bytes, datastore.restore_throughput, **extra)
+
+
+@dataclass(frozen=True)
+class MongodumpPlan:
+    datastore: Datastore
+    spec: MongodumpSpec
+    assumed: tuple[str, ...]  # the inputs that fell back to defaults
+    dump_duration: Duration
+    interval: Duration | None  # None: the spec's schedule cannot be read
+    cron: str | None
+    derived: bool  # the schedule was derived from the RPO
+    restore: schedule.RestoreEstimate
+    restore_throughput: Fraction
+    retain_count: int | None
+    retention_cron: str
+    drill: DrillSchedule
+    backup_limit: Duration | None  # how old the last dump may be: interval + its duration + upload
+    drill_limit: Duration  # the drills' longest gap + one RTO for the drill itself
+    oplog_window_limit: Duration  # the oplog must cover a dump with a margin
+
+    @property
+    def name(self) -> str:
+        return self.datastore.name
+
+    @property
+    def worst_case_loss(self) -> Duration | None:
+        return None if self.interval is None else schedule.worst_case_loss(self.interval, self.dump_duration)
+
+    @property
+    def folder(self) -> str:
+        return "mongodb"
+
+    @property
+    def backed_up_by(self) -> str:
+        return "mongodump"
+
+    @property
+    def schedules(self) -> list[str]:
+        return [self.cron or "", self.retention_cron, self.drill.cron]
+
+    def limits(self) -> list[Limit]:
+        labels = {"datastore": self.name}
+        limits = [Limit("backup_age", self.backup_limit, labels)] if self.backup_limit else []
+        return [
+            *limits,
+            Limit("drill_age", self.drill_limit, labels),
+            Limit("restore_estimate", self.restore.total, labels),
+            Limit("oplog_window", self.oplog_window_limit, labels),
+        ]
+
+    def report(self) -> dict[str, Any]:
+        restore = self.restore
+        loss = self.worst_case_loss
+        return {
+            "worst_case_loss_seconds": _s(loss),
+            "restore_estimate_seconds": _s(restore.total),
+            "restore_breakdown_seconds": None
+            if restore.measured
+            else {
+                "startup": _s(restore.startup),
+                "restore": _s(restore.restore),
+                "oplog_replay": _s(restore.oplog_replay),
+            },
+            "schedule": self.cron,
+            "schedule_derived": self.derived,
+            "dump_interval_seconds": _s(self.interval),
+            "dump_duration_seconds": _s(self.dump_duration),
+            "oplog": self.spec.oplog,
+            "replica_set": self.spec.replica_set,
+            "retain_count": self.retain_count,
+            "drill_schedule": self.drill.cron,
+            "assumed": list(self.assumed),
+        }
+
+
+def _s(duration: Duration | None) -> int | None:
+    return None if duration is None else duration.ms // 1000
+
+
+def _minutes_up(duration: Duration) -> Duration:
+    return Duration(-(-duration.ms // 60_000) * 60_000)
+
+
+def _dump_duration(spec: MongodumpSpec, assumed: list[str]) -> Duration:
+    if spec.duration is not None:
+        return spec.duration
+    dump = schedule.dump_duration(spec.size_bytes, defaults.DUMP_THROUGHPUT)
+    assumed.append(f"duration {schedule.human(dump)} (dumping at {format_throughput(defaults.DUMP_THROUGHPUT)})")
+    return dump
+
+
+def _restore_throughput(spec: MongodumpSpec, assumed: list[str]) -> Fraction:
+    if spec.restore_throughput is not None:
+        return spec.restore_throughput
+    if spec.restore_duration is None:  # a measured restore makes the throughput moot
+        assumed.append(f"restore_throughput {format_throughput(defaults.RESTORE_THROUGHPUT)}")
+    return defaults.RESTORE_THROUGHPUT
+
+
+def _schedule(
+    where: str, tier: Tier, spec: MongodumpSpec, dump: Duration, refuse: Callable[[str], None]
+) -> tuple[Duration | None, str | None]:
+    """The dumps' interval and cron: the spec's, checked against the RPO, or the longest that meets it."""
+    if spec.schedule is None:
+        interval = schedule.longest_interval(tier.rpo, dump)
+        if interval is None:
+            refuse(schedule.loss_refusal(DAY, dump, tier.rpo, "a daily dump"))
+            return None, None
+        return interval, cron_every(interval, where)
+    try:
+        interval = schedule.cron_interval(spec.schedule)
+    except schedule.CronError as err:
+        refuse(f"schedule {spec.schedule!r}: {err}")
+        return None, spec.schedule
+    if not schedule.fits(interval, dump):
+        refuse(schedule.overlap_refusal(interval, dump))
+    elif schedule.worst_case_loss(interval, dump) > tier.rpo:
+        refuse(schedule.loss_refusal(interval, dump, tier.rpo, f"a dump every {interval} (`{spec.schedule}`)"))
+    return interval, spec.schedule
+
+
+def plan_spec(
+    service: str, tier: Tier, datastore: Datastore, spec: MongodumpSpec, findings: DRFindings
+) -> MongodumpPlan:
+    """The datastore's plan from what the engine reads of it; what the tier asks and a dump schedule
+    cannot give goes to `findings`, with the numbers and the remedy."""
+    where = f"{service}/{spec.name}"  # for notes and schedule offsets
+    assumed: list[str] = []
+    dump = _dump_duration(spec, assumed)
+    throughput = _restore_throughput(spec, assumed)
+    if assumed:
+        findings.notes.append(f"{where}: assumed {', '.join(assumed)}; set them from measurements")
+
+    def refuse(reason: str) -> None:
+        findings.infeasible.append(Infeasible(service, spec.name, reason))
+
+    if spec.oplog and spec.replica_set is None:
+        refuse(
+            "mongodump --oplog works only against a replica set member (a standalone mongod has no oplog): "
+            "name the replica set (`replica_set`), or set `oplog: false` for a dump that is not point-in-time"
+        )
+    if not spec.oplog:
+        findings.notes.append(
+            f"{where}: without --oplog a dump copies each collection at a different moment: a restore is not "
+            "consistent across collections"
+        )
+    interval, cron = _schedule(where, tier, spec, dump, refuse)
+    restore = schedule.restore_estimate(spec.size_bytes, throughput, dump, spec.restore_duration)
+    if restore.total > tier.rto:
+        refuse(schedule.restore_refusal(restore, format_size(spec.size_bytes), format_throughput(throughput), tier.rto))
+    drill = drill_schedule(tier.restore_drill_interval, where + "/drill")
+    return MongodumpPlan(
+        datastore=datastore,
+        spec=spec,
+        assumed=tuple(assumed),
+        dump_duration=dump,
+        interval=interval,
+        cron=cron,
+        derived=spec.schedule is None,
+        restore=restore,
+        restore_throughput=throughput,
+        # the dumps the tier's retention covers, and the one before them that its oldest point needs
+        retain_count=math.ceil(Fraction(tier.retention.ms, interval.ms)) + 1 if interval else None,
+        retention_cron=cron_every(DAY, where + "/retention"),
+        drill=drill,
+        backup_limit=_minutes_up(schedule.worst_case_loss(interval, dump)) if interval else None,
+        drill_limit=drill.max_gap + tier.rto,
+        oplog_window_limit=_minutes_up(dump + defaults.OPLOG_WINDOW_MARGIN),
+    )
+
+
+def datastore_plan(service: Service, tier: Tier, datastore: Datastore, findings: DRFindings) -> MongodumpPlan:
+    return plan_spec(service.name, tier, datastore, spec_of(datastore), findings)
+
+
+@dataclass(frozen=True)
+class MongoDBDump:
+    """The engine: MongoDB backed up with mongodump (the registry line and the rest of
+    obskit/plan/engine.py's Engine are for the integrator to wire)."""
+
+    key: tuple[str, str] = (defaults.ENGINE, defaults.METHOD)
+
+    def plan(self, service: Service, tier: Tier, datastore: Datastore, findings: DRFindings) -> MongodumpPlan:
+        return datastore_plan(service, tier, datastore, findings)
+
+
+ENGINE = MongoDBDump()
