@@ -1,0 +1,114 @@
+#!/usr/bin/env python3
+"""The two commands WAL-G's MongoDB mode runs: `dump` (WALG_STREAM_CREATE_COMMAND, the archive to
+stdout) and `restore` (WALG_STREAM_RESTORE_COMMAND, the archive from stdin). WAL-G runs those
+settings with `$SHELL -c`; obskit sets them to a fixed `exec python3 .../mongodb_stream.py ...`,
+and this script runs mongodump or mongorestore in exec form: no value reaches a shell.
+
+    mongodb_stream.py dump [--uri-file FILE] [--replica-set NAME] [--no-oplog]
+        mongodump --config=<0600 file with the URI> --oplog --archive --gzip [--readPreference=secondary]
+    mongodb_stream.py restore --port PORT [--host 127.0.0.1]
+        mongorestore --host=... --port=... --oplogReplay --archive --gzip --stopOnError
+
+The URI comes from --uri-file or $MONGODB_URI (a Secret's key, which `wal-g backup-push` reads
+too) and reaches mongodump through a `--config` file (mongo-tools reads `uri:` from it:
+common/options/options.go, ParseConfigFile), never its command line, where `ps` would show it.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import os
+import subprocess
+import sys
+import tempfile
+from collections.abc import Sequence
+from pathlib import Path
+
+log = logging.getLogger("obskit-mongodb-stream")
+
+
+def dump_command(config: Path, replica_set: str | None, oplog: bool) -> list[str]:
+    command = ["mongodump", f"--config={config}"]
+    if oplog:
+        command.append("--oplog")  # a replica set member's oplog: the dump is consistent at its end
+    command += ["--archive", "--gzip"]  # a bare --archive writes to stdout
+    if replica_set:
+        command.append("--readPreference=secondary")  # spare the primary
+    return command
+
+
+def restore_command(host: str, port: int, oplog: bool) -> list[str]:
+    command = ["mongorestore", f"--host={host}", f"--port={port}"]
+    if oplog:
+        command.append("--oplogReplay")
+    # --stopOnError: mongorestore otherwise exits 0 past documents it failed to insert
+    return [*command, "--archive", "--gzip", "--stopOnError"]
+
+
+def config_text(uri: str) -> str:
+    """mongo-tools' --config file: YAML with `uri`; a JSON string is a YAML double-quoted scalar."""
+    return f"uri: {json.dumps(uri)}\n"
+
+
+def read_uri(uri_file: Path | None) -> str:
+    if uri_file is not None:
+        return uri_file.read_text(encoding="utf-8").strip()
+    uri = os.environ.get("MONGODB_URI", "").strip()
+    if not uri:
+        raise SystemExit("no connection URI: give --uri-file or set MONGODB_URI from the Secret")
+    return uri
+
+
+def dump(args: argparse.Namespace) -> int:
+    uri = read_uri(args.uri_file)
+    handle, name = tempfile.mkstemp(prefix="mongodump-", suffix=".yaml")  # mode 0600
+    config = Path(name)
+    try:
+        with os.fdopen(handle, "w", encoding="utf-8") as file:
+            file.write(config_text(uri))
+        command = dump_command(config, args.replica_set, not args.no_oplog)
+        log.info("running %s", " ".join(command))
+        return run(command)
+    finally:
+        config.unlink(missing_ok=True)
+
+
+def restore(args: argparse.Namespace) -> int:
+    command = restore_command(args.host, args.port, not args.no_oplog)
+    log.info("running %s", " ".join(command))
+    return run(command)
+
+
+def run(command: list[str]) -> int:
+    """The command with this process's stdin, stdout and stderr (the archive stream); its exit code."""
+    try:
+        return subprocess.run(command, check=False).returncode
+    except OSError as err:
+        log.error("cannot run %s: %s", command[0], err)
+        return 127
+
+
+def parse_args(argv: Sequence[str]) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    commands = parser.add_subparsers(dest="command", required=True)
+    dump_parser = commands.add_parser("dump", help="mongodump's archive to stdout")
+    dump_parser.add_argument("--uri-file", type=Path, help="a file holding the URI (default: $MONGODB_URI)")
+    dump_parser.add_argument("--replica-set", help="the replica set: the dump reads from a secondary")
+    dump_parser.add_argument("--no-oplog", action="store_true", help="a dump without --oplog (not point-in-time)")
+    restore_parser = commands.add_parser("restore", help="mongorestore from stdin into a scratch mongod")
+    restore_parser.add_argument("--host", default="127.0.0.1")
+    restore_parser.add_argument("--port", type=int, required=True)
+    restore_parser.add_argument("--no-oplog", action="store_true", help="the dump was taken without --oplog")
+    return parser.parse_args(argv)
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(levelname)s %(message)s")
+    args = parse_args(sys.argv[1:] if argv is None else argv)
+    return dump(args) if args.command == "dump" else restore(args)
+
+
+if __name__ == "__main__":
+    sys.exit(main())
