@@ -29,7 +29,8 @@ GiB = 2**30
 
 def builtin(name: str) -> Tier:
     row = BUILTIN_TIERS[name]
-    return tier(rpo=row["rpo"], rto=row["rto"], retention=row["retention"], drill=row["restore_drill_interval"])
+    the_tier = tier(rpo=row["rpo"], rto=row["rto"], retention=row["retention"], drill=row["restore_drill_interval"])
+    return dataclasses.replace(the_tier, name=name, pages=row["pages"])
 
 
 def datastore(size: int) -> Datastore:
@@ -121,7 +122,19 @@ def test_oplog_without_a_replica_set_is_refused() -> None:
 
 def test_a_dump_longer_than_its_interval_is_refused() -> None:
     _, findings = plan(spec(schedule="0 * * * *", duration=parse_duration("70m")), builtin("tier3_low"))
-    assert reasons(findings)[0].startswith("a dump takes ~1.2h plus 2m upload, longer than the 1h between dumps")
+    assert reasons(findings)[0].startswith(
+        "a dump takes ~1.2h plus 2m upload, longer than the 1h between two runs of the schedule"
+    )
+
+
+def test_a_schedule_whose_shortest_gap_a_dump_overruns_is_refused() -> None:
+    """Runs at 2, 7, 12, 17 and 22h: gaps of 5h, but 4h from 22h to 2h. A dump of ~4h skips the 2h
+    run, and the loss is 9h, not 5h (what the simulation of the CronJob found)."""
+    dump = parse_duration("3h59m")
+    planned, findings = plan(spec(schedule="0 2-22/5 * * *", duration=dump), builtin("tier3_low"))
+    assert planned.interval == parse_duration("5h")
+    assert reasons(findings)[0].startswith("a dump takes ~4.0h plus 2m upload, longer than the 4h between two runs")
+    assert simulate("0 2-22/5 * * *", dump) > parse_duration("9h")
 
 
 def test_a_measured_restore_replaces_the_estimate() -> None:
@@ -185,8 +198,10 @@ def test_every_feasible_plan_holds_in_a_simulation_of_its_schedule(
     planned, findings = plan(spec(f"{gib}Gi", schedule=cron, duration=dump), tier(rpo=rpo, rto="30d"))
     if findings.infeasible:
         # refused: the schedule (given or the longest derivable) loses more than the RPO, or overlaps
-        interval = planned.interval
-        assert interval is None or not schedule.fits(interval, dump) or planned.worst_case_loss > parse_duration(rpo)
+        if planned.interval is None:
+            return
+        shortest, _ = schedule.cron_gaps(planned.cron or "")
+        assert not schedule.fits(shortest, dump) or planned.worst_case_loss > parse_duration(rpo)
         return
     assert planned.cron is not None and planned.worst_case_loss is not None
     assert planned.worst_case_loss <= parse_duration(rpo)

@@ -16,10 +16,14 @@ from dataclasses import dataclass
 from fractions import Fraction
 from typing import Any
 
-from obskit.engines.mongodb_dump import defaults, schedule
+from obskit.alerting.alerts import CheckedAlert
+from obskit.engines.mongodb_dump import alerts, defaults, metrics, schedule
+from obskit.plan import conventions as names
 from obskit.plan.dr import DAY, DRFindings, DrillSchedule, Infeasible, cron_every, drill_schedule
 from obskit.plan.engine import Limit
+from obskit.plan.types import Plan, ServicePlan
 from obskit.spec.model import Datastore, Service, Tier
+from obskit.spec.promql import Selector
 from obskit.units import Duration, format_size, format_throughput
 
 
@@ -35,6 +39,7 @@ class MongodumpSpec:
     replica_set: str | None = None  # required by oplog: mongodump --oplog needs a replica set member
     duration: Duration | None = None  # a dump's measured duration; None: size / the default throughput
     restore_duration: Duration | None = None  # a measured restore drill, replay included
+    exporter_job: str | None = None  # the job of the mongodb_exporter watching it; None: the environment has none
 
 
 def spec_of(datastore: Datastore) -> MongodumpSpec:
@@ -86,7 +91,7 @@ class MongodumpPlan:
     def schedules(self) -> list[str]:
         return [self.cron or "", self.retention_cron, self.drill.cron]
 
-    def limits(self) -> list[Limit]:
+    def limits(self, service_plan: ServicePlan) -> list[Limit]:
         labels = {"datastore": self.name}
         limits = [Limit("backup_age", self.backup_limit, labels)] if self.backup_limit else []
         return [
@@ -95,6 +100,27 @@ class MongodumpPlan:
             Limit("restore_estimate", self.restore.total, labels),
             Limit("oplog_window", self.oplog_window_limit, labels),
         ]
+
+    def alerts(self, service_plan: ServicePlan) -> tuple[str, list[CheckedAlert]]:
+        return alerts.datastore_alerts(service_plan, self, self.spec.exporter_job)
+
+    def database_patch(self, plan: Plan, service_plan: ServicePlan) -> dict[str, Any] | None:
+        return None  # mongodump connects over the network: the database pod needs nothing
+
+    def inputs(self, service_plan: ServicePlan) -> list[tuple[Selector, str]]:
+        pushed = (
+            ("service", "=", service_plan.name),
+            ("datastore", "=", self.name),
+            ("engine", "=", metrics.ENGINE_LABEL),
+        )
+        found = [
+            (Selector(names.BACKUP_LAST_SUCCESS, pushed), "the backup job via the Pushgateway"),
+            (Selector(names.DRILL_LAST_SUCCESS, pushed), "the restore-drill job via the Pushgateway"),
+        ]
+        job = self.spec.exporter_job
+        if job is not None:
+            found.append((Selector(metrics.OPLOG_HEAD, (("job", "=", job),)), f"mongodb_exporter (job {job})"))
+        return found
 
     def report(self) -> dict[str, Any]:
         restore = self.restore
@@ -156,12 +182,12 @@ def _schedule(
             return None, None
         return interval, cron_every(interval, where)
     try:
-        interval = schedule.cron_interval(spec.schedule)
+        shortest, interval = schedule.cron_gaps(spec.schedule)
     except schedule.CronError as err:
         refuse(f"schedule {spec.schedule!r}: {err}")
         return None, spec.schedule
-    if not schedule.fits(interval, dump):
-        refuse(schedule.overlap_refusal(interval, dump))
+    if not schedule.fits(shortest, dump):  # one run still going skips the next: a gap of two intervals
+        refuse(schedule.overlap_refusal(shortest, dump))
     elif schedule.worst_case_loss(interval, dump) > tier.rpo:
         refuse(schedule.loss_refusal(interval, dump, tier.rpo, f"a dump every {interval} (`{spec.schedule}`)"))
     return interval, spec.schedule

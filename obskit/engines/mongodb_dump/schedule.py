@@ -77,11 +77,16 @@ def run_minutes(cron: str) -> list[int]:
     return sorted(h * 60 + m for h in _field(hour, 0, 23) for m in _field(minute, 0, 59))
 
 
-def cron_interval(cron: str) -> Duration:
-    """The longest time between two runs of a daily cron expression (across midnight too)."""
+def cron_gaps(cron: str) -> tuple[Duration, Duration]:
+    """The shortest and the longest time between two runs of a daily cron expression (across midnight too)."""
     minutes = run_minutes(cron)
     gaps = [b - a for a, b in itertools.pairwise(minutes)] + [minutes[0] + DAY_MINUTES - minutes[-1]]
-    return Duration(max(gaps) * MINUTE.ms)
+    return Duration(min(gaps) * MINUTE.ms), Duration(max(gaps) * MINUTE.ms)
+
+
+def cron_interval(cron: str) -> Duration:
+    """The longest time between two runs of a daily cron expression: what the loss is counted over."""
+    return cron_gaps(cron)[1]
 
 
 def dump_duration(size: int, throughput: Fraction) -> Duration:
@@ -149,11 +154,11 @@ def loss_refusal(interval: Duration, dump: Duration, rpo: Duration, every: str) 
     )
 
 
-def overlap_refusal(interval: Duration, dump: Duration) -> str:
+def overlap_refusal(shortest: Duration, dump: Duration) -> str:
     return (
-        f"a dump takes {human(dump)} plus {defaults.UPLOAD_ALLOWANCE} upload, longer than the {interval} "
-        "between dumps: "
-        "each run would skip the next (the CronJob forbids overlapping runs); dump less often or measure `duration`"
+        f"a dump takes {human(dump)} plus {defaults.UPLOAD_ALLOWANCE} upload, longer than the {shortest} "
+        "between two runs of the schedule: the next run would be skipped (the CronJob forbids overlapping runs) "
+        "and the loss doubled; space the runs evenly, dump less often or measure `duration`"
     )
 
 
