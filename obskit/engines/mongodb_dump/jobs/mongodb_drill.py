@@ -8,8 +8,9 @@ mongodb_job.py times the whole drill and pushes its metrics.
 A truncated archive fails mongorestore (a gzip stream or an archive block cut short: mongo-tools'
 common/archive/parser.go, "corruption found in archive"). Documents mongorestore could not insert
 do not change its exit code (mongorestore/main/mongorestore.go exits non-zero only on an error),
-so the restore runs with --stopOnError and the drill also fails on a non-zero "document(s) failed
-to restore" count, and on a restore of no documents at all.
+so the restore runs with --stopOnError, mongodb_stream.py fails on a non-zero "document(s) failed
+to restore" count, and the drill reads the counts it wrote (WAL-G shows the restore command's
+output only when it fails) and fails on a missing summary or a restore of no documents at all.
 
     mongodb_drill.py --dbpath /scratch/db [--port 27117] [--fetch-command 'wal-g backup-fetch LATEST']
         [--sanity-eval JS] [--timeout SECONDS]
@@ -18,9 +19,9 @@ to restore" count, and on a restore of no documents at all.
 from __future__ import annotations
 
 import argparse
+import json
 import logging
 import os
-import re
 import shlex
 import shutil
 import subprocess
@@ -43,7 +44,6 @@ DEFAULT_SANITY = (
     "s.getCollectionNames().forEach(c => { n += s.getCollection(c).estimatedDocumentCount(); }); }); print(n)"
 )
 PING = "print(db.adminCommand({ping: 1}).ok)"
-RESTORED = re.compile(r"(\d+) document\(s\) restored successfully\. (\d+) document\(s\) failed to restore")
 
 
 class DrillFailed(Exception):
@@ -65,13 +65,13 @@ def run(args: list[str], timeout: float, env: dict[str, str] | None = None) -> s
     return done
 
 
-def restore_counts(output: str) -> tuple[int, int]:
-    """(restored, failed) from mongorestore's last summary line."""
-    found = RESTORED.findall(output)
-    if not found:
-        raise DrillFailed("mongorestore printed no summary of the documents it restored")
-    restored, failed = found[-1]
-    return int(restored), int(failed)
+def restore_counts(summary_file: Path) -> tuple[int, int]:
+    """(restored, failed) as mongodb_stream.py wrote them from mongorestore's summary."""
+    try:
+        summary = json.loads(summary_file.read_text(encoding="utf-8"))
+        return int(summary["restored"]), int(summary["failed"])
+    except (OSError, ValueError, KeyError, TypeError) as err:
+        raise DrillFailed(f"mongorestore left no summary of the documents it restored ({err})") from None
 
 
 def mongosh(port: int, script: str) -> list[str]:
@@ -92,13 +92,14 @@ def wait_ready(server: subprocess.Popen[bytes], port: int, deadline: float) -> N
 
 
 def restore(args: argparse.Namespace, deadline: float) -> None:
+    summary_file = args.dbpath.parent / "restore-summary.json"
+    summary_file.unlink(missing_ok=True)
     restore_argv = ["python3", str(args.stream_script), "restore", "--port", str(args.port)]
-    if args.no_oplog:
-        restore_argv.append("--no-oplog")
+    restore_argv += ["--summary-file", str(summary_file), *(["--no-oplog"] if args.no_oplog else [])]
     # WAL-G runs it with `$SHELL -c`: a fixed string with nothing from outside in it
     env = {**os.environ, "WALG_STREAM_RESTORE_COMMAND": "exec " + shlex.join(restore_argv)}
-    done = run(shlex.split(args.fetch_command), timeout=max(1.0, deadline - time.monotonic()), env=env)
-    restored, failed = restore_counts(done.stderr + done.stdout)
+    run(shlex.split(args.fetch_command), timeout=max(1.0, deadline - time.monotonic()), env=env)
+    restored, failed = restore_counts(summary_file)
     if failed:
         raise DrillFailed(f"mongorestore failed to restore {failed} document(s) ({restored} restored)")
     if restored == 0 and not args.allow_empty:

@@ -6,8 +6,14 @@ and this script runs mongodump or mongorestore in exec form: no value reaches a 
 
     mongodb_stream.py dump [--uri-file FILE] [--replica-set NAME] [--no-oplog]
         mongodump --config=<0600 file with the URI> --oplog --archive --gzip [--readPreference=secondary]
-    mongodb_stream.py restore --port PORT [--host 127.0.0.1]
+    mongodb_stream.py restore --port PORT [--host 127.0.0.1] [--summary-file FILE]
         mongorestore --host=... --port=... --oplogReplay --archive --gzip --stopOnError
+
+`restore` reads mongorestore's summary ("N document(s) restored successfully. M document(s) failed
+to restore."), fails when M > 0 (mongorestore exits 0 past documents it could not insert:
+mongorestore/main/mongorestore.go), and writes the counts to --summary-file for the drill: WAL-G
+keeps the restore command's stderr to itself unless it fails (internal/backup_fetch_handler.go,
+GetBackupToCommandFetcher), so the drill cannot read the summary from WAL-G's output.
 
 The URI comes from --uri-file or $MONGODB_URI (a Secret's key, which `wal-g backup-push` reads
 too) and reaches mongodump through a `--config` file (mongo-tools reads `uri:` from it:
@@ -20,6 +26,7 @@ import argparse
 import json
 import logging
 import os
+import re
 import subprocess
 import sys
 import tempfile
@@ -27,6 +34,7 @@ from collections.abc import Sequence
 from pathlib import Path
 
 log = logging.getLogger("obskit-mongodb-stream")
+SUMMARY = re.compile(r"(\d+) document\(s\) restored successfully\. (\d+) document\(s\) failed to restore")
 
 
 def dump_command(config: Path, replica_set: str | None, oplog: bool) -> list[str]:
@@ -75,10 +83,34 @@ def dump(args: argparse.Namespace) -> int:
         config.unlink(missing_ok=True)
 
 
+def restore_counts(output: str) -> tuple[int, int] | None:
+    """(restored, failed) from mongorestore's last summary line, if it printed one."""
+    found = SUMMARY.findall(output)
+    return (int(found[-1][0]), int(found[-1][1])) if found else None
+
+
 def restore(args: argparse.Namespace) -> int:
     command = restore_command(args.host, args.port, not args.no_oplog)
     log.info("running %s", " ".join(command))
-    return run(command)
+    try:
+        process = subprocess.Popen(command, stderr=subprocess.PIPE, text=True)
+    except OSError as err:
+        log.error("cannot run %s: %s", command[0], err)
+        return 127
+    assert process.stderr is not None
+    output = []
+    for line in process.stderr:  # passed on as it comes: a restore takes hours
+        sys.stderr.write(line)
+        output.append(line)
+    code = process.wait()
+    counts = restore_counts("".join(output))
+    if args.summary_file is not None and counts is not None:
+        restored, failed = counts
+        args.summary_file.write_text(json.dumps({"restored": restored, "failed": failed}) + "\n", encoding="utf-8")
+    if code == 0 and counts is not None and counts[1] > 0:
+        log.error("mongorestore failed to restore %d document(s)", counts[1])
+        return 1
+    return code
 
 
 def run(command: list[str]) -> int:
@@ -101,6 +133,7 @@ def parse_args(argv: Sequence[str]) -> argparse.Namespace:
     restore_parser.add_argument("--host", default="127.0.0.1")
     restore_parser.add_argument("--port", type=int, required=True)
     restore_parser.add_argument("--no-oplog", action="store_true", help="the dump was taken without --oplog")
+    restore_parser.add_argument("--summary-file", type=Path, help="where to write the restored and failed counts")
     return parser.parse_args(argv)
 
 
