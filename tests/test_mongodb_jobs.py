@@ -81,7 +81,7 @@ def wrapped(kind: str, gateway: str | None, command: list[str], *extra: str) -> 
 def backup(mongo: Mongo, gateway: str | None, **env: str) -> subprocess.CompletedProcess[str]:
     """What the backup CronJob runs, with `wal-g backup-push` played by its stream plumbing: the
     setting run by a shell, its stdout stored (here in a file)."""
-    create = f"exec python3 {STREAM} dump --replica-set rs0"
+    create = f"exec python3 {STREAM} dump"  # fixed: the replica set and the URI come from the environment
     command = ["sh", "-c", f'sh -c "$WALG_STREAM_CREATE_COMMAND" > "{mongo.archive}"']
     return subprocess.run(
         wrapped("backup", gateway, command, "--size-path", str(mongo.archive)),
@@ -89,7 +89,7 @@ def backup(mongo: Mongo, gateway: str | None, **env: str) -> subprocess.Complete
         text=True,
         timeout=120,
         check=False,
-        env=mongo.env(WALG_STREAM_CREATE_COMMAND=create, MONGODB_URI=URI, **env),
+        env=mongo.env(WALG_STREAM_CREATE_COMMAND=create, MONGODB_URI=URI, OBSKIT_MONGODB_REPLICA_SET="rs0", **env),
     )
 
 

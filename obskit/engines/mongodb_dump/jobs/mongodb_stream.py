@@ -1,8 +1,9 @@
 #!/usr/bin/env python3
 """The two commands WAL-G's MongoDB mode runs: `dump` (WALG_STREAM_CREATE_COMMAND, the archive to
 stdout) and `restore` (WALG_STREAM_RESTORE_COMMAND, the archive from stdin). WAL-G runs those
-settings with `$SHELL -c`; obskit sets them to a fixed `exec python3 .../mongodb_stream.py ...`,
-and this script runs mongodump or mongorestore in exec form: no value reaches a shell.
+settings with `$SHELL -c`; obskit sets them to a fixed `exec python3 .../mongodb_stream.py dump`
+(the replica set comes from $OBSKIT_MONGODB_REPLICA_SET, the URI from $MONGODB_URI), and this
+script runs mongodump or mongorestore in exec form: no value from the spec reaches a shell.
 
     mongodb_stream.py dump [--uri-file FILE] [--replica-set NAME] [--no-oplog]
         mongodump --config=<0600 file with the URI> --oplog --archive --gzip [--readPreference=secondary]
@@ -127,7 +128,11 @@ def parse_args(argv: Sequence[str]) -> argparse.Namespace:
     commands = parser.add_subparsers(dest="command", required=True)
     dump_parser = commands.add_parser("dump", help="mongodump's archive to stdout")
     dump_parser.add_argument("--uri-file", type=Path, help="a file holding the URI (default: $MONGODB_URI)")
-    dump_parser.add_argument("--replica-set", help="the replica set: the dump reads from a secondary")
+    dump_parser.add_argument(
+        "--replica-set",
+        default=os.environ.get("OBSKIT_MONGODB_REPLICA_SET") or None,
+        help="the replica set: the dump reads from a secondary (default: $OBSKIT_MONGODB_REPLICA_SET)",
+    )
     dump_parser.add_argument("--no-oplog", action="store_true", help="a dump without --oplog (not point-in-time)")
     restore_parser = commands.add_parser("restore", help="mongorestore from stdin into a scratch mongod")
     restore_parser.add_argument("--host", default="127.0.0.1")
