@@ -17,12 +17,12 @@ from fractions import Fraction
 from typing import Any
 
 from obskit.alerting.alerts import CheckedAlert
-from obskit.engines.mongodb_dump import alerts, defaults, metrics, schedule
+from obskit.engines.mongodb_dump import alerts, defaults, metrics, objects, schedule
 from obskit.plan import conventions as names
 from obskit.plan.dr import DAY, DRFindings, DrillSchedule, Infeasible, cron_every, drill_schedule
 from obskit.plan.engine import Limit
 from obskit.plan.types import Plan, ServicePlan
-from obskit.spec.model import Datastore, Service, Tier
+from obskit.spec.model import Datastore, SecretRef, Service, Tier
 from obskit.spec.promql import Selector
 from obskit.units import Duration, format_size, format_throughput
 
@@ -40,6 +40,8 @@ class MongodumpSpec:
     duration: Duration | None = None  # a dump's measured duration; None: size / the default throughput
     restore_duration: Duration | None = None  # a measured restore drill, replay included
     exporter_job: str | None = None  # the job of the mongodb_exporter watching it; None: the environment has none
+    uri_secret: SecretRef | None = None  # the Secret key holding the connection URI (required for objects)
+    image: str | None = None  # the jobs' image, built from jobs/Dockerfile (required for objects)
 
 
 def spec_of(datastore: Datastore) -> MongodumpSpec:
@@ -47,7 +49,7 @@ def spec_of(datastore: Datastore) -> MongodumpSpec:
     (SPEC.md section 11); until the spec carries them they read as absent."""
     extra: dict[str, Any] = {
         key: getattr(datastore, key)
-        for key in ("schedule", "oplog", "replica_set", "duration", "restore_duration")
+        for key in ("schedule", "oplog", "replica_set", "duration", "restore_duration", "uri_secret", "image")
         if getattr(datastore, key, None) is not None
     }
     return MongodumpSpec(datastore.name, datastore.size_bytes, datastore.restore_throughput, **extra)
@@ -104,6 +106,12 @@ class MongodumpPlan:
     def alerts(self, service_plan: ServicePlan) -> tuple[str, list[CheckedAlert]]:
         return alerts.datastore_alerts(service_plan, self, self.spec.exporter_job)
 
+    def objects(self, plan: Plan, service_plan: ServicePlan) -> list[dict[str, Any]]:
+        return objects.objects(plan, settings_from(plan, self.spec), service_plan, self)
+
+    def fresh_backup(self, service_plan: ServicePlan) -> str:
+        return objects.fresh_backup(service_plan, self, service_plan.service.namespace)
+
     def database_patch(self, plan: Plan, service_plan: ServicePlan) -> dict[str, Any] | None:
         return None  # mongodump connects over the network: the database pod needs nothing
 
@@ -145,6 +153,25 @@ class MongodumpPlan:
             "drill_schedule": self.drill.cron,
             "assumed": list(self.assumed),
         }
+
+
+def settings_from(plan: Plan, spec: MongodumpSpec) -> objects.JobSettings:
+    """The objects' settings: WAL-G's storage from the environment's `walg:` section (the PostgreSQL
+    engine's, shared), the image and the URI's Secret from the datastore. The spec's checks must
+    require them for a mongodump datastore; here they are asserted."""
+    walg, pushgateway = plan.environment.walg, plan.environment.pushgateway
+    assert walg is not None and pushgateway is not None and spec.image and spec.uri_secret
+    return objects.JobSettings(
+        image=spec.image,
+        prefix=walg.prefix,
+        credentials_secret=walg.credentials_secret,
+        uri=spec.uri_secret,
+        pushgateway=pushgateway,
+        service_account=walg.service_account,
+        key_file=walg.key_file,
+        volume_claim=walg.volume_claim,
+        drill_storage_class=walg.drill_storage_class,
+    )
 
 
 def _s(duration: Duration | None) -> int | None:
