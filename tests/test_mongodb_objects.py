@@ -129,3 +129,18 @@ def test_the_schema_check_bites() -> None:
     _, _, dump, _, _ = generated()
     container(dump)["envFrom"][0]["configMap"] = {"name": "x"}  # configMapRef is the field
     assert object_problems(dump) != []
+
+
+def test_the_runbook_names_the_objects_and_the_limits_of_dumps() -> None:
+    ds = planned()
+    text = ds.runbook(Plan(environment(), (), (), (), ()), service_plan())
+    assert text.startswith("## Datastore events-db (MongoDB, mongodump)\n")
+    assert "`s3://acme-backups/prod/svc/events-db`, `0 */4 * * *` (CronJob `svc-events-db-dump`)" in text
+    assert "4h between dumps" in text and "(RPO 1d)" in text
+    assert "--oplogReplay --archive --gzip --stopOnError" in text
+    assert "Percona Backup for MongoDB" in text and "`--oplogLimit`" in text
+    assert "kubectl -n ns create job --from=cronjob/svc-events-db-dump svc-events-db-dump-now" in text
+    # a first step for every alert the engine writes (the oplog's with mongodb_exporter)
+    with_exporter = planned(exporter_job="events-db-exporter")
+    assert set(ds.runbook_steps) == {c.rule["alert"] for c in with_exporter.alerts(service_plan())[1]}
+    assert ds.fresh_backup(service_plan()).startswith("`kubectl -n ns create job --from=cronjob/svc-events-db-dump ")

@@ -17,10 +17,10 @@ from fractions import Fraction
 from typing import Any
 
 from obskit.alerting.alerts import CheckedAlert
-from obskit.engines.mongodb_dump import alerts, defaults, metrics, objects, schedule
+from obskit.engines.mongodb_dump import alerts, defaults, metrics, objects, runbook, schedule
 from obskit.plan import conventions as names
 from obskit.plan.dr import DAY, DRFindings, DrillSchedule, Infeasible, cron_every, drill_schedule
-from obskit.plan.engine import Limit
+from obskit.plan.engine import Engine, Limit
 from obskit.plan.types import Plan, ServicePlan
 from obskit.spec.model import Datastore, SecretRef, Service, Tier
 from obskit.spec.promql import Selector
@@ -111,6 +111,13 @@ class MongodumpPlan:
 
     def fresh_backup(self, service_plan: ServicePlan) -> str:
         return objects.fresh_backup(service_plan, self, service_plan.service.namespace)
+
+    def runbook(self, plan: Plan, service_plan: ServicePlan) -> str:
+        return runbook.section(settings_from(plan, self.spec), service_plan, self)
+
+    @property
+    def runbook_steps(self) -> dict[str, tuple[str, ...]]:
+        return runbook.FIRST_STEPS
 
     def database_patch(self, plan: Plan, service_plan: ServicePlan) -> dict[str, Any] | None:
         return None  # mongodump connects over the network: the database pod needs nothing
@@ -276,13 +283,32 @@ def datastore_plan(service: Service, tier: Tier, datastore: Datastore, findings:
 
 @dataclass(frozen=True)
 class MongoDBDump:
-    """The engine: MongoDB backed up with mongodump (the registry line and the rest of
-    obskit/plan/engine.py's Engine are for the integrator to wire)."""
+    """The engine: MongoDB backed up with mongodump (obskit/plan/engine.py's Engine; the registry
+    line is the integrator's)."""
 
     key: tuple[str, str] = (defaults.ENGINE, defaults.METHOD)
+
+    @property
+    def restore_note(self) -> str:
+        return (
+            "Restore a MongoDB database backed up with mongodump with mongorestore (below): a file-system copy\n"
+            "of a running mongod is not consistent."
+        )
+
+    @property
+    def freshness_alert(self) -> str:
+        return alerts.DUMP_TOO_OLD
+
+    @property
+    def velero_note(self) -> str:
+        return "mongodump backs them up, and Velero's copy of a live mongod's data files is not consistent"
+
+    @property
+    def dashboard_series(self) -> dict[str, str]:
+        return metrics.DASHBOARD_SERIES
 
     def plan(self, service: Service, tier: Tier, datastore: Datastore, findings: DRFindings) -> MongodumpPlan:
         return datastore_plan(service, tier, datastore, findings)
 
 
-ENGINE = MongoDBDump()
+ENGINE: Engine = MongoDBDump()  # mypy checks it against the interface, and its plans against DatastorePlan
