@@ -346,6 +346,4 @@ def schema_command() -> None:
     Save it and name it in the spec's first line for yaml-language-server:
     `# yaml-language-server: $schema=./obskit.schema.json`. Exit code: 0.
     """
-    from obskit.spec.json_schema import spec_json_schema
-
-    click.echo(json.dumps(spec_json_schema(), indent=2, sort_keys=True))
+    click.echo(json.dumps(pipeline.spec_json_schema(), indent=2, sort_keys=True))

@@ -5,16 +5,32 @@ from __future__ import annotations
 from collections.abc import Iterator
 from importlib import resources
 from pathlib import Path
+from typing import Any
 
 from obskit.engines.registry import ENGINES
 from obskit.generate.parallel import generate_tree_parallel, stream_tree
 from obskit.output.writer import stream_with_manifest, with_manifest
 from obskit.plan.build import build_plan
 from obskit.plan.types import Plan
+from obskit.spec import json_schema, resolve
 from obskit.spec.alert_templates import AlertTemplate, builtin_catalog_files, load_catalog
+from obskit.spec.fragment import Kinds
 from obskit.spec.model import Spec
 from obskit.spec.problems import Problem, SpecInvalid
-from obskit.spec.resolve import load_spec, load_valid_parts
+
+# The datastore engines' parts of the spec, in the registry's order
+KINDS: Kinds = tuple(engine.spec for engine in ENGINES.values())
+
+
+def load_spec(spec_path: Path, environments: list[str] | None = None) -> Spec:
+    """The typed spec with the named environments resolved (all when None); raises SpecInvalid
+    listing every problem of the spec itself, or UnknownEnvironment."""
+    return resolve.load_spec(spec_path, KINDS, environments)
+
+
+def spec_json_schema() -> dict[str, Any]:
+    """The spec format as a JSON Schema, for editors."""
+    return json_schema.spec_json_schema(KINDS)
 
 
 def _catalog(spec: Spec) -> tuple[AlertTemplate, ...]:
@@ -27,7 +43,7 @@ def plan_problems(plan: Plan) -> list[Problem]:
 
 
 def _validated(spec_path: Path, environment: str | None) -> tuple[Spec, dict[str, Plan]]:
-    spec, problems = load_valid_parts(spec_path, [environment] if environment else None)
+    spec, problems = resolve.load_valid_parts(spec_path, KINDS, [environment] if environment else None)
     try:
         catalog = _catalog(spec)
     except SpecInvalid as err:

@@ -13,8 +13,8 @@ from types import ModuleType
 import pytest
 from hypothesis import settings
 
+from obskit.pipeline import load_spec
 from obskit.spec.problems import SpecInvalid
-from obskit.spec.resolve import load_spec
 from tests.servers import absent, absent_reason, missing_programs, required
 
 # `pytest --hypothesis-profile=thorough` searches ten times longer than the default run;

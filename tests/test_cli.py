@@ -189,6 +189,6 @@ def test_gen_says_a_note_shared_by_many_services_once(tmp_path: Path) -> None:
     notes = [line for line in result.stderr.splitlines() if line.startswith("note: ")]
     assert notes[0] == (
         "note: svc-00000, svc-00001, svc-00002 and 2 more services: its data is in its datastores "
-        "(backup.volumes none), whose WAL archiving meets the RPO; Velero keeps its Kubernetes resources every 1d"
+        "(backup.volumes none), whose own backups meet the RPO; Velero keeps its Kubernetes resources every 1d"
     )
     assert len(notes) == 2  # and the environment's own

@@ -13,6 +13,7 @@ from hypothesis import strategies as st
 
 from obskit.engines.postgres_walg import defaults as walg_defaults
 from obskit.engines.postgres_walg import plan as walg_plan
+from obskit.engines.postgres_walg.spec import PostgresFields
 from obskit.plan import dr
 from obskit.spec.model import Backup, Datastore, Service, Tier
 from obskit.units import Duration, parse_duration, parse_throughput
@@ -44,11 +45,9 @@ def datastore(
         "wal-g",
         size,
         parse_throughput(restore) if restore else None,
-        parse_throughput(wal) if wal else None,
-        parse_throughput(replay) if replay else None,
-        "db",
-        5432,
-        "svc-db",
+        PostgresFields(
+            parse_throughput(wal) if wal else None, parse_throughput(replay) if replay else None, "db", 5432, "svc-db"
+        ),
     )
 
 
@@ -176,7 +175,7 @@ def test_a_feasible_plan_meets_its_targets(
         parse_duration("30d"),
         parse_duration("2m"),
     )
-    store = Datastore("db", "postgres", "wal-g", size, restore, wal, replay, "db", 5432, "j")
+    store = Datastore("db", "postgres", "wal-g", size, restore, PostgresFields(wal, replay, "db", 5432, "j"))
     svc = service(store, duration=f"{backup_minutes}m" if backup_minutes else None)
     findings = dr.DRFindings()
     plan = walg_plan.datastore_plan(svc, the_tier, store, findings)

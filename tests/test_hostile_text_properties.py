@@ -20,9 +20,8 @@ from hypothesis import strategies as st
 
 from obskit.generate.tree import generate_tree
 from obskit.output.writer import write
-from obskit.pipeline import load_plan, output_tree
+from obskit.pipeline import load_plan, load_spec, output_tree
 from obskit.spec.problems import SpecInvalid
-from obskit.spec.resolve import load_spec
 from obskit.verify.tree import check_tree
 from tests.conftest import budget
 from tests.servers import Prometheus, prometheus, wait_for

@@ -12,7 +12,7 @@ import yaml
 from click.testing import CliRunner
 
 from obskit.cli import main
-from obskit.spec.json_schema import spec_json_schema
+from obskit.pipeline import spec_json_schema
 from tests.conftest import EXAMPLES, MINIMAL
 
 

@@ -13,10 +13,9 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from obskit.generate.tree import generate_tree
-from obskit.pipeline import load_plan, validate
-from obskit.spec.json_schema import spec_json_schema
+from obskit.pipeline import load_plan, load_spec, spec_json_schema, validate
 from obskit.spec.problems import SpecInvalid
-from obskit.spec.resolve import UnknownEnvironment, load_spec
+from obskit.spec.resolve import UnknownEnvironment
 from tests.conftest import EXAMPLES, budget
 
 EXAMPLE_FILES = {path.name: yaml.safe_load(path.read_text()) for path in sorted(EXAMPLES.glob("*.yaml"))}

@@ -141,7 +141,7 @@ def test_a_service_whose_data_is_its_datastores_gets_its_resources_backed_up_dai
     velero = planned["svc"]
     assert velero.resources_only and str(velero.interval) == "1d"
     assert str(velero.age_limit) == "1d1m"  # what the schedule promises; the RPO is WAL-G's
-    assert any("whose WAL archiving meets the RPO" in note for note in findings.notes)
+    assert any("whose own backups meet the RPO" in note for note in findings.notes)
 
 
 def test_a_datastore_under_velero_volumes_is_named_for_exclusion() -> None:

@@ -73,7 +73,10 @@ _LOCATION = re.compile(r"([\w./-]+\.(?:jsonnet|libsonnet)):(\d+):(\d+)")
 
 
 def _template_name(path: str, root: str) -> str:
-    """A template as the user knows it: dashboards/<path inside the template folder>."""
+    """A template as the user knows it: dashboards/<path inside the template folder>, or an
+    engine's rows as obskit/engines/<engine>/<file>."""
+    if "/obskit/engines/" in path:
+        return "obskit/engines/" + path.rsplit("/obskit/engines/", 1)[1]
     relative = path.removeprefix(root.rstrip("/") + "/") if path.startswith("/") else path
     return f"dashboards/{relative.split('dashboards/')[-1]}"
 
@@ -89,6 +92,11 @@ def _error_message(raw: str, root: str) -> str:
     return f"{where}: {lines[0] if lines else 'evaluation failed'}\n" + "\n".join(f"  {line}" for line in lines[1:])
 
 
+def _engine_rows(plan: Plan) -> str:
+    """The DR dashboard rows of the environment's datastore engines, as Jsonnet imports."""
+    return "[" + ", ".join(f"import {json.dumps(engine.dashboard_rows)}" for engine in plan.engines_used) + "]"
+
+
 def render_dashboards(plan: Plan, template_dir: str | None = None) -> dict[str, dict[str, Any]]:
     """{uid: dashboard} of the environment, in one evaluation."""
     root = template_dir or str(resources.files("obskit.builtin_dashboards"))
@@ -101,7 +109,7 @@ def render_dashboards(plan: Plan, template_dir: str | None = None) -> dict[str, 
             jpathdir=[root],
             # `std.extVar('plan')` stays the plan object for the templates; parsed by
             # std.parseJson (Go's JSON decoder), not as Jsonnet code, which is far slower.
-            ext_codes={"plan": f"std.parseJson(std.extVar('{_PLAN_JSON}'))"},
+            ext_codes={"plan": f"std.parseJson(std.extVar('{_PLAN_JSON}'))", "engines": _engine_rows(plan)},
             ext_vars={_PLAN_JSON: json.dumps(dashboard_data(plan), sort_keys=True)},
         )
     except RuntimeError as err:

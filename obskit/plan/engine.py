@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING, Any, Protocol
 
 from obskit.alerting.alerts import CheckedAlert
 from obskit.plan.dr import DRFindings
+from obskit.spec.fragment import DatastoreKind
 from obskit.spec.model import Datastore, Service, Tier
 from obskit.spec.promql import Selector
 from obskit.units import Duration
@@ -44,6 +45,11 @@ class DatastorePlan(Protocol):
     @property
     def folder(self) -> str:
         """Its objects go to backup/<folder>/<service>-<datastore>.yaml."""
+        ...
+
+    @property
+    def series_job(self) -> str | None:
+        """The `job` label of the series its alerts read, when not the service's own."""
         ...
 
     @property
@@ -94,10 +100,19 @@ class DatastorePlan(Protocol):
         """Its columns of `obskit plan --format json`: what it achieves against the targets."""
         ...
 
+    def summary(self) -> tuple[str, str]:
+        """`obskit plan`'s achieves and retention cells: the worst-case loss and how, what is kept."""
+        ...
+
 
 class Engine(Protocol):
     @property
     def key(self) -> EngineKey: ...
+
+    @property
+    def spec(self) -> DatastoreKind:
+        """Its part of the spec: its datastore fields and environment section."""
+        ...
 
     @property
     def restore_note(self) -> str:
@@ -110,8 +125,19 @@ class Engine(Protocol):
         ...
 
     @property
+    def streams_changes(self) -> bool:
+        """Whether it archives changes as they are written, so that its loss does not wait on a schedule."""
+        ...
+
+    @property
     def velero_note(self) -> str:
         """Why Velero must leave the volumes of its datastores alone (a note of the plan)."""
+        ...
+
+    @property
+    def dashboard_rows(self) -> str:
+        """The path of its Jsonnet file of DR dashboard rows: an object with overview(plan, limit)
+        and detail(plan, limit, one), each a list of panels (dashboards/dr.libsonnet)."""
         ...
 
     @property

@@ -60,10 +60,12 @@ def _schedule_row(
 
 
 def _datastore_row(service_plan: ServicePlan, plan_ds: DatastorePlan, feasible: bool) -> dict[str, Any]:
+    achieves, retention = plan_ds.summary()
     return {
         **_targets(service_plan, plan_ds.name, plan_ds.datastore.method),
         **plan_ds.report(),
         "feasible": feasible,
+        "table": {"achieves": achieves, "retention": retention},
     }
 
 
@@ -128,8 +130,7 @@ def plan_table(data: dict[str, Any]) -> str:
             achieves = _velero_achieves(row)
             retention = f"ttl {row['ttl']} ({row['backups_kept']} kept)"
         else:
-            achieves = f"{_d(row['worst_case_loss_seconds'])} (archive_timeout {_d(row['archive_timeout_seconds'])})"
-            retention = f"retain FULL {row['retain_full']}" if row["retain_full"] else "-"
+            achieves, retention = row["table"]["achieves"], row["table"]["retention"]
         lines.append(
             [
                 row["service"],

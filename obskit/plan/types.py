@@ -4,6 +4,7 @@ derived number computed once. Generators read only the plan.
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass
 from decimal import Decimal
 from fractions import Fraction
@@ -102,7 +103,17 @@ class Plan:
     routing: RoutingPlan | None = None  # None: the environment has no `alerting`
     velero_load: InstallationLoad | None = None  # None: no service has Velero backups
     problems: tuple[Problem, ...] = ()  # what the spec asks that cannot work (SLO alerts that could never fire)
-    engines: tuple[Engine, ...] = ()  # every engine obskit knows: the DR dashboard has their rows
+    engines: tuple[Engine, ...] = ()  # every engine obskit knows, in the registry's order
+
+    def engines_of(self, datastores: Iterable[DatastorePlan]) -> tuple[Engine, ...]:
+        """The engines that plan these datastores."""
+        keys = {(ds.datastore.engine, ds.datastore.method) for ds in datastores}
+        return tuple(engine for engine in self.engines if engine.key in keys)
+
+    @property
+    def engines_used(self) -> tuple[Engine, ...]:
+        """The engines of the environment's datastores: the DR dashboard has their rows."""
+        return self.engines_of(ds for service in self.services for ds in service.datastores)
 
     @property
     def labels(self) -> Labels:

@@ -198,7 +198,7 @@ def _plan_service(service: Service, tier: Tier, wait: Duration) -> VeleroPlan | 
     )
 
 
-def _no_interval(service: Service, tier: Tier, wait: Duration, workers: int) -> Infeasible:
+def _no_interval(service: Service, tier: Tier, wait: Duration, workers: int, engines: Engines) -> Infeasible:
     assert service.backup is not None
     duration = _duration(service)
     measure = "measure the backup duration and set backup.duration, or " if service.backup.duration is None else ""
@@ -213,7 +213,9 @@ def _no_interval(service: Service, tier: Tier, wait: Duration, workers: int) -> 
         f"an RPO of {tier.rpo} leaves no room for Velero backups that take {duration}{queue}: the interval "
         f"(a cron step of 1m to 1d) and both must fit in the RPO, the interval longer than both; {measure}"
         + ("raise velero.concurrent_backups, " if wait.ms else "")
-        + "loosen the RPO, or protect the data with a datastore method that streams changes (wal-g)",
+        + "loosen the RPO, or protect the data with a datastore method that streams changes ("
+        + ", ".join(method for (_, method), engine in engines.items() if engine.streams_changes)
+        + ")",
     )
 
 
@@ -299,7 +301,7 @@ def velero_plans(
         velero = plans[service.name]
         if velero is None:
             # the wait behind the schedules that do run, for the message
-            findings.infeasible.append(_no_interval(service, tier, queue.wait(_duration(service)), workers))
+            findings.infeasible.append(_no_interval(service, tier, queue.wait(_duration(service)), workers, engines))
             continue
         # the interval was chosen on a wait at least the final bound, and stays valid with it
         velero = dataclasses.replace(velero, queue_wait=queue.wait(velero.backup_duration))
@@ -320,7 +322,7 @@ def velero_plans(
             )
         if velero.resources_only:
             findings.notes.append(
-                f"{service.name}: its data is in its datastores (backup.volumes none), whose WAL archiving meets "
+                f"{service.name}: its data is in its datastores (backup.volumes none), whose own backups meet "
                 f"the RPO; Velero keeps its Kubernetes resources every {velero.interval}"
             )
     load = sum((p.load for p in feasible.values()), Fraction(0))

@@ -7,6 +7,7 @@ from typing import Any
 
 from obskit import defaults
 from obskit.shown import shown
+from obskit.spec.fragment import DatastoreKind, Kinds
 from obskit.spec.problems import FieldPath
 from obskit.spec.promql import parse_selector
 from obskit.spec.schema import INTEGRATIONS, did_you_mean
@@ -41,6 +42,7 @@ _SLI_FORMS = (("errors", "total"), ("latency",), ("error_query", "total_query"))
 def check_service(
     service: dict[str, Any],
     tier_names: list[str],
+    kinds: Kinds,
     env_labels: Collection[str] = (),
     runbook_base: bool = False,
 ) -> Iterator[Finding]:
@@ -63,6 +65,38 @@ def check_service(
                 yield ("slos", slo_name, *path), message
             for path, message in _check_slo_alerts(slo.get("alerts"), env_labels):
                 yield ("slos", slo_name, "alerts", *path), message
+    backup = service.get("backup")
+    datastores = backup.get("datastores") if isinstance(backup, dict) else None
+    for name, datastore in datastores.items() if isinstance(datastores, dict) else ():
+        if isinstance(datastore, dict):
+            for path, message in check_datastore(datastore, kinds):
+                yield ("backup", "datastores", name, *path), message
+
+
+def check_datastore(datastore: dict[str, Any], kinds: Kinds) -> Iterator[Finding]:
+    """The method must be one of the engine's, and the fields those of its engine."""
+    engine, method = datastore.get("engine"), datastore.get("method")
+    if not isinstance(engine, str) or not isinstance(method, str):
+        return  # the schema reports it
+    methods = sorted(kind.method for kind in kinds if kind.engine == engine)
+    if not methods or method not in {kind.method for kind in kinds}:
+        return  # the schema names the engine or method it does not know
+    kind = next((kind for kind in kinds if kind.key == (engine, method)), None)
+    if kind is None:
+        yield (
+            ("method",),
+            f"{shown(method)} is not a method of engine {shown(engine)}; choose one of: {', '.join(methods)}",
+        )
+        return
+    own = set(kind.fields)
+    for name in sorted(datastore, key=str):
+        owners = sorted({other.engine for other in kinds if name in other.fields and name not in own})
+        if owners:
+            yield (
+                (name,),
+                f"is a field of {' and '.join(owners)} datastores, not of {shown(engine)} ones"
+                + did_you_mean(name, sorted(own)),
+            )
 
 
 def _check_slo_alerts(alerts: Any, env_labels: Collection[str]) -> Iterator[Finding]:
@@ -155,8 +189,9 @@ def check_tier(tier: dict[str, Any]) -> Iterator[Finding]:
 
 
 def check_environment(
-    env: dict[str, Any], service_names: list[str], needs_velero: bool, needs_walg: bool
+    env: dict[str, Any], service_names: list[str], needs_velero: bool, needs: Collection[DatastoreKind], kinds: Kinds
 ) -> Iterator[Finding]:
+    """`needs`: the engines of the environment's datastores, whose sections it must have."""
     labels = env.get("labels")
     for label in sorted(labels if isinstance(labels, dict) else {}, key=str):
         if label in RESERVED_LABELS:
@@ -171,35 +206,20 @@ def check_environment(
             )
     if needs_velero and "velero" not in env:
         yield ("velero",), "required field is missing: services in this environment have backups"
-    if needs_walg:
-        for key in ("walg", "pushgateway"):
-            if key not in env:
-                yield (key,), "required field is missing: services in this environment back up datastores with wal-g"
-    walg = env.get("walg")
-    if isinstance(walg, dict) and isinstance(walg.get("prefix"), str):
-        yield from ((("walg", *path), message) for path, message in _walg_storage(walg))
-
-
-def _walg_storage(walg: dict[str, Any]) -> Iterator[Finding]:
-    """What each storage scheme needs where WAL-G runs: a key file or a workload identity for gs://,
-    a volume for file://."""
-    scheme = walg["prefix"].split("://", 1)[0]
-    if scheme == "gs" and "key_file" not in walg and "service_account" not in walg:
+    missing: dict[str, list[str]] = {}
+    for kind in needs:
+        for key in (kind.section, *kind.needs):
+            if key not in env and kind.label not in missing.setdefault(key, []):
+                missing[key].append(kind.label)
+    for key, labels in missing.items():
         yield (
-            ("key_file",),
-            "required for a gs:// prefix: WAL-G reads the service account key from a file (or set "
-            "service_account for Workload Identity)",
+            (key,),
+            f"required field is missing: services in this environment back up datastores with {' and '.join(labels)}",
         )
-    if "key_file" in walg and scheme != "gs":
-        yield ("key_file",), f"is for gs:// prefixes only (this prefix is {scheme}://)"
-    if scheme == "file" and "volume_claim" not in walg:
-        yield (
-            ("volume_claim",),
-            "required for a file:// prefix: the PersistentVolumeClaim that holds the path, mounted where the "
-            "jobs and the database run",
-        )
-    if "volume_claim" in walg and scheme != "file":
-        yield ("volume_claim",), f"is for file:// prefixes only (this prefix is {scheme}://)"
+    for kind in {kind.section: kind for kind in reversed(kinds)}.values():
+        section = env.get(kind.section)
+        if isinstance(section, dict):
+            yield from (((kind.section, *path), message) for path, message in kind.section_checks(section))
 
 
 def _check_webhook(name: str, webhook: Any) -> Iterator[Finding]:

@@ -125,13 +125,13 @@ def _unreachable(path: Path, err: OSError) -> str:
     return f"a symlink that cannot be followed ({err.strerror or err})"
 
 
-def _file_problems(located: Located) -> list[Problem]:
+def _file_problems(located: Located, file_schema: dict[str, Any]) -> list[Problem]:
     data = located.data
     if not isinstance(data, dict):
         return [Problem(located.file, 1, (), f"a spec file must be a mapping, got {kind(data)}")]
     problems = [
         Problem(located.file, located.line_of(path), path, message)
-        for path, message in schema.validate(data, schema.FILE, partial=True)
+        for path, message in schema.validate(data, file_schema, partial=True)
     ]
     if "apiVersion" not in data:
         problems.append(
@@ -145,8 +145,9 @@ def _file_problems(located: Located) -> list[Problem]:
     return problems
 
 
-def read_spec(path: Path) -> MergedSpec:
-    """Read and merge every file; problems are collected, not raised."""
+def read_spec(path: Path, file_schema: dict[str, Any]) -> MergedSpec:
+    """Read and merge every file, checked against `file_schema` (schema.Shape.file); problems are
+    collected, not raised."""
     merged = MergedSpec()
     files, problems = find_spec_files(path)
     merged.problems.extend(problems)
@@ -156,7 +157,7 @@ def read_spec(path: Path) -> MergedSpec:
         if isinstance(located, Problem):
             merged.problems.append(located)
             continue
-        merged.problems.extend(_file_problems(located))
+        merged.problems.extend(_file_problems(located, file_schema))
         if isinstance(located.data, dict):
             _merge_file(merged, located)
     return merged

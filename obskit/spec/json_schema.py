@@ -10,6 +10,7 @@ from typing import Any
 
 from obskit import units
 from obskit.spec import names, schema
+from obskit.spec.fragment import Kinds
 
 SCHEMA_ID = "https://obskit.dev/schema/spec-v1.json"
 
@@ -114,9 +115,10 @@ def _mapping(fields: dict[str, Any]) -> dict[str, Any]:
     }
 
 
-def spec_json_schema() -> dict[str, Any]:
-    """The JSON Schema of one spec file; only apiVersion is required of a file on its own."""
-    document = _mapping(schema.FILE)
+def spec_json_schema(kinds: Kinds) -> dict[str, Any]:
+    """The JSON Schema of one spec file with the engines' fragments; only apiVersion is required
+    of a file on its own."""
+    document = _mapping(schema.shape(kinds).file)
     document["required"] = ["apiVersion"]
     return {
         "$schema": "https://json-schema.org/draft/2020-12/schema",

@@ -77,11 +77,7 @@ class Datastore:
     method: str
     size_bytes: int
     restore_throughput: Fraction | None  # bytes per second
-    wal_rate: Fraction | None  # bytes per second
-    replay_throughput: Fraction | None  # bytes per second
-    host: str
-    port: int | None  # None: the engine's default port
-    exporter_job: str  # the `job` of the postgres_exporter that watches it
+    settings: object  # the engine's own fields, typed by its spec fragment (obskit/spec/fragment.py)
 
 
 @dataclass(frozen=True)
@@ -135,19 +131,6 @@ class SecretRef:
 
 
 @dataclass(frozen=True)
-class WalG:
-    prefix: str
-    credentials_secret: str
-    image: str
-    compression: str | None  # None: the engine's default
-    service_account: str | None = None  # None: the jobs run without a service account token
-    key_file: SecretRef | None = None  # gs://: the service account key WAL-G reads from a file
-    volume_claim: str | None = None  # file://: the PersistentVolumeClaim holding the prefix's path
-    drill_credentials_secret: str | None = None  # None: drills use credentials_secret
-    drill_storage_class: str | None = None  # None: the cluster's default StorageClass
-
-
-@dataclass(frozen=True)
 class Receiver:
     name: str
     integration: str  # pagerduty, slack, webhook, email, opsgenie
@@ -177,7 +160,7 @@ class Environment:
     labels: Labels
     selector_labels: Labels
     velero: Velero | None
-    walg: WalG | None
+    sections: tuple[tuple[str, object], ...]  # the datastore engines' sections by name, typed by their fragments
     pushgateway: str | None
     services: tuple[Service, ...]  # overrides applied, sorted by name
     grafana_namespace: str = "monitoring"
@@ -186,6 +169,9 @@ class Environment:
     runbook_base: str | None = None  # the URL the tree's runbooks/ is served at
     # (file, line) of the fields the plan reports on: the environment, its velero settings
     where: dict[FieldPath, tuple[str, int]] = field(default_factory=dict, compare=False, repr=False)
+
+    def section(self, name: str) -> object | None:
+        return next((settings for key, settings in self.sections if key == name), None)
 
 
 @dataclass(frozen=True)

@@ -16,6 +16,7 @@ from typing import Any
 from obskit.shown import shown
 from obskit.spec import cross_checks, schema, to_model
 from obskit.spec.files import Entry, MergedSpec, read_spec
+from obskit.spec.fragment import DatastoreKind, Kinds
 from obskit.spec.model import Environment, Service, Spec, Tier
 from obskit.spec.problems import FieldPath, Problem, SpecInvalid
 from obskit.spec.tiers import BUILTIN_TIERS, OPTIONAL_TIER_DEFAULTS, TIER_FIELDS
@@ -157,7 +158,12 @@ def _override_entries(env_entry: Entry) -> dict[str, Entry]:
 
 
 def _resolve_environment(
-    merged: MergedSpec, env_name: str, tiers: dict[str, Tier], tier_names: list[str], problems: list[Problem]
+    merged: MergedSpec,
+    env_name: str,
+    tiers: dict[str, Tier],
+    tier_names: list[str],
+    problems: list[Problem],
+    shape: schema.Shape,
 ) -> Environment | None:
     env_entry = merged.sections["environments"][env_name]
     env_layer = _entry_layer(env_entry)
@@ -174,11 +180,11 @@ def _resolve_environment(
         team = layered.value.get("team")
         if isinstance(team, str):
             team_names.add(team)
-        found = layered.validate(schema.SERVICE)
+        found = layered.validate(shape.service)
         found += [
             layered.problem(path, message)
             for path, message in cross_checks.check_service(
-                layered.value, tier_names, env_label_names, runbook_base=has_runbook_base
+                layered.value, tier_names, shape.kinds, env_label_names, runbook_base=has_runbook_base
             )
         ]
         if found:
@@ -186,18 +192,19 @@ def _resolve_environment(
             continue
         if layered.value["tier"] not in tiers:
             continue  # its tier has problems of its own, reported there
-        services.append(to_model.service(name, layered.value, _locations(layered)))
+        services.append(to_model.service(name, layered.value, _locations(layered), shape.kinds))
     env_value = env_layer.data
     # Override entries are partial services, checked above once merged; the rest is checked whole here.
     env_own = {key: value for key, value in env_value.items() if key != "services"}
-    env_found = [env_layer.problem(path, message) for path, message in schema.validate(env_own, schema.ENVIRONMENT)]
+    env_found = [env_layer.problem(path, message) for path, message in schema.validate(env_own, shape.environment)]
     env_found += [
         env_layer.problem(path, message)
         for path, message in cross_checks.check_environment(
             env_value,
             sorted(merged.sections["services"]),
             needs_velero=any(service.backup and service.backup.velero for service in services),
-            needs_walg=any(service.backup and service.backup.datastores for service in services),
+            needs=_engines_used(services, shape.kinds),
+            kinds=shape.kinds,
         )
     ]
     teams = _team_routes(merged, team_names)
@@ -216,7 +223,13 @@ def _resolve_environment(
     for path in paths:
         located = env_layer.problem(path, "")
         where[path] = (located.file, located.line)
-    return to_model.environment(env_name, env_value, tuple(services), {t: e.value for t, e in teams.items()}, where)
+    teams_data = {t: e.value for t, e in teams.items()}
+    return to_model.environment(env_name, env_value, tuple(services), teams_data, where, shape.kinds)
+
+
+def _engines_used(services: list[Service], kinds: Kinds) -> list[DatastoreKind]:
+    used = {(ds.engine, ds.method) for service in services if service.backup for ds in service.backup.datastores}
+    return [kind for kind in kinds if kind.key in used]
 
 
 def _team_routes(merged: MergedSpec, used: set[str]) -> dict[str, Entry]:
@@ -231,23 +244,24 @@ def _team_routes(merged: MergedSpec, used: set[str]) -> dict[str, Entry]:
     }
 
 
-def load_spec(path: Path, environments: Iterable[str] | None = None) -> Spec:
+def load_spec(path: Path, kinds: Kinds, environments: Iterable[str] | None = None) -> Spec:
     """The typed spec with the named environments resolved (all when None).
 
     Raises SpecInvalid listing every problem, or UnknownEnvironment.
     """
-    spec, problems = load_valid_parts(path, environments)
+    spec, problems = load_valid_parts(path, kinds, environments)
     if problems:
         raise SpecInvalid(problems)
     return spec
 
 
-def load_valid_parts(path: Path, environments: Iterable[str] | None = None) -> tuple[Spec, list[Problem]]:
+def load_valid_parts(path: Path, kinds: Kinds, environments: Iterable[str] | None = None) -> tuple[Spec, list[Problem]]:
     """The spec's valid parts (the environments and services without problems of their own)
     and every problem found, so that later stages can check what is valid in the same run.
 
     Raises UnknownEnvironment for an environment the spec does not define."""
-    merged = read_spec(path)
+    shape = schema.shape(kinds)
+    merged = read_spec(path, shape.file)
     problems = list(merged.problems)
     known = sorted(merged.sections["environments"])
     wanted = known if environments is None else list(environments)
@@ -258,7 +272,9 @@ def load_valid_parts(path: Path, environments: Iterable[str] | None = None) -> t
             raise UnknownEnvironment(name, known)
     tiers = _resolve_tiers(merged, problems)
     tier_names = sorted(set(BUILTIN_TIERS) | set(merged.sections["tiers"]))
-    resolved = [_resolve_environment(merged, name, tiers, tier_names, problems) for name in wanted if name in known]
+    resolved = [
+        _resolve_environment(merged, name, tiers, tier_names, problems, shape) for name in wanted if name in known
+    ]
     spec = Spec(
         files=tuple(merged.files),
         tiers=tuple(tiers[name] for name in sorted(tiers)),

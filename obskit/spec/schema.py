@@ -10,6 +10,7 @@ import difflib
 import re
 import string
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence, Sized
+from dataclasses import dataclass
 from functools import lru_cache
 from typing import Any
 from urllib.parse import urlsplit
@@ -20,15 +21,13 @@ from obskit import units
 from obskit.output import escape
 from obskit.shown import got, shown
 from obskit.spec import names, promql, urls
+from obskit.spec.fragment import DatastoreKind, Kinds
 from obskit.spec.problems import FieldPath
 from obskit.spec.tiers import TIER_FIELDS
 
 API_VERSION = "obskit/v1"
 RUNBOOK_PLACEHOLDERS = ("service", "alert")
-DATASTORE_ENGINES = ("postgres",)
-BACKUP_METHODS = ("wal-g",)
 VOLUME_MODES = ("snapshot", "fs", "none")
-WALG_COMPRESSION = ("lz4", "lzma", "zstd", "brotli")
 SEVERITY_ROUTES = ("page", "ticket", "info")  # what an environment's alerting and a team route
 
 
@@ -81,7 +80,7 @@ _PLATFORM_ALERT_FOR = _bounded_duration(
 _RPO = _bounded_duration(
     "1s",
     "3d",
-    "the generated tests of the WAL archive alerts feed a sample a minute over the RPO, and promtool "
+    "the generated tests of the archive alerts feed a sample a minute over the RPO, and promtool "
     "reads at most 10,000 samples in one query",
 )
 _RTO = _bounded_duration("1s", "7d", "a restore that may take longer than a week is no recovery objective")
@@ -155,12 +154,13 @@ def _secret_ref(value: Any) -> None:
 def _object_store_prefix(value: Any) -> None:
     _safe_url(
         _require_text(value),
-        "the prefix is committed in the WAL-G ConfigMap; the storage credentials belong in walg.credentials_secret",
+        "the prefix is committed in a generated ConfigMap; the storage credentials belong in the "
+        "section's credentials_secret",
     )
     parts = urlsplit(value)
     if parts.scheme not in ("s3", "gs", "az", "file") or not (parts.netloc or parts.path.strip("/")):
         raise ValueError(
-            f"{shown(value)} must be a WAL-G storage prefix such as 's3://bucket/path' (s3, gs, az or file)"
+            f"{shown(value)} must be an object storage prefix such as 's3://bucket/path' (s3, gs, az or file)"
         )
 
 
@@ -202,7 +202,7 @@ class SpecValidator(cerberus.Validator):  # type: ignore[misc]
             self._error(field, problem)
 
 
-def _text(**extra: Any) -> dict[str, Any]:
+def text(**extra: Any) -> dict[str, Any]:
     return {"type": "string", "empty": False, **extra}
 
 
@@ -221,18 +221,18 @@ PROM_LABELS = {
 SLO = {
     "objective": {"check_with": "objective"},
     "window": DURATION,
-    "description": _text(),
-    "errors": _text(check_with="selector"),
-    "total": _text(check_with="selector"),
+    "description": text(),
+    "errors": text(check_with="selector"),
+    "total": text(check_with="selector"),
     "latency": {
         "type": "dict",
         "schema": {
-            "histogram": _text(required=True, check_with="histogram"),
+            "histogram": text(required=True, check_with="histogram"),
             "threshold": {**DURATION, "required": True},
         },
     },
-    "error_query": _text(check_with="window_query"),
-    "total_query": _text(check_with="window_query"),
+    "error_query": text(check_with="window_query"),
+    "total_query": text(check_with="window_query"),
     "alerts": {
         "type": "dict",
         "schema": {
@@ -248,49 +248,41 @@ SLO = {
     },
 }
 
-DATASTORE = {
-    "engine": {"type": "string", "required": True, "allowed": list(DATASTORE_ENGINES)},
-    "method": {"type": "string", "required": True, "allowed": list(BACKUP_METHODS)},
+# The fields every datastore has; each engine adds its own (obskit/spec/fragment.py), and `shape`
+# puts them together with the engines the pipeline gives it.
+DATASTORE_COMMON: dict[str, dict[str, Any]] = {
+    "engine": {"type": "string", "required": True},
+    "method": {"type": "string", "required": True},
     "size": {"required": True, "check_with": "size"},
     "restore_throughput": {"check_with": "throughput"},
-    "wal_rate": {"check_with": "throughput"},
-    "replay_throughput": {"check_with": "throughput"},
-    "host": _text(check_with="dns1123_subdomain"),
-    "port": {"type": "integer", "min": 1, "max": 65535},
-    "exporter_job": _text(check_with="label_value"),
 }
 
-BACKUP = {
+BACKUP_FIELDS = {
     "namespaces": {
         "type": "list",
         "empty": False,
         "schema": {"type": "string", "check_with": "dns1123_label"},
     },
-    "velero": {"type": "boolean"},  # false: only the datastores are backed up (with WAL-G)
+    "velero": {"type": "boolean"},  # false: only the datastores are backed up, by their engines
     "volumes": {"type": "string", "allowed": list(VOLUME_MODES)},
     "duration": DURATION,
     "restore_duration": DURATION,
     "selector": {**K8S_LABELS, "empty": False},  # the Velero Schedule's scope within the namespaces
-    "datastores": {
-        "type": "dict",
-        "keysrules": {"type": "string", "check_with": "dns1123_label"},
-        "valuesrules": {"type": "dict", "schema": DATASTORE},
-    },
 }
 
 METRICS = {
-    "port": _text(required=True, check_with="port_name"),
+    "port": text(required=True, check_with="port_name"),
     "path": {"type": "string", "regex": r"/\S*"},
     "interval": {"check_with": "scrape_interval"},
     "scheme": {"type": "string", "allowed": ["http", "https"]},
 }
 
-SERVICE = {
-    "namespace": _text(required=True, check_with="dns1123_label"),
-    "tier": _text(required=True),
-    "team": _text(required=True, check_with="label_value"),
-    "job": _text(check_with="label_value"),
-    "runbook_url": _text(check_with="runbook_url"),  # required unless the environment has runbook_base
+SERVICE_FIELDS = {
+    "namespace": text(required=True, check_with="dns1123_label"),
+    "tier": text(required=True),
+    "team": text(required=True, check_with="label_value"),
+    "job": text(check_with="label_value"),
+    "runbook_url": text(check_with="runbook_url"),  # required unless the environment has runbook_base
     "selector": {**K8S_LABELS, "required": True, "empty": False},
     "metrics": {"type": "dict", "required": True, "schema": METRICS},
     "slos": {
@@ -298,12 +290,11 @@ SERVICE = {
         "keysrules": {"type": "string", "check_with": "dns1123_label"},
         "valuesrules": {"type": "dict", "schema": SLO},
     },
-    "backup": {"type": "dict", "schema": BACKUP},
 }
 
 # Fields a `defaults:` section may set for every service.
 DEFAULTABLE_FIELDS = ("namespace", "tier", "team", "runbook_url", "metrics")
-DEFAULTS = {name: SERVICE[name] for name in DEFAULTABLE_FIELDS}
+DEFAULTS = {name: SERVICE_FIELDS[name] for name in DEFAULTABLE_FIELDS}
 
 TIER = {
     "rto": {"check_with": "rto"},
@@ -339,20 +330,20 @@ SECRET = {"check_with": "secret_ref", "required": True}
 # Alertmanager integrations: what each needs, secrets only as references to a Secret's key.
 INTEGRATIONS = {
     "pagerduty": {"routing_key": SECRET},
-    "slack": {"api_url": SECRET, "channel": _text(required=True, check_with="slack_channel")},
+    "slack": {"api_url": SECRET, "channel": text(required=True, check_with="slack_channel")},
     # exactly one of the two (checks.py): a URL with no credential, or a Secret's key holding the URL
-    "webhook": {"url": _text(check_with="http_url"), "url_secret": {**SECRET, "required": False}},
+    "webhook": {"url": text(check_with="http_url"), "url_secret": {**SECRET, "required": False}},
     "email": {
-        "to": _text(required=True, check_with="email"),
-        "from": _text(required=True, check_with="email"),
-        "smarthost": _text(required=True, check_with="smarthost"),
-        "auth_username": _text(),
+        "to": text(required=True, check_with="email"),
+        "from": text(required=True, check_with="email"),
+        "smarthost": text(required=True, check_with="smarthost"),
+        "auth_username": text(),
         "auth_password": {**SECRET, "required": False},
     },
-    "opsgenie": {"api_key": SECRET, "api_url": _text(check_with="http_url")},
+    "opsgenie": {"api_key": SECRET, "api_url": text(check_with="http_url")},
 }
 RECEIVER = {name: {"type": "dict", "schema": fields} for name, fields in INTEGRATIONS.items()}
-ROUTES = {name: _text() for name in SEVERITY_ROUTES}  # receiver names by severity: critical, warning, info
+ROUTES = {name: text() for name in SEVERITY_ROUTES}  # receiver names by severity: critical, warning, info
 ALERTING = {
     "receivers": {
         "type": "dict",
@@ -362,50 +353,30 @@ ALERTING = {
         "valuesrules": {"type": "dict", "schema": RECEIVER},
     },
     **ROUTES,
-    "page": _text(required=True),
-    "ticket": _text(required=True),
-    "alertmanager_namespace": _text(check_with="dns1123_label"),  # where the AlertmanagerConfig goes
+    "page": text(required=True),
+    "ticket": text(required=True),
+    "alertmanager_namespace": text(check_with="dns1123_label"),  # where the AlertmanagerConfig goes
 }
 
-ENVIRONMENT = {
+ENVIRONMENT_FIELDS = {
     "labels": {**PROM_LABELS, "valuesrules": {"type": "string", "check_with": "dashboard_label_value"}},
     "selector_labels": K8S_LABELS,
     "velero": {
         "type": "dict",
         "schema": {
-            "namespace": _text(required=True, check_with="dns1123_label"),
-            "storage_location": _text(required=True, check_with="dns1123_subdomain"),
+            "namespace": text(required=True, check_with="dns1123_label"),
+            "storage_location": text(required=True, check_with="dns1123_subdomain"),
             "concurrent_backups": {"type": "integer", "min": 1, "max": 100},
         },
     },
-    "walg": {
-        "type": "dict",
-        "schema": {
-            "prefix": _text(required=True, check_with="object_store_prefix"),
-            "credentials_secret": _text(required=True, check_with="dns1123_subdomain"),
-            "image": _text(required=True),  # built from backup/Dockerfile, or the user's own
-            "compression": {"type": "string", "allowed": list(WALG_COMPRESSION)},
-            "service_account": _text(check_with="dns1123_subdomain"),  # for IRSA / Workload Identity
-            "key_file": {"check_with": "secret_ref"},  # a gs:// service account key, mounted as a file
-            "volume_claim": _text(check_with="dns1123_subdomain"),  # the PVC that holds a file:// prefix
-            "drill_credentials_secret": _text(check_with="dns1123_subdomain"),  # read-only, for drills
-            "drill_storage_class": _text(check_with="dns1123_subdomain"),  # of the drill's scratch volume
-        },
-    },
-    "pushgateway": _text(check_with="http_url"),
-    "grafana_namespace": _text(check_with="dns1123_label"),  # where the dashboard ConfigMaps go
-    "grafana_url": _text(check_with="http_url"),  # for the alerts' dashboard links
-    "runbook_base": _text(check_with="http_url"),  # where the tree's runbooks/ is served
+    "pushgateway": text(check_with="http_url"),
+    "grafana_namespace": text(check_with="dns1123_label"),  # where the dashboard ConfigMaps go
+    "grafana_url": text(check_with="http_url"),  # for the alerts' dashboard links
+    "runbook_base": text(check_with="http_url"),  # where the tree's runbooks/ is served
     "alerting": {"type": "dict", "schema": ALERTING},
-    "services": {
-        "type": "dict",
-        "keysrules": {"type": "string", "check_with": "dns1123_label"},
-        # an override: any field of a service, or null to remove a field, an entry or the service
-        "valuesrules": {"type": "dict", "nullable": True, "schema": nullable(SERVICE)},
-    },
 }
 
-FILE = {
+FILE_FIELDS = {
     "apiVersion": {"required": True, "type": "string", "allowed": [API_VERSION]},
     # alert catalog files or directories of them, relative to the spec file that names them
     "alert_catalogs": {"type": "list", "schema": {"type": "string", "empty": False}},
@@ -420,17 +391,58 @@ FILE = {
         "keysrules": {"type": "string", "empty": False, "check_with": "label_value"},
         "valuesrules": {"type": "dict", "schema": ROUTES},
     },
-    "environments": {
-        "type": "dict",
-        "keysrules": {"type": "string", "check_with": "dns1123_label"},
-        "valuesrules": {"type": "dict", "schema": ENVIRONMENT},
-    },
-    "services": {
-        "type": "dict",
-        "keysrules": {"type": "string", "check_with": "dns1123_label"},
-        "valuesrules": {"type": "dict", "schema": SERVICE},
-    },
 }
+
+
+def _named(schema: dict[str, Any], nullable_values: bool = False) -> dict[str, Any]:
+    """A mapping of DNS-label names to documents of `schema`."""
+    values = {"type": "dict", "schema": schema} | ({"nullable": True} if nullable_values else {})
+    return {"type": "dict", "keysrules": {"type": "string", "check_with": "dns1123_label"}, "valuesrules": values}
+
+
+@dataclass(frozen=True, eq=False)
+class Shape:
+    """The spec's schemas with the datastore engines' fragments in them."""
+
+    datastore: dict[str, Any]
+    service: dict[str, Any]
+    environment: dict[str, Any]  # without `services`: the overrides are checked as merged services
+    file: dict[str, Any]
+    kinds: Kinds
+
+
+def _union(kinds: Kinds, fields_of: Callable[[DatastoreKind], Mapping[str, Any]], what: str) -> dict[str, Any]:
+    """The fields of every engine; engines that share a field or a section declare it alike."""
+    result: dict[str, Any] = {}
+    for kind in kinds:
+        for name, rules in fields_of(kind).items():
+            if result.setdefault(name, rules) != rules:
+                raise ValueError(f"engines declare {what} {name!r} differently")
+    return result
+
+
+@lru_cache(maxsize=8)
+def shape(kinds: Kinds) -> Shape:
+    datastore = {
+        **_union(kinds, lambda kind: kind.fields, "the datastore field"),
+        **DATASTORE_COMMON,
+        "engine": {**DATASTORE_COMMON["engine"], "allowed": sorted({kind.engine for kind in kinds})},
+        "method": {**DATASTORE_COMMON["method"], "allowed": sorted({kind.method for kind in kinds})},
+    }
+    backup = {**BACKUP_FIELDS, "datastores": _named(datastore)}
+    service = {**SERVICE_FIELDS, "backup": {"type": "dict", "schema": backup}}
+    sections = _union(
+        kinds, lambda kind: {kind.section: {"type": "dict", "schema": kind.section_fields}}, "the environment section"
+    )
+    environment = {**ENVIRONMENT_FIELDS, **sections}
+    # an override: any field of a service, or null to remove a field, an entry or the service
+    overrides = _named(nullable(service), nullable_values=True)
+    file = {
+        **FILE_FIELDS,
+        "environments": _named({**environment, "services": overrides}),
+        "services": _named(service),
+    }
+    return Shape(datastore, service, environment, file, kinds)
 
 
 _TYPE_CODES = (cerberus.errors.BAD_TYPE.code, cerberus.errors.NOT_NULLABLE.code)

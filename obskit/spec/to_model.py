@@ -7,6 +7,7 @@ from typing import Any
 
 from obskit import defaults, units
 from obskit.spec import model, promql
+from obskit.spec.fragment import Kinds
 from obskit.spec.problems import FieldPath
 
 
@@ -70,29 +71,26 @@ def _optional_throughput(value: str | None) -> Fraction | None:
     return units.parse_throughput(value) if value is not None else None
 
 
-def _datastore(service: str, name: str, data: dict[str, Any]) -> model.Datastore:
+def _datastore(service: str, name: str, data: dict[str, Any], kinds: Kinds) -> model.Datastore:
+    kind = next(kind for kind in kinds if kind.key == (data["engine"], data["method"]))
     return model.Datastore(
         name=name,
         engine=data["engine"],
         method=data["method"],
         size_bytes=units.parse_size(data["size"]),
         restore_throughput=_optional_throughput(data.get("restore_throughput")),
-        wal_rate=_optional_throughput(data.get("wal_rate")),
-        replay_throughput=_optional_throughput(data.get("replay_throughput")),
-        host=data.get("host", name),
-        port=data.get("port"),
-        exporter_job=data.get("exporter_job", f"{service}-{name}"),
+        settings=kind.settings(service, name, data),
     )
 
 
-def _backup(service: str, data: dict[str, Any] | None, namespace: str) -> model.Backup | None:
+def _backup(service: str, data: dict[str, Any] | None, namespace: str, kinds: Kinds) -> model.Backup | None:
     if data is None:
         return None
     datastores = data.get("datastores") or {}
     return model.Backup(
         namespaces=tuple(data.get("namespaces") or [namespace]),
         volumes=data.get("volumes", defaults.VOLUMES),
-        datastores=tuple(_datastore(service, name, datastores[name]) for name in sorted(datastores)),
+        datastores=tuple(_datastore(service, name, datastores[name], kinds) for name in sorted(datastores)),
         duration=_optional_duration(data.get("duration")),
         velero=data.get("velero", True),
         selector=_labels(data.get("selector")),
@@ -100,7 +98,7 @@ def _backup(service: str, data: dict[str, Any] | None, namespace: str) -> model.
     )
 
 
-def service(name: str, data: dict[str, Any], where: dict[FieldPath, tuple[str, int]]) -> model.Service:
+def service(name: str, data: dict[str, Any], where: dict[FieldPath, tuple[str, int]], kinds: Kinds) -> model.Service:
     metrics = data["metrics"]
     slos = data.get("slos") or {}
     return model.Service(
@@ -118,7 +116,7 @@ def service(name: str, data: dict[str, Any], where: dict[FieldPath, tuple[str, i
             interval=_optional_duration(metrics.get("interval")),
         ),
         slos=tuple(_slo(slo_name, slos[slo_name]) for slo_name in sorted(slos)),
-        backup=_backup(name, data.get("backup"), data["namespace"]),
+        backup=_backup(name, data.get("backup"), data["namespace"], kinds),
         where=where,
     )
 
@@ -149,15 +147,21 @@ def alerting(data: dict[str, Any] | None, teams: dict[str, dict[str, Any]]) -> m
     )
 
 
+def _sections(data: dict[str, Any], kinds: Kinds) -> tuple[tuple[str, object], ...]:
+    """The engines' sections the environment has, each typed by the first engine that reads it."""
+    readers = {kind.section: kind for kind in reversed(kinds)}
+    return tuple((name, readers[name].section_settings(data[name])) for name in sorted(readers) if name in data)
+
+
 def environment(
     name: str,
     data: dict[str, Any],
     services: tuple[model.Service, ...],
     teams: dict[str, dict[str, Any]],
     where: dict[FieldPath, tuple[str, int]],
+    kinds: Kinds,
 ) -> model.Environment:
     velero = data.get("velero")
-    walg = data.get("walg")
     return model.Environment(
         name=name,
         labels=_labels(data.get("labels")),
@@ -165,21 +169,7 @@ def environment(
         velero=model.Velero(velero["namespace"], velero["storage_location"], velero.get("concurrent_backups", 1))
         if velero
         else None,
-        walg=model.WalG(
-            prefix=walg["prefix"],
-            credentials_secret=walg["credentials_secret"],
-            image=walg["image"],
-            compression=walg.get("compression"),
-            service_account=walg.get("service_account"),
-            key_file=model.SecretRef(walg["key_file"]["secret"], walg["key_file"]["key"])
-            if "key_file" in walg
-            else None,
-            volume_claim=walg.get("volume_claim"),
-            drill_credentials_secret=walg.get("drill_credentials_secret"),
-            drill_storage_class=walg.get("drill_storage_class"),
-        )
-        if walg
-        else None,
+        sections=_sections(data, kinds),
         pushgateway=data.get("pushgateway"),
         services=services,
         grafana_namespace=data.get("grafana_namespace", defaults.GRAFANA_NAMESPACE),

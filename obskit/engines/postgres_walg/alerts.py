@@ -48,7 +48,7 @@ def archive_too_old(service_plan: ServicePlan, ds: WalgPlan) -> CheckedAlert:
     # than an archive older than RPO + window: unarchived, past the RPO, a loss in waiting.
     tier, for_ = service_plan.tier, service_plan.tier.platform_alert_for
     rpo, window = tier.rpo, write_window(service_plan)
-    exporter = {"job": ds.datastore.exporter_job}
+    exporter = {"job": ds.fields.exporter_job}
     job_match = escape.matchers([("job", "=", exporter["job"])])
     rule = alert(
         service_plan,
@@ -108,7 +108,7 @@ def _old_age(service_plan: ServicePlan) -> str:
 
 def _failure_cases(service_plan: ServicePlan, ds: WalgPlan, at: Duration) -> dict[str, dict[str, str]]:
     """The archiver's inputs per case, shared by the page and the ticket (one metric, one feed)."""
-    exporter = {"job": ds.datastore.exporter_job}
+    exporter = {"job": ds.fields.exporter_job}
     steps = input_steps(at)
     failed, age = series_text(metrics.ARCHIVE_FAILURES, exporter), series_text(metrics.ARCHIVE_AGE, exporter)
     # one failure, retried at once: the next segment archives, the age stays small. It happens
@@ -127,7 +127,7 @@ def archive_stuck(service_plan: ServicePlan, ds: WalgPlan) -> CheckedAlert:
     should have gone out by then): the archiver is stuck and the RPO is at risk. After a failure
     PostgreSQL retried successfully the age is small again: no page."""
     for_ = service_plan.tier.platform_alert_for
-    exporter = {"job": ds.datastore.exporter_job}
+    exporter = {"job": ds.fields.exporter_job}
     job = escape.label_selector(exporter)
     window = ARCHIVE_FAILURE_WINDOW
     rule = alert(
@@ -162,7 +162,7 @@ def archive_stuck(service_plan: ServicePlan, ds: WalgPlan) -> CheckedAlert:
 
 def archive_failed(service_plan: ServicePlan, ds: WalgPlan) -> CheckedAlert:
     """Any failure within the hour, even one PostgreSQL retried successfully: a ticket."""
-    exporter = {"job": ds.datastore.exporter_job}
+    exporter = {"job": ds.fields.exporter_job}
     rule = alert(
         service_plan,
         "WALArchiveErrors",
@@ -303,7 +303,7 @@ def archive_never_reported(service_plan: ServicePlan, ds: WalgPlan, too_old: Che
     """postgres_exporter reports the archive age only once something was archived: a database
     that writes and has never archived (archiving not set up) has no age at all."""
     rpo = service_plan.tier.rpo
-    exporter = {"job": ds.datastore.exporter_job}
+    exporter = {"job": ds.fields.exporter_job}
     job_match = escape.matchers([("job", "=", exporter["job"])])
     writing = series_text(metrics.TUPLE_WRITES[0], {**exporter, "datname": "app"})
     at = check_time(rpo)

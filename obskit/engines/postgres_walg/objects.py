@@ -10,7 +10,7 @@ from importlib import resources
 from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
 
-from obskit.engines.postgres_walg import defaults
+from obskit.engines.postgres_walg import defaults, spec
 from obskit.plan.conventions import k8s_name
 from obskit.plan.meta import object_metadata
 from obskit.plan.types import Plan, ServicePlan
@@ -92,7 +92,7 @@ def object_names(service_plan: ServicePlan, datastore_plan: WalgPlan) -> dict[st
 
 def storage_prefix(plan: Plan, service_plan: ServicePlan, datastore_plan: WalgPlan) -> str:
     """Where WAL-G keeps the datastore's base backups and WAL: the environment's prefix, per datastore."""
-    walg = plan.environment.walg
+    walg = spec.walg(plan.environment)
     assert walg is not None
     return f"{walg.prefix.rstrip('/')}/{service_plan.name}/{datastore_plan.name}"
 
@@ -105,10 +105,9 @@ def _prefix_value(prefix: str) -> str:
 
 
 def _env_config_map(plan: Plan, service_plan: ServicePlan, datastore_plan: WalgPlan, name: str) -> dict[str, Any]:
-    walg = plan.environment.walg
+    walg = spec.walg(plan.environment)
     assert walg is not None and plan.environment.pushgateway is not None
     prefix = storage_prefix(plan, service_plan, datastore_plan)
-    datastore = datastore_plan.datastore
     key = {"GOOGLE_APPLICATION_CREDENTIALS": f"{KEY_DIR}/{walg.key_file.key}"} if walg.key_file else {}
     return {
         "apiVersion": "v1",
@@ -118,8 +117,8 @@ def _env_config_map(plan: Plan, service_plan: ServicePlan, datastore_plan: WalgP
             _PREFIX_VARIABLES[urlsplit(prefix).scheme]: _prefix_value(prefix),
             "WALG_COMPRESSION_METHOD": defaults.WALG_COMPRESSION if walg.compression is None else walg.compression,
             **key,
-            "PGHOST": datastore.host,
-            "PGPORT": str(defaults.PORT if datastore.port is None else datastore.port),
+            "PGHOST": datastore_plan.fields.host,
+            "PGPORT": str(defaults.PORT if datastore_plan.fields.port is None else datastore_plan.fields.port),
             "OBSKIT_PUSHGATEWAY": plan.environment.pushgateway,
         },
     }
@@ -128,7 +127,7 @@ def _env_config_map(plan: Plan, service_plan: ServicePlan, datastore_plan: WalgP
 def _storage_volumes(plan: Plan) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
     """What WAL-G needs mounted wherever it runs: a gs:// key file, the volume of a file:// prefix.
     (volumes, mounts)"""
-    walg = plan.environment.walg
+    walg = spec.walg(plan.environment)
     assert walg is not None
     volumes: list[dict[str, Any]] = []
     mounts: list[dict[str, Any]] = []
@@ -167,7 +166,7 @@ def _seconds(duration: Duration) -> int:
 def _scratch_volume(plan: Plan, scratch_bytes: int) -> dict[str, Any]:
     """A drill's data directory: a volume provisioned for the drill and deleted with its pod, sized
     from the datastore (a node's emptyDir would have to hold the whole database)."""
-    walg = plan.environment.walg
+    walg = spec.walg(plan.environment)
     assert walg is not None
     storage_class = {"storageClassName": walg.drill_storage_class} if walg.drill_storage_class else {}
     return {
@@ -190,7 +189,7 @@ def _container(
 ) -> tuple[dict[str, Any], list[dict[str, Any]]]:
     """The job's container and the volumes it mounts: the scripts, /tmp, what the storage needs, and
     scratch space for a drill."""
-    walg = plan.environment.walg
+    walg = spec.walg(plan.environment)
     assert walg is not None
     storage_volumes, storage_mounts = _storage_volumes(plan)
     mounts = [
@@ -227,7 +226,7 @@ def _container(
 def _service_account(plan: Plan) -> dict[str, Any]:
     """The jobs talk to object storage, never to the Kubernetes API: no token unless the spec names a
     service account (whose token IRSA or Workload Identity exchange for storage credentials)."""
-    walg = plan.environment.walg
+    walg = spec.walg(plan.environment)
     assert walg is not None
     if walg.service_account is None:
         return {"automountServiceAccountToken": False}
@@ -295,7 +294,7 @@ def database_patch(plan: Plan, service_plan: ServicePlan, datastore_plan: WalgPl
     """A strategic-merge patch for the database's StatefulSet: the volumes wal-g-env reads (the
     scripts, the WAL-G settings, the credentials, what the storage needs) mounted into the PostgreSQL
     container, so that archive_command finds wal-g's settings where it runs."""
-    walg = plan.environment.walg
+    walg = spec.walg(plan.environment)
     assert walg is not None
     names = object_names(service_plan, datastore_plan)
     storage_volumes, storage_mounts = _storage_volumes(plan)

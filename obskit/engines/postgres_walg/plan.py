@@ -14,10 +14,12 @@ import math
 from dataclasses import dataclass
 from fractions import Fraction
 from functools import cache
+from importlib import resources
 from typing import Any
 
 from obskit.alerting.alerts import CheckedAlert
-from obskit.engines.postgres_walg import alerts, defaults, metrics, objects, runbook
+from obskit.engines.postgres_walg import alerts, defaults, metrics, objects, runbook, spec
+from obskit.engines.postgres_walg.spec import KIND
 from obskit.plan import conventions as names
 from obskit.plan.dr import (
     CRON_STEPS,
@@ -33,6 +35,7 @@ from obskit.plan.dr import (
 )
 from obskit.plan.engine import Limit
 from obskit.plan.types import Plan, ServicePlan
+from obskit.spec.fragment import DatastoreKind
 from obskit.spec.model import Datastore, Service, Tier
 from obskit.spec.promql import Selector
 from obskit.units import Duration, format_size, format_throughput
@@ -82,6 +85,14 @@ class WalgPlan:
         return self.datastore.name
 
     @property
+    def fields(self) -> spec.PostgresFields:
+        return spec.fields(self.datastore)
+
+    @property
+    def series_job(self) -> str:
+        return self.fields.exporter_job
+
+    @property
     def worst_case_loss(self) -> Duration:
         return self.archive_timeout + defaults.WAL_UPLOAD_ALLOWANCE
 
@@ -100,7 +111,7 @@ class WalgPlan:
         return [self.base_cron or "", self.retention_cron, self.drill.cron]
 
     def limits(self, service_plan: ServicePlan) -> list[Limit]:
-        job = self.datastore.exporter_job
+        job = self.fields.exporter_job
         limits = [Limit("archive_age", service_plan.tier.rpo, {"datastore": self.name, "exporter_job": job})]
         if self.base_backup_limit is not None:
             limits.append(Limit("base_backup_age", self.base_backup_limit, {"datastore": self.name}))
@@ -125,7 +136,7 @@ class WalgPlan:
         return runbook.fresh_backup(service_plan, self)
 
     def inputs(self, service_plan: ServicePlan) -> list[tuple[Selector, str]]:
-        job = self.datastore.exporter_job
+        job = self.fields.exporter_job
         pushed = (("service", "=", service_plan.name), ("datastore", "=", self.name))
         return [
             (Selector(metrics.ARCHIVED, (("job", "=", job),)), f"postgres_exporter (job {job})"),
@@ -141,6 +152,10 @@ class WalgPlan:
     @property
     def runbook_steps(self) -> dict[str, tuple[str, ...]]:
         return runbook.FIRST_STEPS
+
+    def summary(self) -> tuple[str, str]:
+        achieves = f"{floor_to_seconds(self.worst_case_loss)} (archive_timeout {self.archive_timeout})"
+        return achieves, f"retain FULL {self.retain_full}" if self.retain_full else "-"
 
     def report(self) -> dict[str, Any]:
         restore = self.restore
@@ -169,6 +184,7 @@ class PostgresWalG:
     """The engine: PostgreSQL backed up with WAL-G."""
 
     key: tuple[str, str] = (defaults.ENGINE, defaults.METHOD)
+    spec: DatastoreKind = KIND
 
     @property
     def restore_note(self) -> str:
@@ -182,8 +198,16 @@ class PostgresWalG:
         return alerts.ARCHIVE_TOO_OLD
 
     @property
+    def streams_changes(self) -> bool:
+        return True
+
+    @property
     def velero_note(self) -> str:
         return "WAL-G backs them up, and Velero's copy of a live PostgreSQL data directory is not consistent"
+
+    @property
+    def dashboard_rows(self) -> str:
+        return str(resources.files(__package__).joinpath("dashboard.libsonnet"))
 
     @property
     def dashboard_series(self) -> dict[str, str]:
@@ -225,11 +249,12 @@ def restore_inputs(datastore: Datastore) -> RestoreInputs:
     if restore_tp is None:
         restore_tp = defaults.RESTORE_THROUGHPUT
         assumed.append(f"restore_throughput {format_throughput(restore_tp)}")
-    replay_tp = datastore.replay_throughput
+    own = spec.fields(datastore)
+    replay_tp = own.replay_throughput
     if replay_tp is None:
         replay_tp = defaults.REPLAY_THROUGHPUT
         assumed.append(f"replay_throughput {format_throughput(replay_tp)}")
-    wal_rate = datastore.wal_rate
+    wal_rate = own.wal_rate
     if wal_rate is None:
         per_hour_mib = math.ceil(datastore.size_bytes * defaults.WAL_RATE_SHARE_PER_HOUR / 2**20)
         wal_rate = max(defaults.MIN_WAL_RATE, Fraction(per_hour_mib * 2**20, 3600))

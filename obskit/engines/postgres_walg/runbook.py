@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
+from obskit.engines.postgres_walg import spec
 from obskit.engines.postgres_walg.objects import WRAPPER, object_names, storage_prefix
 from obskit.output.render import markdown_table
 from obskit.plan.types import Plan, ServicePlan
@@ -84,7 +85,7 @@ def section(plan: Plan, service_plan: ServicePlan, ds: WalgPlan) -> str:
 {targets}
 The WAL-G settings (storage prefix, compression, PGHOST, PGPORT) are in the ConfigMap
 `{names["env"]}` in namespace `{namespace}`, the storage credentials in the Secret
-`{plan.environment.walg.credentials_secret if plan.environment.walg else "(walg.credentials_secret)"}`.
+`{spec.walg(plan.environment).credentials_secret}`.
 
 ### Point-in-time recovery
 

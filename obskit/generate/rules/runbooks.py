@@ -119,8 +119,8 @@ _ESCALATION = {
 
 def _job(service_plan: ServicePlan, labels: dict[str, str]) -> str:
     """The `job` the alert's series carry: its datastore's exporter's, or the service's."""
-    exporters = {ds.name: ds.datastore.exporter_job for ds in service_plan.datastores}
-    return exporters.get(labels.get("datastore", ""), service_plan.service.job)
+    jobs = {ds.name: ds.series_job for ds in service_plan.datastores}
+    return jobs.get(labels.get("datastore", "")) or service_plan.service.job
 
 
 def _first_steps(service_plan: ServicePlan, alert: str) -> tuple[str, ...]:
@@ -201,9 +201,10 @@ def _has_backups(service_plan: ServicePlan) -> bool:
     return service_plan.velero is not None or bool(service_plan.datastores)
 
 
-def _dr_alerts(plan: Plan) -> str:
-    """The alerts that say data is not being backed up: Velero's and each engine's."""
-    return ", ".join(f"`{name}`" for name in ("BackupTooOld", *(engine.freshness_alert for engine in plan.engines)))
+def _dr_alerts(plan: Plan, service_plan: ServicePlan) -> str:
+    """The alerts that say the service's data is not being backed up: Velero's and its engines'."""
+    engines = plan.engines_of(service_plan.datastores)
+    return ", ".join(f"`{name}`" for name in ("BackupTooOld", *(engine.freshness_alert for engine in engines)))
 
 
 def dr_runbook(plan: Plan, service_plan: ServicePlan) -> str:
@@ -254,7 +255,7 @@ velero -n {ns} restore logs <restore name>
 ```
 
 Velero does not replace objects that exist: delete the damaged ones first, or restore into a
-new namespace. {" ".join(engine.restore_note for engine in plan.engines)}
+new namespace.{"".join(" " + engine.restore_note for engine in plan.engines_of(service_plan.datastores))}
 """)
     fresh = []
     if velero is not None and settings is not None:
@@ -266,7 +267,7 @@ new namespace. {" ".join(engine.restore_note for engine in plan.engines)}
     parts.append(f"""\
 ## Afterwards
 
-- Check the service's SLOs and that no DR alert fires ({_dr_alerts(plan)}).
+- Check the service's SLOs and that no DR alert fires ({_dr_alerts(plan, service_plan)}).
 - Take a fresh backup at once: {"; ".join(fresh)}.
 - Write down how long the restore took: if it came near the RTO of {tier.rto}, measure and set
   the datastore's `restore_throughput` and `replay_throughput` in the spec.
