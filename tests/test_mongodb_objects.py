@@ -10,8 +10,9 @@ import pytest
 
 from obskit.engines.mongodb_dump import objects
 from obskit.engines.mongodb_dump.plan import MongodumpPlan
+from obskit.engines.mongodb_dump.spec import MongodumpSection
 from obskit.plan.types import Plan
-from obskit.spec.model import Environment, SecretRef, WalG
+from obskit.spec.model import Environment, SecretRef
 from obskit.verify.objects import object_problems
 from tests.test_mongodb_alerts import service_plan
 from tests.test_mongodb_plan import builtin, plan, spec
@@ -20,20 +21,20 @@ URI = SecretRef("events-db-backup", "uri")
 IMAGE = "registry.example.com/obskit-mongodb-runner:1"
 
 
-def environment(prefix: str = "s3://acme-backups/prod", **walg: Any) -> Environment:
+def environment(prefix: str = "s3://acme-backups/prod", **section: Any) -> Environment:
     return Environment(
         name="prod",
         labels=(),
         selector_labels=(("release", "kube-prometheus-stack"),),
         velero=None,
-        walg=WalG(prefix, "walg-credentials", "registry.example.com/obskit-walg-runner:1", None, **walg),
+        sections=(("mongodump", MongodumpSection(prefix, "walg-credentials", IMAGE, **section)),),
         pushgateway="http://pushgateway.monitoring.svc:9091",
         services=(),
     )
 
 
 def planned(**fields: Any) -> MongodumpPlan:
-    the_plan, findings = plan(spec(uri_secret=URI, image=IMAGE, **fields), builtin("tier3_low"))
+    the_plan, findings = plan(spec(uri_secret=URI, **fields), builtin("tier3_low"))
     assert findings.infeasible == []
     return the_plan
 

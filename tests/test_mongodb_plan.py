@@ -16,9 +16,10 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from obskit.engines.mongodb_dump import defaults, schedule
-from obskit.engines.mongodb_dump.plan import MongodumpPlan, MongodumpSpec, plan_spec
+from obskit.engines.mongodb_dump.plan import MongodumpPlan, MongodumpSpec, plan_spec, spec_of
+from obskit.engines.mongodb_dump.spec import MongodumpFields
 from obskit.plan.dr import DRFindings, cron_every
-from obskit.spec.model import Datastore, Tier
+from obskit.spec.model import Datastore, SecretRef, Tier
 from obskit.spec.tiers import BUILTIN_TIERS
 from obskit.units import Duration, parse_duration, parse_size, parse_throughput
 from tests.conftest import budget
@@ -33,8 +34,17 @@ def builtin(name: str) -> Tier:
     return dataclasses.replace(the_tier, name=name, pages=row["pages"])
 
 
-def datastore(size: int) -> Datastore:
-    return Datastore("events-db", "mongodb", "mongodump", size, None, None, None, "events-db", 27017, "events-db")
+def datastore(the_spec: MongodumpSpec) -> Datastore:
+    fields = MongodumpFields(
+        the_spec.schedule,
+        the_spec.oplog,
+        the_spec.replica_set,
+        the_spec.duration,
+        the_spec.restore_duration,
+        the_spec.uri_secret or SecretRef("events-db-backup", "uri"),
+        the_spec.exporter_job,
+    )
+    return Datastore("events-db", "mongodb", "mongodump", the_spec.size_bytes, the_spec.restore_throughput, fields)
 
 
 def spec(size: str = "50Gi", **fields: object) -> MongodumpSpec:
@@ -46,7 +56,7 @@ def spec(size: str = "50Gi", **fields: object) -> MongodumpSpec:
 
 def plan(the_spec: MongodumpSpec, the_tier: Tier) -> tuple[MongodumpPlan, DRFindings]:
     findings = DRFindings()
-    return plan_spec("events", the_tier, datastore(the_spec.size_bytes), the_spec, findings), findings
+    return plan_spec("events", the_tier, datastore(the_spec), the_spec, findings), findings
 
 
 def reasons(findings: DRFindings) -> list[str]:
@@ -222,3 +232,8 @@ def test_the_restore_throughput_defaults_when_absent_and_is_named() -> None:
     planned, findings = plan(spec(restore_throughput=None), builtin("tier3_low"))
     assert planned.restore_throughput == defaults.RESTORE_THROUGHPUT == Fraction(50 * 2**20)
     assert any("restore_throughput 50MiB/s" in note for note in findings.notes)
+
+
+def test_the_plan_reads_the_datastore_as_the_spec_types_it() -> None:
+    the_spec = spec(duration=parse_duration("10m"), exporter_job="x", uri_secret=SecretRef("s", "k"))
+    assert spec_of(datastore(the_spec)) == the_spec

@@ -5,8 +5,9 @@ Why WAL-G's MongoDB mode, rather than the job image with another uploader or a d
 and an upload (read in wal-g/wal-g at 43fb039f, docs/MongoDB.md, cmd/mongo/ and
 internal/databases/mongo/):
 
-- It uses the storage the environment already gives WAL-G (prefix, credentials Secret, client-side
-  encryption keys) with the same settings, so a MongoDB datastore needs no second storage setup.
+- It is the tool, the storage layout and the settings the PostgreSQL engine already runs: the
+  environment's `mongodump` section (spec.py) is named and checked as `walg` is and may name the
+  same bucket and credentials Secret, and client-side encryption works the same way.
 - It streams: the archive goes from mongodump's stdout to storage in parts (no volume the size of
   the dump, no second pass over the data), and `backup-push` uploads the backup's sentinel only
   after mongodump exited 0 (internal/databases/mongo/archive/loader.go, UploadBackup), so a dump

@@ -14,14 +14,17 @@ import math
 from collections.abc import Callable
 from dataclasses import dataclass
 from fractions import Fraction
+from importlib import resources
 from typing import Any
 
 from obskit.alerting.alerts import CheckedAlert
 from obskit.engines.mongodb_dump import alerts, defaults, metrics, objects, runbook, schedule
+from obskit.engines.mongodb_dump import spec as fragment
 from obskit.plan import conventions as names
 from obskit.plan.dr import DAY, DRFindings, DrillSchedule, Infeasible, cron_every, drill_schedule
 from obskit.plan.engine import Engine, Limit
 from obskit.plan.types import Plan, ServicePlan
+from obskit.spec.fragment import DatastoreKind
 from obskit.spec.model import Datastore, SecretRef, Service, Tier
 from obskit.spec.promql import Selector
 from obskit.units import Duration, format_size, format_throughput
@@ -41,18 +44,23 @@ class MongodumpSpec:
     restore_duration: Duration | None = None  # a measured restore drill, replay included
     exporter_job: str | None = None  # the job of the mongodb_exporter watching it; None: the environment has none
     uri_secret: SecretRef | None = None  # the Secret key holding the connection URI (required for objects)
-    image: str | None = None  # the jobs' image, built from jobs/Dockerfile (required for objects)
 
 
 def spec_of(datastore: Datastore) -> MongodumpSpec:
-    """The spec's datastore as the plan reads it. The fields beyond the shared ones are the engine's
-    (SPEC.md section 11); until the spec carries them they read as absent."""
-    extra: dict[str, Any] = {
-        key: getattr(datastore, key)
-        for key in ("schedule", "oplog", "replica_set", "duration", "restore_duration", "uri_secret", "image")
-        if getattr(datastore, key, None) is not None
-    }
-    return MongodumpSpec(datastore.name, datastore.size_bytes, datastore.restore_throughput, **extra)
+    """The spec's datastore as the plan reads it: the common fields and the engine's own (spec.py)."""
+    own = fragment.fields(datastore)
+    return MongodumpSpec(
+        name=datastore.name,
+        size_bytes=datastore.size_bytes,
+        restore_throughput=datastore.restore_throughput,
+        schedule=own.schedule,
+        oplog=own.oplog,
+        replica_set=own.replica_set,
+        duration=own.duration,
+        restore_duration=own.restore_duration,
+        exporter_job=own.exporter_job,
+        uri_secret=own.uri_secret,
+    )
 
 
 @dataclass(frozen=True)
@@ -90,17 +98,29 @@ class MongodumpPlan:
         return "mongodump"
 
     @property
+    def series_job(self) -> str | None:
+        return self.spec.exporter_job  # the oplog window's; the pushed series carry no job of the service
+
+    def summary(self) -> tuple[str, str]:
+        loss = self.worst_case_loss
+        if loss is None or self.interval is None:
+            return "-", "-"
+        achieves = f"{schedule.human(loss)} (a dump every {self.interval}, {schedule.human(self.dump_duration)} each)"
+        return achieves, f"retain {self.retain_count} dumps" if self.retain_count else "-"
+
+    @property
     def schedules(self) -> list[str]:
         return [self.cron or "", self.retention_cron, self.drill.cron]
 
     def limits(self, service_plan: ServicePlan) -> list[Limit]:
         labels = {"datastore": self.name}
-        limits = [Limit("backup_age", self.backup_limit, labels)] if self.backup_limit else []
+        # not `backup_age`: that kind is Velero's, per service, and the DR dashboard joins on it
+        limits = [Limit("dump_age", self.backup_limit, labels)] if self.backup_limit else []
         return [
             *limits,
             Limit("drill_age", self.drill_limit, labels),
             Limit("restore_estimate", self.restore.total, labels),
-            Limit("oplog_window", self.oplog_window_limit, labels),
+            Limit("oplog_window", self.oplog_window_limit, {**labels, "exporter_job": self.spec.exporter_job or ""}),
         ]
 
     def alerts(self, service_plan: ServicePlan) -> tuple[str, list[CheckedAlert]]:
@@ -162,22 +182,21 @@ class MongodumpPlan:
         }
 
 
-def settings_from(plan: Plan, spec: MongodumpSpec) -> objects.JobSettings:
-    """The objects' settings: WAL-G's storage from the environment's `walg:` section (the PostgreSQL
-    engine's, shared), the image and the URI's Secret from the datastore. The spec's checks must
-    require them for a mongodump datastore; here they are asserted."""
-    walg, pushgateway = plan.environment.walg, plan.environment.pushgateway
-    assert walg is not None and pushgateway is not None and spec.image and spec.uri_secret
+def settings_from(plan: Plan, ds_spec: MongodumpSpec) -> objects.JobSettings:
+    """The objects' settings: the environment's `mongodump` section and the datastore's URI Secret
+    (validation requires both for a mongodump datastore)."""
+    storage, pushgateway = fragment.section(plan.environment), plan.environment.pushgateway
+    assert pushgateway is not None and ds_spec.uri_secret is not None
     return objects.JobSettings(
-        image=spec.image,
-        prefix=walg.prefix,
-        credentials_secret=walg.credentials_secret,
-        uri=spec.uri_secret,
+        image=storage.image,
+        prefix=storage.prefix,
+        credentials_secret=storage.credentials_secret,
+        uri=ds_spec.uri_secret,
         pushgateway=pushgateway,
-        service_account=walg.service_account,
-        key_file=walg.key_file,
-        volume_claim=walg.volume_claim,
-        drill_storage_class=walg.drill_storage_class,
+        service_account=storage.service_account,
+        key_file=storage.key_file,
+        volume_claim=storage.volume_claim,
+        drill_storage_class=storage.drill_storage_class,
     )
 
 
@@ -287,6 +306,18 @@ class MongoDBDump:
     line is the integrator's)."""
 
     key: tuple[str, str] = (defaults.ENGINE, defaults.METHOD)
+
+    @property
+    def spec(self) -> DatastoreKind:
+        return fragment.KIND
+
+    @property
+    def streams_changes(self) -> bool:
+        return False  # a dump is a snapshot: its loss waits on the schedule
+
+    @property
+    def dashboard_rows(self) -> str:
+        return str(resources.files(__package__).joinpath("dashboard.libsonnet"))
 
     @property
     def restore_note(self) -> str:
