@@ -35,13 +35,14 @@ log = logging.getLogger("obskit-mongodb-drill")
 DEFAULT_FETCH = "wal-g backup-fetch LATEST"
 DRILL_PORT = 27117
 STREAM_SCRIPT = Path(__file__).with_name("mongodb_stream.py")
-SYSTEM_DATABASES = ("admin", "config", "local")
 # Prints how many documents the restored non-system databases hold: zero means nothing came back.
+# Collections only: a view has no count of its own (estimatedDocumentCount refuses one).
 DEFAULT_SANITY = (
     "let n = 0; db.adminCommand({listDatabases: 1}).databases"
     ".filter(d => !['admin', 'config', 'local'].includes(d.name))"
     ".forEach(d => { const s = db.getSiblingDB(d.name); "
-    "s.getCollectionNames().forEach(c => { n += s.getCollection(c).estimatedDocumentCount(); }); }); print(n)"
+    "s.getCollectionInfos({type: 'collection'}).forEach(c => { n += s.getCollection(c.name).estimatedDocumentCount(); "
+    "}); }); print(n)"
 )
 PING = "print(db.adminCommand({ping: 1}).ok)"
 
