@@ -133,7 +133,7 @@ def test_plan_command_shows_targets_against_what_the_schedules_achieve() -> None
     ]
     (orders,) = [line for line in lines if line.startswith("checkout") and "orders-db" in line]
     assert "archive_timeout 4m30s" in orders and "retain FULL 91" in orders and orders.endswith("ok")
-    (frequent,) = [line for line in lines if line.startswith("checkout     (velero) ")]
+    (frequent,) = [line for line in lines if line.split()[:2] == ["checkout", "(velero)"]]
     assert "5m (every 3m + 1m queued + 1m)" in frequent and "ttl 14h0m0s (281 kept)" in frequent
     assert "(velero daily)" in result.output and "ttl 720h0m0s (31 kept)" in result.output
     assert "Velero (namespace velero): the schedules keep 0.385 of 3 backup worker(s) busy" in result.output

@@ -72,6 +72,18 @@ def dr_inputs(complete: bool) -> CollectorRegistry:
     return registry
 
 
+def mongodb_inputs() -> CollectorRegistry:
+    """What the MongoDB jobs push (with their engine) and mongodb_exporter's oplog window."""
+    registry = CollectorRegistry()
+    pushed = ["obskit_backup_last_success_timestamp_seconds", "obskit_restore_drill_last_success_timestamp_seconds"]
+    for name in pushed:
+        gauge = Gauge(name, "Pushed.", ["service", "datastore", "engine"], registry=registry)
+        gauge.labels("search-indexer", "index-db", "mongodb").set(1)
+    Gauge("mongodb_mongod_replset_oplog_head_timestamp", "Head.", registry=registry).set(time.time())
+    Gauge("mongodb_mongod_replset_oplog_tail_timestamp", "Tail.", registry=registry).set(time.time() - 86_400)
+    return registry
+
+
 class Exposition(http.server.BaseHTTPRequestHandler):
     registries: ClassVar[dict[str, CollectorRegistry]] = {}
 
@@ -98,6 +110,7 @@ def world(healthy: bool) -> dict[str, CollectorRegistry]:
         "/catalog": catalog(counter=healthy),
         "/indexer": indexer(processed=healthy),
         "/dr": dr_inputs(complete=healthy),
+        "/mongodb": mongodb_inputs(),
     }
 
 
@@ -111,6 +124,8 @@ def prometheus_config(address: str, rule_files: list[str], healthy: bool) -> dic
         job("catalog-api", "/catalog"),
         job("checkout-orders-db", "/dr"),
         job("pushgateway", "/dr", honor_labels=True),
+        job("mongodb-pushgateway", "/mongodb", honor_labels=True),
+        job("index-db-exporter", "/mongodb"),
     ]
     if healthy:
         jobs.append(job("search-indexer", "/indexer"))

@@ -28,7 +28,7 @@ VELERO_NOTE = (
 
 def test_every_registered_engine_is_known_to_the_plan_by_its_key() -> None:
     plan = load_plan(EXAMPLES, "prod")
-    assert [engine.key for engine in plan.engines] == list(ENGINES) == [("postgres", "wal-g")]
+    assert [engine.key for engine in plan.engines] == list(ENGINES) == [("postgres", "wal-g"), ("mongodb", "mongodump")]
     (orders,) = next(service for service in plan.services if service.name == "checkout").datastores
     assert ENGINES[orders.datastore.engine, orders.datastore.method].plan is not None
 
@@ -58,8 +58,8 @@ class _DumpFields:
 DUMP = DatastoreKind(
     engine="docstore",
     method="dump",
-    fields={"schedule": {"type": "string"}, "exporter_job": schema.text(check_with="label_value")},
-    settings=lambda service, name, data: _DumpFields(data.get("schedule")),
+    fields={"every": {"type": "string"}, "exporter_job": schema.text(check_with="label_value")},
+    settings=lambda service, name, data: _DumpFields(data.get("every")),
     section="dumps",
     section_fields={"bucket": {"type": "string", "required": True}},
     section_settings=lambda data: dict(data),
@@ -82,7 +82,7 @@ def _problems(path: Path) -> list[str]:
 
 def test_a_new_engines_fragment_types_its_datastores_and_its_section(write_spec: Callable[..., Path]) -> None:
     env = ENV_WITH + "    dumps: {bucket: b}\n    pushgateway: 'http://pg:9091'\n"
-    path = _with_datastore(write_spec, "{engine: docstore, method: dump, size: 1Gi, schedule: '0 * * * *'}", env)
+    path = _with_datastore(write_spec, "{engine: docstore, method: dump, size: 1Gi, every: '0 * * * *'}", env)
     environment = resolve.load_spec(path, TWO_ENGINES).environment("prod")
     (datastore,) = environment.services[0].backup.datastores  # type: ignore[union-attr]
     assert datastore.settings == _DumpFields("0 * * * *")

@@ -25,6 +25,7 @@ from typing import Any
 
 import pytest
 
+from tests.conftest import JOBS as WRAPPER_JOBS
 from tests.conftest import REPO
 from tests.mongo_standin import install
 from tests.mongo_tools_flags import COMMIT, extract, git_reader, load
@@ -58,7 +59,6 @@ class Mongo:
         return {
             "PATH": f"{self.bin}:/usr/bin:/bin",
             "MONGO_STANDIN_DIR": str(self.state),
-            "PYTHONPATH": str(REPO / "backup"),  # obskit_job.py, beside mongodb_job.py in the image
             **extra,
         }
 
@@ -74,7 +74,8 @@ def mongo(tmp_path: Path) -> Mongo:
 
 def wrapped(kind: str, gateway: str | None, command: list[str], *extra: str) -> list[str]:
     push = ["--pushgateway", f"http://{gateway}"] if gateway else []
-    job = [sys.executable, str(JOBS / "mongodb_job.py"), kind, "--service", "events", "--datastore", "events-db"]
+    job = [sys.executable, str(WRAPPER_JOBS / "obskit_job.py"), kind, "--service", "events", "--datastore", "events-db"]
+    job += ["--engine", "mongodb"]
     return [*job, *push, *extra, "--", *command]
 
 

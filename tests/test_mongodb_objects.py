@@ -73,17 +73,19 @@ def test_the_objects_follow_the_plan() -> None:
         "OBSKIT_PUSHGATEWAY": "http://pushgateway.monitoring.svc:9091",
         "HOME": "/tmp",
     }
-    assert sorted(files["data"]) == ["mongodb_drill.py", "mongodb_job.py", "mongodb_stream.py", "obskit_job.py"]
+    assert sorted(files["data"]) == ["mongodb_drill.py", "mongodb_stream.py", "obskit_job.py"]
     assert dump["spec"]["schedule"] == "0 */4 * * *"
     assert dump["spec"]["concurrencyPolicy"] == "Forbid"
     assert container(dump)["command"] == [
         "python3",
-        "/opt/obskit/mongodb_job.py",
+        "/opt/obskit/obskit_job.py",
         "backup",
         "--service",
         "svc",
         "--datastore",
         "events-db",
+        "--engine",
+        "mongodb",
         "--",
         "wal-g",
         "backup-push",

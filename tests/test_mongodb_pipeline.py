@@ -1,5 +1,5 @@
-"""The mongodump engine through the whole pipeline (validate, plan, gen, test), registered here
-beside the PostgreSQL engine by patching the pipeline's engines: what the one registry line will do."""
+"""The mongodump engine through the whole pipeline (validate, plan, gen, test), beside the PostgreSQL
+engine. It was written before the registry line, which the fixture below now only restates."""
 
 from __future__ import annotations
 

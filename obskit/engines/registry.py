@@ -6,7 +6,8 @@ pipeline imports this module: the generic stages see engines through that interf
 
 from __future__ import annotations
 
+from obskit.engines.mongodb_dump.plan import ENGINE as MONGODB_DUMP
 from obskit.engines.postgres_walg.plan import ENGINE as POSTGRES_WALG
 from obskit.plan.engine import Engine, EngineKey
 
-ENGINES: dict[EngineKey, Engine] = {engine.key: engine for engine in (POSTGRES_WALG,)}
+ENGINES: dict[EngineKey, Engine] = {engine.key: engine for engine in (POSTGRES_WALG, MONGODB_DUMP)}

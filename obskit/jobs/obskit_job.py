@@ -70,13 +70,16 @@ def build_registry(
     return registry
 
 
-def push(gateway: str, kind: str, service: str, datastore: str, registry: CollectorRegistry) -> bool:
+def push(
+    gateway: str, kind: str, service: str, datastore: str, registry: CollectorRegistry, engine: str | None = None
+) -> bool:
+    grouping = {"service": service, "datastore": datastore} | ({"engine": engine} if engine else {})
     try:
         pushadd_to_gateway(
             gateway,
             job=PUSH_JOB[kind],
             registry=registry,
-            grouping_key={"service": service, "datastore": datastore},
+            grouping_key=grouping,
             timeout=PUSH_TIMEOUT_SECONDS,
         )
     except OSError as err:  # URLError, connection refused, timeouts
@@ -92,6 +95,7 @@ def parse_args(argv: Sequence[str]) -> argparse.Namespace:
     parser.add_argument("kind", choices=sorted(PUSH_JOB), help="what the command does")
     parser.add_argument("--service", required=True)
     parser.add_argument("--datastore", required=True)
+    parser.add_argument("--engine", help="the datastore's engine, added to the pushed series' labels")
     parser.add_argument(
         "--pushgateway",
         default=os.environ.get("OBSKIT_PUSHGATEWAY"),
@@ -127,7 +131,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     log.info("%s %s after %.1fs (exit code %d)", args.kind, "succeeded" if succeeded else "failed", duration, code)
     if args.pushgateway:
         registry = build_registry(args.kind, duration, succeeded, finished_at, size)
-        push(args.pushgateway, args.kind, args.service, args.datastore, registry)
+        push(args.pushgateway, args.kind, args.service, args.datastore, registry, args.engine)
     else:
         log.warning("no Pushgateway configured; metrics not pushed")
     return code

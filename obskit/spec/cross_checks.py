@@ -89,6 +89,9 @@ def check_datastore(datastore: dict[str, Any], kinds: Kinds) -> Iterator[Finding
         )
         return
     own = set(kind.fields)
+    for name in sorted(own):
+        if kind.fields[name].get("required") and name not in datastore:
+            yield (name,), f"required field is missing (a {engine} datastore needs it)"
     for name in sorted(datastore, key=str):
         owners = sorted({other.engine for other in kinds if name in other.fields and name not in own})
         if owners:

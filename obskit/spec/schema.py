@@ -421,10 +421,15 @@ def _union(kinds: Kinds, fields_of: Callable[[DatastoreKind], Mapping[str, Any]]
     return result
 
 
+def _optional(fields: Mapping[str, Any]) -> dict[str, Any]:
+    return {name: {key: value for key, value in rules.items() if key != "required"} for name, rules in fields.items()}
+
+
 @lru_cache(maxsize=8)
 def shape(kinds: Kinds) -> Shape:
+    # An engine's required fields are required of its own datastores only: check_datastore says so.
     datastore = {
-        **_union(kinds, lambda kind: kind.fields, "the datastore field"),
+        **_union(kinds, lambda kind: _optional(kind.fields), "the datastore field"),
         **DATASTORE_COMMON,
         "engine": {**DATASTORE_COMMON["engine"], "allowed": sorted({kind.engine for kind in kinds})},
         "method": {**DATASTORE_COMMON["method"], "allowed": sorted({kind.method for kind in kinds})},

@@ -36,7 +36,7 @@ DUMP_TOO_OLD = "MongoDBDumpTooOld"  # the alert that says the data is not being 
 
 
 def _pushed(service_plan: ServicePlan, ds: MongodumpPlan) -> tuple[dict[str, str], str]:
-    """The labels of what the jobs push for the datastore (mongodb_job.py adds the engine), and their selector."""
+    """The labels of what the jobs push for the datastore (with --engine), and their selector."""
     labels = {"datastore": ds.name, "engine": metrics.ENGINE_LABEL, "service": service_plan.name}
     return labels, escape.label_selector(labels)
 

@@ -1,4 +1,4 @@
-// MongoDB with mongodump: its rows of the DR dashboard (dashboards/dr.libsonnet calls them).
+// MongoDB with mongodump: its rows of the DR dashboard (obskit/builtin_dashboards/dr.libsonnet calls them).
 // limit(kind, extra): the DR limit series of that kind; one: the matchers of the chosen datastore.
 // The jobs push with engine="mongodb": the selectors keep other engines' pushes out of these rows.
 local o = import 'lib/obskit.libsonnet';
@@ -12,13 +12,15 @@ local o = import 'lib/obskit.libsonnet';
     + ' * 0 + 1, "job", "$1", "exporter_job", "(.*)")',
 
   // In the "Every service" row
+  // Every datastore has a drill limit and a restore estimate: `own` keeps those with a dump limit.
   overview(plan, limit)::
     local s = plan.series;
+    local own(query) = query + ' and on (service, datastore) ' + limit('dump_age');
     [
     o.table('MongoDB dumps', 's',
             [o.query('time() - ' + s.backup_last_success + mine(plan, '')), o.query(limit('dump_age')),
-             o.query('time() - ' + s.drill_last_success + mine(plan, '')), o.query(limit('drill_age')),
-             o.query(s.drill_duration + mine(plan, '')), o.query(limit('restore_estimate')),
+             o.query('time() - ' + s.drill_last_success + mine(plan, '')), o.query(own(limit('drill_age'))),
+             o.query(s.drill_duration + mine(plan, '')), o.query(own(limit('restore_estimate'))),
              o.query(limit('rto'))],
             ['last dump', 'dump limit', 'last successful drill', 'drill limit', 'drill duration',
              'restore estimate', 'RTO'],

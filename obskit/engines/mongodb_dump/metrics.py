@@ -1,7 +1,7 @@
 """The upstream metrics the engine's alerts read: mongodb_exporter's (percona/mongodb_exporter at
 12667a15, exporter/v1_compatibility.go, oplogStatus: emitted with --compatible-mode by its diagnostic
 data collector, on a replica set member). obskit's own jobs push the obskit_* series of
-obskit/plan/conventions.py, with `engine` set to ENGINE_LABEL (jobs/mongodb_job.py)."""
+obskit/plan/conventions.py, with `engine` set to ENGINE_LABEL (obskit_job.py --engine)."""
 
 from __future__ import annotations
 

@@ -1,7 +1,7 @@
 """MongoDB with mongodump, the objects of one datastore: the WAL-G settings, the job scripts, and
 CronJobs for the dumps, retention and restore drills, timed by the plan.
 
-The dump's CronJob runs `wal-g backup-push` under jobs/mongodb_job.py; WAL-G runs the fixed
+The dump's CronJob runs `wal-g backup-push` under obskit/jobs/obskit_job.py (with --engine); WAL-G runs the fixed
 WALG_STREAM_CREATE_COMMAND, which runs mongodump in exec form. The connection URI is the one
 variable from the datastore's Secret (secretKeyRef), never in a manifest or a command line. The
 drill's pod gets no URI at all: it restores into its own scratch mongod and cannot reach the
@@ -18,6 +18,8 @@ from importlib import resources
 from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
 
+from obskit.engines.mongodb_dump import metrics
+from obskit.plan import jobs
 from obskit.plan.conventions import k8s_name
 from obskit.plan.meta import object_metadata
 from obskit.plan.types import Plan, ServicePlan
@@ -32,7 +34,7 @@ BACKOFF_LIMIT = 1
 SCRIPTS_DIR = "/opt/obskit"
 SCRATCH_DIR = "/scratch"
 UID = 999  # the image's mongodb user
-JOB_SCRIPTS = ("mongodb_job.py", "mongodb_stream.py", "mongodb_drill.py")
+JOB_SCRIPTS = ("mongodb_stream.py", "mongodb_drill.py")
 KEY_DIR = "/etc/obskit/walg/key"
 _PREFIX_VARIABLES = {"s3": "WALG_S3_PREFIX", "gs": "WALG_GS_PREFIX", "az": "WALG_AZ_PREFIX", "file": "WALG_FILE_PREFIX"}
 DUMP_COMMAND = f"exec python3 {SCRIPTS_DIR}/mongodb_stream.py dump"  # fixed: WAL-G runs it with $SHELL -c
@@ -65,8 +67,8 @@ class JobSettings:
 
 @cache
 def script_text(name: str) -> str:
-    if name == "obskit_job.py":
-        return resources.files("obskit.builtin_backup").joinpath(name).read_text(encoding="utf-8")
+    if name == jobs.WRAPPER:
+        return jobs.wrapper_text()
     return resources.files("obskit.engines.mongodb_dump").joinpath("jobs", name).read_text(encoding="utf-8")
 
 
@@ -112,7 +114,7 @@ def _files_config_map(plan: Plan, service_plan: ServicePlan, name: str) -> dict[
         "apiVersion": "v1",
         "kind": "ConfigMap",
         "metadata": object_metadata(plan, name, service_plan.service.namespace),
-        "data": {script: script_text(script) for script in ("obskit_job.py", *JOB_SCRIPTS)},
+        "data": {script: script_text(script) for script in (jobs.WRAPPER, *JOB_SCRIPTS)},
     }
 
 
@@ -245,8 +247,9 @@ def _cron_job(
 
 
 def _wrapped(kind: str, service_plan: ServicePlan, ds: MongodumpPlan, command: list[str]) -> list[str]:
-    job = f"{SCRIPTS_DIR}/mongodb_job.py"
-    return ["python3", job, kind, "--service", service_plan.name, "--datastore", ds.name, "--", *command]
+    job = f"{SCRIPTS_DIR}/{jobs.WRAPPER}"
+    labels = ["--service", service_plan.name, "--datastore", ds.name, "--engine", metrics.ENGINE_LABEL]
+    return ["python3", job, kind, *labels, "--", *command]
 
 
 def objects(plan: Plan, settings: JobSettings, service_plan: ServicePlan, ds: MongodumpPlan) -> list[dict[str, Any]]:

@@ -1,4 +1,4 @@
-// PostgreSQL with WAL-G: its rows of the DR dashboard (dashboards/dr.libsonnet calls them).
+// PostgreSQL with WAL-G: its rows of the DR dashboard (obskit/builtin_dashboards/dr.libsonnet calls them).
 // limit(kind, extra): the DR limit series of that kind; one: the matchers of the chosen datastore.
 local o = import 'lib/obskit.libsonnet';
 
@@ -8,16 +8,18 @@ local o = import 'lib/obskit.libsonnet';
     'max by (job) (' + plan.series.archive_age + ') * on (job) group_left (service, datastore) '
     + 'label_replace(' + limit('archive_age') + ' * 0 + 1, "job", "$1", "exporter_job", "(.*)")',
 
-  // In the "Every service" row
+  // In the "Every service" row. Every engine's jobs push the same series and every datastore has a
+  // drill limit: `own` keeps the rows of this engine's datastores, those with a WAL archive limit.
   overview(plan, limit)::
     local s = plan.series;
     local env = plan.selector;
+    local own(query) = query + ' and on (service, datastore) ' + limit('archive_age');
     [
     o.table('Datastores', 's',
             [o.query(archiveAge(plan, limit)), o.query(limit('archive_age')),
-             o.query('time() - ' + s.backup_last_success + env('')), o.query(limit('base_backup_age')),
-             o.query('time() - ' + s.drill_last_success + env('')), o.query(limit('drill_age')),
-             o.query(s.drill_duration + env('')), o.query(limit('rto'))],
+             o.query(own('time() - ' + s.backup_last_success + env(''))), o.query(limit('base_backup_age')),
+             o.query(own('time() - ' + s.drill_last_success + env(''))), o.query(own(limit('drill_age'))),
+             o.query(own(s.drill_duration + env(''))), o.query(limit('rto'))],
             ['WAL archive age', 'RPO', 'last base backup', 'base backup limit', 'last successful drill',
              'drill limit', 'drill duration', 'RTO'],
             hidden=['limit', 'namespace', 'exporter_job', 'job', 'instance'] + plan.env_labels) { gridWidth:: 24 },

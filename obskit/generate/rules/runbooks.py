@@ -204,7 +204,8 @@ def _has_backups(service_plan: ServicePlan) -> bool:
 def _dr_alerts(plan: Plan, service_plan: ServicePlan) -> str:
     """The alerts that say the service's data is not being backed up: Velero's and its engines'."""
     engines = plan.engines_of(service_plan.datastores)
-    return ", ".join(f"`{name}`" for name in ("BackupTooOld", *(engine.freshness_alert for engine in engines)))
+    velero = ("BackupTooOld",) if service_plan.velero is not None else ()
+    return ", ".join(f"`{name}`" for name in (*velero, *(engine.freshness_alert for engine in engines)))
 
 
 def dr_runbook(plan: Plan, service_plan: ServicePlan) -> str:
@@ -269,8 +270,8 @@ new namespace.{"".join(" " + engine.restore_note for engine in plan.engines_of(s
 
 - Check the service's SLOs and that no DR alert fires ({_dr_alerts(plan, service_plan)}).
 - Take a fresh backup at once: {"; ".join(fresh)}.
-- Write down how long the restore took: if it came near the RTO of {tier.rto}, measure and set
-  the datastore's `restore_throughput` and `replay_throughput` in the spec.
+- Write down how long the restore took: if it came near the RTO of {tier.rto}, set the
+  datastore's measured restore figures in the spec (`obskit plan` names the ones it assumed).
 """)
     return "\n".join(parts)
 

@@ -3,7 +3,7 @@
 socket, an empty data directory), restore the latest dump into it with `mongorestore --oplogReplay
 --archive --gzip` (by default through `wal-g backup-fetch LATEST`, which pipes the archive into
 WALG_STREAM_RESTORE_COMMAND), run a sanity query, stop it. Exit 0 only if every step worked;
-mongodb_job.py times the whole drill and pushes its metrics.
+obskit_job.py times the whole drill and pushes its metrics.
 
 A truncated archive fails mongorestore (a gzip stream or an archive block cut short: mongo-tools'
 common/archive/parser.go, "corruption found in archive"). Documents mongorestore could not insert
