@@ -3,7 +3,10 @@
 from __future__ import annotations
 
 import multiprocessing
-from concurrent.futures import ProcessPoolExecutor, ThreadPoolExecutor
+import os
+import threading
+from concurrent.futures import Future, ProcessPoolExecutor, ThreadPoolExecutor
+from concurrent.futures.process import BrokenProcessPool
 from pathlib import Path
 from typing import Any
 
@@ -102,6 +105,51 @@ def object_check(root: Path) -> Check:
     return _object_check(root, shapes.names_by_service(root, shapes.units(root)))
 
 
+def _exit_with_parent() -> None:
+    """In the checker process: end when the process that started it ends, however it ends, rather
+    than wait for work that will never come."""
+    parent = multiprocessing.parent_process()
+    if parent is not None:
+
+        def watch() -> None:
+            parent.join()  # waits on the parent's sentinel, no polling
+            os._exit(0)
+
+        threading.Thread(target=watch, daemon=True).start()
+
+
+_checker: ProcessPoolExecutor | None = None
+_checker_lock = threading.Lock()
+
+
+def _submit_object_check(root: Path) -> Future[Check]:
+    """The object check, begun in the checker process. The process is spawned at the first check
+    (not forked: the command has loaded go-jsonnet, whose runtime's threads a fork does not carry)
+    and kept, so that a process checking many trees (the tests, a library caller) imports the
+    typed models once; the path is absolute, since the checker keeps the directory it started in."""
+    global _checker
+    with _checker_lock:
+        for _ in range(2):  # a checker that has died is replaced once
+            if _checker is None:
+                spawn = multiprocessing.get_context("spawn")
+                _checker = ProcessPoolExecutor(max_workers=1, mp_context=spawn, initializer=_exit_with_parent)
+            try:
+                return _checker.submit(object_check, Path(os.path.abspath(root)))
+            except BrokenProcessPool:
+                _checker = None
+        raise BrokenProcessPool("the object checker process could not be started")
+
+
+def _object_check_result(checking: Future[Check]) -> Check:
+    global _checker
+    try:
+        return checking.result()
+    except BrokenProcessPool:
+        with _checker_lock:
+            _checker = None
+        raise
+
+
 def _same_groups_text(crd: str, plain: str) -> bool:
     """Whether the PrometheusRule's text ends in the plain file's groups, indented under `spec:`:
     equal text reads as equal groups, and comparing it spares parsing both. One document each,
@@ -183,18 +231,16 @@ def check_tree(root: Path) -> Report:
         details = "\n".join([*listed.problems, "the other checks did not run"])
         report.checks.append(Check(f"{root} holds the files {MANIFEST} lists, each as its kind needs", False, details))
         return report
-    # promtool and the Python checks run side by side: they share nothing. Spawned, not forked:
-    # the command has loaded go-jsonnet, whose runtime's threads a fork does not carry.
-    spawn = multiprocessing.get_context("spawn")
-    with ProcessPoolExecutor(max_workers=1, mp_context=spawn) as process, ThreadPoolExecutor(max_workers=1) as pool:
-        objects_checking = process.submit(object_check, root)
+    # promtool and the Python checks run side by side: they share nothing
+    objects_checking = _submit_object_check(root)
+    with ThreadPoolExecutor(max_workers=1) as pool:
         all_units = shapes.units(root)
         shaped = shapes.shapes(root, all_units)
         running = pool.submit(runs.promtool_checks, root, shaped, all_units)
         same_rules = _same_rules_check(root)
         routing = _routing_checks(root) if (root / ALERTMANAGER_CONFIG).is_file() else []
         report.checks += running.result()[0]
-        objects_checked = objects_checking.result()
+    objects_checked = _object_check_result(objects_checking)
     report.checks.append(same_rules)
     report.checks.append(objects_checked)
     report.checks += routing
