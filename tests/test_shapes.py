@@ -12,7 +12,7 @@ import yaml
 from benchmarks.synthetic import write_spec
 from obskit.output.writer import with_manifest, write
 from obskit.pipeline import load_plan, output_tree
-from obskit.verify import objects, shapes
+from obskit.verify import objects, runs, shapes
 from obskit.verify.tree import _same_groups_text, _same_rules_check, check_tree, object_check
 from tests.servers import VERSION_PARAMS, VERSIONS, require_binary
 
@@ -246,6 +246,28 @@ def test_a_name_spelt_by_chance_at_run_time_fails_the_shared_run_and_each_servic
     failed = [c for c in check_tree(out).checks if not c.ok]
     assert [c.title.split(" (")[0] for c in failed] == ["promtool test rules"]
     assert failed[0].details.startswith("shop-api:\n") and "billing-api:\n" not in failed[0].details
+
+
+@pytest.mark.tools("promtool")
+def test_each_promtool_run_has_its_result_under_its_key(tmp_path: Path) -> None:
+    """The shape's shared run fails, so each of its services runs again on its own files: the
+    results say which run is which by key, not by place in a list."""
+    out = _tree(
+        tmp_path / "out", {"billing-api": (CONCAT_RULES, CONCAT_TESTS), "shop-api": (CONCAT_RULES, CONCAT_TESTS)}
+    )
+    units = shapes.units(out)
+    checks, results = runs.promtool_checks(out, shapes.shapes(out, units), units)
+    passed = {key: outcome.ok for key, outcome in results.items()}
+    shared_test = runs.ShapeTests(0, f"prometheus/tests/{P(0)}.test.yaml")
+    assert passed == {
+        shared_test: False,
+        runs.RuleCheck(None): True,
+        runs.RuleCheck(0): True,
+        runs.ServiceRetest("billing-api"): True,
+        runs.ServiceRetest("shop-api"): False,
+    }
+    assert [check.ok for check in checks] == [True, False]
+    assert checks[1].details.startswith("shop-api:\n" + results[runs.ServiceRetest("shop-api")].output)
 
 
 @pytest.mark.parametrize(

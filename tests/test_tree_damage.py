@@ -186,8 +186,16 @@ PARSED: dict[str, tuple[str, Callable[[str], str], str]] = {
 }
 
 
+# promtool runs on the whole example for each case: make test-fast keeps the nesting past the
+# parser's stack (obskit's own parsing of the tests), and test_a_prometheusrule_that_is_not_yaml_is_named
+# below checks the PrometheusRule's case without promtool
+FAST_PARSED = {"a test nested past the parser's stack"}
+
+
 @pytest.mark.timeout(120)
-@pytest.mark.parametrize("case", sorted(PARSED))
+@pytest.mark.parametrize(
+    "case", [case if case in FAST_PARSED else pytest.param(case, marks=pytest.mark.slow) for case in sorted(PARSED)]
+)
 def test_a_file_that_does_not_parse_fails_naming_it(tmp_path: Path, pristine: dict[str, str], case: str) -> None:
     relative, change, message = PARSED[case]
     code, output = obskit_test(damaged(tmp_path, pristine, lambda tree: edit(tree, relative, change)))
@@ -195,6 +203,19 @@ def test_a_file_that_does_not_parse_fails_naming_it(tmp_path: Path, pristine: di
     assert message in output, output
 
 
+def test_a_prometheusrule_that_is_not_yaml_is_named(tmp_path: Path, pristine: dict[str, str]) -> None:
+    """The check `obskit test` runs on the PrometheusRules, on the damage of the first PARSED case."""
+    from obskit.verify.tree import _same_rules_check
+
+    relative, change, message = PARSED["a PrometheusRule that is not YAML"]
+    checked = _same_rules_check(damaged(tmp_path, pristine, lambda tree: edit(tree, relative, change)))
+    assert not checked.ok
+    assert checked.details.startswith(message), checked.details
+
+
+# test_rules' test_the_generated_rules_and_tests_pass_on_each_prometheus_version[prod-2.x] runs
+# the same checks on the same tree in make test-fast
+@pytest.mark.slow
 def test_the_pristine_tree_passes(tmp_path: Path, pristine: dict[str, str]) -> None:
     code, output = obskit_test(damaged(tmp_path, pristine, lambda tree: None))
     assert code == 0, output

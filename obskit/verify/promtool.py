@@ -7,13 +7,17 @@ One process per kind of check, for all files at once: far faster than one call p
 from __future__ import annotations
 
 import subprocess
+from collections.abc import Hashable, Mapping
 from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
 from pathlib import Path
+from typing import TypeVar
 
 from obskit.verify.tools import Outcome, find_tool
 
 INSTALL_HINT = "install Debian's `prometheus` package (apt-get install prometheus) or set OBSKIT_PROMTOOL"
 TIMEOUT_SECONDS = 1800
+K = TypeVar("K", bound=Hashable)
 
 
 class PromtoolMissing(Exception):
@@ -68,6 +72,28 @@ def test_rule_sets(sets: list[tuple[Path, list[str]]], processes: int = 1) -> li
     """One outcome per set of unit-test files (relative to its root), each set tested by one
     promtool process, up to `processes` at once; an empty set passes."""
     return _run_all(sets, processes)
+
+
+@dataclass(frozen=True)
+class Run:
+    """One promtool process on files relative to root: `test rules`, or `check rules --lint-fatal`."""
+
+    root: Path
+    files: tuple[str, ...]
+    check: bool = False
+
+
+def run_keyed(runs: Mapping[K, Run], processes: int = 1) -> dict[K, Outcome]:
+    """Each run's outcome under its key, up to `processes` promtool processes at once, started in
+    the mapping's order; a run without files passes."""
+
+    def run(item: Run) -> Outcome:
+        if item.check:
+            return check_rules(item.root, list(item.files))
+        return _run(["test", "rules", *item.files], item.root) if item.files else Outcome(True, "no test files")
+
+    with ThreadPoolExecutor(max_workers=max(1, processes)) as pool:
+        return dict(zip(runs, pool.map(run, runs.values()), strict=True))
 
 
 def _run_all(sets: list[tuple[Path, list[str]]], processes: int) -> list[Outcome]:

@@ -4,10 +4,9 @@ from __future__ import annotations
 
 import multiprocessing
 import os
-import tempfile
-from collections.abc import Iterable
-from concurrent.futures import ProcessPoolExecutor, ThreadPoolExecutor
-from dataclasses import dataclass, field
+import threading
+from concurrent.futures import Future, ProcessPoolExecutor, ThreadPoolExecutor
+from concurrent.futures.process import BrokenProcessPool
 from pathlib import Path
 from typing import Any
 
@@ -20,7 +19,8 @@ except ImportError:  # pragma: no cover - PyYAML built without libyaml
 
 from obskit.output import layout
 from obskit.output.writer import MANIFEST
-from obskit.verify import amtool, listing, objects, promtool, pruning, shapes
+from obskit.verify import amtool, listing, objects, runs, shapes
+from obskit.verify.checks import Check, Report
 
 RULE_FILES = shapes.RULE_FILES
 TEST_FILES = shapes.TEST_FILES
@@ -29,24 +29,7 @@ ALERTMANAGER_CONFIG = layout.ALERTMANAGER_CONFIG
 ROUTE_TESTS = layout.ROUTE_TESTS
 
 
-@dataclass(frozen=True)
-class Check:
-    title: str
-    ok: bool
-    details: str = ""
-
-
-@dataclass
-class Report:
-    checks: list[Check] = field(default_factory=list)
-
-    @property
-    def ok(self) -> bool:
-        return all(check.ok for check in self.checks)
-
-
-def _relative(root: Path, folder: str, suffix: str) -> list[str]:
-    return sorted(path.relative_to(root).as_posix() for path in (root / folder).glob(f"*{suffix}"))
+__all__ = ["Check", "Report", "check_tree", "object_check"]
 
 
 def _load_documents(root: Path, relative: str) -> list[Any]:
@@ -122,6 +105,51 @@ def object_check(root: Path) -> Check:
     return _object_check(root, shapes.names_by_service(root, shapes.units(root)))
 
 
+def _exit_with_parent() -> None:
+    """In the checker process: end when the process that started it ends, however it ends, rather
+    than wait for work that will never come."""
+    parent = multiprocessing.parent_process()
+    if parent is not None:
+
+        def watch() -> None:
+            parent.join()  # waits on the parent's sentinel, no polling
+            os._exit(0)
+
+        threading.Thread(target=watch, daemon=True).start()
+
+
+_checker: ProcessPoolExecutor | None = None
+_checker_lock = threading.Lock()
+
+
+def _submit_object_check(root: Path) -> Future[Check]:
+    """The object check, begun in the checker process. The process is spawned at the first check
+    (not forked: the command has loaded go-jsonnet, whose runtime's threads a fork does not carry)
+    and kept, so that a process checking many trees (the tests, a library caller) imports the
+    typed models once; the path is absolute, since the checker keeps the directory it started in."""
+    global _checker
+    with _checker_lock:
+        for _ in range(2):  # a checker that has died is replaced once
+            if _checker is None:
+                spawn = multiprocessing.get_context("spawn")
+                _checker = ProcessPoolExecutor(max_workers=1, mp_context=spawn, initializer=_exit_with_parent)
+            try:
+                return _checker.submit(object_check, Path(os.path.abspath(root)))
+            except BrokenProcessPool:
+                _checker = None
+        raise BrokenProcessPool("the object checker process could not be started")
+
+
+def _object_check_result(checking: Future[Check]) -> Check:
+    global _checker
+    try:
+        return checking.result()
+    except BrokenProcessPool:
+        with _checker_lock:
+            _checker = None
+        raise
+
+
 def _same_groups_text(crd: str, plain: str) -> bool:
     """Whether the PrometheusRule's text ends in the plain file's groups, indented under `spec:`:
     equal text reads as equal groups, and comparing it spares parsing both. One document each,
@@ -136,7 +164,7 @@ def _same_groups_text(crd: str, plain: str) -> bool:
 def _same_rules_check(root: Path) -> Check:
     """Each PrometheusRule holds exactly the groups of its plain rule file."""
     problems = []
-    for relative in _relative(root, PROMETHEUS_RULES, ".yaml"):
+    for relative in sorted(path.relative_to(root).as_posix() for path in (root / PROMETHEUS_RULES).glob("*.yaml")):
         name = Path(relative).stem
         plain = root / RULE_FILES / f"{name}.rules.yaml"
         if not plain.is_file():
@@ -191,177 +219,6 @@ def _routing_checks(root: Path) -> list[Check]:
     return [*checks, Check(title, False, table)]
 
 
-def _shape_lines(found: list[shapes.Shape], alone: dict[str, str]) -> str:
-    """How many services each promtool run covered, and why any service was tested alone."""
-    lines = []
-    for shape in found:
-        if shape.shared:
-            others = ", ".join(shape.services[:3]) + (", ..." if len(shape.services) > 3 else "")
-            lines.append(f"{len(shape.services)} services of one shape in one run ({others})")
-        elif shape.unit.service in alone:
-            lines.append(f"{shape.unit.service}: tested alone ({alone[shape.unit.service]})")
-    return "\n".join(lines)
-
-
-def _write_shared(found: list[shapes.Shape], scratch: Path) -> list[Path]:
-    """Each shape's shared text in a directory of its own (their paths are the same)."""
-    roots = []
-    for number, shape in enumerate(found):
-        root = scratch / f"shape-{number}"
-        _write(root, shape.files)
-        roots.append(root)
-    return roots
-
-
-def _write(root: Path, files: Iterable[tuple[str, str]]) -> None:
-    for name, text in files:
-        (root / name).parent.mkdir(parents=True, exist_ok=True)
-        (root / name).write_text(text, encoding="utf-8")
-
-
-@dataclass
-class _Pruned:
-    """How many of their rule groups the tests ran with (obskit.verify.pruning)."""
-
-    kept: int = 0
-    of: int = 0
-    whole: int = 0  # test files not split
-
-    def count(self, parts: list[pruning.Part] | None) -> None:
-        if parts is None:
-            self.whole += 1
-            return
-        self.kept += sum(part.tests * part.groups for part in parts)
-        self.of += sum(part.tests * part.of for part in parts)
-
-    def line(self) -> str:
-        if not self.of:
-            return ""
-        share = f"tests ran with the rule groups that can change their outcome, {self.kept / self.of:.0%} of them"
-        return share + (f"; {self.whole} test files run whole" if self.whole else "")
-
-
-def _split(name: str, text: str, rules: dict[str, str], pruned: _Pruned) -> list[pruning.Part] | None:
-    """The test file's parts when it splits (None: it runs as it is)."""
-    parts = pruning.split(name, text, rules)
-    pruned.count(parts)
-    return None if parts is None or [part.test_path for part in parts] == [name] else parts
-
-
-def _write_parts(root: Path, parts: list[pruning.Part]) -> list[str]:
-    _write(root, [(part.rule_path, part.rule_text) for part in parts])
-    _write(root, [(part.test_path, part.test_text) for part in parts])
-    return [part.test_path for part in parts]
-
-
-def _shape_runs(root: Path, shape: shapes.Shape, pruned: _Pruned) -> list[tuple[Path, list[str]]]:
-    """A promtool run per test file of the shape, the file split into its parts where that spares
-    rule groups (the parts written beside it)."""
-    texts = dict(shape.files)
-    rules = {shape.unit.rule_file: texts[shape.unit.rule_file]}
-    runs = []
-    for name in shape.unit.test_files:
-        parts = _split(name, texts[name], rules, pruned)
-        runs.append((root, [name] if parts is None else _write_parts(root, parts)))
-    return runs
-
-
-def _own_parts(root: Path, own: list[shapes.Unit], scratch: Path, pruned: _Pruned) -> tuple[list[str], dict[str, str]]:
-    """The test files of services tested on their own: those that run as they are, and the parts
-    of the others (written under scratch), each with the file it comes from."""
-    whole: list[str] = []
-    origin: dict[str, str] = {}
-    for unit in own:
-        rules = {unit.rule_file: (root / unit.rule_file).read_text(encoding="utf-8")}
-        for name in unit.test_files:
-            parts = _split(name, (root / name).read_text(encoding="utf-8"), rules, pruned)
-            if parts is None:
-                whole.append(name)
-            else:
-                origin.update(dict.fromkeys(_write_parts(scratch, parts), name))
-    return whole, origin
-
-
-def _promtool_checks(
-    root: Path, found: list[shapes.Shape], all_units: list[shapes.Unit], alone: dict[str, str]
-) -> list[Check]:
-    """promtool on one run per shape: a shape of several services on its shared text (written to
-    a scratch directory); one that fails there is tested service by service, on the real files."""
-    shared = [shape for shape in found if shape.shared]
-    units = {unit.service: unit for unit in all_units}
-    own = [shape.unit for shape in found if not shape.shared]
-    known = {name for unit in all_units for name in (unit.rule_file, *unit.test_files)}
-    other_rules = [name for name in _relative(root, RULE_FILES, ".rules.yaml") if name not in known]
-    other_tests = [name for name in _relative(root, TEST_FILES, ".test.yaml") if name not in known]
-    processes = os.cpu_count() or 1
-    with tempfile.TemporaryDirectory(prefix="obskit-shapes-") as scratch_dir:
-        roots = _write_shared(shared, Path(scratch_dir))
-        pruned = _Pruned()
-        # a process per shared file (or its parts), the largest first, then the services tested on their own
-        runs = sorted(
-            (run for root, shape in zip(roots, shared, strict=True) for run in _shape_runs(root, shape, pruned)),
-            key=lambda run: -sum((run[0] / name).stat().st_size for name in run[1]),
-        )
-        alone_root = Path(scratch_dir) / "alone"
-        whole, origin = _own_parts(root, own, alone_root, pruned)
-        batches = promtool.batches(root, sorted(whole) + other_tests, processes)
-        part_batches = promtool.batches(alone_root, sorted(origin), processes) if origin else []
-        outcomes = promtool.test_rule_sets([*runs, *batches, *part_batches], processes)
-        checked = [promtool.check_rules(root, [unit.rule_file for unit in own] + other_rules)]
-        checked += [
-            promtool.check_rules(shape_root, [shape.unit.rule_file])
-            for shape_root, shape in zip(roots, shared, strict=True)
-        ]
-    failed_roots = {run[0] for run, outcome in zip(runs, outcomes, strict=False) if not outcome.ok}
-    failures = [  # promtool 3 does not name the file that failed: name the run's
-        f"{', '.join(files)}:\n{outcome.output}"
-        for (_, files), outcome in zip(batches, outcomes[len(runs) : len(runs) + len(batches)], strict=True)
-        if not outcome.ok
-    ]
-    failed_files = sorted(
-        {
-            origin[part]
-            for (_, files), outcome in zip(part_batches, outcomes[len(runs) + len(batches) :], strict=True)
-            if not outcome.ok
-            for part in files
-        }
-    )
-    if failed_files:  # tested again as they are, so that the failures name the real files
-        again = promtool.test_rule_sets([(root, [name]) for name in failed_files], processes)
-        failures += [
-            f"{name}:\n{outcome.output}" for name, outcome in zip(failed_files, again, strict=True) if not outcome.ok
-        ]
-    retested = [
-        units[service]
-        for shape_root, shape in zip(roots, shared, strict=True)
-        if shape_root in failed_roots
-        for service in shape.services
-    ]
-    if retested:  # a run per service: promtool 3 does not name the file that failed
-        again = promtool.test_rule_sets([(root, list(unit.test_files)) for unit in retested], processes)
-        failures[:0] = [
-            f"{unit.service}:\n{outcome.output}"
-            for unit, outcome in zip(retested, again, strict=True)
-            if not outcome.ok
-        ]
-    rules_ok = all(outcome.ok for outcome in checked)
-    if not rules_ok and shared:  # name the real files
-        checked = [promtool.check_rules(root, [unit.rule_file for unit in all_units] + other_rules)]
-    runs_text = f"{len(all_units)} services in {len(found)} run{'s' if len(found) != 1 else ''}, one per shape"
-    files = sum(len(unit.test_files) for unit in all_units) + len(other_tests)
-    lines = "\n".join(part for part in (_shape_lines(found, alone), pruned.line()) if part)
-    tests_ok = not any(failures)
-    details = "\n".join(part for part in (*failures, lines) if part)
-    return [
-        Check(
-            f"promtool check rules --lint-fatal ({len(all_units) + len(other_rules)} files; {runs_text})",
-            all(outcome.ok for outcome in checked),
-            "\n".join(outcome.output for outcome in checked if not outcome.ok),
-        ),
-        Check(f"promtool test rules ({files} files; {runs_text})", tests_ok, details),
-    ]
-
-
 def check_tree(root: Path) -> Report:
     """Every check of the tree at root; raises PromtoolMissing when promtool cannot be found, and
     AmtoolMissing when the tree has an Alertmanager configuration and amtool cannot be found.
@@ -374,18 +231,16 @@ def check_tree(root: Path) -> Report:
         details = "\n".join([*listed.problems, "the other checks did not run"])
         report.checks.append(Check(f"{root} holds the files {MANIFEST} lists, each as its kind needs", False, details))
         return report
-    # promtool and the Python checks run side by side: they share nothing. Spawned, not forked:
-    # the command has loaded go-jsonnet, whose runtime's threads a fork does not carry.
-    spawn = multiprocessing.get_context("spawn")
-    with ProcessPoolExecutor(max_workers=1, mp_context=spawn) as process, ThreadPoolExecutor(max_workers=1) as pool:
-        objects_checking = process.submit(object_check, root)
+    # promtool and the Python checks run side by side: they share nothing
+    objects_checking = _submit_object_check(root)
+    with ThreadPoolExecutor(max_workers=1) as pool:
         all_units = shapes.units(root)
         shaped = shapes.shapes(root, all_units)
-        running = pool.submit(_promtool_checks, root, shaped.found, all_units, shaped.alone)
+        running = pool.submit(runs.promtool_checks, root, shaped, all_units)
         same_rules = _same_rules_check(root)
         routing = _routing_checks(root) if (root / ALERTMANAGER_CONFIG).is_file() else []
-        report.checks += running.result()
-        objects_checked = objects_checking.result()
+        report.checks += running.result()[0]
+    objects_checked = _object_check_result(objects_checking)
     report.checks.append(same_rules)
     report.checks.append(objects_checked)
     report.checks += routing
