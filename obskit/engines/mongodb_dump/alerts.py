@@ -185,7 +185,7 @@ def oplog_window_too_short(service_plan: ServicePlan, ds: MongodumpPlan, exporte
         "warning",
         (
             "The oplog holds less time than a dump needs.",
-            f"The oplog of {service_plan.name}/{ds.name} spans less than {limit}: "
+            f"The oplog of {service_plan.name}/{ds.name} (exporter job {{{{ $labels.job }}}}) spans less than {limit}: "
             f"a dump takes {human_duration(ds.dump_duration.seconds)}, and mongodump --oplog fails when the oplog "
             "rolls over while it runs. Enlarge the oplog (replSetResizeOplog) or lower the write volume.",
         ),
