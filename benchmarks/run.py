@@ -58,6 +58,7 @@ class Run:
     rss: float  # MiB, peak over the process tree
     code: int
     output: str = ""
+    cpu: float = 0.0  # seconds, user and system, of the command and every process it waited for
 
 
 @dataclass
@@ -87,20 +88,27 @@ def _tree_rss(root: int) -> int:
 
 
 def measure(args: list[str], cwd: Path) -> Run:
-    """Wall seconds, peak RSS of the process tree in MiB, exit code and output of one command."""
+    """Wall seconds, peak RSS of the process tree in MiB, exit code, output and CPU seconds of one
+    command. The CPU seconds hardly depend on what else the machine runs: on a shared machine, they
+    tell what the wall time would be on an idle one (at most, since the command uses several cores)."""
     started = time.monotonic()
     with tempfile.TemporaryFile() as output, tempfile.TemporaryFile() as errors:
         process = subprocess.Popen(args, cwd=cwd, stdout=output, stderr=errors)
         peak = 0
-        while process.poll() is None:
+        while True:
+            pid, status, usage = os.wait4(process.pid, os.WNOHANG)
+            if pid:
+                break
             peak = max(peak, _tree_rss(process.pid))
             time.sleep(0.02)
         wall = time.monotonic() - started
-        if process.returncode != 0:
+        process.returncode = code = os.waitstatus_to_exitcode(status)
+        if code != 0:
             errors.seek(0)
             sys.stderr.write(errors.read().decode()[-2000:])
         output.seek(0)
-        return Run(wall, peak / 2**20, process.returncode, output.read().decode(errors="replace"))
+        cpu = usage.ru_utime + usage.ru_stime
+        return Run(wall, peak / 2**20, code, output.read().decode(errors="replace"), cpu)
 
 
 def _gen(spec: Path, out: Path, root: Path) -> Run:
@@ -194,7 +202,7 @@ def _print(kind: str, size: int, sized: Sized, test_limit: int) -> None:
             )
             continue
         flag = "" if run.code == 0 else f"  (exit {run.code})"
-        print(f"{label}  {command:<9} {run.wall:8.2f} s  {run.rss:8.0f} MiB{flag}")
+        print(f"{label}  {command:<9} {run.wall:8.2f} s  {run.rss:8.0f} MiB  {run.cpu:8.2f} s CPU{flag}")
     if "test" not in sized.runs:
         print(f"{label}  test      skipped above {test_limit} services (BENCH_TEST_LIMIT, BENCH_FLEET_TEST_LIMIT)")
     for note in sized.notes:
