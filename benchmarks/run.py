@@ -238,10 +238,15 @@ def main() -> int:
         for kind, size in plan:
             results[kind, size] = _bench(kind, size, root, memory, repeat, size <= limits[kind])
             _print(kind, size, results[kind, size], limits[kind])
+        _summary(results)  # before the trees are deleted, which takes minutes at these sizes
     finally:
         shutil.rmtree(root, ignore_errors=True)
         if memory is not None:
             shutil.rmtree(memory, ignore_errors=True)
+    return 0
+
+
+def _summary(results: dict[tuple[str, int], Sized]) -> None:
     for kind in SPECS:
         sizes = sorted(size for measured, size in results if measured == kind)
         for small, large in itertools.pairwise(sizes):
@@ -255,12 +260,12 @@ def main() -> int:
     print("targets (synthetic services):")
     for line in targets({size: sized.runs for (kind, size), sized in results.items() if kind == "synthetic"}):
         print(f"  {line}")
-    fleet = {size: sized.runs for (kind, size), sized in results.items() if kind == "fleet"}
+    fleet = targets({size: sized.runs for (kind, size), sized in results.items() if kind == "fleet"}, unmeasured=False)
     if fleet:
         print("the same figures for the fleet of unlike services (not targets: where shapes share least):")
-        for line in targets(fleet, unmeasured=False):
+        for line in fleet:
             print(f"  {line}")
-    return 0
+    sys.stdout.flush()
 
 
 @dataclass(frozen=True)
