@@ -40,9 +40,10 @@ tools:
 	scripts/install-tools
 	scripts/install-prometheus3
 
-## bench: wall time and peak RSS of validate, gen and test at 100, 1000 and 5000 services against the README's
-## targets (BENCH_SIZES, BENCH_TEST_LIMIT, BENCH_REPEAT to change), and the samples obskit's and Sloth's rules
-## touch per evaluation in a real Prometheus
+## bench: wall time, CPU and peak RSS of validate, gen and test at 100 to 10,000 synthetic services and on a
+## fleet of 100 and 1000 unlike services, against the README's targets (BENCH_SIZES, BENCH_FLEET,
+## BENCH_TEST_LIMIT, BENCH_FLEET_TEST_LIMIT, BENCH_REPEAT to change), and the samples obskit's and Sloth's
+## rules touch per evaluation in a real Prometheus
 bench: $(STAMP) tools
 	$(BIN)/python -m benchmarks.run
 	$(BIN)/python -m benchmarks.evalcost

@@ -13,7 +13,7 @@ import json
 import os
 import re
 import stat
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from fnmatch import fnmatchcase
 from pathlib import Path, PurePosixPath
@@ -73,6 +73,18 @@ class _Refused(Exception):
     """A path that is not read: its message says why."""
 
 
+@dataclass(frozen=True)
+class _Unless:
+    """A problem unless `path` turns out a readable file of the tree: known once every file is read."""
+
+    path: str
+    problem: str
+
+
+# A file's problems in order: each known when the file is read, or once every file is.
+_Problems = Sequence[str | _Unless]
+
+
 def check_listing(root: Path) -> Listing:
     listing = Listing()
     try:
@@ -81,20 +93,29 @@ def check_listing(root: Path) -> Listing:
         listing.problems.append(str(err))
         return listing
     listed = set(listing.files)
-    texts: dict[str, str] = {}
+    # One file's text at a time: the tree can be gigabytes (some 280 KB a service).
+    readable: set[str] = set()
+    real = _RealPaths()
+    found: list[str | _Unless] = []
     for relative in sorted(listed | set(_globbed(root))):
         try:
-            texts[relative] = _text(root, relative)
+            text = _text(root, relative, real)
         except _Refused as err:
             listing.problems.append(str(err) if relative in listed else f"{err} (not in the manifest)")
-    for relative, text in texts.items():
+            continue
+        readable.add(relative)
         if relative in listed:
-            listing.problems += _kind_problems(root, relative, text, texts, listed)
+            found += _kind_problems(root, relative, text, listed)
+    listing.problems += [
+        item if isinstance(item, str) else item.problem
+        for item in found
+        if isinstance(item, str) or item.path not in readable
+    ]
     return listing
 
 
 def _manifest_lines(root: Path) -> list[str]:
-    text = _text(root, MANIFEST)
+    text = _text(root, MANIFEST, _RealPaths())
     lines = [line for line in text.splitlines() if line and not line.startswith("#")]
     if not lines:
         raise _Refused(f"{MANIFEST}: lists no file")
@@ -108,19 +129,35 @@ def _globbed(root: Path) -> Iterable[str]:
                 yield path.relative_to(root).as_posix()
 
 
-def _inside(root: Path, relative: str) -> Path:
+class _RealPaths:
+    """os.path.realpath of a tree's files, each folder's resolved once: the path of a file that is
+    not a symlink is its folder's real path and its name (one lstat, not one per component)."""
+
+    def __init__(self) -> None:
+        self._folders: dict[str, str] = {}
+
+    def of(self, path: str) -> str:
+        folder, name = os.path.split(path)
+        if os.path.islink(path) or not name:
+            return os.path.realpath(path)
+        if folder not in self._folders:
+            self._folders[folder] = os.path.realpath(folder)
+        return os.path.join(self._folders[folder], name)
+
+
+def _inside(root: Path, relative: str, real: _RealPaths) -> Path:
     """The path of a file of the tree, refused when it would lead outside the tree."""
     parts = PurePosixPath(relative).parts
     if relative.startswith("/") or "\\" in relative or ".." in parts or not parts or "." in relative.split("/"):
         raise _Refused(f"{relative}: points outside the tree (not read)")
     path = root.joinpath(*parts)
-    if not os.path.realpath(path).startswith(os.path.realpath(root) + os.sep):
+    if not real.of(str(path)).startswith(real.of(str(root)) + os.sep):
         raise _Refused(f"{relative}: a symlink that leads outside the tree (not read)")
     return path
 
 
-def _text(root: Path, relative: str) -> str:
-    path = _inside(root, relative)
+def _text(root: Path, relative: str, real: _RealPaths) -> str:
+    path = _inside(root, relative, real)
     try:
         mode = path.stat().st_mode
     except FileNotFoundError:
@@ -151,7 +188,7 @@ def _no_manifest() -> str:
     return f"no {MANIFEST}: run `obskit gen` first"
 
 
-def _kind_problems(root: Path, relative: str, text: str, texts: dict[str, str], listed: set[str]) -> list[str]:
+def _kind_problems(root: Path, relative: str, text: str, listed: set[str]) -> _Problems:
     # the first pattern that matches says what the file must hold (Velero's folder before the engines')
     for pattern, lines, what in NEEDS:
         if fnmatchcase(relative, pattern):
@@ -162,11 +199,11 @@ def _kind_problems(root: Path, relative: str, text: str, texts: dict[str, str], 
     if relative == KUSTOMIZATION:
         return _kustomization_problems(text, listed)
     if relative == layout.ROUTE_TESTS:
-        return _route_test_problems(root, text, texts)
+        return _route_test_problems(root, text)
     if relative == layout.ALERTMANAGER_CONFIG:
         return _mapping_problems(relative, text, ("route", "receivers"))
     if fnmatchcase(relative, f"{layout.TEST_FILES}/*{layout.TEST_FILE_SUFFIX}"):
-        return _unit_test_problems(root, relative, text, texts)
+        return _unit_test_problems(root, relative, text)
     if relative.endswith(".json"):
         return _json_problems(relative, text)
     return []
@@ -227,7 +264,7 @@ def _relative_to_tree(root: Path, relative: str, reference: str) -> str:
     return PurePosixPath(joined).as_posix()
 
 
-def _route_test_problems(root: Path, text: str, texts: dict[str, str]) -> list[str]:
+def _route_test_problems(root: Path, text: str) -> _Problems:
     try:
         tests = _mapping(layout.ROUTE_TESTS, text, ("config", "cases"))
         if not isinstance(tests["config"], str):
@@ -235,9 +272,9 @@ def _route_test_problems(root: Path, text: str, texts: dict[str, str]) -> list[s
         config = _relative_to_tree(root, layout.ROUTE_TESTS, tests["config"])
     except _Refused as err:
         return [str(err)]
-    problems = []
-    if config not in texts:
-        problems.append(f"{layout.ROUTE_TESTS}: its config {tests['config']} is not a file of the tree")
+    problems: list[str | _Unless] = [
+        _Unless(config, f"{layout.ROUTE_TESTS}: its config {tests['config']} is not a file of the tree")
+    ]
     cases = tests["cases"]
     if not isinstance(cases, list) or not all(
         isinstance(case, dict) and isinstance(case.get("labels"), dict) and isinstance(case.get("receiver"), str)
@@ -247,7 +284,7 @@ def _route_test_problems(root: Path, text: str, texts: dict[str, str]) -> list[s
     return problems
 
 
-def _unit_test_problems(root: Path, relative: str, text: str, texts: dict[str, str]) -> list[str]:
+def _unit_test_problems(root: Path, relative: str, text: str) -> _Problems:
     """The test's head (everything before `tests:`) names its rule files: each must be the tree's."""
     tests = re.search(r"^tests:", text, re.MULTILINE)
     head = text[: tests.start()] if tests else text
@@ -258,7 +295,7 @@ def _unit_test_problems(root: Path, relative: str, text: str, texts: dict[str, s
         named = [(item, _relative_to_tree(root, relative, item)) for item in rule_files]
     except _Refused as err:
         return [str(err)]
-    return [f"{relative}: its rule file {item} is not a file of the tree" for item, path in named if path not in texts]
+    return [_Unless(path, f"{relative}: its rule file {item} is not a file of the tree") for item, path in named]
 
 
 def _json_problems(relative: str, text: str) -> list[str]:
