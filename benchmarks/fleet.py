@@ -38,8 +38,8 @@ RESTORE = ("100MiB/s", "200MiB/s", "400MiB/s")
 WAL_RATES = (None, "512MiB/h", "2GiB/h", "4GiB/h")
 REPLAY = (None, "32MiB/s", "64MiB/s")
 VELERO_DURATIONS = (None, "1m", "2m", "3m")
-# One datastore a service: with two, the PostgreSQL engine's absent() alerts carry no `datastore`
-# label, so promtool's lint finds duplicate rules and their tests fail (reported; then (1, 1, 2)).
+# One datastore a service: validate refuses a second datastore of one engine in a service, whose
+# alerts would share names and labels with the first's.
 DATASTORES_PER_SERVICE = (1,)
 BACKUPS = ("none", "velero", "walg", "walg+velero", "walg-only")
 BACKUP_WEIGHTS = (2, 3, 3, 2, 1)

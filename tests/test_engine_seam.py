@@ -112,3 +112,21 @@ def test_the_spec_checks_each_datastore_against_its_own_engine(write_spec: Calla
 
 def test_every_registered_engine_brings_its_spec_fragment() -> None:
     assert [engine.spec.key for engine in ENGINES.values()] == list(ENGINES)
+
+
+def test_a_second_datastore_of_one_engine_in_a_service_is_refused(write_spec: Callable[..., Path]) -> None:
+    # Their alerts share names and labels: promtool's lint saw six duplicate rules and the generated
+    # tests failed, once validate had accepted the spec (found by make bench's fleet).
+    env = ENV_WITH + "    pushgateway: 'http://pg:9091'\n"
+    backup = (
+        "    backup:\n      velero: false\n      datastores:\n"
+        "        a-db: {engine: postgres, method: wal-g, size: 1Gi}\n"
+        "        b-db: {engine: postgres, method: wal-g, size: 1Gi}\n"
+    )
+    path = write_spec(MINIMAL.replace("    labels: {env: prod}\n", env) + backup)
+    with pytest.raises(SpecInvalid) as caught:
+        resolve.load_spec(path, KINDS)
+    assert [str(problem).split(": ", 1)[1] for problem in caught.value.problems] == [
+        "services.checkout.backup.datastores.b-db: a second postgres datastore in one service ('a-db' is the "
+        "first) is not supported yet: their alerts would share names and labels; give it a service of its own"
+    ]

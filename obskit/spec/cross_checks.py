@@ -71,6 +71,25 @@ def check_service(
         if isinstance(datastore, dict):
             for path, message in check_datastore(datastore, kinds):
                 yield ("backup", "datastores", name, *path), message
+    yield from _one_per_engine(datastores if isinstance(datastores, dict) else {})
+
+
+def _one_per_engine(datastores: dict[Any, Any]) -> Iterator[Finding]:
+    """Two datastores of one engine in a service raise alerts of the same names and labels, whose
+    generated tests cannot tell one datastore's from the other's."""
+    first: dict[str, str] = {}
+    for name, datastore in sorted(datastores.items(), key=lambda item: str(item[0])):
+        engine = datastore.get("engine") if isinstance(datastore, dict) else None
+        if not isinstance(engine, str):
+            continue
+        if engine in first:
+            yield (
+                ("backup", "datastores", name),
+                f"a second {engine} datastore in one service ({shown(first[engine])} is the first) is not "
+                "supported yet: their alerts would share names and labels; give it a service of its own",
+            )
+        else:
+            first[engine] = str(name)
 
 
 def check_datastore(datastore: dict[str, Any], kinds: Kinds) -> Iterator[Finding]:
