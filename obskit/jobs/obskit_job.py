@@ -1,5 +1,5 @@
 #!/usr/bin/env python3
-"""Run one backup-side command (a WAL-G base backup, a restore drill), time it, and push
+"""Run one backup-side command (a base backup, a dump, a restore drill), time it, and push
 obskit's metrics (named in obskit's README, Disaster recovery) to the environment's Pushgateway.
 
 The job's exit code is always the command's: a Pushgateway that cannot be reached is
@@ -7,8 +7,8 @@ logged and never fails a backup. Every run pushes its duration and outcome; the 
 metrics are pushed only on success, with POST semantics, so a failed run keeps the previous
 success visible to the alerts (obskit/jobs/README.md lists each metric).
 
-    obskit_job.py backup --service checkout --datastore orders-db \\
-        --pushgateway http://pushgateway:9091 [--size-path /backup] -- wal-g backup-push /var/lib/postgresql/data
+    obskit_job.py backup --service checkout --datastore orders-db [--engine ENGINE] \\
+        --pushgateway http://pushgateway:9091 [--size-path /backup] -- BACKUP-COMMAND [ARG...]
 """
 
 from __future__ import annotations
