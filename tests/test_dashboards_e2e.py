@@ -42,7 +42,9 @@ def test_every_dashboard_query_evaluates_and_draws_the_services_numbers(tmp_path
         # at its own offset: wait for all four SLOs'
         for series in ("slo:meta:info", "slo:objective:ratio", "slo:error_budget_remaining:ratio"):
             wait_for(f"every SLO's {series}", lambda series=series: len(api.query(series)) == 4, 150)
-        wait_for("the DR limits", lambda: len(api.query('dr:limit:seconds{limit="rpo"}')) == 2, 90)
+        wait_for(
+            "the DR limits", lambda: len(api.query('dr:limit:seconds{limit="rpo"}')) == 3, 90
+        )  # catalog-api, checkout, search-indexer
         dashboards = {Path(path).stem: json.loads(text) for path, text in tree_dashboards(tree).items()}
         answers = {
             (uid, title): [api.query(expr) for expr in exprs]
