@@ -54,10 +54,9 @@ try:
 except ImportError:  # pragma: no cover - PyYAML built without libyaml
     from yaml import SafeLoader as _Loader  # type: ignore[assignment]
 
-from obskit.spec import promql
-from obskit.verify.shapes import promql_nodes
+from obskit.spec import promql, series_flow
+from obskit.spec.series_flow import EVERY_NAME, names_read
 
-EVERY_NAME = "*"  # what a selector without a metric name reads
 _SCALAR, _STRING = promql_parser.ValueType.Scalar, promql_parser.ValueType.String
 
 
@@ -98,19 +97,6 @@ class Part:
     tests: int
     groups: int  # rule groups kept, of `of`
     of: int
-
-
-def _selected_name(selector: Any) -> str:
-    if selector.name:
-        return str(selector.name)
-    if selector.matchers.or_matchers:
-        return EVERY_NAME
-    names = [
-        matcher.value
-        for matcher in selector.matchers.matchers
-        if matcher.name == "__name__" and matcher.op == promql_parser.MatchOp.Equal
-    ]
-    return names[0] if names else EVERY_NAME
 
 
 def _kind(node: Any) -> str:
@@ -189,15 +175,12 @@ def _parsed(expr: str) -> Any:
         raise _Unexpected(f"not PromQL: {expr!r}") from None
 
 
-def _names(parsed: Any) -> frozenset[str]:
-    return frozenset(
-        _selected_name(node) for node in promql_nodes(parsed) if isinstance(node, promql_parser.VectorSelector)
-    )
-
-
 def reads(expr: str) -> frozenset[str]:
     """The metric names a PromQL expression selects (EVERY_NAME for a selector without one)."""
-    return _names(_parsed(expr))
+    try:
+        return series_flow.reads(expr)
+    except ValueError:
+        raise _Unexpected(f"not PromQL: {expr!r}") from None
 
 
 def _group(group: Any) -> _Group:
@@ -214,10 +197,10 @@ def _group(group: Any) -> _Group:
         if not isinstance(rule, dict) or not isinstance(rule.get("expr"), str):
             raise _Unexpected("a rule without an expression")
         parsed = _parsed(rule["expr"])
-        rule_reads = _names(parsed)
+        rule_reads = names_read(parsed)
         names |= rule_reads
-        written = {"ALERTS", "ALERTS_FOR_STATE"} if "alert" in rule else {str(rule["record"])}
-        writer = f"ALERTS:{rule['alert']}" if "alert" in rule else str(rule["record"])
+        written = series_flow.writes(rule)
+        writer = series_flow.writer(rule)
         writes |= written
         if rule_reads:
             selecting.add(writer)
@@ -264,13 +247,10 @@ def _droppable(groups: list[_Group]) -> list[bool]:
 
 
 def _input_names(test: dict[str, Any]) -> set[str]:
-    found = set()
-    for series in test.get("input_series") or []:
-        selector = promql.parse(str(series["series"]))
-        if not isinstance(selector, promql_parser.VectorSelector):
-            raise _Unexpected("an input series that is not a selector")
-        found.add(_selected_name(selector))
-    return found
+    try:
+        return {series_flow.series_name(str(series["series"])) for series in test.get("input_series") or []}
+    except ValueError:
+        raise _Unexpected("an input series that is not a selector") from None
 
 
 def kept_groups(groups: list[_Group], droppable: list[bool], test: dict[str, Any]) -> frozenset[int]:
