@@ -3,9 +3,11 @@
 promtool loads the whole rule file again for every test group and evaluates every rule at
 every step, so a service's test time grows with its number of groups. Two groups can share
 one when neither feeds a metric that anything the other asserts reads, directly or through
-recording rules, and they assert different alerts. What an expression reads is told by
-obskit.spec.series_flow: a selector without a metric name reads every name, and an expression
-reading ALERTS reads what every alert reads.
+recording rules, they assert different alerts, and no rule reads what both feed or writes what
+the other feeds (promtool fails a test on any rule's evaluation error, which series from both
+could cause: a many-to-many match, a sample written twice). What an expression
+reads is told by obskit.spec.series_flow: a selector without a metric name reads every name,
+and an expression reading ALERTS reads what every alert reads.
 """
 
 from __future__ import annotations
@@ -59,6 +61,8 @@ class _Footprint:
     fed: frozenset[str]  # metric names of the input series
     reads: frozenset[str]  # names the asserted alerts and expressions depend on
     alerts: frozenset[str]
+    reached: frozenset[str]  # the rules (by output) whose expressions read what the group feeds
+    writes: frozenset[str]  # the metric names those rules write
 
 
 def _fed(series: str) -> str:
@@ -68,7 +72,7 @@ def _fed(series: str) -> str:
         return EVERY_NAME
 
 
-def _footprint(group: TestGroup, inputs: dict[str, frozenset[str]]) -> _Footprint:
+def _footprint(group: TestGroup, inputs: dict[str, frozenset[str]], alerts_of: frozenset[str]) -> _Footprint:
     fed = frozenset(_fed(entry["series"]) for entry in group.get("input_series", []))
     alerts = frozenset(test["alertname"] for test in group.get("alert_rule_test", []))
     asserted = set(alerts)
@@ -78,7 +82,9 @@ def _footprint(group: TestGroup, inputs: dict[str, frozenset[str]]) -> _Footprin
     for name in asserted:
         for source in inputs if name in ALERT_SERIES else [name]:
             reads |= inputs.get(source, frozenset())
-    return _Footprint(fed, frozenset(reads), alerts)
+    reached = frozenset(output for output, read in inputs.items() if overlap(fed, read))
+    writes = frozenset(name for output in reached for name in (ALERT_SERIES if output in alerts_of else [output]))
+    return _Footprint(fed, frozenset(reads), alerts, reached, writes)
 
 
 def _independent(first: _Footprint, second: _Footprint) -> bool:
@@ -87,6 +93,9 @@ def _independent(first: _Footprint, second: _Footprint) -> bool:
         and not overlap(second.fed, first.reads)
         and not overlap(first.fed, second.fed)
         and not first.alerts & second.alerts
+        and not first.reached & second.reached
+        and not overlap(first.fed, second.writes)
+        and not overlap(second.fed, first.writes)
     )
 
 
@@ -104,9 +113,10 @@ def _merged(groups: list[TestGroup]) -> TestGroup:
 def pack(groups: list[TestGroup], rule_groups: list[dict[str, Any]]) -> list[TestGroup]:
     """The groups packed first-fit, in order, into as few groups as independence allows."""
     inputs = rule_inputs(rule_groups)
+    alerts = frozenset(rule["alert"] for group in rule_groups for rule in group["rules"] if "alert" in rule)
     bins: list[list[tuple[TestGroup, _Footprint]]] = []
     for group in groups:
-        footprint = _footprint(group, inputs)
+        footprint = _footprint(group, inputs, alerts)
         for members in bins:
             if members[0][0]["interval"] == group["interval"] and all(
                 _independent(footprint, other) for _, other in members
