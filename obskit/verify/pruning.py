@@ -13,7 +13,9 @@ when the group:
 
 * holds an alert the test names;
 * selects a metric name that is present (a selector without a name selects every name);
-* writes an own sample whose name a kept group or one of the test's expressions reads; or
+* writes an own sample whose name a kept group or one of the test's expressions reads;
+* writes an own sample whose name an input series has (the two could be one series, written
+  twice: an evaluation error, which fails the test); or
 * has an own sample that another rule could also write: another own sample with the same name
   and labels, or a rule of another group writing that name unless it selects no series at all.
 
@@ -25,7 +27,8 @@ nothing:
 
 * it changes nothing that is read: no kept group and no expression of the test reads its names;
 * it meets no evaluation error: a sample alone breaks no limit and meets no matching or label
-  set error, and no other rule writes the same series (the last point above);
+  set error, no input has its name, and no other rule writes the same series (the last two
+  points above);
 * it holds no alert the test names.
 
 So the kept groups read the same series and fail alike at every step, and the tests' alerts and
@@ -256,15 +259,19 @@ def _input_names(test: dict[str, Any]) -> set[str]:
 def kept_groups(groups: list[_Group], droppable: list[bool], test: dict[str, Any]) -> frozenset[int]:
     """The groups (by index) that can change the test's outcome. Every other group reads only
     series that never exist in the test, and writes at most its one sample per rule, which no
-    kept group and no expression of the test reads."""
+    kept group and no expression of the test reads, and no input series has."""
     named = {str(case.get("alertname")) for case in test.get("alert_rule_test") or []}
     tested = set().union(*(reads(str(case["expr"])) for case in test.get("promql_expr_test") or []))
+    inputs = _input_names(test)
     kept = {
         index
         for index, group in enumerate(groups)
-        if group.alerts & named or (group.alone and not droppable[index]) or group.unknown
+        if group.alerts & named
+        or (group.alone and not droppable[index])
+        or group.unknown
+        or group.alone_writes & inputs
     }
-    present = _input_names(test).union(*(group.alone_writes for group in groups))
+    present = inputs.union(*(group.alone_writes for group in groups))
     while True:
         present |= {name for index in kept for name in groups[index].writes}
         read = tested.union(*(groups[index].reads for index in kept))
