@@ -235,7 +235,7 @@ def _pruned(root: Path, test_file: str) -> list[str]:
 
 @pytest.mark.slow
 @pytest.mark.parametrize("version", VERSION_PARAMS)
-@settings(max_examples=budget(100), deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@settings(max_examples=budget(60), deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(data=st.data())
 def test_packed_and_pruned_tests_pass_and_fail_as_the_whole_file(
     version: str, tmp_path_factory: pytest.TempPathFactory, data: st.DataObject
