@@ -17,7 +17,8 @@ when the group:
 * writes an own sample whose name an input series has (the two could be one series, written
   twice: an evaluation error, which fails the test); or
 * has an own sample that another rule could also write: another own sample with the same name
-  and labels, or a rule of another group writing that name unless it selects no series at all.
+  and labels, or a rule of another group writing that name unless it selects no series at all
+  and its own sample is told.
 
 Take a group left out. None of the series it selects is ever there: the first such series
 would be an input, or written by a kept group, or an own sample (all present, and the group
@@ -86,7 +87,9 @@ class _Group:
     alone: tuple[tuple[str, Labels], ...]  # each rule's one sample when nothing it reads exists: (writer, labels)
     alone_writes: frozenset[str]  # the metric names of those samples
     unknown: bool  # a rule whose result without series this module cannot tell
-    selecting: frozenset[str]  # the writers (record name, or ALERTS: and the alert's name) of rules that select series
+    # the writers (record name, or ALERTS: and the alert's name) of rules that may write any series
+    # under their name: rules that select series, and those whose result without series is not told
+    selecting: frozenset[str]
 
 
 @dataclass(frozen=True)
@@ -216,6 +219,7 @@ def _group(group: Any) -> _Group:
         rule_labels = {str(name): str(value) for name, value in (rule.get("labels") or {}).items()}
         if labels is None or any("{{" in value for value in rule_labels.values()):
             unknown = True
+            selecting.add(writer)
             continue
         outputs.append((writer, _labels({**labels, **rule_labels})))
         alone_writes |= written
@@ -233,7 +237,8 @@ def _group(group: Any) -> _Group:
 def _droppable(groups: list[_Group]) -> list[bool]:
     """Whether each group may be left out when nothing it reads exists: each of its samples then is
     one no other rule can write (no other rule's own sample has its name and labels, and no rule of
-    another group writes its name unless that rule selects no series, writing its own sample only)."""
+    another group writes its name unless that rule selects no series, writing its own sample only,
+    which this module tells)."""
     counted: dict[tuple[str, Labels], int] = {}
     for group in groups:
         for output in group.alone:
