@@ -183,3 +183,20 @@ def test_the_parts_pass_and_fail_as_the_whole_file_does(version: str, fault: str
     assert any(
         part.groups < part.of for name in TESTS for part in pruning.split(name, (root / name).read_text(), rules) or []
     )
+
+
+def test_a_group_whose_own_sample_an_input_series_could_be_is_kept() -> None:
+    # absent()'s sample r0{job="a"} and the input r0{job="a"}: one series written twice, an
+    # evaluation error that fails the test (found by tests/test_differential.py on promtool 3.5)
+    rules = _rules(PLATFORM, [{"record": "r0", "expr": 'absent(m1{job="a"})'}], SLI)
+    parts = _parts(rules, _case("platform", 'r0{job="a"}', "Down"))
+    assert parts is not None and [part.groups for part in parts] == [2]  # g0 and g1, not g2
+
+
+def test_a_group_whose_own_sample_a_rule_not_told_about_could_write_is_kept() -> None:
+    # `sum by (job) (vector(1))` is not told, and writes r1{} as the other group's `or vector(0)`
+    # does: a duplicate sample (found by tests/test_differential.py on promtool 2.42)
+    untold = [{"record": "r1", "expr": "sum by (job) (vector(1))"}]
+    rules = _rules(PLATFORM, untold, [{"record": "r1", "expr": 'sum(m1{job="a"}) or vector(0)'}])
+    parts = _parts(rules, _case("platform", 'up{job="a"}', "Down"))
+    assert parts is not None and [part.groups for part in parts] == [3]

@@ -10,13 +10,14 @@ import pytest
 import yaml
 
 from benchmarks.synthetic import write_spec
+from obskit.output import renaming
 from obskit.output.writer import with_manifest, write
 from obskit.pipeline import load_plan, output_tree
 from obskit.verify import objects, runs, shapes
 from obskit.verify.tree import _same_groups_text, _same_rules_check, check_tree, object_check
 from tests.servers import VERSION_PARAMS, VERSIONS, require_binary
 
-P = shapes.placeholder
+P = renaming.placeholder
 
 
 @pytest.fixture(scope="module")

@@ -68,3 +68,38 @@ def test_label_values_are_no_metric_names() -> None:
     inputs = rule_inputs(groups)
     assert "up" not in inputs["a:b"] and "x_total" in inputs["a:b"]
     assert "up" in inputs["Down"]
+
+
+def test_a_selector_without_a_metric_name_or_one_reading_alerts_keeps_groups_apart() -> None:
+    # series_flow: `{job="a"}` reads every name; `ALERTS` reads what every alert reads
+    rules = [
+        {
+            "rules": [
+                {"alert": "Any", "expr": '{job="a"} > 0'},
+                {"alert": "Down", "expr": 'up{job="a"} == 0'},
+                {"record": "alerting:count", "expr": "count(ALERTS)"},
+            ]
+        }
+    ]
+    assert rule_inputs(rules)["alerting:count"] >= {"ALERTS", "up", "*"}
+    assert len(pack([group("any", ["x"], "Any"), group("down", ["up"], "Down")], rules)) == 2
+    counted = {"name": "count", "interval": "1m", "promql_expr_test": [{"expr": "alerting:count", "eval_time": "5m"}]}
+    assert len(pack([counted, group("down", ["up"], "Down")], rules)) == 2
+    assert len(pack([counted, group("other", ["y"], "Down")], rules[:1])) == 2  # Any reads y
+
+
+def test_groups_feeding_what_one_rule_reads_together_stay_apart() -> None:
+    # promtool fails a test on any rule's evaluation error: `a * on() b` meets one (many-to-many)
+    # only when both groups' inputs are there, though neither asserts anything that reads it
+    rules = [{"rules": [{"record": "ab", "expr": "a * on() b"}, *RULES[0]["rules"]]}]
+    assert len(pack([group("a", ["a"], "Down"), group("b", ["b"], "BackupOld")], rules)) == 2
+    assert len(pack([group("a", ["a"], "Down"), group("b", ["b"], "BackupOld")], RULES)) == 1
+
+
+def test_a_group_feeding_what_a_rule_the_other_reaches_writes_stays_apart() -> None:
+    # job:errors:rate5m fed as an input, and written from the other group's errors_total: a
+    # sample written twice, an evaluation error neither group meets alone
+    rules = [{"rules": [rule for rule in RULES[0]["rules"] if rule.get("alert") != "ErrorsHigh"]}]
+    fed = group("fed", ["job:errors:rate5m"], "Down")
+    assert len(pack([fed, group("errors", ["errors_total"], "BackupOld")], rules)) == 2
+    assert len(pack([fed, group("backup", ["backup_timestamp"], "BackupOld")], rules)) == 1

@@ -19,20 +19,15 @@ service directly.
 from __future__ import annotations
 
 import dataclasses
-import re
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from typing import Any
 
 from obskit.generate.artifact import File
 from obskit.generate.outputs import Scope, of_scope
-from obskit.output.renaming import renamable
+from obskit.output.renaming import PLACEHOLDER, ROLES, canonical, placeholders, renamer
 from obskit.plan.routing import SEVERITIES
 from obskit.plan.types import Plan, ServicePlan
-
-MARK = "\u00a7"
-_ROLES = "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ"
-_PLACEHOLDER = re.compile(rf"{MARK}([A-Za-z])\1*{MARK}")
 
 ServiceFiles = Callable[[ServicePlan], list[File]]
 
@@ -56,27 +51,6 @@ def names(service_plan: ServicePlan) -> list[str]:
     for datastore_plan in service_plan.datastores:
         found += datastore_plan.schedules
     return found
-
-
-def _renamer(table: dict[str, str]) -> Callable[[str], str]:
-    order = sorted(table, key=lambda name: (-len(name), name))
-
-    def rename(text: str) -> str:
-        for name in order:
-            if name in text:
-                text = text.replace(name, table[name])
-        return text
-
-    return rename
-
-
-def _placeholders(found: list[str], lengths: list[int]) -> dict[str, str]:
-    """Each distinct name's placeholder, named by the first role it fills."""
-    table: dict[str, str] = {}
-    for role, (name, length) in enumerate(zip(found, lengths, strict=True)):
-        if name and name not in table:
-            table[name] = MARK + _ROLES[role] * (length - 2) + MARK
-    return table
 
 
 def _renamed(value: Any, rename: Callable[[str], str]) -> Any:
@@ -104,8 +78,8 @@ class _Text:
 
     @classmethod
     def of(cls, text: str) -> _Text:
-        cut = _PLACEHOLDER.split(text)  # literal pieces, and between them each placeholder's role letter
-        return cls(tuple(cut[::2]), tuple(_ROLES.index(letter) for letter in cut[1::2]))
+        cut = PLACEHOLDER.split(text)  # literal pieces, and between them each placeholder's role letter
+        return cls(tuple(cut[::2]), tuple(ROLES.index(letter) for letter in cut[1::2]))
 
     def fill(self, found: list[str]) -> str:
         if not self.roles:
@@ -140,13 +114,11 @@ class ShapedRenderer:
         members: dict[str, list[ServicePlan]] = {}
         for service_plan in plan.services:
             found = self._names[service_plan.name] = names(service_plan)
-            if len(found) > len(_ROLES) or not all(name == "" or renamable(name) for name in found):
-                continue
-            text = repr(service_plan)
-            if MARK in text:
+            text = canonical(repr(service_plan), found)
+            if text is None:
                 continue
             # what generators look up by a name outside the service's plan joins the key as it is
-            key = _renamer(_placeholders(found, [3] * len(found)))(text) + "\0" + repr(self._receivers(service_plan))
+            key = text + "\0" + repr(self._receivers(service_plan))
             self._shape[service_plan.name] = key
             members.setdefault(key, []).append(service_plan)
         self._members = {key: plans for key, plans in members.items() if len(plans) > 1}
@@ -189,8 +161,7 @@ class ShapedRenderer:
         # the services with the shortest and the longest names stand witness for the others
         by_length = sorted(members, key=lambda member: (sum(map(len, self._names[member.name])), member.name))
         witness = by_length[0]
-        table = _placeholders(self._names[witness.name], lengths)
-        renamed = _renamed(witness, _renamer(table))
+        renamed = _renamed(witness, renamer(placeholders(self._names[witness.name], lengths)))
         plan = self._with_team_routes(renamed.service.team or "", witness.service.team)
         try:
             template = _Template.of(render_directly(plan, renamed))

@@ -13,9 +13,12 @@ when the group:
 
 * holds an alert the test names;
 * selects a metric name that is present (a selector without a name selects every name);
-* writes an own sample whose name a kept group or one of the test's expressions reads; or
+* writes an own sample whose name a kept group or one of the test's expressions reads;
+* writes an own sample whose name an input series has (the two could be one series, written
+  twice: an evaluation error, which fails the test); or
 * has an own sample that another rule could also write: another own sample with the same name
-  and labels, or a rule of another group writing that name unless it selects no series at all.
+  and labels, or a rule of another group writing that name unless it selects no series at all
+  and its own sample is told.
 
 Take a group left out. None of the series it selects is ever there: the first such series
 would be an input, or written by a kept group, or an own sample (all present, and the group
@@ -25,7 +28,8 @@ nothing:
 
 * it changes nothing that is read: no kept group and no expression of the test reads its names;
 * it meets no evaluation error: a sample alone breaks no limit and meets no matching or label
-  set error, and no other rule writes the same series (the last point above);
+  set error, no input has its name, and no other rule writes the same series (the last two
+  points above);
 * it holds no alert the test names.
 
 So the kept groups read the same series and fail alike at every step, and the tests' alerts and
@@ -54,10 +58,9 @@ try:
 except ImportError:  # pragma: no cover - PyYAML built without libyaml
     from yaml import SafeLoader as _Loader  # type: ignore[assignment]
 
-from obskit.spec import promql
-from obskit.verify.shapes import promql_nodes
+from obskit.spec import promql, series_flow
+from obskit.spec.series_flow import EVERY_NAME, names_read
 
-EVERY_NAME = "*"  # what a selector without a metric name reads
 _SCALAR, _STRING = promql_parser.ValueType.Scalar, promql_parser.ValueType.String
 
 
@@ -84,7 +87,9 @@ class _Group:
     alone: tuple[tuple[str, Labels], ...]  # each rule's one sample when nothing it reads exists: (writer, labels)
     alone_writes: frozenset[str]  # the metric names of those samples
     unknown: bool  # a rule whose result without series this module cannot tell
-    selecting: frozenset[str]  # the writers (record name, or ALERTS: and the alert's name) of rules that select series
+    # the writers (record name, or ALERTS: and the alert's name) of rules that may write any series
+    # under their name: rules that select series, and those whose result without series is not told
+    selecting: frozenset[str]
 
 
 @dataclass(frozen=True)
@@ -98,19 +103,6 @@ class Part:
     tests: int
     groups: int  # rule groups kept, of `of`
     of: int
-
-
-def _selected_name(selector: Any) -> str:
-    if selector.name:
-        return str(selector.name)
-    if selector.matchers.or_matchers:
-        return EVERY_NAME
-    names = [
-        matcher.value
-        for matcher in selector.matchers.matchers
-        if matcher.name == "__name__" and matcher.op == promql_parser.MatchOp.Equal
-    ]
-    return names[0] if names else EVERY_NAME
 
 
 def _kind(node: Any) -> str:
@@ -189,15 +181,12 @@ def _parsed(expr: str) -> Any:
         raise _Unexpected(f"not PromQL: {expr!r}") from None
 
 
-def _names(parsed: Any) -> frozenset[str]:
-    return frozenset(
-        _selected_name(node) for node in promql_nodes(parsed) if isinstance(node, promql_parser.VectorSelector)
-    )
-
-
 def reads(expr: str) -> frozenset[str]:
     """The metric names a PromQL expression selects (EVERY_NAME for a selector without one)."""
-    return _names(_parsed(expr))
+    try:
+        return series_flow.reads(expr)
+    except ValueError:
+        raise _Unexpected(f"not PromQL: {expr!r}") from None
 
 
 def _group(group: Any) -> _Group:
@@ -214,10 +203,10 @@ def _group(group: Any) -> _Group:
         if not isinstance(rule, dict) or not isinstance(rule.get("expr"), str):
             raise _Unexpected("a rule without an expression")
         parsed = _parsed(rule["expr"])
-        rule_reads = _names(parsed)
+        rule_reads = names_read(parsed)
         names |= rule_reads
-        written = {"ALERTS", "ALERTS_FOR_STATE"} if "alert" in rule else {str(rule["record"])}
-        writer = f"ALERTS:{rule['alert']}" if "alert" in rule else str(rule["record"])
+        written = series_flow.writes(rule)
+        writer = series_flow.writer(rule)
         writes |= written
         if rule_reads:
             selecting.add(writer)
@@ -230,6 +219,7 @@ def _group(group: Any) -> _Group:
         rule_labels = {str(name): str(value) for name, value in (rule.get("labels") or {}).items()}
         if labels is None or any("{{" in value for value in rule_labels.values()):
             unknown = True
+            selecting.add(writer)
             continue
         outputs.append((writer, _labels({**labels, **rule_labels})))
         alone_writes |= written
@@ -247,7 +237,8 @@ def _group(group: Any) -> _Group:
 def _droppable(groups: list[_Group]) -> list[bool]:
     """Whether each group may be left out when nothing it reads exists: each of its samples then is
     one no other rule can write (no other rule's own sample has its name and labels, and no rule of
-    another group writes its name unless that rule selects no series, writing its own sample only)."""
+    another group writes its name unless that rule selects no series, writing its own sample only,
+    which this module tells)."""
     counted: dict[tuple[str, Labels], int] = {}
     for group in groups:
         for output in group.alone:
@@ -264,27 +255,28 @@ def _droppable(groups: list[_Group]) -> list[bool]:
 
 
 def _input_names(test: dict[str, Any]) -> set[str]:
-    found = set()
-    for series in test.get("input_series") or []:
-        selector = promql.parse(str(series["series"]))
-        if not isinstance(selector, promql_parser.VectorSelector):
-            raise _Unexpected("an input series that is not a selector")
-        found.add(_selected_name(selector))
-    return found
+    try:
+        return {series_flow.series_name(str(series["series"])) for series in test.get("input_series") or []}
+    except ValueError:
+        raise _Unexpected("an input series that is not a selector") from None
 
 
 def kept_groups(groups: list[_Group], droppable: list[bool], test: dict[str, Any]) -> frozenset[int]:
     """The groups (by index) that can change the test's outcome. Every other group reads only
     series that never exist in the test, and writes at most its one sample per rule, which no
-    kept group and no expression of the test reads."""
+    kept group and no expression of the test reads, and no input series has."""
     named = {str(case.get("alertname")) for case in test.get("alert_rule_test") or []}
     tested = set().union(*(reads(str(case["expr"])) for case in test.get("promql_expr_test") or []))
+    inputs = _input_names(test)
     kept = {
         index
         for index, group in enumerate(groups)
-        if group.alerts & named or (group.alone and not droppable[index]) or group.unknown
+        if group.alerts & named
+        or (group.alone and not droppable[index])
+        or group.unknown
+        or group.alone_writes & inputs
     }
-    present = _input_names(test).union(*(group.alone_writes for group in groups))
+    present = inputs.union(*(group.alone_writes for group in groups))
     while True:
         present |= {name for index in kept for name in groups[index].writes}
         read = tested.union(*(groups[index].reads for index in kept))

@@ -5,7 +5,8 @@ shapes: the same tier, SLO kinds and datastores, differing only in their service
 and team names. This module finds the shapes, so that promtool runs once per shape.
 
 A service's canonical text is its files with its names (the file's service name, and its
-namespace and team as its rules label them) replaced by placeholders (`§0§`, `§1§`, `§2§`).
+namespace and team as its rules label them) replaced by placeholders (`§a§`, `§b§`, `§c§`: the
+renaming `gen` uses, obskit.output.renaming).
 Services with equal canonical text form a shape, and promtool runs on that text itself,
 written out with the placeholders standing as names. Each service's files are that text
 with its own names put in, one to one. The run speaks for every service of the shape when
@@ -33,7 +34,6 @@ on its own: a failure is then reported against the real files.
 from __future__ import annotations
 
 import re
-from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -41,9 +41,11 @@ from typing import Any
 import promql_parser
 import yaml
 
-from obskit.output import layout
-from obskit.output.renaming import CRON, NAME, renamable
+from obskit.output import layout, renaming
+from obskit.output.renaming import CRON, NAME, PLACEHOLDER, placeholder
+from obskit.output.renaming import MARK as MARK  # the object check (verify.tree) reads it here
 from obskit.spec import promql
+from obskit.spec.series_flow import nodes
 
 try:
     from yaml import CSafeLoader as _Loader
@@ -52,8 +54,6 @@ except ImportError:  # pragma: no cover - PyYAML built without libyaml
 
 RULE_FILES = layout.RULE_FILES
 TEST_FILES = layout.TEST_FILES
-MARK = "\u00a7"  # "§": in no name (checked), so placeholders cannot be confused with text
-_PLACEHOLDER = re.compile(rf"{MARK}\d+{MARK}")
 # Characters no YAML number, boolean, null or timestamp has: a plain scalar with one is text.
 _ONLY_IN_TEXT = set("{}()[]\"'/,*|@!#%&?;`")
 # How obskit's rules label a service's namespace and team; the service name is the file's.
@@ -113,22 +113,9 @@ def names(unit: Unit, rule_text: str) -> list[str]:
 
 
 def canonical(texts: list[str], found: list[str]) -> str | None:
-    """The texts with the names replaced by placeholders (one per distinct name, numbered by its
-    first role), or None when a name is unfit or the texts could be mistaken for placeholders."""
-    joined = "\0".join(texts)
-    if MARK in joined or not found or not renamable(found[0]):
-        return None
-    placeholders: dict[str, str] = {}
-    for role, name in enumerate(found):
-        if name and name not in placeholders:
-            if not renamable(name):
-                return None
-            placeholders[name] = placeholder(role)
-    for name in sorted(placeholders, key=lambda name: (-len(name), name)):
-        joined = joined.replace(name, placeholders[name])
-    if any(name in joined for name in placeholders):  # pragma: no cover - str.replace leaves none
-        return None
-    return joined
+    """The texts, joined, with the names replaced by placeholders (obskit.output.renaming), or
+    None when a name is unfit or the texts could be mistaken for placeholders."""
+    return renaming.canonical("\0".join(texts), found)
 
 
 class _Unsound(Exception):
@@ -176,7 +163,7 @@ class _Audit:
             raise _Unsound(f"{where}: {err}") from None
         equal_values: list[str] = []
         strings: list[str] = []
-        for node in promql_nodes(expr):
+        for node in nodes(expr):
             if isinstance(node, promql_parser.VectorSelector):
                 self.plain(node.name or "", where)
                 for matchers in [node.matchers.matchers, *node.matchers.or_matchers]:
@@ -231,9 +218,9 @@ def _yaml_reads_names_as_text(text: str, where: str) -> None:
             value = str(node.value)
             if node.style == '"':
                 raise _Unsound(f"{where}: a double-quoted scalar")
-            if not node.style and MARK in value and not _PLACEHOLDER.fullmatch(value):  # plain
-                literal = _PLACEHOLDER.sub("", value)
-                names = (len(value) - len(literal)) // 3
+            if not node.style and MARK in value and not PLACEHOLDER.fullmatch(value):  # plain
+                literal = PLACEHOLDER.sub("", value)
+                names = len(PLACEHOLDER.findall(value))
                 starts_as_text = (value[0].isalpha() or value[0] == MARK) and len(literal) + 3 * names >= 6
                 if not starts_as_text and not _ONLY_IN_TEXT.intersection(literal):
                     raise _Unsound(f"{where}: {value!r} could read as other than text for some name")
@@ -241,20 +228,6 @@ def _yaml_reads_names_as_text(text: str, where: str) -> None:
             pending += [item for pair in node.value for item in pair]
         elif isinstance(node, yaml.SequenceNode):
             pending += node.value
-
-
-def promql_nodes(expr: Any) -> Iterator[Any]:
-    """Every node of a parsed PromQL expression, itself included."""
-    pending = [expr]
-    while pending:
-        node = pending.pop()
-        yield node
-        for attribute in ("expr", "lhs", "rhs", "vector_selector", "param"):
-            child = getattr(node, attribute, None)
-            if child is not None and not isinstance(child, str | int | float):
-                pending.append(child)
-        if isinstance(node, promql_parser.Call):
-            pending.extend(node.args)
 
 
 def _only(mapping: Any, allowed: set[str], where: str) -> dict[str, Any]:
@@ -376,10 +349,6 @@ def shapes(root: Path, all_units: list[Unit]) -> Shapes:
             found += [Shape(unit, (unit.service,)) for unit in members]
             reasons.update({unit.service: why for unit in members})
     return Shapes(sorted(found, key=lambda shape: shape.services[0]), reasons)
-
-
-def placeholder(role: int) -> str:
-    return f"{MARK}{role}{MARK}"
 
 
 def schedules(text: str) -> list[str]:

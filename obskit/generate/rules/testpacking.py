@@ -3,49 +3,51 @@
 promtool loads the whole rule file again for every test group and evaluates every rule at
 every step, so a service's test time grows with its number of groups. Two groups can share
 one when neither feeds a metric that anything the other asserts reads, directly or through
-recording rules, and they assert different alerts. Names are matched as PromQL tokens, so the
-check errs towards keeping groups apart (a label called like a metric also counts).
+recording rules, they assert different alerts, and no rule reads what both feed or writes what
+the other feeds (promtool fails a test on any rule's evaluation error, which series from both
+could cause: a many-to-many match, a sample written twice). What an expression
+reads is told by obskit.spec.series_flow: a selector without a metric name reads every name,
+and an expression reading ALERTS reads what every alert reads.
 """
 
 from __future__ import annotations
 
-import re
 from dataclasses import dataclass
 from typing import Any
 
+from obskit.spec import series_flow
+from obskit.spec.series_flow import ALERT_SERIES, EVERY_NAME, overlap
+
 TestGroup = dict[str, Any]
 
-_TOKEN = re.compile(r"[A-Za-z_:][A-Za-z0-9_:]*")
-_STRING = re.compile(r'"(?:[^"\\]|\\.)*"|\'(?:[^\'\\]|\\.)*\'|`[^`]*`')
-_NAME_MATCHER = re.compile(r'__name__\s*!?=~?\s*("(?:[^"\\]|\\.)*"|\'(?:[^\'\\]|\\.)*\'|`[^`]*`)')
 
-
-def _names(expr: str) -> set[str]:
-    """The metric names an expression may read: its words outside strings (label values are no
-    metric's name, and a service called sign-up must not read as the metric `up`), and the
-    words of any `__name__` matcher's value."""
-    names = set(_TOKEN.findall(_STRING.sub('""', expr)))
-    for match in _NAME_MATCHER.finditer(expr):
-        names.update(_TOKEN.findall(match.group(1)))
-    return names
+def _reads(expr: str) -> frozenset[str]:
+    try:
+        return series_flow.reads(expr)
+    except ValueError:  # not PromQL to the parser: it may read anything
+        return frozenset({EVERY_NAME})
 
 
 def rule_inputs(rule_groups: list[dict[str, Any]]) -> dict[str, frozenset[str]]:
-    """For each alert and recorded series: every name its expression reads, through recording rules."""
+    """For each alert and recorded series: every metric name its expression reads, through
+    recording rules (and through every alert's, for one that reads ALERTS)."""
     direct: dict[str, set[str]] = {}
+    alerts: set[str] = set()
     for group in rule_groups:
         for rule in group["rules"]:
             output = rule.get("alert") or rule["record"]
-            direct.setdefault(output, set()).update(_names(rule["expr"]))
+            alerts.update([output] if "alert" in rule else [])
+            direct.setdefault(output, set()).update(_reads(rule["expr"]))
     closed: dict[str, frozenset[str]] = {}
 
     def close(name: str, visiting: frozenset[str]) -> frozenset[str]:
         if name in closed:
             return closed[name]
         reads = set(direct.get(name, ()))
-        for token in list(reads):
-            if token in direct and token not in visiting:
-                reads |= close(token, visiting | {name})
+        for read in list(reads):
+            for source in alerts if read in ALERT_SERIES else [read]:
+                if source in direct and source not in visiting:
+                    reads |= close(source, visiting | {name})
         closed[name] = frozenset(reads)
         return closed[name]
 
@@ -59,26 +61,41 @@ class _Footprint:
     fed: frozenset[str]  # metric names of the input series
     reads: frozenset[str]  # names the asserted alerts and expressions depend on
     alerts: frozenset[str]
+    reached: frozenset[str]  # the rules (by output) whose expressions read what the group feeds
+    writes: frozenset[str]  # the metric names those rules write
 
 
-def _footprint(group: TestGroup, inputs: dict[str, frozenset[str]]) -> _Footprint:
-    fed = frozenset(entry["series"].split("{", 1)[0] for entry in group.get("input_series", []))
+def _fed(series: str) -> str:
+    try:
+        return series_flow.series_name(series)
+    except ValueError:
+        return EVERY_NAME
+
+
+def _footprint(group: TestGroup, inputs: dict[str, frozenset[str]], alerts_of: frozenset[str]) -> _Footprint:
+    fed = frozenset(_fed(entry["series"]) for entry in group.get("input_series", []))
     alerts = frozenset(test["alertname"] for test in group.get("alert_rule_test", []))
     asserted = set(alerts)
     for test in group.get("promql_expr_test", []):
-        asserted.update(_names(test["expr"]))
+        asserted.update(_reads(test["expr"]))
     reads = set(asserted)
     for name in asserted:
-        reads |= inputs.get(name, frozenset())
-    return _Footprint(fed, frozenset(reads), alerts)
+        for source in inputs if name in ALERT_SERIES else [name]:
+            reads |= inputs.get(source, frozenset())
+    reached = frozenset(output for output, read in inputs.items() if overlap(fed, read))
+    writes = frozenset(name for output in reached for name in (ALERT_SERIES if output in alerts_of else [output]))
+    return _Footprint(fed, frozenset(reads), alerts, reached, writes)
 
 
 def _independent(first: _Footprint, second: _Footprint) -> bool:
     return (
-        not first.fed & second.reads
-        and not second.fed & first.reads
-        and not first.fed & second.fed
+        not overlap(first.fed, second.reads)
+        and not overlap(second.fed, first.reads)
+        and not overlap(first.fed, second.fed)
         and not first.alerts & second.alerts
+        and not first.reached & second.reached
+        and not overlap(first.fed, second.writes)
+        and not overlap(second.fed, first.writes)
     )
 
 
@@ -96,9 +113,10 @@ def _merged(groups: list[TestGroup]) -> TestGroup:
 def pack(groups: list[TestGroup], rule_groups: list[dict[str, Any]]) -> list[TestGroup]:
     """The groups packed first-fit, in order, into as few groups as independence allows."""
     inputs = rule_inputs(rule_groups)
+    alerts = frozenset(rule["alert"] for group in rule_groups for rule in group["rules"] if "alert" in rule)
     bins: list[list[tuple[TestGroup, _Footprint]]] = []
     for group in groups:
-        footprint = _footprint(group, inputs)
+        footprint = _footprint(group, inputs, alerts)
         for members in bins:
             if members[0][0]["interval"] == group["interval"] and all(
                 _independent(footprint, other) for _, other in members
