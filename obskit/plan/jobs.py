@@ -4,8 +4,12 @@ Engines ship it in their jobs' ConfigMaps beside their own scripts."""
 
 from __future__ import annotations
 
+import math
 from functools import cache
 from importlib import resources
+from typing import Any
+
+from obskit.units import Duration
 
 WRAPPER = "obskit_job.py"
 
@@ -13,3 +17,66 @@ WRAPPER = "obskit_job.py"
 @cache
 def wrapper_text() -> str:
     return resources.files("obskit.jobs").joinpath(WRAPPER).read_text(encoding="utf-8")
+
+
+BACKOFF_LIMIT = 1  # one retry: a transient storage or network failure does not fail the run
+SCRIPTS_DIR = "/opt/obskit"  # where the jobs' ConfigMap of scripts is mounted
+
+
+def seconds(duration: Duration) -> int:
+    return math.ceil(duration.ms / 1000)
+
+
+def service_account(name: str | None) -> dict[str, Any]:
+    """The jobs talk to object storage, never to the Kubernetes API: no token unless the spec names a
+    service account (whose token IRSA or Workload Identity exchange for storage credentials)."""
+    if name is None:
+        return {"automountServiceAccountToken": False}
+    return {"serviceAccountName": name, "automountServiceAccountToken": True}
+
+
+def cron_job(
+    metadata: dict[str, Any],
+    schedule: str,
+    deadline: Duration,
+    uid: int,
+    account: dict[str, Any],
+    container: dict[str, Any],
+    volumes: list[dict[str, Any]],
+) -> dict[str, Any]:
+    """A backup or drill CronJob as every engine runs them: never two at once (the plans count a
+    run skipped while the last one runs), in UTC, as the image's non-root user."""
+    return {
+        "apiVersion": "batch/v1",
+        "kind": "CronJob",
+        "metadata": metadata,
+        "spec": {
+            "schedule": schedule,
+            "timeZone": "Etc/UTC",
+            "concurrencyPolicy": "Forbid",
+            "startingDeadlineSeconds": 600,
+            "successfulJobsHistoryLimit": 3,
+            "failedJobsHistoryLimit": 3,
+            "jobTemplate": {
+                "spec": {
+                    "backoffLimit": BACKOFF_LIMIT,
+                    "activeDeadlineSeconds": seconds(deadline),
+                    "template": {
+                        "spec": {
+                            "restartPolicy": "Never",
+                            **account,
+                            "securityContext": {
+                                "runAsNonRoot": True,
+                                "runAsUser": uid,
+                                "runAsGroup": uid,
+                                "fsGroup": uid,
+                                "seccompProfile": {"type": "RuntimeDefault"},
+                            },
+                            "containers": [container],
+                            "volumes": volumes,
+                        }
+                    },
+                }
+            },
+        },
+    }

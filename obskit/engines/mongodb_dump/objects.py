@@ -18,6 +18,7 @@ from importlib import resources
 from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
 
+from obskit.engines import walg_storage
 from obskit.engines.mongodb_dump import metrics
 from obskit.plan import jobs
 from obskit.plan.conventions import k8s_name
@@ -30,14 +31,11 @@ if TYPE_CHECKING:  # the plan module calls this one
     from obskit.engines.mongodb_dump.plan import MongodumpPlan
 
 MAX_CRONJOB_NAME = 52  # Kubernetes appends 11 characters to name each Job
-BACKOFF_LIMIT = 1
-SCRIPTS_DIR = "/opt/obskit"
 SCRATCH_DIR = "/scratch"
 UID = 999  # the image's mongodb user
 JOB_SCRIPTS = ("mongodb_stream.py", "mongodb_drill.py")
-KEY_DIR = "/etc/obskit/walg/key"
-_PREFIX_VARIABLES = {"s3": "WALG_S3_PREFIX", "gs": "WALG_GS_PREFIX", "az": "WALG_AZ_PREFIX", "file": "WALG_FILE_PREFIX"}
-DUMP_COMMAND = f"exec python3 {SCRIPTS_DIR}/mongodb_stream.py dump"  # fixed: WAL-G runs it with $SHELL -c
+KEY_DIR = walg_storage.KEY_DIR
+DUMP_COMMAND = f"exec python3 {jobs.SCRIPTS_DIR}/mongodb_stream.py dump"  # fixed: WAL-G runs it with $SHELL -c
 _RESOURCES = {
     "requests": {"cpu": "500m", "memory": "512Mi", "ephemeral-storage": "256Mi"},
     "limits": {"cpu": "2", "memory": "2Gi", "ephemeral-storage": "1Gi"},
@@ -91,7 +89,6 @@ def _env_config_map(
     plan: Plan, settings: JobSettings, service_plan: ServicePlan, ds: MongodumpPlan, name: str
 ) -> dict[str, Any]:
     prefix = storage_prefix(settings, service_plan, ds)
-    parts = urlsplit(prefix)
     key = {"GOOGLE_APPLICATION_CREDENTIALS": f"{KEY_DIR}/{settings.key_file.key}"} if settings.key_file else {}
     replica_set = {"OBSKIT_MONGODB_REPLICA_SET": ds.spec.replica_set} if ds.spec.replica_set else {}
     return {
@@ -99,7 +96,7 @@ def _env_config_map(
         "kind": "ConfigMap",
         "metadata": object_metadata(plan, name, service_plan.service.namespace),
         "data": {
-            _PREFIX_VARIABLES[parts.scheme]: parts.path if parts.scheme == "file" else prefix,
+            **walg_storage.prefix_setting(prefix),
             "WALG_STREAM_CREATE_COMMAND": DUMP_COMMAND + ("" if ds.spec.oplog else " --no-oplog"),
             **key,
             **replica_set,
@@ -118,17 +115,13 @@ def _files_config_map(plan: Plan, service_plan: ServicePlan, name: str) -> dict[
     }
 
 
-def _seconds(duration: Duration) -> int:
-    return math.ceil(duration.ms / 1000)
-
-
 def _container(
     settings: JobSettings, names: dict[str, str], job: str, command: list[str], scratch_bytes: int | None
 ) -> tuple[dict[str, Any], list[dict[str, Any]]]:
     """The job's container and its volumes: the scripts, /tmp, what the storage needs, the URI for
     the dump only (retention and drills never connect to the database), scratch space for a drill."""
     mounts: list[dict[str, Any]] = [
-        {"name": "scripts", "mountPath": SCRIPTS_DIR, "readOnly": True},
+        {"name": "scripts", "mountPath": jobs.SCRIPTS_DIR, "readOnly": True},
         {"name": "tmp", "mountPath": "/tmp"},
     ]
     volumes: list[dict[str, Any]] = [
@@ -205,49 +198,13 @@ def _cron_job(
     scratch_bytes: int | None = None,
 ) -> dict[str, Any]:
     container, volumes = _container(settings, names, job, command, scratch_bytes)
-    account = (
-        {"serviceAccountName": settings.service_account, "automountServiceAccountToken": True}
-        if settings.service_account
-        else {"automountServiceAccountToken": False}
-    )
-    return {
-        "apiVersion": "batch/v1",
-        "kind": "CronJob",
-        "metadata": object_metadata(plan, names[job], service_plan.service.namespace),
-        "spec": {
-            "schedule": schedule,
-            "timeZone": "Etc/UTC",
-            "concurrencyPolicy": "Forbid",  # the plan counts a run skipped while the last one runs
-            "startingDeadlineSeconds": 600,
-            "successfulJobsHistoryLimit": 3,
-            "failedJobsHistoryLimit": 3,
-            "jobTemplate": {
-                "spec": {
-                    "backoffLimit": BACKOFF_LIMIT,
-                    "activeDeadlineSeconds": _seconds(deadline),
-                    "template": {
-                        "spec": {
-                            "restartPolicy": "Never",
-                            **account,
-                            "securityContext": {
-                                "runAsNonRoot": True,
-                                "runAsUser": UID,
-                                "runAsGroup": UID,
-                                "fsGroup": UID,
-                                "seccompProfile": {"type": "RuntimeDefault"},
-                            },
-                            "containers": [container],
-                            "volumes": volumes,
-                        }
-                    },
-                }
-            },
-        },
-    }
+    metadata = object_metadata(plan, names[job], service_plan.service.namespace)
+    account = jobs.service_account(settings.service_account)
+    return jobs.cron_job(metadata, schedule, deadline, UID, account, container, volumes)
 
 
 def _wrapped(kind: str, service_plan: ServicePlan, ds: MongodumpPlan, command: list[str]) -> list[str]:
-    job = f"{SCRIPTS_DIR}/{jobs.WRAPPER}"
+    job = f"{jobs.SCRIPTS_DIR}/{jobs.WRAPPER}"
     labels = ["--service", service_plan.name, "--datastore", ds.name, "--engine", metrics.ENGINE_LABEL]
     return ["python3", job, kind, *labels, "--", *command]
 
@@ -257,8 +214,8 @@ def objects(plan: Plan, settings: JobSettings, service_plan: ServicePlan, ds: Mo
     names = object_names(service_plan, ds)
     rto = service_plan.tier.rto
     drill_deadline = max(rto, ds.restore.total) + max(rto, ds.restore.total)  # the restore, then its slack
-    drill_command = ["python3", f"{SCRIPTS_DIR}/mongodb_drill.py", "--dbpath", f"{SCRATCH_DIR}/db"]
-    drill_command += ["--timeout", str(_seconds(drill_deadline)), *(["--no-oplog"] if not ds.spec.oplog else [])]
+    drill_command = ["python3", f"{jobs.SCRIPTS_DIR}/mongodb_drill.py", "--dbpath", f"{SCRATCH_DIR}/db"]
+    drill_command += ["--timeout", str(jobs.seconds(drill_deadline)), *(["--no-oplog"] if not ds.spec.oplog else [])]
     return [
         _env_config_map(plan, settings, service_plan, ds, names["env"]),
         _files_config_map(plan, service_plan, names["files"]),

@@ -29,13 +29,14 @@ Its storage fields are named and checked as `walg`'s are, so the same values can
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
 from obskit import units
+from obskit.engines import walg_storage
 from obskit.engines.mongodb_dump import defaults
-from obskit.spec.fragment import DatastoreKind, Finding
+from obskit.spec.fragment import DatastoreKind
 from obskit.spec.model import Datastore, Environment, SecretRef
 from obskit.spec.schema import text
 
@@ -121,22 +122,6 @@ def _section(data: Mapping[str, Any]) -> MongodumpSection:
     )
 
 
-def _storage_checks(section: Mapping[str, Any]) -> Iterator[Finding]:
-    """What each storage scheme needs where WAL-G runs: a key file or a workload identity for gs://,
-    a volume for file://."""
-    if not isinstance(section.get("prefix"), str):
-        return
-    scheme = section["prefix"].split("://", 1)[0]
-    if scheme == "gs" and "key_file" not in section and "service_account" not in section:
-        yield (("key_file",), "required for a gs:// prefix (or set service_account for Workload Identity)")
-    if "key_file" in section and scheme != "gs":
-        yield ("key_file",), f"is for gs:// prefixes only (this prefix is {scheme}://)"
-    if scheme == "file" and "volume_claim" not in section:
-        yield ("volume_claim",), "required for a file:// prefix: the PersistentVolumeClaim that holds the path"
-    if "volume_claim" in section and scheme != "file":
-        yield ("volume_claim",), f"is for file:// prefixes only (this prefix is {scheme}://)"
-
-
 KIND = DatastoreKind(
     engine=defaults.ENGINE,
     method=defaults.METHOD,
@@ -145,7 +130,7 @@ KIND = DatastoreKind(
     section=SECTION,
     section_fields=SECTION_FIELDS,
     section_settings=_section,
-    section_checks=_storage_checks,
+    section_checks=walg_storage.storage_checks,
     backed_up_with="mongodump",
 )
 

@@ -10,6 +10,7 @@ from importlib import resources
 from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
 
+from obskit.engines import walg_storage
 from obskit.engines.postgres_walg import defaults, spec
 from obskit.plan import jobs
 from obskit.plan.conventions import k8s_name
@@ -21,16 +22,13 @@ if TYPE_CHECKING:  # the plan module calls this one
     from obskit.engines.postgres_walg.plan import WalgPlan
 
 MAX_CRONJOB_NAME = 52  # Kubernetes appends 11 characters to name each Job
-BACKOFF_LIMIT = 1  # one retry: a transient storage or network failure does not fail the run
-SCRIPTS_DIR = "/opt/obskit"
 SCRATCH_DIR = "/scratch"
 POSTGRES_UID = 999  # the postgres user of Debian's and the official images
 SCRIPTS = (jobs.WRAPPER, "restore_drill.py", "wal-g-env")
 # In the database pod: wal-g-env in files/ reads the settings from env/ and secret/ beside it.
 WALG_DIR = "/etc/obskit/walg"
 WRAPPER = f"{WALG_DIR}/files/wal-g-env"
-KEY_DIR = f"{WALG_DIR}/key"  # a gs:// key file, at the same path in the jobs and the database pod
-_PREFIX_VARIABLES = {"s3": "WALG_S3_PREFIX", "gs": "WALG_GS_PREFIX", "az": "WALG_AZ_PREFIX", "file": "WALG_FILE_PREFIX"}
+KEY_DIR = walg_storage.KEY_DIR  # the same path in the jobs and the database pod
 # ephemeral-storage: the scripts' /tmp and logs; a drill's data directory is on its own volume
 _RESOURCES = {
     "requests": {"cpu": "250m", "memory": "512Mi", "ephemeral-storage": "256Mi"},
@@ -100,13 +98,6 @@ def storage_prefix(plan: Plan, service_plan: ServicePlan, datastore_plan: WalgPl
     return f"{walg.prefix.rstrip('/')}/{service_plan.name}/{datastore_plan.name}"
 
 
-def _prefix_value(prefix: str) -> str:
-    """What WAL-G reads from the prefix variable: the URL for object stores, a plain path for file://
-    (WAL-G refuses WALG_FILE_PREFIX=file:///...)."""
-    parts = urlsplit(prefix)
-    return parts.path if parts.scheme == "file" else prefix
-
-
 def _env_config_map(plan: Plan, service_plan: ServicePlan, datastore_plan: WalgPlan, name: str) -> dict[str, Any]:
     walg = spec.walg(plan.environment)
     assert walg is not None and plan.environment.pushgateway is not None
@@ -117,7 +108,7 @@ def _env_config_map(plan: Plan, service_plan: ServicePlan, datastore_plan: WalgP
         "kind": "ConfigMap",
         "metadata": object_metadata(plan, name, service_plan.service.namespace),
         "data": {
-            _PREFIX_VARIABLES[urlsplit(prefix).scheme]: _prefix_value(prefix),
+            **walg_storage.prefix_setting(prefix),
             "WALG_COMPRESSION_METHOD": defaults.WALG_COMPRESSION if walg.compression is None else walg.compression,
             **key,
             "PGHOST": datastore_plan.fields.host,
@@ -162,10 +153,6 @@ def _files_config_map(plan: Plan, service_plan: ServicePlan, datastore_plan: Wal
     }
 
 
-def _seconds(duration: Duration) -> int:
-    return math.ceil(duration.ms / 1000)
-
-
 def _scratch_volume(plan: Plan, scratch_bytes: int) -> dict[str, Any]:
     """A drill's data directory: a volume provisioned for the drill and deleted with its pod, sized
     from the datastore (a node's emptyDir would have to hold the whole database)."""
@@ -196,7 +183,7 @@ def _container(
     assert walg is not None
     storage_volumes, storage_mounts = _storage_volumes(plan)
     mounts = [
-        {"name": "scripts", "mountPath": SCRIPTS_DIR, "readOnly": True},
+        {"name": "scripts", "mountPath": jobs.SCRIPTS_DIR, "readOnly": True},
         {"name": "tmp", "mountPath": "/tmp"},
         *storage_mounts,
     ]
@@ -226,16 +213,6 @@ def _container(
     return container, volumes
 
 
-def _service_account(plan: Plan) -> dict[str, Any]:
-    """The jobs talk to object storage, never to the Kubernetes API: no token unless the spec names a
-    service account (whose token IRSA or Workload Identity exchange for storage credentials)."""
-    walg = spec.walg(plan.environment)
-    assert walg is not None
-    if walg.service_account is None:
-        return {"automountServiceAccountToken": False}
-    return {"serviceAccountName": walg.service_account, "automountServiceAccountToken": True}
-
-
 def _cron_job(
     plan: Plan,
     service_plan: ServicePlan,
@@ -247,40 +224,9 @@ def _cron_job(
     scratch_bytes: int | None = None,
 ) -> dict[str, Any]:
     container, volumes = _container(plan, names, job, command, scratch_bytes)
-    return {
-        "apiVersion": "batch/v1",
-        "kind": "CronJob",
-        "metadata": object_metadata(plan, names[job], service_plan.service.namespace),
-        "spec": {
-            "schedule": schedule,
-            "timeZone": "Etc/UTC",
-            "concurrencyPolicy": "Forbid",
-            "startingDeadlineSeconds": 600,
-            "successfulJobsHistoryLimit": 3,
-            "failedJobsHistoryLimit": 3,
-            "jobTemplate": {
-                "spec": {
-                    "backoffLimit": BACKOFF_LIMIT,
-                    "activeDeadlineSeconds": _seconds(deadline),
-                    "template": {
-                        "spec": {
-                            "restartPolicy": "Never",
-                            **_service_account(plan),
-                            "securityContext": {
-                                "runAsNonRoot": True,
-                                "runAsUser": POSTGRES_UID,
-                                "runAsGroup": POSTGRES_UID,
-                                "fsGroup": POSTGRES_UID,
-                                "seccompProfile": {"type": "RuntimeDefault"},
-                            },
-                            "containers": [container],
-                            "volumes": volumes,
-                        }
-                    },
-                }
-            },
-        },
-    }
+    metadata = object_metadata(plan, names[job], service_plan.service.namespace)
+    account = jobs.service_account(spec.walg(plan.environment).service_account)
+    return jobs.cron_job(metadata, schedule, deadline, POSTGRES_UID, account, container, volumes)
 
 
 def _archive_secret(name: str, prefix: str) -> dict[str, Any]:
@@ -326,7 +272,7 @@ def database_patch(plan: Plan, service_plan: ServicePlan, datastore_plan: WalgPl
 
 
 def _wrapped(kind: str, service_plan: ServicePlan, datastore_plan: WalgPlan, command: list[str]) -> list[str]:
-    job = f"{SCRIPTS_DIR}/obskit_job.py"
+    job = f"{jobs.SCRIPTS_DIR}/{jobs.WRAPPER}"
     return ["python3", job, kind, "--service", service_plan.name, "--datastore", datastore_plan.name, "--", *command]
 
 
@@ -369,11 +315,11 @@ def objects(plan: Plan, service_plan: ServicePlan, datastore_plan: WalgPlan) -> 
                 datastore_plan,
                 [
                     "python3",
-                    f"{SCRIPTS_DIR}/restore_drill.py",
+                    f"{jobs.SCRIPTS_DIR}/restore_drill.py",
                     "--data-dir",
                     f"{SCRATCH_DIR}/pgdata",
                     "--timeout",
-                    str(_seconds(drill_deadline)),
+                    str(jobs.seconds(drill_deadline)),
                 ],
             ),
             deadline=drill_deadline,

@@ -3,14 +3,15 @@ beyond the common ones and the environment's `walg` section, with their checks a
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass
 from fractions import Fraction
 from typing import Any
 
 from obskit import units
+from obskit.engines import walg_storage
 from obskit.engines.postgres_walg import defaults
-from obskit.spec.fragment import DatastoreKind, Finding
+from obskit.spec.fragment import DatastoreKind
 from obskit.spec.model import Datastore, Environment, SecretRef
 from obskit.spec.schema import text
 
@@ -93,30 +94,6 @@ def _walg(data: Mapping[str, Any]) -> WalG:
     )
 
 
-def _storage_checks(walg: Mapping[str, Any]) -> Iterator[Finding]:
-    """What each storage scheme needs where WAL-G runs: a key file or a workload identity for gs://,
-    a volume for file://."""
-    if not isinstance(walg.get("prefix"), str):
-        return
-    scheme = walg["prefix"].split("://", 1)[0]
-    if scheme == "gs" and "key_file" not in walg and "service_account" not in walg:
-        yield (
-            ("key_file",),
-            "required for a gs:// prefix: WAL-G reads the service account key from a file (or set "
-            "service_account for Workload Identity)",
-        )
-    if "key_file" in walg and scheme != "gs":
-        yield ("key_file",), f"is for gs:// prefixes only (this prefix is {scheme}://)"
-    if scheme == "file" and "volume_claim" not in walg:
-        yield (
-            ("volume_claim",),
-            "required for a file:// prefix: the PersistentVolumeClaim that holds the path, mounted where the "
-            "jobs and the database run",
-        )
-    if "volume_claim" in walg and scheme != "file":
-        yield ("volume_claim",), f"is for file:// prefixes only (this prefix is {scheme}://)"
-
-
 KIND = DatastoreKind(
     engine=defaults.ENGINE,
     method=defaults.METHOD,
@@ -125,7 +102,7 @@ KIND = DatastoreKind(
     section=SECTION,
     section_fields=SECTION_FIELDS,
     section_settings=_walg,
-    section_checks=_storage_checks,
+    section_checks=walg_storage.storage_checks,
 )
 
 
