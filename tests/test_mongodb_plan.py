@@ -16,7 +16,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from obskit.engines.mongodb_dump import defaults, schedule
-from obskit.engines.mongodb_dump.plan import MongodumpPlan, MongodumpSpec, plan_spec, spec_of
+from obskit.engines.mongodb_dump.plan import MongodumpPlan, datastore_plan
 from obskit.engines.mongodb_dump.spec import MongodumpFields
 from obskit.plan.dr import DRFindings, cron_every
 from obskit.spec.model import Datastore, SecretRef, Tier
@@ -34,29 +34,17 @@ def builtin(name: str) -> Tier:
     return dataclasses.replace(the_tier, name=name, pages=row["pages"])
 
 
-def datastore(the_spec: MongodumpSpec) -> Datastore:
-    fields = MongodumpFields(
-        the_spec.schedule,
-        the_spec.oplog,
-        the_spec.replica_set,
-        the_spec.duration,
-        the_spec.restore_duration,
-        the_spec.uri_secret or SecretRef("events-db-backup", "uri"),
-        the_spec.exporter_job,
-    )
-    return Datastore("events-db", "mongodb", "mongodump", the_spec.size_bytes, the_spec.restore_throughput, fields)
+def spec(size: str = "50Gi", restore_throughput: str | None = "100MiB/s", **fields: object) -> Datastore:
+    """A mongodump datastore as the spec types it: the common fields and the engine's own."""
+    own = MongodumpFields("0 */4 * * *", True, "rs0", None, None, SecretRef("events-db-backup", "uri"), None)
+    throughput = parse_throughput(restore_throughput) if restore_throughput else None
+    own = dataclasses.replace(own, **fields)  # type: ignore[arg-type]
+    return Datastore("events-db", "mongodb", "mongodump", parse_size(size), throughput, own)
 
 
-def spec(size: str = "50Gi", **fields: object) -> MongodumpSpec:
-    base = MongodumpSpec(
-        "events-db", parse_size(size), parse_throughput("100MiB/s"), "0 */4 * * *", True, "rs0", None, None
-    )
-    return dataclasses.replace(base, **fields)  # type: ignore[arg-type]
-
-
-def plan(the_spec: MongodumpSpec, the_tier: Tier) -> tuple[MongodumpPlan, DRFindings]:
+def plan(the_datastore: Datastore, the_tier: Tier) -> tuple[MongodumpPlan, DRFindings]:
     findings = DRFindings()
-    return plan_spec("events", the_tier, datastore(the_spec), the_spec, findings), findings
+    return datastore_plan("events", the_tier, the_datastore, findings), findings
 
 
 def reasons(findings: DRFindings) -> list[str]:
@@ -232,8 +220,3 @@ def test_the_restore_throughput_defaults_when_absent_and_is_named() -> None:
     planned, findings = plan(spec(restore_throughput=None), builtin("tier3_low"))
     assert planned.restore_throughput == defaults.RESTORE_THROUGHPUT == Fraction(50 * 2**20)
     assert any("restore_throughput 50MiB/s" in note for note in findings.notes)
-
-
-def test_the_plan_reads_the_datastore_as_the_spec_types_it() -> None:
-    the_spec = spec(duration=parse_duration("10m"), exporter_job="x", uri_secret=SecretRef("s", "k"))
-    assert spec_of(datastore(the_spec)) == the_spec

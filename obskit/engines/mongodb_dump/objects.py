@@ -248,7 +248,7 @@ def objects(plan: Plan, settings: JobSettings, service_plan: ServicePlan, ds: Mo
             ds.drill.cron,
             _wrapped("restore-drill", service_plan, ds, drill_command),
             deadline=drill_deadline,
-            scratch_bytes=math.ceil(ds.spec.size_bytes * SCRATCH_SHARE / 2**30) * 2**30,
+            scratch_bytes=math.ceil(ds.datastore.size_bytes * SCRATCH_SHARE / 2**30) * 2**30,
         ),
     ]
 

@@ -20,53 +20,20 @@ from typing import Any
 from obskit.alerting.alerts import CheckedAlert
 from obskit.engines.mongodb_dump import alerts, defaults, metrics, objects, runbook, schedule
 from obskit.engines.mongodb_dump import spec as fragment
+from obskit.engines.mongodb_dump.spec import MongodumpFields
 from obskit.plan import conventions as names
 from obskit.plan.dr import DAY, DRFindings, DrillSchedule, Infeasible, cron_every, drill_schedule
 from obskit.plan.engine import Engine, Limit
 from obskit.plan.types import Plan, ServicePlan
 from obskit.spec.fragment import DatastoreKind
-from obskit.spec.model import Datastore, SecretRef, Service, Tier
+from obskit.spec.model import Datastore, Service, Tier
 from obskit.spec.promql import Selector
 from obskit.units import Duration, format_size, format_throughput
 
 
 @dataclass(frozen=True)
-class MongodumpSpec:
-    """What the plan reads from a `engine: mongodb, method: mongodump` datastore (SPEC.md section 11)."""
-
-    name: str
-    size_bytes: int
-    restore_throughput: Fraction | None  # bytes per second; None: the default, assumed
-    schedule: str | None = None  # a 5-field cron; None: derived from the RPO
-    oplog: bool = True
-    replica_set: str | None = None  # required by oplog: mongodump --oplog needs a replica set member
-    duration: Duration | None = None  # a dump's measured duration; None: size / the default throughput
-    restore_duration: Duration | None = None  # a measured restore drill, replay included
-    exporter_job: str | None = None  # the job of the mongodb_exporter watching it; None: the environment has none
-    uri_secret: SecretRef | None = None  # the Secret key holding the connection URI (required for objects)
-
-
-def spec_of(datastore: Datastore) -> MongodumpSpec:
-    """The spec's datastore as the plan reads it: the common fields and the engine's own (spec.py)."""
-    own = fragment.fields(datastore)
-    return MongodumpSpec(
-        name=datastore.name,
-        size_bytes=datastore.size_bytes,
-        restore_throughput=datastore.restore_throughput,
-        schedule=own.schedule,
-        oplog=own.oplog,
-        replica_set=own.replica_set,
-        duration=own.duration,
-        restore_duration=own.restore_duration,
-        exporter_job=own.exporter_job,
-        uri_secret=own.uri_secret,
-    )
-
-
-@dataclass(frozen=True)
 class MongodumpPlan:
     datastore: Datastore
-    spec: MongodumpSpec
     assumed: tuple[str, ...]  # the inputs that fell back to defaults
     dump_duration: Duration
     interval: Duration | None  # None: the spec's schedule cannot be read
@@ -80,6 +47,11 @@ class MongodumpPlan:
     backup_limit: Duration | None  # how old the last dump may be: interval + its duration + upload
     drill_limit: Duration  # the drills' longest gap + one RTO for the drill itself
     oplog_window_limit: Duration  # the oplog must cover a dump with a margin
+
+    @property
+    def spec(self) -> MongodumpFields:
+        """The datastore's own fields, as the engine's fragment typed them."""
+        return fragment.fields(self.datastore)
 
     @property
     def name(self) -> str:
@@ -182,16 +154,16 @@ class MongodumpPlan:
         }
 
 
-def settings_from(plan: Plan, ds_spec: MongodumpSpec) -> objects.JobSettings:
+def settings_from(plan: Plan, own: MongodumpFields) -> objects.JobSettings:
     """The objects' settings: the environment's `mongodump` section and the datastore's URI Secret
     (validation requires both for a mongodump datastore)."""
     storage, pushgateway = fragment.section(plan.environment), plan.environment.pushgateway
-    assert pushgateway is not None and ds_spec.uri_secret is not None
+    assert pushgateway is not None
     return objects.JobSettings(
         image=storage.image,
         prefix=storage.prefix,
         credentials_secret=storage.credentials_secret,
-        uri=ds_spec.uri_secret,
+        uri=own.uri_secret,
         pushgateway=pushgateway,
         service_account=storage.service_account,
         key_file=storage.key_file,
@@ -208,82 +180,81 @@ def _minutes_up(duration: Duration) -> Duration:
     return Duration(-(-duration.ms // 60_000) * 60_000)
 
 
-def _dump_duration(spec: MongodumpSpec, assumed: list[str]) -> Duration:
-    if spec.duration is not None:
-        return spec.duration
-    dump = schedule.dump_duration(spec.size_bytes, defaults.DUMP_THROUGHPUT)
+def _dump_duration(datastore: Datastore, own: MongodumpFields, assumed: list[str]) -> Duration:
+    if own.duration is not None:
+        return own.duration
+    dump = schedule.dump_duration(datastore.size_bytes, defaults.DUMP_THROUGHPUT)
     assumed.append(f"duration {schedule.human(dump)} (dumping at {format_throughput(defaults.DUMP_THROUGHPUT)})")
     return dump
 
 
-def _restore_throughput(spec: MongodumpSpec, assumed: list[str]) -> Fraction:
-    if spec.restore_throughput is not None:
-        return spec.restore_throughput
-    if spec.restore_duration is None:  # a measured restore makes the throughput moot
+def _restore_throughput(datastore: Datastore, own: MongodumpFields, assumed: list[str]) -> Fraction:
+    if datastore.restore_throughput is not None:
+        return datastore.restore_throughput
+    if own.restore_duration is None:  # a measured restore makes the throughput moot
         assumed.append(f"restore_throughput {format_throughput(defaults.RESTORE_THROUGHPUT)}")
     return defaults.RESTORE_THROUGHPUT
 
 
 def _schedule(
-    where: str, tier: Tier, spec: MongodumpSpec, dump: Duration, refuse: Callable[[str], None]
+    where: str, tier: Tier, own: MongodumpFields, dump: Duration, refuse: Callable[[str], None]
 ) -> tuple[Duration | None, str | None]:
     """The dumps' interval and cron: the spec's, checked against the RPO, or the longest that meets it."""
-    if spec.schedule is None:
+    if own.schedule is None:
         interval = schedule.longest_interval(tier.rpo, dump)
         if interval is None:
             refuse(schedule.loss_refusal(DAY, dump, tier.rpo, "a daily dump"))
             return None, None
         return interval, cron_every(interval, where)
     try:
-        shortest, interval = schedule.cron_gaps(spec.schedule)
+        shortest, interval = schedule.cron_gaps(own.schedule)
     except schedule.CronError as err:
-        refuse(f"schedule {spec.schedule!r}: {err}")
-        return None, spec.schedule
+        refuse(f"schedule {own.schedule!r}: {err}")
+        return None, own.schedule
     if not schedule.fits(shortest, dump):  # one run still going skips the next: a gap of two intervals
         refuse(schedule.overlap_refusal(shortest, dump))
     elif schedule.worst_case_loss(interval, dump) > tier.rpo:
-        refuse(schedule.loss_refusal(interval, dump, tier.rpo, f"a dump every {interval} (`{spec.schedule}`)"))
-    return interval, spec.schedule
+        refuse(schedule.loss_refusal(interval, dump, tier.rpo, f"a dump every {interval} (`{own.schedule}`)"))
+    return interval, own.schedule
 
 
-def plan_spec(
-    service: str, tier: Tier, datastore: Datastore, spec: MongodumpSpec, findings: DRFindings
-) -> MongodumpPlan:
-    """The datastore's plan from what the engine reads of it; what the tier asks and a dump schedule
-    cannot give goes to `findings`, with the numbers and the remedy."""
-    where = f"{service}/{spec.name}"  # for notes and schedule offsets
+def datastore_plan(service: str, tier: Tier, datastore: Datastore, findings: DRFindings) -> MongodumpPlan:
+    """The datastore's plan; what the tier asks and a dump schedule cannot give goes to `findings`,
+    with the numbers and the remedy."""
+    own = fragment.fields(datastore)
+    where = f"{service}/{datastore.name}"  # for notes and schedule offsets
     assumed: list[str] = []
-    dump = _dump_duration(spec, assumed)
-    throughput = _restore_throughput(spec, assumed)
+    dump = _dump_duration(datastore, own, assumed)
+    throughput = _restore_throughput(datastore, own, assumed)
     if assumed:
         findings.notes.append(f"{where}: assumed {', '.join(assumed)}; set them from measurements")
 
     def refuse(reason: str) -> None:
-        findings.infeasible.append(Infeasible(service, spec.name, reason))
+        findings.infeasible.append(Infeasible(service, datastore.name, reason))
 
-    if spec.oplog and spec.replica_set is None:
+    if own.oplog and own.replica_set is None:
         refuse(
             "mongodump --oplog works only against a replica set member (a standalone mongod has no oplog): "
             "name the replica set (`replica_set`), or set `oplog: false` for a dump that is not point-in-time"
         )
-    if not spec.oplog:
+    if not own.oplog:
         findings.notes.append(
             f"{where}: without --oplog a dump copies each collection at a different moment: a restore is not "
             "consistent across collections"
         )
-    interval, cron = _schedule(where, tier, spec, dump, refuse)
-    restore = schedule.restore_estimate(spec.size_bytes, throughput, dump, spec.restore_duration)
+    interval, cron = _schedule(where, tier, own, dump, refuse)
+    size = datastore.size_bytes
+    restore = schedule.restore_estimate(size, throughput, dump, own.restore_duration)
     if restore.total > tier.rto:
-        refuse(schedule.restore_refusal(restore, format_size(spec.size_bytes), format_throughput(throughput), tier.rto))
+        refuse(schedule.restore_refusal(restore, format_size(size), format_throughput(throughput), tier.rto))
     drill = drill_schedule(tier.restore_drill_interval, where + "/drill")
     return MongodumpPlan(
         datastore=datastore,
-        spec=spec,
         assumed=tuple(assumed),
         dump_duration=dump,
         interval=interval,
         cron=cron,
-        derived=spec.schedule is None,
+        derived=own.schedule is None,
         restore=restore,
         restore_throughput=throughput,
         # the dumps the tier's retention covers, and the one before them that its oldest point needs
@@ -294,10 +265,6 @@ def plan_spec(
         drill_limit=drill.max_gap + tier.rto,
         oplog_window_limit=_minutes_up(dump + defaults.OPLOG_WINDOW_MARGIN),
     )
-
-
-def datastore_plan(service: Service, tier: Tier, datastore: Datastore, findings: DRFindings) -> MongodumpPlan:
-    return plan_spec(service.name, tier, datastore, spec_of(datastore), findings)
 
 
 @dataclass(frozen=True)
@@ -339,7 +306,7 @@ class MongoDBDump:
         return metrics.DASHBOARD_SERIES
 
     def plan(self, service: Service, tier: Tier, datastore: Datastore, findings: DRFindings) -> MongodumpPlan:
-        return datastore_plan(service, tier, datastore, findings)
+        return datastore_plan(service.name, tier, datastore, findings)
 
 
 ENGINE: Engine = MongoDBDump()  # mypy checks it against the interface, and its plans against DatastorePlan

@@ -67,7 +67,8 @@ def section(settings: JobSettings, service_plan: ServicePlan, ds: MongodumpPlan)
             ("kept", f"the last {ds.retain_count} dumps (`{names['retention']}`, `{ds.retention_cron}`)"),
             (
                 "estimated restore",
-                f"{human_duration(ds.restore.total.seconds)} for {format_size(ds.spec.size_bytes)} (RTO {tier.rto})",
+                f"{human_duration(ds.restore.total.seconds)} for {format_size(ds.datastore.size_bytes)} "
+                f"(RTO {tier.rto})",
             ),
             ("restore drills", f"`{ds.drill.cron}` (CronJob `{names['restore-drill']}`)"),
         ],
