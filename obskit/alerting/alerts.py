@@ -7,6 +7,7 @@ from dataclasses import dataclass, field
 from typing import Any, Protocol
 
 from obskit.alerting.timing import EVAL_STEP, LONG_HORIZON, check_time, input_steps, long_step
+from obskit.spec.series import series_text
 from obskit.units import Duration
 
 Rule = dict[str, Any]
@@ -108,3 +109,18 @@ def when_absent(
     step = long_step(threshold) if check_time(threshold) > LONG_HORIZON else EVAL_STEP
     at = check_time(threshold, step)
     return CheckedAlert(absent_rule, (Case("absent", series or {}, True, labels),), at, step)
+
+
+def last_attempt_failed(
+    owner: AlertOwner, name: str, metric: str, pushed: dict[str, str], match: str, text: tuple[str, str]
+) -> CheckedAlert:
+    """A ticket while a job's last attempt failed: what it pushed as `*_last_attempt_success` is 0
+    (the pushes keep the last success, so the age alerts page if no attempt succeeds in time)."""
+    rule = alert(owner, name, f"{metric}{match} == 0", "warning", text, None)
+    at = check_time(Duration(0))
+    attempt = series_text(metric, pushed)
+    return CheckedAlert(
+        rule,
+        (Case("fires", {attempt: constant(0, at)}, True, pushed), Case("silent", {attempt: constant(1, at)}, False)),
+        at,
+    )

@@ -81,6 +81,7 @@ BACKUP_LAST_SUCCESS = "obskit_backup_last_success_timestamp_seconds"
 DRILL_LAST_SUCCESS = "obskit_restore_drill_last_success_timestamp_seconds"
 DRILL_DURATION = "obskit_restore_drill_last_success_duration_seconds"  # a failed drill leaves it as it was
 DRILL_LAST_ATTEMPT_SUCCESS = "obskit_restore_drill_last_attempt_success"
+BACKUP_LAST_ATTEMPT_SUCCESS = "obskit_backup_last_attempt_success"
 
 MAX_UID = 40  # Grafana's limit
 

@@ -19,7 +19,16 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from obskit.alerting.alerts import Case, CheckedAlert, age_cases, alert, constant, secs, when_absent
+from obskit.alerting.alerts import (
+    Case,
+    CheckedAlert,
+    age_cases,
+    alert,
+    constant,
+    last_attempt_failed,
+    secs,
+    when_absent,
+)
 from obskit.alerting.timing import FOR_STEP, check_time
 from obskit.engines.mongodb_dump import metrics
 from obskit.output import escape
@@ -79,27 +88,13 @@ def dump_too_old(service_plan: ServicePlan, ds: MongodumpPlan) -> CheckedAlert:
 
 def dump_failed(service_plan: ServicePlan, ds: MongodumpPlan) -> CheckedAlert:
     pushed, match = _pushed(service_plan, ds)
-    rule = alert(
-        service_plan,
-        "MongoDBDumpFailed",
-        f"obskit_backup_last_attempt_success{match} == 0",
-        "warning",
-        (
-            "The last mongodump failed.",
-            "The last dump of {{ $labels.service }}/{{ $labels.datastore }} failed (mongodump, or WAL-G's upload): "
-            f"{DUMP_TOO_OLD} pages if no dump succeeds in time. Read the backup Job's log.",
-        ),
-        None,
+    text = (
+        "The last mongodump failed.",
+        "The last dump of {{ $labels.service }}/{{ $labels.datastore }} failed (mongodump, or WAL-G's upload): "
+        f"{DUMP_TOO_OLD} pages if no dump succeeds in time. Read the backup Job's log.",
     )
-    at = check_time(Duration(0))
-    attempt = series_text("obskit_backup_last_attempt_success", pushed)
-    return CheckedAlert(
-        rule,
-        (
-            Case("fires", {attempt: constant(0, at)}, True, pushed),
-            Case("silent", {attempt: constant(1, at)}, False),
-        ),
-        at,
+    return last_attempt_failed(
+        service_plan, "MongoDBDumpFailed", names.BACKUP_LAST_ATTEMPT_SUCCESS, pushed, match, text
     )
 
 
@@ -121,28 +116,14 @@ def drill_overdue(service_plan: ServicePlan, ds: MongodumpPlan) -> CheckedAlert:
 
 def drill_failed(service_plan: ServicePlan, ds: MongodumpPlan) -> CheckedAlert:
     pushed, match = _pushed(service_plan, ds)
-    rule = alert(
-        service_plan,
-        "MongoDBRestoreDrillFailed",
-        f"{names.DRILL_LAST_ATTEMPT_SUCCESS}{match} == 0",
-        "warning",
-        (
-            "The last restore drill failed.",
-            "The last restore drill of {{ $labels.service }}/{{ $labels.datastore }} failed: the latest dump may not "
-            "restore (a truncated archive, a dump without its oplog, documents mongorestore could not insert). "
-            "Read the drill Job's log.",
-        ),
-        None,
+    text = (
+        "The last restore drill failed.",
+        "The last restore drill of {{ $labels.service }}/{{ $labels.datastore }} failed: the latest dump may not "
+        "restore (a truncated archive, a dump without its oplog, documents mongorestore could not insert). "
+        "Read the drill Job's log.",
     )
-    at = check_time(Duration(0))
-    attempt = series_text(names.DRILL_LAST_ATTEMPT_SUCCESS, pushed)
-    return CheckedAlert(
-        rule,
-        (
-            Case("fires", {attempt: constant(0, at)}, True, pushed),
-            Case("silent", {attempt: constant(1, at)}, False),
-        ),
-        at,
+    return last_attempt_failed(
+        service_plan, "MongoDBRestoreDrillFailed", names.DRILL_LAST_ATTEMPT_SUCCESS, pushed, match, text
     )
 
 

@@ -6,7 +6,16 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from obskit.alerting.alerts import Case, CheckedAlert, age_cases, alert, constant, secs, when_absent
+from obskit.alerting.alerts import (
+    Case,
+    CheckedAlert,
+    age_cases,
+    alert,
+    constant,
+    last_attempt_failed,
+    secs,
+    when_absent,
+)
 from obskit.alerting.timing import FOR_STEP, INPUT_STEP, LONG_HORIZON, check_time, input_steps, long_step
 from obskit.engines.postgres_walg import metrics
 from obskit.output import escape
@@ -268,27 +277,13 @@ def drill_failed(service_plan: ServicePlan, ds: WalgPlan) -> CheckedAlert:
     """The last drill failed: the backups may not restore (a gap in the WAL archive, a backup that
     does not start). A ticket; RestoreDrillOverdue follows if no drill succeeds in time."""
     pushed, match = _pushed(service_plan, ds)
-    rule = alert(
-        service_plan,
-        "RestoreDrillFailed",
-        f"{names.DRILL_LAST_ATTEMPT_SUCCESS}{match} == 0",
-        "warning",
-        (
-            "The last restore drill failed.",
-            "The last restore drill of {{ $labels.service }}/{{ $labels.datastore }} failed: the backups may not "
-            "restore to the end of the WAL archive. Read the drill Job's log.",
-        ),
-        None,
+    text = (
+        "The last restore drill failed.",
+        "The last restore drill of {{ $labels.service }}/{{ $labels.datastore }} failed: the backups may not "
+        "restore to the end of the WAL archive. Read the drill Job's log.",
     )
-    at = check_time(Duration(0))
-    attempt = series_text(names.DRILL_LAST_ATTEMPT_SUCCESS, pushed)
-    return CheckedAlert(
-        rule,
-        (
-            Case("fires", {attempt: constant(0, at)}, True, pushed),
-            Case("silent", {attempt: constant(1, at)}, False),
-        ),
-        at,
+    return last_attempt_failed(
+        service_plan, "RestoreDrillFailed", names.DRILL_LAST_ATTEMPT_SUCCESS, pushed, match, text
     )
 
 
