@@ -25,6 +25,7 @@ from obskit.plan import conventions as names
 from obskit.plan.dr import DAY, DRFindings, DrillSchedule, Infeasible, cron_every, drill_schedule
 from obskit.plan.engine import Engine, Limit
 from obskit.plan.types import Plan, ServicePlan
+from obskit.shown import shown
 from obskit.spec.fragment import DatastoreKind
 from obskit.spec.model import Datastore, Service, Tier
 from obskit.spec.promql import Selector
@@ -209,7 +210,7 @@ def _schedule(
     try:
         shortest, interval = schedule.cron_gaps(own.schedule)
     except schedule.CronError as err:
-        refuse(f"schedule {own.schedule!r}: {err}")
+        refuse(f"schedule {shown(own.schedule)}: {err}")
         return None, own.schedule
     if not schedule.fits(shortest, dump):  # one run still going skips the next: a gap of two intervals
         refuse(schedule.overlap_refusal(shortest, dump))

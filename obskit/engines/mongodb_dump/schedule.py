@@ -22,6 +22,7 @@ from fractions import Fraction
 
 from obskit.engines.mongodb_dump import defaults
 from obskit.plan.dr import CRON_STEPS, MINUTE, seconds_duration
+from obskit.shown import shown
 from obskit.units import Duration
 
 DAY_MINUTES = 24 * 60
@@ -52,14 +53,14 @@ def _field(text: str, low: int, high: int) -> set[int]:
                 last = high
         step = _number(step_text, 1, high - low + 1) if step_text else 1
         if first > last:
-            raise CronError(f"{part!r} is an empty range")
+            raise CronError(f"{shown(part)} is an empty range")
         values.update(range(first, last + 1, step))
     return values
 
 
 def _number(text: str, low: int, high: int) -> int:
     if not text.isdigit() or not low <= int(text) <= high:
-        raise CronError(f"{text!r} is not a number from {low} to {high}")
+        raise CronError(f"{shown(text)} is not a number from {low} to {high}")
     return int(text)
 
 
@@ -67,11 +68,11 @@ def run_minutes(cron: str) -> list[int]:
     """The minutes of the day a daily cron expression runs at (day of month, month and weekday `*`)."""
     fields = cron.split()
     if len(fields) != 5:
-        raise CronError(f"{cron!r} has {len(fields)} fields, not 5")
+        raise CronError(f"{shown(cron)} has {len(fields)} fields, not 5")
     minute, hour, *days = fields
     if days != ["*", "*", "*"]:
         raise CronError(
-            f"{cron!r} does not run every day: dump schedules give minutes and hours, with `*` for the day of the "
+            f"{shown(cron)} does not run every day: dump schedules give minutes and hours, with `*` for the day of the "
             "month, the month and the day of the week"
         )
     return sorted(h * 60 + m for h in _field(hour, 0, 23) for m in _field(minute, 0, 59))
