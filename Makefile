@@ -11,7 +11,7 @@ TEST_JOBS ?= 6
 FAST_JOBS ?= 2
 FAST_MARKERS := not servers and not install and not prometheus3 and not slow
 
-.PHONY: demo test test-fast lint tools bench golden clean
+.PHONY: demo test test-fast lint tools bench golden reference clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -51,6 +51,11 @@ bench: $(STAMP) tools
 ## golden: rewrite tests/golden from examples/ on purpose (review its diff, commit it with the change)
 golden: $(STAMP)
 	$(BIN)/python -m tests.golden_tree
+
+## reference: rewrite docs/spec.md's field tables from the spec's declarations (obskit/spec/model.py and the
+## engines' spec.py); the prose around them is the page's own
+reference: $(STAMP)
+	$(BIN)/python -m tests.reference_page
 
 ## lint: ruff, mypy (strict) and the import layers (the import-linter contract in pyproject.toml), as CI would
 lint: $(STAMP)

@@ -15,9 +15,11 @@ from obskit.engines.postgres_walg.spec import WalG
 from obskit.engines.registry import ENGINES
 from obskit.generate.tree import generate_tree
 from obskit.pipeline import KINDS, load_plan
-from obskit.spec import resolve, schema
+from obskit.spec import resolve
+from obskit.spec.declare import Doc, none, spec_field
 from obskit.spec.fragment import DatastoreKind
 from obskit.spec.problems import SpecInvalid
+from obskit.spec.rules import text
 from tests.conftest import EXAMPLES, MINIMAL
 
 VELERO_NOTE = (
@@ -52,17 +54,25 @@ def test_a_resources_only_schedule_names_what_archives_the_data(tmp_path: Path) 
 # A second engine's spec fragment, declared here only: the spec takes it without a change of its own.
 @dataclass(frozen=True)
 class _DumpFields:
-    schedule: str | None
+    every: str | None = spec_field({"type": "string"}, Doc("cron"), absent=none)
+    exporter_job: str = spec_field(
+        text(check_with="label_value"), Doc("job"), absent=lambda given: f"{given['service']}-{given['name']}"
+    )
+
+
+@dataclass(frozen=True)
+class _Dumps:
+    bucket: str = spec_field({"type": "string", "required": True}, Doc("bucket"))
 
 
 DUMP = DatastoreKind(
     engine="docstore",
     method="dump",
-    fields={"every": {"type": "string"}, "exporter_job": schema.text(check_with="label_value")},
-    settings=lambda service, name, data: _DumpFields(data.get("every")),
+    fields=_DumpFields,
     section="dumps",
-    section_fields={"bucket": {"type": "string", "required": True}},
-    section_settings=lambda data: dict(data),
+    section_fields=_Dumps,
+    doc="A document store's dumps.",
+    section_doc="mapping: where the dumps go",
     section_checks=lambda data: iter([(("bucket",), "must not be 'x'")] if data.get("bucket") == "x" else []),
 )
 TWO_ENGINES = (*KINDS, DUMP)
@@ -85,8 +95,8 @@ def test_a_new_engines_fragment_types_its_datastores_and_its_section(write_spec:
     path = _with_datastore(write_spec, "{engine: docstore, method: dump, size: 1Gi, every: '0 * * * *'}", env)
     environment = resolve.load_spec(path, TWO_ENGINES).environment("prod")
     (datastore,) = environment.services[0].backup.datastores  # type: ignore[union-attr]
-    assert datastore.settings == _DumpFields("0 * * * *")
-    assert environment.section("dumps") == {"bucket": "b"}
+    assert datastore.settings == _DumpFields("0 * * * *", "checkout-db")
+    assert environment.section("dumps") == _Dumps("b")
     assert isinstance(environment.section("walg"), WalG)
 
 

@@ -7,6 +7,7 @@ from typing import Any
 
 from obskit import defaults
 from obskit.shown import shown
+from obskit.spec.declare import rules_of
 from obskit.spec.fragment import DatastoreKind, Kinds
 from obskit.spec.problems import FieldPath
 from obskit.spec.promql import parse_selector
@@ -107,12 +108,13 @@ def check_datastore(datastore: dict[str, Any], kinds: Kinds) -> Iterator[Finding
             f"{shown(method)} is not a method of engine {shown(engine)}; choose one of: {', '.join(methods)}",
         )
         return
-    own = set(kind.fields)
+    own_rules = rules_of(kind.fields)
+    own = set(own_rules)
     for name in sorted(own):
-        if kind.fields[name].get("required") and name not in datastore:
+        if own_rules[name].get("required") and name not in datastore:
             yield (name,), f"required field is missing (a {engine} datastore needs it)"
     for name in sorted(datastore, key=str):
-        owners = sorted({other.engine for other in kinds if name in other.fields and name not in own})
+        owners = sorted({other.engine for other in kinds if name in rules_of(other.fields) and name not in own})
         if owners:
             yield (
                 (name,),

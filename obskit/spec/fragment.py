@@ -1,6 +1,7 @@
 """What a datastore engine adds to the spec: its datastore fields, its section of an environment,
-their checks and their typed settings. Each engine declares one (obskit/engines/<name>/spec.py);
-the spec's schema, checks and model take the engines' fragments as input and never name one."""
+their checks and their typed settings. Each engine declares one (obskit/engines/<name>/spec.py),
+its fields as declared classes (declare.py); the spec's schema, checks, model and field reference
+take the engines' fragments as input and never name one."""
 
 from __future__ import annotations
 
@@ -8,6 +9,7 @@ from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
+from obskit.spec.declare import build
 from obskit.spec.problems import FieldPath
 
 Finding = tuple[FieldPath, str]
@@ -23,14 +25,14 @@ class DatastoreKind:
 
     engine: str
     method: str
-    # cerberus rules of the datastore fields beyond the common ones (engine, method, size, restore_throughput)
-    fields: Mapping[str, Any]
-    # (service, datastore, validated fields) -> the engine's typed settings of the datastore
-    settings: Callable[[str, str, Mapping[str, Any]], object]
-    # the environment section its jobs read (shared by engines that name the same one), and its rules
+    # the declared class of the datastore fields beyond the common ones (model.Datastore): its settings
+    fields: type
+    # the environment section its jobs read (shared by engines that name the same one), and its declared class
     section: str
-    section_fields: Mapping[str, Any]
-    section_settings: Callable[[Mapping[str, Any]], object]
+    section_fields: type
+    # docs/spec.md: what the engine does, above its fields' table, and what its section is
+    doc: str
+    section_doc: str
     section_checks: Callable[[Mapping[str, Any]], Iterator[Finding]] = _no_findings
     # the environment's other fields its jobs need
     needs: tuple[str, ...] = ("pushgateway",)
@@ -44,6 +46,13 @@ class DatastoreKind:
     @property
     def label(self) -> str:
         return self.backed_up_with or self.method
+
+    def settings(self, service: str, name: str, data: Mapping[str, Any]) -> object:
+        """The datastore's own fields, typed; `absent` sees `service` and `name`."""
+        return build(self.fields, data, service=service, name=name)
+
+    def section_settings(self, data: Mapping[str, Any]) -> object:
+        return build(self.section_fields, data)
 
 
 Kinds = tuple[DatastoreKind, ...]

@@ -1,5 +1,5 @@
-"""The spec format as a JSON Schema (draft 2020-12), translated from the cerberus schemas in
-schema.py (the one source of truth), for editors: yaml-language-server completes and checks
+"""The spec format as a JSON Schema (draft 2020-12), translated from the cerberus schemas that
+schema.py reads off the declarations (declare.py), for editors: yaml-language-server completes and checks
 a spec file with it. It describes one file of a spec; what only the merged spec can tell
 (required fields that `defaults` may supply, cross-field rules, the plan's checks) is left
 to `obskit validate`."""

@@ -1,31 +1,93 @@
-"""The validated spec as typed, immutable values. Built only from data that passed validation."""
+"""The validated spec as typed, immutable values, and the spec's shape: each class declares its spec
+fields once (declare.py), and the schemas, the model's construction and docs/spec.md's tables are
+read off the declarations. Built only from data that passed validation."""
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from decimal import Decimal
 from fractions import Fraction
+from functools import cached_property
 from pathlib import Path
+from typing import Any
 
+from obskit import defaults, units
+from obskit.spec import promql
+from obskit.spec.declare import Doc, none, rules_of, spec_field
 from obskit.spec.problems import FieldPath
 from obskit.spec.promql import Selector
+from obskit.spec.rules import BOOLEAN, DURATION, K8S_LABELS, PROM_LABELS, SECRET, mapping, named, text
 from obskit.units import Duration
 
 Labels = tuple[tuple[str, str], ...]
+Where = dict[FieldPath, tuple[str, int]]  # (file, line) of the fields later stages report on
+
+
+def to_labels(mapping_: Mapping[str, str] | None) -> Labels:
+    return tuple(sorted((mapping_ or {}).items()))
+
+
+@dataclass(frozen=True)
+class SecretRef:
+    """A key of a Kubernetes Secret, where a credential lives; the spec never holds its value."""
+
+    secret: str
+    key: str
+
+
+def secret_ref(value: Mapping[str, str]) -> SecretRef:
+    return SecretRef(value["secret"], value["key"])
 
 
 @dataclass(frozen=True)
 class Tier:
+    """`tiers.<name>`; docs/spec.md's defaults are the built-in tiers' (tiers.py)."""
+
     name: str
-    rto: Duration
-    rpo: Duration
-    scrape_interval: Duration
-    scrape_timeout: Duration | None
-    slo_objective: Decimal
-    pages: bool
-    restore_drill_interval: Duration
-    retention: Duration
-    platform_alert_for: Duration  # the `for:` of platform alerts such as ServiceDown
+    rto: Duration = spec_field(
+        {"check_with": "rto"}, Doc("duration, 1s to 7d: the recovery time objective", example="rto: 15m"),
+        convert=units.parse_duration,
+    )  # fmt: skip
+    rpo: Duration = spec_field(
+        {"check_with": "rpo"}, Doc("duration, 1s to 3d: the recovery point objective", example="rpo: 5m"),
+        convert=units.parse_duration,
+    )  # fmt: skip
+    scrape_interval: Duration = spec_field(
+        {"check_with": "scrape_interval"}, Doc("duration, 1s to 2m", example="scrape_interval: 30s"),
+        convert=units.parse_duration,
+    )  # fmt: skip
+    scrape_timeout: Duration | None = spec_field(
+        DURATION,
+        Doc("duration, at most the interval", f"{defaults.SCRAPE_TIMEOUT}", "scrape_timeout: 5s"),
+        convert=units.parse_duration,
+        absent=none,
+    )
+    slo_objective: Decimal = spec_field(
+        {"check_with": "objective"},
+        Doc("percentage, the default SLO objective", example="slo_objective: 99.9"),
+        convert=units.exact_decimal,
+    )
+    pages: bool = spec_field(
+        BOOLEAN, Doc("boolean: whether fast burns and data-at-risk alerts page (`critical`)", example="pages: true")
+    )
+    restore_drill_interval: Duration = spec_field(
+        {"check_with": "drill_interval"},
+        Doc("duration, 1h to 365d: the longest time between restore drills", example="restore_drill_interval: 30d"),
+        convert=units.parse_duration,
+    )
+    retention: Duration = spec_field(
+        DURATION, Doc("duration: how long backups are kept", example="retention: 14d"), convert=units.parse_duration
+    )
+    platform_alert_for: Duration = spec_field(
+        {"check_with": "platform_alert_for"},
+        Doc(
+            "duration, 1s to 6h: the `for:` of platform and DR alerts",
+            f"{defaults.PLATFORM_ALERT_FOR} for a new tier",
+            "platform_alert_for: 5m",
+        ),
+        convert=units.parse_duration,
+    )  # the `for:` of platform alerts such as ServiceDown
 
 
 @dataclass(frozen=True)
@@ -36,8 +98,19 @@ class RatioSLI:
 
 @dataclass(frozen=True)
 class LatencySLI:
-    histogram: Selector
-    threshold: Duration
+    histogram: Selector = spec_field(
+        text(required=True, check_with="histogram"),
+        Doc(
+            "a histogram's base name with matchers (no `_bucket`, no `le`)",
+            example="histogram: 'http_request_duration_seconds{job=\"checkout\"}'",
+        ),
+        convert=promql.check_histogram_selector,
+    )
+    threshold: Duration = spec_field(
+        {**DURATION, "required": True},
+        Doc("duration, one of the histogram's `le` buckets", example="threshold: 300ms"),
+        convert=units.parse_duration,
+    )
 
 
 @dataclass(frozen=True)
@@ -53,81 +126,279 @@ SLI = RatioSLI | LatencySLI | RawSLI
 class SLOAlerts:
     """What the spec says of one SLO's alerts beyond the defaults."""
 
-    page: bool = True  # the fast-burn alerts
-    ticket: bool = True  # the slow-burn alerts
-    min_errors: int = 0  # failed events a burn alert needs in its long window
-    labels: Labels = ()
-    annotations: Labels = ()
+    page: bool = spec_field(
+        BOOLEAN, Doc("boolean: false drops the fast-burn alerts (1h/5m, 6h/30m)", "true", "page: false"), default=True
+    )
+    ticket: bool = spec_field(
+        BOOLEAN, Doc("boolean: false drops the slow-burn alerts (1d/2h, 3d/6h)", "true", "ticket: false"), default=True
+    )
+    min_errors: int = spec_field(
+        {"type": "integer", "min": 0},
+        Doc(
+            "integer >= 0: failed events a burn alert needs in its long window; 0 turns the rule off",
+            f"{defaults.SLO_MIN_ERRORS}",
+            "min_errors: 3",
+        ),
+        default=defaults.SLO_MIN_ERRORS,
+    )
+    labels: Labels = spec_field(
+        PROM_LABELS,
+        Doc(
+            "map of Prometheus label name to value, added to the SLO's alerts; not obskit's labels nor the "
+            "environment's",
+            "none",
+            "labels: {channel: payments-oncall}",
+        ),
+        convert=to_labels,
+        default=(),
+    )
+    annotations: Labels = spec_field(
+        {**PROM_LABELS, "valuesrules": {"type": "string", "empty": False, "check_with": "annotation"}},
+        Doc(
+            "map of annotation name to text, added to the SLO's alerts; not `summary`, `description`, "
+            "`runbook_url`, `dashboard_url`",
+            "none",
+            'annotations: {playbook: "https://wiki/x"}',
+        ),
+        convert=to_labels,
+        default=(),
+    )
 
 
 @dataclass(frozen=True)
 class SLO:
+    """`slos.<name>`: exactly one SLI, `errors` with `total`, `latency`, or `error_query` with `total_query`
+    (cross_checks.py)."""
+
     name: str
-    objective: Decimal | None  # None: the tier's slo_objective
-    window: Duration
-    description: str | None
-    sli: SLI
-    alerts: SLOAlerts = SLOAlerts()
+    objective: Decimal | None = spec_field(
+        {"check_with": "objective"},
+        Doc("percentage, 0 < x < 100", "the tier's `slo_objective`", "objective: 99.95"),
+        convert=units.exact_decimal,
+        absent=none,
+    )  # None: the tier's slo_objective
+    window: Duration = spec_field(
+        DURATION,
+        Doc("duration, at least 7d", f"`{defaults.SLO_WINDOW}`", "window: 28d"),
+        convert=units.parse_duration,
+        default=units.parse_duration(defaults.SLO_WINDOW),
+    )
+    description: str | None = spec_field(
+        text(), Doc("text", "none", "description: Checkout requests that succeed"), default=None
+    )
+    errors: Selector | None = spec_field(
+        text(check_with="selector"),
+        Doc(
+            "PromQL series selector of the failed events' counter",
+            example='errors: \'http_requests_total{job="checkout",code=~"5.."}\'',
+        ),
+        convert=promql.parse_selector,
+        default=None,
+    )
+    total: Selector | None = spec_field(
+        text(check_with="selector"),
+        Doc("PromQL series selector of all events' counter", example="total: 'http_requests_total{job=\"checkout\"}'"),
+        convert=promql.parse_selector,
+        default=None,
+    )
+    latency: LatencySLI | None = spec_field(
+        mapping(LatencySLI), Doc("mapping: the histogram and the threshold, below", inline=True), default=None
+    )
+    error_query: str | None = spec_field(
+        text(check_with="window_query"),
+        Doc(
+            "PromQL with `{{window}}` where the range goes",
+            example="error_query: 'sum(rate(x_failed_total[{{window}}]))'",
+        ),
+        default=None,
+    )
+    total_query: str | None = spec_field(
+        text(check_with="window_query"),
+        Doc("PromQL with `{{window}}`", example="total_query: 'sum(rate(x_total[{{window}}]))'"),
+        default=None,
+    )
+    alerts: SLOAlerts = spec_field(
+        mapping(SLOAlerts), Doc("map: options of the SLO's alerts, the fields below", inline=True), default=SLOAlerts()
+    )
+
+    @cached_property
+    def sli(self) -> SLI:
+        if self.latency is not None:
+            return self.latency
+        if self.error_query is not None and self.total_query is not None:
+            return RawSLI(self.error_query, self.total_query)
+        assert self.errors is not None and self.total is not None, "validation requires exactly one SLI"
+        return RatioSLI(self.errors, self.total)
 
 
 @dataclass(frozen=True)
 class Datastore:
+    """`backup.datastores.<name>`: the fields every datastore has; its engine's are its `settings`."""
+
     name: str
-    engine: str
-    method: str
-    size_bytes: int
-    restore_throughput: Fraction | None  # bytes per second
-    settings: object  # the engine's own fields, typed by its spec fragment (obskit/spec/fragment.py)
+    engine: str = spec_field(
+        {"type": "string", "required": True}, Doc("the engine", example="engine: postgres")
+    )  # allowed: the registered engines' (schema.shape)
+    method: str = spec_field({"type": "string", "required": True}, Doc("the engine's method", example="method: wal-g"))
+    size_bytes: int = spec_field(
+        {"required": True, "check_with": "size"}, Doc("size of the data", example="size: 200Gi"),
+        key="size", convert=units.parse_size,
+    )  # fmt: skip
+    restore_throughput: Fraction | None = spec_field(
+        {"check_with": "throughput"},
+        Doc("throughput of a restore", "the engine's default", "restore_throughput: 200MiB/s"),
+        convert=units.parse_throughput,
+        absent=none,
+    )  # bytes per second
+    settings: object = None  # the engine's own fields, typed by its spec fragment (obskit/spec/fragment.py)
+
+
+VOLUME_MODES = ("snapshot", "fs", "none")
 
 
 @dataclass(frozen=True)
 class Backup:
-    namespaces: tuple[str, ...]
-    volumes: str
-    datastores: tuple[Datastore, ...]
-    duration: Duration | None  # how long a Velero backup takes, measured; None: assume the default
-    velero: bool = True  # False: no Velero schedule, only the datastores' own backups
-    selector: Labels = ()  # the Velero Schedule's label selector; empty: the whole namespaces
-    restore_duration: Duration | None = None  # how long a Velero restore takes, measured
+    namespaces: tuple[str, ...] = spec_field(
+        {"type": "list", "empty": False, "schema": {"type": "string", "check_with": "dns1123_label"}},
+        Doc("list of names, Velero's includedNamespaces", "the service's namespace", "namespaces: [shop]"),
+        convert=tuple,
+        absent=lambda given: (given["service_namespace"],),
+    )
+    volumes: str = spec_field(
+        {"type": "string", "allowed": list(VOLUME_MODES)},
+        Doc(
+            "`snapshot`, `fs` or `none`; `none` with datastores: the service's data is its datastores, and "
+            "Velero keeps its Kubernetes resources daily",
+            f"`{defaults.VOLUMES}`",
+            "volumes: fs",
+        ),
+        default=defaults.VOLUMES,
+    )
+    datastores: tuple[Datastore, ...] = spec_field(
+        named({"type": "dict"}), Doc("map of datastore name to datastore, see below", "none"), default=()
+    )  # the rules: schema.shape, with the engines' fields
+    duration: Duration | None = spec_field(
+        DURATION,
+        Doc("duration: the measured time of a Velero backup", "1m (with a note)", "duration: 3m"),
+        convert=units.parse_duration,
+        default=None,
+    )  # None: assume the default
+    velero: bool = spec_field(
+        BOOLEAN,
+        Doc("boolean: false for no Velero schedule, only the datastores' own backups", "true", "velero: false"),
+        default=True,
+    )
+    selector: Labels = spec_field(
+        {**K8S_LABELS, "empty": False},
+        Doc(
+            "map of Kubernetes labels: the Velero Schedule's `labelSelector`, required when two services back "
+            "up one namespace",
+            "none (the whole namespaces)",
+            "selector: {app.kubernetes.io/instance: checkout}",
+        ),
+        convert=to_labels,
+        default=(),
+    )  # empty: the whole namespaces
+    restore_duration: Duration | None = spec_field(
+        DURATION,
+        Doc(
+            "duration: the measured time of a Velero restore, checked against the RTO",
+            "2 x `duration` + 2m",
+            "restore_duration: 8m",
+        ),
+        convert=units.parse_duration,
+        default=None,
+    )
 
 
 @dataclass(frozen=True)
 class Metrics:
-    port: str
-    path: str
-    scheme: str
-    interval: Duration | None  # None: the tier's scrape_interval
+    port: str = spec_field(
+        text(required=True, check_with="port_name"), Doc("the Service port's name", example="port: http-metrics")
+    )
+    path: str = spec_field(
+        {"type": "string", "regex": r"/\S*"},
+        Doc("URL path", f"`{defaults.METRICS_PATH}`", "path: /internal/metrics"),
+        default=defaults.METRICS_PATH,
+    )
+    scheme: str = spec_field(
+        {"type": "string", "allowed": ["http", "https"]},
+        Doc("`http` or `https`", "`http`", "scheme: https"),
+        default="http",
+    )
+    interval: Duration | None = spec_field(
+        {"check_with": "scrape_interval"},
+        Doc("duration, 1s to 2m", "the tier's `scrape_interval`", "interval: 30s"),
+        convert=units.parse_duration,
+        default=None,
+    )  # None: the tier's scrape_interval
 
 
 @dataclass(frozen=True)
 class Service:
+    """`services.<name>`; a field left out comes from `defaults` (schema.DEFAULTABLE_FIELDS)."""
+
     name: str
-    namespace: str
-    tier: str
-    team: str
-    job: str
-    runbook_url: str | None  # None: the environment's runbook_base links the generated runbooks
-    selector: Labels
-    metrics: Metrics
-    slos: tuple[SLO, ...]
-    backup: Backup | None
-    # (file, line) of the fields later stages report on: the service, its tier, backup, datastores
-    where: dict[FieldPath, tuple[str, int]] = field(default_factory=dict, compare=False, repr=False)
+    namespace: str = spec_field(
+        text(required=True, check_with="dns1123_label"), Doc("name", "`defaults.namespace`", "namespace: shop")
+    )
+    tier: str = spec_field(text(required=True), Doc("tier name", "`defaults.tier`", "tier: tier1_critical"))
+    team: str = spec_field(
+        text(required=True, check_with="label_value"),
+        Doc("text: the team alerts are routed to", "`defaults.team`", "team: payments"),
+    )
+    job: str = spec_field(
+        text(check_with="label_value"),
+        Doc("the `job` label of its scrape targets", "the service name", "job: checkout"),
+        absent=lambda given: given["name"],
+    )
+    runbook_url: str | None = spec_field(
+        text(check_with="runbook_url"),
+        Doc(
+            "URL with `{service}` and `{alert}` replaced; required unless the environment sets `runbook_base`",
+            "`defaults.runbook_url`, else the generated runbook under `runbook_base`",
+            'runbook_url: "https://runbooks.example.com/{service}/{alert}"',
+        ),
+        absent=none,
+    )  # None: the environment's runbook_base links the generated runbooks
+    selector: Labels = spec_field(
+        {**K8S_LABELS, "required": True, "empty": False},
+        Doc(
+            "map of labels of the Kubernetes Service to scrape",
+            example="selector: {app.kubernetes.io/name: checkout}",
+        ),
+        convert=to_labels,
+    )
+    metrics: Metrics = spec_field(mapping(Metrics, required=True), Doc("mapping, see below"))
+    slos: tuple[SLO, ...] = spec_field(
+        named(mapping(SLO)), Doc("map of SLO name to SLO, see below", "none"), absent=lambda _: ()
+    )
+    backup: Backup | None = spec_field(
+        mapping(Backup), Doc("mapping, see below", "no backups"), absent=none
+    )  # the rules: schema.shape, with the engines' fields
+    where: Where = field(default_factory=dict, compare=False, repr=False)  # the service, tier, backup, datastores
 
 
 @dataclass(frozen=True)
 class Velero:
-    namespace: str
-    storage_location: str
-    concurrent_backups: int = 1  # `velero server --concurrent-backups`
-
-
-@dataclass(frozen=True)
-class SecretRef:
-    """A key of a Kubernetes Secret, where a credential lives; the spec never holds its value."""
-
-    secret: str
-    key: str
+    namespace: str = spec_field(
+        text(required=True, check_with="dns1123_label"),
+        Doc("name: where the Schedules go", example="namespace: velero"),
+    )
+    storage_location: str = spec_field(
+        text(required=True, check_with="dns1123_subdomain"),
+        Doc("Velero BackupStorageLocation name", example="storage_location: default"),
+    )
+    concurrent_backups: int = spec_field(
+        {"type": "integer", "min": 1, "max": 100},
+        Doc(
+            "integer 1-100: the Velero server's `--concurrent-backups`; the plan refuses schedules that need "
+            "more, and counts the queue behind the others toward each RPO",
+            "1",
+            "concurrent_backups: 3",
+        ),
+        default=1,
+    )  # `velero server --concurrent-backups`
 
 
 @dataclass(frozen=True)
@@ -138,40 +409,283 @@ class Receiver:
 
 
 @dataclass(frozen=True)
-class Routes:
-    """Receiver names by what an alert asks of people: page (critical), ticket (warning), info."""
+class PagerDuty:
+    routing_key: SecretRef = spec_field({**SECRET, "required": True}, Doc("secret"))
 
-    page: str | None
-    ticket: str | None
-    info: str | None
+
+@dataclass(frozen=True)
+class Slack:
+    api_url: SecretRef = spec_field({**SECRET, "required": True}, Doc("secret: the webhook URL"))
+    channel: str = spec_field(text(required=True, check_with="slack_channel"), Doc("the channel"))
+
+
+@dataclass(frozen=True)
+class Webhook:
+    """Exactly one of the two fields (cross_checks.py)."""
+
+    url: str | None = spec_field(text(check_with="http_url"), Doc("http or https, no credential in it"))
+    url_secret: SecretRef | None = spec_field(SECRET, Doc("secret: the whole URL"))
+
+
+@dataclass(frozen=True)
+class Email:
+    to: str = spec_field(text(required=True, check_with="email"), Doc("recipients"))
+    sender: str = spec_field(text(required=True, check_with="email"), Doc("sender"), key="from")
+    smarthost: str = spec_field(text(required=True, check_with="smarthost"), Doc("`host:port`"))
+    auth_username: str | None = spec_field(text(), Doc("user name"))
+    auth_password: SecretRef | None = spec_field(SECRET, Doc("secret"))
+
+
+@dataclass(frozen=True)
+class Opsgenie:
+    api_key: SecretRef = spec_field({**SECRET, "required": True}, Doc("secret"))
+    api_url: str | None = spec_field(text(check_with="http_url"), Doc("URL"))
+
+
+@dataclass(frozen=True)
+class Integrations:
+    """A receiver: exactly one integration (cross_checks.py). Declares the shape only: the model
+    keeps the integration's fields by name (Receiver.settings)."""
+
+    pagerduty: PagerDuty = spec_field(
+        mapping(PagerDuty),
+        Doc(
+            "`routing_key` (secret)", example="{pagerduty: {routing_key: {secret: pagerduty-oncall, key: routing-key}}}"
+        ),
+    )
+    slack: Slack = spec_field(
+        mapping(Slack),
+        Doc(
+            "`api_url` (secret: the webhook URL), `channel`",
+            example='{slack: {api_url: {secret: slack-payments, key: url}, channel: "#payments"}}',
+        ),
+    )
+    webhook: Webhook = spec_field(
+        mapping(Webhook),
+        Doc(
+            "one of `url` (http or https, no credential in it) and `url_secret` (secret: the whole URL; the "
+            "configuration's `url_file` needs Alertmanager 0.26 or later)",
+            example='{webhook: {url: "http://alert-bridge.tools.svc:8080/tickets"}}`, '
+            "`{webhook: {url_secret: {secret: teams-hook, key: url}}}",
+        ),
+    )
+    email: Email = spec_field(
+        mapping(Email),
+        Doc(
+            "`to`, `from`, `smarthost` (`host:port`), optional `auth_username` and `auth_password` (secret)",
+            example='{email: {to: oncall@example.com, from: am@example.com, smarthost: "smtp.example.com:587"}}',
+        ),
+    )
+    opsgenie: Opsgenie = spec_field(
+        mapping(Opsgenie),
+        Doc(
+            "`api_key` (secret), optional `api_url`", example="{opsgenie: {api_key: {secret: opsgenie, key: api-key}}}"
+        ),
+    )
+
+
+def _receivers(data: Mapping[str, Mapping[str, Mapping[str, Any]]]) -> tuple[Receiver, ...]:
+    found = []
+    for name in sorted(data):
+        ((integration, fields),) = data[name].items()
+        settings = tuple(
+            (key, secret_ref(value) if isinstance(value, dict) else value) for key, value in sorted(fields.items())
+        )
+        found.append(Receiver(name, integration, settings))
+    return tuple(found)
+
+
+@dataclass(frozen=True)
+class Routes:
+    """`teams.<name>`: receiver names by what an alert asks of people: page (critical), ticket
+    (warning), info. A field left out falls back to the environment's."""
+
+    page: str | None = spec_field(
+        text(),
+        Doc("receiver name for the team's `critical` alerts", "the environment's `page`", "page: payments-pager"),
+        default=None,
+    )
+    ticket: str | None = spec_field(
+        text(),
+        Doc("receiver name for the team's `warning` alerts", "the environment's `ticket`", "ticket: payments-chat"),
+        default=None,
+    )
+    info: str | None = spec_field(
+        text(),
+        Doc("receiver name for the team's `info` alerts", "the environment's `info`", "info: payments-chat"),
+        default=None,
+    )
 
 
 @dataclass(frozen=True)
 class Alerting:
-    receivers: tuple[Receiver, ...]  # sorted by name
-    routes: Routes  # the environment's: page and ticket always set, info defaults to ticket
-    teams: tuple[tuple[str, Routes], ...]  # the teams of this environment's services that route their own
-    namespace: str  # where the AlertmanagerConfig goes
+    """`environments.<name>.alerting`."""
+
+    receivers: tuple[Receiver, ...] = spec_field(
+        named(mapping(Integrations), required=True, empty=False),
+        Doc("map of receiver name (a *name*) to exactly one integration, below"),
+        convert=_receivers,
+    )  # sorted by name
+    page: str = spec_field(
+        text(required=True), Doc("receiver name for `severity: critical`", example="page: oncall-pager")
+    )
+    ticket: str = spec_field(
+        text(required=True),
+        Doc("receiver name for `severity: warning`, and for alerts that are not obskit's", example="ticket: tickets"),
+    )
+    info: str = spec_field(
+        text(),
+        Doc("receiver name for `severity: info`", "the `ticket` receiver", "info: platform-chat"),
+        absent=lambda given: given["ticket"],
+    )
+    namespace: str = spec_field(
+        text(check_with="dns1123_label"),
+        Doc(
+            "name: where the AlertmanagerConfig goes (its Secrets must be there too)",
+            f"`{defaults.ALERTMANAGER_NAMESPACE}`",
+            "alertmanager_namespace: monitoring",
+        ),
+        key="alertmanager_namespace",
+        default=defaults.ALERTMANAGER_NAMESPACE,
+    )
+    teams: tuple[tuple[str, Routes], ...] = ()  # the teams of this environment's services that route their own
+
+    @property
+    def routes(self) -> Routes:
+        """The environment's: page and ticket always set, info defaults to ticket."""
+        return Routes(self.page, self.ticket, self.info)
+
+
+def _url(value: str) -> str:
+    return value.rstrip("/")
 
 
 @dataclass(frozen=True)
 class Environment:
+    """`environments.<name>`; the engines add their sections (schema.shape)."""
+
     name: str
-    labels: Labels
-    selector_labels: Labels
-    velero: Velero | None
-    sections: tuple[tuple[str, object], ...]  # the datastore engines' sections by name, typed by their fragments
-    pushgateway: str | None
-    services: tuple[Service, ...]  # overrides applied, sorted by name
-    grafana_namespace: str = "monitoring"
-    grafana_url: str | None = None  # None: alerts carry no dashboard link
-    alerting: Alerting | None = None  # None: obskit writes no Alertmanager configuration
-    runbook_base: str | None = None  # the URL the tree's runbooks/ is served at
-    # (file, line) of the fields the plan reports on: the environment, its velero settings
-    where: dict[FieldPath, tuple[str, int]] = field(default_factory=dict, compare=False, repr=False)
+    labels: Labels = spec_field(
+        {**PROM_LABELS, "valuesrules": {"type": "string", "check_with": "dashboard_label_value"}},
+        Doc(
+            "map of Prometheus label name to value, added to every alert and recorded series; not `service`, "
+            "`namespace`, `tier`, `team`, `severity`, `slo`, `long_window`, `short_window`, `alertname`, `job`, "
+            "`managed_by`",
+            "none",
+            "labels: {env: prod, cluster: prod-eu-1}",
+        ),
+        convert=to_labels,
+        default=(),
+    )
+    selector_labels: Labels = spec_field(
+        K8S_LABELS,
+        Doc(
+            "map of Kubernetes labels, on every generated object's metadata",
+            "none",
+            "selector_labels: {release: kube-prometheus-stack}",
+        ),
+        convert=to_labels,
+        default=(),
+    )
+    velero: Velero | None = spec_field(
+        mapping(Velero), Doc("mapping, required once a service has Velero backups", inline=True), default=None
+    )
+    sections: tuple[tuple[str, object], ...] = ()  # the datastore engines' sections by name, typed by their fragments
+    pushgateway: str | None = spec_field(
+        text(check_with="http_url"),
+        Doc(
+            "http(s) URL the backup jobs push to; required with datastores",
+            example='pushgateway: "http://pushgateway.monitoring.svc:9091"',
+        ),
+        default=None,
+    )
+    services: tuple[Service, ...] = spec_field(
+        {"type": "dict"},
+        Doc(
+            "map of service name to an override: any service field; `null` removes a field, an entry or the "
+            "whole service in this environment",
+            "none",
+            "services: {checkout: {tier: tier3_low}, reports: null}",
+        ),
+        default=(),
+    )  # overrides applied, sorted by name; the rules: schema.shape
+    grafana_namespace: str = spec_field(
+        text(check_with="dns1123_label"),
+        Doc("name: where the dashboard ConfigMaps go", f"`{defaults.GRAFANA_NAMESPACE}`", "grafana_namespace: grafana"),
+        default=defaults.GRAFANA_NAMESPACE,
+    )
+    grafana_url: str | None = spec_field(
+        text(check_with="http_url"),
+        Doc(
+            "http(s) URL of Grafana: every alert's `dashboard_url` is `<grafana_url>/d/<uid>`",
+            "none (no `dashboard_url`, with a note)",
+            "grafana_url: https://grafana.example.com",
+        ),
+        convert=_url,
+        default=None,
+    )  # None: alerts carry no dashboard link
+    alerting: Alerting | None = spec_field(
+        mapping(Alerting), Doc("mapping: Alertmanager routing, see below", "none (no Alertmanager files)"), default=None
+    )  # None: obskit writes no Alertmanager configuration
+    runbook_base: str | None = spec_field(
+        text(check_with="http_url"),
+        Doc(
+            "http(s) URL where this tree's `runbooks/` is served (the monitoring repo's web view): a service "
+            "without `runbook_url` links every alert to its section of the generated runbook page, "
+            "`<runbook_base>/<service>.md#<alert in lower case>`",
+            "none",
+            "runbook_base: https://git.example.com/acme/monitoring/-/blob/main/out/prod/runbooks",
+        ),
+        convert=_url,
+        default=None,
+    )  # the URL the tree's runbooks/ is served at
+    where: Where = field(default_factory=dict, compare=False, repr=False)  # the environment, its velero settings
 
     def section(self, name: str) -> object | None:
         return next((settings for key, settings in self.sections if key == name), None)
+
+
+API_VERSION = "obskit/v1"
+DEFAULTABLE_FIELDS = ("namespace", "tier", "team", "runbook_url", "metrics")  # what `defaults:` may set
+
+
+@dataclass(frozen=True)
+class SpecFile:
+    """One spec file's top level. Declares the shape only: the files merge into a Spec."""
+
+    api_version: str = spec_field(
+        {"required": True, "type": "string", "allowed": [API_VERSION]},
+        Doc(f"`{API_VERSION}`, required in every file", example=f"apiVersion: {API_VERSION}"),
+        key="apiVersion",
+    )
+    alert_catalogs: tuple[str, ...] = spec_field(
+        {"type": "list", "schema": {"type": "string", "empty": False}},
+        Doc("list of files or folders of alert templates, relative to this file", "none", "alert_catalogs: [alerts/]"),
+    )
+    defaults: Service = spec_field(
+        mapping({name: rules_of(Service)[name] for name in DEFAULTABLE_FIELDS}),
+        Doc("mapping: fields every service takes unless it sets its own, below"),
+    )
+    tiers: tuple[Tier, ...] = spec_field(
+        {**named(mapping(Tier)), "keysrules": {"type": "string", "check_with": "tier_name"}},
+        Doc("map of tier name to tier, below; merged field by field over the built-in tiers", "the built-in tiers"),
+    )
+    teams: tuple[Routes, ...] = spec_field(
+        {
+            "type": "dict",
+            "keysrules": {"type": "string", "empty": False, "check_with": "label_value"},
+            "valuesrules": mapping(Routes),
+        },
+        Doc(
+            "map of team name (a service's `team`) to its own receivers, below",
+            "none: every team uses the environment's",
+            "teams: {payments: {page: payments-pager}}",
+        ),
+    )
+    environments: tuple[Environment, ...] = spec_field(
+        {"type": "dict"}, Doc("map of name to environment, at least one")
+    )  # the rules: schema.shape
+    services: tuple[Service, ...] = spec_field({"type": "dict"}, Doc("map of name to service"))  # schema.shape
 
 
 @dataclass(frozen=True)

@@ -29,107 +29,151 @@ Its storage fields are named and checked as `walg`'s are, so the same values can
 
 from __future__ import annotations
 
-from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Any
 
 from obskit import units
 from obskit.engines import walg_storage
 from obskit.engines.mongodb_dump import defaults
+from obskit.spec.declare import Doc, none, spec_field
 from obskit.spec.fragment import DatastoreKind
-from obskit.spec.model import Datastore, Environment, SecretRef
-from obskit.spec.schema import text
-
-DATASTORE_FIELDS = {
-    "schedule": text(),  # a 5-field cron, read by the plan (schedule.py), which refuses what it cannot read
-    "oplog": {"type": "boolean"},
-    "replica_set": text(check_with="label_value"),
-    "duration": {"check_with": "duration"},  # a dump's measured duration
-    "restore_duration": {"check_with": "duration"},  # a measured drill, oplog replay included
-    "uri_secret": {"check_with": "secret_ref", "required": True},
-    "exporter_job": text(check_with="label_value"),
-}
+from obskit.spec.model import Datastore, Environment, SecretRef, secret_ref
+from obskit.spec.rules import DURATION, SECRET, text
 
 SECTION = "mongodump"
-SECTION_FIELDS = {
-    "prefix": text(required=True, check_with="object_store_prefix"),
-    "credentials_secret": text(required=True, check_with="dns1123_subdomain"),
-    "image": text(required=True),  # built from jobs/Dockerfile, or the user's own
-    "service_account": text(check_with="dns1123_subdomain"),  # for IRSA / Workload Identity
-    "key_file": {"check_with": "secret_ref"},  # a gs:// service account key, mounted as a file
-    "volume_claim": text(check_with="dns1123_subdomain"),  # the PVC that holds a file:// prefix
-    "drill_storage_class": text(check_with="dns1123_subdomain"),  # of the drill's scratch volume
-}
 
 
 @dataclass(frozen=True)
 class MongodumpFields:
     """A mongodump datastore's own fields."""
 
-    schedule: str | None  # None: derived from the RPO
-    oplog: bool
-    replica_set: str | None
-    duration: units.Duration | None
-    restore_duration: units.Duration | None
-    uri_secret: SecretRef
-    exporter_job: str | None  # None: no mongodb_exporter, no oplog alerts
+    schedule: str | None = spec_field(
+        text(),  # a 5-field cron, read by the plan (schedule.py), which refuses what it cannot read
+        Doc(
+            "5-field cron of the dumps; its longest gap plus a dump and its upload must fit the RPO",
+            "the longest interval that does",
+            'schedule: "0 */4 * * *"',
+        ),
+        absent=none,
+    )  # None: derived from the RPO
+    oplog: bool = spec_field(
+        {"type": "boolean"},
+        Doc("boolean: dump with `--oplog` (a consistent point in time); needs `replica_set`", "true", "oplog: false"),
+        absent=lambda _: True,
+    )
+    replica_set: str | None = spec_field(
+        text(check_with="label_value"),
+        Doc(
+            "the replica set's name: `--oplog` reads a replica set member's oplog, and the dump reads a secondary",
+            "none",
+            "replica_set: rs0",
+        ),
+        absent=none,
+    )
+    duration: units.Duration | None = spec_field(
+        DURATION,
+        Doc("duration of a dump, measured", "size at 50MiB/s", "duration: 25m"),
+        convert=units.parse_duration,
+        absent=none,
+    )
+    restore_duration: units.Duration | None = spec_field(
+        DURATION,
+        Doc(
+            "duration of a restore drill, measured (oplog replay included)",
+            "the plan's estimate",
+            "restore_duration: 40m",
+        ),
+        convert=units.parse_duration,
+        absent=none,
+    )
+    uri_secret: SecretRef = spec_field(
+        {**SECRET, "required": True},
+        Doc(
+            "required: `{secret, key}` holding the connection URI (a user with the backup role); only the dump "
+            "job reads it",
+            example="uri_secret: {secret: events-db-backup, key: uri}",
+        ),
+        convert=secret_ref,
+    )
+    exporter_job: str | None = spec_field(
+        text(check_with="label_value"),
+        Doc(
+            "the `job` of its mongodb_exporter (with `--compatible-mode`): the oplog window's alerts read it",
+            "none: no oplog alerts",
+            "exporter_job: events-db-exporter",
+        ),
+        default=None,
+    )  # None: no mongodb_exporter, no oplog alerts
 
 
 @dataclass(frozen=True)
 class MongodumpSection:
     """The environment's `mongodump` section: where WAL-G keeps the dumps, and the jobs' image."""
 
-    prefix: str
-    credentials_secret: str
-    image: str
-    service_account: str | None = None
-    key_file: SecretRef | None = None
-    volume_claim: str | None = None
-    drill_storage_class: str | None = None
-
-
-def _duration(value: str | None) -> units.Duration | None:
-    return units.parse_duration(value) if value is not None else None
-
-
-def _secret(value: Mapping[str, Any] | None) -> SecretRef | None:
-    return SecretRef(value["secret"], value["key"]) if value else None
-
-
-def _fields(service: str, name: str, data: Mapping[str, Any]) -> MongodumpFields:
-    uri = _secret(data.get("uri_secret"))
-    assert uri is not None, "the schema requires uri_secret"
-    return MongodumpFields(
-        schedule=data.get("schedule"),
-        oplog=data.get("oplog", True),
-        replica_set=data.get("replica_set"),
-        duration=_duration(data.get("duration")),
-        restore_duration=_duration(data.get("restore_duration")),
-        uri_secret=uri,
-        exporter_job=data.get("exporter_job"),
+    prefix: str = spec_field(
+        text(required=True, check_with="object_store_prefix"),
+        Doc(
+            "`s3://`, `gs://`, `az://` or `file://` prefix; `/<service>/<datastore>` is appended",
+            example='prefix: "s3://acme-mongo-backups/prod"',
+        ),
     )
-
-
-def _section(data: Mapping[str, Any]) -> MongodumpSection:
-    return MongodumpSection(
-        prefix=data["prefix"],
-        credentials_secret=data["credentials_secret"],
-        image=data["image"],
-        service_account=data.get("service_account"),
-        key_file=_secret(data.get("key_file")),
-        volume_claim=data.get("volume_claim"),
-        drill_storage_class=data.get("drill_storage_class"),
+    credentials_secret: str = spec_field(
+        text(required=True, check_with="dns1123_subdomain"),
+        Doc("Secret with the storage credentials (may be the `walg` section's)", example="credentials_secret: walg-s3"),
+    )
+    image: str = spec_field(
+        text(required=True),
+        Doc(
+            "required: the jobs' image with WAL-G's MongoDB build, the MongoDB database tools, mongod, mongosh, "
+            "python3 and prometheus-client (build it from `obskit/engines/mongodb_dump/jobs/Dockerfile` in "
+            "obskit's repository)",
+            example="image: registry.example.com/obskit-mongodb-runner:1",
+        ),
+    )
+    service_account: str | None = spec_field(
+        text(check_with="dns1123_subdomain"),
+        Doc("ServiceAccount the jobs run as (IRSA, Workload Identity)", "none", "service_account: mongo-backup"),
+        default=None,
+    )
+    key_file: SecretRef | None = spec_field(
+        SECRET,
+        Doc(
+            "`{secret, key}`: a gs:// service account key mounted as a file; gs:// needs it or `service_account`",
+            "none",
+            "key_file: {secret: gcs, key: key.json}",
+        ),
+        convert=secret_ref,
+        default=None,
+    )
+    volume_claim: str | None = spec_field(
+        text(check_with="dns1123_subdomain"),
+        Doc(
+            "PersistentVolumeClaim holding a file:// prefix's path; required for file://",
+            "none",
+            "volume_claim: mongo-backups",
+        ),
+        default=None,
+    )
+    drill_storage_class: str | None = spec_field(
+        text(check_with="dns1123_subdomain"),
+        Doc("StorageClass of the drill's scratch volume", "the cluster's default", "drill_storage_class: fast-ssd"),
+        default=None,
     )
 
 
 KIND = DatastoreKind(
     engine=defaults.ENGINE,
     method=defaults.METHOD,
-    fields=DATASTORE_FIELDS,
-    settings=_fields,
+    fields=MongodumpFields,
     section=SECTION,
-    section_fields=SECTION_FIELDS,
-    section_settings=_section,
+    section_fields=MongodumpSection,
+    doc=(
+        "MongoDB (`engine: mongodb`, `method: mongodump`): `mongodump --oplog --archive --gzip` streamed by "
+        "WAL-G's MongoDB mode to the environment's `mongodump` prefix. A dump loses at most its interval plus "
+        "its own duration and upload: the plan refuses an RPO a dump schedule cannot meet (tier1's 5m and "
+        "tier2's 30m with 4-hourly dumps) and names point-in-time recovery from oplog archiving as what could, "
+        "which obskit does not set up yet."
+    ),
+    section_doc="mapping, required once a service has MongoDB datastores: where WAL-G's MongoDB mode keeps the dumps",
     section_checks=walg_storage.storage_checks,
     backed_up_with="mongodump",
 )

@@ -3,105 +3,140 @@ beyond the common ones and the environment's `walg` section, with their checks a
 
 from __future__ import annotations
 
-from collections.abc import Mapping
 from dataclasses import dataclass
 from fractions import Fraction
-from typing import Any
 
 from obskit import units
 from obskit.engines import walg_storage
 from obskit.engines.postgres_walg import defaults
+from obskit.spec.declare import Doc, none, spec_field
 from obskit.spec.fragment import DatastoreKind
-from obskit.spec.model import Datastore, Environment, SecretRef
-from obskit.spec.schema import text
+from obskit.spec.model import Datastore, Environment, SecretRef, secret_ref
+from obskit.spec.rules import SECRET, text
 
 COMPRESSION = ("lz4", "lzma", "zstd", "brotli")
 
-DATASTORE_FIELDS = {
-    "wal_rate": {"check_with": "throughput"},
-    "replay_throughput": {"check_with": "throughput"},
-    "host": text(check_with="dns1123_subdomain"),
-    "port": {"type": "integer", "min": 1, "max": 65535},
-    "exporter_job": text(check_with="label_value"),
-}
-
 SECTION = "walg"
-SECTION_FIELDS = {
-    "prefix": text(required=True, check_with="object_store_prefix"),
-    "credentials_secret": text(required=True, check_with="dns1123_subdomain"),
-    "image": text(required=True),  # built from the engine's Dockerfile, or the user's own
-    "compression": {"type": "string", "allowed": list(COMPRESSION)},
-    "service_account": text(check_with="dns1123_subdomain"),  # for IRSA / Workload Identity
-    "key_file": {"check_with": "secret_ref"},  # a gs:// service account key, mounted as a file
-    "volume_claim": text(check_with="dns1123_subdomain"),  # the PVC that holds a file:// prefix
-    "drill_credentials_secret": text(check_with="dns1123_subdomain"),  # read-only, for drills
-    "drill_storage_class": text(check_with="dns1123_subdomain"),  # of the drill's scratch volume
-}
 
 
 @dataclass(frozen=True)
 class PostgresFields:
     """A PostgreSQL datastore's own fields."""
 
-    wal_rate: Fraction | None  # bytes per second
-    replay_throughput: Fraction | None  # bytes per second
-    host: str
-    port: int | None  # None: PostgreSQL's default port
-    exporter_job: str  # the `job` of the postgres_exporter that watches it
+    wal_rate: Fraction | None = spec_field(
+        {"check_with": "throughput"},
+        Doc("throughput: WAL written", "2% of the size per hour, at least `256MiB/h`", "wal_rate: 2GiB/h"),
+        convert=units.parse_throughput,
+        absent=none,
+    )  # bytes per second
+    replay_throughput: Fraction | None = spec_field(
+        {"check_with": "throughput"},
+        Doc("throughput of WAL replay", "`16MiB/s`", "replay_throughput: 32MiB/s"),
+        convert=units.parse_throughput,
+        absent=none,
+    )  # bytes per second
+    host: str = spec_field(
+        text(check_with="dns1123_subdomain"),
+        Doc("PGHOST for the jobs", "the datastore name", "host: orders-db"),
+        absent=lambda given: given["name"],
+    )
+    port: int | None = spec_field(
+        {"type": "integer", "min": 1, "max": 65535}, Doc("PGPORT", "5432", "port: 5433"), absent=none
+    )  # None: PostgreSQL's default port
+    exporter_job: str = spec_field(
+        text(check_with="label_value"),
+        Doc("the `job` of its postgres_exporter", "`<service>-<datastore>`", "exporter_job: orders-db-exporter"),
+        absent=lambda given: f"{given['service']}-{given['name']}",
+    )  # the `job` of the postgres_exporter that watches it
 
 
 @dataclass(frozen=True)
 class WalG:
     """The environment's `walg` section: where and how WAL-G stores every datastore's backups."""
 
-    prefix: str
-    credentials_secret: str
-    image: str
-    compression: str | None  # None: the engine's default
-    service_account: str | None = None  # None: the jobs run without a service account token
-    key_file: SecretRef | None = None  # gs://: the service account key WAL-G reads from a file
-    volume_claim: str | None = None  # file://: the PersistentVolumeClaim holding the prefix's path
-    drill_credentials_secret: str | None = None  # None: drills use credentials_secret
-    drill_storage_class: str | None = None  # None: the cluster's default StorageClass
-
-
-def _throughput(value: str | None) -> Fraction | None:
-    return units.parse_throughput(value) if value is not None else None
-
-
-def _fields(service: str, name: str, data: Mapping[str, Any]) -> PostgresFields:
-    return PostgresFields(
-        wal_rate=_throughput(data.get("wal_rate")),
-        replay_throughput=_throughput(data.get("replay_throughput")),
-        host=data.get("host", name),
-        port=data.get("port"),
-        exporter_job=data.get("exporter_job", f"{service}-{name}"),
+    prefix: str = spec_field(
+        text(required=True, check_with="object_store_prefix"),
+        Doc(
+            "`s3://`, `gs://`, `az://` or `file://` prefix; `/<service>/<datastore>` is appended",
+            example='prefix: "s3://acme-pg-backups/prod"',
+        ),
     )
-
-
-def _walg(data: Mapping[str, Any]) -> WalG:
-    key_file = data.get("key_file")
-    return WalG(
-        prefix=data["prefix"],
-        credentials_secret=data["credentials_secret"],
-        image=data["image"],
-        compression=data.get("compression"),
-        service_account=data.get("service_account"),
-        key_file=SecretRef(key_file["secret"], key_file["key"]) if key_file else None,
-        volume_claim=data.get("volume_claim"),
-        drill_credentials_secret=data.get("drill_credentials_secret"),
-        drill_storage_class=data.get("drill_storage_class"),
+    credentials_secret: str = spec_field(
+        text(required=True, check_with="dns1123_subdomain"),
+        Doc("Secret with the storage credentials and PGUSER/PGPASSWORD", example="credentials_secret: walg-s3"),
     )
+    image: str = spec_field(
+        text(required=True),
+        Doc(
+            "required: the jobs' image with wal-g, PostgreSQL, python3 and prometheus-client (build it from "
+            "`obskit/engines/postgres_walg/jobs/Dockerfile` in obskit's repository)",
+            example="image: registry.example.com/obskit-walg-runner:1",
+        ),
+    )
+    compression: str | None = spec_field(
+        {"type": "string", "allowed": list(COMPRESSION)},
+        Doc("`lz4`, `lzma`, `zstd` or `brotli`", f"`{defaults.WALG_COMPRESSION}`", "compression: lz4"),
+        absent=none,
+    )  # None: the engine's default
+    service_account: str | None = spec_field(
+        text(check_with="dns1123_subdomain"),
+        Doc(
+            "ServiceAccount the backup jobs run as (IRSA, Workload Identity); without it they mount no service "
+            "account token",
+            "none",
+            "service_account: walg-backup",
+        ),
+        default=None,
+    )
+    key_file: SecretRef | None = spec_field(
+        SECRET,
+        Doc(
+            "`{secret, key}`: a gs:// service account key, mounted at `/etc/obskit/walg/key/<key>` in the jobs "
+            "and the database pod (`GOOGLE_APPLICATION_CREDENTIALS`); gs:// needs it or `service_account`",
+            "none",
+            "key_file: {secret: walg-gcs, key: key.json}",
+        ),
+        convert=secret_ref,
+        default=None,
+    )
+    volume_claim: str | None = spec_field(
+        text(check_with="dns1123_subdomain"),
+        Doc(
+            "PersistentVolumeClaim holding a file:// prefix's path, mounted at that path in the jobs and the "
+            "database pod; required for file://",
+            "none",
+            "volume_claim: pg-backups",
+        ),
+        default=None,
+    )
+    drill_credentials_secret: str | None = spec_field(
+        text(check_with="dns1123_subdomain"),
+        Doc(
+            "Secret the restore drills read the storage with (read-only credentials)",
+            "`credentials_secret`",
+            "drill_credentials_secret: walg-s3-read",
+        ),
+        default=None,
+    )  # None: drills use credentials_secret
+    drill_storage_class: str | None = spec_field(
+        text(check_with="dns1123_subdomain"),
+        Doc(
+            "StorageClass of the drill's scratch volume (datastore size x 1.25, deleted with the drill's pod)",
+            "the cluster's default",
+            "drill_storage_class: fast-ssd",
+        ),
+        default=None,
+    )  # None: the cluster's default StorageClass
 
 
 KIND = DatastoreKind(
     engine=defaults.ENGINE,
     method=defaults.METHOD,
-    fields=DATASTORE_FIELDS,
-    settings=_fields,
+    fields=PostgresFields,
     section=SECTION,
-    section_fields=SECTION_FIELDS,
-    section_settings=_walg,
+    section_fields=WalG,
+    doc="PostgreSQL (`engine: postgres`, `method: wal-g`), backed up by WAL-G from the environment's `walg`:",
+    section_doc="mapping, required once a service has datastores",
     section_checks=walg_storage.storage_checks,
 )
 
