@@ -103,3 +103,17 @@ def test_a_group_feeding_what_a_rule_the_other_reaches_writes_stays_apart() -> N
     fed = group("fed", ["job:errors:rate5m"], "Down")
     assert len(pack([fed, group("errors", ["errors_total"], "BackupOld")], rules)) == 2
     assert len(pack([fed, group("backup", ["backup_timestamp"], "BackupOld")], rules)) == 1
+
+
+def test_a_file_where_two_recording_rules_may_write_one_series_is_not_packed() -> None:
+    # found by tests/test_differential.py: r2 = vector(1) and r2 = sum(m2) or vector(0) write one series;
+    # Prometheus keeps whichever sample comes first, so what one test reads depends on the other's inputs
+    twice = [{"rules": [*RULES[0]["rules"], {"record": "r2", "expr": "vector(1)"},
+                        {"record": "r2", "expr": "sum(m2) or vector(0)"}]}]  # fmt: skip
+    apart = [group("errors", ["errors_total"], "ErrorsHigh"), group("down", ["up"], "Down")]
+    assert len(pack(apart, twice)) == 2
+    # a static label both rules set, to different values, keeps their series apart: obskit's
+    # dr:limit:seconds{limit=...} rules are written so
+    labelled = [{"rules": [*RULES[0]["rules"], {"record": "r2", "expr": "vector(1)", "labels": {"limit": "rpo"}},
+                           {"record": "r2", "expr": "vector(2)", "labels": {"limit": "rto"}}]}]  # fmt: skip
+    assert len(pack(apart, labelled)) == 1

@@ -5,7 +5,11 @@ every step, so a service's test time grows with its number of groups. Two groups
 one when neither feeds a metric that anything the other asserts reads, directly or through
 recording rules, they assert different alerts, and no rule reads what both feed or writes what
 the other feeds (promtool fails a test on any rule's evaluation error, which series from both
-could cause: a many-to-many match, a sample written twice). What an expression
+could cause: a many-to-many match). A file where two recording rules may write one series (the
+same name, and no static label that tells them apart) is not packed at all: Prometheus keeps the
+first sample written and drops the other, so what a test reads depends on every series fed.
+(Two alerting rules of one name write ALERTS samples of equal value, whichever comes first.)
+What an expression
 reads is told by obskit.spec.series_flow: a selector without a metric name reads every name,
 and an expression reading ALERTS reads what every alert reads.
 """
@@ -110,8 +114,30 @@ def _merged(groups: list[TestGroup]) -> TestGroup:
     return merged
 
 
+def _apart(first: dict[str, str], second: dict[str, str]) -> bool:
+    """Whether two rules' static labels keep their series apart: a label both set, to different values."""
+    return any(key in second and second[key] != value for key, value in first.items())
+
+
+def may_write_one_series_twice(rule_groups: list[dict[str, Any]]) -> bool:
+    """Whether two recording rules may write one series."""
+    written: dict[str, list[dict[str, str]]] = {}
+    for group in rule_groups:
+        for rule in group["rules"]:
+            if "record" not in rule:
+                continue
+            labels = rule.get("labels") or {}
+            name = rule["record"]
+            if any(not _apart(labels, other) for other in written.get(name, [])):
+                return True
+            written.setdefault(name, []).append(labels)
+    return False
+
+
 def pack(groups: list[TestGroup], rule_groups: list[dict[str, Any]]) -> list[TestGroup]:
     """The groups packed first-fit, in order, into as few groups as independence allows."""
+    if may_write_one_series_twice(rule_groups):
+        return groups
     inputs = rule_inputs(rule_groups)
     alerts = frozenset(rule["alert"] for group in rule_groups for rule in group["rules"] if "alert" in rule)
     bins: list[list[tuple[TestGroup, _Footprint]]] = []
