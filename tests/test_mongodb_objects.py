@@ -12,7 +12,8 @@ from obskit.engines.mongodb_dump import objects
 from obskit.engines.mongodb_dump.plan import MongodumpPlan
 from obskit.engines.mongodb_dump.spec import MongodumpSection
 from obskit.plan.types import Plan
-from obskit.spec.model import Environment, SecretRef
+from obskit.spec.model import Environment
+from obskit.spec.refs import SecretRef
 from obskit.verify.objects import object_problems
 from tests.test_mongodb_alerts import service_plan
 from tests.test_mongodb_plan import builtin, plan, spec

@@ -19,7 +19,8 @@ from obskit.engines.mongodb_dump import defaults, schedule
 from obskit.engines.mongodb_dump.plan import MongodumpPlan, datastore_plan
 from obskit.engines.mongodb_dump.spec import MongodumpFields
 from obskit.plan.dr import DRFindings, cron_every
-from obskit.spec.model import Datastore, SecretRef, Tier
+from obskit.spec.model import Datastore, Tier
+from obskit.spec.refs import SecretRef
 from obskit.spec.tiers import BUILTIN_TIERS
 from obskit.units import Duration, parse_duration, parse_size, parse_throughput
 from tests.conftest import budget

@@ -13,7 +13,8 @@ from obskit.output import escape, layout, render
 from obskit.plan.meta import object_metadata
 from obskit.plan.routing import GROUP_BY, MARKER, SEVERITIES, Route, RoutingPlan
 from obskit.plan.types import Plan
-from obskit.spec.model import Receiver, SecretRef
+from obskit.spec.model import Receiver
+from obskit.spec.refs import SecretRef
 
 # Where the operator mounts the Secrets named in alertmanagerSpec.secrets
 SECRETS_DIR = "/etc/alertmanager/secrets"

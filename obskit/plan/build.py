@@ -10,8 +10,9 @@ from obskit import defaults
 from obskit.output import escape
 from obskit.plan import burnrate, conventions, dr
 from obskit.plan.engine import Engines
+from obskit.plan.failover import failover_plan
 from obskit.plan.reachable import unreachable_slos
-from obskit.plan.routing import routing_plan
+from obskit.plan.routing import TIMINGS, routing_plan
 from obskit.plan.types import BurnAlertPlan, Plan, ServicePlan, SLOPlan, severity
 from obskit.plan.velero import VeleroPlan, velero_plans
 from obskit.spec.alert_templates import AlertTemplate
@@ -59,6 +60,11 @@ def plan_service(
 ) -> ServicePlan:
     interval = service.metrics.interval or tier.scrape_interval
     uid = conventions.dashboard_uid(env.name, "slo")
+    failover = None
+    if service.failover is not None:
+        assert env.failover is not None, "validation requires the environment's failover with a service's"
+        timing = (interval, TIMINGS[severity(tier, "page")].group_wait)
+        failover = failover_plan(service, tier, env.failover, timing, findings)
     return ServicePlan(
         service=service,
         tier=tier,
@@ -83,6 +89,7 @@ def plan_service(
         dashboard_uid=uid,
         dashboard_url=f"{env.grafana_url}/d/{uid}?var-service={service.name}" if env.grafana_url else None,
         runbook_template=service.runbook_url or f"{env.runbook_base}/{conventions.RUNBOOK_PATH}",
+        failover=failover,
     )
 
 

@@ -107,6 +107,15 @@ def k8s_name(*parts: str, limit: int = 63) -> str:
     return _shortened("-".join(parts), limit)
 
 
+def probe_name(service: str, index: int) -> str:
+    """The Probe object of a service's health check (the spec's list order)."""
+    return k8s_name(service, "health", str(index))
+
+
+FAILOVER_RUNBOOK = "{service}.failover.md"
+PROBE_SUCCESS = "probe_success"  # blackbox_exporter: 1 when the probe succeeded
+
+
 def group_name(service: str, *parts: str) -> str:
     return "/".join(("obskit", service, *parts))
 

@@ -90,6 +90,7 @@ class Infeasible:
     service: str | None  # None: the environment's Velero installation
     datastore: str | None  # None: the service's Velero backups
     reason: str
+    field: FieldPath | None = None  # within the service, when not its backup or datastore (its failover)
 
     @property
     def where(self) -> str:
@@ -108,7 +109,7 @@ class Infeasible:
             file, line = environment.where.get(("velero",), ("(spec)", 0))
             return Problem(file, line, ("environments", environment.name, "velero"), message)
         service = next(s for s in environment.services if s.name == self.service)
-        path: FieldPath = ("backup", "datastores", self.datastore) if self.datastore else ("backup",)
+        path: FieldPath = self.field or (("backup", "datastores", self.datastore) if self.datastore else ("backup",))
         file, line = service.where.get(path, service.where.get((), ("(spec)", 0)))
         return Problem(file, line, ("services", self.service, *path), message)
 

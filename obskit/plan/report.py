@@ -69,6 +69,48 @@ def _datastore_row(service_plan: ServicePlan, plan_ds: DatastorePlan, feasible: 
     }
 
 
+def _failover(service_plan: ServicePlan) -> dict[str, Any]:
+    failover = service_plan.failover
+    assert failover is not None
+    return {
+        "service": service_plan.name,
+        "primary_region": failover.environment.primary_region,
+        "dr_region": failover.environment.dr_region,
+        "rto_seconds": _s(failover.rto),
+        "total_seconds": _s(failover.total),
+        "feasible": failover.total <= failover.rto,
+        "steps": [
+            {
+                "name": planned.name,
+                "automated": planned.step.automated,
+                "budget_seconds": _s(planned.budget),
+                "basis": planned.basis,
+                "measured": planned.measured,
+            }
+            for planned in failover.steps
+        ],
+        "probes": [
+            {"name": probe.name, "region": probe.region, "endpoint": probe.check.endpoint,
+             "unhealthy_after_seconds": _s(probe.unhealthy_after)}
+            for probe in failover.probes
+        ],
+    }  # fmt: skip
+
+
+def _failover_table(failover: dict[str, Any]) -> str:
+    rows = [("step", "budget", "how")]
+    rows += [
+        (step["name"] + ("" if step["automated"] else " (by hand)"), _d(step["budget_seconds"]), step["basis"])
+        for step in failover["steps"]
+    ]
+    verdict = "ok" if failover["feasible"] else "INFEASIBLE"
+    rows.append(("total", _d(failover["total_seconds"]), f"of the RTO {_d(failover['rto_seconds'])}: {verdict}"))
+    widths = [max(len(row[i]) for row in rows) for i in range(2)]
+    lines = [f"  {row[0].ljust(widths[0])}  {row[1].ljust(widths[1])}  {row[2]}" for row in rows]
+    title = f"failover of {failover['service']} ({failover['primary_region']} -> {failover['dr_region']}):"
+    return "\n".join([title, *lines])
+
+
 def plan_data(plan: Plan) -> dict[str, Any]:
     failed = {(finding.service, finding.datastore) for finding in plan.infeasible}
     rows = []
@@ -97,6 +139,7 @@ def plan_data(plan: Plan) -> dict[str, Any]:
         # the SLO rules average recorded series over the whole window: Prometheus must keep that long
         "prometheus_retention_seconds": _s(max(windows)) if windows else None,
         "rows": rows,
+        "failover": [_failover(service_plan) for service_plan in plan.services if service_plan.failover],
         "infeasible": [str(finding) for finding in plan.infeasible],
         "notes": list(plan.notes),
     }
@@ -163,6 +206,8 @@ def plan_table(data: dict[str, Any]) -> str:
             f"\n\nPrometheus retention needed: {_d(data['prometheus_retention_seconds'])} (the longest SLO window; "
             "with less, the SLIs and budgets cover only what is kept, see slo:sli_data:coverage_ratio)"
         )
+    for failover in data["failover"]:
+        text += "\n\n" + _failover_table(failover)
     for title, key in (("infeasible", "infeasible"), ("notes", "notes")):
         if data[key]:
             text += f"\n\n{title}:\n" + "\n".join(f"  - {message}" for message in data[key])

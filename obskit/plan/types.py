@@ -12,6 +12,7 @@ from fractions import Fraction
 from obskit.plan import burnrate, dr
 from obskit.plan.conventions import runbook_anchor
 from obskit.plan.engine import DatastorePlan, Engine
+from obskit.plan.failover import FailoverPlan
 from obskit.plan.routing import RoutingPlan
 from obskit.plan.velero import InstallationLoad, VeleroPlan
 from obskit.spec.alert_templates import AlertTemplate
@@ -65,6 +66,7 @@ class ServicePlan:
     dashboard_uid: str
     dashboard_url: str | None  # None without the environment's grafana_url
     runbook_template: str  # the spec's runbook_url ({service}, {alert}), or the generated runbook's ({anchor} too)
+    failover: FailoverPlan | None = None  # None: the service does not fail over
 
     @property
     def name(self) -> str:

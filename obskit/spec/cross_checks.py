@@ -7,6 +7,7 @@ from typing import Any
 
 from obskit import defaults
 from obskit.shown import shown
+from obskit.spec import failover_checks
 from obskit.spec.declare import rules_of
 from obskit.spec.fragment import DatastoreKind, Kinds
 from obskit.spec.problems import FieldPath
@@ -73,6 +74,8 @@ def check_service(
             for path, message in check_datastore(datastore, kinds):
                 yield ("backup", "datastores", name, *path), message
     yield from _one_per_engine(datastores if isinstance(datastores, dict) else {})
+    for path, message in failover_checks.check_steps(service.get("failover")):
+        yield ("failover", *path), message
 
 
 def _one_per_engine(datastores: dict[Any, Any]) -> Iterator[Finding]:
@@ -244,6 +247,7 @@ def check_environment(
         section = env.get(kind.section)
         if isinstance(section, dict):
             yield from (((kind.section, *path), message) for path, message in kind.section_checks(section))
+    yield from ((("failover", *path), message) for path, message in failover_checks.check_dns(env.get("failover")))
 
 
 def _check_webhook(name: str, webhook: Any) -> Iterator[Finding]:

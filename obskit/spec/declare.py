@@ -4,8 +4,9 @@ validated value becomes the model's. Everything else is read off these declarati
 schemas (schema.py), the JSON Schema (json_schema.py), the model's construction (`build`) and the
 field tables of docs/spec.md (reference.py).
 
-In the rules, `schema` (beside `type: dict`) and `valuesrules: {schema: ...}` may name a declared
-class instead of a mapping of rules: the field holds one such document, or a map of names to them.
+In the rules, `schema` (beside `type: dict`), `valuesrules: {schema: ...}` and `schema: {schema: ...}`
+(beside `type: list`) may name a declared class instead of a mapping of rules: the field holds one
+such document, a map of names to them, or a list of them.
 """
 
 from __future__ import annotations
@@ -77,6 +78,15 @@ class Field:
         return schema if isinstance(schema, type) else None
 
     @property
+    def items(self) -> type | None:
+        """The declared class of a field holding a list of documents."""
+        if self.declared.rules.get("type") != "list":
+            return None
+        item = self.declared.rules.get("schema")
+        schema = item.get("schema") if isinstance(item, Mapping) else None
+        return schema if isinstance(schema, type) else None
+
+    @property
     def named(self) -> type | None:
         """The declared class of a field holding a map of names to documents."""
         values = self.declared.rules.get("valuesrules")
@@ -99,6 +109,8 @@ def _resolved(rules: Mapping[str, Any]) -> dict[str, Any]:
     result = dict(rules)
     if isinstance(result.get("schema"), type):
         result["schema"] = rules_of(result["schema"])
+    elif result.get("type") == "list" and isinstance(result.get("schema"), Mapping):
+        result["schema"] = _resolved(result["schema"])
     values = result.get("valuesrules")
     if isinstance(values, Mapping) and isinstance(values.get("schema"), type):
         result["valuesrules"] = {**values, "schema": rules_of(values["schema"])}
@@ -116,6 +128,8 @@ def _value(field: Field, raw: Any) -> Any:
         return field.declared.convert(raw)
     if field.nested is not None and isinstance(raw, Mapping):
         return build(field.nested, raw)
+    if field.items is not None and isinstance(raw, list):
+        return tuple(build(field.items, item) for item in raw)
     if field.named is not None and isinstance(raw, Mapping):
         named = field.named
         return tuple(build(named, raw[name], name=name) for name in sorted(raw))

@@ -34,6 +34,9 @@ class DatastoreKind:
     doc: str
     section_doc: str
     section_checks: Callable[[Mapping[str, Any]], Iterator[Finding]] = _no_findings
+    # the declared class of its DR copy's fields, under the environment's `failover.<section>`; None: its
+    # datastores cannot fail over
+    dr_fields: type | None = None
     # the environment's other fields its jobs need
     needs: tuple[str, ...] = ("pushgateway",)
     # how the messages name what backs the datastores up
@@ -53,6 +56,10 @@ class DatastoreKind:
 
     def section_settings(self, data: Mapping[str, Any]) -> object:
         return build(self.section_fields, data)
+
+    def dr_settings(self, data: Mapping[str, Any]) -> object:
+        assert self.dr_fields is not None
+        return build(self.dr_fields, data)
 
 
 Kinds = tuple[DatastoreKind, ...]

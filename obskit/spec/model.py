@@ -15,8 +15,10 @@ from typing import Any
 from obskit import defaults, units
 from obskit.spec import promql
 from obskit.spec.declare import Doc, none, rules_of, spec_field
+from obskit.spec.failover import EnvironmentFailover, ServiceFailover
 from obskit.spec.problems import FieldPath
 from obskit.spec.promql import Selector
+from obskit.spec.refs import SecretRef, secret_ref
 from obskit.spec.rules import BOOLEAN, DURATION, K8S_LABELS, PROM_LABELS, SECRET, mapping, named, text
 from obskit.units import Duration
 
@@ -26,18 +28,6 @@ Where = dict[FieldPath, tuple[str, int]]  # (file, line) of the fields later sta
 
 def to_labels(mapping_: Mapping[str, str] | None) -> Labels:
     return tuple(sorted((mapping_ or {}).items()))
-
-
-@dataclass(frozen=True)
-class SecretRef:
-    """A key of a Kubernetes Secret, where a credential lives; the spec never holds its value."""
-
-    secret: str
-    key: str
-
-
-def secret_ref(value: Mapping[str, str]) -> SecretRef:
-    return SecretRef(value["secret"], value["key"])
 
 
 @dataclass(frozen=True)
@@ -376,6 +366,9 @@ class Service:
     backup: Backup | None = spec_field(
         mapping(Backup), Doc("mapping, see below", "no backups"), absent=none
     )  # the rules: schema.shape, with the engines' fields
+    failover: ServiceFailover | None = spec_field(
+        mapping(ServiceFailover), Doc("mapping: multi-region failover, see below", "none (no failover)"), default=None
+    )
     where: Where = field(default_factory=dict, compare=False, repr=False)  # the service, tier, backup, datastores
 
 
@@ -639,6 +632,11 @@ class Environment:
         convert=_url,
         default=None,
     )  # the URL the tree's runbooks/ is served at
+    failover: EnvironmentFailover | None = spec_field(
+        mapping(EnvironmentFailover),
+        Doc("mapping: the regions, DR copies, prober and DNS of multi-region failover, see below", "none"),
+        default=None,
+    )  # the rules: schema.shape, with the engines' DR fields
     where: Where = field(default_factory=dict, compare=False, repr=False)  # the environment, its velero settings
 
     def section(self, name: str) -> object | None:

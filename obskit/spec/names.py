@@ -97,6 +97,12 @@ def email_problem(text: str) -> str | None:
     return None
 
 
+def step_name_problem(name: str) -> str | None:
+    if len(name) > 40 or not TIER_NAME.match(name):
+        return f"{shown(name)} is not a step name (lowercase letters, digits and '_', starting with a letter)"
+    return None
+
+
 def tier_name_problem(name: str) -> str | None:
     if len(name) > 63 or not TIER_NAME.match(name):
         return f"{shown(name)} is not a tier name (lowercase letters, digits and '_', starting with a letter)"

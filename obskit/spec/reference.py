@@ -7,7 +7,7 @@ from __future__ import annotations
 import re
 from collections.abc import Iterator
 
-from obskit.spec import model
+from obskit.spec import failover, model
 from obskit.spec.declare import Field, fields
 from obskit.spec.fragment import Kinds
 from obskit.spec.tiers import BUILTIN_TIERS
@@ -74,6 +74,19 @@ def _environment(kinds: Kinds) -> str:
     return _table(HEADER, iter([*_rows(model.Environment), *section_rows]))
 
 
+def _environment_failover(kinds: Kinds) -> str:
+    engines = {kind.section: kind for kind in reversed(kinds) if kind.dr_fields is not None}
+    dr_rows = (
+        row
+        for name in dict.fromkeys(kind.section for kind in kinds if kind.section in engines)
+        for row in [
+            (_code(name), f"mapping: the DR copy of the `{name}` section's backups", "", ""),
+            *_rows(engines[name].dr_fields, f"{name}."),  # type: ignore[arg-type]
+        ]
+    )
+    return _table(HEADER, iter([*_rows(failover.EnvironmentFailover), *dr_rows]))
+
+
 def _datastore(kinds: Kinds) -> str:
     engines = list(dict.fromkeys(kind.engine for kind in kinds))
     methods = ", ".join(f"`{kind.method}` for `{kind.engine}`" for kind in kinds)
@@ -111,6 +124,10 @@ def tables(kinds: Kinds) -> dict[str, str]:
         "backup": _table(HEADER, _rows(model.Backup)),
         "datastore": _datastore(kinds),
         "teams": _table(("field", "what", "default", "example"), _rows(model.Routes)),
+        "environment-failover": _environment_failover(kinds),
+        "service-failover": _table(HEADER, _rows(failover.ServiceFailover)),
+        "health-check": _table(HEADER, _rows(failover.HealthCheck)),
+        "step": _table(HEADER, _rows(failover.Step)),
     }
     for kind in kinds:
         found[f"engine.{kind.engine}.{kind.method}"] = kind.doc + "\n\n" + _table(HEADER, _rows(kind.fields))

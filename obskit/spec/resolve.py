@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import Any
 
 from obskit.shown import shown
-from obskit.spec import cross_checks, schema, to_model
+from obskit.spec import cross_checks, failover_checks, schema, to_model
 from obskit.spec.files import Entry, MergedSpec, read_spec
 from obskit.spec.fragment import DatastoreKind, Kinds
 from obskit.spec.model import Environment, Service, Spec, Tier
@@ -141,6 +141,11 @@ def _locations(layered: Layered) -> dict[FieldPath, tuple[str, int]]:
     backup = layered.value.get("backup")
     if isinstance(backup, dict):
         paths += [("backup", "datastores", name) for name in backup.get("datastores") or {}]
+    failover = layered.value.get("failover")
+    if isinstance(failover, dict):
+        paths.append(("failover",))
+        for key in ("health_checks", "steps"):
+            paths += [("failover", key), *(("failover", key, index) for index in range(len(failover.get(key) or [])))]
     located = {}
     for path in paths:
         problem = layered.problem(path, "")
@@ -215,6 +220,11 @@ def _resolve_environment(
                 env_found.append(env_layer.problem(("alerting", *path), message))
             else:
                 env_found.append(_entry_layer(teams[team]).problem(path, f"{message} (environment {env_name})"))
+    if not env_found:
+        env_failover = to_model.failover(env_own.get("failover"), shape.kinds)
+        for service in services:
+            for path, message in failover_checks.check_environment(env_failover, service, shape.kinds):
+                env_found.append(_at(service, path, f"{message} (environment {env_name})"))
     problems.extend(env_found)
     if env_found:
         return None
@@ -225,6 +235,15 @@ def _resolve_environment(
         where[path] = (located.file, located.line)
     teams_data = {t: e.value for t, e in teams.items()}
     return to_model.environment(env_name, env_value, tuple(services), teams_data, where, shape.kinds)
+
+
+def _at(service: Service, path: FieldPath, message: str) -> Problem:
+    """A problem of a valid service, at the line of the longest part of `path` whose line it knows."""
+    for depth in range(len(path), -1, -1):
+        if path[:depth] in service.where:
+            file, line = service.where[path[:depth]]
+            return Problem(file, line, ("services", service.name, *path), message)
+    raise AssertionError("a service knows where it is written")
 
 
 def _engines_used(services: list[Service], kinds: Kinds) -> list[DatastoreKind]:

@@ -108,7 +108,15 @@ def shape(kinds: Kinds) -> Shape:
     sections = _union(
         kinds, lambda kind: {kind.section: {"type": "dict", "schema": rules_of(kind.section_fields)}}, "the section"
     )
-    environment = {key: rules for key, rules in rules_of(Environment).items() if key != "services"} | sections
+    dr_sections = _union(
+        kinds,
+        lambda kind: {kind.section: {"type": "dict", "schema": rules_of(kind.dr_fields)}} if kind.dr_fields else {},
+        "the failover section",
+    )
+    env_rules = rules_of(Environment)
+    failover = {**env_rules["failover"], "schema": {**env_rules["failover"]["schema"], **dr_sections}}
+    environment = {key: rules for key, rules in env_rules.items() if key != "services"} | sections
+    environment["failover"] = failover
     # an override: any field of a service, or null to remove a field, an entry or the service
     overrides = _named(nullable(service), nullable_values=True)
     file = {

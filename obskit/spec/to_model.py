@@ -8,6 +8,7 @@ from typing import Any
 
 from obskit.spec import model
 from obskit.spec.declare import build
+from obskit.spec.failover import EnvironmentFailover
 from obskit.spec.fragment import Kinds
 from obskit.spec.problems import FieldPath
 
@@ -57,8 +58,17 @@ def environment(
         sections=sections,
         services=services,
         alerting=None if alerting is None else _alerting(alerting, teams),
+        failover=failover(data.get("failover"), kinds),
         where=where,
     )
+
+
+def failover(data: dict[str, Any] | None, kinds: Kinds) -> EnvironmentFailover | None:
+    if data is None:
+        return None
+    readers = {kind.section: kind for kind in reversed(kinds) if kind.dr_fields is not None}
+    sections = tuple((key, readers[key].dr_settings(data[key])) for key in sorted(readers) if key in data)
+    return build(EnvironmentFailover, data, sections=sections)
 
 
 def _alerting(data: dict[str, Any], teams: dict[str, dict[str, Any]]) -> model.Alerting:

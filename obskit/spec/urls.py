@@ -58,7 +58,7 @@ def credentials_problem(url: str, hint: str = SECRET_HINT) -> str | None:
     return None
 
 
-_HOST_PORT = re.compile(r"[^\s:@/]+:[0-9]+")
+HOST_PORT = re.compile(r"[^\s:@/]+:[0-9]+")
 
 
 def smarthost_problem(smarthost: str) -> str | None:
@@ -68,7 +68,7 @@ def smarthost_problem(smarthost: str) -> str | None:
             f"{shown(smarthost.rpartition('@')[2])} holds credentials before '@': give host:port, the user as "
             "auth_username and the password as auth_password ({secret: <Secret name>, key: <key>})"
         )
-    if not _HOST_PORT.fullmatch(smarthost):
+    if not HOST_PORT.fullmatch(smarthost):
         return f"{shown(smarthost)} must be host:port, e.g. smtp.example.com:587"
     return None
 

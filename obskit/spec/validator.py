@@ -3,6 +3,7 @@ every schema runs: a field's rules name one as `check_with: <name>`."""
 
 from __future__ import annotations
 
+import ipaddress
 import re
 import string
 from collections.abc import Callable
@@ -73,6 +74,25 @@ _RPO = _bounded_duration(
 )
 _RTO = _bounded_duration("1s", "7d", "a restore that may take longer than a week is no recovery objective")
 _DRILL_INTERVAL = _bounded_duration("1h", "365d", "restore drills must run at least once a year")
+_PROBE_INTERVAL = _bounded_duration(
+    "1s", "5m", "a region found unhealthy only after longer probes leaves no failover within an RTO"
+)
+
+
+def _dns_target(value: Any) -> None:
+    """An A or AAAA record's address, or a CNAME's host name."""
+    text = _require_text(value)
+    try:
+        ipaddress.ip_address(text)
+    except ValueError:
+        problem = names.dns1123_subdomain_problem(text.rstrip("."))
+        if problem:
+            raise ValueError(f"{shown(value)} is neither an IP address nor a host name: {problem}") from None
+
+
+def _host_port(value: Any) -> None:
+    if not urls.HOST_PORT.fullmatch(_require_text(value)):
+        raise ValueError(f"{shown(value)} must be host:port, e.g. ns1.example.com:53")
 
 
 def _objective(value: Any) -> None:
@@ -161,6 +181,7 @@ class SpecValidator(cerberus.Validator):  # type: ignore[misc]
     _check_with_prom_label_name = _name_rule(names.prom_label_name_problem)
     _check_with_port_name = _name_rule(names.port_name_problem)
     _check_with_tier_name = _name_rule(names.tier_name_problem)
+    _check_with_step_name = _name_rule(names.step_name_problem)
     _check_with_label_value = _name_rule(escape.label_value_problem)  # on alerts, in matchers and templates
     _check_with_annotation = _name_rule(escape.annotation_problem)
     _check_with_dashboard_label_value = _name_rule(escape.dashboard_value_problem)
@@ -173,6 +194,9 @@ class SpecValidator(cerberus.Validator):  # type: ignore[misc]
     _check_with_rpo = _parse_rule(_RPO)
     _check_with_rto = _parse_rule(_RTO)
     _check_with_drill_interval = _parse_rule(_DRILL_INTERVAL)
+    _check_with_probe_interval = _parse_rule(_PROBE_INTERVAL)
+    _check_with_dns_target = _parse_rule(_dns_target)
+    _check_with_host_port = _parse_rule(_host_port)
     _check_with_size = _parse_rule(units.parse_size)
     _check_with_throughput = _parse_rule(units.parse_throughput)
     _check_with_objective = _parse_rule(_objective)

@@ -24,7 +24,7 @@ from obskit.plan import jobs
 from obskit.plan.conventions import k8s_name
 from obskit.plan.meta import object_metadata
 from obskit.plan.types import Plan, ServicePlan
-from obskit.spec.model import SecretRef
+from obskit.spec.refs import SecretRef
 from obskit.units import Duration, format_size
 
 if TYPE_CHECKING:  # the plan module calls this one

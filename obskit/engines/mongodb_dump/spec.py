@@ -36,7 +36,8 @@ from obskit.engines import walg_storage
 from obskit.engines.mongodb_dump import defaults
 from obskit.spec.declare import Doc, none, spec_field
 from obskit.spec.fragment import DatastoreKind
-from obskit.spec.model import Datastore, Environment, SecretRef, secret_ref
+from obskit.spec.model import Datastore, Environment
+from obskit.spec.refs import SecretRef, secret_ref
 from obskit.spec.rules import DURATION, SECRET, text
 
 SECTION = "mongodump"

@@ -11,7 +11,8 @@ from obskit.engines import walg_storage
 from obskit.engines.postgres_walg import defaults
 from obskit.spec.declare import Doc, none, spec_field
 from obskit.spec.fragment import DatastoreKind
-from obskit.spec.model import Datastore, Environment, SecretRef, secret_ref
+from obskit.spec.model import Datastore, Environment
+from obskit.spec.refs import SecretRef, secret_ref
 from obskit.spec.rules import SECRET, text
 
 COMPRESSION = ("lz4", "lzma", "zstd", "brotli")
@@ -129,6 +130,28 @@ class WalG:
     )  # None: the cluster's default StorageClass
 
 
+@dataclass(frozen=True)
+class WalGCopy:
+    """The environment's `failover.walg`: the DR region's copy of every datastore's WAL archive."""
+
+    prefix: str = spec_field(
+        text(required=True, check_with="object_store_prefix"),
+        Doc(
+            "the DR region's copy of `walg.prefix` (bucket replication keeps it); the standby replays from it",
+            example='prefix: "s3://acme-pg-backups-dr/prod"',
+        ),
+    )
+    credentials_secret: str | None = spec_field(
+        text(check_with="dns1123_subdomain"),
+        Doc(
+            "Secret with the DR storage's credentials, in the DR cluster",
+            "`walg.credentials_secret`",
+            "credentials_secret: walg-s3-dr",
+        ),
+        default=None,
+    )
+
+
 KIND = DatastoreKind(
     engine=defaults.ENGINE,
     method=defaults.METHOD,
@@ -138,6 +161,7 @@ KIND = DatastoreKind(
     doc="PostgreSQL (`engine: postgres`, `method: wal-g`), backed up by WAL-G from the environment's `walg`:",
     section_doc="mapping, required once a service has datastores",
     section_checks=walg_storage.storage_checks,
+    dr_fields=WalGCopy,
 )
 
 
