@@ -22,7 +22,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from tests.conftest import WALG_JOBS
+from tests.conftest import WALG_JOBS, backup_script
 from tests.servers import (
     PG_BIN,
     POSTGRES_EXPORTER,
@@ -38,8 +38,6 @@ from tests.servers import (
     wait_for,
 )
 
-pytestmark = pytest.mark.servers
-
 PROMOTE = WALG_JOBS / "failover_promote.py"
 ARCHIVE_TIMEOUT = 2  # seconds: the primary's archive_timeout
 COPY_INTERVAL = 2  # seconds between runs of the DR copy
@@ -50,10 +48,11 @@ RETRY = 5  # the standby's wal_retrieve_retry_interval (PostgreSQL's default): i
 LAG_BOUND = 2 * ARCHIVE_TIMEOUT + COPY_INTERVAL + RETRY + 3
 RPO, WINDOW, FOR = 30, 10, 5  # the test tier's RPO, the write window and the alerts' for:, seconds
 PRIMARY_JOB, STANDBY_JOB = "orders-db", "orders-db-standby"
-WRITES = " + ".join(
-    f"sum(increase(pg_stat_database_{kind}{{job={PRIMARY_JOB!r}}}[{WINDOW}s] offset {RPO}s))"
+# the rows the primary wrote between RPO + window and RPO ago: the engine's _writes() in alerts.py
+WRITES = "\n+ ".join(
+    f'(sum(increase(pg_stat_database_{kind}{{job="{PRIMARY_JOB}"}}[{WINDOW}s] offset {RPO}s)) or vector(0))'
     for kind in ("tup_inserted", "tup_updated", "tup_deleted")
-).replace("'", '"')
+)
 REPLAYED = f'obskit_standby_last_replay_timestamp_seconds{{job="{STANDBY_JOB}"}}'
 # The alerts under test, as the generator is to write them (thresholds from the tier).
 RULES = {
@@ -259,6 +258,7 @@ def build_standby(primary: Postgres, workdir: Path, dr: Path) -> tuple[Path, dic
     return base, settings
 
 
+@pytest.mark.servers
 @pytest.mark.tools("postgresql", "postgres_exporter", "prometheus")
 @pytest.mark.timeout(900)
 def test_a_standby_replays_the_dr_copy_alerts_on_lag_and_promotes(tmp_path: Path, workdir: Path) -> None:
@@ -393,3 +393,120 @@ def run_scenarios(prom, primary: Postgres, standby: Postgres, copy: DrCopy, work
                 90,
                 interval=1,
             )
+
+
+def promtool_case(series: dict[str, str], at: str, alerts: list[dict[str, str]]) -> dict:
+    return {
+        "interval": "1s",
+        "input_series": [{"series": name, "values": values} for name, values in series.items()],
+        "alert_rule_test": [
+            {
+                "eval_time": at,
+                "alertname": "StandbyReplayBehind",
+                "exp_alerts": [
+                    {"exp_labels": {"severity": "critical", "service": "shop", "datastore": "orders-db", **labels}}
+                    for labels in alerts
+                ],
+            }
+        ],
+    }
+
+
+@pytest.mark.tools("promtool")
+def test_promtool_proves_the_lag_alert(tmp_path: Path) -> None:
+    """The cases the generator is to emit beside the rule: time() starts at 0 in promtool, so a
+    replay timestamp of 0 is a commit replayed at the start (or none)."""
+    (tmp_path / "standby.rules.yaml").write_text(yaml.safe_dump(RULES, sort_keys=False))
+    replayed = f'obskit_standby_last_replay_timestamp_seconds{{job="{STANDBY_JOB}"}}'
+    inserted = f'pg_stat_database_tup_inserted{{job="{PRIMARY_JOB}",datname="app"}}'
+    updated = f'pg_stat_database_tup_updated{{job="{PRIMARY_JOB}",datname="app"}}'
+    at = f"{RPO + WINDOW + FOR + 10}s"
+    cases = [
+        # the primary writes, the standby replays nothing more: fires
+        promtool_case({replayed: "0x120", inserted: "0+1x120", updated: "0x120"}, at, [{"job": STANDBY_JOB}]),
+        # only updates: fires too
+        promtool_case({replayed: "0x120", inserted: "5x120", updated: "0+1x120"}, at, [{"job": STANDBY_JOB}]),
+        # the primary is idle: the replayed commit ages, nothing is lost, silent
+        promtool_case({replayed: "0x120", inserted: "100x120", updated: "0x120"}, at, []),
+        # idle, then writes that started less than the RPO ago: not yet past the RPO, silent
+        promtool_case({replayed: "0x120", inserted: f"100x{RPO + WINDOW + FOR - 10} 100+1x60"}, at, []),
+        # replaying as the primary writes: silent
+        promtool_case({replayed: "0+1x120", inserted: "0+1x120"}, at, []),
+        # the standby's exporter is gone: its absent variant fires
+        promtool_case({inserted: "0+1x120"}, f"{FOR + 2}s", [{"cause": "absent", "job": STANDBY_JOB}]),
+    ]
+    (tmp_path / "standby.test.yaml").write_text(
+        yaml.safe_dump({"rule_files": ["standby.rules.yaml"], "evaluation_interval": "1s", "tests": cases})
+    )
+    done = subprocess.run(
+        ["promtool", "test", "rules", "standby.test.yaml"], cwd=tmp_path, capture_output=True, text=True, timeout=60
+    )
+    assert done.returncode == 0, done.stdout + done.stderr
+
+
+@pytest.mark.tools("postgresql")
+@pytest.mark.timeout(60)
+def test_the_promote_script_refuses_and_fails_clearly() -> None:
+    script = backup_script("failover_promote")
+    # no old primary named and no --skip-fence: refused before connecting anywhere
+    assert script.main(["--wait-seconds", "5"], environ={"PATH": f"{PG_BIN}:/usr/bin:/bin"}) == 2
+    # no standby where PG* points: exit 1
+    nowhere = {"PATH": f"{PG_BIN}:/usr/bin:/bin", "PGHOST": "127.0.0.1", "PGPORT": str(free_port())}
+    assert script.main(["--skip-fence", "--connect-timeout", "2"], environ=nowhere) == 1
+    # the fence's psql gets OBSKIT_FENCE_PG* as PG*, and none of the standby's PG* settings
+    fence_env = script.fence_environment(
+        {"PGHOST": "standby", "PGPASSWORD": "s", "OBSKIT_FENCE_PGHOST": "old", "HOME": "/h"}
+    )
+    assert fence_env == {"PGHOST": "old", "HOME": "/h"}
+
+
+@pytest.mark.servers
+@pytest.mark.tools("postgresql")
+@pytest.mark.timeout(300)
+def test_the_promote_script_fences_a_primary_that_still_answers(workdir: Path) -> None:
+    """A split rather than an outage: the old primary answers. The script makes its new transactions
+    read-only and ends its client sessions before promoting the standby."""
+    store = postgres_dir(workdir / "store" / "wal_005").parent
+    settings = {"archive_mode": "on", "archive_command": f"cp %p {store}/wal_005/%f", "archive_timeout": "2s"}
+    with postgres(postgres_dir(workdir / "primary"), settings) as primary:
+        primary.psql("CREATE TABLE orders (id serial PRIMARY KEY, note text)")
+        base, standby_settings = build_standby(primary, workdir, store)
+        standby_settings["archive_command"] = "/bin/true"
+        with standby_from(base, workdir / "standby", standby_settings) as standby:
+            wait_for("the standby to replay the table", lambda: standby.psql("SELECT count(*) FROM orders") == "0", 60)
+            session = subprocess.Popen(
+                [
+                    str(PG_BIN / "psql"),
+                    "-h",
+                    "127.0.0.1",
+                    "-p",
+                    str(primary.port),
+                    "-U",
+                    "postgres",
+                    "-c",
+                    "SELECT pg_sleep(60)",
+                ],
+                stdout=subprocess.PIPE,
+                stderr=subprocess.PIPE,
+                text=True,
+            )
+            wait_for(
+                "the client session",
+                lambda: (
+                    primary.psql(
+                        "SELECT count(*) FROM pg_stat_activity WHERE query LIKE '%pg_sleep(60)%' AND pid <> pg_backend_pid()"
+                    )
+                    == "1"
+                ),
+                30,
+            )
+            promoted = promote(standby, primary.port)
+            assert promoted.returncode == 0, promoted.stderr
+            assert "fenced: default_transaction_read_only = on, 1 client sessions terminated" in promoted.stderr
+            assert session.wait(timeout=30) != 0  # terminated
+            assert primary.psql("SHOW default_transaction_read_only") == "on"
+            with pytest.raises(subprocess.CalledProcessError) as refused:
+                primary.psql("INSERT INTO orders (note) VALUES ('split brain')")
+            assert "read-only transaction" in refused.value.stderr
+            assert standby.psql("SELECT pg_is_in_recovery()") == "f"
+            standby.psql("INSERT INTO orders (note) VALUES ('the new primary')")

@@ -75,7 +75,7 @@ class StepFailed(Exception):
 def fence_environment(environ: Mapping[str, str]) -> dict[str, str]:
     """The environment of the fence's psql: the OBSKIT_FENCE_PG* settings as libpq's PG* names,
     and none of the standby's PG* settings (a missing fence setting must not fall back to them)."""
-    env = {name: value for name, value in environ.items() if not name.startswith("PG")}
+    env = {name: value for name, value in environ.items() if not name.startswith(("PG", FENCE_PREFIX))}
     for name in LIBPQ_VARIABLES:
         value = environ.get(FENCE_PREFIX + name)
         if value is not None:
