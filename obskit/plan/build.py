@@ -60,11 +60,18 @@ def plan_service(
 ) -> ServicePlan:
     interval = service.metrics.interval or tier.scrape_interval
     uid = conventions.dashboard_uid(env.name, "slo")
+
+    datastores = tuple(
+        engines[datastore.engine, datastore.method].plan(service, tier, datastore, findings)
+        for datastore in (service.backup.datastores if service.backup else ())
+    )
     failover = None
     if service.failover is not None:
         assert env.failover is not None, "validation requires the environment's failover with a service's"
         timing = (interval, TIMINGS[severity(tier, "page")].group_wait)
-        failover = failover_plan(service, tier, env.failover, timing, findings)
+        copies = tuple((ds.name, ds.failover(service, tier, env.failover, findings)) for ds in datastores)
+        kept = tuple((name, copy) for name, copy in copies if copy is not None)
+        failover = failover_plan(service, tier, env.failover, timing, findings, kept)
     return ServicePlan(
         service=service,
         tier=tier,
@@ -72,10 +79,7 @@ def plan_service(
         scrape_timeout=min(tier.scrape_timeout or defaults.SCRAPE_TIMEOUT, interval),
         slos=tuple(plan_slo(env, service, tier, slo) for slo in service.slos),
         velero=velero,
-        datastores=tuple(
-            engines[datastore.engine, datastore.method].plan(service, tier, datastore, findings)
-            for datastore in (service.backup.datastores if service.backup else ())
-        ),
+        datastores=datastores,
         # the service's own namespace, over an exporter's or the Pushgateway's: Alertmanager's
         # inhibit rules (kube-prometheus-stack's match on namespace) must not cross services
         labels={

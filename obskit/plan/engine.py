@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING, Any, Protocol
 
 from obskit.alerting.alerts import CheckedAlert
 from obskit.plan.dr import DRFindings
+from obskit.spec.failover import EnvironmentFailover
 from obskit.spec.fragment import DatastoreKind
 from obskit.spec.model import Datastore, Service, Tier
 from obskit.spec.promql import Selector
@@ -31,6 +32,42 @@ class Limit:
     kind: str
     value: Duration
     labels: dict[str, str] = field(default_factory=dict)  # the datastore's, and what the panel joins on
+
+
+class DatastoreFailover(Protocol):
+    """A datastore's part of its service's failover, by its engine: the DR copy of its backups in the
+    DR region, the standby there that replays it, the alerts on both, and the promote step."""
+
+    @property
+    def dr_loss(self) -> Duration:
+        """The most the DR copy may lag behind the primary: what a failover loses at worst."""
+        ...
+
+    @property
+    def dr_loss_basis(self) -> str:
+        """How dr_loss is made up, for `obskit plan` and the runbook."""
+        ...
+
+    def alerts(self, service_plan: ServicePlan) -> list[CheckedAlert]:
+        """Its alerts on the DR copy and the standby (the lag against the RPO, absent too)."""
+        ...
+
+    def objects(self, plan: Plan, service_plan: ServicePlan) -> list[dict[str, Any]]:
+        """The objects the DR region's cluster runs: the copy, the standby's settings."""
+        ...
+
+    def promote_pod(self, plan: Plan, service_plan: ServicePlan, image: str) -> dict[str, Any]:
+        """The pod spec of the promote step's Job (run in the DR region): fence the old primary,
+        promote the standby, check it takes writes; `image` is the environment's failover image."""
+        ...
+
+    def runbook(self, plan: Plan, service_plan: ServicePlan) -> str:
+        """Its part of the failover runbook (Markdown): promote, verify, fail back."""
+        ...
+
+    def inputs(self, service_plan: ServicePlan) -> list[tuple[Selector, str]]:
+        """The series its alerts read, each with what produces it."""
+        ...
 
 
 class DatastorePlan(Protocol):
@@ -102,6 +139,13 @@ class DatastorePlan(Protocol):
 
     def summary(self) -> tuple[str, str]:
         """`obskit plan`'s achieves and retention cells: the worst-case loss and how, what is kept."""
+        ...
+
+    def failover(
+        self, service: Service, tier: Tier, environment: EnvironmentFailover, findings: DRFindings
+    ) -> DatastoreFailover | None:
+        """Its part of the service's failover; what the tier asks and the DR copy cannot meet goes to
+        `findings`. None: its engine keeps no DR copy (validation refuses a failover then)."""
         ...
 
 

@@ -14,6 +14,7 @@ from dataclasses import dataclass
 
 from obskit.plan import conventions
 from obskit.plan.dr import DRFindings, Infeasible
+from obskit.plan.engine import DatastoreFailover
 from obskit.spec.failover import DETECT, PROMOTE, SCALE, UPDATE_DNS, EnvironmentFailover, HealthCheck, Step
 from obskit.spec.model import Service, Tier
 from obskit.units import Duration, parse_duration
@@ -60,6 +61,12 @@ class FailoverPlan:
     steps: tuple[StepPlan, ...]
     evaluation_interval: Duration  # of the detection alerts' rule group
     rto: Duration
+    datastores: tuple[tuple[str, DatastoreFailover], ...] = ()  # each datastore's, by its name
+
+    @property
+    def dr_loss(self) -> Duration | None:
+        """What a failover loses at worst: the DR copy furthest behind; None without datastores."""
+        return max((failover.dr_loss for _, failover in self.datastores), default=None)
 
     @property
     def total(self) -> Duration:
@@ -118,6 +125,7 @@ def failover_plan(
     environment: EnvironmentFailover,
     timing: tuple[Duration, Duration],
     findings: DRFindings,
+    datastores: tuple[tuple[str, DatastoreFailover], ...] = (),
 ) -> FailoverPlan:
     """`timing`: the detection alerts' evaluation interval, and the group_wait of their page."""
     assert service.failover is not None
@@ -126,7 +134,7 @@ def failover_plan(
     primary = tuple(probe for probe in probes if probe.region == environment.primary_region)
     detect = _detect(primary, evaluation, group_wait)
     steps = tuple(_step(step, service.failover.dns.ttl, detect) for step in service.failover.steps)
-    plan = FailoverPlan(environment, probes, steps, evaluation, tier.rto)
+    plan = FailoverPlan(environment, probes, steps, evaluation, tier.rto, datastores)
     if plan.total > tier.rto:
         shares = ", ".join(f"{planned.name} {planned.budget}" for planned in steps)
         largest = max(steps, key=lambda planned: planned.budget.ms)

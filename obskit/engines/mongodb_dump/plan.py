@@ -23,9 +23,10 @@ from obskit.engines.mongodb_dump import spec as fragment
 from obskit.engines.mongodb_dump.spec import MongodumpFields
 from obskit.plan import conventions as names
 from obskit.plan.dr import DAY, DRFindings, DrillSchedule, Infeasible, cron_every, drill_schedule
-from obskit.plan.engine import Engine, Limit
+from obskit.plan.engine import DatastoreFailover, Engine, Limit
 from obskit.plan.types import Plan, ServicePlan
 from obskit.shown import shown
+from obskit.spec.failover import EnvironmentFailover
 from obskit.spec.fragment import DatastoreKind
 from obskit.spec.model import Datastore, Service, Tier
 from obskit.spec.promql import Selector
@@ -73,6 +74,11 @@ class MongodumpPlan:
     @property
     def series_job(self) -> str | None:
         return self.spec.exporter_job  # the oplog window's; the pushed series carry no job of the service
+
+    def failover(
+        self, service: Service, tier: Tier, environment: EnvironmentFailover, findings: DRFindings
+    ) -> DatastoreFailover | None:
+        return None  # it keeps no DR copy of its dumps yet: validation refuses a failover
 
     def summary(self) -> tuple[str, str]:
         loss = self.worst_case_loss

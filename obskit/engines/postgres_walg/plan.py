@@ -33,8 +33,9 @@ from obskit.plan.dr import (
     floor_to_seconds,
     seconds_duration,
 )
-from obskit.plan.engine import Limit
+from obskit.plan.engine import DatastoreFailover, Limit
 from obskit.plan.types import Plan, ServicePlan
+from obskit.spec.failover import EnvironmentFailover
 from obskit.spec.fragment import DatastoreKind
 from obskit.spec.model import Datastore, Service, Tier
 from obskit.spec.promql import Selector
@@ -152,6 +153,11 @@ class WalgPlan:
     @property
     def runbook_steps(self) -> dict[str, tuple[str, ...]]:
         return runbook.FIRST_STEPS
+
+    def failover(
+        self, service: Service, tier: Tier, environment: EnvironmentFailover, findings: DRFindings
+    ) -> DatastoreFailover | None:
+        return None  # until the DR standby lands (issue 28)
 
     def summary(self) -> tuple[str, str]:
         achieves = f"{floor_to_seconds(self.worst_case_loss)} (archive_timeout {self.archive_timeout})"
