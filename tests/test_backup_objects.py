@@ -33,8 +33,8 @@ def test_schedules_match_the_upstream_crd_and_the_plan(tree: dict[str, str]) -> 
     """The frequent schedule meets the RPO with a ttl that keeps under 300 Backups; a daily one keeps
     the tier's retention."""
     validator = crd_validator(*SCHEDULE_CRD)
-    frequent, daily = documents(tree, "backup/velero/checkout.yaml")
-    for schedule in (frequent, daily, *documents(tree, "backup/velero/catalog-api.yaml")):
+    frequent, daily, dr = documents(tree, "backup/velero/checkout.yaml")
+    for schedule in (frequent, daily, dr, *documents(tree, "backup/velero/catalog-api.yaml")):
         assert schema_errors(validator, schedule) == []
         assert schedule["metadata"]["namespace"] == "velero"
     assert (frequent["metadata"]["name"], daily["metadata"]["name"]) == ("checkout", "checkout-daily")
@@ -48,6 +48,10 @@ def test_schedules_match_the_upstream_crd_and_the_plan(tree: dict[str, str]) -> 
     assert frequent["spec"]["template"] == {**template, "ttl": "14h0m0s"}  # 281 Backups at most
     assert daily["spec"]["template"] == {**template, "ttl": "720h0m0s"}
     assert daily["spec"]["schedule"].split()[2:] == ["*", "*", "*"]
+    # checkout fails over: a daily copy to the DR region's location, with the cluster's resources
+    assert dr["metadata"]["name"] == "checkout-dr" and dr["spec"]["schedule"].split()[2:] == ["*", "*", "*"]
+    copy = {**template, "storageLocation": "dr-us-west-2", "includeClusterResources": True, "ttl": "720h0m0s"}
+    assert dr["spec"]["template"] == copy
     fs, _ = documents(tree, "backup/velero/catalog-api.yaml")
     assert (fs["spec"]["template"]["snapshotVolumes"], fs["spec"]["template"]["defaultVolumesToFsBackup"]) == (
         False,
@@ -57,7 +61,7 @@ def test_schedules_match_the_upstream_crd_and_the_plan(tree: dict[str, str]) -> 
 
 
 def test_the_strict_crd_catches_a_field_velero_does_not_know(tree: dict[str, str]) -> None:
-    schedule, _ = documents(tree, "backup/velero/checkout.yaml")
+    schedule, *_ = documents(tree, "backup/velero/checkout.yaml")
     schedule["spec"]["template"]["ttlDays"] = 30
     assert any("ttlDays" in error for error in schema_errors(crd_validator(*SCHEDULE_CRD), schedule))
     assert object_problems(schedule) == ["spec.template.ttlDays: not part of the schema (the model dropped it)"]
@@ -136,7 +140,7 @@ def test_plan_command_shows_targets_against_what_the_schedules_achieve() -> None
     (frequent,) = [line for line in lines if line.split()[:2] == ["checkout", "(velero)"]]
     assert "5m (every 3m + 1m queued + 1m)" in frequent and "ttl 14h0m0s (281 kept)" in frequent
     assert "(velero daily)" in result.output and "ttl 720h0m0s (31 kept)" in result.output
-    assert "Velero (namespace velero): the schedules keep 0.385 of 3 backup worker(s) busy" in result.output
+    assert "Velero (namespace velero): the schedules keep 0.385 of 4 backup worker(s) busy" in result.output
     data = json.loads(CliRunner().invoke(main, ["plan", "--env", "prod", "--spec", str(EXAMPLES), "--json"]).output)
     (row,) = [r for r in data["rows"] if r["datastore"] == "orders-db"]
     assert row["restore_estimate_seconds"] <= row["rto_seconds"] == 900
@@ -144,7 +148,7 @@ def test_plan_command_shows_targets_against_what_the_schedules_achieve() -> None
     assert data["feasible"] is True
     assert data["velero"] == {
         "namespace": "velero",
-        "concurrent_backups": 3,
+        "concurrent_backups": 4,
         "load": 0.385,
         "longest_queue_wait_seconds": 60,
     }

@@ -47,10 +47,10 @@ def test_the_examples_steps_each_get_a_budget_that_sums_within_the_rto() -> None
     failover = checkout.failover
     assert failover is not None
     budgets = {step.name: str(step.budget) for step in failover.steps}
-    # detect: 3 probes 30s apart, 30s to the first, 30s of 2.x's closed range and the probe's
-    # timeout, tier1's 15s evaluation and the page's 30s group_wait
-    assert budgets == {"detect": "3m15s", "promote_database": "2m", "update_dns": "2m", "scale_dr": "3m"}
-    assert str(failover.total) == "10m15s" and str(failover.rto) == "15m"
+    # detect: 3 x 30s of failed probes, 30s to the first, the 10s probe timeout, tier1's 15s
+    # evaluation and the page's 30s group_wait
+    assert budgets == {"detect": "2m55s", "promote_database": "2m", "update_dns": "2m", "scale_dr": "3m"}
+    assert str(failover.total) == "9m55s" and str(failover.rto) == "15m"
     assert [(probe.name, probe.region, str(probe.unhealthy_after)) for probe in failover.probes] == [
         ("checkout-health-0", "us-east-1", "1m30s"),
         ("checkout-health-1", "us-west-2", "1m30s"),
@@ -62,7 +62,7 @@ def test_obskit_plan_shows_each_step_and_the_total() -> None:
     text = plan_table(plan_data(load_plan(EXAMPLES, "prod")))
     assert "failover of checkout (us-east-1 -> us-west-2):" in text
     assert "  update_dns        2m      TTL 1m + 1m propagation (default)" in text
-    assert "  total             10m15s  of the RTO 15m: ok" in text
+    assert "  total             9m55s   of the RTO 15m: ok" in text
 
 
 def test_a_failover_over_the_rto_is_refused_with_each_steps_share(example: Path) -> None:
@@ -73,7 +73,7 @@ def test_a_failover_over_the_rto_is_refused_with_each_steps_share(example: Path)
         "{name: scale_dr, duration: 10m, replicas: 3}",
     )
     assert _problems(example) == [
-        "payments.yaml:37: services.checkout.failover: prod: checkout: the failover takes up to 17m15s (detect 3m15s, "
+        "payments.yaml:37: services.checkout.failover: prod: checkout: the failover takes up to 16m55s (detect 2m55s, "
         "promote_database 2m, update_dns 2m, scale_dr 10m) against an RTO of 15m: shorten scale_dr (measured), "
         "measure the steps that use defaults, or choose a tier with a longer RTO (`obskit plan --env prod` shows the numbers)"
     ]

@@ -79,9 +79,16 @@ def test_kustomization_lists_every_kubernetes_object() -> None:
         "backup/",
         "grafana/configmaps/",
         "alertmanager/alertmanagerconfig.yaml",
+        "prometheus/probes/",
     )
     objects = sorted(path for path in tree if path.startswith(kinds))
     assert kustomization["resources"] == objects
+    # the DR region's objects have a kustomization of their own, applied to the DR cluster
+    dr = sorted(
+        path.removeprefix("failover/") for path in tree if path.startswith("failover/") and "kustom" not in path
+    )
+    assert yaml.safe_load(tree["failover/kustomization.yaml"])["resources"] == dr == ["checkout.yaml"]
+    objects += [f"failover/{path}" for path in dr]
     for path in objects:
         for document in yaml.safe_load_all(tree[path]):
             assert document["apiVersion"] and document["kind"], path

@@ -6,7 +6,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
-from obskit.alerting.timing import EVAL_STEP, LONG_HORIZON, check_time, input_steps, long_step
+from obskit.alerting.timing import EVAL_STEP, INPUT_STEP, LONG_HORIZON, check_time, input_steps, long_step
 from obskit.spec.series import series_text
 from obskit.units import Duration
 
@@ -29,6 +29,7 @@ class CheckedAlert:
     cases: tuple[Case, ...]
     eval_time: Duration
     step: Duration = EVAL_STEP  # the evaluation interval of the test file its cases go into
+    input_step: Duration = INPUT_STEP  # the interval of its cases' input samples
 
 
 def secs(duration: Duration) -> int:

@@ -1,5 +1,5 @@
 """What a generator hands back: files by path, and whether each is a Kubernetes object (listed in
-the kustomization)."""
+its cluster's kustomization)."""
 
 from __future__ import annotations
 
@@ -11,3 +11,4 @@ class File:
     path: str  # relative to the output directory
     content: str
     kubernetes: bool = False
+    cluster: str = ""  # a Kubernetes object's cluster: "" this one, else the folder of another's kustomization

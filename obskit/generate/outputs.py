@@ -11,7 +11,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from enum import Enum
 
-from obskit.generate import alertmanager, dashboards, datastores, servicemonitor, velero
+from obskit.generate import alertmanager, dashboards, datastores, failover, servicemonitor, velero
 from obskit.generate.artifact import File
 from obskit.generate.rules import groups as rules
 
@@ -34,6 +34,7 @@ OUTPUTS: tuple[Output, ...] = (
     Output("servicemonitors", Scope.SERVICE, servicemonitor.files),
     Output("rules", Scope.SERVICE, rules.files),
     Output("velero", Scope.SERVICE, velero.files),
+    Output("failover", Scope.SERVICE, failover.files),
     Output("datastores", Scope.DATASTORE, datastores.files),
     Output("dashboards", Scope.PAGE, dashboards.files),
     Output("alertmanager", Scope.ENVIRONMENT, alertmanager.files),

@@ -94,14 +94,19 @@ class _Text:
 class _Template:
     """A shape's files with placeholders, each path and content cut at its placeholders."""
 
-    files: tuple[tuple[_Text, _Text, bool], ...]
+    files: tuple[tuple[_Text, _Text, bool, str], ...]
 
     @classmethod
     def of(cls, produced: Iterable[File]) -> _Template:
-        return cls(tuple((_Text.of(file.path), _Text.of(file.content), file.kubernetes) for file in produced))
+        return cls(
+            tuple((_Text.of(file.path), _Text.of(file.content), file.kubernetes, file.cluster) for file in produced)
+        )
 
     def fill(self, found: list[str]) -> list[File]:
-        return [File(path.fill(found), content.fill(found), kubernetes) for path, content, kubernetes in self.files]
+        return [
+            File(path.fill(found), content.fill(found), kubernetes, cluster)
+            for path, content, kubernetes, cluster in self.files
+        ]
 
 
 class ShapedRenderer:

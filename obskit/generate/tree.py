@@ -28,10 +28,15 @@ SERVICES_PER_PART = SERVICES_PER_PAGE
 class PartFiles:
     objects: Tree = field(default_factory=dict)  # Kubernetes objects, listed in the kustomization
     files: Tree = field(default_factory=dict)  # everything else
+    # another cluster's objects (the DR region's), listed in the kustomization of its folder
+    elsewhere: dict[str, Tree] = field(default_factory=dict)
 
     def add(self, produced: Iterable[File]) -> None:
         for item in produced:
-            (self.objects if item.kubernetes else self.files)[item.path] = item.content
+            if item.kubernetes and item.cluster:
+                self.elsewhere.setdefault(item.cluster, {})[item.path] = item.content
+            else:
+                (self.objects if item.kubernetes else self.files)[item.path] = item.content
 
 
 def kustomization(resources: list[str]) -> dict[str, object]:
@@ -78,15 +83,23 @@ def tree_files(plan: Plan, parts: Iterable[PartFiles]) -> Iterator[tuple[str, st
     """The parts' files as they come, the environment's own, then the kustomization listing
     every object. A path written twice is a bug in a generator, never a silent overwrite."""
     objects: list[str] = []
+    elsewhere: dict[str, list[str]] = {}
     seen: set[str] = set()
     for part in _then_environment(plan, parts):
-        for path, content in (*part.objects.items(), *part.files.items()):
+        others = [
+            (cluster, path, content) for cluster, tree in part.elsewhere.items() for path, content in tree.items()
+        ]
+        for path, content in (*part.objects.items(), *part.files.items(), *((p, c) for _, p, c in others)):
             if path in seen:
                 raise ValueError(f"two outputs write {path}")
             seen.add(path)
             yield path, content
         objects += part.objects
+        for cluster, path, _ in others:
+            elsewhere.setdefault(cluster, []).append(path.removeprefix(f"{cluster}/"))
     yield KUSTOMIZATION, render.yaml_file(plan.environment.name, kustomization(objects))
+    for cluster, paths in sorted(elsewhere.items()):
+        yield f"{cluster}/{KUSTOMIZATION}", render.yaml_file(plan.environment.name, kustomization(paths))
 
 
 def generate_tree(plan: Plan, template_dir: str | None = None, shaped: bool = True) -> Tree:

@@ -37,7 +37,9 @@ def schedule(plan: Plan, service_plan: ServicePlan, planned: VeleroSchedule) -> 
                 "includedNamespaces": list(backup.namespaces),
                 **scope,
                 **_VOLUME_MODES[backup.volumes],
-                "storageLocation": settings.storage_location,
+                # the failover's copy holds what the namespaces need from the cluster too (CRDs, roles)
+                **({"includeClusterResources": True} if planned.purpose == "dr" else {}),
+                "storageLocation": planned.location or settings.storage_location,
                 "ttl": format_go_duration(planned.ttl),
             },
         },

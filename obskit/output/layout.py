@@ -20,6 +20,8 @@ RUNBOOKS = "runbooks"
 BACKUP = "backup"  # backup/velero/<service>.yaml, backup/<engine folder>/<service>-<datastore>.yaml
 VELERO = f"{BACKUP}/velero"
 PATCHES = "patches"  # for the user's own database workloads, not objects of the tree
+PROBES = "prometheus/probes"  # Probe objects, one file per service that fails over
+DR_CLUSTER = "failover"  # the DR region's cluster: its objects and kustomization live in this folder
 
 
 def prometheus_rule(service: str) -> str:
@@ -39,3 +41,12 @@ def rule_file_from_tests(service: str) -> str:
     """The rule file as a test file names it: relative to the test file's folder, a sibling of
     the rule files' folder."""
     return f"../{RULE_FILES.rpartition('/')[2]}/{service}{RULE_FILE_SUFFIX}"
+
+
+def probes(service: str) -> str:
+    return f"{PROBES}/{service}.yaml"
+
+
+def failover(service: str) -> str:
+    """The DR region's objects of a service that fails over."""
+    return f"{DR_CLUSTER}/{service}.yaml"

@@ -102,7 +102,8 @@ def build_plan(spec: Spec, environment: str, alert_templates: tuple[AlertTemplat
     env = spec.environment(environment)
     findings = dr.DRFindings()
     tiers = [(service, spec.tier(service.tier)) for service in env.services]
-    velero, velero_load = velero_plans(tiers, env.velero, findings, engines)
+    dr_location = env.failover.velero.storage_location if env.failover and env.failover.velero else None
+    velero, velero_load = velero_plans(tiers, env.velero, findings, engines, dr_location)
     services = tuple(
         plan_service(env, service, tier, velero.get(service.name), findings, engines) for service, tier in tiers
     )

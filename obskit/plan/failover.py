@@ -1,11 +1,12 @@
 """A service's failover, planned: its probes, and a budget for each step against the tier's RTO.
 
 Detection is obskit's alert on the probes (`probe_success`, scraped from the blackbox_exporter
-through a Probe object). It fires once the last `unhealthy_threshold` probes have all failed:
-never on one failed probe, and at the latest (threshold + 1) x interval after the outage (the
-first failed probe comes up to an interval late, and Prometheus 2.x's closed ranges may hold one
-sample more), plus the scrape timeout before the sample is stored, the rule group's evaluation
-interval, and Alertmanager's group_wait before the page goes out.
+through a Probe object). A region is unhealthy once its probes have failed for `interval x
+unhealthy_threshold`: every probe over that span failed, threshold + 1 of them. So the alert never
+fires before that long after the outage began, nor on one failed probe, nor on a lone failed probe
+after a gap in the probes. It fires at the latest (threshold + 1) x interval after the outage (the
+first failed probe comes up to an interval late), plus the probe's timeout before its sample is
+stored, the rule group's evaluation interval, and Alertmanager's group_wait before the page.
 """
 
 from __future__ import annotations
@@ -25,6 +26,7 @@ DEFAULT_BUDGETS = {PROMOTE: parse_duration("2m"), SCALE: parse_duration("5m")}
 # After the authoritative server answers the new record, resolvers hold the old one for its TTL;
 # this covers the update reaching every authoritative server (secondaries, a provider's edge).
 DNS_PROPAGATION = parse_duration("1m")
+PROBE_TIMEOUT = parse_duration("10s")  # the longest a probe waits; never above its interval
 
 
 @dataclass(frozen=True)
@@ -38,8 +40,20 @@ class ProbePlan:
 
     @property
     def unhealthy_after(self) -> Duration:
-        """The failed probes in a row that make the region unhealthy, as a duration."""
+        """How long every probe must have failed for the region to be unhealthy."""
         return Duration(self.check.interval.ms * self.check.unhealthy_threshold)
+
+    @property
+    def timeout(self) -> Duration:
+        """The probe's scrape timeout: a hanging endpoint's failure is stored this late."""
+        return min(self.check.interval, PROBE_TIMEOUT)
+
+    @property
+    def window(self) -> Duration:
+        """The range the alert reads: the unhealthy span and half an interval, so that it holds
+        threshold + 1 probes whether its start is open (Prometheus 3.x) or closed (2.x), and
+        whatever jitter the scrapes have."""
+        return Duration(self.unhealthy_after.ms + self.check.interval.ms // 2)
 
 
 @dataclass(frozen=True)
@@ -92,13 +106,16 @@ def _probes(service: Service, environment: EnvironmentFailover) -> tuple[ProbePl
 
 def _detect(probes: tuple[ProbePlan, ...], evaluation: Duration, group_wait: Duration) -> tuple[Duration, str]:
     """The latest the slowest of the primary region's probes pages after an outage."""
-    slowest = max(probes, key=lambda probe: probe.check.interval.ms * (probe.check.unhealthy_threshold + 2))
+
+    def latest(probe: ProbePlan) -> int:
+        return probe.check.interval.ms * (probe.check.unhealthy_threshold + 1) + probe.timeout.ms
+
+    slowest = max(probes, key=latest)
     check = slowest.check
-    budget = Duration(check.interval.ms * (check.unhealthy_threshold + 2) + evaluation.ms + group_wait.ms)
+    budget = Duration(latest(slowest) + evaluation.ms + group_wait.ms)
     basis = (
-        f"{check.unhealthy_threshold} failed probes every {check.interval}, + {check.interval} to the first, "
-        f"+ {check.interval} of Prometheus 2.x's closed range and the probe's timeout, + {evaluation} evaluation, "
-        f"+ {group_wait} Alertmanager group_wait"
+        f"{check.unhealthy_threshold} x {check.interval} of failed probes, + {check.interval} to the first, "
+        f"+ {slowest.timeout} probe timeout, + {evaluation} evaluation, + {group_wait} Alertmanager group_wait"
     )
     return budget, basis
 

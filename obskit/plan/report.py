@@ -150,7 +150,13 @@ def _d(seconds: int | None) -> str:
 
 
 def _velero_label(row: dict[str, Any]) -> str:
-    return {"rpo": "(velero)", "resources": "(velero resources)", "retention": "(velero daily)"}[row["purpose"]]
+    labels = {
+        "rpo": "(velero)",
+        "resources": "(velero resources)",
+        "retention": "(velero daily)",
+        "dr": "(velero DR copy)",
+    }
+    return labels[row["purpose"]]
 
 
 def _velero_achieves(row: dict[str, Any]) -> str:

@@ -51,7 +51,8 @@ class VeleroSchedule:
     interval: Duration
     cron: str
     ttl: Duration
-    purpose: str  # "rpo": the frequent one the alerts watch; "retention": the daily one
+    purpose: str  # "rpo": the frequent one the alerts watch; "retention": the daily one; "dr": the failover's copy
+    location: str | None = None  # the BackupStorageLocation when not the environment's: the DR region's
 
     @property
     def kept(self) -> int:
@@ -74,6 +75,11 @@ class VeleroPlan:
     @property
     def frequent(self) -> VeleroSchedule:
         return self.schedules[0]
+
+    @property
+    def dr(self) -> VeleroSchedule | None:
+        """The daily copy to the DR region's storage location, for a service that fails over."""
+        return next((schedule for schedule in self.schedules if schedule.purpose == "dr"), None)
 
     @property
     def interval(self) -> Duration:
@@ -136,12 +142,16 @@ def _interval(service: Service, tier: Tier, wait: Duration) -> Duration | None:
     return fitting[-1] if fitting else None
 
 
-def _schedules(service: Service, tier: Tier, interval: Duration) -> tuple[VeleroSchedule, ...]:
+def _schedules(service: Service, tier: Tier, interval: Duration, dr_location: str | None) -> tuple[VeleroSchedule, ...]:
     name = service.name
     retention = max(tier.retention, interval)
+    dr: tuple[VeleroSchedule, ...] = ()
+    if dr_location is not None and service.failover is not None:
+        copy = f"{name}-dr"
+        dr = (VeleroSchedule(copy, DAY, cron_every(DAY, copy), ceil_to_seconds(retention), "dr", dr_location),)
     whole = VeleroSchedule(name, interval, cron_every(interval, name), ceil_to_seconds(retention), "rpo")
     if whole.kept <= MAX_BACKUPS_PER_SCHEDULE:
-        return (whole,)
+        return (whole, *dr)
     short_ttl = Duration(interval.ms * (MAX_BACKUPS_PER_SCHEDULE - 1))
     if short_ttl >= HOUR:
         short_ttl = Duration(short_ttl.ms // HOUR.ms * HOUR.ms)
@@ -149,6 +159,7 @@ def _schedules(service: Service, tier: Tier, interval: Duration) -> tuple[Velero
     return (
         VeleroSchedule(name, interval, cron_every(interval, name), short_ttl, "rpo"),
         VeleroSchedule(daily, DAY, cron_every(DAY, daily), ceil_to_seconds(retention), "retention"),
+        *dr,
     )
 
 
@@ -179,14 +190,14 @@ def _queue(durations: Sequence[Duration], workers: int) -> _Queue:
     return _Queue(len(durations), sum(d.ms for d in durations), workers)
 
 
-def _plan_service(service: Service, tier: Tier, wait: Duration) -> VeleroPlan | None:
+def _plan_service(service: Service, tier: Tier, wait: Duration, dr_location: str | None) -> VeleroPlan | None:
     interval = _interval(service, tier, wait)
     if interval is None:
         return None
     assert service.backup is not None
     restore, restore_assumed = _restore(service)
     return VeleroPlan(
-        schedules=_schedules(service, tier, interval),
+        schedules=_schedules(service, tier, interval, dr_location),
         backup_duration=_duration(service),
         backup_duration_assumed=service.backup.duration is None,
         queue_wait=wait,
@@ -273,20 +284,28 @@ def _overlaps(services: Sequence[Service]) -> list[Infeasible]:
 
 
 def velero_plans(
-    services: Sequence[tuple[Service, Tier]], settings: Velero | None, findings: DRFindings, engines: Engines
+    services: Sequence[tuple[Service, Tier]],
+    settings: Velero | None,
+    findings: DRFindings,
+    engines: Engines,
+    dr_location: str | None = None,
 ) -> tuple[dict[str, VeleroPlan], InstallationLoad | None]:
     """Every service's Velero plan (None: infeasible, with the finding recorded) and the load;
-    `engines` say why Velero must leave their datastores' volumes alone."""
+    `engines` say why Velero must leave their datastores' volumes alone; a service that fails over
+    gets a daily schedule to `dr_location` too (the failover's storage location in the DR region)."""
     with_velero = [(s, t) for s, t in services if s.backup is not None and s.backup.velero]
     if not with_velero or settings is None:
         return {}, None
     workers = settings.concurrent_backups
     waits = {service.name: Duration(0) for service, _ in with_velero}
-    unqueued = [_plan_service(service, tier, Duration(0)) for service, tier in with_velero]
+    unqueued = [_plan_service(service, tier, Duration(0), dr_location) for service, tier in with_velero]
     # the least the schedules need, before any queueing: more than the workers is refused at its root
     least = sum((p.load for p in unqueued if p), Fraction(0))
     while True:  # waits only grow, and each takes one of a few values: the rounds settle
-        plans = {service.name: _plan_service(service, tier, waits[service.name]) for service, tier in with_velero}
+        plans = {
+            service.name: _plan_service(service, tier, waits[service.name], dr_location)
+            for service, tier in with_velero
+        }
         queue = _queue(
             [_duration(service) for service, _ in with_velero for _ in range(_schedule_count(plans[service.name]))],
             workers,

@@ -111,7 +111,7 @@ class EnvironmentFailover:
         text(),
         Doc(
             "the step Jobs' image: python3, psql, nsupdate and dig (bind9-dnsutils), kubectl (build it from "
-            "`obskit/failover/Dockerfile` in obskit's repository); required with an automated step",
+            "`obskit/jobs/failover.Dockerfile` in obskit's repository); required with an automated step",
             "none",
             "image: registry.example.com/obskit-failover:1",
         ),
@@ -138,7 +138,9 @@ class HealthCheck:
     unhealthy_threshold: int = spec_field(
         {"type": "integer", "min": 1, "max": 20},
         Doc(
-            "failed probes in a row that make the region unhealthy", f"{UNHEALTHY_THRESHOLD}", "unhealthy_threshold: 3"
+            "the region is unhealthy once every probe failed for `interval` x this (this + 1 probes in a row)",
+            f"{UNHEALTHY_THRESHOLD}",
+            "unhealthy_threshold: 3",
         ),
         default=UNHEALTHY_THRESHOLD,
     )

@@ -45,7 +45,10 @@ RESOURCES = (
     f"{layout.BACKUP}/*/*.yaml",
     f"{layout.GRAFANA_CONFIGMAPS}/*.yaml",
     layout.ALERTMANAGER_RESOURCE,
+    f"{layout.PROBES}/*.yaml",
 )
+# Another cluster's kustomization (the DR region's), by its folder: its files must be among its resources.
+CLUSTERS = {layout.DR_CLUSTER: (f"{layout.DR_CLUSTER}/*.yaml",)}
 # What each kind of file must hold: lines that start with these words (as obskit writes them), by path pattern.
 NEEDS: tuple[tuple[str, tuple[str, ...], str], ...] = (
     (f"{layout.RULE_FILES}/*{layout.RULE_FILE_SUFFIX}", ("groups:",), "a rule file"),
@@ -57,6 +60,9 @@ NEEDS: tuple[tuple[str, tuple[str, ...], str], ...] = (
     (f"{layout.BACKUP}/*/*.yaml", ("kind: CronJob",), "a datastore's backup CronJobs"),
     (f"{layout.GRAFANA_CONFIGMAPS}/*.yaml", ("kind: ConfigMap",), "a dashboard ConfigMap"),
     (layout.ALERTMANAGER_RESOURCE, ("kind: AlertmanagerConfig",), "an AlertmanagerConfig"),
+    (f"{layout.PROBES}/*.yaml", ("kind: Probe",), "Probes"),
+    (f"{layout.DR_CLUSTER}/{KUSTOMIZATION}", ("resources:",), "a kustomization"),
+    (f"{layout.DR_CLUSTER}/*.yaml", ("kind: ConfigMap",), "a service's failover objects"),
     (f"{layout.PATCHES}/*/*.yaml", ("spec:",), "a patch"),
 )
 
@@ -197,7 +203,10 @@ def _kind_problems(root: Path, relative: str, text: str, listed: set[str]) -> _P
                 return [f"{relative}: not {what} (no line `{missing[0]}`)"]
             break
     if relative == KUSTOMIZATION:
-        return _kustomization_problems(text, listed)
+        return _kustomization_problems(KUSTOMIZATION, text, listed, RESOURCES)
+    folder = relative.rpartition("/")[0]
+    if folder in CLUSTERS and relative == f"{folder}/{KUSTOMIZATION}":
+        return _kustomization_problems(relative, text, listed, CLUSTERS[folder])
     if relative == layout.ROUTE_TESTS:
         return _route_test_problems(root, text)
     if relative == layout.ALERTMANAGER_CONFIG:
@@ -238,20 +247,25 @@ def _mapping_problems(relative: str, text: str, keys: tuple[str, ...]) -> list[s
     return []
 
 
-def _kustomization_problems(text: str, listed: set[str]) -> list[str]:
+def _kustomization_problems(path: str, text: str, listed: set[str], patterns: tuple[str, ...]) -> list[str]:
+    """A kustomization at `path`: its resources are files of the tree, and every file of `patterns` is one."""
     try:
-        resources = _mapping(KUSTOMIZATION, text, ("resources",))["resources"]
+        resources = _mapping(path, text, ("resources",))["resources"]
     except _Refused as err:
         return [str(err)]
     if not isinstance(resources, list) or not all(isinstance(item, str) for item in resources):
-        return [f"{KUSTOMIZATION}: resources is not a list of file names"]
+        return [f"{path}: resources is not a list of file names"]
+    folder = path.rpartition("/")[0]
+    in_tree = {f"{folder}/{item}" if folder else item: item for item in resources}
     problems = [
-        f"{KUSTOMIZATION}: resource {item} is not a file {MANIFEST} lists" for item in resources if item not in listed
+        f"{path}: resource {item} is not a file {MANIFEST} lists"
+        for full, item in in_tree.items()
+        if full not in listed
     ]
     problems += [
-        f"{relative}: not among {KUSTOMIZATION}'s resources (kustomize would not apply it)"
-        for relative in sorted(listed - set(resources))
-        if any(fnmatchcase(relative, pattern) for pattern in RESOURCES)
+        f"{relative}: not among {path}'s resources (kustomize would not apply it)"
+        for relative in sorted(listed - set(in_tree) - {path})
+        if any(fnmatchcase(relative, pattern) for pattern in patterns)
     ]
     return problems
 

@@ -33,6 +33,10 @@ KINDS: dict[tuple[str, str], str] = {
     ),
     ("monitoring.coreos.com/v1", "ServiceMonitor"): "cloudcoil.models.prometheus_operator.v1:ServiceMonitor",
     ("velero.io/v1", "Schedule"): "cloudcoil.models.velero.v1:Schedule",
+    ("monitoring.coreos.com/v1", "Probe"): "cloudcoil.models.prometheus_operator.v1:Probe",
+    ("v1", "ServiceAccount"): KUBERNETES_SCHEMA,
+    ("rbac.authorization.k8s.io/v1", "Role"): KUBERNETES_SCHEMA,
+    ("rbac.authorization.k8s.io/v1", "RoleBinding"): KUBERNETES_SCHEMA,
 }
 KUBERNETES_VERSION = kubernetes_validate.latest_version()
 

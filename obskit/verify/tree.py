@@ -52,12 +52,23 @@ def _alike(shared: str) -> bool:
     return all(objects.renaming_safe(document, shapes.MARK) for document in documents if document is not None)
 
 
+def _resources(root: Path, folder: str) -> list[str]:
+    """The files a kustomization lists, as paths of the tree: this cluster's, or another's in `folder`."""
+    kustomization = _load_documents(root, f"{folder}/{listing.KUSTOMIZATION}".lstrip("/"))[0]
+    resources = kustomization.get("resources", []) if isinstance(kustomization, dict) else []
+    return [f"{folder}/{resource}" if folder else resource for resource in resources]
+
+
 def _object_check(root: Path, names: dict[str, list[str]]) -> Check:
     """Every object of the kustomization against its model or schema. Files that are the same up to
     their service's names and schedules, with every name where the schema constrains no string,
     are checked once per shape (obskit.verify.shapes)."""
-    kustomization = _load_documents(root, "kustomization.yaml")[0]
-    resources = kustomization.get("resources", []) if isinstance(kustomization, dict) else []
+    resources = [
+        resource
+        for folder in ("", *listing.CLUSTERS)
+        if (root / folder / listing.KUSTOMIZATION).is_file()
+        for resource in _resources(root, folder)
+    ]
     services = set(names)
     by_shape: dict[str, list[str]] = {}
     for resource in resources:

@@ -6,7 +6,8 @@ from __future__ import annotations
 from typing import Any
 
 from obskit.alerting.alerts import Case, CheckedAlert, Group, age_cases, alert, secs, when_absent
-from obskit.alerting.timing import FOR_STEP, INPUT_STEP, check_time, input_steps
+from obskit.alerting.timing import FOR_STEP, check_time, input_steps
+from obskit.generate.rules.cases import case_groups
 from obskit.output import escape
 from obskit.plan import conventions as names
 from obskit.plan.types import ServicePlan
@@ -94,7 +95,7 @@ def _backup_failed(service_plan: ServicePlan) -> CheckedAlert:
     quiet = f"0x{steps}"
     daily = [
         Case(
-            "fires on the daily schedule",
+            f"fires on schedule {name}",
             {series_text(names.VELERO_FAILURES, {"schedule": name}): f"0x3 1x{steps - 3}"},
             True,
             {"schedule": name},
@@ -167,37 +168,5 @@ def dr_groups(service_plan: ServicePlan) -> list[Group]:
 
 
 def dr_test_groups(service_plan: ServicePlan, expected: Any) -> dict[Duration, list[dict[str, Any]]]:
-    """promtool test groups by the evaluation step their cases need, one per kind of case
-    ("fires", "silent", ...) with every DR alert's case of that kind: their series are distinct
-    metrics, and fewer groups mean fewer passes over the service's rules. A case where the alert
-    stays silent is checked at every step. `expected(rule, series_labels)` renders an expected alert."""
-    by_step: dict[Duration, dict[str, dict[str, Any]]] = {}
-    for _, alerts in dr_alerts(service_plan):
-        for checked in alerts:
-            groups = by_step.setdefault(checked.step, {})
-            for case in checked.cases:
-                group = groups.setdefault(
-                    case.name,
-                    {
-                        "name": f"backups: {case.name}",
-                        "interval": str(INPUT_STEP),
-                        "input_series": [],
-                        "alert_rule_test": [],
-                    },
-                )
-                fed = {entry["series"]: entry["values"] for entry in group["input_series"]}
-                for series, values in case.series.items():
-                    # alerts reading one metric share a case's input under the same case name
-                    assert fed.get(series, values) == values, f"{case.name}: {series} fed two ways"
-                    if series not in fed:
-                        group["input_series"].append({"series": series, "values": values})
-                name = checked.rule["alert"]
-                if case.fires:
-                    checks = [(checked.eval_time, [expected(checked.rule, case.labels)])]
-                else:
-                    step = checked.step.ms
-                    checks = [(Duration(ms), []) for ms in range(step, checked.eval_time.ms + 1, step)]
-                group["alert_rule_test"] += [
-                    {"eval_time": str(at), "alertname": name, "exp_alerts": alerts} for at, alerts in checks
-                ]
-    return {step: list(groups.values()) for step, groups in by_step.items()}
+    """promtool test groups of the DR alerts by the evaluation step their cases need (cases.py)."""
+    return case_groups([checked for _, alerts in dr_alerts(service_plan) for checked in alerts], "backups", expected)

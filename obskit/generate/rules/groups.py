@@ -9,6 +9,7 @@ from obskit.generate.artifact import File
 from obskit.generate.rules import runbooks
 from obskit.generate.rules.catalog import catalog_rule
 from obskit.generate.rules.dr import dr_groups
+from obskit.generate.rules.failover import failover_groups
 from obskit.generate.rules.slo import slo_groups
 from obskit.generate.rules.tests import service_tests
 from obskit.output import layout, render
@@ -37,6 +38,7 @@ def service_groups(plan: Plan, service_plan: ServicePlan) -> list[Group]:
     for slo_plan in service_plan.slos:
         groups += slo_groups(service_plan, slo_plan)
     groups += dr_groups(service_plan)
+    groups += failover_groups(service_plan)
     return groups
 
 

@@ -9,9 +9,10 @@ from __future__ import annotations
 
 from obskit.alerting.alerts import ABSENT_LABEL, Group, Rule
 from obskit.generate.artifact import File
+from obskit.generate.rules.failover_runbook import failover_runbook
 from obskit.output import escape, layout
 from obskit.output.render import markdown_table
-from obskit.plan.conventions import ALERT_RUNBOOKS, DR_RUNBOOK, runbook_anchor
+from obskit.plan.conventions import ALERT_RUNBOOKS, DR_RUNBOOK, FAILOVER_RUNBOOK, runbook_anchor
 from obskit.plan.types import Plan, ServicePlan
 from obskit.spec.alert_templates import render_label_templates
 from obskit.units import human_duration
@@ -63,6 +64,23 @@ FIRST_STEPS = {
         "Check the Velero pod's logs and the backup storage location (`velero backup-location get`).",
         "Until a backup succeeds, data written since the last one is not protected: see the disaster-recovery "
         "runbook (linked at the top of this page).",
+    ),
+    "FailoverPrimaryUnhealthy": (
+        "Open the failover runbook, <failover_runbook>: its first section says whether to fail over now.",
+        "Confirm from outside the region (another network, the provider's status page) that it is down for clients.",
+    ),
+    "FailoverStandbyRegionUnhealthy": (
+        "The DR region would not take over if the primary failed: check its endpoint and pods there.",
+        "Until it is healthy, a failover would not restore the service: fix within the day.",
+    ),
+    "FailoverProbeMissing": (
+        "Check the blackbox_exporter's pod and logs, and that the Probe object exists "
+        "(`kubectl get probes -n <namespace>`).",
+        "Until it reports again, an outage of the region raises no page: watch the service by other means.",
+    ),
+    "FailoverBackupTooOld": (
+        "`velero backup get` for the schedule ending in `-dr`: is a backup running, failing, or none started?",
+        "Check the DR region's storage location (`velero backup-location get`): it must be Available.",
     ),
     "BackupFailed": (
         "`velero backup describe <backup> --details` and `velero backup logs <backup>` for the failed backup.",
@@ -194,7 +212,12 @@ Service `{service.name}` in namespace `{service.namespace}`, team {escape.markdo
 def _filled(step: str, service_plan: ServicePlan) -> str:
     """A first step with the service's own namespace and pod selector in its commands."""
     selector = ",".join(f"{key}={value}" for key, value in service_plan.service.selector)
-    return step.replace("<namespace>", service_plan.service.namespace).replace("<selector>", selector)
+    page = FAILOVER_RUNBOOK.format(service=service_plan.name)
+    return (
+        step.replace("<namespace>", service_plan.service.namespace)
+        .replace("<selector>", selector)
+        .replace("<failover_runbook>", f"[{page}]({page})")
+    )
 
 
 def _has_backups(service_plan: ServicePlan) -> bool:
@@ -284,4 +307,7 @@ def files(plan: Plan, service_plan: ServicePlan, groups: list[Group]) -> list[Fi
     ]
     if _has_backups(service_plan):
         result.append(File(f"{layout.RUNBOOKS}/{DR_RUNBOOK.format(service=name)}", dr_runbook(plan, service_plan)))
+    if service_plan.failover is not None:
+        page = FAILOVER_RUNBOOK.format(service=name)
+        result.append(File(f"{layout.RUNBOOKS}/{page}", failover_runbook(plan, service_plan)))
     return result

@@ -26,6 +26,7 @@ from obskit.alerting.timing import (
 from obskit.generate.rules import slo as slo_rules
 from obskit.generate.rules.catalog import alert_for, catalog_rule, check_time_of, promql_params, template_params
 from obskit.generate.rules.dr import dr_test_groups
+from obskit.generate.rules.failover import failover_test_groups
 from obskit.generate.rules.testpacking import pack
 from obskit.output import escape
 from obskit.plan import burnrate
@@ -620,6 +621,8 @@ def service_tests(
     for template in plan.alert_templates:
         platform += _catalog_cases(service_plan, template)
     for step, groups in dr_test_groups(service_plan, _expected_alert).items():
+        by_step.setdefault(step, []).extend(groups)
+    for step, groups in failover_test_groups(service_plan, _expected_alert).items():
         by_step.setdefault(step, []).extend(groups)
 
     def test_file(step: Duration, cases: list[TestGroup]) -> dict[str, Any]:
