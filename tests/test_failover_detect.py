@@ -8,6 +8,7 @@ time, and ALERTS{alertstate="firing"} carries the evaluation at which the alert 
 
 from __future__ import annotations
 
+import time
 from collections.abc import Iterator
 from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass
@@ -56,8 +57,9 @@ def rules(region: str) -> list[dict[str, Any]]:
             "expr": f"max_over_time({selector(region)}[{window}]) == 0"
             f" and count_over_time({selector(region)}[{window}]) >= {THRESHOLD}",
         },
-        # the prober: exporter down, Probe scrape gone, module unknown: probe_success is absent
-        {"alert": "ProberAbsent", "expr": f"absent({selector(region)})", "for": f"{INTERVAL}s"},
+        # the prober: exporter down, Probe scrape gone, module unknown: probe_success is absent.
+        # `for` rides over Prometheus's start (its first targets come up to 5s late) and restarts.
+        {"alert": "ProberAbsent", "expr": f"absent({selector(region)})", "for": f"{2 * INTERVAL}s"},
         {"alert": "ProberDown", "expr": f'up{{job="{job(region)}"}} == 0'},
     ]
 
@@ -79,10 +81,10 @@ class Rig:
         result = self.prometheus.query(expr)
         return [(float(t), float(v)) for t, v in result[0]["values"]] if result else []
 
-    def fired_at(self, alert: str, region: str) -> float | None:
-        """The evaluation at which the alert first fired for the region's check, in unix time."""
+    def fired_at(self, alert: str, region: str, since: float = 0) -> float | None:
+        """The first evaluation after `since` at which the alert fired for the region's check."""
         stamps = self.samples(f'ALERTS{{alertname="{alert}",alertstate="firing",job="{job(region)}"}}[5m]')
-        return stamps[0][0] if stamps else None
+        return next((stamp for stamp, _ in stamps if stamp >= since), None)
 
 
 @contextmanager
@@ -142,3 +144,102 @@ def test_probe_success_carries_the_operators_labels(tmp_path: Path) -> None:
             }
         ]
         assert {s["metric"]["region"]: s["value"][1] for s in series} == {"us-east-1": "1", "us-west-2": "1"}
+
+
+def failed_run_before(samples: list[tuple[float, float]], moment: float) -> list[float]:
+    """The scrape times of the consecutive failed probes ending at the last sample before moment."""
+    run: list[float] = []
+    for stamp, value in samples:
+        if stamp > moment:
+            break
+        run = [*run, stamp] if value == 0 else []
+    return run
+
+
+def next_probe(region: Region, after: float) -> float:
+    """Wait for the region's next probe after `after`; its time."""
+    return wait_for("a probe", lambda: ([t for t, _ in region.hits_since(after)] or [0.0])[0], 3 * INTERVAL, 0.02)
+
+
+def fired_report(setup: Rig, region: str, stopped: float, alerts: tuple[str, ...]) -> dict[str, tuple[float, int]]:
+    """Per alert: seconds from the outage to firing, and the failed probes Prometheus had by then."""
+    samples = setup.samples(f"{selector(region)}[1m]")
+    report = {}
+    for alert in alerts:
+        at = setup.fired_at(alert, region)
+        assert at is not None, f"{alert} did not fire"
+        report[alert] = (round(at - stopped, 2), len(failed_run_before(samples, at)))
+    return report
+
+
+# The outage begins just after a probe (its first failed probe comes a whole interval later: the
+# latest firing) or just before one (the earliest).
+@pytest.mark.parametrize("phase", [0.1, INTERVAL - 0.3], ids=["just-after-a-probe", "just-before-a-probe"])
+def test_a_stopped_region_fires_after_threshold_failed_probes(tmp_path: Path, phase: float) -> None:
+    with rig(tmp_path) as setup:
+        east = setup.regions["us-east-1"]
+        time.sleep(phase - (time.time() - next_probe(east, time.time())))
+        stopped = time.time()
+        east.stop()
+        budget = THRESHOLD * INTERVAL + EVALUATION
+        fired = wait_for("EndpointDown to fire", lambda: setup.fired_at("EndpointDown", "us-east-1"), budget + 10, 0.2)
+        time.sleep(INTERVAL + EVALUATION)  # the window forms fire at the same evaluation or not at all
+        alerts = ("EndpointDown", "EndpointDownWindow", "EndpointDownWindowCounted")
+        report = fired_report(setup, "us-east-1", stopped, alerts)
+        print(f"\nphase {phase}s: (stop->fire s, failed probes at firing) {report}")
+        for alert, (_, failed) in report.items():
+            assert failed >= THRESHOLD, alert
+        # N failed probes take (N-1)*I from the first; the first comes up to I after the outage
+        assert (THRESHOLD - 1) * INTERVAL <= fired - stopped <= budget + 1
+        assert setup.fired_at("EndpointDown", "us-west-2") is None
+        firing = setup.prometheus.firing("EndpointDown")
+        assert [a["labels"]["region"] for a in firing] == ["us-east-1"]
+        assert {k: firing[0]["labels"][k] for k in ("service", "team", "tier", "namespace")} == {
+            **STATIC_LABELS,
+            "namespace": NAMESPACE,
+        }
+
+
+def test_fewer_failed_probes_than_the_threshold_do_not_fire(tmp_path: Path) -> None:
+    with rig(tmp_path) as setup:
+        east = setup.regions["us-east-1"]
+        for failures in (1, THRESHOLD - 1):
+            began = time.time()
+            east.fail_next(failures)
+            wait_for(f"{failures} failed probes", lambda: east.failures_left == 0, failures * INTERVAL + 5, 0.05)
+            time.sleep(THRESHOLD * INTERVAL + 2 * EVALUATION)
+            hits = east.hits_since(began)
+            assert [status for _, status in hits][: failures + 1] == [500] * failures + [200], hits
+        assert len([v for _, v in setup.samples(f"{selector('us-east-1')}[1m]") if v == 0]) == 1 + THRESHOLD - 1
+        pending = setup.samples('count(ALERTS{alertname="EndpointDown",alertstate="pending"})[1m:1s]')
+        assert pending, "the failed probes never made EndpointDown pending"
+        for alert in ("EndpointDown", "EndpointDownWindow", "EndpointDownWindowCounted"):
+            assert setup.fired_at(alert, "us-east-1") is None, alert
+
+
+def test_the_prober_gone_fires_and_one_failed_probe_after_it_fires_only_the_bare_window(tmp_path: Path) -> None:
+    with rig(tmp_path) as setup:
+        killed = time.time()
+        setup.blackbox.kill()
+        fired = {
+            alert: wait_for(f"{alert} to fire", lambda alert=alert: setup.fired_at(alert, "us-east-1", killed), 20, 0.2)
+            for alert in ("ProberAbsent", "ProberDown")
+        }
+        print(f"\nkill->fire: { {a: round(t - killed, 2) for a, t in fired.items()} }")
+        # the next scrape fails and marks probe_success stale, then `for`, then an evaluation
+        assert fired["ProberAbsent"] - killed <= INTERVAL + 2 * INTERVAL + EVALUATION + 1
+        assert setup.fired_at("EndpointDown", "us-east-1") is None  # probe_success went stale, not 0
+
+        # back after more than the window, and its first probe fails: one failed probe only
+        time.sleep(max(0.0, killed + THRESHOLD * INTERVAL + 1 - time.time()))
+        east = setup.regions["us-east-1"]
+        east.fail_next(1)
+        setup.restart_blackbox()
+        wait_for("the failed probe", lambda: east.failures_left == 0, 3 * INTERVAL, 0.05)
+        time.sleep(THRESHOLD * INTERVAL + 2 * EVALUATION)
+        # max_over_time over a window that holds that one sample is 0: the bare window fires
+        assert setup.fired_at("EndpointDownWindow", "us-east-1") is not None
+        assert setup.fired_at("EndpointDownWindowCounted", "us-east-1") is None
+        assert setup.fired_at("EndpointDown", "us-east-1") is None
+        assert not setup.prometheus.firing("ProberAbsent")
+        assert not setup.prometheus.firing("ProberDown")
