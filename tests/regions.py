@@ -171,7 +171,15 @@ def probe_scrape_config(
     spec.targets.staticConfig {static: TARGETS, labels: LABELS}: generateProbeConfig in
     pkg/prometheus/promcfg.go (its golden file ProbeSpecConfig_targets_static_config.golden), for
     one shard, with the config-reloader's $(SHARD) already substituted (0). The operator adds
-    `namespace: <the Probe's namespace>` to the static labels unless they set one."""
+    `namespace: <the Probe's namespace>` to the static labels unless they set one.
+
+    So every series of the probe (probe_success, probe_duration_seconds...) carries exactly:
+    job="probe/<namespace>/<name>" (spec.jobName instead when set), instance=<the target as
+    written in staticConfig.static>, namespace=<the Probe's namespace, unless the static labels
+    set it>, and each staticConfig label. A static label named job would override the job name,
+    one named instance is overwritten by the relabeling: give the static labels neither. The
+    Prometheus object's external labels (prometheus, prometheus_replica) are not on the series;
+    they are added to alerts sent to Alertmanager."""
     config: dict[str, Any] = {
         "job_name": f"probe/{namespace}/{name}",
         "honor_timestamps": True,

@@ -19,9 +19,9 @@ import pytest
 import yaml
 
 from tests.regions import Blackbox, Region, blackbox_exporter, probe_scrape_config, regions
-from tests.servers import Prometheus, free_port, prometheus, wait_for
+from tests.servers import SERVER_VERSION_PARAMS, VERSIONS, Prometheus, free_port, prometheus, wait_for
 
-pytestmark = [pytest.mark.servers, pytest.mark.tools("prometheus", "blackbox_exporter")]
+pytestmark = [pytest.mark.servers, pytest.mark.tools("blackbox_exporter")]
 
 INTERVAL = 2  # the health check's interval, seconds: the Probe's spec.interval
 THRESHOLD = 3  # unhealthy_threshold
@@ -88,7 +88,7 @@ class Rig:
 
 
 @contextmanager
-def rig(workdir: Path) -> Iterator[Rig]:
+def rig(workdir: Path, version: str = "2.x") -> Iterator[Rig]:
     with ExitStack() as stack:
         found = stack.enter_context(regions())
         port = free_port()
@@ -112,7 +112,7 @@ def rig(workdir: Path) -> Iterator[Rig]:
             "rule_files": ["failover.rules.yaml"],
             "scrape_configs": scrape_configs,
         }
-        server = stack.enter_context(prometheus(workdir, config))
+        server = stack.enter_context(prometheus(workdir, config, binary=VERSIONS[version][0]))
         setup = Rig(found, server, workdir, port, stack, box)
         for name in found:
             # a full window of successes before any scenario
@@ -127,6 +127,7 @@ def rig(workdir: Path) -> Iterator[Rig]:
         yield setup
 
 
+@pytest.mark.tools("prometheus")
 def test_probe_success_carries_the_operators_labels(tmp_path: Path) -> None:
     with rig(tmp_path) as setup:
         series = setup.prometheus.query("probe_success")
@@ -161,24 +162,30 @@ def next_probe(region: Region, after: float) -> float:
     return wait_for("a probe", lambda: ([t for t, _ in region.hits_since(after)] or [0.0])[0], 3 * INTERVAL, 0.02)
 
 
-def fired_report(setup: Rig, region: str, stopped: float, alerts: tuple[str, ...]) -> dict[str, tuple[float, int]]:
-    """Per alert: seconds from the outage to firing, and the failed probes Prometheus had by then."""
+def fired_report(
+    setup: Rig, region: str, stopped: float, alerts: tuple[str, ...]
+) -> dict[str, tuple[float, int, float]]:
+    """Per alert: seconds from the outage to firing, the failed probes Prometheus had by then, and
+    seconds from the first of them to firing."""
     samples = setup.samples(f"{selector(region)}[1m]")
     report = {}
     for alert in alerts:
         at = setup.fired_at(alert, region)
         assert at is not None, f"{alert} did not fire"
-        report[alert] = (round(at - stopped, 2), len(failed_run_before(samples, at)))
+        run = failed_run_before(samples, at)
+        report[alert] = (round(at - stopped, 2), len(run), round(at - run[0], 2) if run else 0.0)
     return report
 
 
 # The outage begins just after a probe (its first failed probe comes a whole interval later: the
 # latest firing) or just before one (the earliest).
 @pytest.mark.parametrize("phase", [0.1, INTERVAL - 0.3], ids=["just-after-a-probe", "just-before-a-probe"])
-def test_a_stopped_region_fires_after_threshold_failed_probes(tmp_path: Path, phase: float) -> None:
-    with rig(tmp_path) as setup:
+@pytest.mark.parametrize("version", SERVER_VERSION_PARAMS)
+def test_a_stopped_region_fires_after_threshold_failed_probes(tmp_path: Path, phase: float, version: str) -> None:
+    with rig(tmp_path, version) as setup:
         east = setup.regions["us-east-1"]
-        time.sleep(phase - (time.time() - next_probe(east, time.time())))
+        probed = next_probe(east, time.time())
+        time.sleep(max(0.0, phase - (time.time() - probed)))
         stopped = time.time()
         east.stop()
         budget = THRESHOLD * INTERVAL + EVALUATION
@@ -186,10 +193,14 @@ def test_a_stopped_region_fires_after_threshold_failed_probes(tmp_path: Path, ph
         time.sleep(INTERVAL + EVALUATION)  # the window forms fire at the same evaluation or not at all
         alerts = ("EndpointDown", "EndpointDownWindow", "EndpointDownWindowCounted")
         report = fired_report(setup, "us-east-1", stopped, alerts)
-        print(f"\nphase {phase}s: (stop->fire s, failed probes at firing) {report}")
-        for alert, (_, failed) in report.items():
+        print(f"\n{version} phase {phase}s: (stop->fire s, failed probes, first failed->fire s) {report}")
+        first_failed = failed_run_before(setup.samples(f"{selector('us-east-1')}[1m]"), fired)[0]
+        print(f"stop->first failed probe {first_failed - stopped:.2f}s")
+        for alert, (_, failed, _) in report.items():
             assert failed >= THRESHOLD, alert
-        # N failed probes take (N-1)*I from the first; the first comes up to I after the outage
+        # N failed probes take (N-1)*I from the first; the first comes up to I after the outage.
+        # Pending begins at the first evaluation after the first failed probe (up to E later).
+        assert (THRESHOLD - 1) * INTERVAL <= fired - first_failed <= (THRESHOLD - 1) * INTERVAL + 2 * EVALUATION
         assert (THRESHOLD - 1) * INTERVAL <= fired - stopped <= budget + 1
         assert setup.fired_at("EndpointDown", "us-west-2") is None
         firing = setup.prometheus.firing("EndpointDown")
@@ -200,6 +211,7 @@ def test_a_stopped_region_fires_after_threshold_failed_probes(tmp_path: Path, ph
         }
 
 
+@pytest.mark.tools("prometheus")
 def test_fewer_failed_probes_than_the_threshold_do_not_fire(tmp_path: Path) -> None:
     with rig(tmp_path) as setup:
         east = setup.regions["us-east-1"]
@@ -217,15 +229,18 @@ def test_fewer_failed_probes_than_the_threshold_do_not_fire(tmp_path: Path) -> N
             assert setup.fired_at(alert, "us-east-1") is None, alert
 
 
-def test_the_prober_gone_fires_and_one_failed_probe_after_it_fires_only_the_bare_window(tmp_path: Path) -> None:
-    with rig(tmp_path) as setup:
+@pytest.mark.parametrize("version", SERVER_VERSION_PARAMS)
+def test_the_prober_gone_fires_and_one_failed_probe_after_it_fires_only_the_bare_window(
+    tmp_path: Path, version: str
+) -> None:
+    with rig(tmp_path, version) as setup:
         killed = time.time()
         setup.blackbox.kill()
         fired = {
             alert: wait_for(f"{alert} to fire", lambda alert=alert: setup.fired_at(alert, "us-east-1", killed), 20, 0.2)
             for alert in ("ProberAbsent", "ProberDown")
         }
-        print(f"\nkill->fire: { {a: round(t - killed, 2) for a, t in fired.items()} }")
+        print(f"\n{version} kill->fire: { {a: round(t - killed, 2) for a, t in fired.items()} }")
         # the next scrape fails and marks probe_success stale, then `for`, then an evaluation
         assert fired["ProberAbsent"] - killed <= INTERVAL + 2 * INTERVAL + EVALUATION + 1
         assert setup.fired_at("EndpointDown", "us-east-1") is None  # probe_success went stale, not 0
