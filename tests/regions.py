@@ -213,7 +213,9 @@ def probe_scrape_config(
 # -- DNS: a real bind9 authoritative server ---------------------------------------------------
 
 ZONE = "example.com"
+NAME = "api.example.com"  # the service's failover name (spec: failover.dns.name)
 KEY_NAME = "obskit-failover"
+DNS_STEP = Path(__file__).resolve().parents[1] / "obskit" / "jobs" / "failover_dns.py"
 
 
 def tsig_key_file(path: Path, name: str = KEY_NAME, secret: bytes | None = None) -> Path:
@@ -318,3 +320,14 @@ def named(
 
         wait_for("named to answer", answering, startup_timeout)
         yield server
+
+
+def run_step(
+    server: Named, *extra: str, address: str = REGIONS["us-west-2"], key_file: Path | None = None
+) -> subprocess.CompletedProcess[str]:
+    """obskit/jobs/failover_dns.py pointing NAME at `address` (the DR region's) on this server."""
+    import sys
+
+    args = [sys.executable, str(DNS_STEP), "--server", server.server, "--zone", ZONE, "--name", NAME]
+    args += ["--type", "A", "--address", address, "--ttl", "60", "--key-file", str(key_file or server.key_file)]
+    return subprocess.run([*args, *extra], capture_output=True, text=True, timeout=60, check=False)

@@ -9,6 +9,7 @@ time, and ALERTS{alertstate="firing"} carries the evaluation at which the alert 
 from __future__ import annotations
 
 import time
+import urllib.request
 from collections.abc import Iterator
 from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass
@@ -18,7 +19,7 @@ from typing import Any
 import pytest
 import yaml
 
-from tests.regions import Blackbox, Region, blackbox_exporter, probe_scrape_config, regions
+from tests.regions import NAME, Blackbox, Region, blackbox_exporter, named, probe_scrape_config, regions, run_step
 from tests.servers import SERVER_VERSION_PARAMS, VERSIONS, Prometheus, free_port, prometheus, wait_for
 
 pytestmark = [pytest.mark.servers, pytest.mark.tools("blackbox_exporter")]
@@ -258,3 +259,22 @@ def test_the_prober_gone_fires_and_one_failed_probe_after_it_fires_only_the_bare
         assert setup.fired_at("EndpointDown", "us-east-1") is None
         assert not setup.prometheus.firing("ProberAbsent")
         assert not setup.prometheus.firing("ProberDown")
+
+
+@pytest.mark.tools("prometheus", "named", "dig", "nsupdate")
+def test_a_stopped_primary_is_detected_then_the_dns_step_sends_clients_to_dr(tmp_path: Path) -> None:
+    with rig(tmp_path) as setup, named(tmp_path / "dns") as dns:
+        east, west = setup.regions["us-east-1"], setup.regions["us-west-2"]
+        assert dns.answer(NAME) == [(60, east.address)]
+        stopped = time.time()
+        east.stop()
+        fired = wait_for("EndpointDown", lambda: setup.fired_at("EndpointDown", "us-east-1"), 20, 0.2)
+        began = time.time()
+        step = run_step(dns, address=west.address)
+        assert step.returncode == 0, step.stderr
+        flipped = time.time()
+        [(ttl, address)] = dns.answer(NAME)
+        assert (ttl, address) == (60, west.address)
+        health = urllib.request.urlopen(f"http://{address}:{west.port}/health", timeout=5)
+        assert health.status == 200 and health.read() == b"us-west-2 ok\n"
+        print(f"\nstop->alert {fired - stopped:.2f}s, DNS step {flipped - began:.2f}s (+ TTL {ttl}s in resolvers)")

@@ -9,23 +9,12 @@ from pathlib import Path
 
 import pytest
 
-from tests.conftest import JOBS
-from tests.regions import REGIONS, Named, named, tsig_key_file
+from tests.regions import DNS_STEP, NAME, REGIONS, Named, named, run_step, tsig_key_file
 from tests.servers import free_port
 
 pytestmark = [pytest.mark.servers, pytest.mark.tools("named", "dig", "nsupdate")]
 
-STEP = JOBS / "failover_dns.py"
-NAME = "api.example.com"
 PRIMARY, DR = REGIONS["us-east-1"], REGIONS["us-west-2"]
-
-
-def run_step(
-    server: Named, *extra: str, address: str = DR, key_file: Path | None = None
-) -> subprocess.CompletedProcess[str]:
-    args = [sys.executable, str(STEP), "--server", server.server, "--zone", "example.com", "--name", NAME]
-    args += ["--type", "A", "--address", address, "--ttl", "60", "--key-file", str(key_file or server.key_file)]
-    return subprocess.run([*args, *extra], capture_output=True, text=True, timeout=60, check=False)
 
 
 def test_named_answers_the_primary_with_ttl_60(tmp_path: Path) -> None:
@@ -87,7 +76,7 @@ def test_a_name_outside_the_zone_is_a_usage_error(tmp_path: Path) -> None:
     nobody = Named("127.0.0.1", 53, tsig_key_file(tmp_path / "k"), tmp_path)
     args = ["--server", nobody.server, "--zone", "example.org", "--name", NAME, "--address", DR, "--ttl", "60"]
     result = subprocess.run(
-        [sys.executable, str(STEP), *args, "--key-file", str(nobody.key_file)],
+        [sys.executable, str(DNS_STEP), *args, "--key-file", str(nobody.key_file)],
         capture_output=True,
         text=True,
         timeout=30,
