@@ -45,8 +45,8 @@ def free_port_on(*addresses: str) -> int:
 
 @dataclass
 class Region:
-    """A region's health endpoint: `ok` answers 200, `error` 500, fail_next(n) answers 500 to the
-    next n requests only, stop() refuses connections. Every request it answers is recorded (unix
+    """A region's health endpoint: `ok` answers 200, `error` 500, `hang` accepts and never answers
+    in time, fail_next(n) answers 500 to the next n requests only, stop() refuses connections. Every request it answers is recorded (unix
     time, status), so a test knows when each probe came and what it saw."""
 
     name: str
@@ -67,6 +67,8 @@ class Region:
 
         class Health(http.server.BaseHTTPRequestHandler):
             def do_GET(self) -> None:
+                if region.mode == "hang":
+                    time.sleep(30)  # longer than any probe timeout: the prober gives up
                 with region._lock:
                     failing = region.mode != "ok" or region.failures_left > 0
                     region.failures_left = max(0, region.failures_left - 1)

@@ -278,3 +278,23 @@ def test_a_stopped_primary_is_detected_then_the_dns_step_sends_clients_to_dr(tmp
         health = urllib.request.urlopen(f"http://{address}:{west.port}/health", timeout=5)
         assert health.status == 200 and health.read() == b"us-west-2 ok\n"
         print(f"\nstop->alert {fired - stopped:.2f}s, DNS step {flipped - began:.2f}s (+ TTL {ttl}s in resolvers)")
+
+
+@pytest.mark.tools("prometheus")
+def test_a_hanging_region_fails_its_probes_at_the_probe_timeout_and_fires_that_much_later(tmp_path: Path) -> None:
+    with rig(tmp_path) as setup:
+        east = setup.regions["us-east-1"]
+        probed = next_probe(east, time.time())
+        time.sleep(max(0.0, 0.1 - (time.time() - probed)))
+        stopped = time.time()
+        east.mode = "hang"
+        fired = wait_for("EndpointDown", lambda: setup.fired_at("EndpointDown", "us-east-1"), 20, 0.2)
+        samples = setup.samples(f"{selector('us-east-1')}[1m]")
+        run = failed_run_before(samples, fired)
+        duration = setup.samples(f'probe_duration_seconds{{job="{job("us-east-1")}"}}[1m]')[-1][1]
+        print(
+            f"\nhang: stop->fire {fired - stopped:.2f}s, first failed->fire {fired - run[0]:.2f}s, probe {duration:.2f}s"
+        )
+        assert len(run) >= THRESHOLD
+        # each failed sample is stamped at its scrape's start but lands a probe timeout later
+        assert fired - stopped <= THRESHOLD * INTERVAL + EVALUATION + duration + 1
