@@ -43,6 +43,10 @@ PG_BIN = Path(os.environ.get("OBSKIT_PG_BIN", "/usr/lib/postgresql/15/bin"))
 PUSHGATEWAY = "prometheus-pushgateway"
 POSTGRES_EXPORTER = "prometheus-postgres-exporter"
 ALERTMANAGER = "prometheus-alertmanager"  # Debian stable's 0.25
+BLACKBOX_EXPORTER = "prometheus-blackbox-exporter"
+NAMED = "/usr/sbin/named"  # bind9's server, off a user's PATH
+DIG = "dig"  # bind9-dnsutils
+NSUPDATE = "nsupdate"  # bind9-dnsutils
 
 # What `@pytest.mark.tools(NAME, ...)` may name, and the programs each stands for: a bare
 # command is looked up on PATH, a path must be executable. The prometheus3 marker implies
@@ -56,6 +60,10 @@ TOOLS: dict[str, tuple[str, ...]] = {
     "pushgateway": (PUSHGATEWAY,),
     "postgres_exporter": (POSTGRES_EXPORTER,),
     "postgresql": (str(PG_BIN / "postgres"),),
+    "blackbox_exporter": (BLACKBOX_EXPORTER,),
+    "named": (NAMED,),
+    "dig": (DIG,),
+    "nsupdate": (NSUPDATE,),
     "prometheus3": (PROMETHEUS_3, PROMTOOL_3),
 }
 REQUIRE_TOOLS = "OBSKIT_REQUIRE_TOOLS"
