@@ -10,3 +10,6 @@ TUPLE_WRITES = ("pg_stat_database_tup_inserted", "pg_stat_database_tup_updated",
 
 # The series the DR dashboard's datastore rows read, by the names its templates use.
 DASHBOARD_SERIES = {"archive_age": ARCHIVE_AGE, "archive_failures": ARCHIVE_FAILURES}
+# The DR standby's, from obskit's standby-queries.yaml (jobs/) in its postgres_exporter
+STANDBY_REPLAYED = "obskit_standby_last_replay_timestamp_seconds"  # commit time of the last replayed transaction
+STANDBY_IN_RECOVERY = "obskit_standby_in_recovery"  # 1 while a standby, 0 once promoted

@@ -18,7 +18,7 @@ from importlib import resources
 from typing import Any
 
 from obskit.alerting.alerts import CheckedAlert
-from obskit.engines.postgres_walg import alerts, defaults, metrics, objects, runbook, spec
+from obskit.engines.postgres_walg import alerts, defaults, failover, metrics, objects, runbook, spec
 from obskit.engines.postgres_walg.spec import KIND
 from obskit.plan import conventions as names
 from obskit.plan.dr import (
@@ -157,7 +157,7 @@ class WalgPlan:
     def failover(
         self, service: Service, tier: Tier, environment: EnvironmentFailover, findings: DRFindings
     ) -> DatastoreFailover | None:
-        return None  # until the DR standby lands (issue 28)
+        return failover.failover_plan(service, tier, self, environment, findings)
 
     def summary(self) -> tuple[str, str]:
         achieves = f"{floor_to_seconds(self.worst_case_loss)} (archive_timeout {self.archive_timeout})"

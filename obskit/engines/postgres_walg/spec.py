@@ -10,6 +10,7 @@ from obskit import units
 from obskit.engines import walg_storage
 from obskit.engines.postgres_walg import defaults
 from obskit.spec.declare import Doc, none, spec_field
+from obskit.spec.failover import EnvironmentFailover
 from obskit.spec.fragment import DatastoreKind
 from obskit.spec.model import Datastore, Environment
 from obskit.spec.refs import SecretRef, secret_ref
@@ -49,6 +50,18 @@ class PostgresFields:
         Doc("the `job` of its postgres_exporter", "`<service>-<datastore>`", "exporter_job: orders-db-exporter"),
         absent=lambda given: f"{given['service']}-{given['name']}",
     )  # the `job` of the postgres_exporter that watches it
+    stream_from: str | None = spec_field(
+        text(check_with="host_port"),
+        Doc(
+            "`host:port` of the primary as the DR region reaches it, for a service with a failover: the DR "
+            "standby streams from it (primary_conninfo, beside restore_command from the DR copy) and the promote "
+            "step fences it there; without it the standby replays the DR copy only, whose loss a tight RPO "
+            "refuses",
+            "none",
+            'stream_from: "orders-db.us-east-1.example.internal:5432"',
+        ),
+        absent=none,
+    )  # None: the DR standby replays the DR copy only, and the promote step does not fence
 
 
 @dataclass(frozen=True)
@@ -137,7 +150,8 @@ class WalGCopy:
     prefix: str = spec_field(
         text(required=True, check_with="object_store_prefix"),
         Doc(
-            "the DR region's copy of `walg.prefix` (bucket replication keeps it); the standby replays from it",
+            "the DR region's copy of `walg.prefix`, written by a `wal-g copy` CronJob in the DR region; the DR "
+            "standby replays from it",
             example='prefix: "s3://acme-pg-backups-dr/prod"',
         ),
     )
@@ -169,6 +183,13 @@ def fields(datastore: Datastore) -> PostgresFields:
     settings = datastore.settings
     assert isinstance(settings, PostgresFields), "a PostgreSQL datastore's settings come from its own fragment"
     return settings
+
+
+def walg_copy(failover: EnvironmentFailover) -> WalGCopy:
+    """The environment's failover.walg; validation requires it with a PostgreSQL datastore to fail over."""
+    section = failover.section(SECTION)
+    assert isinstance(section, WalGCopy), "validation requires failover.walg with a PostgreSQL datastore"
+    return section
 
 
 def walg(environment: Environment) -> WalG:
