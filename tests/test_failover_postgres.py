@@ -100,7 +100,15 @@ def test_the_dr_objects_pass_the_kubernetes_schema(example: tuple[Plan, ServiceP
         "ConfigMap/checkout-orders-db-walg-dr-env",
         "ConfigMap/checkout-orders-db-walg-dr-files",
         "CronJob/checkout-orders-db-dr-copy",
+        "Role/checkout-orders-db-promote",
+        "RoleBinding/checkout-orders-db-promote",
+        "ServiceAccount/checkout-orders-db-promote",
     ]
+    # the promote step may suspend the DR copy, and touch nothing else
+    assert documents["Role/checkout-orders-db-promote"]["rules"] == [
+        {"apiGroups": ["batch"], "resources": ["cronjobs"], "resourceNames": ["checkout-orders-db-dr-copy"],
+         "verbs": ["get", "patch"]}
+    ]  # fmt: skip
     for name, document in documents.items():
         assert object_problems(document) == [], name
         assert document["metadata"]["namespace"] == "shop"

@@ -186,19 +186,7 @@ def _scale_pod(service_plan: ServicePlan, step: StepPlan, image: str) -> dict[st
 
 def _access(plan: Plan, service_plan: ServicePlan, step: str, rules: list[dict[str, Any]]) -> list[dict[str, Any]]:
     """A step's ServiceAccount and what it may do in the service's namespace, nothing more."""
-    name, namespace = step_name(service_plan.name, step), service_plan.service.namespace
-    metadata = object_metadata(plan, name, namespace)
-    return [
-        {"apiVersion": "v1", "kind": "ServiceAccount", "metadata": metadata},
-        {"apiVersion": "rbac.authorization.k8s.io/v1", "kind": "Role", "metadata": metadata, "rules": rules},
-        {
-            "apiVersion": "rbac.authorization.k8s.io/v1",
-            "kind": "RoleBinding",
-            "metadata": metadata,
-            "roleRef": {"apiGroup": "rbac.authorization.k8s.io", "kind": "Role", "name": name},
-            "subjects": [{"kind": "ServiceAccount", "name": name, "namespace": namespace}],
-        },
-    ]
+    return jobs.access(object_metadata(plan, step_name(service_plan.name, step), service_plan.service.namespace), rules)
 
 
 def _dns_endpoint(service_plan: ServicePlan) -> dict[str, Any]:
@@ -240,7 +228,7 @@ def dr_objects(plan: Plan, service_plan: ServicePlan) -> list[dict[str, Any]]:
     if PROMOTE in steps and image is not None:
         for store, datastore in failover.datastores:
             metadata = object_metadata(plan, step_name(name, PROMOTE, store), namespace)
-            pod = datastore.promote_pod(plan, service_plan, image)
+            pod = {**_security(), **datastore.promote_pod(plan, service_plan, image)}
             objects.append(_suspended(metadata, steps[PROMOTE].budget, pod))
     if UPDATE_DNS in steps and image is not None:
         if environment.dns is not None and environment.dns.external_dns is not None:
@@ -254,7 +242,7 @@ def dr_objects(plan: Plan, service_plan: ServicePlan) -> list[dict[str, Any]]:
                 }
             )
             # kubectl apply reads the object, then creates or patches it
-            rules = [_rule("externaldns.k8s.io", "dnsendpoints", "get", "create", "patch")]
+            rules = [jobs.rule("externaldns.k8s.io", "dnsendpoints", "get", "create", "patch")]
             objects += _access(plan, service_plan, UPDATE_DNS, rules)
         metadata = object_metadata(plan, step_name(name, UPDATE_DNS), namespace)
         objects.append(
@@ -263,8 +251,8 @@ def dr_objects(plan: Plan, service_plan: ServicePlan) -> list[dict[str, Any]]:
     if SCALE in steps and image is not None:
         # kubectl scale writes the scale subresource; rollout status watches the Deployment
         scaling = [
-            _rule("apps", "deployments/scale", "get", "patch", "update"),
-            _rule("apps", "deployments", "get", "watch"),
+            jobs.rule("apps", "deployments/scale", "get", "patch", "update"),
+            jobs.rule("apps", "deployments", "get", "watch"),
         ]
         objects += _access(plan, service_plan, SCALE, scaling)
         metadata = object_metadata(plan, step_name(name, SCALE), namespace)
@@ -272,10 +260,6 @@ def dr_objects(plan: Plan, service_plan: ServicePlan) -> list[dict[str, Any]]:
     for _, datastore in failover.datastores:
         objects += datastore.objects(plan, service_plan)
     return objects
-
-
-def _rule(group: str, resource: str, *verbs: str) -> dict[str, Any]:
-    return {"apiGroups": [group], "resources": [resource], "verbs": list(verbs)}
 
 
 def files(plan: Plan, service_plan: ServicePlan) -> list[File]:

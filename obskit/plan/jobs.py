@@ -80,3 +80,26 @@ def cron_job(
             },
         },
     }
+
+
+def rule(group: str, resource: str, *verbs: str, names: tuple[str, ...] = ()) -> dict[str, Any]:
+    """One RBAC rule: these verbs on one resource of one API group, on the named objects only if any."""
+    return {"apiGroups": [group], "resources": [resource], **({"resourceNames": list(names)} if names else {}),
+            "verbs": list(verbs)}  # fmt: skip
+
+
+def access(metadata: dict[str, Any], rules: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """A ServiceAccount for a job that talks to the Kubernetes API, and a Role (with its binding) that
+    allows it `rules` in its namespace and nothing more; all three take `metadata`'s name."""
+    name, namespace = metadata["name"], metadata["namespace"]
+    return [
+        {"apiVersion": "v1", "kind": "ServiceAccount", "metadata": metadata},
+        {"apiVersion": "rbac.authorization.k8s.io/v1", "kind": "Role", "metadata": metadata, "rules": rules},
+        {
+            "apiVersion": "rbac.authorization.k8s.io/v1",
+            "kind": "RoleBinding",
+            "metadata": metadata,
+            "roleRef": {"apiGroup": "rbac.authorization.k8s.io", "kind": "Role", "name": name},
+            "subjects": [{"kind": "ServiceAccount", "name": name, "namespace": namespace}],
+        },
+    ]

@@ -89,6 +89,11 @@ def _failover(service_plan: ServicePlan) -> dict[str, Any]:
             }
             for planned in failover.steps
         ],
+        "dr_loss_seconds": _s(failover.dr_loss),
+        "dr_copies": [
+            {"datastore": name, "dr_loss_seconds": _s(copy.dr_loss), "basis": copy.dr_loss_basis}
+            for name, copy in failover.datastores
+        ],
         "probes": [
             {"name": probe.name, "region": probe.region, "endpoint": probe.check.endpoint,
              "unhealthy_after_seconds": _s(probe.unhealthy_after)}
@@ -108,7 +113,11 @@ def _failover_table(failover: dict[str, Any]) -> str:
     widths = [max(len(row[i]) for row in rows) for i in range(2)]
     lines = [f"  {row[0].ljust(widths[0])}  {row[1].ljust(widths[1])}  {row[2]}" for row in rows]
     title = f"failover of {failover['service']} ({failover['primary_region']} -> {failover['dr_region']}):"
-    return "\n".join([title, *lines])
+    copies = [
+        f"  DR copy of {copy['datastore']}: up to {_d(copy['dr_loss_seconds'])} behind ({copy['basis']})"
+        for copy in failover["dr_copies"]
+    ]
+    return "\n".join([title, *lines, *copies])
 
 
 def plan_data(plan: Plan) -> dict[str, Any]:

@@ -63,6 +63,7 @@ def object_names(service: str, datastore: str) -> dict[str, str]:
         "env": k8s_name(service, datastore, "walg-dr-env"),
         "files": k8s_name(service, datastore, "walg-dr-files"),
         "copy": k8s_name(service, datastore, "dr-copy", limit=MAX_CRONJOB_NAME),
+        "promote": k8s_name(service, datastore, "promote"),  # the promote step's ServiceAccount
     }
 
 
@@ -371,7 +372,9 @@ def dr_objects(plan: Plan, service_plan: ServicePlan, fo: WalgFailover) -> list[
     deadline = Duration(2 * max(fo.copy_step.ms, fo.copy_run.ms))
     account = jobs.service_account(walg.service_account)
     copy = jobs.cron_job(metadata, fo.copy_cron, deadline, POSTGRES_UID, account, container, volumes)
-    return [env, files, copy]
+    # the promote step suspends the copy before it promotes: that CronJob, and no other object
+    suspend = jobs.rule("batch", "cronjobs", "get", "patch", names=(names["copy"],))
+    return [env, files, copy, *jobs.access(object_metadata(plan, names["promote"], namespace), [suspend])]
 
 
 def _secret_env(name: str, secret: str, key: str | None = None) -> dict[str, Any]:
@@ -410,6 +413,7 @@ def promote_pod(plan: Plan, service_plan: ServicePlan, fo: WalgFailover, image: 
     script = f'{suspend_command(namespace, names["copy"])} && exec python3 {jobs.SCRIPTS_DIR}/failover_promote.py "$@"'
     return {
         "restartPolicy": "Never",
+        "serviceAccountName": names["promote"],
         "containers": [
             {
                 "name": "promote",

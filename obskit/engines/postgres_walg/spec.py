@@ -60,7 +60,7 @@ class PostgresFields:
             "none",
             'stream_from: "orders-db.us-east-1.example.internal:5432"',
         ),
-        absent=none,
+        default=None,
     )  # None: the DR standby replays the DR copy only, and the promote step does not fence
 
 
