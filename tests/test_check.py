@@ -60,7 +60,7 @@ def dr_inputs(complete: bool) -> CollectorRegistry:
     """What Velero, postgres_exporter and the Pushgateway expose for the example's backups."""
     registry = CollectorRegistry()
     velero = Gauge("velero_backup_last_successful_timestamp", "Velero.", ["schedule"], registry=registry)
-    schedules = ["checkout", "checkout-daily", "catalog-api", "catalog-api-daily"]
+    schedules = ["checkout", "checkout-daily", "checkout-dr", "catalog-api", "catalog-api-daily"]
     for schedule in schedules if complete else schedules[:-1]:
         velero.labels(schedule).set(time.time())
     # postgres_exporter's name (a counter without _total, which prometheus-client would add)
@@ -69,6 +69,21 @@ def dr_inputs(complete: bool) -> CollectorRegistry:
     pushed = ["obskit_backup_last_success_timestamp_seconds", "obskit_restore_drill_last_success_timestamp_seconds"]
     for name in pushed if complete else pushed[:1]:
         Gauge(name, "Pushed.", ["service", "datastore"], registry=registry).labels("checkout", "orders-db").set(1)
+    return registry
+
+
+def probe_inputs() -> CollectorRegistry:
+    """What the blackbox_exporter answers a Probe's scrape with: the endpoint is up."""
+    registry = CollectorRegistry()
+    Gauge("probe_success", "Probe.", registry=registry).set(1)
+    return registry
+
+
+def standby_inputs() -> CollectorRegistry:
+    """What the DR standby's postgres_exporter exposes with obskit's standby queries."""
+    registry = CollectorRegistry()
+    Gauge("obskit_standby_last_replay_timestamp_seconds", "Replayed.", registry=registry).set(time.time())
+    Gauge("obskit_standby_in_recovery", "Standby.", registry=registry).set(1)
     return registry
 
 
@@ -111,6 +126,8 @@ def world(healthy: bool) -> dict[str, CollectorRegistry]:
         "/indexer": indexer(processed=healthy),
         "/dr": dr_inputs(complete=healthy),
         "/mongodb": mongodb_inputs(),
+        "/probe": probe_inputs(),
+        "/standby": standby_inputs(),
     }
 
 
@@ -126,7 +143,12 @@ def prometheus_config(address: str, rule_files: list[str], healthy: bool) -> dic
         job("pushgateway", "/dr", honor_labels=True),
         job("mongodb-pushgateway", "/mongodb", honor_labels=True),
         job("index-db-exporter", "/mongodb"),
+        # checkout's failover: its two Probes' jobs as the operator names them, and the DR standby's exporter
+        job("probe/shop/checkout-health-0", "/probe"),
+        job("checkout-orders-db-standby", "/standby"),
     ]
+    if healthy:  # unhealthy: the DR region's Probe is gone
+        jobs.append(job("probe/shop/checkout-health-1", "/probe"))
     if healthy:
         jobs.append(job("search-indexer", "/indexer"))
     else:  # one more catalog-api target, scraped too rarely for a 5m rate
@@ -220,6 +242,7 @@ EXPECTED = {
     ("(prometheus)", "-", "retention covers the SLO windows"): "Prometheus keeps 15d (15d), 15d less than the 30d",
     ("(prometheus)", "-", "external labels"): 'external label cluster="prod-us-1" and the environment\'s',
     ("checkout", "orders-db", "DR inputs exist"): "no series obskit_restore_drill_last_success_timestamp_seconds",
+    ("checkout", "-", "DR inputs exist"): 'no series probe_success{job="probe/shop/checkout-health-1"}',
     (
         "catalog-api",
         "-",

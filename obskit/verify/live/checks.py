@@ -318,6 +318,12 @@ def dr_checks(lookup: Lookup, service_plan: ServicePlan) -> Iterator[Finding]:
             inputs.append(("-", selector, f"Velero's schedule {schedule.name}"))
     for ds in service_plan.datastores:
         inputs += [(ds.name, selector, source) for selector, source in ds.inputs(service_plan)]
+    failover = service_plan.failover
+    for probe in failover.probes if failover else ():
+        selector = Selector(names.PROBE_SUCCESS, (("job", "=", probe.job),))
+        inputs.append(("-", selector, f"the blackbox_exporter and Probe {probe.name} (region {probe.region})"))
+    for store, copy in failover.datastores if failover else ():
+        inputs += [(store, selector, source) for selector, source in copy.inputs(service_plan)]
     for subject, selector, source in inputs:
         if not lookup.matching(selector):
             yield Finding(
