@@ -62,6 +62,7 @@ TOOLS: dict[str, tuple[str, ...]] = {
     "postgresql": (str(PG_BIN / "postgres"),),
     "blackbox_exporter": (BLACKBOX_EXPORTER,),
     "named": (NAMED,),
+    "kubectl": ("kubectl",),
     "dig": (DIG,),
     "nsupdate": (NSUPDATE,),
     "prometheus3": (PROMETHEUS_3, PROMTOOL_3),
