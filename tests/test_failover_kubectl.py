@@ -1,5 +1,6 @@
 """obskit/jobs/failover_kubectl.py, the failover's Kubernetes steps: the commands it runs, and that
-the real kubectl takes their flags (no cluster here: it gets as far as connecting)."""
+the real kubectl takes their flags and the promote step's (no cluster here: it gets as far as
+connecting)."""
 
 from __future__ import annotations
 
@@ -11,6 +12,7 @@ from types import ModuleType
 
 import pytest
 
+from obskit.engines.postgres_walg.failover_runbook import suspend_args
 from tests.conftest import JOBS
 
 
@@ -58,7 +60,8 @@ def test_the_real_kubectl_takes_every_flag(tmp_path: Path) -> None:
     endpoint = tmp_path / "endpoint.yaml"
     endpoint.write_text("apiVersion: externaldns.k8s.io/v1alpha1\nkind: DNSEndpoint\nmetadata: {name: x}\n")
     apply = script.parser().parse_args(["apply", f"--file={endpoint}"])
-    for command in [*script.commands(scale), *script.commands(apply)]:
+    suspend = suspend_args("shop", "checkout-orders-db-dr-copy")  # the promote step's first container
+    for command in [*script.commands(scale), *script.commands(apply), suspend]:
         run = subprocess.run(
             [*command, f"--kubeconfig={config}", "--request-timeout=2s"], capture_output=True, text=True, check=False
         )

@@ -172,14 +172,16 @@ def test_the_promote_pod_suspends_the_copy_then_fences_and_promotes(
     plan, service_plan, failover = example
     pod = failover.promote_pod(plan, service_plan, "registry.example.com/obskit-failover:1")
     assert object_problems(_job_of(pod)) == []
+    # the DR copy is suspended first, by kubectl in the failover image; then the engine's image promotes
+    (suspend,) = pod["initContainers"]
+    assert suspend["image"] == "registry.example.com/obskit-failover:1"
+    assert suspend["command"] == [
+        "kubectl", "--namespace=shop", "patch", "cronjob/checkout-orders-db-dr-copy", "--type=merge",
+        '--patch={"spec":{"suspend":true}}',
+    ]  # fmt: skip
     (container,) = pod["containers"]
-    shell, flag, script, *args = container["command"]
-    assert (shell, flag) == ("/bin/sh", "-c")
-    assert script == (
-        "kubectl -n shop patch cronjob checkout-orders-db-dr-copy --type merge -p "
-        '\'{"spec":{"suspend":true}}\' && exec python3 /opt/obskit/failover_promote.py "$@"'
-    )
-    assert args == ["promote", "--wait-seconds", "60"]
+    assert container["image"] == "registry.example.com/obskit-walg-runner:1"
+    assert container["command"] == ["python3", "/opt/obskit/failover_promote.py", "--wait-seconds", "60"]
     env = {each["name"]: each.get("value", each.get("valueFrom")) for each in container["env"]}
     assert env["PGHOST"] == "orders-db" and env["PGPORT"] == "5432"
     assert env["PGPASSWORD"] == {"secretKeyRef": {"name": "walg-s3", "key": "PGPASSWORD"}}

@@ -116,14 +116,16 @@ def test_the_generated_standby_streams_and_the_promote_pod_promotes_it(tmp_path:
                     env[each["name"]] = each.get("value") or secret[each["valueFrom"]["secretKeyRef"]["key"]]
                 assert env["PGHOST"] == "orders-db"
                 env |= {"PGHOST": "127.0.0.1", "PGPORT": str(standby.port)}
-                command = [part.replace("/opt/obskit", str(files)) for part in container["command"]]
+                (suspend,) = pod["initContainers"]  # runs first, as Kubernetes runs init containers
                 started = time.monotonic()
+                subprocess.run(suspend["command"], env=env, check=True, timeout=30)
+                command = [part.replace("/opt/obskit", str(files)) for part in container["command"]]
                 done = subprocess.run(command, env=env, capture_output=True, text=True, timeout=120, check=False)
                 took = time.monotonic() - started
                 print(done.stderr)
                 assert done.returncode == 0, done.stderr
                 assert (bin_dir / "kubectl.log").read_text() == (
-                    '-n shop patch cronjob checkout-orders-db-dr-copy --type merge -p {"spec":{"suspend":true}}\n'
+                    '--namespace=shop patch cronjob/checkout-orders-db-dr-copy --type=merge --patch={"spec":{"suspend":true}}\n'
                 )
                 assert "not fenced (unreachable or refused)" in done.stderr  # the primary is down
                 assert standby.psql("SELECT pg_is_in_recovery()") == "f"

@@ -1,6 +1,6 @@
-# The image of obskit's failover steps (`failover.image`): python3 for the step scripts, psql for
-# the promote step (obskit/engines/postgres_walg/jobs/failover_promote.py), nsupdate and dig for
-# the DNS step (failover_dns.py), kubectl for the scale step and external-dns (failover_kubectl.py).
+# The image of obskit's failover steps (`failover.image`): python3 for the step scripts, nsupdate
+# and dig for the DNS step (failover_dns.py), kubectl for the scale and external-dns steps
+# (failover_kubectl.py) and for suspending a datastore's DR copy before its engine's image promotes it.
 # The suspended CronJobs mount the scripts from the service's failover-scripts ConfigMap at
 # /opt/obskit; the copies here make the image usable on its own.
 #
@@ -9,14 +9,13 @@
 #   docker build -t registry.example.com/obskit-failover:1 -f obskit/jobs/failover.Dockerfile .
 FROM debian:bookworm-slim
 
-ARG PG_MAJOR=15
 # kubectl from the Kubernetes project's package repository for one minor version (its packages are
 # signed; apt checks them): keep it within one minor version of the DR cluster's API server.
 ARG KUBECTL_MINOR=v1.31
 
 RUN apt-get update \
  && apt-get install -y --no-install-recommends ca-certificates curl gpg python3 \
-      "postgresql-client-${PG_MAJOR}" bind9-dnsutils \
+      bind9-dnsutils \
  && mkdir -p /etc/apt/keyrings \
  && curl -fsSL "https://pkgs.k8s.io/core:/stable:/${KUBECTL_MINOR}/deb/Release.key" \
       | gpg --dearmor -o /etc/apt/keyrings/kubernetes.gpg \
@@ -29,6 +28,5 @@ RUN apt-get update \
  && groupadd --system --gid 65532 obskit \
  && useradd --system --uid 65532 --gid obskit --no-create-home obskit
 
-COPY obskit/jobs/failover_dns.py obskit/jobs/failover_kubectl.py \
-     obskit/engines/postgres_walg/jobs/failover_promote.py /opt/obskit/
+COPY obskit/jobs/failover_dns.py obskit/jobs/failover_kubectl.py /opt/obskit/
 USER 65532

@@ -20,7 +20,7 @@ from obskit.spec.failover import DETECT, PROMOTE, SCALE, UPDATE_DNS, Environment
 from obskit.spec.model import Service, Tier
 from obskit.units import Duration, parse_duration
 
-# Budgets of the steps a spec does not measure: promoting a standby (fencing, pg_promote, a write)
+# Budgets of the steps a spec does not measure: promoting a standby (fencing, promotion, a write)
 # takes seconds once it is reached, scaling waits for pods to be scheduled, pulled and ready.
 DEFAULT_BUDGETS = {PROMOTE: parse_duration("2m"), SCALE: parse_duration("5m")}
 # After the authoritative server answers the new record, resolvers hold the old one for its TTL;

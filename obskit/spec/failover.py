@@ -110,7 +110,7 @@ class EnvironmentFailover:
     image: str | None = spec_field(
         text(),
         Doc(
-            "the step Jobs' image: python3, psql, nsupdate and dig (bind9-dnsutils), kubectl (build it from "
+            "the step Jobs' image: python3, nsupdate and dig (bind9-dnsutils), kubectl (build it from "
             "`obskit/jobs/failover.Dockerfile` in obskit's repository); required with an automated step",
             "none",
             "image: registry.example.com/obskit-failover:1",

@@ -227,9 +227,9 @@ class Datastore:
 
     name: str
     engine: str = spec_field(
-        {"type": "string", "required": True}, Doc("the engine", example="engine: postgres")
+        {"type": "string", "required": True}, Doc("the engine")
     )  # allowed: the registered engines' (schema.shape)
-    method: str = spec_field({"type": "string", "required": True}, Doc("the engine's method", example="method: wal-g"))
+    method: str = spec_field({"type": "string", "required": True}, Doc("the engine's method"))
     size_bytes: int = spec_field(
         {"required": True, "check_with": "size"}, Doc("size of the data", example="size: 200Gi"),
         key="size", convert=units.parse_size,

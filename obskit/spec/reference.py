@@ -94,7 +94,11 @@ def _datastore(kinds: Kinds) -> str:
         "engine": " or ".join(map(_code, engines)),
         "method": f"the engine's: {methods}",
     }
-    rows = ((cells[0], what.get(cells[0].strip("`"), cells[1]), *cells[2:]) for cells in _rows(model.Datastore))
+    example = {"engine": f"`engine: {kinds[0].engine}`", "method": f"`method: {kinds[0].method}`"}
+    rows = (
+        (cells[0], what.get(cells[0].strip("`"), cells[1]), cells[2], example.get(cells[0].strip("`"), cells[3]))
+        for cells in _rows(model.Datastore)
+    )
     return _table(HEADER, rows)
 
 

@@ -25,7 +25,6 @@ from obskit.alerting.alerts import Case, CheckedAlert, alert, constant, secs, wh
 from obskit.alerting.timing import FOR_STEP, INPUT_STEP, check_time, input_steps
 from obskit.engines import walg_storage
 from obskit.engines.postgres_walg import alerts, defaults, failover_runbook, metrics, spec
-from obskit.engines.postgres_walg.failover_runbook import suspend_command
 from obskit.engines.postgres_walg.objects import POSTGRES_UID, WRAPPER, script_text, storage_prefix
 from obskit.output import escape
 from obskit.plan import jobs
@@ -383,8 +382,8 @@ def _secret_env(name: str, secret: str, key: str | None = None) -> dict[str, Any
 
 
 def promote_pod(plan: Plan, service_plan: ServicePlan, fo: WalgFailover, image: str) -> dict[str, Any]:
-    """Suspend the DR copy (once promoted the standby archives its new timeline into the DR prefix,
-    which a copy run must not write into), then failover_promote.py: fence the old primary at
+    """First the DR copy is suspended (an init container of the failover image, which has kubectl),
+    then failover_promote.py (in the engine's image, which has psql): fence the old primary at
     `stream_from` where it answers, pg_promote() the standby, check that it takes writes."""
     names = fo.names(service_plan)
     namespace = service_plan.service.namespace
@@ -410,20 +409,26 @@ def promote_pod(plan: Plan, service_plan: ServicePlan, fo: WalgFailover, image: 
         ]
     else:
         args.append("--skip-fence")  # no address of the old primary: the runbook fences by hand
-    script = f'{suspend_command(namespace, names["copy"])} && exec python3 {jobs.SCRIPTS_DIR}/failover_promote.py "$@"'
+    resources = {"requests": {"cpu": "100m", "memory": "128Mi"}, "limits": {"cpu": "1", "memory": "256Mi"}}
     return {
         "restartPolicy": "Never",
         "serviceAccountName": names["promote"],
+        "initContainers": [
+            {
+                "name": "suspend-dr-copy",
+                "image": image,
+                "command": failover_runbook.suspend_args(namespace, names["copy"]),
+                "resources": resources,
+                "securityContext": _SECURITY,
+            }
+        ],
         "containers": [
             {
                 "name": "promote",
-                "image": image,
-                "command": ["/bin/sh", "-c", script, "promote", *args],
+                "image": spec.walg(plan.environment).image,
+                "command": ["python3", f"{jobs.SCRIPTS_DIR}/failover_promote.py", *args],
                 "env": env,
-                "resources": {
-                    "requests": {"cpu": "100m", "memory": "128Mi"},
-                    "limits": {"cpu": "1", "memory": "256Mi"},
-                },
+                "resources": resources,
                 "securityContext": _SECURITY,
                 "volumeMounts": [{"name": "files", "mountPath": jobs.SCRIPTS_DIR, "readOnly": True}],
             }

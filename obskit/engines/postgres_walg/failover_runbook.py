@@ -3,6 +3,7 @@ fail back), from the failover plan's numbers and the names of the DR objects."""
 
 from __future__ import annotations
 
+import shlex
 from typing import TYPE_CHECKING
 
 from obskit.engines.postgres_walg.objects import WRAPPER
@@ -15,9 +16,15 @@ if TYPE_CHECKING:
     from obskit.plan.types import Plan, ServicePlan
 
 
+def suspend_args(namespace: str, cron_job: str) -> list[str]:
+    """kubectl's arguments that stop the DR copy: once promoted, the standby archives its new
+    timeline into the DR prefix, which a copy run must not write into."""
+    return ["kubectl", f"--namespace={namespace}", "patch", f"cronjob/{cron_job}", "--type=merge",
+            '--patch={"spec":{"suspend":true}}']  # fmt: skip
+
+
 def suspend_command(namespace: str, cron_job: str) -> str:
-    """Stops the DR copy: once promoted, the standby archives its new timeline into the DR prefix."""
-    return f'kubectl -n {namespace} patch cronjob {cron_job} --type merge -p \'{{"spec":{{"suspend":true}}}}\''
+    return shlex.join(suspend_args(namespace, cron_job))
 
 
 def section(plan: Plan, service_plan: ServicePlan, fo: WalgFailover) -> str:
