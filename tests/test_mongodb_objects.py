@@ -28,7 +28,12 @@ def environment(prefix: str = "s3://acme-backups/prod", **section: Any) -> Envir
         labels=(),
         selector_labels=(("release", "kube-prometheus-stack"),),
         velero=None,
-        sections=(("mongodump", MongodumpSection(prefix, "walg-credentials", IMAGE, **section)),),
+        sections=(
+            (
+                "mongodump",
+                MongodumpSection(prefix=prefix, credentials_secret="walg-credentials", image=IMAGE, **section),
+            ),
+        ),
         pushgateway="http://pushgateway.monitoring.svc:9091",
         services=(),
     )

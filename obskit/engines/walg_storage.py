@@ -5,13 +5,75 @@ scheme needs of an environment's section."""
 from __future__ import annotations
 
 from collections.abc import Iterator, Mapping
+from dataclasses import dataclass
 from typing import Any
 from urllib.parse import urlsplit
 
+from obskit.spec.declare import Doc, spec_field
 from obskit.spec.fragment import Finding
+from obskit.spec.refs import SecretRef, secret_ref
+from obskit.spec.rules import SECRET, text
 
 PREFIX_VARIABLES = {"s3": "WALG_S3_PREFIX", "gs": "WALG_GS_PREFIX", "az": "WALG_AZ_PREFIX", "file": "WALG_FILE_PREFIX"}
 KEY_DIR = "/etc/obskit/walg/key"  # a gs:// key file, at the same path wherever WAL-G runs
+
+
+@dataclass(frozen=True, kw_only=True)
+class Storage:
+    """The storage fields of an engine's environment section (`walg`, `mongodump`): where WAL-G keeps
+    the backups and how it reaches them. Each engine's section adds its own fields (its image)."""
+
+    prefix: str = spec_field(
+        text(required=True, check_with="object_store_prefix"),
+        Doc(
+            "`s3://`, `gs://`, `az://` or `file://` prefix; `/<service>/<datastore>` is appended",
+            example='prefix: "s3://acme-backups/prod"',
+        ),
+    )
+    credentials_secret: str = spec_field(
+        text(required=True, check_with="dns1123_subdomain"),
+        Doc("Secret with the storage credentials", example="credentials_secret: walg-s3"),
+    )
+    service_account: str | None = spec_field(
+        text(check_with="dns1123_subdomain"),
+        Doc(
+            "ServiceAccount the jobs run as (IRSA, Workload Identity); without it they mount no service account token",
+            "none",
+            "service_account: walg-backup",
+        ),
+        default=None,
+    )
+    key_file: SecretRef | None = spec_field(
+        SECRET,
+        Doc(
+            f"`{{secret, key}}`: a gs:// service account key, mounted at `{KEY_DIR}/<key>` where WAL-G runs "
+            "(`GOOGLE_APPLICATION_CREDENTIALS`); gs:// needs it or `service_account`",
+            "none",
+            "key_file: {secret: walg-gcs, key: key.json}",
+        ),
+        convert=secret_ref,
+        default=None,
+    )  # gs://: the service account key WAL-G reads from a file
+    volume_claim: str | None = spec_field(
+        text(check_with="dns1123_subdomain"),
+        Doc(
+            "PersistentVolumeClaim holding a file:// prefix's path, mounted at that path where WAL-G runs; "
+            "required for file://",
+            "none",
+            "volume_claim: backups",
+        ),
+        default=None,
+    )  # file://: the PersistentVolumeClaim holding the prefix's path
+    drill_storage_class: str | None = spec_field(
+        text(check_with="dns1123_subdomain"),
+        Doc(
+            "StorageClass of a restore drill's scratch volume (a share of the datastore's size that its engine "
+            "sets, deleted with the drill's pod)",
+            "the cluster's default",
+            "drill_storage_class: fast-ssd",
+        ),
+        default=None,
+    )  # None: the cluster's default StorageClass
 
 
 def prefix_setting(prefix: str) -> dict[str, str]:

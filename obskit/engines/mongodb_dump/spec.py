@@ -106,17 +106,10 @@ class MongodumpFields:
     )  # None: no mongodb_exporter, no oplog alerts
 
 
-@dataclass(frozen=True)
-class MongodumpSection:
+@dataclass(frozen=True, kw_only=True)
+class MongodumpSection(walg_storage.Storage):
     """The environment's `mongodump` section: where WAL-G keeps the dumps, and the jobs' image."""
 
-    prefix: str = spec_field(
-        text(required=True, check_with="object_store_prefix"),
-        Doc(
-            "`s3://`, `gs://`, `az://` or `file://` prefix; `/<service>/<datastore>` is appended",
-            example='prefix: "s3://acme-mongo-backups/prod"',
-        ),
-    )
     credentials_secret: str = spec_field(
         text(required=True, check_with="dns1123_subdomain"),
         Doc("Secret with the storage credentials (may be the `walg` section's)", example="credentials_secret: walg-s3"),
@@ -129,35 +122,6 @@ class MongodumpSection:
             "obskit's repository)",
             example="image: registry.example.com/obskit-mongodb-runner:1",
         ),
-    )
-    service_account: str | None = spec_field(
-        text(check_with="dns1123_subdomain"),
-        Doc("ServiceAccount the jobs run as (IRSA, Workload Identity)", "none", "service_account: mongo-backup"),
-        default=None,
-    )
-    key_file: SecretRef | None = spec_field(
-        SECRET,
-        Doc(
-            "`{secret, key}`: a gs:// service account key mounted as a file; gs:// needs it or `service_account`",
-            "none",
-            "key_file: {secret: gcs, key: key.json}",
-        ),
-        convert=secret_ref,
-        default=None,
-    )
-    volume_claim: str | None = spec_field(
-        text(check_with="dns1123_subdomain"),
-        Doc(
-            "PersistentVolumeClaim holding a file:// prefix's path; required for file://",
-            "none",
-            "volume_claim: mongo-backups",
-        ),
-        default=None,
-    )
-    drill_storage_class: str | None = spec_field(
-        text(check_with="dns1123_subdomain"),
-        Doc("StorageClass of the drill's scratch volume", "the cluster's default", "drill_storage_class: fast-ssd"),
-        default=None,
     )
 
 

@@ -13,8 +13,7 @@ from obskit.spec.declare import Doc, none, spec_field
 from obskit.spec.failover import EnvironmentFailover
 from obskit.spec.fragment import DatastoreKind
 from obskit.spec.model import Datastore, Environment
-from obskit.spec.refs import SecretRef, secret_ref
-from obskit.spec.rules import SECRET, text
+from obskit.spec.rules import text
 
 COMPRESSION = ("lz4", "lzma", "zstd", "brotli")
 
@@ -64,17 +63,10 @@ class PostgresFields:
     )  # None: the DR standby replays the DR copy only, and the promote step does not fence
 
 
-@dataclass(frozen=True)
-class WalG:
+@dataclass(frozen=True, kw_only=True)
+class WalG(walg_storage.Storage):
     """The environment's `walg` section: where and how WAL-G stores every datastore's backups."""
 
-    prefix: str = spec_field(
-        text(required=True, check_with="object_store_prefix"),
-        Doc(
-            "`s3://`, `gs://`, `az://` or `file://` prefix; `/<service>/<datastore>` is appended",
-            example='prefix: "s3://acme-pg-backups/prod"',
-        ),
-    )
     credentials_secret: str = spec_field(
         text(required=True, check_with="dns1123_subdomain"),
         Doc("Secret with the storage credentials and PGUSER/PGPASSWORD", example="credentials_secret: walg-s3"),
@@ -90,39 +82,8 @@ class WalG:
     compression: str | None = spec_field(
         {"type": "string", "allowed": list(COMPRESSION)},
         Doc("`lz4`, `lzma`, `zstd` or `brotli`", f"`{defaults.WALG_COMPRESSION}`", "compression: lz4"),
-        absent=none,
+        default=None,
     )  # None: the engine's default
-    service_account: str | None = spec_field(
-        text(check_with="dns1123_subdomain"),
-        Doc(
-            "ServiceAccount the backup jobs run as (IRSA, Workload Identity); without it they mount no service "
-            "account token",
-            "none",
-            "service_account: walg-backup",
-        ),
-        default=None,
-    )
-    key_file: SecretRef | None = spec_field(
-        SECRET,
-        Doc(
-            "`{secret, key}`: a gs:// service account key, mounted at `/etc/obskit/walg/key/<key>` in the jobs "
-            "and the database pod (`GOOGLE_APPLICATION_CREDENTIALS`); gs:// needs it or `service_account`",
-            "none",
-            "key_file: {secret: walg-gcs, key: key.json}",
-        ),
-        convert=secret_ref,
-        default=None,
-    )
-    volume_claim: str | None = spec_field(
-        text(check_with="dns1123_subdomain"),
-        Doc(
-            "PersistentVolumeClaim holding a file:// prefix's path, mounted at that path in the jobs and the "
-            "database pod; required for file://",
-            "none",
-            "volume_claim: pg-backups",
-        ),
-        default=None,
-    )
     drill_credentials_secret: str | None = spec_field(
         text(check_with="dns1123_subdomain"),
         Doc(
@@ -132,15 +93,6 @@ class WalG:
         ),
         default=None,
     )  # None: drills use credentials_secret
-    drill_storage_class: str | None = spec_field(
-        text(check_with="dns1123_subdomain"),
-        Doc(
-            "StorageClass of the drill's scratch volume (datastore size x 1.25, deleted with the drill's pod)",
-            "the cluster's default",
-            "drill_storage_class: fast-ssd",
-        ),
-        default=None,
-    )  # None: the cluster's default StorageClass
 
 
 @dataclass(frozen=True)
