@@ -24,6 +24,7 @@ import yaml
 from obskit.generate.tree import generate_tree
 from obskit.pipeline import load_plan
 from obskit.plan.failover import FailoverPlan
+from obskit.units import parse_duration
 from tests.regions import NAME, REGIONS, Blackbox, Named, Region, blackbox_exporter, named, probe_scrape_config, regions
 from tests.servers import (
     PG_BIN,
@@ -282,6 +283,17 @@ def pod_command(
     return command, env
 
 
+def page_group_wait(generated: Generated) -> float:
+    """The group_wait of the generated route that pages (severity critical), seconds."""
+    routes = yaml.safe_load(generated.tree["alertmanager/alertmanager.yaml"])["route"]["routes"]
+    (page,) = [r for route in routes for r in route["routes"] if 'severity="critical"' in r["matchers"]]
+    return parse_duration(page["group_wait"]).ms / 1000
+
+
+# The outage begins just after a probe (its first failed probe comes a whole interval later: the
+# latest firing, held against the budget) or just before one (the earliest: held against
+# interval x threshold).
+@pytest.mark.parametrize("phase", [0.1, INTERVAL - 0.3], ids=["just-after-a-probe", "just-before-a-probe"])
 @pytest.mark.parametrize("version", SERVER_VERSION_PARAMS)
 @pytest.mark.servers
 @pytest.mark.slow
@@ -289,17 +301,16 @@ def pod_command(
 @pytest.mark.tools("alertmanager")
 @pytest.mark.timeout(180)
 def test_a_stopped_primary_pages_within_the_detect_budget_and_the_dns_step_flips_the_record(
-    tmp_path: Path, version: str
+    tmp_path: Path, version: str, phase: float
 ) -> None:
     with rig(tmp_path, version, paging=True) as setup:
         assert setup.receivers is not None
         east, west = setup.regions["us-east-1"], setup.regions["us-west-2"]
         detect = setup.generated.budget("detect")
-        group_wait = 30.0  # the generated route's for critical alerts
-        assert yaml.safe_load(setup.generated.tree["alertmanager/alertmanager.yaml"])["route"]["routes"]
+        group_wait = page_group_wait(setup.generated)
         assert setup.dns.answer(NAME) == [(60, east.address)]
         probed = next_probe(east, time.time())
-        time.sleep(max(0.0, 0.1 - (time.time() - probed)))  # just after a probe: the latest firing
+        time.sleep(max(0.0, phase - (time.time() - probed)))
         stopped = time.time()
         east.stop()
         fired = wait_for(
@@ -328,7 +339,7 @@ def test_a_stopped_primary_pages_within_the_detect_budget_and_the_dns_step_flips
 
         run = [t for t, v in setup.probes("us-east-1") if t > stopped and v == 0]
         print(
-            f"\n{version}: stop->fire {fired - stopped:.2f}s (not before {INTERVAL * THRESHOLD}s; budget without"
+            f"\n{version} {phase}s after a probe: stop->fire {fired - stopped:.2f}s (not before {INTERVAL * THRESHOLD}s; budget without"
             f" group_wait {detect - group_wait:.0f}s), first failed probe->fire {fired - run[0]:.2f}s,"
             f" stop->page {page_at - stopped:.2f}s (detect budget {detect:.0f}s);"
             f" DNS step {dns_took:.2f}s (budget {setup.generated.budget('update_dns'):.0f}s: TTL 60 + propagation)"
