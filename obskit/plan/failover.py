@@ -50,10 +50,18 @@ class ProbePlan:
 
     @property
     def window(self) -> Duration:
-        """The range the alert reads: the unhealthy span and half an interval, so that it holds
-        threshold + 1 probes whether its start is open (Prometheus 3.x) or closed (2.x), and
-        whatever jitter the scrapes have."""
+        """The range the alert first fires on: the unhealthy span and half an interval, so that it
+        holds threshold + 1 probes as soon as the last of them is in, whether its start is open
+        (Prometheus 3.x) or closed (2.x), and whatever jitter the scrapes have. It holds only
+        threshold of them between two probes, so the alert also reads `steady_window`."""
         return Duration(self.unhealthy_after.ms + self.check.interval.ms // 2)
+
+    @property
+    def steady_window(self) -> Duration:
+        """An interval longer: it always holds threshold + 1 probes or more, so that the alert keeps
+        firing at every evaluation while the probes fail (on `window` alone it would resolve and
+        fire again between two probes, and Alertmanager might never send the page)."""
+        return Duration(self.window.ms + self.check.interval.ms)
 
 
 @dataclass(frozen=True)

@@ -4,9 +4,11 @@ promtool cases that make each fire and stay silent.
 
 A region is unhealthy once every probe over `interval x unhealthy_threshold` failed
 (obskit/plan/failover.py): the alert reads `probe_success` over that span and half an interval, and
-fires when all of the threshold + 1 probes there failed. Counting them keeps a lone failed probe
-after a gap in the probes (the prober restarted) from firing it. No `for:`, which would add its own
-delay and could carry a pending state over a success between two evaluations.
+fires when all of the threshold + 1 probes there failed; or on a range an interval longer, which
+holds threshold + 1 probes at every evaluation, so that it keeps firing between two probes. Counting
+them keeps a lone failed probe after a gap in the probes (the prober restarted) from firing it. No
+`for:`, which would add its own delay and could carry a pending state over a success between two
+evaluations.
 """
 
 from __future__ import annotations
@@ -58,11 +60,12 @@ def _unhealthy(service_plan: ServicePlan, failover: FailoverPlan, probe: ProbePl
         if primary
         else f"the region it fails over to is not ready: fix it before {failover.environment.primary_region} needs it"
     )
-    window = f"{_selector(probe)}[{probe.window}]"
+    first, steady = (f"{_selector(probe)}[{window}]" for window in (probe.window, probe.steady_window))
     rule = alert(
         service_plan,
         name,
-        f"max_over_time({window}) == 0 and count_over_time({window}) > {threshold}",
+        f"(max_over_time({first}) == 0 and count_over_time({first}) > {threshold})"
+        f" or (max_over_time({steady}) == 0 and count_over_time({steady}) > {threshold})",
         "page" if primary else "warning",
         (
             f"{service_plan.name}'s health check in {probe.region} has failed for {probe.unhealthy_after}.",
