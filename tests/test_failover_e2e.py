@@ -519,12 +519,18 @@ def test_the_generated_promote_cronjob_promotes_the_standby(tmp_path: Path) -> N
                 (bin_dir / "kubectl").write_text(KUBECTL)
                 (bin_dir / "kubectl").chmod(0o755)
                 env["PATH"] = f"{bin_dir}:{PG_BIN}:/usr/bin:/bin"
+                (job,) = [
+                    doc for doc in objects if doc["metadata"]["name"] == "checkout-failover-promote-database-orders-db"
+                ]
+                (suspend,) = job["spec"]["jobTemplate"]["spec"]["template"]["spec"]["initContainers"]
                 started = time.monotonic()
+                # as the kubelet runs them: the init container (kubectl suspends the DR copy), then the promote
+                subprocess.run(suspend["command"], env=env, check=True, timeout=30)
                 done = subprocess.run(command, env=env, capture_output=True, text=True, timeout=180, check=False)
                 took = time.monotonic() - started
                 assert done.returncode == 0, done.stderr
                 assert (bin_dir / "kubectl.log").read_text() == (
-                    '-n shop patch cronjob checkout-orders-db-dr-copy --type merge -p {"spec":{"suspend":true}}\n'
+                    '--namespace=shop patch cronjob/checkout-orders-db-dr-copy --type=merge --patch={"spec":{"suspend":true}}\n'
                 )
                 assert standby.psql("SELECT pg_is_in_recovery()") == "f"
                 ids = ",".join(str(row) for row, _ in writer.committed)
