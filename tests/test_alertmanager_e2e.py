@@ -3,6 +3,7 @@ default inhibit rules: a page of one service mutes nothing of a service in anoth
 
 from __future__ import annotations
 
+import time
 from pathlib import Path
 from typing import Any
 
@@ -56,14 +57,24 @@ def _key(labels: dict[str, str]) -> tuple[tuple[str, str], ...]:
 
 
 def _states(server: Alertmanager, posted: list[dict[str, str]]) -> dict[tuple[tuple[str, str], ...], bool]:
-    """Whether each posted alert is inhibited, once Alertmanager holds all of them."""
+    """Whether each posted alert is inhibited, once Alertmanager holds all of them and its inhibitor
+    has taken them in: the inhibitor learns of source alerts from a subscription of its own, after the
+    API holds them (a loaded machine showed every alert held and none muted yet), so the states are
+    read until they stay the same for two seconds."""
     server.post([{"labels": labels, "annotations": {}} for labels in posted])
 
     def states() -> dict[tuple[tuple[str, str], ...], bool] | None:
         held = {_key(a["labels"]): bool(a["status"]["inhibitedBy"]) for a in server.alerts()}
         return held if all(_key(labels) in held for labels in posted) else None
 
-    return wait_for("Alertmanager to hold every posted alert", states, 20)
+    last = wait_for("Alertmanager to hold every posted alert", states, 20)
+    steady_since = time.monotonic()
+    while time.monotonic() - steady_since < 2:
+        time.sleep(0.2)
+        now = wait_for("Alertmanager to hold every posted alert", states, 20)
+        if now != last:
+            last, steady_since = now, time.monotonic()
+    return last
 
 
 def _severity(alerts: list[dict[str, str]], *severities: str) -> list[dict[str, str]]:

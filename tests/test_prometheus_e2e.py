@@ -170,8 +170,14 @@ def test_a_service_without_an_error_series_records_no_errors_and_a_full_budget(t
             remaining = 'slo:error_budget_remaining:ratio{service="shop",slo="availability"}'
             budget = wait_for("the remaining budget", lambda: server.query(remaining), 150, interval=2)
             assert float(budget[0]["value"][1]) == 1
-            firing = server.firing("ErrorBudgetBurn") + server.firing("SLIMetricMissing")
-            assert [a for a in firing if a["labels"]["slo"] == "availability"] == []  # latency has its slow requests
+
+            # no availability alert in steady state (latency has its slow requests); a scrape the loaded
+            # test machine misses can hold SLIMetricMissing's 3s for: for a moment, which then resolves
+            def availability_alerts() -> list[dict[str, Any]]:
+                firing = server.firing("ErrorBudgetBurn") + server.firing("SLIMetricMissing")
+                return [a for a in firing if a["labels"]["slo"] == "availability"]
+
+            wait_for("no availability alert", lambda: availability_alerts() == [] or None, 30, interval=1)
     finally:
         healthy.stop()
 
