@@ -11,16 +11,14 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-import yaml
 
 from obskit.alerting.alerts import CheckedAlert
-from obskit.alerting.timing import INPUT_STEP
 from obskit.engines.postgres_walg.failover import WalgFailover
-from obskit.generate.rules.tests import _expected_alert
 from obskit.pipeline import load_plan
 from obskit.plan.types import Plan, ServicePlan
 from obskit.units import Duration, parse_duration
 from obskit.verify.objects import object_problems
+from tests import alert_cases
 from tests.conftest import EXAMPLES, WALG_JOBS
 from tests.servers import require_binary
 
@@ -235,32 +233,7 @@ def test_the_alerts_and_their_inputs(example: tuple[Plan, ServicePlan, WalgFailo
 
 
 def promtool_files(tmp_path: Path, checked: list[CheckedAlert]) -> list[str]:
-    rules = {"groups": [{"name": "obskit/checkout/orders-db/standby", "rules": [c.rule for c in checked]}]}
-    (tmp_path / "standby.rules.yaml").write_text(yaml.safe_dump(rules, sort_keys=False))
-    by_step: dict[Duration, list[dict[str, Any]]] = {}
-    for each in checked:
-        for case in each.cases:
-            if case.fires:
-                checks = [(each.eval_time, [_expected_alert(each.rule, case.labels)])]
-            else:
-                checks = [(Duration(ms), []) for ms in range(each.step.ms, each.eval_time.ms + 1, each.step.ms)]
-            by_step.setdefault(each.step, []).append(
-                {
-                    "name": f"{each.rule['alert']} {each.rule['labels'].get('cause', '')} {case.name}",
-                    "interval": str(INPUT_STEP),
-                    "input_series": [{"series": s, "values": v} for s, v in case.series.items()],
-                    "alert_rule_test": [
-                        {"eval_time": str(at), "alertname": each.rule["alert"], "exp_alerts": exp} for at, exp in checks
-                    ],
-                }
-            )
-    names = []
-    for step, groups in by_step.items():
-        name = f"standby-{step.ms}.test.yaml"
-        test = {"rule_files": ["standby.rules.yaml"], "evaluation_interval": str(step), "tests": groups}
-        (tmp_path / name).write_text(yaml.safe_dump(test, sort_keys=False))
-        names.append(name)
-    return names
+    return alert_cases.promtool_files(tmp_path, checked, "obskit/checkout/orders-db/standby", "standby")
 
 
 @pytest.mark.tools("promtool")

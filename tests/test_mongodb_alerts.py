@@ -6,18 +6,15 @@ from __future__ import annotations
 
 import dataclasses
 from pathlib import Path
-from typing import Any
 
 import pytest
-import yaml
 
 from obskit.alerting.alerts import CheckedAlert
-from obskit.alerting.timing import INPUT_STEP
 from obskit.engines.mongodb_dump import alerts, metrics
 from obskit.engines.mongodb_dump.plan import MongodumpPlan
-from obskit.generate.rules.tests import _expected_alert
 from obskit.plan.types import ServicePlan
-from obskit.units import Duration, parse_duration
+from obskit.units import parse_duration
+from tests import alert_cases
 from tests.servers import VERSION_PARAMS, VERSIONS, require_binary
 from tests.test_dr import service
 from tests.test_mongodb_plan import builtin, plan, spec
@@ -54,34 +51,7 @@ def checked_alerts(exporter_job: str | None = "events-db-exporter") -> list[Chec
 
 
 def promtool_files(tmp_path: Path, checked: list[CheckedAlert]) -> list[str]:
-    """One rule file, and a test file per evaluation step with a group per case."""
-    rules = {"groups": [{"name": "obskit/svc/events-db/mongodump", "rules": [c.rule for c in checked]}]}
-    (tmp_path / "mongodb.rules.yaml").write_text(yaml.safe_dump(rules, sort_keys=False))
-    by_step: dict[Duration, list[dict[str, Any]]] = {}
-    for each in checked:
-        for case in each.cases:
-            if case.fires:
-                checks = [(each.eval_time, [_expected_alert(each.rule, case.labels)])]
-            else:
-                step = each.step.ms
-                checks = [(Duration(ms), []) for ms in range(step, each.eval_time.ms + 1, step)]
-            by_step.setdefault(each.step, []).append(
-                {
-                    "name": f"{each.rule['alert']} {each.rule['labels'].get('cause', '')} {case.name}",
-                    "interval": str(INPUT_STEP),
-                    "input_series": [{"series": s, "values": v} for s, v in case.series.items()],
-                    "alert_rule_test": [
-                        {"eval_time": str(at), "alertname": each.rule["alert"], "exp_alerts": exp} for at, exp in checks
-                    ],
-                }
-            )
-    files = []
-    for step, groups in by_step.items():
-        name = f"mongodb-{step.ms}.test.yaml"
-        test = {"rule_files": ["mongodb.rules.yaml"], "evaluation_interval": str(step), "tests": groups}
-        (tmp_path / name).write_text(yaml.safe_dump(test, sort_keys=False))
-        files.append(name)
-    return files
+    return alert_cases.promtool_files(tmp_path, checked, "obskit/svc/events-db/mongodump", "mongodb")
 
 
 def names_and_causes(checked: list[CheckedAlert]) -> list[tuple[str, str]]:
