@@ -149,6 +149,7 @@ def _dns_pod(service_plan: ServicePlan, failover: FailoverPlan, step: StepPlan, 
             f"--ttl={record.ttl}",
             f"--key-file={DNS_KEY_DIR}/{key.key}",
             f"--timeout={jobs.seconds(step.budget)}",
+            *(f"--check-server={server}" for server in update.check_servers),
         ]
         volumes = [scripts, {"name": "tsig", "secret": {"secretName": key.secret, "defaultMode": 0o440}}]
         mounts = [scripts_mount, {"name": "tsig", "mountPath": DNS_KEY_DIR, "readOnly": True}]

@@ -62,6 +62,17 @@ class RFC2136:
         ),
         convert=secret_ref,
     )
+    check_servers: tuple[str, ...] = spec_field(
+        {"type": "list", "schema": text(check_with="host_port")},
+        Doc(
+            "`host:port` of each authoritative server clients' resolvers ask (secondaries, a provider's edge): "
+            "the step waits until every one answers the new record",
+            "`server` alone",
+            'check_servers: ["ns1.example.com:53", "ns2.example.com:53"]',
+        ),
+        convert=tuple,
+        default=(),
+    )
 
 
 @dataclass(frozen=True)

@@ -59,7 +59,7 @@ Promote each datastore's standby in {failover.environment.dr_region} (budget: {p
 {parts}"""
     if planned.name == UPDATE_DNS:
         dns = failover.environment.dns
-        server = dns.rfc2136.server.rpartition(":")[0] if dns and dns.rfc2136 else "<an authoritative server>"
+        servers = (dns.rfc2136.check_servers or (dns.rfc2136.server,)) if dns and dns.rfc2136 else ("<a server>:53",)
         return f"""{title}
 
 Point `{record.name}` at `{record.dr_target}` (budget: {planned.basis}). Clients follow within the
@@ -67,7 +67,7 @@ TTL of {record.ttl}s.
 
 ```sh
 {_start(service_plan, step_name(name, UPDATE_DNS), planned.budget)}
-dig +norecurse @{server} {record.name}   # answers {record.dr_target} with TTL {record.ttl}
+{_digs(servers, record.name)}   # each answers {record.dr_target} with TTL {record.ttl}
 ```
 """
     if planned.name == SCALE:
@@ -83,6 +83,12 @@ kubectl --context <DR cluster> -n {service_plan.service.namespace} rollout statu
 ```
 """
     return f"{title}\n"
+
+
+def _digs(servers: tuple[str, ...], name: str) -> str:
+    return "\n".join(
+        f"dig +norecurse -p {port} @{host} {name}" for host, _, port in (s.rpartition(":") for s in servers)
+    )
 
 
 def _thresholds(failover: FailoverPlan) -> str:
