@@ -260,7 +260,7 @@ def dr_objects(plan: Plan, service_plan: ServicePlan) -> list[dict[str, Any]]:
         objects.append(_suspended(metadata, steps[SCALE].budget, _scale_pod(service_plan, steps[SCALE], image)))
     for _, datastore in failover.datastores:
         objects += datastore.objects(plan, service_plan)
-    return objects
+    return jobs.placed(objects, plan.environment.jobs)
 
 
 def files(plan: Plan, service_plan: ServicePlan) -> list[File]:

@@ -9,6 +9,7 @@ from functools import cache
 from importlib import resources
 from typing import Any
 
+from obskit.spec.model import JobPlacement
 from obskit.units import Duration
 
 WRAPPER = "obskit_job.py"
@@ -103,3 +104,39 @@ def access(metadata: dict[str, Any], rules: list[dict[str, Any]]) -> list[dict[s
             "subjects": [{"kind": "ServiceAccount", "name": name, "namespace": namespace}],
         },
     ]
+
+
+def placed(objects: list[dict[str, Any]], placement: JobPlacement) -> list[dict[str, Any]]:
+    """The objects with the environment's `jobs` settings in every CronJob's pod: its registry's pull
+    Secrets, the nodes it runs on, the taints it tolerates."""
+    pod: dict[str, Any] = {}
+    if placement.image_pull_secrets:
+        pod["imagePullSecrets"] = [{"name": name} for name in placement.image_pull_secrets]
+    if placement.node_selector:
+        pod["nodeSelector"] = dict(placement.node_selector)
+    if placement.tolerations:
+        pod["tolerations"] = [
+            {
+                key: value
+                for key, value in (
+                    ("key", each.key),
+                    ("operator", each.operator),
+                    ("value", each.value),
+                    ("effect", each.effect),
+                    ("tolerationSeconds", each.toleration_seconds),
+                )
+                if value is not None
+            }
+            for each in placement.tolerations
+        ]
+    if not pod:
+        return objects
+    result = []
+    for item in objects:
+        if item.get("kind") == "CronJob":
+            template = item["spec"]["jobTemplate"]["spec"]["template"]
+            template = {**template, "spec": {**template["spec"], **pod}}
+            job = {**item["spec"]["jobTemplate"], "spec": {**item["spec"]["jobTemplate"]["spec"], "template": template}}
+            item = {**item, "spec": {**item["spec"], "jobTemplate": job}}
+        result.append(item)
+    return result

@@ -549,6 +549,62 @@ class Alerting:
         return Routes(self.page, self.ticket, self.info)
 
 
+@dataclass(frozen=True)
+class Toleration:
+    """A pod toleration, as Kubernetes defines it."""
+
+    key: str | None = spec_field(
+        text(check_with="k8s_label_key"), Doc("the taint's key; none with `Exists` tolerates every taint"), default=None
+    )
+    operator: str = spec_field(
+        {"type": "string", "allowed": ["Equal", "Exists"]}, Doc("`Equal` or `Exists`", "`Equal`"), default="Equal"
+    )
+    value: str | None = spec_field({"type": "string"}, Doc("the taint's value, with `Equal`"), default=None)
+    effect: str | None = spec_field(
+        {"type": "string", "allowed": ["NoSchedule", "PreferNoSchedule", "NoExecute"]},
+        Doc("`NoSchedule`, `PreferNoSchedule` or `NoExecute`", "every effect"),
+        default=None,
+    )
+    toleration_seconds: int | None = spec_field(
+        {"type": "integer", "min": 0},
+        Doc("with `NoExecute`: how long the pod stays once tainted"),
+        key="tolerationSeconds",
+        default=None,
+    )
+
+
+@dataclass(frozen=True)
+class JobPlacement:
+    """`environments.<name>.jobs`: what every pod obskit generates (backups, drills, failover steps) needs
+    to be pulled and scheduled in the cluster."""
+
+    image_pull_secrets: tuple[str, ...] = spec_field(
+        {"type": "list", "schema": text(check_with="dns1123_subdomain")},
+        Doc(
+            "Secrets (`kubernetes.io/dockerconfigjson`) for a private registry, in each job's namespace",
+            "none",
+            "image_pull_secrets: [registry-credentials]",
+        ),
+        convert=tuple,
+        default=(),
+    )
+    node_selector: Labels = spec_field(
+        K8S_LABELS,
+        Doc("node labels the jobs' pods must run on", "none", 'node_selector: {node-role/backup: "true"}'),
+        convert=to_labels,
+        default=(),
+    )
+    tolerations: tuple[Toleration, ...] = spec_field(
+        {"type": "list", "schema": mapping(Toleration)},
+        Doc(
+            "taints the jobs' pods tolerate: each with `key`, `operator`, `value`, `effect`, `tolerationSeconds`",
+            "none",
+            "tolerations: [{key: dedicated, value: backup, effect: NoSchedule}]",
+        ),
+        default=(),
+    )
+
+
 def _url(value: str) -> str:
     return value.rstrip("/")
 
@@ -632,6 +688,11 @@ class Environment:
         convert=_url,
         default=None,
     )  # the URL the tree's runbooks/ is served at
+    jobs: JobPlacement = spec_field(
+        mapping(JobPlacement),
+        Doc("mapping: how every generated job's pod is pulled and scheduled, below", "none", inline=True),
+        default=JobPlacement(),
+    )
     failover: EnvironmentFailover | None = spec_field(
         mapping(EnvironmentFailover),
         Doc("mapping: the regions, DR copies, prober and DNS of multi-region failover, see below", "none"),
