@@ -8,6 +8,7 @@ import yaml
 from markdown_it import MarkdownIt
 from mdit_py_plugins.anchors import anchors_plugin
 
+from obskit.generate.rules import runbooks
 from obskit.generate.tree import generate_tree
 from obskit.pipeline import load_plan
 from tests.conftest import EXAMPLES, MINIMAL, problems_of
@@ -113,3 +114,19 @@ def test_without_runbook_base_a_service_needs_its_runbook_url(write_spec) -> Non
     tree = generate_tree(load_plan(write_spec(with_base), "prod"))
     urls = {rule["annotations"]["runbook_url"] for rule in _alerts(tree, "checkout")}
     assert "https://r.example.com/rb/checkout.md#servicedown" in urls
+
+
+def test_the_generic_first_step_points_at_the_expressions_where_they_are() -> None:
+    """A section's expressions come before its first steps: the generic step, for an alert with no
+    first steps of its own, says "above" (issue 29 found it saying "below")."""
+    plan = load_plan(EXAMPLES, "prod")
+    checkout = next(service for service in plan.services if service.name == "checkout")
+    rule = {
+        "alert": "QueueTooLong",
+        "expr": "queue_length > 100",
+        "labels": checkout.alert_labels("warning"),
+        "annotations": {"summary": "The queue is long.", "description": "It is {{ $labels.job }}'s."},
+    }
+    section = runbooks.alert_section(plan, checkout, "QueueTooLong", [rule])
+    assert "expression below" not in section
+    assert section.index("### How to confirm it") < section.index("run the expressions above")

@@ -17,6 +17,19 @@ if TYPE_CHECKING:  # the plan module calls this one
 
 # The first steps of the engine's alerts' runbook sections (obskit/generate/rules/runbooks.py has the rest).
 FIRST_STEPS = {
+    # the DR standby (failover.py): a failover now would lose more than the RPO, or nothing follows the primary
+    "StandbyReplayBehind": (
+        "On the DR standby, `SELECT pg_is_in_recovery(), pg_last_xact_replay_timestamp(), pg_last_wal_replay_lsn()`, "
+        "and read its log: a failing restore_command (the DR prefix, its credentials) or a broken streaming "
+        "connection (`stream_from`, the replication user).",
+        "Check the DR copy CronJob's last runs (`kubectl get jobs` in the DR cluster) when the standby "
+        "replays the copy.",
+        "Until it catches up, a failover loses the rows not replayed: say so before anyone fails over.",
+    ),
+    "StandbyNotReplica": (
+        "The DR standby is out of recovery: promoted (a failover, or by mistake), or never set up as a standby. "
+        "If no failover happened, rebuild it as a standby from the DR copy (the failover runbook's fail-back).",
+    ),
     "WALArchiveTooOld": (
         "Check `pg_stat_archiver` (`SELECT * FROM pg_stat_archiver`): failed_count, last_failed_wal and "
         "last_failed_time say what the archive_command hit.",

@@ -87,7 +87,8 @@ FIRST_STEPS = {
         "A failed validation usually means the storage location is unavailable (`velero backup-location get`).",
     ),
 }
-GENERIC_STEPS = ("Read the description and check the expression below against what you see on the dashboard.",)
+# the expressions are in "How to confirm it", above a section's first steps
+GENERIC_STEPS = ("Read the description, and run the expressions above against what you see on the dashboard.",)
 
 
 def _alerts(groups: list[Group]) -> dict[str, list[Rule]]:
