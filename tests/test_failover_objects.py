@@ -3,11 +3,16 @@ step CronJobs in the DR cluster's, each step allowed only what it changes."""
 
 from __future__ import annotations
 
+import shutil
+from pathlib import Path
 from typing import Any
 
 import yaml
 
+from obskit.generate.tree import generate_tree
+from obskit.pipeline import load_plan
 from obskit.verify.objects import object_problems
+from tests.conftest import EXAMPLES
 
 
 def _documents(tree: dict[str, str], path: str) -> dict[str, dict[str, Any]]:
@@ -87,3 +92,17 @@ def test_each_step_may_change_only_what_it_changes(prod_tree: dict[str, str]) ->
         "registry.example.com/obskit-failover:1",  # kubectl suspends the DR copy
         "registry.example.com/obskit-walg-runner:1",  # the engine's image promotes
     ]
+
+
+def test_the_failover_runbook_shows_region_names_as_written(tmp_path: Path) -> None:
+    """Region names are free text (label values): Markdown must not read `*` or `<` in them."""
+    spec = tmp_path / "spec"
+    shutil.copytree(EXAMPLES, spec)
+    platform = spec / "platform.yaml"
+    platform.write_text(platform.read_text().replace("primary_region: us-east-1", 'primary_region: "us*east <1>"'))
+    payments = spec / "payments.yaml"
+    payments.write_text(
+        payments.read_text().replace("unhealthy_threshold: 3}", 'unhealthy_threshold: 3, region: "us*east <1>"}', 1)
+    )
+    page = generate_tree(load_plan(spec, "prod"))["runbooks/checkout.failover.md"]
+    assert "us\\*east \\<1\\>" in page and "us*east <1>" not in page

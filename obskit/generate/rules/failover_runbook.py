@@ -31,11 +31,14 @@ def _step(plan: Plan, service_plan: ServicePlan, failover: FailoverPlan, planned
     record = service_plan.service.failover.dns if service_plan.service.failover else None
     assert record is not None
     name = service_plan.name
+    primary, dr = (
+        escape.markdown_text(region) for region in (failover.environment.primary_region, failover.environment.dr_region)
+    )
     if planned.name == DETECT:
-        probes = ", ".join(f"`{probe.check.endpoint}`" for probe in failover.primary_probes)
+        probes = ", ".join(escape.markdown_code(probe.check.endpoint) for probe in failover.primary_probes)
         return f"""{title}
 
-The page `FailoverPrimaryUnhealthy` is this step: the health checks of {failover.environment.primary_region}
+The page `FailoverPrimaryUnhealthy` is this step: the health checks of {primary}
 ({probes}) failed {_thresholds(failover)} in a row. Budget: {planned.basis}.
 """
     if not planned.step.automated:
@@ -50,7 +53,7 @@ Done by hand; its budget is the measured {planned.budget}. Write down when it st
         parts = "\n".join(datastore.runbook(plan, service_plan) for _, datastore in failover.datastores)
         return f"""{title}
 
-Promote each datastore's standby in {failover.environment.dr_region} (budget: {planned.basis}):
+Promote each datastore's standby in {dr} (budget: {planned.basis}):
 
 ```sh
 {jobs}
@@ -74,7 +77,7 @@ TTL of {record.ttl}s.
         workload = planned.step.workload or name
         return f"""{title}
 
-Scale Deployment `{workload}` in {failover.environment.dr_region} to {planned.step.replicas} replicas and
+Scale Deployment `{workload}` in {dr} to {planned.step.replicas} replicas and
 wait for the rollout (budget: {planned.basis}).
 
 ```sh
@@ -113,7 +116,8 @@ def failover_runbook(plan: Plan, service_plan: ServicePlan) -> str:
     assert failover is not None
     environment = failover.environment
     service, tier = service_plan.service, service_plan.tier
-    primary, dr = environment.primary_region, environment.dr_region
+    # region names are free text: Markdown shows them as written
+    primary, dr = escape.markdown_text(environment.primary_region), escape.markdown_text(environment.dr_region)
     rows: list[tuple[str, ...]] = [(planned.name, str(planned.budget), planned.basis) for planned in failover.steps]
     rows.append(("total", str(failover.total), f"of the RTO {tier.rto}"))
     steps = "\n".join(
