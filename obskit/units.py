@@ -146,6 +146,26 @@ def format_size(size: int) -> str:
     return str(size)
 
 
+# A Kubernetes resource quantity (cpu, memory): a decimal with a decimal or binary suffix.
+QUANTITY_PATTERN = r"^([0-9]+(?:\.[0-9]+)?)(m|k|M|G|T|P|E|Ki|Mi|Gi|Ti|Pi|Ei)?$"
+_QUANTITY_RE = re.compile(QUANTITY_PATTERN)
+_QUANTITY_SUFFIXES: dict[str, Decimal] = {
+    "m": Decimal("0.001"),
+    **{suffix: Decimal(1000) ** power for power, suffix in enumerate(("", "k", "M", "G", "T", "P", "E"))},
+    **{suffix: Decimal(factor) for suffix, factor in _SIZE_SUFFIXES.items() if suffix},
+}
+
+
+def parse_quantity(text: object) -> Decimal:
+    """The amount a Kubernetes quantity (`250m`, `2`, `512Mi`, `1.5G`) stands for."""
+    if isinstance(text, bool) or not isinstance(text, (str, int)):
+        raise UnitError(f"expected a quantity such as '500m' or '512Mi', got {shown(text)}")
+    match = _QUANTITY_RE.match(str(text))
+    if match is None:
+        raise UnitError(f"{shown(text)} is not a Kubernetes quantity (e.g. '500m', '2', '512Mi', '1G')")
+    return Decimal(match.group(1)) * _QUANTITY_SUFFIXES[match.group(2) or ""]
+
+
 _THROUGHPUT_PERIODS: dict[str, int] = {"s": 1, "m": 60, "h": 3600}
 THROUGHPUT_PATTERN = r"^(\d+)(Ki|Mi|Gi|Ti|Pi|Ei)?B?/(s|m|h)$"
 _THROUGHPUT_RE = re.compile(THROUGHPUT_PATTERN)

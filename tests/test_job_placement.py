@@ -9,6 +9,7 @@ from pathlib import Path
 import pytest
 import yaml
 
+from obskit import units
 from obskit.generate.tree import generate_tree
 from obskit.pipeline import load_plan
 from obskit.verify.objects import object_problems
@@ -71,3 +72,37 @@ def test_without_job_settings_the_pods_are_as_before(prod_tree: dict[str, str]) 
 def test_wrong_job_settings_are_refused_at_their_line(tmp_path: Path, jobs: str, problem: str) -> None:
     found = problems_of(_spec(tmp_path, jobs), ["prod"])
     assert any(problem in line and line.startswith("platform.yaml:") for line in found), found
+
+
+def test_the_environments_resources_replace_each_jobs_own(tmp_path: Path) -> None:
+    resources = "      resources: {requests: {cpu: 50m, memory: 3Gi}, limits: {cpu: 1}}\n"
+    tree = generate_tree(load_plan(_spec(tmp_path, "    jobs:\n" + resources), "prod"))
+    containers = [
+        container
+        for path, text in tree.items()
+        if path.startswith(("backup/", "failover/")) and path.endswith(".yaml")
+        for document in yaml.safe_load_all(text)
+        if document and document.get("kind") == "CronJob"
+        for container in document["spec"]["jobTemplate"]["spec"]["template"]["spec"]["containers"]
+    ]
+    assert containers
+    for container in containers:
+        requests, limits = container["resources"]["requests"], container["resources"]["limits"]
+        assert (requests["cpu"], requests["memory"], limits["cpu"]) == ("50m", "3Gi", "1")
+        # a job whose own memory limit is below the 3Gi request now has it as its limit
+        assert units.parse_quantity(limits["memory"]) >= units.parse_quantity("3Gi")
+    assert {container["resources"]["limits"]["memory"] for container in containers} >= {"3Gi", "4Gi"}
+
+
+@pytest.mark.parametrize(
+    ("resources", "problem"),
+    [
+        ("{requests: {cpu: 2 cores}}", "environments.prod.jobs.resources.requests.cpu: '2 cores' is not a Kubernetes quantity"),
+        ("{requests: {gpu: 1}}", "environments.prod.jobs.resources.requests.gpu: 'gpu' is not allowed; choose one of: cpu, memory, ephemeral-storage"),
+        ("{requests: {memory: 2Gi}, limits: {memory: 1Gi}}",
+         "environments.prod.jobs.resources: the memory request '2Gi' is above its limit '1Gi'"),
+    ],
+)  # fmt: skip
+def test_wrong_job_resources_are_refused_at_their_line(tmp_path: Path, resources: str, problem: str) -> None:
+    found = problems_of(_spec(tmp_path, f"    jobs: {{resources: {resources}}}\n"), ["prod"])
+    assert any(problem in line and "platform.yaml:" in line for line in found), found

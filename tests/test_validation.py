@@ -537,6 +537,11 @@ _CHECK_SAMPLES: dict[str, tuple[list[Any], list[Any]]] = {
     "host_port": (["ns1.example.com:53", "10.0.0.1:5353"], ["ns1", "u@ns1:53", "a b:53"]),
     "dns_target": (["203.0.113.20", "2001:db8::1", "dr.example.com"], ["not a host!", "-x.com", ""]),
     "smarthost": (["smtp.example.com:587"], ["smtp", "u:p@smtp:587", "t@smtp:25", "a b:25"]),
+    "quantity": (["250m", "2", 2, "512Mi", "1.5G"], ["2 cores", "-1", "1.5Gb", 2.5, True]),
+    "requests_within_limits": (
+        [{"requests": {"cpu": "1"}, "limits": {"cpu": "1"}}],
+        [{"requests": {"memory": "2Gi"}, "limits": {"memory": "1Gi"}}],
+    ),
     "label_value": (["payments", "eu-west-1", "Zahlungs-Team Ä", ""], ["a{{b}}", "two\nlines", "tab\tx"]),
     "dashboard_label_value": (["prod", "eu-west-1", "5$"], ["$service", "${x}", "[[x]]", "a{{b}}"]),
     "annotation": (["see {{ $labels.job }}", "two\nlines"], ["{{ $value }}", '{{ query "up" }}', "\ud800"]),

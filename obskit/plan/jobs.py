@@ -9,7 +9,8 @@ from functools import cache
 from importlib import resources
 from typing import Any
 
-from obskit.spec.model import JobPlacement
+from obskit import units
+from obskit.spec.model import JobPlacement, JobResources
 from obskit.units import Duration
 
 WRAPPER = "obskit_job.py"
@@ -106,9 +107,24 @@ def access(metadata: dict[str, Any], rules: list[dict[str, Any]]) -> list[dict[s
     ]
 
 
+def sized(container: dict[str, Any], sizing: JobResources) -> dict[str, Any]:
+    """The container with the environment's requests and limits over its own; a limit below the
+    request it now has rises to it, as Kubernetes refuses a request above its limit."""
+    if not sizing.requests and not sizing.limits:
+        return container
+    own = container.get("resources", {})
+    requests = {**own.get("requests", {}), **dict(sizing.requests)}
+    limits = {**own.get("limits", {}), **dict(sizing.limits)}
+    for name, request in requests.items():
+        if name in limits and units.parse_quantity(request) > units.parse_quantity(limits[name]):
+            limits[name] = request
+    sized_resources = {key: value for key, value in (("requests", requests), ("limits", limits)) if value}
+    return {**container, "resources": sized_resources}
+
+
 def placed(objects: list[dict[str, Any]], placement: JobPlacement) -> list[dict[str, Any]]:
     """The objects with the environment's `jobs` settings in every CronJob's pod: its registry's pull
-    Secrets, the nodes it runs on, the taints it tolerates."""
+    Secrets, the nodes it runs on, the taints it tolerates, its containers' resources."""
     pod: dict[str, Any] = {}
     if placement.image_pull_secrets:
         pod["imagePullSecrets"] = [{"name": name} for name in placement.image_pull_secrets]
@@ -129,13 +145,15 @@ def placed(objects: list[dict[str, Any]], placement: JobPlacement) -> list[dict[
             }
             for each in placement.tolerations
         ]
-    if not pod:
+    sizing = placement.resources
+    if not pod and not sizing.requests and not sizing.limits:
         return objects
     result = []
     for item in objects:
         if item.get("kind") == "CronJob":
             template = item["spec"]["jobTemplate"]["spec"]["template"]
-            template = {**template, "spec": {**template["spec"], **pod}}
+            containers = [sized(container, sizing) for container in template["spec"]["containers"]]
+            template = {**template, "spec": {**template["spec"], **pod, "containers": containers}}
             job = {**item["spec"]["jobTemplate"], "spec": {**item["spec"]["jobTemplate"]["spec"], "template": template}}
             item = {**item, "spec": {**item["spec"], "jobTemplate": job}}
         result.append(item)

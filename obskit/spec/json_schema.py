@@ -59,6 +59,8 @@ _CHECKS: dict[str, dict[str, Any]] = {
     "label_value": {"type": "string", "description": "text on one line, without '{{' (alerts expand templates)"},
     "dashboard_label_value": {"type": "string", "description": "text on one line, without '{{', '$name' or '[['"},
     "annotation": {"type": "string", "description": "text; the only templates allowed are {{ $labels.name }}"},
+    "quantity": {"type": ["string", "integer"], "pattern": units.QUANTITY_PATTERN, "description": "500m, 2, 512Mi"},
+    "requests_within_limits": {"description": "no request above its limit"},
     "slack_channel": {"type": "string", "pattern": names.SLACK_CHANNEL.pattern},
     "email": {"type": "string", "description": "a@example.com or Name <a@example.com>, comma-separated"},
     "secret_ref": {

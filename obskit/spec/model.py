@@ -573,6 +573,38 @@ class Toleration:
     )
 
 
+_QUANTITIES = {
+    "type": "dict",
+    "keysrules": {"type": "string", "allowed": ["cpu", "memory", "ephemeral-storage"]},
+    "valuesrules": {"type": ["string", "integer"], "check_with": "quantity"},
+}
+
+
+def _quantities(given: Mapping[str, Any] | None) -> tuple[tuple[str, str], ...]:
+    return tuple(sorted((name, str(value)) for name, value in (given or {}).items()))
+
+
+@dataclass(frozen=True)
+class JobResources:
+    """`environments.<name>.jobs.resources`: what the environment requires of every job's container,
+    over each job's own sizing (e.g. to fit a LimitRange)."""
+
+    requests: tuple[tuple[str, str], ...] = spec_field(
+        _QUANTITIES,
+        Doc("`cpu`, `memory`, `ephemeral-storage` requested, replacing each job's own", "each job's own",
+            "requests: {cpu: 100m, memory: 256Mi}"),
+        convert=_quantities,
+        default=(),
+    )  # fmt: skip
+    limits: tuple[tuple[str, str], ...] = spec_field(
+        _QUANTITIES,
+        Doc("the same, as limits; a request above a job's own limit raises that limit to it", "each job's own",
+            "limits: {memory: 1Gi}"),
+        convert=_quantities,
+        default=(),
+    )  # fmt: skip
+
+
 @dataclass(frozen=True)
 class JobPlacement:
     """`environments.<name>.jobs`: what every pod obskit generates (backups, drills, failover steps) needs
@@ -602,6 +634,11 @@ class JobPlacement:
             "tolerations: [{key: dedicated, value: backup, effect: NoSchedule}]",
         ),
         default=(),
+    )
+    resources: JobResources = spec_field(
+        mapping(JobResources, check_with="requests_within_limits"),
+        Doc("mapping: `requests` and `limits`, below", "each job's own", inline=True),
+        default=JobResources(),
     )
 
 

@@ -208,6 +208,24 @@ class SpecValidator(cerberus.Validator):  # type: ignore[misc]
     _check_with_object_store_prefix = _parse_rule(_object_store_prefix)
     _check_with_secret_ref = _parse_rule(_secret_ref)
 
+    _check_with_quantity = _parse_rule(units.parse_quantity)
+
+    def _check_with_requests_within_limits(self, field: str, value: Any) -> None:
+        if not isinstance(value, dict):
+            return
+        requests, limits = value.get("requests"), value.get("limits")
+        if not isinstance(requests, dict) or not isinstance(limits, dict):
+            return
+        for name in sorted(set(requests) & set(limits)):
+            try:
+                over = units.parse_quantity(requests[name]) > units.parse_quantity(limits[name])
+            except ValueError:
+                continue  # the value's own rule says what is wrong
+            if over:
+                self._error(
+                    field, f"the {name} request {shown(requests[name])} is above its limit {shown(limits[name])}"
+                )
+
     def _check_with_k8s_label_value(self, field: str, value: Any) -> None:
         problem = names.k8s_label_value_problem(value)
         if problem:
