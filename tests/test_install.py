@@ -51,7 +51,9 @@ def test_the_installed_package_generates_the_golden_tree(dist: Path, tmp_path: P
     obskit = bin_dir / "obskit"
     work = tmp_path / "work"
     work.mkdir()  # not the repository: nothing may be read from a checkout
-    _run(obskit, "--version", cwd=work)
+    assert _run(obskit, "--version", cwd=work).stdout.split()[-1] == _version_of(artifact)
+    metadata = _run(bin_dir / "python", "-c", METADATA, cwd=work).stdout
+    assert {"Source", "Documentation", "Changelog", "Issues"} <= {line.split(",")[0] for line in metadata.splitlines()}
     _run(obskit, "validate", "--spec", EXAMPLES, cwd=work)
     for environment in ("prod", "staging"):
         out = work / "out" / environment
@@ -65,6 +67,13 @@ def test_the_installed_package_generates_the_golden_tree(dist: Path, tmp_path: P
     assert (
         installed == _run(sys.executable, "-c", MODULES, cwd=REPO).stdout.split()
     )  # obskit check's live/ was left out
+
+
+def _version_of(artifact: Path) -> str:
+    return artifact.name.removeprefix("obskit_gen-").removesuffix(".tar.gz").split("-")[0]
+
+
+METADATA = "import importlib.metadata as m; print(*m.metadata('obskit-gen').get_all('Project-URL'), sep='\\n')"
 
 
 # Every module of the package (not its data: the builtin_* folders and the job scripts, which run in
