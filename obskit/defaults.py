@@ -22,3 +22,6 @@ VELERO_RESTORE_FACTOR = 2
 VELERO_RESTORE_STARTUP = parse_duration("2m")
 VELERO_MAX_BACKUPS_PER_SCHEDULE = 300  # Velero lists every Backup each sync; keep the lists short
 PLATFORM_ALERT_FOR = "5m"  # for a tier the spec adds without platform_alert_for
+
+RULE_TARGETS = ("prometheus", "thanos", "mimir")  # the rule engines obskit writes for (environments.<env>.rules)
+MIMIR_TENANT = "anonymous"  # Mimir's tenant when multi-tenancy is off

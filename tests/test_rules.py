@@ -255,7 +255,7 @@ def test_the_generated_unit_tests_catch_a_wrong_threshold(tmp_path: Path) -> Non
     failed = [c for c in report.checks if not c.ok]
     assert [c.title.split(" (")[0] for c in failed] == [
         "promtool test rules",
-        "PrometheusRules match the plain rule files",
+        "the rule engine's files match the plain rule files",
     ]
     assert "SLOs: fast burn" in failed[0].details
     # the test ran in parts, with the rule groups it reaches; the failure names the real file
@@ -435,7 +435,7 @@ def test_the_generated_rules_and_tests_pass_on_each_prometheus_version(
     assert [c.title.split(" (")[0] for c in report.checks] == [
         "promtool check rules --lint-fatal",
         "promtool test rules",
-        "PrometheusRules match the plain rule files",
+        "the rule engine's files match the plain rule files",
         "objects pass their models and schemas",
         *(routing if environment == "prod" else []),
     ]

@@ -17,6 +17,8 @@ from obskit.verify import objects, runs, shapes
 from obskit.verify.tree import _same_groups_text, _same_rules_check, check_tree, object_check
 from tests.servers import VERSION_PARAMS, VERSIONS, require_binary
 
+CRD_GROUPS = "\nspec:\n  groups:\n"  # what precedes a PrometheusRule's groups
+
 P = renaming.placeholder
 
 
@@ -68,7 +70,7 @@ def test_a_service_that_differs_beyond_its_names_is_tested_itself(six: Path, tmp
     member.write_text(text.replace("> 0.072\n", "> 0.72\n", 1))
     report = check_tree(out)
     failed = {c.title.split(" (")[0]: c for c in report.checks if not c.ok}
-    assert set(failed) == {"promtool test rules", "PrometheusRules match the plain rule files"}
+    assert set(failed) == {"promtool test rules", "the rule engine's files match the plain rule files"}
     assert "svc-00003" in failed["promtool test rules"].details
     assert "6 services in 2 runs, one per shape" in failed["promtool test rules"].title
 
@@ -188,12 +190,12 @@ def test_an_object_is_renaming_safe_only_where_its_schema_asks_nothing_of_a_stri
 def test_the_prometheusrule_is_compared_as_text_and_otherwise_parsed(six: Path, tmp_path: Path) -> None:
     crd = (six / "prometheus/rules/svc-00000.yaml").read_text()
     plain = (six / "prometheus/rulefiles/svc-00000.rules.yaml").read_text()
-    assert _same_groups_text(crd, plain)
-    assert not _same_groups_text(crd, plain.replace("> 0.072\n", "> 0.72\n", 1))
+    assert _same_groups_text(crd, plain, CRD_GROUPS, "  ")
+    assert not _same_groups_text(crd, plain.replace("> 0.072\n", "> 0.72\n", 1), CRD_GROUPS, "  ")
     out = _copy(six, tmp_path)
     reformatted = yaml.safe_dump(yaml.safe_load(crd), width=60)  # same groups, other text
     (out / "prometheus/rules/svc-00000.yaml").write_text(reformatted)
-    assert not _same_groups_text(reformatted, plain)
+    assert not _same_groups_text(reformatted, plain, CRD_GROUPS, "  ")
     assert _same_rules_check(out).ok  # what `obskit test` runs on the PrometheusRules
 
 
@@ -309,4 +311,4 @@ def test_a_prometheusrule_with_several_documents_is_parsed(six: Path) -> None:
     crd = (six / "prometheus/rules/svc-00000.yaml").read_text()
     plain = (six / "prometheus/rulefiles/svc-00000.rules.yaml").read_text()
     other = "apiVersion: v1\nkind: PrometheusRule\nspec:\n  groups: []\n---\n"
-    assert not _same_groups_text(other + crd, plain)
+    assert not _same_groups_text(other + crd, plain, CRD_GROUPS, "  ")

@@ -542,6 +542,7 @@ _CHECK_SAMPLES: dict[str, tuple[list[Any], list[Any]]] = {
         [{"requests": {"cpu": "1"}, "limits": {"cpu": "1"}}],
         [{"requests": {"memory": "2Gi"}, "limits": {"memory": "1Gi"}}],
     ),
+    "rule_target": ([{"target": "mimir", "tenant": "t"}], [{"target": "thanos", "tenant": "t"}]),
     "label_value": (["payments", "eu-west-1", "Zahlungs-Team Ä", ""], ["a{{b}}", "two\nlines", "tab\tx"]),
     "dashboard_label_value": (["prod", "eu-west-1", "5$"], ["$service", "${x}", "[[x]]", "a{{b}}"]),
     "annotation": (["see {{ $labels.job }}", "two\nlines"], ["{{ $value }}", '{{ query "up" }}', "\ud800"]),

@@ -14,6 +14,7 @@ from enum import Enum
 from obskit.generate import alertmanager, dashboards, datastores, failover, servicemonitor, velero
 from obskit.generate.artifact import File
 from obskit.generate.rules import groups as rules
+from obskit.generate.rules import targets
 
 
 class Scope(Enum):
@@ -38,6 +39,7 @@ OUTPUTS: tuple[Output, ...] = (
     Output("datastores", Scope.DATASTORE, datastores.files),
     Output("dashboards", Scope.PAGE, dashboards.files),
     Output("alertmanager", Scope.ENVIRONMENT, alertmanager.files),
+    Output("rule target", Scope.ENVIRONMENT, targets.environment_files),
 )
 
 

@@ -21,6 +21,8 @@ BACKUP = "backup"  # backup/velero/<service>.yaml, backup/<engine folder>/<servi
 VELERO = f"{BACKUP}/velero"
 PATCHES = "patches"  # for the user's own database workloads, not objects of the tree
 PROBES = "prometheus/probes"  # Probe objects, one file per service that fails over
+MIMIR_RULES = "mimir/rules"  # rules.target mimir: a namespace per service, for `mimirtool rules sync`
+MIMIR_SYNC = "mimir/sync.sh"
 DR_CLUSTER = "failover"  # the DR region's cluster: its objects and kustomization live in this folder
 
 
@@ -41,6 +43,10 @@ def rule_file_from_tests(service: str) -> str:
     """The rule file as a test file names it: relative to the test file's folder, a sibling of
     the rule files' folder."""
     return f"../{RULE_FILES.rpartition('/')[2]}/{service}{RULE_FILE_SUFFIX}"
+
+
+def mimir_rules(service: str) -> str:
+    return f"{MIMIR_RULES}/{service}.yaml"
 
 
 def probes(service: str) -> str:

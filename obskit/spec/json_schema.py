@@ -61,6 +61,7 @@ _CHECKS: dict[str, dict[str, Any]] = {
     "annotation": {"type": "string", "description": "text; the only templates allowed are {{ $labels.name }}"},
     "quantity": {"type": ["string", "integer"], "pattern": units.QUANTITY_PATTERN, "description": "500m, 2, 512Mi"},
     "requests_within_limits": {"description": "no request above its limit"},
+    "rule_target": {"description": "tenant only with target mimir, partial_response_strategy only with thanos"},
     "slack_channel": {"type": "string", "pattern": names.SLACK_CHANNEL.pattern},
     "email": {"type": "string", "description": "a@example.com or Name <a@example.com>, comma-separated"},
     "secret_ref": {

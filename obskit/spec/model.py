@@ -642,6 +642,37 @@ class JobPlacement:
     )
 
 
+@dataclass(frozen=True)
+class RuleTarget:
+    """`environments.<name>.rules`: the engine that evaluates the rules, and what it needs."""
+
+    target: str = spec_field(
+        {"type": "string", "allowed": list(defaults.RULE_TARGETS)},
+        Doc(
+            "`prometheus` (a Prometheus, through the operator's PrometheusRule objects), `thanos` (Thanos Ruler: "
+            "the groups carry `partial_response_strategy`) or `mimir` (Grafana Mimir's ruler: `mimir/rules/`, "
+            "loaded with `mimirtool rules sync`)",
+            "`prometheus`",
+            "target: thanos",
+        ),
+        default="prometheus",
+    )
+    tenant: str | None = spec_field(
+        text(check_with="dns1123_subdomain"),
+        Doc("`mimir`: the tenant (`X-Scope-OrgID`) the rules load into", "`anonymous`", "tenant: payments"),
+        default=None,
+    )
+    partial_response_strategy: str | None = spec_field(
+        {"type": "string", "allowed": ["abort", "warn"]},
+        Doc(
+            "`thanos`: every group's strategy when a store does not answer",
+            "`abort` for a group with alerts, `warn` for recording rules only",
+            "partial_response_strategy: warn",
+        ),
+        default=None,
+    )
+
+
 def _url(value: str) -> str:
     return value.rstrip("/")
 
@@ -729,6 +760,11 @@ class Environment:
         mapping(JobPlacement),
         Doc("mapping: how every generated job's pod is pulled and scheduled, below", "none", inline=True),
         default=JobPlacement(),
+    )
+    rules: RuleTarget = spec_field(
+        mapping(RuleTarget, check_with="rule_target"),
+        Doc("mapping: the rule engine, below", "`target: prometheus`", inline=True),
+        default=RuleTarget(),
     )
     failover: EnvironmentFailover | None = spec_field(
         mapping(EnvironmentFailover),

@@ -226,6 +226,14 @@ class SpecValidator(cerberus.Validator):  # type: ignore[misc]
                     field, f"the {name} request {shown(requests[name])} is above its limit {shown(limits[name])}"
                 )
 
+    def _check_with_rule_target(self, field: str, value: Any) -> None:
+        if not isinstance(value, dict):
+            return
+        target = value.get("target", "prometheus")
+        for setting, needs in (("tenant", "mimir"), ("partial_response_strategy", "thanos")):
+            if setting in value and target != needs:
+                self._error(field, f"{setting} is for target {needs}, not {shown(target)}")
+
     def _check_with_k8s_label_value(self, field: str, value: Any) -> None:
         problem = names.k8s_label_value_problem(value)
         if problem:

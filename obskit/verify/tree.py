@@ -161,34 +161,73 @@ def _object_check_result(checking: Future[Check]) -> Check:
         raise
 
 
-def _same_groups_text(crd: str, plain: str) -> bool:
-    """Whether the PrometheusRule's text ends in the plain file's groups, indented under `spec:`:
+# What a rule engine's files may add to a group (generate/rules/targets.py): Thanos Ruler's strategy.
+_TARGET_GROUP_FIELDS = {"partial_response_strategy": ("abort", "warn")}
+
+
+def _same_groups_text(deployed: str, plain: str, head_end: str, indent: str) -> bool:
+    """Whether the deployed file's text ends in the plain file's groups, indented as it nests them:
     equal text reads as equal groups, and comparing it spares parsing both. One document each,
-    no anchor in the PrometheusRule's head; anything else is left to parsing."""
-    head, spec, crd_groups = crd.partition("\nspec:\n  groups:\n")
+    no anchor in the deployed file's head; anything else is left to parsing."""
+    head, spec, deployed_groups = deployed.partition(head_end)
     _, top, plain_groups = plain.partition("\ngroups:\n")
-    if not (spec and top) or "&" in head or "\n---" in crd or "\n---" in plain:
+    if not (spec and top) or "&" in head or "\n---" in deployed or "\n---" in plain:
         return False
-    return crd_groups == "".join(f"  {line}" for line in plain_groups.splitlines(keepends=True))
+    return deployed_groups == "".join(f"{indent}{line}" for line in plain_groups.splitlines(keepends=True))
+
+
+def _without_target_fields(groups: list[Any], relative: str, problems: list[str]) -> list[Any]:
+    """The groups without the fields a rule engine adds, each checked against what it allows."""
+    stripped = []
+    for group in groups:
+        if isinstance(group, dict):
+            for key, allowed in _TARGET_GROUP_FIELDS.items():
+                if key in group and group[key] not in allowed:
+                    problems.append(
+                        f"{relative}: group {group.get('name')}: {key} {group[key]!r} is not one of {allowed}"
+                    )
+            group = {key: value for key, value in group.items() if key not in _TARGET_GROUP_FIELDS}
+        stripped.append(group)
+    return stripped
+
+
+def _deployed_rule_files(root: Path) -> list[tuple[str, str, tuple[str, ...], str, str]]:
+    """Each file a rule engine loads: (its path, its service, where its groups are, the text that
+    precedes them, their indent). PrometheusRules, and Mimir's namespace files."""
+    found: list[tuple[str, str, tuple[str, ...], str, str]] = []
+    for path in sorted((root / PROMETHEUS_RULES).glob("*.yaml")):
+        found.append((path.relative_to(root).as_posix(), path.stem, ("spec", "groups"), "\nspec:\n  groups:\n", "  "))
+    for path in sorted((root / layout.MIMIR_RULES).glob("*.yaml")):
+        found.append((path.relative_to(root).as_posix(), path.stem, ("groups",), "\ngroups:\n", ""))
+    return found
 
 
 def _same_rules_check(root: Path) -> Check:
-    """Each PrometheusRule holds exactly the groups of its plain rule file."""
-    problems = []
-    for relative in sorted(path.relative_to(root).as_posix() for path in (root / PROMETHEUS_RULES).glob("*.yaml")):
-        name = Path(relative).stem
+    """Each file a rule engine loads holds exactly the groups of its plain rule file, which promtool
+    checks and tests, but for the fields its engine adds; a Mimir file is one namespace, the service's."""
+    problems: list[str] = []
+    for relative, name, keys, head_end, indent in _deployed_rule_files(root):
         plain = root / RULE_FILES / f"{name}.rules.yaml"
         if not plain.is_file():
             problems.append(f"{relative}: no plain rule file {plain.relative_to(root)}")
             continue
-        if _same_groups_text((root / relative).read_text(encoding="utf-8"), plain.read_text(encoding="utf-8")):
+        text = (root / relative).read_text(encoding="utf-8")
+        plain_text = plain.read_text(encoding="utf-8")
+        mimir = keys == ("groups",)
+        if mimir and not text.partition("\ngroups:\n")[0].endswith(f"\nnamespace: obskit-{name}"):
+            problems.append(f"{relative}: not the one namespace obskit-{name}")
+        if _same_groups_text(text, plain_text, head_end, indent):
             continue
         plain_relative = plain.relative_to(root).as_posix()
-        crd_groups = _groups(root, relative, ("spec", "groups"), problems)
+        deployed_groups = _groups(root, relative, keys, problems)
         plain_groups = _groups(root, plain_relative, ("groups",), problems)
-        if crd_groups is not None and plain_groups is not None and crd_groups != plain_groups:
+        if (
+            deployed_groups is not None
+            and plain_groups is not None
+            and _without_target_fields(deployed_groups, relative, problems) != plain_groups
+        ):
             problems.append(f"{relative}: groups differ from {plain_relative}")
-    return Check("PrometheusRules match the plain rule files", not problems, "\n".join(problems))
+    return Check("the rule engine's files match the plain rule files", not problems, "\n".join(problems))
 
 
 def _groups(root: Path, relative: str, keys: tuple[str, ...], problems: list[str]) -> Any:

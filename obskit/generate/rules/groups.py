@@ -1,12 +1,12 @@
 """Every rule group of a service: platform alerts from the catalog, then each SLO's groups, then
-the DR alerts; written as a PrometheusRule object and as a plain Prometheus rule file, with
-the promtool tests of the same groups and a runbook behind each alert."""
+the DR alerts; written for the environment's rule engine (`targets`) and as a plain Prometheus rule
+file, with the promtool tests of the same groups and a runbook behind each alert."""
 
 from __future__ import annotations
 
 from obskit.alerting.alerts import Group, Rule
 from obskit.generate.artifact import File
-from obskit.generate.rules import runbooks
+from obskit.generate.rules import runbooks, targets
 from obskit.generate.rules.catalog import catalog_rule
 from obskit.generate.rules.dr import dr_groups
 from obskit.generate.rules.failover import failover_groups
@@ -14,7 +14,6 @@ from obskit.generate.rules.slo import slo_groups
 from obskit.generate.rules.tests import service_tests
 from obskit.output import layout, render
 from obskit.plan.conventions import group_name
-from obskit.plan.meta import object_metadata
 from obskit.plan.types import Plan, ServicePlan
 
 MAX_RULES_PER_GROUP = 20  # the monitoring-mixin lint's limit
@@ -42,35 +41,14 @@ def service_groups(plan: Plan, service_plan: ServicePlan) -> list[Group]:
     return groups
 
 
-def rule_file(environment: str, groups_yaml: str) -> str:
-    """The plain rule file: the groups' YAML under `groups:`."""
-    return render.header(environment) + "groups:\n" + groups_yaml
-
-
-def prometheus_rule(plan: Plan, service_plan: ServicePlan, groups_yaml: str) -> str:
-    """The PrometheusRule: the same groups' YAML nested under `spec:` (rendered once, used twice;
-    `spec` sorts after `apiVersion`, `kind` and `metadata`)."""
-    head = {
-        "apiVersion": "monitoring.coreos.com/v1",
-        "kind": "PrometheusRule",
-        "metadata": object_metadata(plan, service_plan.name, service_plan.service.namespace),
-    }
-    return render.yaml_file(plan.environment.name, head) + "spec:\n  groups:\n" + render.indented(groups_yaml, 2)
-
-
-def groups_yaml(groups: list[Group]) -> str:
-    """The rule groups as a YAML sequence, rendered once for both files."""
-    return render.to_yaml([groups])  # one document that is a list
-
-
 def files(plan: Plan, service_plan: ServicePlan) -> list[File]:
     env, name = plan.environment.name, service_plan.name
     groups = service_groups(plan, service_plan)
-    text = groups_yaml(groups)
+    text = targets.groups_yaml(groups)
     tests = service_tests(plan, service_plan, layout.rule_file_from_tests(name), groups)
     return [
-        File(layout.prometheus_rule(name), prometheus_rule(plan, service_plan, text), kubernetes=True),
-        File(layout.rule_file(name), rule_file(env, text)),
+        *targets.deployed(plan, service_plan, groups, text),
+        File(layout.rule_file(name), targets.rule_file(env, text)),
         *(File(layout.test_file(name, kind), render.yaml_file(env, content)) for kind, content in tests.items()),
         *runbooks.files(plan, service_plan, groups),
     ]
