@@ -339,6 +339,70 @@ def _create(target: Path, text: str) -> None:
         created.write(text)
 
 
+@main.group("import")
+def import_group() -> None:
+    """Turn SLOs written for another tool into an obskit spec (commented, with TODOs to fill)."""
+
+
+_IMPORT_FILES = click.argument(
+    "files", nargs=-1, required=True, type=click.Path(path_type=Path, dir_okay=False, exists=True)
+)
+_IMPORT_OUT = click.option(
+    "--out",
+    type=click.Path(path_type=Path, dir_okay=False),
+    default=None,
+    help="Write the spec to this new file (never over an existing one).  [default: standard output]",
+)
+
+
+def _import(tool: str, files: tuple[Path, ...], out: Path | None) -> None:
+    label = ", ".join(str(path) for path in files)
+    try:
+        text = pipeline.imported_spec(tool, list(files))
+    except SpecInvalid as err:
+        count = len(err.problems)
+        _fail(
+            [f"obskit: {label}: {count} problem{'s' if count != 1 else ''} found, nothing written:"]
+            + [f"  {problem}" for problem in err.problems]
+        )
+    if out is None:
+        click.echo(text, nl=False)
+        return
+    try:
+        _create(out, text)
+    except FileExistsError:
+        _fail([f"obskit: {out} exists; nothing written (choose another --out, or remove it first)"])
+    except OSError as err:
+        _fail([f"obskit: {out}: cannot write it: {err.strerror}; nothing written"])
+    click.echo(f"wrote {out}; next: replace its TODOs, then obskit validate", err=True)
+
+
+@import_group.command("openslo")
+@_IMPORT_FILES
+@_IMPORT_OUT
+def import_openslo(files: tuple[Path, ...], out: Path | None) -> None:
+    """OpenSLO v1 files (Service, DataSource, SLI, SLO, AlertPolicy, AlertCondition) as an obskit spec.
+
+    Ratio SLIs of Prometheus counters (good or bad over total), rolling windows, Occurrences
+    budgeting; burn-rate alert conditions map onto obskit's page and ticket alerts where their
+    lookback windows are obskit's. Anything else is refused at FILE:LINE, naming the feature.
+    Exit codes: 0 written, 2 unsupported or invalid.
+    """
+    _import("openslo", files, out)
+
+
+@import_group.command("sloth")
+@_IMPORT_FILES
+@_IMPORT_OUT
+def import_sloth(files: tuple[Path, ...], out: Path | None) -> None:
+    """Sloth specs (version: prometheus/v1, or the Kubernetes PrometheusServiceLevel) as an obskit spec.
+
+    Event SLIs keep their queries ({{.window}} becomes {{window}}); the page and ticket alerts
+    follow the spec's disable flags. Exit codes: 0 written, 2 unsupported or invalid.
+    """
+    _import("sloth", files, out)
+
+
 @main.command("schema")
 def schema_command() -> None:
     """Print the JSON Schema (draft 2020-12) of a spec file, for editors.

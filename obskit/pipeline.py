@@ -9,6 +9,8 @@ from typing import Any
 
 from obskit.engines.registry import ENGINES
 from obskit.generate.parallel import generate_tree_parallel, stream_tree
+from obskit.importers import common as imports
+from obskit.importers import openslo, sloth
 from obskit.output.writer import stream_with_manifest, with_manifest
 from obskit.plan.build import build_plan
 from obskit.plan.types import Plan
@@ -67,6 +69,15 @@ def validate(spec_path: Path, environment: str | None = None) -> Spec:
 def starter_spec() -> str:
     """The commented starter spec `obskit init` writes."""
     return resources.files("obskit").joinpath("starter", "obskit.yaml").read_text(encoding="utf-8")
+
+
+IMPORTERS = {"openslo": openslo.imported, "sloth": sloth.imported}
+
+
+def imported_spec(tool: str, paths: list[Path]) -> str:
+    """The SLOs of another tool's files as a commented obskit spec; SpecInvalid names every
+    problem at its FILE:LINE."""
+    return imports.render(IMPORTERS[tool](paths), tool, [str(path) for path in paths])
 
 
 def load_plan(spec_path: Path, environment: str, feasible: bool = True) -> Plan:

@@ -316,3 +316,38 @@ def load_yaml_file(path: Path, display_name: str | None = None) -> Located | Pro
     except _Refused as err:
         return _problem(name, err.line, err.path, err.message)
     return Located(name, data, builder.lines)
+
+
+def load_yaml_documents(path: Path, display_name: str | None = None) -> list[Located] | Problem:
+    """Each document of a multi-document file (`---` between them) with line numbers, or the one
+    problem that stops the file being read. Files other tools write (OpenSLO, Sloth) hold several."""
+    name = display_name or str(path)
+    raw = _read_bytes(path, name)
+    if isinstance(raw, Problem):
+        return raw
+    text = _text(raw, name)
+    if isinstance(text, Problem):
+        return text
+    try:
+        nodes = list(yaml.compose_all(text, Loader=_Loader))
+    except yaml.MarkedYAMLError as err:
+        line, message = _syntax_error(err)
+        return _problem(name, line, (), message)
+    except yaml.YAMLError as err:
+        return _problem(name, 1, (), f"invalid YAML: {err}")
+    except RecursionError:
+        return _problem(name, 1, (), f"YAML nested more than {MAX_DEPTH} levels deep; refusing the file")
+    documents = []
+    builder = _Builder(len(text))  # one allowance for the whole file: aliases cannot multiply per document
+    for node in nodes:
+        if node is None:
+            continue
+        try:
+            data = builder.build(node, ())
+        except _Refused as err:
+            return _problem(name, err.line, err.path, err.message)
+        documents.append(Located(name, data, dict(builder.lines)))
+        builder.lines.clear()
+    if not documents:
+        return _problem(name, 1, (), "empty file")
+    return documents
