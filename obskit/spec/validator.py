@@ -159,6 +159,18 @@ def _secret_ref(value: Any) -> None:
         raise ValueError(f"key: {shown(value['key'])} is not a Secret key (letters, digits, '-', '_', '.')")
 
 
+def _relabel_regex(value: Any) -> None:
+    """A relabeling's regex, compiled by promql-parser's regex engine (Rust's, RE2's syntax: no
+    lookaround, no backreferences) as the inside of a `=~` matcher."""
+    try:
+        promql.parse(f'x{{x=~"{escape.string_body(_require_text(value))}"}}')
+    except ValueError:
+        raise ValueError(
+            f"{shown(value)} is not a regular expression Prometheus accepts (RE2 syntax: balanced brackets, "
+            "no lookaround or backreferences)"
+        ) from None
+
+
 def _object_store_prefix(value: Any) -> None:
     _safe_url(
         _require_text(value),
@@ -207,6 +219,8 @@ class SpecValidator(cerberus.Validator):  # type: ignore[misc]
     _check_with_http_url = _parse_rule(_http_url)
     _check_with_object_store_prefix = _parse_rule(_object_store_prefix)
     _check_with_secret_ref = _parse_rule(_secret_ref)
+    _check_with_relabel_regex = _parse_rule(_relabel_regex)
+    _check_with_relabel_label = _name_rule(names.relabel_label_problem)
 
     _check_with_quantity = _parse_rule(units.parse_quantity)
 
