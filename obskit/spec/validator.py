@@ -15,7 +15,7 @@ import cerberus
 from obskit import units
 from obskit.output import escape
 from obskit.shown import got, shown
-from obskit.spec import names, promql, urls
+from obskit.spec import names, promql, re2, urls
 
 RUNBOOK_PLACEHOLDERS = ("service", "alert")
 
@@ -160,15 +160,7 @@ def _secret_ref(value: Any) -> None:
 
 
 def _relabel_regex(value: Any) -> None:
-    """A relabeling's regex, compiled by promql-parser's regex engine (Rust's, RE2's syntax: no
-    lookaround, no backreferences) as the inside of a `=~` matcher."""
-    try:
-        promql.parse(f'x{{x=~"{escape.string_body(_require_text(value))}"}}')
-    except ValueError:
-        raise ValueError(
-            f"{shown(value)} is not a regular expression Prometheus accepts (RE2 syntax: balanced brackets, "
-            "no lookaround or backreferences)"
-        ) from None
+    re2.check(_require_text(value))
 
 
 def _object_store_prefix(value: Any) -> None:
