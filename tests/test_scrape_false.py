@@ -4,6 +4,7 @@ for it, with SLOs on series another job exports, or with no SLOs at all."""
 
 from __future__ import annotations
 
+import shutil
 from pathlib import Path
 
 import pytest
@@ -16,7 +17,7 @@ from obskit.output.writer import write
 from obskit.pipeline import load_plan, output_tree
 from obskit.spec.series_flow import reads
 from obskit.verify.tree import check_tree
-from tests.conftest import MINIMAL, problems_of
+from tests.conftest import EXAMPLES, MINIMAL, problems_of
 
 # defaults.metrics does not apply to a service that is not scraped
 BATCH = MINIMAL.replace("defaults:\n", "defaults:\n  metrics: {port: http-metrics, path: /m}\n") + (
@@ -147,3 +148,19 @@ def test_a_refused_batch_job_exits_2_naming_the_line(write_spec) -> None:
     result = CliRunner().invoke(main, ["validate", "--spec", str(write_spec(text))])
     assert result.exit_code == 2
     assert "obskit.yaml:20: services.nightly-reports.metrics: the service sets `scrape: false`" in result.output
+
+
+@pytest.mark.servers
+@pytest.mark.tools("prometheus")
+@pytest.mark.timeout(180)
+def test_obskit_check_looks_for_no_targets_of_a_batch_job(tmp_path: Path) -> None:
+    from tests.test_check import example_world  # the bundled example's healthy world, on a real Prometheus
+
+    spec = tmp_path / "spec"
+    shutil.copytree(EXAMPLES, spec)
+    batch = "apiVersion: obskit/v1\nservices:\n  nightly-cleanup: {namespace: data, tier: tier3_low, scrape: false}\n"
+    (spec / "batch.yaml").write_text(batch)
+    with example_world(tmp_path, "2.x", healthy=True) as (url, _):
+        result = CliRunner().invoke(main, ["check", "--env", "prod", "--spec", str(spec), "--prometheus", url])
+    assert result.exit_code == 0, result.output
+    assert result.output.startswith("every check holds: 4 services")
