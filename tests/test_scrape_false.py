@@ -12,6 +12,7 @@ import yaml
 from click.testing import CliRunner
 
 from obskit.cli import main
+from obskit.generate import shaped
 from obskit.generate.tree import generate_tree
 from obskit.output.writer import write
 from obskit.pipeline import load_plan, output_tree
@@ -164,3 +165,30 @@ def test_obskit_check_looks_for_no_targets_of_a_batch_job(tmp_path: Path) -> Non
         result = CliRunner().invoke(main, ["check", "--env", "prod", "--spec", str(spec), "--prometheus", url])
     assert result.exit_code == 0, result.output
     assert result.output.startswith("every check holds: 4 services")
+
+
+def _fleet(names: list[str]) -> str:
+    """Batch jobs and TLS-scraped pods alike up to their names (the Secrets are named after the service)."""
+    text = MINIMAL.replace("services:\n  checkout:", "services:\n  checkout-api:")
+    for name in names:
+        text += (
+            f"  {name}-batch:\n    namespace: {name}\n    tier: tier3_low\n    team: {name}\n    scrape: false\n"
+            f'    slos:\n      runs:\n        errors: \'runs_total{{job="pushgateway",batch="{name}",result="failed"}}\'\n'
+            f'        total: \'runs_total{{job="pushgateway",batch="{name}"}}\'\n'
+            f"  {name}-pods:\n    namespace: {name}\n    tier: tier1_critical\n    team: {name}\n"
+            f"    selector: {{app: {name}}}\n"
+            f"    metrics:\n      port: https-metrics\n      scheme: https\n      pod_monitor: true\n"
+            f"      tls: {{ca_secret: {{secret: {name}-ca, key: ca.crt}}, server_name: {name}.internal}}\n"
+            f"      bearer_token_secret: {{secret: {name}-scrape, key: token}}\n"
+        )
+    return text
+
+
+def test_batch_jobs_and_podmonitors_render_by_shape_as_one_by_one(write_spec) -> None:
+    plan = load_plan(write_spec(_fleet(["ledger", "billing", "mail"])), "prod")
+    renderer = shaped.ShapedRenderer(plan)
+    for service_plan in plan.services:
+        renderer.render(service_plan)
+    assert renderer.rendered_directly == 1  # checkout-api; the batch jobs share one shape, the pods another
+    assert len(renderer._templates) == 2 and all(renderer._templates.values())
+    assert generate_tree(plan) == generate_tree(plan, shaped=False)
