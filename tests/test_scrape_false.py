@@ -106,6 +106,22 @@ def test_the_batch_jobs_slo_rules_fire_on_pushed_series(write_spec, tmp_path: Pa
     assert check_tree(out).ok
 
 
+@pytest.mark.tools("promtool")
+@pytest.mark.parametrize("target", ["thanos", "mimir"])
+def test_a_service_with_no_rule_groups_passes_obskit_test_for_every_rule_engine(
+    write_spec, tmp_path: Path, target: str
+) -> None:
+    text = BATCH.replace("    labels: {env: prod}\n", f"    labels: {{env: prod}}\n    rules: {{target: {target}}}\n")
+    out = tmp_path / "out"
+    write(out, output_tree(load_plan(write_spec(text), "prod")))
+    deployed = out / (
+        "mimir/rules/nightly-cleanup.yaml" if target == "mimir" else "prometheus/rules/nightly-cleanup.yaml"
+    )
+    assert deployed.read_text().endswith("groups: []\n")
+    report = check_tree(out)
+    assert report.ok, "\n".join(f"{check.title}: {check.details}" for check in report.checks if not check.ok)
+
+
 def test_an_environment_can_turn_scraping_off_with_nulls(write_spec) -> None:
     override = "  staging:\n    services:\n      checkout: {scrape: false, selector: null, metrics: null}\n"
     spec = write_spec(MINIMAL.replace("services:\n", override + "services:\n", 1))
