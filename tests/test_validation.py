@@ -320,7 +320,8 @@ def test_sli_kinds_are_typed(write_spec) -> None:
 def test_required_fields_are_reported_at_the_service(write_spec) -> None:
     text = MINIMAL.replace("    team: payments\n", "").replace("    selector: {app: checkout}\n", "")
     assert problems_of(write_spec(text)) == [
-        "obskit.yaml:8: services.checkout.selector: required field is missing",
+        "obskit.yaml:8: services.checkout.selector: required field is missing (or set `scrape: false` for a "
+        "service Prometheus does not scrape, such as a batch job)",
         "obskit.yaml:8: services.checkout.team: required field is missing",
     ]
 
@@ -549,6 +550,8 @@ _CHECK_SAMPLES: dict[str, tuple[list[Any], list[Any]]] = {
     "slack_channel": (["#alerts", "@oncall", "C0123ABCD"], ["#a b", "{{ .x }}", "#"]),
     "email": (["a@example.com", "Alertmanager <am@example.com>", "a@x.io, b@y.io"], ["a", "{{x}}@e.com", "<a@b>"]),
     "secret_ref": ([{"secret": "pagerduty", "key": "routing-key"}], ["a-key-value", {"secret": "s"}]),
+    "relabel_label": (["node", "__meta_kubernetes_pod_name", "__address__"], ["a-b", "1a", ""]),
+    "relabel_regex": (["(.*)", "api-.*", "a|b", "[0-9]+"], ["(?=x)", "(a", "\\1"]),
 }
 # Good values for each regex rule of the schema.
 _REGEX_SAMPLES = {r"/\S*": ["/metrics", "/"]}

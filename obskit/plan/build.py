@@ -58,7 +58,7 @@ def plan_service(
     findings: dr.DRFindings,
     engines: Engines,
 ) -> ServicePlan:
-    interval = service.metrics.interval or tier.scrape_interval
+    interval = (service.metrics.interval if service.metrics else None) or tier.scrape_interval
     uid = conventions.dashboard_uid(env.name, "slo")
 
     datastores = tuple(

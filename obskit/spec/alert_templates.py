@@ -15,7 +15,7 @@ from typing import Any
 
 from obskit.output import escape
 from obskit.shown import shown
-from obskit.spec import promql, schema
+from obskit.spec import promql, schema, series_flow
 from obskit.spec.problems import Problem, SpecInvalid
 from obskit.spec.yaml_lines import Located, load_yaml_file
 from obskit.units import DURATION_PATTERN
@@ -96,6 +96,16 @@ _SAMPLE_PARAMS = {name: "x" for name in PLACEHOLDERS} | {
     "span": "10",
     "pod_labels": 'label_x="x"',
 }
+
+
+def reads(template: AlertTemplate) -> frozenset[str]:
+    """The metric names a template's expression selects (the one analysis: series_flow)."""
+    return series_flow.reads(fill(template.expr, _SAMPLE_PARAMS))
+
+
+def uses(template: AlertTemplate, placeholder: str) -> bool:
+    """Whether the template's expression has the [[placeholder]]."""
+    return placeholder in _PLACEHOLDER.findall(template.expr)
 
 
 def _template_problems(alert: dict[str, Any]) -> list[tuple[tuple[str, ...], str]]:

@@ -54,6 +54,7 @@ def check_service(
             ("runbook_url",),
             "required field is missing (or set the environment's runbook_base to link the runbooks obskit writes)",
         )
+    yield from _check_scrape(service)
     tier = service.get("tier")
     if isinstance(tier, str) and tier not in tier_names:
         yield (
@@ -76,6 +77,90 @@ def check_service(
     yield from _one_per_engine(datastores if isinstance(datastores, dict) else {})
     for path, message in failover_checks.check_steps(service.get("failover")):
         yield ("failover", *path), message
+
+
+# Labels obskit's relabelings set on every target after the spec's own: a relabeling may not write them.
+SCRAPE_IDENTITY = ("job", "service", "tier", "team")
+# Relabel actions that write `target_label` (Prometheus requires it), and the fields only some take.
+_WRITING = ("replace", "hashmod", "lowercase", "uppercase", "keepequal", "dropequal")
+_ONLY = {
+    "labeldrop": ("regex",),
+    "labelkeep": ("regex",),
+    "keepequal": ("source_labels", "target_label"),
+    "dropequal": ("source_labels", "target_label"),
+}
+_RELABEL_FIELDS = ("source_labels", "separator", "regex", "modulus", "target_label", "replacement")
+
+
+def _check_scrape(service: dict[str, Any]) -> Iterator[Finding]:
+    """A scraped service names what to scrape; one with `scrape: false` has nothing to name."""
+    if service.get("scrape") is False:
+        for name in ("selector", "metrics"):
+            if name in service:
+                yield (
+                    (name,),
+                    f"the service sets `scrape: false`, so nothing is scraped: remove `{name}` (in an environment's "
+                    f"override, `{name}: null`)",
+                )
+        return
+    for name in ("selector", "metrics"):
+        if name not in service:
+            yield (
+                (name,),
+                "required field is missing (or set `scrape: false` for a service Prometheus does not scrape, "
+                "such as a batch job)",
+            )
+    metrics = service.get("metrics")
+    if isinstance(metrics, dict):
+        for path, message in check_metrics(metrics):
+            yield ("metrics", *path), message
+
+
+def check_metrics(metrics: dict[str, Any]) -> Iterator[Finding]:
+    """TLS and credentials need https; one kind of credential; each relabeling as Prometheus takes it."""
+    https = metrics.get("scheme") == "https"
+    if "tls" in metrics and not https:
+        yield ("tls",), "TLS settings need `scheme: https`: Prometheus scrapes this endpoint over plain http"
+    for name in ("bearer_token_secret", "basic_auth"):
+        if name in metrics and not https:
+            yield (name,), "would be sent in clear text: set `scheme: https` (and `tls`) to scrape with credentials"
+    if "bearer_token_secret" in metrics and "basic_auth" in metrics:
+        yield ("basic_auth",), "choose one of `bearer_token_secret` and `basic_auth`: a scrape sends one credential"
+    tls = metrics.get("tls")
+    if isinstance(tls, dict) and ("cert_secret" in tls) != ("key_secret" in tls):
+        given, missing = ("cert_secret", "key_secret") if "cert_secret" in tls else ("key_secret", "cert_secret")
+        yield ("tls", given), f"a client certificate needs both `cert_secret` and `key_secret`: add `{missing}`"
+    for key in ("relabelings", "metric_relabelings"):
+        items = metrics.get(key)
+        for index, item in enumerate(items if isinstance(items, list) else []):
+            if isinstance(item, dict):
+                for path, message in check_relabeling(item):
+                    yield (key, index, *path), message
+
+
+def check_relabeling(item: dict[str, Any]) -> Iterator[Finding]:
+    """The fields each action takes, as Prometheus checks a relabel_config when it loads one."""
+    action = item.get("action", "replace")
+    if not isinstance(action, str):
+        return
+    only = _ONLY.get(action)
+    if only is not None:
+        for name in _RELABEL_FIELDS:
+            if name in item and name not in only:
+                yield (name,), f"the {action} action takes only {' and '.join(f'`{n}`' for n in only)}"
+    if action in _WRITING and "target_label" not in item:
+        yield ("action",), f"the {action} action writes a label: `target_label` is required"
+    if action in ("keepequal", "dropequal") and "source_labels" not in item:
+        yield ("action",), f"the {action} action compares labels: `source_labels` is required"
+    if action == "hashmod" and "modulus" not in item:
+        yield ("action",), "the hashmod action needs `modulus`"
+    target = item.get("target_label")
+    if target in SCRAPE_IDENTITY:
+        yield (
+            ("target_label",),
+            f"{shown(target)} is set by obskit on every target (from the service's `{target}`) and the rules "
+            "select on it; relabel another label",
+        )
 
 
 def _one_per_engine(datastores: dict[Any, Any]) -> Iterator[Finding]:

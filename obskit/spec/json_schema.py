@@ -27,6 +27,8 @@ _CHECKS: dict[str, dict[str, Any]] = {
     "dns1123_label": {"type": "string", "pattern": names.DNS1123_LABEL.pattern, "maxLength": 63},
     "dns1123_subdomain": {"type": "string", "pattern": names.DNS1123_SUBDOMAIN.pattern, "maxLength": 253},
     "prom_label_name": {"type": "string", "pattern": names.PROM_LABEL_NAME.pattern},
+    "relabel_label": {"type": "string", "pattern": names.PROM_LABEL_NAME.pattern},
+    "relabel_regex": {"type": "string", "description": "an RE2 regular expression, anchored at both ends"},
     "k8s_label_value": {"type": "string", "maxLength": 63},
     "tier_name": {"type": "string", "pattern": names.TIER_NAME.pattern},
     "step_name": {"type": "string", "pattern": names.TIER_NAME.pattern, "maxLength": 40},

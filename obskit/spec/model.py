@@ -301,10 +301,110 @@ class Backup:
     )
 
 
+RELABEL_ACTIONS = (
+    "replace", "keep", "drop", "hashmod", "labelmap", "labeldrop", "labelkeep", "lowercase", "uppercase",
+    "keepequal", "dropequal",
+)  # fmt: skip
+
+
+@dataclass(frozen=True)
+class Relabeling:
+    """One item of `metrics.relabelings` or `metric_relabelings`: Prometheus' relabel_config, written as
+    the operator's RelabelConfig (cross_checks says which fields each action takes)."""
+
+    action: str = spec_field(
+        {"type": "string", "allowed": list(RELABEL_ACTIONS)},
+        Doc("one of Prometheus' relabel actions, lowercase", "`replace`", "action: keep"),
+        default="replace",
+    )
+    source_labels: tuple[str, ...] = spec_field(
+        {"type": "list", "empty": False, "schema": {"type": "string", "check_with": "relabel_label"}},
+        Doc("list of label names whose values are joined", "none", "source_labels: [__meta_kubernetes_pod_node_name]"),
+        convert=tuple,
+        default=(),
+    )
+    separator: str | None = spec_field(
+        {"type": "string"}, Doc("text between the joined values", "`;`", "separator: '/'"), default=None
+    )
+    regex: str | None = spec_field(
+        {"type": "string", "check_with": "relabel_regex"},
+        Doc("RE2 regular expression, anchored at both ends", "`(.*)`", "regex: 'api-.*'"),
+        default=None,
+    )
+    modulus: int | None = spec_field(
+        {"type": "integer", "min": 1}, Doc("whole number: hashmod's modulus", "none", "modulus: 4"), convert=int,
+        default=None,
+    )  # fmt: skip
+    target_label: str | None = spec_field(
+        text(check_with="relabel_label"),
+        Doc("label name written to; not `job`, `service`, `tier` or `team`, which obskit sets", "none",
+            "target_label: node"),
+        default=None,
+    )  # fmt: skip
+    replacement: str | None = spec_field(
+        {"type": "string"},
+        Doc("text written, with `$1` for the regex's first group", "`$1`", "replacement: '$1'"),
+        default=None,
+    )
+
+
+@dataclass(frozen=True)
+class ScrapeTLS:
+    """`metrics.tls`: how Prometheus checks an https endpoint, and the client certificate it shows."""
+
+    ca_secret: SecretRef | None = spec_field(
+        SECRET,
+        Doc("secret: the CA certificate the endpoint's certificate is checked against", "Prometheus' own CAs",
+            "ca_secret: {secret: payments-ca, key: ca.crt}"),
+        convert=secret_ref,
+        default=None,
+    )  # fmt: skip
+    server_name: str | None = spec_field(
+        text(check_with="dns1123_subdomain"),
+        Doc("host name the endpoint's certificate must hold", "the target's address",
+            "server_name: payments.internal"),
+        default=None,
+    )  # fmt: skip
+    insecure_skip_verify: bool = spec_field(
+        BOOLEAN, Doc("boolean: accept any certificate (no check at all)", "false", "insecure_skip_verify: true"),
+        default=False,
+    )  # fmt: skip
+    cert_secret: SecretRef | None = spec_field(
+        SECRET,
+        Doc("secret: the client certificate, for mutual TLS (with `key_secret`)", "none",
+            "cert_secret: {secret: scrape-client, key: tls.crt}"),
+        convert=secret_ref,
+        default=None,
+    )  # fmt: skip
+    key_secret: SecretRef | None = spec_field(
+        SECRET,
+        Doc(
+            "secret: the client certificate's private key", "none", "key_secret: {secret: scrape-client, key: tls.key}"
+        ),
+        convert=secret_ref,
+        default=None,
+    )
+
+
+@dataclass(frozen=True)
+class BasicAuth:
+    username_secret: SecretRef = spec_field(
+        {**SECRET, "required": True},
+        Doc("secret: the user name", example="username_secret: {secret: scrape-auth, key: username}"),
+        convert=secret_ref,
+    )
+    password_secret: SecretRef = spec_field(
+        {**SECRET, "required": True},
+        Doc("secret: the password", example="password_secret: {secret: scrape-auth, key: password}"),
+        convert=secret_ref,
+    )
+
+
 @dataclass(frozen=True)
 class Metrics:
     port: str = spec_field(
-        text(required=True, check_with="port_name"), Doc("the Service port's name", example="port: http-metrics")
+        text(required=True, check_with="port_name"),
+        Doc("the Service port's name (with `pod_monitor`, the pod's container port's)", example="port: http-metrics"),
     )
     path: str = spec_field(
         {"type": "string", "regex": r"/\S*"},
@@ -313,7 +413,7 @@ class Metrics:
     )
     scheme: str = spec_field(
         {"type": "string", "allowed": ["http", "https"]},
-        Doc("`http` or `https`", "`http`", "scheme: https"),
+        Doc("`http` or `https`; `https` for `tls` or credentials", "`http`", "scheme: https"),
         default="http",
     )
     interval: Duration | None = spec_field(
@@ -322,6 +422,41 @@ class Metrics:
         convert=units.parse_duration,
         default=None,
     )  # None: the tier's scrape_interval
+    tls: ScrapeTLS | None = spec_field(
+        mapping(ScrapeTLS),
+        Doc("mapping: how the https endpoint's certificate is checked, the fields below", "none", inline=True),
+        default=None,
+    )
+    bearer_token_secret: SecretRef | None = spec_field(
+        SECRET,
+        Doc(
+            "secret: a bearer token sent with every scrape", "none", "bearer_token_secret: {secret: scrape, key: token}"
+        ),
+        convert=secret_ref,
+        default=None,
+    )
+    basic_auth: BasicAuth | None = spec_field(
+        mapping(BasicAuth),
+        Doc("mapping: HTTP basic auth for every scrape (not with a bearer token), the fields below", "none",
+            inline=True),
+        default=None,
+    )  # fmt: skip
+    relabelings: tuple[Relabeling, ...] = spec_field(
+        {"type": "list", "schema": mapping(Relabeling)},
+        Doc("list of relabelings of the targets, applied before obskit's own, see below", "none"),
+        default=(),
+    )
+    metric_relabelings: tuple[Relabeling, ...] = spec_field(
+        {"type": "list", "schema": mapping(Relabeling)},
+        Doc("list of relabelings of the scraped series, see below", "none"),
+        default=(),
+    )
+    pod_monitor: bool = spec_field(
+        BOOLEAN,
+        Doc("boolean: a PodMonitor scrapes the pods `selector` matches instead of a ServiceMonitor", "false",
+            "pod_monitor: true"),
+        default=False,
+    )  # fmt: skip
 
 
 @dataclass(frozen=True)
@@ -351,15 +486,29 @@ class Service:
         ),
         absent=none,
     )  # None: the environment's runbook_base links the generated runbooks
-    selector: Labels = spec_field(
-        {**K8S_LABELS, "required": True, "empty": False},
+    scrape: bool = spec_field(
+        BOOLEAN,
         Doc(
-            "map of labels of the Kubernetes Service to scrape",
+            "boolean: false for a service Prometheus does not scrape (a batch job that pushes its metrics): "
+            "no `selector` or `metrics`, no ServiceMonitor, no alerts on scrape targets or pods",
+            "true",
+            "scrape: false",
+        ),
+        absent=lambda _: True,
+    )
+    selector: Labels = spec_field(
+        {**K8S_LABELS, "empty": False},
+        Doc(
+            "map of labels of the Kubernetes Service to scrape (with `metrics.pod_monitor`, of the pods); "
+            "required unless `scrape: false`",
             example="selector: {app.kubernetes.io/name: checkout}",
         ),
         convert=to_labels,
-    )
-    metrics: Metrics = spec_field(mapping(Metrics, required=True), Doc("mapping, see below"))
+        absent=lambda _: (),
+    )  # empty: the service is not scraped
+    metrics: Metrics | None = spec_field(
+        mapping(Metrics), Doc("mapping, see below; required unless `scrape: false`"), absent=none
+    )  # None: the service is not scraped
     slos: tuple[SLO, ...] = spec_field(
         named(mapping(SLO)), Doc("map of SLO name to SLO, see below", "none"), absent=lambda _: ()
     )

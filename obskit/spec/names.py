@@ -62,6 +62,13 @@ def prom_label_name_problem(name: str) -> str | None:
     return None
 
 
+def relabel_label_problem(name: str) -> str | None:
+    """A label a relabeling reads or writes: Prometheus' own `__` labels are allowed there."""
+    if not PROM_LABEL_NAME.match(name):
+        return f"{shown(name)} is not a Prometheus label name ([a-zA-Z_][a-zA-Z0-9_]*)"
+    return None
+
+
 def port_name_problem(name: str) -> str | None:
     if len(name) > 15 or not _IANA_SVC_NAME.match(name) or not re.search("[a-z]", name) or "--" in name:
         return (

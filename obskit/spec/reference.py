@@ -124,6 +124,7 @@ def tables(kinds: Kinds) -> dict[str, str]:
         "integrations": _integrations(),
         "service": _table(HEADER, _rows(model.Service)),
         "metrics": _table(HEADER, _rows(model.Metrics)),
+        "relabeling": _table(HEADER, _rows(model.Relabeling)),
         "slo": _table(HEADER, _rows(model.SLO)),
         "backup": _table(HEADER, _rows(model.Backup)),
         "datastore": _datastore(kinds),

@@ -124,10 +124,11 @@ def _service_layers(merged: MergedSpec, name: str, override: Entry | None) -> La
         for field, entry in sorted(merged.sections["defaults"].items())
     ]
     home = _entry_layer(merged.sections["services"][name])
-    layers = [*defaults, home]
-    if override is not None:
-        layers.append(replace(_entry_layer(override), override=True))
-    return Layered(tuple(layers), home)
+    own = [home] if override is None else [home, replace(_entry_layer(override), override=True)]
+    if Layered(tuple(own), home).value.get("scrape") is False:
+        # what to scrape does not apply to a service that is not scraped: `defaults.metrics` skips it
+        defaults = [layer for layer in defaults if "metrics" not in layer.data]
+    return Layered((*defaults, *own), home)
 
 
 def _locations(layered: Layered) -> dict[FieldPath, tuple[str, int]]:

@@ -15,7 +15,7 @@ import cerberus
 from obskit import units
 from obskit.output import escape
 from obskit.shown import got, shown
-from obskit.spec import names, promql, urls
+from obskit.spec import names, promql, re2, urls
 
 RUNBOOK_PLACEHOLDERS = ("service", "alert")
 
@@ -159,6 +159,10 @@ def _secret_ref(value: Any) -> None:
         raise ValueError(f"key: {shown(value['key'])} is not a Secret key (letters, digits, '-', '_', '.')")
 
 
+def _relabel_regex(value: Any) -> None:
+    re2.check(_require_text(value))
+
+
 def _object_store_prefix(value: Any) -> None:
     _safe_url(
         _require_text(value),
@@ -207,6 +211,8 @@ class SpecValidator(cerberus.Validator):  # type: ignore[misc]
     _check_with_http_url = _parse_rule(_http_url)
     _check_with_object_store_prefix = _parse_rule(_object_store_prefix)
     _check_with_secret_ref = _parse_rule(_secret_ref)
+    _check_with_relabel_regex = _parse_rule(_relabel_regex)
+    _check_with_relabel_label = _name_rule(names.relabel_label_problem)
 
     _check_with_quantity = _parse_rule(units.parse_quantity)
 

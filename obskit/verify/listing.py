@@ -49,12 +49,17 @@ RESOURCES = (
 )
 # Another cluster's kustomization (the DR region's), by its folder: its files must be among its resources.
 CLUSTERS = {layout.DR_CLUSTER: (f"{layout.DR_CLUSTER}/*.yaml",)}
-# What each kind of file must hold: lines that start with these words (as obskit writes them), by path pattern.
-NEEDS: tuple[tuple[str, tuple[str, ...], str], ...] = (
+# What each kind of file must hold: lines that start with these words (as obskit writes them), by path pattern;
+# a tuple in place of a line: one of these lines.
+NEEDS: tuple[tuple[str, tuple[str | tuple[str, ...], ...], str], ...] = (
     (f"{layout.RULE_FILES}/*{layout.RULE_FILE_SUFFIX}", ("groups:",), "a rule file"),
     (f"{layout.TEST_FILES}/*{layout.TEST_FILE_SUFFIX}", ("rule_files:", "tests:"), "a promtool unit test"),
     (f"{layout.PROMETHEUS_RULES}/*.yaml", ("kind: PrometheusRule",), "a PrometheusRule"),
-    (f"{layout.SERVICE_MONITORS}/*.yaml", ("kind: ServiceMonitor",), "a ServiceMonitor"),
+    (
+        f"{layout.SERVICE_MONITORS}/*.yaml",
+        (("kind: ServiceMonitor", "kind: PodMonitor"),),
+        "a ServiceMonitor or PodMonitor",
+    ),
     (f"{layout.VELERO}/*.yaml", ("kind: Schedule",), "Velero Schedules"),
     # the other folders under backup/ are the engines': each writes its datastores' backup jobs
     (f"{layout.BACKUP}/*/*.yaml", ("kind: CronJob",), "a datastore's backup CronJobs"),
@@ -198,9 +203,10 @@ def _kind_problems(root: Path, relative: str, text: str, listed: set[str]) -> _P
     # the first pattern that matches says what the file must hold (Velero's folder before the engines')
     for pattern, lines, what in NEEDS:
         if fnmatchcase(relative, pattern):
-            missing = [line for line in lines if not re.search(f"^{re.escape(line)}(?:[ \\t].*)?$", text, re.MULTILINE)]
+            missing = [line for line in lines if not _has_line(text, line)]
             if missing:
-                return [f"{relative}: not {what} (no line `{missing[0]}`)"]
+                wanted = missing[0] if isinstance(missing[0], str) else "` or `".join(missing[0])
+                return [f"{relative}: not {what} (no line `{wanted}`)"]
             break
     if relative == KUSTOMIZATION:
         return _kustomization_problems(KUSTOMIZATION, text, listed, RESOURCES)
@@ -216,6 +222,13 @@ def _kind_problems(root: Path, relative: str, text: str, listed: set[str]) -> _P
     if relative.endswith(".json"):
         return _json_problems(relative, text)
     return []
+
+
+def _has_line(text: str, line: str | tuple[str, ...]) -> bool:
+    return any(
+        re.search(f"^{re.escape(one)}(?:[ \\t].*)?$", text, re.MULTILINE)
+        for one in ((line,) if isinstance(line, str) else line)
+    )
 
 
 def _load(relative: str, text: str) -> Any:

@@ -32,6 +32,7 @@ KINDS: dict[tuple[str, str], str] = {
         "cloudcoil.models.prometheus_operator.v1alpha1:AlertmanagerConfig"
     ),
     ("monitoring.coreos.com/v1", "ServiceMonitor"): "cloudcoil.models.prometheus_operator.v1:ServiceMonitor",
+    ("monitoring.coreos.com/v1", "PodMonitor"): "cloudcoil.models.prometheus_operator.v1:PodMonitor",
     ("velero.io/v1", "Schedule"): "cloudcoil.models.velero.v1:Schedule",
     ("monitoring.coreos.com/v1", "Probe"): "cloudcoil.models.prometheus_operator.v1:Probe",
     ("v1", "ServiceAccount"): KUBERNETES_SCHEMA,

@@ -214,7 +214,7 @@ def _same_rules_check(root: Path) -> Check:
         text = (root / relative).read_text(encoding="utf-8")
         plain_text = plain.read_text(encoding="utf-8")
         mimir = keys == ("groups",)
-        if mimir and not text.partition("\ngroups:\n")[0].endswith(f"\nnamespace: obskit-{name}"):
+        if mimir and not text.partition("\ngroups:")[0].endswith(f"\nnamespace: obskit-{name}"):  # or `groups: []`
             problems.append(f"{relative}: not the one namespace obskit-{name}")
         if _same_groups_text(text, plain_text, head_end, indent):
             continue

@@ -7,7 +7,8 @@ import re
 from obskit.alerting.alerts import Rule
 from obskit.alerting.timing import check_time, input_steps, platform_step
 from obskit.output import escape
-from obskit.plan.types import ServicePlan
+from obskit.plan.types import Plan, ServicePlan
+from obskit.spec import alert_templates
 from obskit.spec.alert_templates import AlertTemplate, fill
 from obskit.units import Duration, parse_duration
 
@@ -21,6 +22,23 @@ def pod_label_matchers(selector: dict[str, str]) -> str:
     return escape.matchers(
         (f"label_{_NOT_IN_LABEL_NAME.sub('_', name)}", "=", value) for name, value in sorted(selector.items())
     )
+
+
+TARGET_SERIES = "up"  # the series Prometheus writes for every scrape target
+
+
+def applies(service_plan: ServicePlan, template: AlertTemplate) -> bool:
+    """Whether a catalog template is rendered for the service. One with `scrape: false` has no scrape
+    target to alert on (a template reading `up`) and no selector to find its pods by ([[pod_labels]]
+    would match every pod of the namespace)."""
+    if service_plan.service.scrape:
+        return True
+    return TARGET_SERIES not in alert_templates.reads(template) and not alert_templates.uses(template, "pod_labels")
+
+
+def templates(plan: Plan, service_plan: ServicePlan) -> list[AlertTemplate]:
+    """The catalog's templates rendered for the service, in the catalog's order."""
+    return [template for template in plan.alert_templates if applies(service_plan, template)]
 
 
 def alert_for(service_plan: ServicePlan, template: AlertTemplate) -> Duration | None:

@@ -7,7 +7,7 @@ from __future__ import annotations
 from obskit.alerting.alerts import Group, Rule
 from obskit.generate.artifact import File
 from obskit.generate.rules import runbooks, targets
-from obskit.generate.rules.catalog import catalog_rule
+from obskit.generate.rules.catalog import catalog_rule, templates
 from obskit.generate.rules.dr import dr_groups
 from obskit.generate.rules.failover import failover_groups
 from obskit.generate.rules.slo import slo_groups
@@ -27,7 +27,7 @@ def _chunked(name: str, rules: list[Rule]) -> list[Group]:
 def service_groups(plan: Plan, service_plan: ServicePlan) -> list[Group]:
     groups: list[Group] = []
     by_group: dict[str, list[Rule]] = {}
-    for template in plan.alert_templates:
+    for template in templates(plan, service_plan):
         by_group.setdefault(template.group, []).append(catalog_rule(service_plan, template))
     interval = str(service_plan.evaluation_interval)
     for catalog_group, rules in by_group.items():

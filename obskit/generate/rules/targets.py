@@ -17,9 +17,19 @@ def groups_yaml(groups: list[Group]) -> str:
     return render.to_yaml([groups])  # one document that is a list
 
 
+_NO_GROUPS = "[]\n"  # a service with no alerts at all (`scrape: false`, no SLOs or backups): still valid files
+
+
+def _groups(text: str, indent: int = 0) -> str:
+    """`groups:` and the groups' YAML below it, at `indent`."""
+    if text == _NO_GROUPS:
+        return " " * indent + "groups: []\n"
+    return " " * indent + "groups:\n" + render.indented(text, indent)
+
+
 def rule_file(environment: str, text: str) -> str:
     """The plain rule file: the groups' YAML under `groups:`."""
-    return render.header(environment) + "groups:\n" + text
+    return render.header(environment) + _groups(text)
 
 
 def prometheus_rule(plan: Plan, service_plan: ServicePlan, text: str) -> str:
@@ -30,7 +40,7 @@ def prometheus_rule(plan: Plan, service_plan: ServicePlan, text: str) -> str:
         "kind": "PrometheusRule",
         "metadata": object_metadata(plan, service_plan.name, service_plan.service.namespace),
     }
-    return render.yaml_file(plan.environment.name, head) + "spec:\n  groups:\n" + render.indented(text, 2)
+    return render.yaml_file(plan.environment.name, head) + "spec:\n" + _groups(text, 2)
 
 
 def thanos_groups(plan: Plan, groups: list[Group]) -> list[Group]:
@@ -55,7 +65,7 @@ def deployed(plan: Plan, service_plan: ServicePlan, groups: list[Group], text: s
     PrometheusRule, which a Prometheus would evaluate a second time."""
     name, target = service_plan.name, plan.environment.rules.target
     if target == "mimir":
-        content = render.header(plan.environment.name) + f"namespace: {mimir_namespace(name)}\ngroups:\n" + text
+        content = render.header(plan.environment.name) + f"namespace: {mimir_namespace(name)}\n" + _groups(text)
         return [File(layout.mimir_rules(name), content)]
     if target == "thanos":
         text = groups_yaml(thanos_groups(plan, groups))

@@ -24,7 +24,14 @@ from obskit.alerting.timing import (
     platform_step,
 )
 from obskit.generate.rules import slo as slo_rules
-from obskit.generate.rules.catalog import alert_for, catalog_rule, check_time_of, promql_params, template_params
+from obskit.generate.rules.catalog import (
+    alert_for,
+    catalog_rule,
+    check_time_of,
+    promql_params,
+    template_params,
+    templates,
+)
 from obskit.generate.rules.dr import dr_test_groups
 from obskit.generate.rules.failover import failover_test_groups
 from obskit.generate.rules.testpacking import pack
@@ -618,7 +625,7 @@ def service_tests(
     is otherwise not stable from run to run. Independent cases share a test group (see testpacking)."""
     by_step: dict[Duration, list[TestGroup]] = {EVAL_STEP: _slo_groups(service_plan)}
     platform = by_step.setdefault(platform_step(service_plan.evaluation_interval), [])
-    for template in plan.alert_templates:
+    for template in templates(plan, service_plan):
         platform += _catalog_cases(service_plan, template)
     for step, groups in dr_test_groups(service_plan, _expected_alert).items():
         by_step.setdefault(step, []).extend(groups)

@@ -445,7 +445,8 @@ def all_checks(api: PrometheusAPI, plan: Plan, tree: Path | None) -> list[Findin
     for service_plan in plan.services:
         for slo_plan in service_plan.slos:
             findings += slo_checks(lookup, service_plan, slo_plan)
-        findings += target_checks(service_plan, targets)
+        if service_plan.service.scrape:  # `scrape: false`: no targets to find
+            findings += target_checks(service_plan, targets)
         findings += dr_checks(lookup, service_plan)
     findings += retention_checks(api, plan)
     findings += external_label_checks(api, plan)
