@@ -20,7 +20,7 @@ from obskit.verify import promtool
 from tests.conftest import MINIMAL, problems_of
 from tests.servers import VERSION_PARAMS, VERSIONS, require_binary
 
-REPORTS = "reports_last_success_timestamp_seconds{job=\"nightly-reports\"}"
+REPORTS = 'reports_last_success_timestamp_seconds{job="nightly-reports"}'
 SPEC = (
     MINIMAL
     + f"""\
