@@ -111,7 +111,8 @@ def test_the_sli_is_the_share_of_time_stale_with_its_own_alerts(write_spec) -> N
     selector = 'env="prod",namespace="shop",service="checkout",slo="reports"'
     recorded = {r["record"]: r["expr"] for r in rules if "record" in r and r["labels"].get("slo") == "reports"}
     assert recorded["slo:last_success:age_seconds"] == f"time() - max({REPORTS})"
-    assert recorded["slo:sli_errors:rate5m"] == f"slo:last_success:age_seconds{{{selector}}} > bool 93600"
+    age = f"slo:last_success:age_seconds{{{selector}}}"
+    assert recorded["slo:sli_errors:rate5m"] == f"({age} > bool 93600) + ({age} < bool -93600)"
     assert recorded["slo:sli_total:rate5m"] == f"slo:last_success:age_seconds{{{selector}}} * 0 + 1"
     assert recorded["slo:last_success:max_age_seconds"] == "vector(93600)"
     assert not any(name.startswith("slo:sli_errors:increase") for name in recorded)  # no min_errors: time
@@ -122,7 +123,7 @@ def test_the_sli_is_the_share_of_time_stale_with_its_own_alerts(write_spec) -> N
     assert "increase" not in burn["expr"]
     stale, absent = (rule for rule in alerts if rule["alert"] == "LastSuccessTooOld")
     assert (stale["expr"], stale["for"], stale["labels"]["severity"]) == (
-        f"slo:last_success:age_seconds{{{selector}}} > 93600",
+        f"{age} > 93600\nor\n{age} < -93600",
         "2m",
         "warning",
     )
@@ -177,7 +178,13 @@ def test_the_generated_cases_pass_on_each_prometheus_version(
         for name in group["name"].split(" + ")
     }
     for slo in ("reports", "exports"):
-        for case in ("fresh", "stale", "last success appears mid-window", "the same push ages"):
+        for case in (
+            "fresh",
+            "stale",
+            "last success appears mid-window",
+            "the same push ages",
+            "last success in milliseconds",
+        ):
             assert f"SLO {slo}: {case}" in names
     assert "SLOs: last success never reported" in names
     outcome = promtool.test_rules(out, tests)
@@ -220,6 +227,16 @@ def _stale_at_max_age_itself(groups: list[dict[str, Any]]) -> None:
     errors["expr"] = errors["expr"].replace("> bool", ">= bool")
 
 
+def _milliseconds_read_fresh(groups: list[dict[str, Any]]) -> None:
+    """Only the past checked: a time in milliseconds, far in the future, reads fresh forever."""
+    for group in groups:
+        for rule in group["rules"]:
+            if rule.get("labels", {}).get("slo") == "reports" and "< -93600" in rule["expr"]:
+                rule["expr"] = rule["expr"].split("\nor\n")[0]
+    errors = _freshness_rule(groups, "slo:sli_errors:rate5m")
+    errors["expr"] = errors["expr"].split(" + ")[0]
+
+
 @pytest.mark.tools("promtool")
 @pytest.mark.parametrize(
     ("mutate", "failing"),
@@ -228,6 +245,7 @@ def _stale_at_max_age_itself(groups: list[dict[str, Any]]) -> None:
         (_absence_counted_stale, "SLO reports: last success appears mid-window"),
         (_without_the_absent_variant, "SLOs: last success never reported"),
         (_stale_at_max_age_itself, "SLO reports: fresh"),
+        (_milliseconds_read_fresh, "SLO reports: last success in milliseconds"),
     ],
 )
 def test_the_generated_cases_fail_on_rules_that_get_freshness_wrong(

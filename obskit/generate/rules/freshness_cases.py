@@ -1,5 +1,5 @@
 """promtool cases of a freshness SLO (slo.py writes its rules): the last success fresh, stale, first
-reported mid-window, pushed once and repeated as it ages, and never reported.
+reported mid-window, pushed once and repeated as it ages, in milliseconds, and never reported.
 
 The input is the last-success gauge itself, a Unix time. promtool starts its clock at 0, so a
 success before the test began is a negative time, and a test of minutes covers a max_age of days.
@@ -203,6 +203,27 @@ def _ages(service_plan: ServicePlan, slo_plan: SLOPlan, siblings: Siblings, expe
     )
 
 
+def _milliseconds(service_plan: ServicePlan, slo_plan: SLOPlan, siblings: Siblings, expected: Expected) -> TestGroup:
+    """A job that pushes its time in milliseconds (Java's currentTimeMillis): far in the future read
+    as seconds, which must not read as fresh forever. Stale, and LastSuccessTooOld fires."""
+    at = _check_time(service_plan)
+    value = _seconds(at) * 1000
+    series = [{"series": last_success_series(slo_plan), "values": f"{_text(value)}x{_steps(at)}"}]
+    stale, _ = slo_rules.freshness_alerts(service_plan, slo_plan)
+    return _group(
+        f"SLO {slo_plan.name}: last success in milliseconds",
+        siblings(slo_plan, series, at),
+        [
+            {
+                "eval_time": str(at),
+                "alertname": stale.rule["alert"],
+                "exp_alerts": [expected(stale.rule, slo_plan.labels)],
+            }
+        ],
+        [_equals(slo_plan, names.error_ratio(window), Fraction(1), at) for window in burnrate.ALERT_WINDOWS],
+    )
+
+
 def _never_reported(service_plan: ServicePlan, slos: list[SLOPlan], expected: Expected) -> tuple[Duration, TestGroup]:
     """No last success at all (a job that never ran, or never pushed): each SLO's absent variant
     fires once max_age has passed, in a file at a coarser step when that is days."""
@@ -234,6 +255,7 @@ def freshness_test_groups(
             _stale(service_plan, slo_plan, siblings, expected),
             _appears(service_plan, slo_plan, siblings),
             _ages(service_plan, slo_plan, siblings, expected),
+            _milliseconds(service_plan, slo_plan, siblings, expected),
         ]
     step, never = _never_reported(service_plan, slos, expected)
     groups.setdefault(step, []).append(never)

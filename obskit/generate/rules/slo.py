@@ -94,11 +94,12 @@ def freshness_age(sli: FreshnessSLI) -> str:
 
 def base_expressions(slo_plan: SLOPlan) -> tuple[str, str]:
     """PromQL for the SLI's error and total rates over the base window; for a freshness SLI, whether
-    the last success is stale (0/1) and a 1 while it is reported, read from the recorded age."""
+    the last success is stale (0/1, see `stale`) and a 1 while it is reported, read from the recorded age."""
     sli = slo_plan.slo.sli
     if isinstance(sli, FreshnessSLI):
         age = f"{LAST_SUCCESS_AGE}{slo_plan.selector}"
-        return f"{age} > bool {seconds_text(sli.max_age)}", f"{age} * 0 + 1"
+        limit = seconds_text(sli.max_age)
+        return f"({age} > bool {limit}) + ({age} < bool -{limit})", f"{age} * 0 + 1"
     if isinstance(sli, RatioSLI):
         total = _sum_rate(str(sli.total), BASE_WINDOW)
         return _zero_while_counted(_sum_rate(str(sli.errors), BASE_WINDOW), total), total
@@ -410,7 +411,8 @@ def freshness_alerts(service_plan: ServicePlan, slo_plan: SLOPlan) -> tuple[Chec
     age = f"{LAST_SUCCESS_AGE}{slo_plan.selector}"
     rule: Rule = {
         "alert": LAST_SUCCESS_TOO_OLD,
-        "expr": f"{age} > {seconds_text(sli.max_age)}",
+        # more than max_age in the future is no success either: a time in milliseconds, or a wrong clock
+        "expr": f"{age} > {seconds_text(sli.max_age)}\nor\n{age} < -{seconds_text(sli.max_age)}",
         # the age crosses max_age by a scrape and an evaluation before a new success is seen
         "for": str(for_),
         "labels": _labels(service_plan, slo_plan, "warning"),
@@ -420,8 +422,9 @@ def freshness_alerts(service_plan: ServicePlan, slo_plan: SLOPlan) -> tuple[Chec
             LAST_SUCCESS_TOO_OLD,
             "The last success of a batch job is older than its SLO allows.",
             f"The last success of the {{{{ $labels.slo }}}} SLO of {{{{ $labels.service }}}} "
-            f"({escape.template_text(str(sli.last_success))}) is more than {sli.max_age} old, and has been for "
-            f"{for_}. Check the job's last runs (did it run, did it fail, did it push its metrics?). The SLO's "
+            f"({escape.template_text(str(sli.last_success))}) is more than {sli.max_age} old (or as far in the "
+            f"future: a time in milliseconds, or a wrong clock), and has been for {for_}. Check the job's last "
+            "runs (did it run, did it fail, did it push its metrics?). The SLO's "
             f"ErrorBudgetBurn alerts say how fast its budget ({slo_plan.objective}% of {slo_plan.window}) is going."
             + _slo_description(slo_plan),
         ),
