@@ -267,11 +267,11 @@ def test_raw_queries_need_the_window_placeholder(write_spec) -> None:
     [
         (
             "description: none",
-            "give exactly one SLI: 'errors' with 'total', 'latency', or 'error_query' with 'total_query'; found none",
+            "give exactly one SLI: 'errors' with 'total', 'latency', 'error_query' with 'total_query', or 'freshness'; found none",
         ),
         (
             "errors: 'a_total{code=\"5\"}'\n        total: a_total\n        error_query: 'x[{{window}}]'",
-            "give exactly one SLI: 'errors' with 'total', 'latency', or 'error_query' with 'total_query'; "
+            "give exactly one SLI: 'errors' with 'total', 'latency', 'error_query' with 'total_query', or 'freshness'; "
             "found error_query, errors, total",
         ),
     ],

@@ -57,6 +57,16 @@ local budgetColors = o.thresholds([[null, 'red'], [0, 'orange'], [0.25, 'green']
                      [o.query(s.total_5m + m, 'total'), o.query(s.errors_5m + m, 'errors')],
                      'Events per second over 5m, as the SLI counts them (for a latency SLO, errors are the '
                      + 'requests slower than its threshold).', min=0) { gridWidth:: 12 },
+      ] + (
+        // only where an SLO measures freshness (for those, the rates above are 0/1: stale, and reported)
+        if plan.has_freshness then [
+          o.timeseries('Age of the last success', 's',
+                       [o.query(s.last_success_age + m, 'age'), o.query(s.max_age + m, 'max_age')],
+                       'For a freshness SLO: seconds since the last success, and the most it may be; the SLI '
+                       + 'is the share of the time the age is at most max_age. Empty for other SLOs.',
+                       min=0) { gridWidth:: 24 },
+        ] else []
+      ) + [
         o.table('Firing alerts of $service', 'none', [o.query('ALERTS' + env('service="$service",alertstate="firing"'))],
                 [null], hidden=['alertstate', 'managed_by'] + plan.env_labels) { gridWidth:: 24 },
       ]),

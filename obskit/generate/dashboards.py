@@ -19,6 +19,7 @@ from obskit.plan import conventions as names
 from obskit.plan.meta import object_metadata
 from obskit.plan.pages import Page
 from obskit.plan.types import Plan
+from obskit.spec.model import FreshnessSLI
 from obskit.units import Duration
 
 ENTRY = "main.jsonnet"
@@ -42,6 +43,8 @@ SERIES = {
     "error_ratio_5m": names.error_ratio(Duration(300_000)),
     "errors_5m": names.errors_rate(Duration(300_000)),
     "total_5m": names.total_rate(Duration(300_000)),
+    "last_success_age": names.LAST_SUCCESS_AGE,
+    "max_age": names.MAX_AGE,
     "dr_limit": names.DR_LIMIT,
     "velero_last_success": names.VELERO_LAST_SUCCESS,
     "backup_last_success": names.BACKUP_LAST_SUCCESS,
@@ -64,6 +67,9 @@ def dashboard_data(plan: Plan) -> dict[str, Any]:
         "env_matchers": [escape.matchers([(name, "=", value)]) for name, value in sorted(plan.labels)],
         "env_labels": sorted(name for name, _ in plan.labels),
         "has_backups": any(service.velero is not None or service.datastores for service in plan.services),
+        "has_freshness": any(
+            isinstance(slo.slo.sli, FreshnessSLI) for service in plan.services for slo in service.slos
+        ),
         "burn_rates": [{"window": str(w), "series": names.burn_rate(w)} for w in burnrate.ALERT_WINDOWS],
         "series": {**SERIES, **{key: name for engine in plan.engines for key, name in engine.dashboard_series.items()}},
     }

@@ -23,6 +23,9 @@ DATA_COVERAGE = "slo:sli_data:coverage_ratio"
 # What templated dashboards read instead of numbers baked per service: an info series per SLO
 # (team, tier, window, the service's scrape job), each burn-rate alert's threshold factor, and the
 # DR limits (label `limit`: rpo, rto, backup_age, archive_age, base_backup_age, drill_age, restore_estimate).
+# A freshness SLO's age of the last success, and its max_age (the dashboards draw one against the other).
+LAST_SUCCESS_AGE = "slo:last_success:age_seconds"
+MAX_AGE = "slo:last_success:max_age_seconds"
 SLO_INFO = "slo:meta:info"
 BURN_THRESHOLD = "slo:burn_rate_threshold:factor"
 DR_LIMIT = "dr:limit:seconds"
@@ -68,6 +71,9 @@ def runbook_anchor(alert: str) -> str:
 ALERT_MARKER = ("managed_by", "obskit")
 # Alert names the routing's inhibit rules pair: a service that is down mutes its SLO alerts.
 SLO_ALERTS = ("ErrorBudgetBurn", "SLIMetricMissing", "SLIBucketMissing")
+# A freshness SLO's last success older than its max_age (like BackupTooOld); not among SLO_ALERTS, which a
+# service that is down mutes: a batch job's success is pushed, so its scrape targets say nothing of it.
+LAST_SUCCESS_TOO_OLD = "LastSuccessTooOld"
 SERVICE_DOWN_ALERTS = ("ServiceDown", "ServiceTargetsMissing")
 
 # Upstream metrics the DR alerts and dashboards read.

@@ -1,5 +1,6 @@
 """What only the plan can find wrong in a service's SLOs: an objective so low that a burn-rate
-alert's threshold is an error ratio at or above 100%, so the alert could never fire."""
+alert's threshold is an error ratio at or above 100%, so the alert could never fire; a freshness
+SLO's max_age no longer than the scrape interval, which a success is seen up to one scrape late by."""
 
 from __future__ import annotations
 
@@ -8,7 +9,8 @@ from decimal import Decimal
 from functools import lru_cache
 
 from obskit.plan import burnrate
-from obskit.spec.model import Service, Tier
+from obskit.shown import shown
+from obskit.spec.model import FreshnessSLI, Service, Tier
 from obskit.spec.problems import FieldPath, Problem
 from obskit.units import Duration
 
@@ -23,6 +25,25 @@ def unreachable_slos(service: Service, tier: Tier) -> Iterator[Problem]:
         path: FieldPath = ("slos", slo.name, "objective") if explicit else ("slos", slo.name)
         file, line = service.where.get(path, service.where.get((), ("(spec)", 0)))
         yield Problem(file, line, ("services", service.name, *path), message)
+    yield from _too_soon_stale(service, tier)
+
+
+def _too_soon_stale(service: Service, tier: Tier) -> Iterator[Problem]:
+    metrics = service.metrics
+    interval = (metrics.interval if metrics else None) or tier.scrape_interval
+    for slo in service.slos:
+        sli = slo.sli
+        if not isinstance(sli, FreshnessSLI) or sli.max_age > interval:
+            continue
+        path: FieldPath = ("slos", slo.name, "freshness", "max_age")
+        file, line = service.where.get(path, service.where.get(("slos", slo.name), ("(spec)", 0)))
+        yield Problem(
+            file,
+            line,
+            ("services", service.name, *path),
+            f"{shown(str(sli.max_age))} is not longer than the scrape interval ({interval}): a success is seen up "
+            "to a scrape late, so the SLO would read stale while the job keeps succeeding; use a longer max_age",
+        )
 
 
 @lru_cache(maxsize=4096)  # every service of a tier shares its window and objective

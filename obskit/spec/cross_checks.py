@@ -38,7 +38,8 @@ RESERVED_ANNOTATIONS = ("summary", "description", "runbook_url", "dashboard_url"
 
 Finding = tuple[FieldPath, str]
 
-_SLI_FORMS = (("errors", "total"), ("latency",), ("error_query", "total_query"))
+_SLI_FORMS = (("errors", "total"), ("latency",), ("error_query", "total_query"), ("freshness",))
+_ONE_SLI = "give exactly one SLI: 'errors' with 'total', 'latency', 'error_query' with 'total_query', or 'freshness'"
 
 
 def check_service(
@@ -233,10 +234,7 @@ def check_slo(slo: dict[str, Any]) -> Iterator[Finding]:
         found = sorted(key for form in given for key in form if key in slo)
         yield (
             (),
-            (
-                "give exactly one SLI: 'errors' with 'total', 'latency', or 'error_query' with 'total_query'"
-                + (f"; found {', '.join(found)}" if found else "; found none")
-            ),
+            _ONE_SLI + (f"; found {', '.join(found)}" if found else "; found none"),
         )
     else:
         for key in given[0]:
@@ -244,6 +242,7 @@ def check_slo(slo: dict[str, Any]) -> Iterator[Finding]:
                 partner = next(other for other in given[0] if other != key)
                 yield (key,), f"required field is missing ('{partner}' needs '{key}')"
     yield from _check_testable(slo)
+    yield from _check_freshness_alerts(slo)
     yield from _check_description(slo.get("description"))
     try:
         window = parse_duration(slo.get("window", defaults.SLO_WINDOW))
@@ -258,6 +257,16 @@ def check_slo(slo: dict[str, Any]) -> Iterator[Finding]:
             ),
         )
         return
+
+
+def _check_freshness_alerts(slo: dict[str, Any]) -> Iterator[Finding]:
+    """A freshness SLI counts time, not events: no failed events for min_errors to count."""
+    alerts = slo.get("alerts")
+    if "freshness" in slo and isinstance(alerts, dict) and "min_errors" in alerts:
+        yield (
+            ("alerts", "min_errors"),
+            "counts failed events, and a freshness SLO counts time (its burn alerts need no minimum): remove it",
+        )
 
 
 def _check_description(description: Any) -> Iterator[Finding]:
@@ -282,10 +291,19 @@ def _check_testable(slo: dict[str, Any]) -> Iterator[Finding]:
             event_series(errors, total)
         elif isinstance(slo.get("latency"), dict) and "histogram" in slo["latency"]:
             satisfying_labels(parse_selector(slo["latency"]["histogram"]).matchers)
+        elif isinstance(slo.get("freshness"), dict) and "last_success" in slo["freshness"]:
+            satisfying_labels(parse_selector(slo["freshness"]["last_success"]).matchers)
     except ValueError as err:  # a selector the schema already reports, or a SeriesError
         if isinstance(err, SeriesError):
             hint = _SERIES_HINT if err.regex else ""
-            yield ("errors",) if "errors" in slo else ("latency", "histogram"), f"{err}{hint}"
+            path = (
+                ("errors",)
+                if "errors" in slo
+                else ("freshness", "last_success")
+                if "freshness" in slo
+                else ("latency", "histogram")
+            )
+            yield path, f"{err}{hint}"
 
 
 _SERIES_HINT = (

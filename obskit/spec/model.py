@@ -109,7 +109,29 @@ class RawSLI:
     total_query: str
 
 
-SLI = RatioSLI | LatencySLI | RawSLI
+@dataclass(frozen=True)
+class FreshnessSLI:
+    """The share of time the last success of a batch job (a gauge of its Unix time) is at most
+    `max_age` old; docs/spec.md says why it is measured so."""
+
+    last_success: Selector = spec_field(
+        text(required=True, check_with="selector"),
+        Doc(
+            "PromQL series selector of a gauge: the Unix time in seconds of the last success",
+            example="last_success: 'reports_last_success_timestamp_seconds{job=\"nightly-reports\"}'",
+        ),
+        convert=promql.parse_selector,
+    )
+    max_age: Duration = spec_field(
+        {**DURATION, "required": True},
+        Doc(
+            "duration, longer than the scrape interval: the oldest a fresh last success may be", example="max_age: 26h"
+        ),
+        convert=units.parse_duration,
+    )
+
+
+SLI = RatioSLI | LatencySLI | RawSLI | FreshnessSLI
 
 
 @dataclass(frozen=True)
@@ -157,8 +179,8 @@ class SLOAlerts:
 
 @dataclass(frozen=True)
 class SLO:
-    """`slos.<name>`: exactly one SLI, `errors` with `total`, `latency`, or `error_query` with `total_query`
-    (cross_checks.py)."""
+    """`slos.<name>`: exactly one SLI, `errors` with `total`, `latency`, `error_query` with `total_query`,
+    or `freshness` (cross_checks.py)."""
 
     name: str
     objective: Decimal | None = spec_field(
@@ -207,6 +229,11 @@ class SLO:
         Doc("PromQL with `{{window}}`", example="total_query: 'sum(rate(x_total[{{window}}]))'"),
         default=None,
     )
+    freshness: FreshnessSLI | None = spec_field(
+        mapping(FreshnessSLI),
+        Doc("mapping: a batch job's last success and how old it may be, below", inline=True),
+        default=None,
+    )
     alerts: SLOAlerts = spec_field(
         mapping(SLOAlerts), Doc("map: options of the SLO's alerts, the fields below", inline=True), default=SLOAlerts()
     )
@@ -215,6 +242,8 @@ class SLO:
     def sli(self) -> SLI:
         if self.latency is not None:
             return self.latency
+        if self.freshness is not None:
+            return self.freshness
         if self.error_query is not None and self.total_query is not None:
             return RawSLI(self.error_query, self.total_query)
         assert self.errors is not None and self.total is not None, "validation requires exactly one SLI"

@@ -137,8 +137,10 @@ def _locations(layered: Layered) -> dict[FieldPath, tuple[str, int]]:
     points at the line to edit."""
     paths: list[FieldPath] = [(), ("tier",), ("backup",)]
     slos = layered.value.get("slos")
-    for slo in slos if isinstance(slos, dict) else {}:
+    for slo, value in slos.items() if isinstance(slos, dict) else ():
         paths += [("slos", slo), ("slos", slo, "objective")]
+        if isinstance(value, dict) and "freshness" in value:
+            paths.append(("slos", slo, "freshness", "max_age"))  # checked against the scrape interval
     backup = layered.value.get("backup")
     if isinstance(backup, dict):
         paths += [("backup", "datastores", name) for name in backup.get("datastores") or {}]

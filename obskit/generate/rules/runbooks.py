@@ -39,6 +39,13 @@ FIRST_STEPS = {
         "Add the threshold to the histogram's buckets in the service, or set the SLO's threshold to an existing "
         "bucket in the spec.",
     ),
+    "LastSuccessTooOld": (
+        "Find the job's last runs (`kubectl get jobs -n <namespace>`, its CronJob's last schedule): did it run, "
+        "fail, or succeed without pushing its metrics?",
+        "With `cause=absent`, nothing reports the last success at all: check the Pushgateway (restarted without "
+        "persistence?) and its scrape, or the job has never succeeded.",
+        "Rerun the job once the cause is fixed; the SLO counts the time until its next success.",
+    ),
     "ServiceDown": (
         "Check the pods (`kubectl get pods -n <namespace> -l <selector>`) and their events and logs.",
         "If a rollout is in progress, roll it back (`kubectl rollout undo`).",

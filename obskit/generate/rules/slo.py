@@ -5,13 +5,20 @@ every longer window averages those recorded rates (avg_over_time), errors and to
 separately. Their quotient is then the ratio of events over the window, so a busy hour
 weighs more than a quiet one (unlike an average of 5m ratios), and each window reads a
 single recorded series instead of every raw series over days.
+
+A freshness SLI records, at each evaluation, the age of the last success, a 0/1 "stale" in place
+of the error rate and a 1 in place of the total, both only while the last success is reported:
+every window's ratio is then the share of the evaluations (of the time) that read stale, and the
+burn-rate rules above apply unchanged (docs/spec.md says why).
 """
 
 from __future__ import annotations
 
+from dataclasses import replace
 from fractions import Fraction
 
-from obskit.alerting.alerts import Group, Rule
+from obskit.alerting.alerts import CheckedAlert, Group, Rule, when_absent
+from obskit.alerting.timing import check_time
 from obskit.output import escape
 from obskit.plan import burnrate
 from obskit.plan import conventions as names
@@ -19,6 +26,9 @@ from obskit.plan.conventions import (
     BUDGET_REMAINING,
     DATA_COVERAGE,
     ERROR_BUDGET,
+    LAST_SUCCESS_AGE,
+    LAST_SUCCESS_TOO_OLD,
+    MAX_AGE,
     OBJECTIVE,
     OLDEST_TIMESTAMP,
     SAMPLE_TIMESTAMP,
@@ -30,7 +40,7 @@ from obskit.plan.conventions import (
     total_rate,
 )
 from obskit.plan.types import BurnAlertPlan, ServicePlan, SLOPlan
-from obskit.spec.model import LatencySLI, RatioSLI, RawSLI
+from obskit.spec.model import FreshnessSLI, LatencySLI, RatioSLI, RawSLI
 from obskit.spec.promql import WINDOW_PLACEHOLDER
 from obskit.units import Duration, human_duration, parse_duration
 
@@ -72,9 +82,24 @@ def _zero_while_counted(errors: str, total: str) -> str:
     return f"{errors}\nor on ()\n0 * {total}"
 
 
+def seconds_text(duration: Duration) -> str:
+    return burnrate.decimal_text(Fraction(duration.ms, 1000))
+
+
+def freshness_age(sli: FreshnessSLI) -> str:
+    """Seconds since the last success. Of several series (instances, Pushgateway groups, a job
+    pushed under an old grouping key that the Pushgateway keeps forever) the newest counts."""
+    return f"time() - max({sli.last_success})"
+
+
 def base_expressions(slo_plan: SLOPlan) -> tuple[str, str]:
-    """PromQL for the SLI's error and total rates over the base window."""
+    """PromQL for the SLI's error and total rates over the base window; for a freshness SLI, whether
+    the last success is stale (0/1, see `stale`) and a 1 while it is reported, read from the recorded age."""
     sli = slo_plan.slo.sli
+    if isinstance(sli, FreshnessSLI):
+        age = f"{LAST_SUCCESS_AGE}{slo_plan.selector}"
+        limit = seconds_text(sli.max_age)
+        return f"({age} > bool {limit}) + ({age} < bool -{limit})", f"{age} * 0 + 1"
     if isinstance(sli, RatioSLI):
         total = _sum_rate(str(sli.total), BASE_WINDOW)
         return _zero_while_counted(_sum_rate(str(sli.errors), BASE_WINDOW), total), total
@@ -120,11 +145,17 @@ def _covered_seconds(slo_plan: SLOPlan) -> str:
     )
 
 
+def min_errors(slo_plan: SLOPlan) -> int:
+    """Failed events a burn alert needs; none for a freshness SLI, which counts time, not events
+    (traffic cannot be low: every evaluation counts)."""
+    return 0 if isinstance(slo_plan.slo.sli, FreshnessSLI) else slo_plan.slo.alerts.min_errors
+
+
 def _increase_rules(slo_plan: SLOPlan) -> list[Rule]:
     """For the min_errors rule: the failed events over each burn alert's long window, its average
     rate times the part of the window that has data (a rate times the whole window would count
     events from before the data began)."""
-    if not slo_plan.slo.alerts.min_errors:
+    if not min_errors(slo_plan):
         return []
     match = slo_plan.selector
     return [
@@ -158,6 +189,8 @@ def sli_text(slo_plan: SLOPlan) -> str:
 
 def _sli_definition(slo_plan: SLOPlan) -> str:
     sli = slo_plan.slo.sli
+    if isinstance(sli, FreshnessSLI):
+        return f"the time the last success, {sli.last_success}, is more than {sli.max_age} old"
     if isinstance(sli, RatioSLI):
         return f"events {sli.errors} out of {sli.total}"
     if isinstance(sli, LatencySLI):
@@ -190,7 +223,9 @@ def slo_groups(service_plan: ServicePlan, slo_plan: SLOPlan) -> list[Group]:
     objective = Fraction(slo_plan.objective) / 100
     budget = slo_plan.budget
 
+    freshness = slo_plan.slo.sli if isinstance(slo_plan.slo.sli, FreshnessSLI) else None
     sli = [
+        *([_record(LAST_SUCCESS_AGE, freshness_age(freshness), labels)] if freshness else []),
         _record(errors_rate(BASE_WINDOW), errors_expr, labels),
         _record(total_rate(BASE_WINDOW), total_expr, labels),
         _record(
@@ -221,6 +256,7 @@ def slo_groups(service_plan: ServicePlan, slo_plan: SLOPlan) -> list[Group]:
     ]
     described = [
         _record(names.SLO_INFO, "vector(1)", info),
+        *([_record(MAX_AGE, f"vector({seconds_text(freshness.max_age)})", labels)] if freshness else []),
         *[
             _record(
                 names.BURN_THRESHOLD,
@@ -244,7 +280,10 @@ def slo_groups(service_plan: ServicePlan, slo_plan: SLOPlan) -> list[Group]:
     ]
     for burn in slo_plan.burn_alerts:
         alerts.append(burn_alert(service_plan, slo_plan, burn))
-    alerts.append(sli_missing_alert(service_plan, slo_plan))
+    if freshness:
+        alerts += [checked.rule for checked in freshness_alerts(service_plan, slo_plan)]
+    else:
+        alerts.append(sli_missing_alert(service_plan, slo_plan))
     if isinstance(slo_plan.slo.sli, LatencySLI):
         alerts.append(bucket_missing_alert(service_plan, slo_plan))
     return [
@@ -278,14 +317,19 @@ def burn_alert(service_plan: ServicePlan, slo_plan: SLOPlan, burn: BurnAlertPlan
         f"every {pair.long}"
     )
     expr = f"{error_ratio(pair.long)}{match} > {limit}\nand\n{error_ratio(pair.short)}{match} > {limit}"
-    min_errors = slo_plan.slo.alerts.min_errors
-    if min_errors:
-        expr += f"\nand\n{errors_increase(pair.long)}{match} >= {min_errors}"
+    least = min_errors(slo_plan)
+    if least:
+        expr += f"\nand\n{errors_increase(pair.long)}{match} >= {least}"
+    failed, those = (
+        ("of the time the last success was stale", "that")
+        if isinstance(slo_plan.slo.sli, FreshnessSLI)
+        else ("of events failed", "those")
+    )
     description = (
         f"{{{{ $labels.service }}}} is spending its {{{{ $labels.slo }}}} error budget at over "
-        f"{burnrate.decimal_text(factor)}x the sustainable rate: {VALUE_TEXT} of events failed over the last "
+        f"{burnrate.decimal_text(factor)}x the sustainable rate: {VALUE_TEXT} {failed} over the last "
         f"{pair.long}, above the alert's threshold of {burnrate.decimal_text(burn.threshold * 100)}%, and so did "
-        f"those of the last {pair.short}. Objective {slo_plan.objective}% over {slo_plan.window}; {outlook}. "
+        f"{those} of the last {pair.short}. Objective {slo_plan.objective}% over {slo_plan.window}; {outlook}. "
         f"SLI: {sli_text(slo_plan)}." + _slo_description(slo_plan)
     )
     return {
@@ -354,3 +398,50 @@ def bucket_missing_alert(service_plan: ServicePlan, slo_plan: SLOPlan) -> Rule:
             "cannot fire. Add the threshold to the histogram's buckets, or set the threshold to an existing bucket.",
         ),
     }
+
+
+def freshness_alerts(service_plan: ServicePlan, slo_plan: SLOPlan) -> tuple[CheckedAlert, CheckedAlert]:
+    """LastSuccessTooOld, and its variant for a last success not reported at all for max_age (a job
+    that never succeeded, a Pushgateway restarted without persistence): the burn alerts read only the
+    time the last success is reported, so without it nothing else would say the job is not fine.
+    That variant pages where the fast burns do: the burn alerts would have, had the series been there."""
+    sli = slo_plan.slo.sli
+    assert isinstance(sli, FreshnessSLI)
+    for_ = service_plan.tier.platform_alert_for
+    age = f"{LAST_SUCCESS_AGE}{slo_plan.selector}"
+    rule: Rule = {
+        "alert": LAST_SUCCESS_TOO_OLD,
+        # more than max_age in the future is no success either: a time in milliseconds, or a wrong clock
+        "expr": f"{age} > {seconds_text(sli.max_age)}\nor\n{age} < -{seconds_text(sli.max_age)}",
+        # the age crosses max_age by a scrape and an evaluation before a new success is seen
+        "for": str(for_),
+        "labels": _labels(service_plan, slo_plan, "warning"),
+        "annotations": _annotations(
+            service_plan,
+            slo_plan,
+            LAST_SUCCESS_TOO_OLD,
+            "The last success of a batch job is older than its SLO allows.",
+            f"The last success of the {{{{ $labels.slo }}}} SLO of {{{{ $labels.service }}}} "
+            f"({escape.template_text(str(sli.last_success))}) is more than {sli.max_age} old (or as far in the "
+            f"future: a time in milliseconds, or a wrong clock), and has been for {for_}. Check the job's last "
+            "runs (did it run, did it fail, did it push its metrics?). The SLO's "
+            f"ErrorBudgetBurn alerts say how fast its budget ({slo_plan.objective}% of {slo_plan.window}) is going."
+            + _slo_description(slo_plan),
+        ),
+    }
+    stale = CheckedAlert(rule, (), check_time(for_))
+    absent = when_absent(stale, age, slo_plan.labels, sli.max_age, "The last success")
+    fast = any(burn.pair.fast for burn in slo_plan.burn_alerts)
+    description = (
+        f"The last success of the {{{{ $labels.slo }}}} SLO of {{{{ $labels.service }}}} "
+        f"({escape.template_text(str(sli.last_success))}) has not been reported at all for over {sli.max_age}: the "
+        "job never succeeded or never pushed it, or what reports it lost it (a Pushgateway restarted without "
+        "persistence, its scrape failing). The SLO's ErrorBudgetBurn alerts read only the time it is reported, "
+        "so they cannot fire. Check the job's last runs and the Pushgateway's targets." + _slo_description(slo_plan)
+    )
+    absent_rule = {
+        **absent.rule,
+        "labels": {**absent.rule["labels"], "severity": service_plan.severity("page" if fast else "warning")},
+        "annotations": {**absent.rule["annotations"], "description": description},
+    }
+    return stale, replace(absent, rule=absent_rule)

@@ -34,6 +34,7 @@ from obskit.generate.rules.catalog import (
 )
 from obskit.generate.rules.dr import dr_test_groups
 from obskit.generate.rules.failover import failover_test_groups
+from obskit.generate.rules.freshness_cases import freshness_test_groups, is_freshness, last_success_input
 from obskit.generate.rules.testpacking import pack
 from obskit.output import escape
 from obskit.plan import burnrate
@@ -133,6 +134,8 @@ def _input_series(
     counter: Callable[[Fraction, int], str] = _counter,
 ) -> list[dict[str, str]]:
     """The SLI's input series at an error ratio; `counter(per step, steps)` writes each counter."""
+    if is_freshness(slo_plan):  # no events: the last success, fresh or (at any error ratio) stale
+        return last_success_input(slo_plan, bool(ratio), until)
     steps = input_steps(until)
     total = requests_per_step(slo_plan)
     errors = total * ratio
@@ -565,10 +568,13 @@ def _missing_group(service_plan: ServicePlan, missing: list[SLOPlan], name: str)
 
 def _slo_groups(service_plan: ServicePlan) -> list[TestGroup]:
     """When the SLOs read distinct series, every SLO goes into each scenario's one group (fewer
-    passes over the rules); otherwise each SLO gets its own groups, its siblings error-free."""
-    slos = service_plan.slos
-    if not slos:
+    passes over the rules); otherwise each SLO gets its own groups, its siblings error-free.
+    Freshness SLOs have cases of their own (freshness_cases), and only share the coverage's."""
+    if not service_plan.slos:
         return []
+    slos = tuple(slo for slo in service_plan.slos if not is_freshness(slo))
+    if not slos:
+        return [_coverage_group(service_plan)]
     parts = {slo.name: _scenario_parts(service_plan, slo) for slo in slos}
     quiet = _quiet_alerts(service_plan)
     scenarios = list(parts[slos[0].name])
@@ -630,6 +636,12 @@ def service_tests(
     for step, groups in dr_test_groups(service_plan, _expected_alert).items():
         by_step.setdefault(step, []).extend(groups)
     for step, groups in failover_test_groups(service_plan, _expected_alert).items():
+        by_step.setdefault(step, []).extend(groups)
+
+    def siblings(slo_plan: SLOPlan, series: list[dict[str, str]], until: Duration) -> list[dict[str, str]]:
+        return _with_siblings(service_plan, slo_plan, series, until)
+
+    for step, groups in freshness_test_groups(service_plan, siblings, _expected_alert).items():
         by_step.setdefault(step, []).extend(groups)
 
     def test_file(step: Duration, cases: list[TestGroup]) -> dict[str, Any]:

@@ -19,7 +19,7 @@ from obskit.output import layout
 from obskit.plan import conventions as names
 from obskit.plan.types import Plan, ServicePlan, SLOPlan
 from obskit.spec import promql
-from obskit.spec.model import LatencySLI, RatioSLI, RawSLI
+from obskit.spec.model import FreshnessSLI, LatencySLI, RatioSLI, RawSLI
 from obskit.spec.promql import WINDOW_PLACEHOLDER, Selector
 from obskit.units import Duration, parse_duration
 from obskit.verify.live.api import PrometheusAPI, QueryError
@@ -210,6 +210,9 @@ def slo_checks(lookup: Lookup, service_plan: ServicePlan, slo_plan: SLOPlan) -> 
         yield from ratio_checks(lookup, service_plan.name, slo_plan.name, sli)
     elif isinstance(sli, LatencySLI):
         yield from latency_checks(lookup, service_plan.name, slo_plan.name, sli)
+    elif isinstance(sli, FreshnessSLI):
+        if not lookup.matching(sli.last_success):
+            yield _unmatched(lookup, service_plan.name, slo_plan.name, sli.last_success, "last_success")
     else:
         yield from raw_checks(lookup.api, service_plan.name, slo_plan.name, sli)
 
