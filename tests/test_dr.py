@@ -121,7 +121,9 @@ def test_defaults_for_unmeasured_inputs_are_reported() -> None:
     assert plan.wal_rate == Fraction(410 * 2**20, 3600)  # 2% of 20Gi an hour, rounded up to MiB
     assert findings.notes == [
         "svc/db: assumed restore_throughput 50MiB/s, replay_throughput 16MiB/s, wal_rate 410MiB/h; "
-        "set them from measurements"
+        "set them from measurements",
+        "the restore drills of PostgreSQL datastores without `version` assume PostgreSQL 15 (the image's default "
+        "build); set each one's `version` to its major",
     ]
 
 

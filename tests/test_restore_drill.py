@@ -8,6 +8,7 @@ from pathlib import Path
 import pytest
 
 from tests.conftest import WALG_JOBS, backup_script
+from tests.servers import PG_BIN
 
 DRILL = WALG_JOBS / "restore_drill.py"
 MiB = 1024 * 1024
@@ -175,3 +176,36 @@ def test_the_newest_history_file_is_the_highest_timeline(tmp_path: Path) -> None
 def test_the_archive_listing_command_defaults_to_wal_g_storage_listing() -> None:
     args = drill.parse_args(["--data-dir", "/scratch/pgdata"])
     assert args.archive_list_command == "wal-g st ls wal_005/"
+
+
+@pytest.mark.parametrize(
+    ("version", "major"),
+    [("pg_ctl (PostgreSQL) 15.5\n", "15"), ("pg_ctl (PostgreSQL) 16.2 (Debian 16.2-1.pgdg120+2)", "16"),
+     ("pg_ctl (PostgreSQL) 17beta1", "17"), ("pg_ctl (PostgreSQL) 9.6.24", "9.6"), ("pg_ctl 15", None)],
+)  # fmt: skip
+def test_the_server_major_is_read_as_pg_version_writes_it(version: str, major: str | None) -> None:
+    assert drill.server_major(version) == major
+
+
+def test_a_backup_of_another_major_fails_before_the_start(tmp_path: Path) -> None:
+    (tmp_path / "PG_VERSION").write_text("16\n")
+    with pytest.raises(drill.DrillFailed, match=r"the backup is of PostgreSQL 16 and this image's server is "
+                       r"PostgreSQL 15: run the drill in an image of the datastore's major"):  # fmt: skip
+        drill.check_major(tmp_path, "pg_ctl (PostgreSQL) 15.5\n")
+    (tmp_path / "PG_VERSION").write_text("15\n")
+    drill.check_major(tmp_path, "pg_ctl (PostgreSQL) 15.5\n")
+
+
+@pytest.mark.tools("postgresql")
+def test_the_drill_names_the_major_it_needs_with_a_real_pg_ctl(tmp_path: Path) -> None:
+    """PostgreSQL 15's pg_ctl against a fetched copy whose PG_VERSION says 16: the drill fails
+    with both majors, before listing the archive or starting a server."""
+    fetch = 'sh -c \'mkdir -p "$1" && echo 16 > "$1/PG_VERSION"\' fetch {data_dir}'
+    args = drill.parse_args(
+        ["--data-dir", str(tmp_path / "pgdata"), "--fetch-command", fetch, "--archive-list-command", "false",
+         "--pg-bin", str(PG_BIN), "--timeout", "60"]
+    )  # fmt: skip
+    with pytest.raises(
+        drill.DrillFailed, match="the backup is of PostgreSQL 16 and this image's server is PostgreSQL 15"
+    ):
+        drill.drill(args)

@@ -1,11 +1,13 @@
 """Object storage as WAL-G reaches it, for every engine whose jobs store with WAL-G (PostgreSQL's
-base backups and WAL, MongoDB's dumps): the prefix's variable, a gs:// key file, and what each
-scheme needs of an environment's section."""
+base backups and WAL, MongoDB's dumps): the prefix's variable, a gs:// key file, what each
+scheme needs of an environment's section, and how much a datastore's backups keep there."""
 
 from __future__ import annotations
 
+import math
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
+from fractions import Fraction
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -13,6 +15,13 @@ from obskit.spec.declare import Doc, spec_field
 from obskit.spec.fragment import Finding
 from obskit.spec.refs import SecretRef, secret_ref
 from obskit.spec.rules import SECRET, text
+from obskit.units import Duration, format_throughput
+
+DAY_SECONDS = 86_400
+UNCOMPRESSED = (
+    "the estimates are uncompressed upper bounds: each backup is taken to be as large as the datastore's "
+    "`size`, and WAL-G compresses what it uploads by a ratio that depends on the data"
+)
 
 PREFIX_VARIABLES = {"s3": "WALG_S3_PREFIX", "gs": "WALG_GS_PREFIX", "az": "WALG_AZ_PREFIX", "file": "WALG_FILE_PREFIX"}
 KEY_DIR = "/etc/obskit/walg/key"  # a gs:// key file, at the same path wherever WAL-G runs
@@ -105,3 +114,78 @@ def storage_checks(section: Mapping[str, Any]) -> Iterator[Finding]:
         )
     if "volume_claim" in section and scheme != "file":
         yield ("volume_claim",), f"is for file:// prefixes only (this prefix is {scheme}://)"
+
+
+@dataclass(frozen=True)
+class StorageEstimate:
+    """What a datastore's backups keep in object storage and upload each day, uncompressed (an
+    upper bound): the full backups retention keeps, each as large as the data, and the log
+    (PostgreSQL's WAL) archived beside them back to the oldest of them."""
+
+    kept: int  # full backups (dumps) retention keeps
+    size: int  # bytes of one: the datastore's size
+    interval: Duration  # the longest time between two
+    per_day: Fraction  # backups taken a day
+    log_rate: Fraction = Fraction(0)  # bytes per second of WAL archived beside them; 0: none
+    log_name: str = "WAL"
+
+    @property
+    def log_span(self) -> Duration:
+        """The log kept: from the oldest retained backup (kept intervals back, at worst) to now."""
+        return Duration(self.kept * self.interval.ms)
+
+    @property
+    def backups_bytes(self) -> int:
+        return self.kept * self.size
+
+    @property
+    def log_bytes(self) -> int:
+        return math.ceil(self.log_rate * self.log_span.seconds)
+
+    @property
+    def stored_bytes(self) -> int:
+        return self.backups_bytes + self.log_bytes
+
+    @property
+    def log_per_day(self) -> int:
+        return math.ceil(self.log_rate * DAY_SECONDS)
+
+    @property
+    def uploaded_per_day(self) -> int:
+        return math.ceil(self.per_day * self.size) + self.log_per_day
+
+    def report(self) -> dict[str, Any]:
+        return {
+            "full_backups_kept": self.kept,
+            "full_backup_bytes": self.size,
+            "full_backups_per_day": float(self.per_day),
+            "log_bytes_per_second": float(self.log_rate),
+            "log_kept_seconds": self.log_span.ms // 1000 if self.log_rate else 0,
+            "stored_bytes": self.stored_bytes,
+            "uploaded_bytes_per_day": self.uploaded_per_day,
+        }
+
+    def text(self, what: str) -> str:
+        """One line for `obskit plan`: `what` names a backup ("full backup", "dump")."""
+        kept = f"{self.kept} {what}s of {human_size(self.size)}, one every {self.interval}"
+        daily = f"{_count(self.per_day)} {what}s"
+        if self.log_rate:
+            kept += f", and {self.log_span} of {self.log_name} at {format_throughput(self.log_rate)}"
+            daily += f" and {human_size(self.log_per_day)} of {self.log_name}"
+        return (
+            f"{human_size(self.stored_bytes)} stored: {kept}; {human_size(self.uploaded_per_day)} uploaded a day: "
+            f"{daily}"
+        )
+
+
+def _count(value: Fraction) -> str:
+    return str(value.numerator) if value.denominator == 1 else f"{float(value):.1f}"
+
+
+def human_size(size: int) -> str:
+    """A size as people read an estimate: the largest binary unit it reaches, three figures at most."""
+    for suffix, factor in (("PiB", 2**50), ("TiB", 2**40), ("GiB", 2**30), ("MiB", 2**20), ("KiB", 2**10)):
+        if size >= factor:
+            value = size / factor
+            return f"{value:.0f}{suffix}" if value >= 100 or value == int(value) else f"{value:.1f}{suffix}"
+    return f"{size}B"

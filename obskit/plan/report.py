@@ -216,6 +216,7 @@ def plan_table(data: dict[str, Any]) -> str:
             f"{velero['concurrent_backups']} backup worker(s) busy on average; a backup waits at most "
             f"{_d(velero['longest_queue_wait_seconds'])} for a worker"
         )
+    text += _storage_section(data["rows"])
     if data["prometheus_retention_seconds"] is not None:
         text += (
             f"\n\nPrometheus retention needed: {_d(data['prometheus_retention_seconds'])} (the longest SLO window; "
@@ -227,6 +228,17 @@ def plan_table(data: dict[str, Any]) -> str:
         if data[key]:
             text += f"\n\n{title}:\n" + "\n".join(f"  - {message}" for message in data[key])
     return text + "\n"
+
+
+def _storage_section(rows: list[dict[str, Any]]) -> str:
+    """Each datastore's backup storage and daily upload, as its engine estimates them, with what the
+    estimates take for granted said once."""
+    estimated = [row for row in rows if row.get("storage_text")]
+    if not estimated:
+        return ""
+    lines = [f"  {row['service']}/{row['datastore']}: {row['storage_text']}" for row in estimated]
+    remarks = dict.fromkeys(remark for row in estimated for remark in row["storage_remarks"])
+    return "\n\nbackup storage:\n" + "\n".join(lines + [f"  ({remark})" for remark in remarks])
 
 
 def grouped_notes(plan: Plan) -> list[str]:

@@ -18,6 +18,7 @@ from importlib import resources
 from typing import Any
 
 from obskit.alerting.alerts import CheckedAlert
+from obskit.engines import walg_storage
 from obskit.engines.mongodb_dump import alerts, defaults, metrics, objects, runbook, schedule
 from obskit.engines.mongodb_dump import spec as fragment
 from obskit.engines.mongodb_dump.spec import MongodumpFields
@@ -31,6 +32,9 @@ from obskit.spec.fragment import DatastoreKind
 from obskit.spec.model import Datastore, Service, Tier
 from obskit.spec.promql import Selector
 from obskit.units import Duration, format_size, format_throughput
+
+# A dump with --oplog carries the writes made during it; no oplog is archived between dumps.
+STORAGE_REMARK = "MongoDB: each dump holds the oplog written during it; nothing is archived between dumps"
 
 
 @dataclass(frozen=True)
@@ -137,7 +141,7 @@ class MongodumpPlan:
         return found
 
     def report(self) -> dict[str, Any]:
-        restore = self.restore
+        restore, storage = self.restore, self.storage
         loss = self.worst_case_loss
         return {
             "worst_case_loss_seconds": _s(loss),
@@ -157,8 +161,24 @@ class MongodumpPlan:
             "replica_set": self.spec.replica_set,
             "retain_count": self.retain_count,
             "drill_schedule": self.drill.cron,
+            "storage": storage.report() if storage else None,
+            "storage_text": storage.text("dump") if storage else None,
+            "storage_remarks": [walg_storage.UNCOMPRESSED, STORAGE_REMARK] if storage else [],
             "assumed": list(self.assumed),
         }
+
+    @property
+    def storage(self) -> walg_storage.StorageEstimate | None:
+        """The dumps retention keeps, each as large as the data; the oplog a dump carries is in it."""
+        if self.retain_count is None or self.interval is None or self.cron is None:
+            return None
+        try:
+            per_day = len(schedule.run_minutes(self.cron))
+        except schedule.CronError:  # a refused schedule: the plan has no estimate
+            return None
+        return walg_storage.StorageEstimate(
+            kept=self.retain_count, size=self.datastore.size_bytes, interval=self.interval, per_day=Fraction(per_day)
+        )
 
 
 def settings_from(plan: Plan, own: MongodumpFields) -> objects.JobSettings:

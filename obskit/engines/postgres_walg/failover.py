@@ -345,7 +345,7 @@ def dr_objects(plan: Plan, service_plan: ServicePlan, fo: WalgFailover) -> list[
     }
     container = {
         "name": "dr-copy",
-        "image": walg.image,
+        "image": spec.image_for(walg, fo.ds.pg_major),
         "command": [
             "wal-g",
             "copy",
@@ -425,7 +425,7 @@ def promote_pod(plan: Plan, service_plan: ServicePlan, fo: WalgFailover, image: 
         "containers": [
             {
                 "name": "promote",
-                "image": spec.walg(plan.environment).image,
+                "image": spec.image_for(spec.walg(plan.environment), fo.ds.pg_major),
                 "command": ["python3", f"{jobs.SCRIPTS_DIR}/failover_promote.py", *args],
                 "env": env,
                 "resources": resources,

@@ -175,7 +175,7 @@ def _scratch_volume(plan: Plan, scratch_bytes: int) -> dict[str, Any]:
 
 
 def _container(
-    plan: Plan, names: dict[str, str], job: str, command: list[str], scratch_bytes: int | None
+    plan: Plan, names: dict[str, str], job: str, command: list[str], scratch_bytes: int | None, major: int
 ) -> tuple[dict[str, Any], list[dict[str, Any]]]:
     """The job's container and the volumes it mounts: the scripts, /tmp, what the storage needs, and
     scratch space for a drill."""
@@ -199,7 +199,7 @@ def _container(
     credentials = walg.drill_credentials_secret if drill and walg.drill_credentials_secret else walg.credentials_secret
     container = {
         "name": job,
-        "image": walg.image,
+        "image": spec.image_for(walg, major),
         "command": command,
         "envFrom": [{"configMapRef": {"name": names["env"]}}, {"secretRef": {"name": credentials}}],
         "resources": _DRILL_RESOURCES if drill else _RESOURCES,
@@ -221,9 +221,10 @@ def _cron_job(
     schedule: str,
     command: list[str],
     deadline: Duration,
+    major: int,
     scratch_bytes: int | None = None,
 ) -> dict[str, Any]:
-    container, volumes = _container(plan, names, job, command, scratch_bytes)
+    container, volumes = _container(plan, names, job, command, scratch_bytes, major)
     metadata = object_metadata(plan, names[job], service_plan.service.namespace)
     account = jobs.service_account(spec.walg(plan.environment).service_account)
     return jobs.cron_job(metadata, schedule, deadline, POSTGRES_UID, account, container, volumes)
@@ -293,6 +294,7 @@ def objects(plan: Plan, service_plan: ServicePlan, datastore_plan: WalgPlan) -> 
             datastore_plan.base_cron,
             _wrapped("backup", service_plan, datastore_plan, ["wal-g", "backup-push"]),
             deadline=datastore_plan.base_interval,
+            major=datastore_plan.pg_major,
         ),
         _cron_job(
             plan,
@@ -302,6 +304,7 @@ def objects(plan: Plan, service_plan: ServicePlan, datastore_plan: WalgPlan) -> 
             datastore_plan.retention_cron,
             ["wal-g", "delete", "retain", "FULL", str(datastore_plan.retain_full), "--confirm"],
             deadline=Duration(3600_000),
+            major=datastore_plan.pg_major,
         ),
         _cron_job(
             plan,
@@ -323,6 +326,7 @@ def objects(plan: Plan, service_plan: ServicePlan, datastore_plan: WalgPlan) -> 
                 ],
             ),
             deadline=drill_deadline,
+            major=datastore_plan.pg_major,
             scratch_bytes=math.ceil(datastore_plan.datastore.size_bytes * 1.25 / 2**30) * 2**30,
         ),
     ]

@@ -18,6 +18,7 @@ from importlib import resources
 from typing import Any
 
 from obskit.alerting.alerts import CheckedAlert
+from obskit.engines import walg_storage
 from obskit.engines.postgres_walg import alerts, defaults, failover, metrics, objects, runbook, spec
 from obskit.engines.postgres_walg.spec import KIND
 from obskit.plan import conventions as names
@@ -42,6 +43,15 @@ from obskit.spec.promql import Selector
 from obskit.units import Duration, format_size, format_throughput
 
 BASE_BACKUP_STEPS = CRON_STEPS  # minutes only for small databases that write a lot under a tight RTO
+# Why every base backup is a full one. WAL-G's delta backups (WALG_DELTA_MAX_STEPS) read the pages'
+# LSNs in the data directory; `wal-g backup-push` without one, as the base-backup job runs it (over
+# the replication protocol, from its own pod), takes full backups only (backup_push_handler.go:
+# "Features like delta backup and partial restore are disabled"), whatever the setting says.
+STORAGE_REMARK = (
+    "PostgreSQL: every base backup is a full one; WAL-G takes delta backups only from the data directory, "
+    "and the base-backup job streams its backup from its own pod over the replication protocol"
+)
+MANY_FULL_BACKUPS = 100  # a plan that retains more says so in a note, with what would retain fewer
 
 
 @dataclass(frozen=True)
@@ -80,6 +90,8 @@ class WalgPlan:
     restore: RestoreEstimate | None  # at base_interval
     base_backup_limit: Duration | None  # how old the last base backup may be: interval + its own duration
     drill_limit: Duration  # how long without a successful drill: the longest gap + one RTO for the drill
+    pg_major: int  # the PostgreSQL major the drill's image carries: the datastore's `version`
+    storage: walg_storage.StorageEstimate | None  # None: no base-backup interval meets the RTO
 
     @property
     def name(self) -> str:
@@ -92,6 +104,10 @@ class WalgPlan:
     @property
     def series_job(self) -> str:
         return self.fields.exporter_job
+
+    @property
+    def major_text(self) -> str:
+        return f"PostgreSQL {self.pg_major}" + (" (assumed)" if self.fields.version is None else "")
 
     @property
     def worst_case_loss(self) -> Duration:
@@ -181,6 +197,12 @@ class WalgPlan:
             "base_backup_duration_seconds": _s(self.base_backup_duration),
             "retain_full": self.retain_full,
             "drill_schedule": self.drill.cron,
+            "postgres_major": self.pg_major,
+            "postgres_major_assumed": self.fields.version is None,
+            "delta_backups": 0,  # WAL-G takes deltas only from a data directory: see STORAGE_REMARK
+            "storage": self.storage.report() if self.storage else None,
+            "storage_text": f"{self.major_text}; {self.storage.text('full backup')}" if self.storage else None,
+            "storage_remarks": [walg_storage.UNCOMPRESSED, STORAGE_REMARK] if self.storage else [],
             "assumed": list(self.assumed),
         }
 
@@ -340,6 +362,20 @@ def datastore_plan(service: Service, tier: Tier, datastore: Datastore, findings:
     base_interval, estimate = chosen if chosen else (None, None)
     retain = math.ceil(Fraction(tier.retention.ms, base_interval.ms)) + 1 if base_interval else None
     drill = drill_schedule(tier.restore_drill_interval, where + "/drill")
+    major = _major(spec.fields(datastore), findings)
+    storage = (
+        walg_storage.StorageEstimate(
+            kept=retain,
+            size=datastore.size_bytes,
+            interval=base_interval,
+            per_day=Fraction(DAY.ms, base_interval.ms),
+            log_rate=inputs.wal_rate,
+        )
+        if retain and base_interval
+        else None
+    )
+    if storage is not None and storage.kept > MANY_FULL_BACKUPS:
+        findings.notes.append(_many_backups(where, tier, storage, inputs))
     return WalgPlan(
         datastore=datastore,
         restore_throughput=inputs.restore_throughput,
@@ -359,4 +395,39 @@ def datastore_plan(service: Service, tier: Tier, datastore: Datastore, findings:
         if base_interval
         else None,
         drill_limit=drill.max_gap + tier.rto,
+        pg_major=major,
+        storage=storage,
+    )
+
+
+def _major(own: spec.PostgresFields, findings: DRFindings) -> int:
+    """The datastore's PostgreSQL major. What the drills assume, or need of the image, is said once
+    per environment (a fleet's datastores share it); `obskit plan` shows each datastore's major."""
+    if own.version is None:
+        note = (
+            f"the restore drills of PostgreSQL datastores without `version` assume PostgreSQL {defaults.PG_MAJOR} "
+            "(the image's default build); set each one's `version` to its major"
+        )
+    elif own.version != defaults.PG_MAJOR:
+        note = (
+            f"the restore drills of PostgreSQL {own.version} datastores need PostgreSQL {own.version} in their image: "
+            f"walg.image must carry {defaults.IMAGE_MAJOR} in its tag (obskit puts {own.version} there) or be "
+            f"built with --build-arg PG_MAJOR={own.version}"
+        )
+    else:
+        return own.version
+    if note not in findings.notes:
+        findings.notes.append(note)
+    return defaults.PG_MAJOR if own.version is None else own.version
+
+
+def _many_backups(where: str, tier: Tier, storage: walg_storage.StorageEstimate, inputs: RestoreInputs) -> str:
+    """Why the plan retains so many full backups, and what would retain fewer."""
+    assumed = [text for text in inputs.assumed if not text.startswith("wal_rate")]
+    measured = f"a measured {' and '.join(assumed)} (assumed now), " if assumed else ""
+    return (
+        f"{where}: retains {storage.kept} full backups ({walg_storage.human_size(storage.stored_bytes)} with "
+        f"their WAL, uncompressed): its RTO of {tier.rto} needs a base backup every {storage.interval}, and its "
+        f"tier keeps {tier.retention}. Fewer need a longer interval: {measured}a faster restore or replay, "
+        "or a tier that keeps less"
     )

@@ -3,15 +3,18 @@ beyond the common ones and the environment's `walg` section, with their checks a
 
 from __future__ import annotations
 
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from fractions import Fraction
+from typing import Any
 
 from obskit import units
 from obskit.engines import walg_storage
 from obskit.engines.postgres_walg import defaults
+from obskit.shown import shown
 from obskit.spec.declare import Doc, none, spec_field
 from obskit.spec.failover import EnvironmentFailover
-from obskit.spec.fragment import DatastoreKind
+from obskit.spec.fragment import DatastoreKind, Finding
 from obskit.spec.model import Datastore, Environment
 from obskit.spec.rules import text
 
@@ -61,6 +64,17 @@ class PostgresFields:
         ),
         default=None,
     )  # None: the DR standby replays the DR copy only, and the promote step does not fence
+    version: int | None = spec_field(
+        {"type": "integer", "min": 10, "max": 99},
+        Doc(
+            "the PostgreSQL major (10 or later): the restore drill starts the restored copy with the image's "
+            f"PostgreSQL, which must be this major; `walg.image` with `{defaults.IMAGE_MAJOR}` in its tag names "
+            "one image per major",
+            f"{defaults.PG_MAJOR}, the image's default build (`obskit plan` says so)",
+            "version: 16",
+        ),
+        default=None,
+    )  # None: the drill assumes defaults.PG_MAJOR
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -75,7 +89,8 @@ class WalG(walg_storage.Storage):
         text(required=True),
         Doc(
             "required: the jobs' image with wal-g, PostgreSQL, python3 and prometheus-client (build it from "
-            "`obskit/engines/postgres_walg/jobs/Dockerfile` in obskit's repository)",
+            "`obskit/engines/postgres_walg/jobs/Dockerfile` in obskit's repository, `--build-arg PG_MAJOR=<major>`); "
+            f"`{defaults.IMAGE_MAJOR}` in it is replaced by each datastore's `version`, one image per major",
             example="image: registry.example.com/obskit-walg-runner:1",
         ),
     )
@@ -118,6 +133,24 @@ class WalGCopy:
     )
 
 
+def section_checks(section: Mapping[str, Any]) -> Iterator[Finding]:
+    """The storage's checks, and an image reference whose only braces are the major's placeholder."""
+    yield from walg_storage.storage_checks(section)
+    image = section.get("image")
+    rest = image.replace(defaults.IMAGE_MAJOR, "") if isinstance(image, str) else ""
+    if "{" in rest or "}" in rest:
+        yield (
+            ("image",),
+            f"{shown(image)}: the only placeholder an image may carry is {defaults.IMAGE_MAJOR} (each datastore's "
+            "PostgreSQL major)",
+        )
+
+
+def image_for(walg: WalG, major: int) -> str:
+    """The jobs' image for a datastore of this PostgreSQL major: walg.image with its placeholder replaced."""
+    return walg.image.replace(defaults.IMAGE_MAJOR, str(major))
+
+
 KIND = DatastoreKind(
     engine=defaults.ENGINE,
     method=defaults.METHOD,
@@ -126,7 +159,7 @@ KIND = DatastoreKind(
     section_fields=WalG,
     doc="PostgreSQL (`engine: postgres`, `method: wal-g`), backed up by WAL-G from the environment's `walg`:",
     section_doc="mapping, required once a service has datastores",
-    section_checks=walg_storage.storage_checks,
+    section_checks=section_checks,
     dr_fields=WalGCopy,
 )
 

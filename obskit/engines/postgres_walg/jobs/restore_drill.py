@@ -51,6 +51,7 @@ NOT_A_SEGMENT = re.compile(r"\.partial|\.[0-9A-F]{8}\.backup")
 START_WAL = re.compile(r"^START WAL LOCATION: [0-9A-F]+/[0-9A-F]+ \(file ([0-9A-F]{24})\)\s*$", re.MULTILINE)
 SEGMENT_SIZE = re.compile(r"^Bytes per WAL segment:\s+(\d+)\s*$", re.MULTILINE)
 HISTORY_FILE = re.compile(r"^([0-9A-F]{8})\.history$")
+SERVER_VERSION = re.compile(r"\(PostgreSQL\) (\d+)(?:\.(\d+))?")  # `pg_ctl --version`: "pg_ctl (PostgreSQL) 15.5"
 
 
 class DrillFailed(Exception):
@@ -246,6 +247,29 @@ def read_start_segment(data_dir: Path) -> str:
     return parse_backup_label(label)
 
 
+def server_major(version: str) -> str | None:
+    """The major of `pg_ctl --version`'s output as PG_VERSION writes it: 15, or 9.6 before 10."""
+    match = SERVER_VERSION.search(version)
+    if match is None:
+        return None
+    first, second = match.groups()
+    return f"{first}.{second}" if int(first) < 10 and second else first
+
+
+def check_major(data_dir: Path, pg_ctl_version: str) -> None:
+    """PostgreSQL starts only a data directory of its own major: say which image the drill needs
+    rather than leave it to the server's log."""
+    backup = (data_dir / "PG_VERSION").read_text(encoding="utf-8", errors="replace").strip()
+    server = server_major(pg_ctl_version)
+    if server is None:
+        log.warning("cannot read the server's major from %r; starting anyway", pg_ctl_version.strip())
+    elif backup != server:
+        raise DrillFailed(
+            f"the backup is of PostgreSQL {backup} and this image's server is PostgreSQL {server}: run the drill in "
+            "an image of the datastore's major (its `version`, and walg.image with {pg_major} in its tag)"
+        )
+
+
 def read_segment_size(pg_controldata: str, data_dir: Path, deadline: float) -> int:
     # untranslated output: Debian's PostgreSQL speaks the locale's language
     output = run([pg_controldata, "-D", str(data_dir)], timeout=remaining(deadline), env={**os.environ, "LC_ALL": "C"})
@@ -312,6 +336,7 @@ def drill(args: argparse.Namespace) -> None:
     run(shlex.split(args.fetch_command.format(data_dir=shlex.quote(str(data_dir)))), timeout=args.timeout)
     if not (data_dir / "PG_VERSION").is_file():
         raise DrillFailed(f"the fetch left no PostgreSQL data directory in {data_dir}")
+    check_major(data_dir, run([tool("pg_ctl"), "--version"], timeout=remaining(deadline)))
     archive_end, segment_size = check_archive_before_start(args, tool, deadline)
     data_dir.chmod(0o700)
     socket_dir = data_dir.parent
