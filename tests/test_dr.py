@@ -60,10 +60,11 @@ def service(*datastores: Datastore, duration: str | None = "1m") -> Service:
         "team",
         "svc",
         "https://r/{service}/{alert}",
-        (("app", "svc"),),
-        None,  # type: ignore[arg-type]
-        (),
-        backup,
+        scrape=True,
+        selector=(("app", "svc"),),
+        metrics=None,
+        slos=(),
+        backup=backup,
     )
 
 
