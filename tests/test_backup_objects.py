@@ -210,7 +210,7 @@ def test_jobs_retry_once_and_mount_a_service_account_token_only_when_one_is_name
     platform = (EXAMPLES / "platform.yaml").read_text()
     spec = {name: (EXAMPLES / f"{name}.yaml").read_text() for name in ("catalog", "payments")}
     named = platform.replace(
-        'walg: {prefix: "s3://acme-pg-backups/prod", credentials_secret: walg-s3, image: "registry.example.com/obskit-walg-runner:1"}',
+        'walg: {prefix: "s3://acme-pg-backups/prod", credentials_secret: walg-s3, image: "registry.example.com/obskit-walg-runner:1-pg{pg_major}"}',
         'walg: {prefix: "file:///backups/prod", credentials_secret: walg-s3, service_account: walg-backup, image: "registry.example.com/obskit-walg-runner:1", volume_claim: pg-backups}',
     )
     assert named != platform
@@ -224,7 +224,7 @@ def test_jobs_retry_once_and_mount_a_service_account_token_only_when_one_is_name
 
 EXAMPLE_WALG = (
     'walg: {prefix: "s3://acme-pg-backups/prod", credentials_secret: walg-s3, '
-    'image: "registry.example.com/obskit-walg-runner:1"}'
+    'image: "registry.example.com/obskit-walg-runner:1-pg{pg_major}"}'
 )
 
 

@@ -116,7 +116,7 @@ def test_validate_checks_every_environment(write_spec) -> None:
     assert only_prod.exit_code == 0, only_prod.output
     good = CliRunner().invoke(main, ["validate", "--spec", str(EXAMPLES)])
     assert good.exit_code == 0
-    assert "valid (3 services; environments: prod, staging)" in good.output
+    assert "valid (4 services; environments: prod, staging)" in good.output
 
 
 def test_defaults_are_obskit_yaml_and_out_env(tmp_path: Path) -> None:

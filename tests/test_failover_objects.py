@@ -90,7 +90,7 @@ def test_each_step_may_change_only_what_it_changes(prod_tree: dict[str, str]) ->
     assert promote["serviceAccountName"] == "checkout-orders-db-promote"
     assert [c["image"] for c in promote["initContainers"] + promote["containers"]] == [
         "registry.example.com/obskit-failover:1",  # kubectl suspends the DR copy
-        "registry.example.com/obskit-walg-runner:1",  # the engine's image promotes
+        "registry.example.com/obskit-walg-runner:1-pg16",  # the engine's image promotes
     ]
 
 

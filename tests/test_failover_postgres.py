@@ -178,7 +178,7 @@ def test_the_promote_pod_suspends_the_copy_then_fences_and_promotes(
         '--patch={"spec":{"suspend":true}}',
     ]  # fmt: skip
     (container,) = pod["containers"]
-    assert container["image"] == "registry.example.com/obskit-walg-runner:1"
+    assert container["image"] == "registry.example.com/obskit-walg-runner:1-pg16"
     assert container["command"] == ["python3", "/opt/obskit/failover_promote.py", "--wait-seconds", "60"]
     env = {each["name"]: each.get("value", each.get("valueFrom")) for each in container["env"]}
     assert env["PGHOST"] == "orders-db" and env["PGPORT"] == "5432"

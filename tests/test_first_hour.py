@@ -45,7 +45,7 @@ def test_init_never_overwrites(tmp_path: Path) -> None:
 
 def test_version_names_the_command() -> None:
     result = CliRunner().invoke(main, ["--version"])
-    assert result.exit_code == 0 and re.fullmatch(r"obskit, version \d+\.\d+\.\d+\n", result.output)
+    assert result.exit_code == 0 and re.fullmatch(r"obskit, version \d+\.\d+\.\d+(\.dev\d+)?\n", result.output)
 
 
 def test_the_readme_example_spec_validates_and_generates(tmp_path: Path) -> None:

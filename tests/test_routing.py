@@ -42,6 +42,9 @@ def test_the_examples_route_table(prod_tree: dict[str, str]) -> None:
         ("checkout", "critical"): "payments-pager",  # the payments team's own
         ("checkout", "warning"): "payments-chat",
         ("checkout", "info"): "platform-chat",  # the team has no info receiver: the environment's
+        ("catalog-export", "critical"): "oncall-pager",
+        ("catalog-export", "warning"): "tickets",
+        ("catalog-export", "info"): "platform-chat",
         ("search-indexer", "critical"): "oncall-pager",
         ("search-indexer", "warning"): "tickets",
         ("search-indexer", "info"): "platform-chat",

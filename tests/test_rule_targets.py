@@ -64,7 +64,7 @@ def test_mimir_gets_a_namespace_per_service_and_no_prometheus_rules(tmp_path: Pa
     tree = _tree(tmp_path, "{target: mimir, tenant: shop}")
     assert not any(path.startswith("prometheus/rules/") for path in tree)
     assert "prometheus/rules/" not in tree["kustomization.yaml"]
-    for service in ("catalog-api", "checkout", "search-indexer"):
+    for service in ("catalog-api", "catalog-export", "checkout", "search-indexer"):
         (document,) = yaml.safe_load_all(tree[f"mimir/rules/{service}.yaml"])
         assert set(document) == {"namespace", "groups"}  # mimirtool decodes with KnownFields(true)
         assert document["namespace"] == f"obskit-{service}"
@@ -72,7 +72,7 @@ def test_mimir_gets_a_namespace_per_service_and_no_prometheus_rules(tmp_path: Pa
         assert document["groups"] == plain["groups"]
     sync = tree["mimir/sync.sh"]
     assert '--id "shop"' in sync
-    assert '--namespaces "obskit-catalog-api,obskit-checkout,obskit-search-indexer"' in sync
+    assert '--namespaces "obskit-catalog-api,obskit-catalog-export,obskit-checkout,obskit-search-indexer"' in sync
     assert verify_tree._same_rules_check(_written(tmp_path, tree)).ok
 
 

@@ -37,7 +37,7 @@ def alerts_of(tree: dict[str, str], service: str, name: str) -> list[dict]:
 def test_every_prometheusrule_matches_the_upstream_crd(prod_tree: dict[str, str]) -> None:
     validator = crd_validator(*PROMETHEUSRULE_CRD)
     rules = [path for path in prod_tree if path.startswith("prometheus/rules/")]
-    assert len(rules) == 3
+    assert len(rules) == 4
     for path in rules:
         assert schema_errors(validator, yaml.safe_load(prod_tree[path])) == [], path
 
