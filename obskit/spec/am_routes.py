@@ -51,38 +51,42 @@ def parse_matcher(text: str) -> tuple[str, str, str]:
 def route_problems(route: Any, path: str = "") -> Iterator[str]:
     """What obskit cannot pass on in a route as written: not a mapping, an unknown key, a matcher it
     cannot read, a value of the wrong type; nested routes are checked too."""
-    where = f"{path}: " if path else ""
+
+    def at(key: str) -> str:
+        return f"{path}.{key}" if path else key
+
     if not isinstance(route, dict):
-        yield f"{where}a route is a mapping, such as {{matchers: ['severity=\"warning\"'], receiver: tickets}}"
+        example = "{matchers: ['severity=\"warning\"'], receiver: tickets}"
+        yield f"{path + ': ' if path else ''}a route is a mapping, such as {example}"
         return
     for key in route:
         if key not in KEYS:
-            yield f"{where}{shown(key)} is not a route key obskit passes on ({', '.join(KEYS)})"
+            yield f"{shown(key)}{' in ' + path if path else ''} is not a route key obskit passes on ({', '.join(KEYS)})"
     for key in ("receiver", "group_wait", "group_interval", "repeat_interval"):
         if key in route and not isinstance(route[key], str):
-            yield f"{where}{key}: must be a string"
+            yield f"{at(key)}: must be a string"
     if "continue" in route and not isinstance(route["continue"], bool):
-        yield f"{where}continue: must be true or false"
+        yield f"{at('continue')}: must be true or false"
     if "group_by" in route and not _strings(route["group_by"]):
-        yield f"{where}group_by: must be a list of label names"
+        yield f"{at('group_by')}: must be a list of label names"
     for key in ("match", "match_re"):
         if key in route and not (isinstance(route[key], dict) and _strings([*route[key], *route[key].values()])):
-            yield f"{where}{key}: must map label names to strings"
+            yield f"{at(key)}: must map label names to strings"
     matchers = route.get("matchers", [])
     if not _strings(matchers):
-        yield f"{where}matchers: must be a list of strings"
+        yield f"{at('matchers')}: must be a list of strings"
     else:
         for matcher in matchers:
             try:
                 parse_matcher(matcher)
             except ValueError as err:
-                yield f"{where}matchers: {err}"
+                yield f"{at('matchers')}: {err}"
     children = route.get("routes", [])
     if not isinstance(children, list):
-        yield f"{where}routes: must be a list of routes"
+        yield f"{at('routes')}: must be a list of routes"
         return
     for index, child in enumerate(children):
-        yield from route_problems(child, f"{path}.routes[{index}]" if path else f"routes[{index}]")
+        yield from route_problems(child, f"{at('routes')}[{index}]")
 
 
 def _strings(value: Any) -> bool:

@@ -332,7 +332,7 @@ def check_alerting(alerting: dict[str, Any], teams: dict[str, dict[str, Any]]) -
                 ),
             )
     for name in known:
-        if name not in used:
+        if name not in used and name != NULL_RECEIVER:
             yield (
                 None,
                 (
