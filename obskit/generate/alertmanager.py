@@ -171,7 +171,7 @@ def _tree(routing: RoutingPlan, fmt: _Format, extra: list[dict[str, Any]]) -> li
     obskit's."""
     obskit = {
         "matchers": fmt.matchers([MARKER]),
-        "receiver": routing.root_receiver,
+        "receiver": routing.fallback_receiver,
         fmt.keys["group_by"]: list(GROUP_BY),
         "routes": _routes(routing, fmt),
     }
@@ -219,7 +219,7 @@ def _resource_route(routing: RoutingPlan) -> dict[str, Any]:
     without integrations here (and the chart's routes after it)."""
     if not routing.routes_unmanaged:
         return {
-            "receiver": routing.root_receiver,
+            "receiver": routing.fallback_receiver,
             "groupBy": list(GROUP_BY),
             "matchers": RESOURCE_FORMAT.matchers([MARKER]),
             "routes": _routes(routing, RESOURCE_FORMAT),

@@ -71,7 +71,7 @@ class Other:
 class RoutingPlan:
     alerting: Alerting
     routes: tuple[Route, ...]  # teams' own first, then the environment's; the first match wins
-    root_receiver: str  # what obskit's alerts that no route above matches reach (the environment's ticket receiver)
+    fallback_receiver: str  # obskit's alerts that no route of theirs matches (the environment's ticket receiver)
     inhibitions: tuple[Inhibition, ...]
     name: str  # of the AlertmanagerConfig
     watchdog: Other | None  # before every other route
@@ -141,7 +141,7 @@ def routing_plan(env: Environment) -> RoutingPlan | None:
     return RoutingPlan(
         alerting=alerting,
         routes=tuple(routes),
-        root_receiver=alerting.routes.ticket,
+        fallback_receiver=alerting.routes.ticket,
         inhibitions=_inhibitions(env),
         name=conventions.alertmanager_config_name(env.name),
         watchdog=None if watchdog is None else Other(WATCHDOG, watchdog.receiver, heartbeat(watchdog.repeat_interval)),
