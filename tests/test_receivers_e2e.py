@@ -11,6 +11,7 @@ import datetime
 import http.server
 import json
 import threading
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -44,11 +45,12 @@ ROUTING_KEY = "0123456789abcdef0123456789abcdef"
 
 
 class Captured:
-    """Every POST the loopback server took: (path, JSON body)."""
+    """Every POST the loopback server took: (path, JSON body), and when (time.monotonic())."""
 
     def __init__(self) -> None:
         self.lock = threading.Lock()
         self.bodies: list[tuple[str, dict[str, Any]]] = []
+        self.times: list[tuple[str, float]] = []
 
     def at(self, path: str) -> list[dict[str, Any]]:
         with self.lock:
@@ -65,6 +67,7 @@ def loopback() -> Iterator[tuple[str, Captured]]:
             body = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
             with captured.lock:
                 captured.bodies.append((self.path, body))
+                captured.times.append((self.path, time.monotonic()))
             answer = b"ok" if self.path == "/slack" else b'{"status":"success","message":"Event processed"}'
             self.send_response(200 if self.path == "/slack" else 202)
             self.send_header("Content-Length", str(len(answer)))
@@ -201,3 +204,25 @@ def test_slack_and_pagerduty_bodies_carry_the_runbook_dashboard_severity_and_res
     assert {alert["labels"]["alertname"] for beat in beats for alert in beat["alerts"]} == {"Watchdog"}
     assert all("Watchdog" not in body["payload"]["summary"] for body in captured.at("/pagerduty"))
     assert all("Watchdog" not in body["attachments"][0]["title"] for body in captured.at("/slack"))
+
+
+@pytest.mark.slow
+@pytest.mark.timeout(120)
+def test_the_watchdog_beats_every_repeat_interval(write_spec, tmp_path: Path) -> None:
+    """The generated heartbeat route as it is (group_wait 0s, group_interval 15s): the first beat at
+    once, the next one repeat_interval (30s) later, give or take one group_interval."""
+    env = "  prod:\n    labels: {env: prod}\n"
+    alerting = ALERTING.replace("{receiver: heartbeat}", "{receiver: heartbeat, repeat_interval: 30s}")
+    tree = generate_tree(load_plan(write_spec(MINIMAL.replace(env, env + alerting)), "prod"))
+    watchdog = {"labels": {"alertname": "Watchdog", "severity": "none"}, "annotations": {}}
+    with loopback() as (url, captured):
+        config = _config(tree, tmp_path / "secrets", url)
+        config["route"]["routes"][0] = yaml.safe_load(tree["alertmanager/alertmanager.yaml"])["route"]["routes"][0]
+        assert config["route"]["routes"][0]["group_interval"] == "15s"
+        with alertmanager(tmp_path / "am", config) as am:
+            started = time.monotonic()
+            am.post([{**watchdog, "startsAt": _now(-60), "endsAt": _now(600)}])
+            wait_for("two beats", lambda: captured.at("/heartbeat")[1:], 70, interval=0.5)
+    first, second = [when for path, when in captured.times if path == "/heartbeat"][:2]
+    assert first - started < 5
+    assert 30 <= second - first <= 30 + 15 + 2, second - first
