@@ -12,8 +12,10 @@ import pytest
 import yaml
 
 from obskit.generate.tree import generate_tree
+from obskit.output import escape
 from obskit.output.writer import write
 from obskit.pipeline import load_plan, output_tree
+from obskit.spec import am_routes
 from obskit.verify.tree import check_tree
 from tests.conftest import MINIMAL, problems_of
 from tests.schemas import _CRDLoader, crd_validator, schema_errors
@@ -62,7 +64,7 @@ def _spec(*alerting: str) -> str:
 
 def _routed(config: Path, labels: dict[str, str]) -> str:
     """The receivers amtool routes the labels to (comma-separated when routes continue)."""
-    args = [f'{name}="{value}"' for name, value in sorted(labels.items())]
+    args = [escape.am_matcher(name, "=", value) for name, value in sorted(labels.items())]
     done = subprocess.run(
         ["amtool", "config", "routes", "test", f"--config.file={config}", *args],
         capture_output=True,
@@ -305,3 +307,34 @@ def test_null_is_obskits_own_receiver(write_spec) -> None:
         "obskit.yaml:12: environments.prod.alerting.receivers.null: 'null' is the receiver obskit writes to drop "
         "alerts (with no integration): name yours otherwise",
     ]
+
+
+@pytest.mark.parametrize(
+    ("text", "parsed"),
+    [
+        ('severity="critical"', ("severity", "=", "critical")),
+        ("namespace =~ kube-.*", ("namespace", "=~", "kube-.*")),
+        ('summary!~"say \\"hi\\"\\\\n"', ("summary", "!~", 'say "hi"\\n')),
+        ('team!=""', ("team", "!=", "")),
+    ],
+)
+def test_a_matcher_is_read_as_alertmanager_reads_it(text: str, parsed: tuple[str, str, str]) -> None:
+    assert am_routes.parse_matcher(text) == parsed
+
+
+@pytest.mark.tools("amtool")
+def test_the_route_tests_read_matchers_as_amtool_does(tmp_path: Path) -> None:
+    """An escaped quote in a matcher's value: obskit's reading of it (which decides the cases an extra
+    route takes) and amtool's agree."""
+    config = {
+        "route": {
+            "receiver": "null",
+            "routes": [{"matchers": ['summary="say \\"hi\\""'], "receiver": "quoted"}],
+        },
+        "receivers": [{"name": "null"}, {"name": "quoted"}],
+    }
+    path = tmp_path / "alertmanager.yaml"
+    path.write_text(yaml.safe_dump(config))
+    label, _, value = am_routes.parse_matcher(config["route"]["routes"][0]["matchers"][0])
+    assert value == 'say "hi"'
+    assert _routed(path, {label: value}) == "quoted"
