@@ -14,6 +14,7 @@ METRICS_PATH = "/metrics"
 VOLUMES = "snapshot"  # Velero captures persistent volumes as snapshots
 GRAFANA_NAMESPACE = "monitoring"
 ALERTMANAGER_NAMESPACE = "monitoring"  # where the AlertmanagerConfig goes
+WATCHDOG_REPEAT_INTERVAL = parse_duration("1m")  # how often the always-firing Watchdog reaches the dead man's switch
 SCRAPE_TIMEOUT = parse_duration("10s")  # Prometheus' own default; never above the interval
 VELERO_BACKUP_DURATION = parse_duration("1m")  # until backup.duration gives the measured time
 # A Velero restore, until backup.restore_duration gives the measured time: volumes provisioned from

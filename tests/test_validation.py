@@ -535,6 +535,17 @@ _CHECK_SAMPLES: dict[str, tuple[list[Any], list[Any]]] = {
     "tier_name": (["tier1", "t_1"], ["Tier", "1t"]),
     "step_name": (["detect", "scale_dr"], ["Scale", "1x", "a-b"]),
     "probe_interval": (["1s", "30s", "5m"], ["0s", "5m1s", "1d"]),
+    "heartbeat_interval": (["30s", "1m", "1h"], ["29s", "1h1s", "1d"]),
+    "alertmanager_route": (
+        [
+            {
+                "matchers": ['severity="warning"', "namespace=~kube-.*"],
+                "receiver": "chat",
+                "routes": [{"continue": True}],
+            }
+        ],
+        [{"receivers": "chat"}, {"matchers": ['{a="b",c="d"}']}, {"routes": [{"group_by": "alertname"}]}, "route"],
+    ),
     "host_port": (["ns1.example.com:53", "10.0.0.1:5353"], ["ns1", "u@ns1:53", "a b:53"]),
     "dns_target": (["203.0.113.20", "2001:db8::1", "dr.example.com"], ["not a host!", "-x.com", ""]),
     "smarthost": (["smtp.example.com:587"], ["smtp", "u:p@smtp:587", "t@smtp:25", "a b:25"]),

@@ -14,7 +14,8 @@ from dataclasses import dataclass, field
 from obskit.generate.artifact import File
 from obskit.generate.outputs import Scope, of_scope
 from obskit.generate.shaped import ServiceFiles, ShapedRenderer, render_directly
-from obskit.output import render
+from obskit.output import layout, render
+from obskit.plan.meta import object_metadata
 from obskit.plan.pages import SERVICES_PER_PAGE, Page, pages
 from obskit.plan.types import Plan
 
@@ -39,12 +40,31 @@ class PartFiles:
                 (self.objects if item.kubernetes else self.files)[item.path] = item.content
 
 
-def kustomization(resources: list[str]) -> dict[str, object]:
+def kustomization(resources: list[str], secrets: list[dict[str, object]] | None = None) -> dict[str, object]:
     return {
         "apiVersion": "kustomize.config.k8s.io/v1beta1",
         "kind": "Kustomization",
         "resources": sorted(resources),
+        **({"secretGenerator": secrets} if secrets else {}),
     }
+
+
+def alertmanager_secret(plan: Plan) -> list[dict[str, object]]:
+    """With `alerting.deploy: alertmanager_yaml`, the configuration as the Secret the operator reads
+    (`alertmanager.yaml` key; the Alertmanager's `configSecret`), named like the AlertmanagerConfig
+    it stands for. Its name keeps no content hash, so the Alertmanager resource can name it."""
+    routing = plan.routing
+    if routing is None or routing.as_resource:
+        return []
+    metadata = object_metadata(plan, routing.name, routing.alerting.namespace)
+    return [
+        {
+            "name": metadata["name"],
+            "namespace": metadata["namespace"],
+            "files": [f"alertmanager.yaml={layout.ALERTMANAGER_CONFIG}"],
+            "options": {"disableNameSuffixHash": True, "labels": metadata["labels"]},
+        }
+    ]
 
 
 def plan_parts(plan: Plan, services_per_part: int = SERVICES_PER_PART) -> list[Page]:
@@ -97,7 +117,7 @@ def tree_files(plan: Plan, parts: Iterable[PartFiles]) -> Iterator[tuple[str, st
         objects += part.objects
         for cluster, path, _ in others:
             elsewhere.setdefault(cluster, []).append(path.removeprefix(f"{cluster}/"))
-    yield KUSTOMIZATION, render.yaml_file(plan.environment.name, kustomization(objects))
+    yield KUSTOMIZATION, render.yaml_file(plan.environment.name, kustomization(objects, alertmanager_secret(plan)))
     for cluster, paths in sorted(elsewhere.items()):
         yield f"{cluster}/{KUSTOMIZATION}", render.yaml_file(plan.environment.name, kustomization(paths))
 

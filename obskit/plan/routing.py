@@ -1,19 +1,24 @@
 """Alertmanager routing of one environment: which receiver each of obskit's alerts reaches (by
-team and severity), how alerts are grouped and repeated, and which alerts mute which. Both
-renderings (a complete Alertmanager config, an AlertmanagerConfig resource) and the routing
-tests read this one plan."""
+team and severity), where the alerts obskit does not manage go (the chart's Watchdog, other
+critical alerts, the spec's extra routes; nowhere else), how alerts are grouped and repeated, and
+which alerts mute which. Both renderings (a complete Alertmanager config, an AlertmanagerConfig
+resource) and the routing tests read this one plan."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 
 from obskit.plan import conventions
-from obskit.spec.model import Alerting, Environment, Routes
+from obskit.spec.am_routes import NULL_RECEIVER
+from obskit.spec.model import DEPLOY_RESOURCE, Alerting, Environment, Routes
 from obskit.units import Duration, parse_duration
 
 # What an alert asks of people, and the severity label that says it.
 SEVERITIES = (("page", "critical"), ("ticket", "warning"), ("info", "info"))
 GROUP_BY = ("alertname", "service", "slo")
+ROOT_GROUP_BY = ("alertname", "namespace")  # alerts that are not obskit's: as kube-prometheus-stack's rules label them
+# kube-prometheus-stack's always-firing heartbeat, as its general.rules label it
+WATCHDOG = (("alertname", "=", "Watchdog"), ("severity", "=", "none"))
 MARKER = (conventions.ALERT_MARKER[0], "=", conventions.ALERT_MARKER[1])  # the matcher of obskit's alerts
 
 
@@ -32,6 +37,12 @@ TIMINGS = {
 }
 
 
+def heartbeat(repeat_interval: Duration) -> Timing:
+    """The Watchdog's notification goes out at once and then every repeat_interval: the group is
+    looked at every 15s, so a repeat is never held back for a whole extra group_interval."""
+    return Timing(parse_duration("0s"), parse_duration("15s"), repeat_interval)
+
+
 @dataclass(frozen=True)
 class Route:
     team: str | None  # None: every team without receivers of its own
@@ -48,12 +59,41 @@ class Inhibition:
 
 
 @dataclass(frozen=True)
+class Other:
+    """A route for alerts that are not obskit's."""
+
+    matchers: tuple[tuple[str, str, str], ...]
+    receiver: str
+    timing: Timing
+
+
+@dataclass(frozen=True)
 class RoutingPlan:
     alerting: Alerting
     routes: tuple[Route, ...]  # teams' own first, then the environment's; the first match wins
-    root_receiver: str  # what alerts without obskit's marker reach (the environment's ticket receiver)
+    fallback_receiver: str  # obskit's alerts that no route of theirs matches (the environment's ticket receiver)
     inhibitions: tuple[Inhibition, ...]
     name: str  # of the AlertmanagerConfig
+    watchdog: Other | None  # before every other route
+    other_critical: Other | None  # after obskit's
+    # what alerts that are not obskit's reach when no route matches them: nothing (a receiver without integrations)
+    unmanaged_receiver: str = NULL_RECEIVER
+
+    @property
+    def routes_unmanaged(self) -> bool:
+        """Whether any route takes alerts that are not obskit's (the AlertmanagerConfig then matches every alert)."""
+        return bool(self.watchdog or self.other_critical or self.alerting.extra_routes)
+
+    @property
+    def as_resource(self) -> bool:
+        return self.alerting.deploy == DEPLOY_RESOURCE
+
+    def unmanaged(self, labels: dict[str, str]) -> str:
+        """The receiver an alert that is not obskit's reaches, when no extra route takes it."""
+        for other in (self.watchdog, self.other_critical):
+            if other is not None and all(labels.get(label) == value for label, _, value in other.matchers):
+                return other.receiver
+        return self.unmanaged_receiver
 
     def receiver(self, team: str, severity: str) -> str:
         """The receiver an alert of obskit's with this team and severity reaches."""
@@ -96,10 +136,20 @@ def routing_plan(env: Environment) -> RoutingPlan | None:
     routes = [route for team, own in alerting.teams for route in _routes(team, own)]
     routes += _routes(None, alerting.routes)
     assert alerting.routes.ticket is not None
+    watchdog = alerting.watchdog
+    other = {"page": alerting.page, "ticket": alerting.ticket}.get(alerting.other_critical)
     return RoutingPlan(
         alerting=alerting,
         routes=tuple(routes),
-        root_receiver=alerting.routes.ticket,
+        fallback_receiver=alerting.routes.ticket,
         inhibitions=_inhibitions(env),
         name=conventions.alertmanager_config_name(env.name),
+        watchdog=None if watchdog is None else Other(WATCHDOG, watchdog.receiver, heartbeat(watchdog.repeat_interval)),
+        other_critical=None
+        if other is None
+        else Other(
+            (("severity", "=", "critical"),),
+            other,
+            TIMINGS["critical" if alerting.other_critical == "page" else "warning"],
+        ),
     )

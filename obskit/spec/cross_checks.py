@@ -7,7 +7,8 @@ from typing import Any
 
 from obskit import defaults
 from obskit.shown import shown
-from obskit.spec import failover_checks
+from obskit.spec import am_routes, failover_checks
+from obskit.spec.am_routes import NULL_RECEIVER
 from obskit.spec.declare import rules_of
 from obskit.spec.fragment import DatastoreKind, Kinds
 from obskit.spec.problems import FieldPath
@@ -372,6 +373,15 @@ def check_alerting(alerting: dict[str, Any], teams: dict[str, dict[str, Any]]) -
     known = sorted(receivers, key=str)
     for name in known:
         value = receivers[name]
+        if name == NULL_RECEIVER:
+            yield (
+                None,
+                (
+                    ("receivers", name),
+                    f"{shown(name)} is the receiver obskit writes to drop alerts (with no integration): "
+                    "name yours otherwise",
+                ),
+            )
         integrations = sorted(value) if isinstance(value, dict) else []
         if len(integrations) != 1:
             yield (
@@ -385,14 +395,32 @@ def check_alerting(alerting: dict[str, Any], teams: dict[str, dict[str, Any]]) -
         elif integrations == ["webhook"]:
             yield from ((None, finding) for finding in _check_webhook(name, value["webhook"]))
     used = set()
-    for team, path, receiver in [
+    routed = [
         *((None, (key,), alerting.get(key)) for key in ("page", "ticket", "info")),
         *(
             (team, (key,), routes.get(key))
             for team, routes in sorted(teams.items())
             for key in ("page", "ticket", "info")
         ),
-    ]:
+    ]
+    watchdog = alerting.get("watchdog")
+    heartbeat = watchdog.get("receiver") if isinstance(watchdog, dict) else None
+    if heartbeat is not None and heartbeat in {receiver for _, _, receiver in routed}:
+        yield (
+            None,
+            (
+                ("watchdog", "receiver"),
+                f"{shown(heartbeat)} also gets alerts that ask for people: the Watchdog always fires, so it would "
+                "notify every repeat_interval; give the heartbeat a receiver of its own (a dead man's switch)",
+            ),
+        )
+    extra = [
+        (None, ("extra_routes", index), receiver)
+        for index, route in enumerate(alerting.get("extra_routes") or [])
+        for receiver in am_routes.receivers(route)
+        if receiver != NULL_RECEIVER
+    ]
+    for team, path, receiver in [*routed, (None, ("watchdog", "receiver"), heartbeat), *extra]:
         if receiver is None:
             continue
         used.add(receiver)
@@ -407,12 +435,12 @@ def check_alerting(alerting: dict[str, Any], teams: dict[str, dict[str, Any]]) -
                 ),
             )
     for name in known:
-        if name not in used:
+        if name not in used and name != NULL_RECEIVER:
             yield (
                 None,
                 (
                     ("receivers", name),
-                    f"receiver {shown(name)} is not used by any route: name it in page, ticket or info here "
-                    "or in a team of this environment's services, or remove it",
+                    f"receiver {shown(name)} is not used by any route: name it in page, ticket, info, watchdog "
+                    "or extra_routes here or in a team of this environment's services, or remove it",
                 ),
             )

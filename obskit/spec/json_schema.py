@@ -39,6 +39,8 @@ _CHECKS: dict[str, dict[str, Any]] = {
     "rto": _bounded_duration("1s", "7d"),
     "drill_interval": _bounded_duration("1h", "365d"),
     "probe_interval": _bounded_duration("1s", "5m"),
+    "heartbeat_interval": _bounded_duration("30s", "1h"),
+    "alertmanager_route": {"type": "object", "description": "an Alertmanager route, as its configuration writes it"},
     "dns_target": {"type": "string", "description": "an IPv4 or IPv6 address, or a host name"},
     "host_port": {"type": "string", "pattern": "^[^\\s:@/]+:[0-9]+$"},
     "size": {"type": ["string", "integer"], "pattern": units.SIZE_PATTERN, "description": "a size: 500Mi, 200Gi"},

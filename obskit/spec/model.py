@@ -4,6 +4,7 @@ read off the declarations. Built only from data that passed validation."""
 
 from __future__ import annotations
 
+import json
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from decimal import Decimal
@@ -689,6 +690,53 @@ class Routes:
 
 
 @dataclass(frozen=True)
+class Watchdog:
+    """`alerting.watchdog`: where kube-prometheus-stack's always-firing `Watchdog` goes."""
+
+    receiver: str = spec_field(
+        text(required=True),
+        Doc(
+            "receiver name: a dead man's switch (a heartbeat check that raises an alarm when the "
+            "notifications stop); not the page, ticket or info receiver of the environment or a team",
+            example="receiver: deadmans-switch",
+        ),
+    )
+    repeat_interval: Duration = spec_field(
+        {"check_with": "heartbeat_interval"},
+        Doc(
+            "duration, 30s to 1h: how often the heartbeat is sent (the switch's period)",
+            f"{defaults.WATCHDOG_REPEAT_INTERVAL}",
+            "repeat_interval: 5m",
+        ),
+        convert=units.parse_duration,
+        default=defaults.WATCHDOG_REPEAT_INTERVAL,
+    )
+
+
+# `alerting.deploy`: which output the kustomization applies
+DEPLOY_RESOURCE = "alertmanager_config"  # the AlertmanagerConfig, merged by the operator under its own routes
+DEPLOY_CONFIG = "alertmanager_yaml"  # alertmanager.yaml as Alertmanager's whole configuration, in a Secret
+OTHER_CRITICAL = ("page", "ticket", "none")
+
+
+@dataclass(frozen=True)
+class ExtraRoute:
+    """An Alertmanager route as the spec writes it (`alerting.extra_routes`), kept as JSON text so
+    the model stays hashable."""
+
+    text: str
+
+    @property
+    def route(self) -> dict[str, Any]:
+        parsed: dict[str, Any] = json.loads(self.text)
+        return parsed
+
+
+def _extra_routes(routes: list[dict[str, Any]]) -> tuple[ExtraRoute, ...]:
+    return tuple(ExtraRoute(json.dumps(route, default=str)) for route in routes)
+
+
+@dataclass(frozen=True)
 class Alerting:
     """`environments.<name>.alerting`."""
 
@@ -702,7 +750,7 @@ class Alerting:
     )
     ticket: str = spec_field(
         text(required=True),
-        Doc("receiver name for `severity: warning`, and for alerts that are not obskit's", example="ticket: tickets"),
+        Doc("receiver name for `severity: warning`", example="ticket: tickets"),
     )
     info: str = spec_field(
         text(),
@@ -718,6 +766,50 @@ class Alerting:
         ),
         key="alertmanager_namespace",
         default=defaults.ALERTMANAGER_NAMESPACE,
+    )
+    deploy: str = spec_field(
+        {"type": "string", "allowed": [DEPLOY_RESOURCE, DEPLOY_CONFIG]},
+        Doc(
+            f"`{DEPLOY_RESOURCE}` (the kustomization applies the AlertmanagerConfig, which the operator adds "
+            f"to the chart's configuration) or `{DEPLOY_CONFIG}` (it applies `alertmanager.yaml`, Alertmanager's "
+            "whole configuration, as a Secret)",
+            f"`{DEPLOY_RESOURCE}`",
+            f"deploy: {DEPLOY_CONFIG}",
+        ),
+        default=DEPLOY_RESOURCE,
+    )
+    watchdog: Watchdog | None = spec_field(
+        mapping(Watchdog),
+        Doc(
+            "mapping: where kube-prometheus-stack's always-firing `Watchdog` (a heartbeat) goes",
+            "none (dropped)",
+            inline=True,
+        ),
+        default=None,
+    )
+    other_critical: str = spec_field(
+        {"type": "string", "allowed": list(OTHER_CRITICAL)},
+        Doc(
+            "`page`, `ticket` or `none`: which receiver gets `severity: critical` alerts that are not obskit's "
+            "(such as the chart's KubeAPIDown); `none` drops them",
+            f"`ticket` with `deploy: {DEPLOY_CONFIG}`, `none` with `{DEPLOY_RESOURCE}` (the chart's own "
+            "configuration routes them)",
+            "other_critical: page",
+        ),
+        default="none",
+        absent=lambda given: "ticket" if given.get("deploy") == DEPLOY_CONFIG else "none",
+    )
+    extra_routes: tuple[ExtraRoute, ...] = spec_field(
+        {"type": "list", "schema": {"check_with": "alertmanager_route"}},
+        Doc(
+            "list of Alertmanager routes (configuration syntax: `matchers`, `receiver`, `group_by`, `continue`, "
+            "timings, `routes`), placed as written after the watchdog's and before obskit's; each receiver "
+            "they name is one of `receivers`",
+            "none",
+            "extra_routes: [{matchers: ['namespace=~\"kube-.*\"', 'severity=\"warning\"'], receiver: platform-chat}]",
+        ),
+        convert=_extra_routes,
+        default=(),
     )
     teams: tuple[tuple[str, Routes], ...] = ()  # the teams of this environment's services that route their own
 

@@ -15,7 +15,7 @@ import cerberus
 from obskit import units
 from obskit.output import escape
 from obskit.shown import got, shown
-from obskit.spec import names, promql, re2, urls
+from obskit.spec import am_routes, names, promql, re2, urls
 
 RUNBOOK_PLACEHOLDERS = ("service", "alert")
 
@@ -76,6 +76,9 @@ _RTO = _bounded_duration("1s", "7d", "a restore that may take longer than a week
 _DRILL_INTERVAL = _bounded_duration("1h", "365d", "restore drills must run at least once a year")
 _PROBE_INTERVAL = _bounded_duration(
     "1s", "5m", "a region found unhealthy only after longer probes leaves no failover within an RTO"
+)
+_HEARTBEAT_INTERVAL = _bounded_duration(
+    "30s", "1h", "a dead man's switch waits about this long before it raises the alarm"
 )
 
 
@@ -199,6 +202,7 @@ class SpecValidator(cerberus.Validator):  # type: ignore[misc]
     _check_with_rto = _parse_rule(_RTO)
     _check_with_drill_interval = _parse_rule(_DRILL_INTERVAL)
     _check_with_probe_interval = _parse_rule(_PROBE_INTERVAL)
+    _check_with_heartbeat_interval = _parse_rule(_HEARTBEAT_INTERVAL)
     _check_with_dns_target = _parse_rule(_dns_target)
     _check_with_host_port = _parse_rule(_host_port)
     _check_with_size = _parse_rule(units.parse_size)
@@ -239,6 +243,10 @@ class SpecValidator(cerberus.Validator):  # type: ignore[misc]
         for setting, needs in (("tenant", "mimir"), ("partial_response_strategy", "thanos")):
             if setting in value and target != needs:
                 self._error(field, f"{setting} is for target {needs}, not {shown(target)}")
+
+    def _check_with_alertmanager_route(self, field: str, value: Any) -> None:
+        for problem in am_routes.route_problems(value):
+            self._error(field, problem)
 
     def _check_with_k8s_label_value(self, field: str, value: Any) -> None:
         problem = names.k8s_label_value_problem(value)
