@@ -8,7 +8,7 @@ series that keep it silent), which become promtool unit tests for every service.
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from importlib import resources
 from pathlib import Path
 from typing import Any
@@ -22,7 +22,21 @@ from obskit.units import DURATION_PATTERN
 
 API_VERSION = "obskit/alerts/v1"
 SEVERITIES = ("page", "critical", "warning", "info")
-PLACEHOLDERS = ("service", "job", "namespace", "pod_labels", "tier", "team", "platform_for", "span")
+PLACEHOLDERS = (
+    "service",
+    "job",
+    "namespace",
+    "pod_labels",
+    "tier",
+    "team",
+    "platform_for",
+    "span",
+    "backup_jobs",
+    "backup_job",
+)
+# A template whose expression uses one renders only for the services where it has a value:
+# the CronJobs obskit writes for the service's datastores (all, as a regular expression; the first).
+CONDITIONAL_PLACEHOLDERS = ("backup_jobs", "backup_job")
 _PLACEHOLDER = re.compile(r"\[\[\s*([a-z_]+)\s*\]\]")
 _LABEL_TEMPLATE = escape.LABEL_TEMPLATE
 
@@ -40,6 +54,36 @@ _ALERT = {
         "type": "dict",
         "keysrules": {"type": "string", "check_with": "prom_label_name"},
         "valuesrules": {"type": "string"},
+    },
+    "mutes": {
+        "type": "dict",
+        "schema": {
+            "alerts": {
+                "type": "list",
+                "required": True,
+                "empty": False,
+                "schema": {"type": "string", "regex": r"[A-Z][A-Za-z0-9]*"},
+            },
+            "equal": {
+                "type": "list",
+                "required": True,
+                "empty": False,
+                "schema": {"type": "string", "check_with": "prom_label_name"},
+            },
+        },
+    },
+    "services": {"type": "list", "empty": False, "schema": {"type": "string", "empty": False}},
+    "teams": {"type": "list", "empty": False, "schema": {"type": "string", "empty": False}},
+    "runbook": {
+        "type": "dict",
+        "schema": {
+            "first_steps": {
+                "type": "list",
+                "required": True,
+                "empty": False,
+                "schema": {"type": "string", "empty": False},
+            }
+        },
     },
     "tests": {
         "type": "dict",
@@ -80,6 +124,27 @@ class AlertTemplate:
     labels: tuple[tuple[str, str], ...]
     fires: TestCase
     silent: TestCase
+    services: tuple[str, ...] = ()  # the scope: these services and the services of `teams`;
+    teams: tuple[str, ...] = ()  # both empty: every service
+    first_steps: tuple[str, ...] = ()  # the runbook's "What to do first"; empty: obskit's own
+    mutes: tuple[str, ...] = ()  # other alerts (kube-prometheus-stack's twins) it mutes while it fires
+    mutes_equal: tuple[str, ...] = ()  # the labels the alert and those share
+    file: str = field(default="", compare=False)  # where the template is written, for problems
+    scope_lines: tuple[tuple[str, int, int], ...] = field(default=(), compare=False)  # (key, index, line)
+
+    @property
+    def scoped(self) -> bool:
+        return bool(self.services or self.teams)
+
+    def in_scope(self, service: str, team: str) -> bool:
+        return not self.scoped or service in self.services or team in self.teams
+
+    @property
+    def conditions(self) -> tuple[str, ...]:
+        """The conditional placeholders it uses: it renders only where each has a value."""
+        texts = [self.expr, *(f"{s} {v}" for s, v in (*self.fires.series, *self.silent.series, *self.fires.labels))]
+        used = {name for text in texts for name in _PLACEHOLDER.findall(text)}
+        return tuple(name for name in CONDITIONAL_PLACEHOLDERS if name in used)
 
 
 def fill(text: str, params: dict[str, str]) -> str:
@@ -95,6 +160,8 @@ _SAMPLE_PARAMS = {name: "x" for name in PLACEHOLDERS} | {
     "platform_for": "5m",
     "span": "10",
     "pod_labels": 'label_x="x"',
+    "backup_jobs": "x-backup",
+    "backup_job": "x-backup",
 }
 
 
@@ -165,6 +232,17 @@ def _load_file(located: Located) -> tuple[list[AlertTemplate], list[Problem]]:
                     tuple(sorted(tests["fires"].get("labels", {}).items())),
                 ),
                 silent=TestCase(tuple(tests["silent"].get("series", {}).items()), ()),
+                services=tuple(alert.get("services") or ()),
+                teams=tuple(alert.get("teams") or ()),
+                first_steps=tuple((alert.get("runbook") or {}).get("first_steps") or ()),
+                mutes=tuple((alert.get("mutes") or {}).get("alerts") or ()),
+                mutes_equal=tuple((alert.get("mutes") or {}).get("equal") or ()),
+                file=located.file,
+                scope_lines=tuple(
+                    (key, index, located.line_of(("alerts", name, key, index)))
+                    for key in ("services", "teams")
+                    for index in range(len(alert.get(key) or ()))
+                ),
             )
         )
     return templates, problems

@@ -325,6 +325,23 @@ class Metrics:
 
 
 @dataclass(frozen=True)
+class ServiceAlerts:
+    """`services.<name>.alerts`: the service's own choice among the alerts obskit writes for it."""
+
+    disable: tuple[str, ...] = spec_field(
+        {"type": "list", "schema": {"type": "string", "regex": r"[A-Z][A-Za-z0-9]*"}},
+        Doc(
+            "list of alert names: built-in or catalog alerts, SLIMetricMissing or SLIBucketMissing, left out of "
+            "the service's rules, tests and runbook; not its burn, DR or failover alerts",
+            "none",
+            "disable: [ServicePodsNotReady]",
+        ),
+        convert=tuple,
+        default=(),
+    )
+
+
+@dataclass(frozen=True)
 class Service:
     """`services.<name>`; a field left out comes from `defaults` (schema.DEFAULTABLE_FIELDS)."""
 
@@ -368,6 +385,11 @@ class Service:
     )  # the rules: schema.shape, with the engines' fields
     failover: ServiceFailover | None = spec_field(
         mapping(ServiceFailover), Doc("mapping: multi-region failover, see below", "none (no failover)"), default=None
+    )
+    alerts: ServiceAlerts = spec_field(
+        mapping(ServiceAlerts),
+        Doc("mapping: which of obskit's alerts the service leaves out, the fields below", inline=True),
+        default=ServiceAlerts(),
     )
     where: Where = field(default_factory=dict, compare=False, repr=False)  # the service, tier, backup, datastores
 

@@ -1,4 +1,5 @@
-"""Platform alerts from the alert catalog's templates, filled in for one service."""
+"""Platform alerts from the alert catalog's templates, filled in for one service: the templates
+that apply to it (in its scope, not disabled, their conditional placeholders given a value)."""
 
 from __future__ import annotations
 
@@ -7,8 +8,8 @@ import re
 from obskit.alerting.alerts import Rule
 from obskit.alerting.timing import check_time, input_steps, platform_step
 from obskit.output import escape
-from obskit.plan.types import ServicePlan
-from obskit.spec.alert_templates import AlertTemplate, fill
+from obskit.plan.types import Plan, ServicePlan
+from obskit.spec.alert_templates import CONDITIONAL_PLACEHOLDERS, AlertTemplate, fill
 from obskit.units import Duration, parse_duration
 
 _NOT_IN_LABEL_NAME = re.compile(r"[^a-zA-Z0-9_]")
@@ -21,6 +22,33 @@ def pod_label_matchers(selector: dict[str, str]) -> str:
     return escape.matchers(
         (f"label_{_NOT_IN_LABEL_NAME.sub('_', name)}", "=", value) for name, value in sorted(selector.items())
     )
+
+
+def backup_jobs(plan: Plan, service_plan: ServicePlan) -> tuple[str, ...]:
+    """The CronJobs obskit writes for the service's datastores (backups, retention, drills)."""
+    return tuple(
+        obj["metadata"]["name"]
+        for ds in service_plan.datastores
+        for obj in ds.objects(plan, service_plan)
+        if obj.get("kind") == "CronJob"
+    )
+
+
+def _conditional_params(plan: Plan, service_plan: ServicePlan, template: AlertTemplate) -> dict[str, str]:
+    """The conditional placeholders the template uses, each "" where the service has none."""
+    if not template.conditions:
+        return dict.fromkeys(CONDITIONAL_PLACEHOLDERS, "")
+    jobs = backup_jobs(plan, service_plan)
+    return {"backup_jobs": "|".join(jobs), "backup_job": jobs[0] if jobs else ""}
+
+
+def applies(plan: Plan, service_plan: ServicePlan, template: AlertTemplate) -> bool:
+    """Whether the service gets the template's alert: in its scope, not disabled, and every
+    conditional placeholder it uses has a value (a backup Job's alert only where obskit runs one)."""
+    service = service_plan.service
+    if not template.in_scope(service.name, service.team) or template.name in service.alerts.disable:
+        return False
+    return all(_conditional_params(plan, service_plan, template)[name] for name in template.conditions)
 
 
 def alert_for(service_plan: ServicePlan, template: AlertTemplate) -> Duration | None:
@@ -42,9 +70,10 @@ def _timing_params(service_plan: ServicePlan) -> dict[str, str]:
     return {"platform_for": str(service_plan.tier.platform_alert_for)}
 
 
-def template_params(service_plan: ServicePlan, template: AlertTemplate) -> dict[str, str]:
+def template_params(plan: Plan, service_plan: ServicePlan, template: AlertTemplate) -> dict[str, str]:
     """Values of the catalog's [[placeholders]] for one service and template."""
     return {
+        **_conditional_params(plan, service_plan, template),
         "service": service_plan.name,
         "job": service_plan.service.job,
         "namespace": service_plan.service.namespace,
@@ -66,8 +95,8 @@ def promql_params(params: dict[str, str]) -> dict[str, str]:
 _PROMQL_PARAMS = ("pod_labels", "platform_for", "span")  # PromQL text already, or numbers and durations
 
 
-def catalog_rule(service_plan: ServicePlan, template: AlertTemplate) -> Rule:
-    params = template_params(service_plan, template)
+def catalog_rule(plan: Plan, service_plan: ServicePlan, template: AlertTemplate) -> Rule:
+    params = template_params(plan, service_plan, template)
     rule: Rule = {
         "alert": template.name,
         "expr": fill(template.expr, promql_params(params)),

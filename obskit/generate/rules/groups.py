@@ -7,7 +7,7 @@ from __future__ import annotations
 from obskit.alerting.alerts import Group, Rule
 from obskit.generate.artifact import File
 from obskit.generate.rules import runbooks
-from obskit.generate.rules.catalog import catalog_rule
+from obskit.generate.rules.catalog import applies, catalog_rule
 from obskit.generate.rules.dr import dr_groups
 from obskit.generate.rules.failover import failover_groups
 from obskit.generate.rules.slo import slo_groups
@@ -29,7 +29,8 @@ def service_groups(plan: Plan, service_plan: ServicePlan) -> list[Group]:
     groups: list[Group] = []
     by_group: dict[str, list[Rule]] = {}
     for template in plan.alert_templates:
-        by_group.setdefault(template.group, []).append(catalog_rule(service_plan, template))
+        if applies(plan, service_plan, template):
+            by_group.setdefault(template.group, []).append(catalog_rule(plan, service_plan, template))
     interval = str(service_plan.evaluation_interval)
     for catalog_group, rules in by_group.items():
         groups += [
@@ -39,7 +40,16 @@ def service_groups(plan: Plan, service_plan: ServicePlan) -> list[Group]:
         groups += slo_groups(service_plan, slo_plan)
     groups += dr_groups(service_plan)
     groups += failover_groups(service_plan)
-    return groups
+    return _without(groups, service_plan.service.alerts.disable)
+
+
+def _without(groups: list[Group], disabled: tuple[str, ...]) -> list[Group]:
+    """The groups without the alerts the service disables (the catalog's are never rendered),
+    and without a group that held nothing else."""
+    if not disabled:
+        return groups
+    kept = [{**group, "rules": [r for r in group["rules"] if r.get("alert") not in disabled]} for group in groups]
+    return [group for group in kept if group["rules"]]
 
 
 def rule_file(environment: str, groups_yaml: str) -> str:
