@@ -281,3 +281,31 @@ def load_catalog(files: list[Path] | None = None) -> tuple[AlertTemplate, ...]:
     if problems:
         raise SpecInvalid(problems)
     return tuple(templates)
+
+
+MAX_LISTED = 12  # known names a problem lists in full; beyond it only the closest
+
+
+def unknown_name(
+    kind: str, name: str, known: tuple[str, ...] | list[str], listed_as: str = "known", most: int = MAX_LISTED
+) -> str:
+    """'unknown service 'x'; known: a, b; did you mean 'y'?', the list left out when long."""
+    listed = f"; {listed_as}: {', '.join(known) or 'none'}" if len(known) <= most else ""
+    return f"unknown {kind} {shown(name)}{listed}" + schema.did_you_mean(name, known)
+
+
+def scope_problems(
+    templates: tuple[AlertTemplate, ...], services: tuple[str, ...], teams: tuple[str, ...]
+) -> list[Problem]:
+    """A template's `services:` and `teams:` must name the spec's own, at the catalog file's line."""
+    found = []
+    for template in templates:
+        for key, index, line in template.scope_lines:
+            name, known = (template.services[index], services) if key == "services" else (template.teams[index], teams)
+            if name not in known:
+                found.append(
+                    Problem(
+                        template.file, line, ("alerts", template.name, key, index), unknown_name(key[:-1], name, known)
+                    )
+                )
+    return found

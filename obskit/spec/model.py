@@ -775,6 +775,8 @@ class Spec:
     tiers: tuple[Tier, ...]
     environments: tuple[Environment, ...]
     alert_catalogs: tuple[Path, ...] = ()  # the spec's own catalog files, beside the built-in ones
+    service_names: tuple[str, ...] = ()  # every service the files define, in any environment
+    team_names: tuple[str, ...] = ()  # every team a service names or `teams:` gives receivers
 
     def tier(self, name: str) -> Tier:
         return next(tier for tier in self.tiers if tier.name == name)
