@@ -312,3 +312,20 @@ def test_the_generated_inhibit_rules_mute_the_charts_twin_of_the_same_object(
     assert states[_key(twin)] and states[_key(stuck_twin)]
     assert not states[_key(other_pod)] and not states[_key(job_twin)]
     assert not states[_key(ours)] and not states[_key(stuck)]
+
+
+def test_a_catalogs_first_steps_are_shown_as_written_but_for_their_code(write_spec, tmp_path: Path) -> None:
+    """A catalog is written by teams: its steps reach the runbook's Markdown escaped, their code
+    spans kept as code (Markdown reads nothing in them) with the service's namespace put in."""
+    path = _with_catalog(write_spec, tmp_path, "")
+    catalog = tmp_path / "alerts" / "custom.yaml"
+    text = catalog.read_text().replace(
+        "- Scale them up if they keep up with nothing else.",
+        "- '<img src=x onerror=alert(1)> [click](http://evil) *now* `kubectl -n <namespace> get <pods>`'",
+    )
+    catalog.write_text(text)
+    tree = generate_tree(load_plan(path, "prod"))
+    section = tree["runbooks/checkout.md"].split("## QueueBacklog\n")[1].split("\n## ")[0]
+    assert (
+        "2. \\<img src=x onerror=alert(1)\\> \\[click\\](http://evil) \\*now\\* `kubectl -n shop get <pods>`\n"
+    ) in section

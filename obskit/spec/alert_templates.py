@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass, field
+from functools import cached_property
 from importlib import resources
 from pathlib import Path
 from typing import Any
@@ -139,7 +140,7 @@ class AlertTemplate:
     def in_scope(self, service: str, team: str) -> bool:
         return not self.scoped or service in self.services or team in self.teams
 
-    @property
+    @cached_property  # asked for every service
     def conditions(self) -> tuple[str, ...]:
         """The conditional placeholders it uses: it renders only where each has a value."""
         texts = [self.expr, *(f"{s} {v}" for s, v in (*self.fires.series, *self.silent.series, *self.fires.labels))]
