@@ -235,7 +235,13 @@ def test_a_templates_first_steps_are_the_runbooks(write_spec, tmp_path: Path) ->
 def test_workload_alerts_carry_team_and_tier_and_the_backup_job_alert_needs_backup_jobs(
     prod_tree: dict[str, str],
 ) -> None:
-    workload = ("ServiceReplicasMismatch", "ServiceRolloutStuck", "ServiceHpaMaxedOut", "ServicePodOOMKilled")
+    workload = (
+        "ServiceReplicasMismatch",
+        "ServiceStatefulSetReplicasMismatch",
+        "ServiceRolloutStuck",
+        "ServiceHpaMaxedOut",
+        "ServicePodOOMKilled",
+    )
     for service in ("checkout", "catalog-api", "search-indexer"):
         groups = yaml.safe_load(prod_tree[f"prometheus/rulefiles/{service}.rules.yaml"])["groups"]
         rules = {r["alert"]: r for g in groups if g["name"].endswith("/workload") for r in g["rules"]}
@@ -269,7 +275,13 @@ def test_the_workload_alerts_cases_catch_a_missing_for(
     assert promtool.test_rules(out, [test_file]).ok
     rule_file = out / "prometheus/rulefiles/checkout.rules.yaml"
     text = rule_file.read_text()
-    for name in ("ServiceReplicasMismatch", "ServiceRolloutStuck", "ServiceHpaMaxedOut"):
+    held = (
+        "ServiceReplicasMismatch",
+        "ServiceStatefulSetReplicasMismatch",
+        "ServiceRolloutStuck",
+        "ServiceHpaMaxedOut",
+    )
+    for name in held:
         doc = yaml.safe_load(text)
         for group in doc["groups"]:
             for rule in group["rules"]:
