@@ -232,7 +232,7 @@ def test_a_templates_first_steps_are_the_runbooks(write_spec, tmp_path: Path) ->
     assert "`kubectl rollout status deployment/<deployment> -n shop`" in crash
 
 
-def test_workload_alerts_carry_team_and_tier_and_the_backup_job_alert_needs_backup_jobs(
+def test_workload_alerts_carry_team_and_tier_and_the_backup_job_alert_needs_obskits_cronjobs(
     prod_tree: dict[str, str],
 ) -> None:
     workload = (
@@ -256,9 +256,13 @@ def test_workload_alerts_carry_team_and_tier_and_the_backup_job_alert_needs_back
         for r in g["rules"]
         if r.get("alert") == "ServiceBackupJobFailed"
     )
-    assert (
-        'owner_name=~"checkout-orders-db-base-backup|checkout-orders-db-retention|checkout-orders-db-restore-drill"'
-        in job["expr"]
+    assert job["expr"].endswith(
+        "\n("
+        + "\nor ".join(
+            f'kube_job_owner{{namespace="shop",owner_kind="CronJob",owner_name="checkout-orders-db-{job}"}}'
+            for job in ("base-backup", "retention", "restore-drill")
+        )
+        + ")"
     )
 
 

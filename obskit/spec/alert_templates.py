@@ -32,12 +32,14 @@ PLACEHOLDERS = (
     "team",
     "platform_for",
     "span",
-    "backup_jobs",
+    "backup_job_owners",
     "backup_job",
 )
-# A template whose expression uses one renders only for the services where it has a value:
-# the CronJobs obskit writes for the service's datastores (all, as a regular expression; the first).
-CONDITIONAL_PLACEHOLDERS = ("backup_jobs", "backup_job")
+# A template using one renders only for the services where it has a value: the CronJobs obskit
+# writes for the service's datastores, as `kube_job_owner` selectors joined by `or` (equality
+# matchers, not a regular expression of names: `obskit test` shares a run between services whose
+# files differ only in names within equality matchers), and the first CronJob's name.
+CONDITIONAL_PLACEHOLDERS = ("backup_job_owners", "backup_job")
 _PLACEHOLDER = re.compile(r"\[\[\s*([a-z_]+)\s*\]\]")
 _LABEL_TEMPLATE = escape.LABEL_TEMPLATE
 
@@ -161,7 +163,7 @@ _SAMPLE_PARAMS = {name: "x" for name in PLACEHOLDERS} | {
     "platform_for": "5m",
     "span": "10",
     "pod_labels": 'label_x="x"',
-    "backup_jobs": "x-backup",
+    "backup_job_owners": 'kube_job_owner{owner_name="x-backup"}',
     "backup_job": "x-backup",
 }
 

@@ -39,7 +39,14 @@ def _conditional_params(plan: Plan, service_plan: ServicePlan, template: AlertTe
     if not template.conditions:
         return dict.fromkeys(CONDITIONAL_PLACEHOLDERS, "")
     jobs = backup_jobs(plan, service_plan)
-    return {"backup_jobs": "|".join(jobs), "backup_job": jobs[0] if jobs else ""}
+    namespace = service_plan.service.namespace
+    owners = [
+        escape.selector(
+            "kube_job_owner", [("namespace", "=", namespace), ("owner_kind", "=", "CronJob"), ("owner_name", "=", job)]
+        )
+        for job in jobs
+    ]
+    return {"backup_job_owners": "\nor ".join(owners), "backup_job": jobs[0] if jobs else ""}
 
 
 def applies(plan: Plan, service_plan: ServicePlan, template: AlertTemplate) -> bool:
@@ -92,7 +99,8 @@ def promql_params(params: dict[str, str]) -> dict[str, str]:
     return {name: value if name in _PROMQL_PARAMS else escape.string_body(value) for name, value in params.items()}
 
 
-_PROMQL_PARAMS = ("pod_labels", "platform_for", "span")  # PromQL text already, or numbers and durations
+# PromQL text already, or numbers and durations
+_PROMQL_PARAMS = ("pod_labels", "backup_job_owners", "platform_for", "span")
 
 
 def catalog_rule(plan: Plan, service_plan: ServicePlan, template: AlertTemplate) -> Rule:
