@@ -48,7 +48,9 @@ def disable_problems(plan: Plan) -> list[Problem]:
     if not choosing:
         return []
     optional = sorted({template.name for template in plan.alert_templates} | set(OPTIONAL_SLO_ALERTS))
-    guarded = {name for service_plan in plan.services for name in _guarded(service_plan)}
+    named = {name for service_plan in choosing for name in service_plan.service.alerts.disable}
+    # rendering every service's DR rules only to name a refused one
+    guarded = {n for sp in plan.services for n in _guarded(sp)} if named - {*optional, BURN} else set()
     problems = []
     for service_plan in choosing:
         service = service_plan.service
