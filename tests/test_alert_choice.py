@@ -345,3 +345,13 @@ def test_a_catalogs_first_steps_are_shown_as_written_but_for_their_code(write_sp
     assert (
         "2. \\<img src=x onerror=alert(1)\\> \\[click\\](http://evil) \\*now\\* `kubectl -n shop get <pods>`\n"
     ) in section
+
+
+def test_every_twin_the_builtin_alerts_mute_is_a_kube_prometheus_stack_alert() -> None:
+    """A misspelt twin would leave the chart's alert notifying beside obskit's."""
+    from obskit.spec.alert_templates import load_catalog
+
+    lines = (Path(__file__).parent / "data" / "kube_prometheus_stack_alerts.txt").read_text().splitlines()
+    chart = {line for line in lines if line and not line.startswith("#")}
+    twins = {name for template in load_catalog() for name in template.mutes}
+    assert {"KubePodCrashLooping", "KubeJobFailed", "KubeStatefulSetReplicasMismatch"} <= twins <= chart
