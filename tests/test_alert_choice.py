@@ -11,6 +11,7 @@ import yaml
 from obskit.generate.tree import generate_tree
 from obskit.output.writer import write
 from obskit.pipeline import load_plan, output_tree, validate
+from obskit.spec.alert_templates import load_catalog
 from obskit.spec.problems import SpecInvalid
 from obskit.verify import promtool
 from tests.conftest import MINIMAL
@@ -349,9 +350,20 @@ def test_a_catalogs_first_steps_are_shown_as_written_but_for_their_code(write_sp
 
 def test_every_twin_the_builtin_alerts_mute_is_a_kube_prometheus_stack_alert() -> None:
     """A misspelt twin would leave the chart's alert notifying beside obskit's."""
-    from obskit.spec.alert_templates import load_catalog
-
     lines = (Path(__file__).parent / "data" / "kube_prometheus_stack_alerts.txt").read_text().splitlines()
     chart = {line for line in lines if line and not line.startswith("#")}
     twins = {name for template in load_catalog() for name in template.mutes}
     assert {"KubePodCrashLooping", "KubeJobFailed", "KubeStatefulSetReplicasMismatch"} <= twins <= chart
+
+
+def test_a_twin_must_share_labels_the_alert_has(tmp_path: Path) -> None:
+    path = tmp_path / "custom.yaml"
+    path.write_text(CUSTOM.replace("SCOPE", "mutes: {alerts: [KubeQueueBacklog], equal: [namespace, queue]}"))
+    with pytest.raises(SpecInvalid) as caught:
+        load_catalog([path])
+    assert [str(p).replace(str(tmp_path) + "/", "") for p in caught.value.problems] == [
+        "custom.yaml:10: alerts.QueueBacklog.mutes.equal: label 'queue' is not one the alert takes from its "
+        "series (tests.fires.labels): the muted alert would never be equal to it"
+    ]
+    path.write_text(CUSTOM.replace("SCOPE", "mutes: {alerts: [KubeQueueBacklog], equal: [namespace, job]}"))
+    assert load_catalog([path])[-1].mutes == ("KubeQueueBacklog",)

@@ -187,6 +187,19 @@ def _template_problems(alert: dict[str, Any]) -> list[tuple[tuple[str, ...], str
     description = alert.get("description")
     if isinstance(description, str) and "{{" in _LABEL_TEMPLATE.sub("", description):
         found.append((("description",), f"{shown(description)}: only {{{{ $labels.name }}}} templates are supported"))
+    mutes = alert.get("mutes")
+    fires = ((alert.get("tests") or {}).get("fires") or {}).get("labels") or {}
+    if isinstance(mutes, dict) and isinstance(fires, dict):
+        # obskit sets namespace on every alert; the others must come from the alert's series
+        missing = [name for name in mutes.get("equal") or () if name not in {*fires, "namespace"}]
+        if missing:
+            found.append(
+                (
+                    ("mutes", "equal"),
+                    f"label {shown(missing[0])} is not one the alert takes from its series (tests.fires.labels): "
+                    "the muted alert would never be equal to it",
+                )
+            )
     for_ = alert.get("for")
     if isinstance(for_, str) and not found and not re.fullmatch(DURATION_PATTERN, fill(for_, _SAMPLE_PARAMS) or "-"):
         found.append((("for",), f"{shown(for_)}: not a duration (e.g. 15m) or [[platform_for]]"))
