@@ -9,13 +9,14 @@ from typing import Any
 
 from obskit.engines.registry import ENGINES
 from obskit.generate.parallel import generate_tree_parallel, stream_tree
+from obskit.generate.rules.choice import disable_problems
 from obskit.importers import common as imports
 from obskit.importers import openslo, sloth
 from obskit.output.writer import stream_with_manifest, with_manifest
 from obskit.plan.build import build_plan
 from obskit.plan.types import Plan
 from obskit.spec import json_schema, resolve
-from obskit.spec.alert_templates import AlertTemplate, builtin_catalog_files, load_catalog
+from obskit.spec.alert_templates import AlertTemplate, builtin_catalog_files, load_catalog, scope_problems
 from obskit.spec.fragment import Kinds
 from obskit.spec.model import Spec
 from obskit.spec.problems import Problem, SpecInvalid
@@ -50,9 +51,11 @@ def _validated(spec_path: Path, environment: str | None) -> tuple[Spec, dict[str
         catalog = _catalog(spec)
     except SpecInvalid as err:
         raise SpecInvalid([*problems, *err.problems]) from None
+    problems += scope_problems(catalog, spec.service_names, spec.team_names)
     plans = {env.name: build_plan(spec, env.name, catalog, ENGINES) for env in spec.environments}
     for plan in plans.values():
         problems += plan_problems(plan)
+        problems += disable_problems(plan)
     problems = list(dict.fromkeys(problems))  # a service's SLO problem is found in every environment
     if problems:
         raise SpecInvalid(problems)
@@ -86,9 +89,11 @@ def load_plan(spec_path: Path, environment: str, feasible: bool = True) -> Plan:
     if feasible:
         return _validated(spec_path, environment)[1][environment]
     spec = load_spec(spec_path, [environment])
-    plan = build_plan(spec, environment, _catalog(spec), ENGINES)
-    if plan.problems:
-        raise SpecInvalid(plan.problems)
+    catalog = _catalog(spec)
+    plan = build_plan(spec, environment, catalog, ENGINES)
+    problems = [*plan.problems, *scope_problems(catalog, spec.service_names, spec.team_names), *disable_problems(plan)]
+    if problems:
+        raise SpecInvalid(problems)
     return plan
 
 

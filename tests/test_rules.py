@@ -338,7 +338,7 @@ def test_catalog_entries_are_checked_with_file_and_line(tmp_path: Path) -> None:
     bad = CATALOG_ENTRY.replace("[[job]]", "[[jobb]]").replace("Requests are slow.", "Requests of {{ $labels.job }}")
     assert _catalog_problems(tmp_path, bad) == [
         "custom.yaml:5: alerts.HighLatency.expr: unknown placeholder [[jobb]]; known: service, job, namespace, pod_labels, tier, "
-        "team, platform_for, span",
+        "team, platform_for, span, backup_job_owners, backup_job",
         "custom.yaml:7: alerts.HighLatency.summary: 'Requests of {{ $labels.job }}': a summary has no templates and "
         "ends with a full stop",
     ]

@@ -565,7 +565,7 @@ _CHECK_SAMPLES: dict[str, tuple[list[Any], list[Any]]] = {
     "relabel_regex": (["(.*)", "api-.*", "a|b", "[0-9]+"], ["(?=x)", "(a", "\\1"]),
 }
 # Good values for each regex rule of the schema.
-_REGEX_SAMPLES = {r"/\S*": ["/metrics", "/"]}
+_REGEX_SAMPLES = {r"/\S*": ["/metrics", "/"], r"[A-Z][A-Za-z0-9]*": ["ServicePodsNotReady", "X"]}
 _BAD = st.none() | st.booleans() | st.integers(-2, 70000) | st.floats() | st.text(max_size=3)
 _BAD |= st.sampled_from([[], {}, ["x"], {"x": 1}, *(value for _, bad in _CHECK_SAMPLES.values() for value in bad)]).map(
     copy.deepcopy  # a document is changed in place, so it must not share a sample

@@ -120,7 +120,7 @@ class ShapedRenderer:
         for service_plan in plan.services:
             found = self._names[service_plan.name] = names(service_plan)
             text = canonical(repr(service_plan), found)
-            if text is None:
+            if text is None or self._scoped_in(service_plan):
                 continue
             # what generators look up by a name outside the service's plan joins the key as it is
             key = text + "\0" + repr(self._receivers(service_plan))
@@ -144,6 +144,11 @@ class ShapedRenderer:
         if template is None:
             return render_directly(self.plan, service_plan)
         return template.fill(self._names[service_plan.name])
+
+    def _scoped_in(self, service_plan: ServicePlan) -> bool:
+        """Whether a catalog template scoped by name takes the service in: its placeholders would not be."""
+        service = service_plan.service
+        return any(t.scoped and t.in_scope(service.name, service.team) for t in self.plan.alert_templates)
 
     def _receivers(self, service_plan: ServicePlan) -> tuple[str, ...]:
         """The Alertmanager receivers the service's team reaches (its runbooks name them)."""

@@ -149,6 +149,20 @@ def markdown_text(value: str) -> str:
     return _MARKDOWN_SPECIAL.sub(r"\\\1", " ".join(value.splitlines()))
 
 
+_CODE_SPAN = re.compile(r"(`+)(?!`)(.+?)(?<!`)\1(?!`)")
+
+
+def markdown_with_code(value: str) -> str:
+    """Text that Markdown shows as written but for its code spans, kept as code (where Markdown
+    reads nothing): a step someone wrote with a command in backticks, on one line."""
+    value = " ".join(value.splitlines())
+    parts, last = [], 0
+    for match in _CODE_SPAN.finditer(value):
+        parts += [markdown_text(value[last : match.start()]), match.group(0)]
+        last = match.end()
+    return "".join([*parts, markdown_text(value[last:])])
+
+
 def markdown_code(value: str) -> str:
     """An inline code span showing `value` as written: fenced by more backticks than it holds."""
     value = " ".join(value.splitlines())

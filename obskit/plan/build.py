@@ -117,7 +117,7 @@ def build_plan(spec: Spec, environment: str, alert_templates: tuple[AlertTemplat
         alert_templates=alert_templates,
         infeasible=tuple(findings.infeasible),
         notes=tuple(findings.notes),
-        routing=routing_plan(env),
+        routing=routing_plan(env, alert_templates),
         velero_load=velero_load,
         engines=tuple(engines.values()),
         problems=tuple(problem for service, tier in tiers for problem in unreachable_slos(service, tier)),

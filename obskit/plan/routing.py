@@ -9,6 +9,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from obskit.plan import conventions
+from obskit.spec.alert_templates import AlertTemplate
 from obskit.spec.am_routes import NULL_RECEIVER
 from obskit.spec.model import DEPLOY_RESOURCE, Alerting, Environment, Routes
 from obskit.units import Duration, parse_duration
@@ -110,6 +111,20 @@ def _routes(team: str | None, routes: Routes) -> list[Route]:
     ]
 
 
+def _twins(templates: tuple[AlertTemplate, ...]) -> tuple[Inhibition, ...]:
+    """Each catalog alert mutes its kube-prometheus-stack twins (its `mutes:`) on the same object,
+    so that the chart's KubePodCrashLooping and obskit's ServicePodCrashLooping never both notify."""
+    return tuple(
+        Inhibition(
+            (MARKER, ("alertname", "=", template.name)),
+            (("alertname", "=~" if len(template.mutes) > 1 else "=", "|".join(template.mutes)),),
+            template.mutes_equal,
+        )
+        for template in templates
+        if template.mutes
+    )
+
+
 def _inhibitions(env: Environment) -> tuple[Inhibition, ...]:
     """Nothing crosses services: every rule requires the same environment labels, namespace and service."""
     same_service = (*(name for name, _ in env.labels), "namespace", "service")
@@ -129,7 +144,7 @@ def _inhibitions(env: Environment) -> tuple[Inhibition, ...]:
     )
 
 
-def routing_plan(env: Environment) -> RoutingPlan | None:
+def routing_plan(env: Environment, templates: tuple[AlertTemplate, ...] = ()) -> RoutingPlan | None:
     alerting = env.alerting
     if alerting is None:
         return None
@@ -142,7 +157,7 @@ def routing_plan(env: Environment) -> RoutingPlan | None:
         alerting=alerting,
         routes=tuple(routes),
         fallback_receiver=alerting.routes.ticket,
-        inhibitions=_inhibitions(env),
+        inhibitions=_inhibitions(env) + _twins(templates),
         name=conventions.alertmanager_config_name(env.name),
         watchdog=None if watchdog is None else Other(WATCHDOG, watchdog.receiver, heartbeat(watchdog.repeat_interval)),
         other_critical=None

@@ -8,7 +8,8 @@ series that keep it silent), which become promtool unit tests for every service.
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from functools import cached_property
 from importlib import resources
 from pathlib import Path
 from typing import Any
@@ -22,7 +23,23 @@ from obskit.units import DURATION_PATTERN
 
 API_VERSION = "obskit/alerts/v1"
 SEVERITIES = ("page", "critical", "warning", "info")
-PLACEHOLDERS = ("service", "job", "namespace", "pod_labels", "tier", "team", "platform_for", "span")
+PLACEHOLDERS = (
+    "service",
+    "job",
+    "namespace",
+    "pod_labels",
+    "tier",
+    "team",
+    "platform_for",
+    "span",
+    "backup_job_owners",
+    "backup_job",
+)
+# A template using one renders only for the services where it has a value: the CronJobs obskit
+# writes for the service's datastores, as `kube_job_owner` selectors joined by `or` (equality
+# matchers, not a regular expression of names: `obskit test` shares a run between services whose
+# files differ only in names within equality matchers), and the first CronJob's name.
+CONDITIONAL_PLACEHOLDERS = ("backup_job_owners", "backup_job")
 _PLACEHOLDER = re.compile(r"\[\[\s*([a-z_]+)\s*\]\]")
 _LABEL_TEMPLATE = escape.LABEL_TEMPLATE
 
@@ -40,6 +57,36 @@ _ALERT = {
         "type": "dict",
         "keysrules": {"type": "string", "check_with": "prom_label_name"},
         "valuesrules": {"type": "string"},
+    },
+    "mutes": {
+        "type": "dict",
+        "schema": {
+            "alerts": {
+                "type": "list",
+                "required": True,
+                "empty": False,
+                "schema": {"type": "string", "regex": r"[A-Z][A-Za-z0-9]*"},
+            },
+            "equal": {
+                "type": "list",
+                "required": True,
+                "empty": False,
+                "schema": {"type": "string", "check_with": "prom_label_name"},
+            },
+        },
+    },
+    "services": {"type": "list", "empty": False, "schema": {"type": "string", "empty": False}},
+    "teams": {"type": "list", "empty": False, "schema": {"type": "string", "empty": False}},
+    "runbook": {
+        "type": "dict",
+        "schema": {
+            "first_steps": {
+                "type": "list",
+                "required": True,
+                "empty": False,
+                "schema": {"type": "string", "empty": False},
+            }
+        },
     },
     "tests": {
         "type": "dict",
@@ -80,6 +127,27 @@ class AlertTemplate:
     labels: tuple[tuple[str, str], ...]
     fires: TestCase
     silent: TestCase
+    services: tuple[str, ...] = ()  # the scope: these services and the services of `teams`;
+    teams: tuple[str, ...] = ()  # both empty: every service
+    first_steps: tuple[str, ...] = ()  # the runbook's "What to do first"; empty: obskit's own
+    mutes: tuple[str, ...] = ()  # other alerts (kube-prometheus-stack's twins) it mutes while it fires
+    mutes_equal: tuple[str, ...] = ()  # the labels the alert and those share
+    file: str = field(default="", compare=False)  # where the template is written, for problems
+    scope_lines: tuple[tuple[str, int, int], ...] = field(default=(), compare=False)  # (key, index, line)
+
+    @property
+    def scoped(self) -> bool:
+        return bool(self.services or self.teams)
+
+    def in_scope(self, service: str, team: str) -> bool:
+        return not self.scoped or service in self.services or team in self.teams
+
+    @cached_property  # asked for every service
+    def conditions(self) -> tuple[str, ...]:
+        """The conditional placeholders it uses: it renders only where each has a value."""
+        texts = [self.expr, *(f"{s} {v}" for s, v in (*self.fires.series, *self.silent.series, *self.fires.labels))]
+        used = {name for text in texts for name in _PLACEHOLDER.findall(text)}
+        return tuple(name for name in CONDITIONAL_PLACEHOLDERS if name in used)
 
 
 def fill(text: str, params: dict[str, str]) -> str:
@@ -95,6 +163,8 @@ _SAMPLE_PARAMS = {name: "x" for name in PLACEHOLDERS} | {
     "platform_for": "5m",
     "span": "10",
     "pod_labels": 'label_x="x"',
+    "backup_job_owners": 'kube_job_owner{owner_name="x-backup"}',
+    "backup_job": "x-backup",
 }
 
 
@@ -127,6 +197,19 @@ def _template_problems(alert: dict[str, Any]) -> list[tuple[tuple[str, ...], str
     description = alert.get("description")
     if isinstance(description, str) and "{{" in _LABEL_TEMPLATE.sub("", description):
         found.append((("description",), f"{shown(description)}: only {{{{ $labels.name }}}} templates are supported"))
+    mutes = alert.get("mutes")
+    fires = ((alert.get("tests") or {}).get("fires") or {}).get("labels") or {}
+    if isinstance(mutes, dict) and isinstance(fires, dict):
+        # obskit sets namespace on every alert; the others must come from the alert's series
+        missing = [name for name in mutes.get("equal") or () if name not in {*fires, "namespace"}]
+        if missing:
+            found.append(
+                (
+                    ("mutes", "equal"),
+                    f"label {shown(missing[0])} is not one the alert takes from its series (tests.fires.labels): "
+                    "the muted alert would never be equal to it",
+                )
+            )
     for_ = alert.get("for")
     if isinstance(for_, str) and not found and not re.fullmatch(DURATION_PATTERN, fill(for_, _SAMPLE_PARAMS) or "-"):
         found.append((("for",), f"{shown(for_)}: not a duration (e.g. 15m) or [[platform_for]]"))
@@ -175,6 +258,17 @@ def _load_file(located: Located) -> tuple[list[AlertTemplate], list[Problem]]:
                     tuple(sorted(tests["fires"].get("labels", {}).items())),
                 ),
                 silent=TestCase(tuple(tests["silent"].get("series", {}).items()), ()),
+                services=tuple(alert.get("services") or ()),
+                teams=tuple(alert.get("teams") or ()),
+                first_steps=tuple((alert.get("runbook") or {}).get("first_steps") or ()),
+                mutes=tuple((alert.get("mutes") or {}).get("alerts") or ()),
+                mutes_equal=tuple((alert.get("mutes") or {}).get("equal") or ()),
+                file=located.file,
+                scope_lines=tuple(
+                    (key, index, located.line_of(("alerts", name, key, index)))
+                    for key in ("services", "teams")
+                    for index in range(len(alert.get(key) or ()))
+                ),
             )
         )
     return templates, problems
@@ -213,3 +307,31 @@ def load_catalog(files: list[Path] | None = None) -> tuple[AlertTemplate, ...]:
     if problems:
         raise SpecInvalid(problems)
     return tuple(templates)
+
+
+MAX_LISTED = 12  # known names a problem lists in full; beyond it only the closest
+
+
+def unknown_name(
+    kind: str, name: str, known: tuple[str, ...] | list[str], listed_as: str = "known", most: int = MAX_LISTED
+) -> str:
+    """'unknown service 'x'; known: a, b; did you mean 'y'?', the list left out when long."""
+    listed = f"; {listed_as}: {', '.join(known) or 'none'}" if len(known) <= most else ""
+    return f"unknown {kind} {shown(name)}{listed}" + schema.did_you_mean(name, known)
+
+
+def scope_problems(
+    templates: tuple[AlertTemplate, ...], services: tuple[str, ...], teams: tuple[str, ...]
+) -> list[Problem]:
+    """A template's `services:` and `teams:` must name the spec's own, at the catalog file's line."""
+    found = []
+    for template in templates:
+        for key, index, line in template.scope_lines:
+            name, known = (template.services[index], services) if key == "services" else (template.teams[index], teams)
+            if name not in known:
+                found.append(
+                    Problem(
+                        template.file, line, ("alerts", template.name, key, index), unknown_name(key[:-1], name, known)
+                    )
+                )
+    return found

@@ -490,6 +490,23 @@ class Metrics:
 
 
 @dataclass(frozen=True)
+class ServiceAlerts:
+    """`services.<name>.alerts`: the service's own choice among the alerts obskit writes for it."""
+
+    disable: tuple[str, ...] = spec_field(
+        {"type": "list", "schema": {"type": "string", "regex": r"[A-Z][A-Za-z0-9]*"}},
+        Doc(
+            "list of alert names: built-in or catalog alerts, SLIMetricMissing or SLIBucketMissing, left out of "
+            "the service's rules, tests and runbook; not its burn, DR or failover alerts",
+            "none",
+            "disable: [ServicePodsNotReady]",
+        ),
+        convert=tuple,
+        default=(),
+    )
+
+
+@dataclass(frozen=True)
 class Service:
     """`services.<name>`; a field left out comes from `defaults` (schema.DEFAULTABLE_FIELDS)."""
 
@@ -547,6 +564,11 @@ class Service:
     )  # the rules: schema.shape, with the engines' fields
     failover: ServiceFailover | None = spec_field(
         mapping(ServiceFailover), Doc("mapping: multi-region failover, see below", "none (no failover)"), default=None
+    )
+    alerts: ServiceAlerts = spec_field(
+        mapping(ServiceAlerts),
+        Doc("mapping: which of obskit's alerts the service leaves out, the fields below", inline=True),
+        default=ServiceAlerts(),
     )
     where: Where = field(default_factory=dict, compare=False, repr=False)  # the service, tier, backup, datastores
 
@@ -1096,6 +1118,8 @@ class Spec:
     tiers: tuple[Tier, ...]
     environments: tuple[Environment, ...]
     alert_catalogs: tuple[Path, ...] = ()  # the spec's own catalog files, beside the built-in ones
+    service_names: tuple[str, ...] = ()  # every service the files define, in any environment
+    team_names: tuple[str, ...] = ()  # every team a service names or `teams:` gives receivers
 
     def tier(self, name: str) -> Tier:
         return next(tier for tier in self.tiers if tier.name == name)

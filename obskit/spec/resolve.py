@@ -144,6 +144,9 @@ def _locations(layered: Layered) -> dict[FieldPath, tuple[str, int]]:
     backup = layered.value.get("backup")
     if isinstance(backup, dict):
         paths += [("backup", "datastores", name) for name in backup.get("datastores") or {}]
+    alerts = layered.value.get("alerts")
+    disable = alerts.get("disable") if isinstance(alerts, dict) else None
+    paths += [("alerts", "disable", index) for index in range(len(disable) if isinstance(disable, list) else 0)]
     failover = layered.value.get("failover")
     if isinstance(failover, dict):
         paths.append(("failover",))
@@ -302,5 +305,19 @@ def load_valid_parts(path: Path, kinds: Kinds, environments: Iterable[str] | Non
         tiers=tuple(tiers[name] for name in sorted(tiers)),
         environments=tuple(env for env in resolved if env is not None),
         alert_catalogs=tuple(merged.alert_catalogs),
+        service_names=tuple(sorted(merged.sections["services"])),
+        team_names=_team_names(merged),
     )
     return spec, problems
+
+
+def _team_names(merged: MergedSpec) -> tuple[str, ...]:
+    """Every team the spec names: a service's (its own, `defaults`', an environment's override)
+    and those `teams:` gives receivers; for the alert catalog's scopes."""
+    entries = list(merged.sections["services"].values())
+    for env in merged.sections["environments"].values():
+        entries += _override_entries(env).values()
+    teams = [entry.value.get("team") for entry in entries if isinstance(entry.value, dict)]
+    default = merged.sections["defaults"].get("team")
+    teams += [default.value] if default is not None else []
+    return tuple(sorted({*merged.sections["teams"], *(team for team in teams if isinstance(team, str))}))

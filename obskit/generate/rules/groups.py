@@ -28,7 +28,7 @@ def service_groups(plan: Plan, service_plan: ServicePlan) -> list[Group]:
     groups: list[Group] = []
     by_group: dict[str, list[Rule]] = {}
     for template in templates(plan, service_plan):
-        by_group.setdefault(template.group, []).append(catalog_rule(service_plan, template))
+        by_group.setdefault(template.group, []).append(catalog_rule(plan, service_plan, template))
     interval = str(service_plan.evaluation_interval)
     for catalog_group, rules in by_group.items():
         groups += [
@@ -38,7 +38,16 @@ def service_groups(plan: Plan, service_plan: ServicePlan) -> list[Group]:
         groups += slo_groups(service_plan, slo_plan)
     groups += dr_groups(service_plan)
     groups += failover_groups(service_plan)
-    return groups
+    return _without(groups, service_plan.service.alerts.disable)
+
+
+def _without(groups: list[Group], disabled: tuple[str, ...]) -> list[Group]:
+    """The groups without the alerts the service disables (the catalog's are never rendered),
+    and without a group that held nothing else."""
+    if not disabled:
+        return groups
+    kept = [{**group, "rules": [r for r in group["rules"] if r.get("alert") not in disabled]} for group in groups]
+    return [group for group in kept if group["rules"]]
 
 
 def files(plan: Plan, service_plan: ServicePlan) -> list[File]:

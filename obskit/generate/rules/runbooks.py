@@ -59,13 +59,6 @@ FIRST_STEPS = {
         "Check that the Service and its endpoints exist and match the ServiceMonitor's selector and port.",
         "A rename of the Service, its port or labels leaves Prometheus nothing to scrape.",
     ),
-    "ServicePodCrashLooping": (
-        "Read the last logs of the restarting container (`kubectl logs --previous`) and its exit reason "
-        "(`kubectl describe pod`): OOMKilled, a failing probe, a crash at start.",
-    ),
-    "ServicePodsNotReady": (
-        "Describe the pod: which readiness probe fails, and why (a dependency, start-up time, resources).",
-    ),
     "BackupTooOld": (
         "`velero backup get` for the schedule: is a backup running, failing, or none started?",
         "Check the Velero pod's logs and the backup storage location (`velero backup-location get`).",
@@ -149,12 +142,16 @@ def _job(service_plan: ServicePlan, labels: dict[str, str]) -> str:
     return jobs.get(labels.get("datastore", "")) or service_plan.service.job
 
 
-def _first_steps(service_plan: ServicePlan, alert: str) -> tuple[str, ...]:
-    """Of the alert: obskit's own, or its datastore engine's."""
+def _first_steps(plan: Plan, service_plan: ServicePlan, alert: str) -> tuple[str, ...]:
+    """Of the alert, as Markdown: its catalog template's `runbook.first_steps` (text someone wrote:
+    escaped but for its code spans), obskit's own, or its datastore engine's."""
+    for template in plan.alert_templates:
+        if template.name == alert and template.first_steps:
+            return tuple(escape.markdown_with_code(_filled(step, service_plan)) for step in template.first_steps)
     for ds in service_plan.datastores:
         if alert in ds.runbook_steps:
-            return ds.runbook_steps[alert]
-    return FIRST_STEPS.get(alert, GENERIC_STEPS)
+            return tuple(_filled(step, service_plan) for step in ds.runbook_steps[alert])
+    return tuple(_filled(step, service_plan) for step in FIRST_STEPS.get(alert, GENERIC_STEPS))
 
 
 def alert_section(plan: Plan, service_plan: ServicePlan, name: str, rules: list[Rule]) -> str:
@@ -167,9 +164,7 @@ def alert_section(plan: Plan, service_plan: ServicePlan, name: str, rules: list[
         "{{ $value | humanizePercentage }}", "(the current value)"
     )
     variants = "\n\n".join(f"{_variant(rule)}:\n\n{escape.markdown_block(rule['expr'], 'promql')}" for rule in rules)
-    steps = "\n".join(
-        f"{i}. {_filled(step, service_plan)}" for i, step in enumerate(_first_steps(service_plan, name), start=1)
-    )
+    steps = "\n".join(f"{i}. {step}" for i, step in enumerate(_first_steps(plan, service_plan, name), start=1))
     return f"""\
 ## {name}
 
@@ -218,11 +213,13 @@ Service `{service.name}` in namespace `{service.namespace}`, team {escape.markdo
 
 
 def _filled(step: str, service_plan: ServicePlan) -> str:
-    """A first step with the service's own namespace and pod selector in its commands."""
+    """A first step on one line (a catalog's may span several) with the service's own namespace
+    and pod selector in its commands."""
     selector = ",".join(f"{key}={value}" for key, value in service_plan.service.selector)
     page = FAILOVER_RUNBOOK.format(service=service_plan.name)
     return (
-        step.replace("<namespace>", service_plan.service.namespace)
+        " ".join(step.split())
+        .replace("<namespace>", service_plan.service.namespace)
         .replace("<selector>", selector)
         .replace("<failover_runbook>", f"[{page}]({page})")
     )

@@ -71,9 +71,9 @@ def _expected_alert(
     return {"exp_labels": {**series_labels, **rule["labels"]}, "exp_annotations": annotations}
 
 
-def _catalog_cases(service_plan: ServicePlan, template: AlertTemplate) -> list[TestGroup]:
-    params = template_params(service_plan, template)
-    rule = catalog_rule(service_plan, template)
+def _catalog_cases(plan: Plan, service_plan: ServicePlan, template: AlertTemplate) -> list[TestGroup]:
+    params = template_params(plan, service_plan, template)
+    rule = catalog_rule(plan, service_plan, template)
     step = platform_step(service_plan.evaluation_interval)
     for_ = alert_for(service_plan, template) or Duration(0)
     eval_time = check_time_of(service_plan, template)
@@ -620,6 +620,17 @@ def _slo_groups(service_plan: ServicePlan) -> list[TestGroup]:
     ]
 
 
+def _without(cases: list[TestGroup], disabled: tuple[str, ...]) -> list[TestGroup]:
+    """The cases without checks of the alerts the service disables, and without a case left with no check."""
+    kept = []
+    for case in cases:
+        checks = [check for check in case.get("alert_rule_test", []) if check["alertname"] not in disabled]
+        rest = {key: value for key, value in case.items() if key != "alert_rule_test"}
+        if checks or rest.get("promql_expr_test"):
+            kept.append({**rest, "alert_rule_test": checks} if checks else rest)
+    return kept
+
+
 def service_tests(
     plan: Plan, service_plan: ServicePlan, rule_file_path: str, rule_groups: list[dict[str, Any]]
 ) -> dict[str, dict[str, Any]]:
@@ -632,7 +643,7 @@ def service_tests(
     by_step: dict[Duration, list[TestGroup]] = {EVAL_STEP: _slo_groups(service_plan)}
     platform = by_step.setdefault(platform_step(service_plan.evaluation_interval), [])
     for template in templates(plan, service_plan):
-        platform += _catalog_cases(service_plan, template)
+        platform += _catalog_cases(plan, service_plan, template)
     for step, groups in dr_test_groups(service_plan, _expected_alert).items():
         by_step.setdefault(step, []).extend(groups)
     for step, groups in failover_test_groups(service_plan, _expected_alert).items():
@@ -643,6 +654,9 @@ def service_tests(
 
     for step, groups in freshness_test_groups(service_plan, siblings, _expected_alert).items():
         by_step.setdefault(step, []).extend(groups)
+    disabled = service_plan.service.alerts.disable
+    if disabled:
+        by_step = {step: _without(cases, disabled) for step, cases in by_step.items()}
 
     def test_file(step: Duration, cases: list[TestGroup]) -> dict[str, Any]:
         return {
