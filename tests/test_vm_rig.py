@@ -1,0 +1,324 @@
+"""The generated rules under VictoriaMetrics, measured on the real programs (issue 30's groundwork):
+vmalert -dryRun takes every generated rule file; vmalert-tool runs promtool's generated cases and
+fails where MetricsQL reads an expression differently; a real VictoriaMetrics answers the probe
+expressions of docs/metricsql.md the way that page says, next to Prometheus' answers (promtool);
+and vmalert on a real VictoriaMetrics sends WALArchiveErrors to a real Alertmanager on a constant
+counter Prometheus stays silent on, while the increase_prometheus() rewrite stays silent too."""
+
+from __future__ import annotations
+
+import math
+import subprocess
+import time
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+
+from tests.servers import alertmanager, require_binary, wait_for
+from tests.vm import (
+    VictoriaMetrics,
+    dry_run,
+    failures,
+    increase_prometheus,
+    rewrite_rules,
+    samples,
+    victoria_metrics,
+    vmalert,
+    vmalert_tool,
+    vmalert_tool_test,
+    write_yaml,
+)
+
+RULEFILES = "prometheus/rulefiles"
+WAL_GROUP = "obskit/checkout/orders-db/wal-g"
+
+
+@pytest.mark.tools("vmalert")
+def test_vmalert_dry_run_takes_every_generated_rule_file(prod_tree: dict[str, str], tmp_path: Path) -> None:
+    files = sorted(path for path in prod_tree if path.startswith(f"{RULEFILES}/"))
+    assert files
+    for path in files:
+        target = tmp_path / Path(path).name
+        target.write_text(prod_tree[path])
+        checked = dry_run(target)
+        assert checked.returncode == 0, (path, checked.stdout[-2000:], checked.stderr[-2000:])
+    # and it does parse: a broken expression is refused
+    broken = write_yaml(
+        tmp_path / "broken.yaml", {"groups": [{"name": "g", "rules": [{"alert": "A", "expr": "rate(x[5m]"}]}]}
+    )
+    assert dry_run(broken).returncode != 0
+
+
+def _unit_test_dir(prod_tree: dict[str, str], tmp_path: Path, rewrite: Callable[[str], str] | None = None) -> Path:
+    """The prod tree's rule files (rewritten when asked) and its promtool tests in vmalert-tool's format."""
+    for path, text in prod_tree.items():
+        if path.startswith(f"{RULEFILES}/"):
+            rules = yaml.safe_load(text)
+            target = tmp_path / path
+            target.parent.mkdir(parents=True, exist_ok=True)
+            write_yaml(target, rewrite_rules(rules, rewrite) if rewrite else rules)
+        elif path.startswith("prometheus/tests/"):
+            target = tmp_path / path
+            target.parent.mkdir(parents=True, exist_ok=True)
+            write_yaml(target, vmalert_tool_test(yaml.safe_load(text)))
+    return tmp_path / "prometheus/tests"
+
+
+@pytest.mark.slow
+@pytest.mark.tools("vmalert-tool")
+def test_vmalert_tool_fails_walarchiveerrors_silent_case_until_rewritten(
+    prod_tree: dict[str, str], tmp_path: Path
+) -> None:
+    """checkout's every-minute cases pass under vmalert-tool except WALArchiveErrors' silent case:
+    a pg_stat_archiver_failed_count of 3 that never moves, which MetricsQL's increase() reads as 3
+    failures at each evaluation. With increase_prometheus() the same cases all pass."""
+    tests = _unit_test_dir(prod_tree, tmp_path / "generated")
+    ran = vmalert_tool([tests / "checkout.every-1m.test.yaml"])
+    assert ran.returncode != 0
+    assert sorted(set(failures(ran.stdout))) == [("WALArchiveErrors", f"{m}m0s") for m in range(1, 5)], ran.stdout[
+        -3000:
+    ]
+
+    tests = _unit_test_dir(prod_tree, tmp_path / "rewritten", increase_prometheus)
+    ran = vmalert_tool([tests / "checkout.every-1m.test.yaml"])
+    assert ran.returncode == 0, ran.stdout[-3000:]
+
+
+# ---- probes: one expression on Prometheus (promtool 2.42, its engine) and on VictoriaMetrics
+
+T0 = 1767225600  # 2026-01-01T00:00:00Z, where the probes' series start on VictoriaMetrics
+Sample = tuple[dict[str, str], float]
+
+# name: (input series in promtool's notation at 1m steps, evaluation second, Prometheus' expression
+# and answer, VictoriaMetrics' expression and answer); {P} stands for the probe's own label
+PROBES: dict[str, tuple[dict[str, str], int, str, list[Sample], str, list[Sample]]] = {
+    # MetricsQL's increase() takes a missing previous sample as 0 when the first is small (rollupDelta)
+    "increase counts a new series' first sample": (
+        {"c": "3x20"}, 600, "increase(c{P}[1h])", [({}, 0)], "increase(c{P}[1h])", [({}, 3)],
+    ),
+    "increase counts a blip's first sample": (
+        {"e": "_x5 1x10"}, 420, "increase(e{P}[5m])", [({}, 0)], "increase(e{P}[5m])", [({}, 1)],
+    ),
+    "increase counts the whole value after a gap longer than the window": (
+        {"c": "3x5 _x70 3x5"}, 4800, "increase(c{P}[1h])", [({}, 0)], "increase(c{P}[1h])", [({}, 3)],
+    ),
+    "increase sees the sample before the window": (
+        {"c": "0 0 1x8"}, 390, "increase(c{P}[5m]) > 0", [], "increase(c{P}[5m]) > 0", [({}, 1)],
+    ),
+    "increase_prometheus reads a constant counter as Prometheus' increase": (
+        {"c": "3x20"}, 600, "increase(c{P}[1h])", [({}, 0)], "increase_prometheus(c{P}[1h])", [({}, 0)],
+    ),
+    "increase_prometheus after a gap": (
+        {"c": "3x5 _x70 3x5"}, 4800, "increase(c{P}[1h])", [({}, 0)], "increase_prometheus(c{P}[1h])", [({}, 0)],
+    ),
+    "increase_prometheus ignores the sample before the window": (
+        {"c": "0 0 1x8"}, 390, "increase(c{P}[5m]) > 0", [], "increase_prometheus(c{P}[5m]) > 0", [],
+    ),
+    "increase_prometheus counts a real failure (without extrapolation)": (
+        {"c": "3x30 4x5"}, 2000, "increase(c{P}[1h]) > 0", [({}, 1.0252525252525253)],
+        "increase_prometheus(c{P}[1h]) > 0", [({}, 1)],
+    ),
+    # rollupDerivFast: no previous sample means the window's first sample, never 0
+    "rate of a new constant series": ({"c": "3x20"}, 600, "rate(c{P}[1h])", [({}, 0)], "rate(c{P}[1h])", [({}, 0)]),
+    "rate of a new series is not extrapolated": (
+        {"c": "3+1x20"}, 180, "rate(c{P}[5m])", [({}, 0.011666666666666667)], "rate(c{P}[5m])", [({}, 1 / 60)],
+    ),
+    # the window is (t-w, t] in MetricsQL and in Prometheus 3; Prometheus 2 takes [t-w, t]
+    "count_over_time at the window's left edge": (
+        {"g": "1x10"}, 600, "count_over_time(g{P}[5m])", [({}, 6)], "count_over_time(g{P}[5m])", [({}, 5)],
+    ),
+    "count_over_time with gaps": (
+        {"g": "1 _ _ 1 1 _ 1"}, 360, "count_over_time(g{P}[5m])", [({}, 3)], "count_over_time(g{P}[5m])", [({}, 3)],
+    ),
+    # rollupFuncsKeepMetricName: MetricsQL keeps the name through max/min/avg/last_over_time
+    "max_over_time keeps the metric name": (
+        {"g": "0 _ _ 1 0 _ 0"}, 360, "max_over_time(g{P}[5m])", [({}, 1)],
+        "max_over_time(g{P}[5m])", [({"__name__": "g"}, 1)],
+    ),
+    # MetricsQL drops NaN results: a 0/0 ratio is no series rather than NaN
+    "0/0 is no series": (
+        {"a": "0x10", "b": "0x10"}, 600, "count(sum(a{P}) / sum(b{P}))", [({}, 1)],
+        "count(sum(a{P}) / sum(b{P}))", [],
+    ),
+    "absent takes the equality matchers' labels": (
+        {"g": "1x3"}, 180, 'absent(nothere{job="a",P})', [({"job": "a"}, 1)],
+        'absent(nothere{job="a",P})', [({"job": "a"}, 1)],
+    ),
+    "absent of a series that stopped 6m ago (no staleness marker)": (
+        {"g": "1x3"}, 540, "absent(g{P})", [({}, 1)], "absent(g{P})", [({}, 1)],
+    ),
+    "or on () with an empty left side": (
+        {"t": "0+10x10"}, 600, "sum(rate(e{P}[5m])) or on () 0 * sum(rate(t{P}[5m]))", [({}, 0)],
+        "sum(rate(e{P}[5m])) or on () 0 * sum(rate(t{P}[5m]))", [({}, 0)],
+    ),
+    "unless on (pod)": (
+        {'r{pod="a"}': "1x10", 'r{pod="b"}': "1x10", 'ph{pod="a"}': "1x10"}, 600,
+        "max by (pod) (r{P}) == 1 unless on (pod) max by (pod) (ph{P}) == 1", [({"pod": "b"}, 1)],
+        "max by (pod) (r{P}) == 1 unless on (pod) max by (pod) (ph{P}) == 1", [({"pod": "b"}, 1)],
+    ),
+}  # fmt: skip
+
+
+def _expand(values: str) -> list[float | None]:
+    """promtool's series notation (`a`, `axn`, `a+bxn`, `_`, `_xn`) as one value (or None) per step."""
+    out: list[float | None] = []
+    for item in values.split():
+        if item == "_":
+            out.append(None)
+        elif "x" in item:
+            head, count = item.split("x")
+            if head == "_":
+                out += [None] * int(count)
+                continue
+            start, _, step = head.partition("+")
+            out += [float(start) + float(step or 0) * i for i in range(int(count) + 1)]
+        else:
+            out.append(float(item))
+    return out
+
+
+def _split(series: str) -> tuple[str, dict[str, str]]:
+    name, _, rest = series.partition("{")
+    labels = dict(pair.split("=", 1) for pair in rest.rstrip("}").split(",") if pair)
+    return name, {key: value.strip('"') for key, value in labels.items()}
+
+
+def _selector(expr: str, probe: str) -> str:
+    return expr.replace("{P}", f'{{probe="{probe}"}}').replace(",P}", f',probe="{probe}"}}')
+
+
+@pytest.fixture(scope="module")
+def vm_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[VictoriaMetrics]:
+    with victoria_metrics(tmp_path_factory.mktemp("vm")) as server:
+        yield server
+
+
+@pytest.mark.servers
+@pytest.mark.tools("victoria-metrics", "promtool")
+@pytest.mark.parametrize("name", list(PROBES))
+def test_metricsql_probe(name: str, vm_server: VictoriaMetrics, tmp_path: Path) -> None:
+    series, at, prom_expr, prom_answer, vm_expr, vm_answer = PROBES[name]
+    probe = f"p{list(PROBES).index(name)}"
+    # Prometheus: promtool's unit test must pass with Prometheus' answer
+    input_series = []
+    for text, values in series.items():
+        metric, labels = _split(text)
+        body = ",".join(f'{k}="{v}"' for k, v in {**labels, "probe": probe}.items())
+        input_series.append({"series": f"{metric}{{{body}}}", "values": values})
+        vm_server.import_samples(
+            samples(
+                metric,
+                {**labels, "probe": probe},
+                [(T0 + 60 * i, v) for i, v in enumerate(_expand(values)) if v is not None],
+            )
+        )
+    expected = [
+        {"labels": "{" + ",".join(f'{k}="{v}"' for k, v in labels.items()) + "}", "value": value}
+        for labels, value in prom_answer
+    ]
+    # the probe's own label, which keeps the probes apart on one VictoriaMetrics, dropped from the answer
+    prom_query = f'label_replace({_selector(prom_expr, probe)}, "probe", "", "probe", ".*")'
+    test = {
+        "tests": [
+            {
+                "interval": "1m",
+                "input_series": input_series,
+                "promql_expr_test": [{"expr": prom_query, "eval_time": f"{at}s", "exp_samples": expected}],
+            }
+        ]
+    }
+    test_file = write_yaml(tmp_path / "probe.test.yaml", test)
+    checked = subprocess.run(
+        [require_binary("promtool"), "test", "rules", str(test_file)], capture_output=True, text=True
+    )
+    assert checked.returncode == 0, checked.stdout + checked.stderr
+
+    got = vm_server.query(_selector(vm_expr, probe), T0 + at)
+    answer = sorted(({k: v for k, v in r["metric"].items() if k != "probe"}, float(r["value"][1])) for r in got)
+    assert len(answer) == len(vm_answer), answer
+    for (labels, value), (want_labels, want) in zip(answer, sorted(vm_answer, key=str), strict=True):
+        assert labels == want_labels, answer
+        assert math.isclose(value, want, rel_tol=1e-9), answer
+
+
+# ---- the rig: VictoriaMetrics + vmalert + Alertmanager on WALArchiveErrors' constant counter
+
+
+def _wal_group(prod_tree: dict[str, str], variant: str, rewrite: Callable[[str], str] | None = None) -> dict[str, Any]:
+    rules = yaml.safe_load(prod_tree[f"{RULEFILES}/checkout.rules.yaml"])
+    group = next(g for g in rules["groups"] if g["name"] == WAL_GROUP)
+    rule = next(r for r in group["rules"] if r.get("alert") == "WALArchiveErrors")
+    rule = {**rule, "labels": {**rule["labels"], "variant": variant}}
+    if rewrite:
+        rule["expr"] = rewrite(rule["expr"])
+    return {"groups": [{"name": f"{WAL_GROUP}/{variant}", "rules": [rule]}]}
+
+
+@pytest.mark.servers
+@pytest.mark.tools("victoria-metrics", "vmalert", "alertmanager", "promtool")
+def test_rig_constant_archiver_failures(prod_tree: dict[str, str], tmp_path: Path) -> None:
+    """pg_stat_archiver_failed_count has read 3 for the last 10 minutes, scraped every 15s: no archive
+    command failed in the last hour. Prometheus (promtool) keeps WALArchiveErrors silent; vmalert on
+    VictoriaMetrics fires the generated rule and Alertmanager receives it; the increase_prometheus()
+    rewrite, evaluated by the same vmalert on the same data, stays silent."""
+    generated = write_yaml(tmp_path / "generated.rules.yaml", _wal_group(prod_tree, "generated"))
+    rewritten = write_yaml(tmp_path / "rewritten.rules.yaml", _wal_group(prod_tree, "rewritten", increase_prometheus))
+    series = {"job": "checkout-orders-db"}
+
+    # Prometheus' answer on the same series: silent at every minute of the first 20
+    test = {
+        "rule_files": [generated.name],
+        "evaluation_interval": "1m",
+        "tests": [
+            {
+                "interval": "15s",
+                "input_series": [
+                    {"series": 'pg_stat_archiver_failed_count{job="checkout-orders-db"}', "values": "3x80"}
+                ],
+                "alert_rule_test": [
+                    {"eval_time": f"{m}m", "alertname": "WALArchiveErrors", "exp_alerts": []} for m in range(21)
+                ],
+            }
+        ],
+    }
+    checked = subprocess.run(
+        [require_binary("promtool"), "test", "rules", str(write_yaml(tmp_path / "silent.test.yaml", test))],
+        capture_output=True,
+        text=True,
+        cwd=tmp_path,
+    )
+    assert checked.returncode == 0, checked.stdout + checked.stderr
+
+    now = time.time()
+    with (
+        victoria_metrics(tmp_path / "vm") as vm,
+        alertmanager(tmp_path / "am", {"route": {"receiver": "null"}, "receivers": [{"name": "null"}]}) as am,
+    ):
+        # 10 minutes of history and 10 to come (VictoriaMetrics answers at the query's time, so
+        # samples stamped later stay out of each evaluation's window until their time)
+        vm.import_samples(
+            samples("pg_stat_archiver_failed_count", series, [(now + s, 3) for s in range(-600, 600, 15)])
+        )
+        with vmalert(tmp_path / "vmalert", [generated, rewritten], vm.url, am.url) as rules:
+            firing = wait_for(
+                "vmalert to fire the generated WALArchiveErrors",
+                lambda: [a for a in rules.alerts() if a["state"] == "firing"],
+                30,
+            )
+            start = rules.evaluations()
+            wait_for("ten more evaluations", lambda: rules.evaluations() >= start + 20, 30)
+            active = rules.alerts()
+            received = wait_for(
+                "Alertmanager to receive it",
+                lambda: [a for a in am.alerts() if a["labels"].get("alertname") == "WALArchiveErrors"],
+                30,
+            )
+    assert [a["labels"]["variant"] for a in firing] == ["generated"]
+    assert [a["labels"]["variant"] for a in active] == ["generated"]  # the rewrite never went pending
+    assert [a["labels"]["variant"] for a in received] == ["generated"]
+    labels = received[0]["labels"]
+    assert "alertgroup" not in labels and "__name__" not in labels, labels
+    assert float(firing[0]["value"]) == 3  # three "failures" out of a counter that never moved
