@@ -211,6 +211,16 @@ def increase_prometheus(expr: str) -> str:
     return _INCREASE.sub("increase_prometheus(", expr)
 
 
+def rate_where_positive(expr: str) -> str:
+    """The portable rewrite, the same text for both engines: where an increase is only compared with 0
+    (`> 0`, no other threshold on an increase), rate() has the same sign on Prometheus and does not
+    count a first sample on MetricsQL. Tests only: the generator knows which comparison an increase
+    feeds, this regex knows the generated shapes."""
+    if re.search(r">=\s*[1-9]", expr):
+        return expr
+    return _INCREASE.sub("rate(", expr)
+
+
 def rewrite_rules(rule_file: dict[str, Any], rewrite: Callable[[str], str]) -> dict[str, Any]:
     """The rule file with `rewrite(expr)` applied to every rule's expression."""
     converted: dict[str, Any] = json.loads(json.dumps(rule_file))
