@@ -141,6 +141,17 @@ PROBES: dict[str, tuple[dict[str, str], int, str, list[Sample], str, list[Sample
     "increase counts the whole value after a gap longer than the window": (
         {"c": "3x5 _x70 3x5"}, 4800, "increase(c{P}[1h])", [({}, 0)], "increase(c{P}[1h])", [({}, 3)],
     ),
+    # the samples fetched start 5m before the window (eval.go, maxSilenceInterval): a scrape gap over 5m
+    # just before the window hides the last sample, and the counter is counted from 0 again
+    "increase after a 6m scrape gap before the window": (
+        {"c": "3x80 _x6 3x30"}, 6060, "increase(c{P}[15m])", [({}, 0)], "increase(c{P}[15m])", [({}, 3)],
+    ),
+    "increase_prometheus after a 6m scrape gap": (
+        {"c": "3x80 _x6 3x30"}, 6060, "increase(c{P}[15m])", [({}, 0)], "increase_prometheus(c{P}[15m])", [({}, 0)],
+    ),
+    "rate > 0 after a 6m scrape gap": (
+        {"c": "3x80 _x6 3x30"}, 6060, "rate(c{P}[15m]) > 0", [], "rate(c{P}[15m]) > 0", [],
+    ),
     "increase sees the sample before the window": (
         {"c": "0 0 1x8"}, 390, "increase(c{P}[5m]) > 0", [], "increase(c{P}[5m]) > 0", [({}, 1)],
     ),
@@ -163,6 +174,11 @@ PROBES: dict[str, tuple[dict[str, str], int, str, list[Sample], str, list[Sample
     "rate > 0 on a blip": ({"e": "_x5 1x10"}, 420, "rate(e{P}[5m]) > 0", [], "rate(e{P}[5m]) > 0", []),
     "rate > 0 sees the sample before the window": (
         {"c": "0 0 1x8"}, 390, "rate(c{P}[5m]) > 0", [], "rate(c{P}[5m]) > 0", [({}, 1 / 300)],
+    ),
+    # ServicePodCrashLooping's `>= 3`: Prometheus extrapolates 2 observed restarts past 3
+    "increase >= 3 on two observed restarts": (
+        {"c": "_x10 1 2 3"}, 750, "increase(c{P}[15m]) >= 3", [({}, 3.5)],
+        "increase_prometheus(c{P}[15m]) >= 3", [],
     ),
     # rollupDerivFast: no previous sample means the window's first sample, never 0
     "rate of a new constant series": ({"c": "3x20"}, 600, "rate(c{P}[1h])", [({}, 0)], "rate(c{P}[1h])", [({}, 0)]),
@@ -205,6 +221,12 @@ PROBES: dict[str, tuple[dict[str, str], int, str, list[Sample], str, list[Sample
     "or on () with an empty left side": (
         {"t": "0+10x10"}, 600, "sum(rate(e{P}[5m])) or on () 0 * sum(rate(t{P}[5m]))", [({}, 0)],
         "sum(rate(e{P}[5m])) or on () 0 * sum(rate(t{P}[5m]))", [({}, 0)],
+    ),
+    # slo:sli_data:coverage_ratio's `or`: matched without __name__ on both, so only the left side
+    "or of two *_over_time of different names": (
+        {'a{s="x"}': "100x10", 'b{s="x"}': "200x10"}, 600, "last_over_time(a{P}[1h]) or min_over_time(b{P}[1h])",
+        [({"__name__": "a", "s": "x"}, 100)],
+        "last_over_time(a{P}[1h]) or min_over_time(b{P}[1h])", [({"__name__": "a", "s": "x"}, 100)],
     ),
     "unless on (pod)": (
         {'r{pod="a"}': "1x10", 'r{pod="b"}': "1x10", 'ph{pod="a"}': "1x10"}, 600,
