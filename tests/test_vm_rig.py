@@ -7,6 +7,7 @@ counter Prometheus stays silent on, while the increase_prometheus() rewrite stay
 
 from __future__ import annotations
 
+import http.server
 import math
 import subprocess
 import time
@@ -17,7 +18,7 @@ from typing import Any
 import pytest
 import yaml
 
-from tests.servers import alertmanager, require_binary, wait_for
+from tests.servers import alertmanager, prometheus, require_binary, serving, wait_for
 from tests.vm import (
     VictoriaMetrics,
     dry_run,
@@ -396,3 +397,86 @@ def test_rig_constant_archiver_failures(prod_tree: dict[str, str], tmp_path: Pat
     labels = received[0]["labels"]
     assert "alertgroup" not in labels and "__name__" not in labels, labels
     assert float(firing[0]["value"]) == 3  # three "failures" out of a counter that never moved
+
+
+@pytest.mark.servers
+@pytest.mark.timeout(180)
+@pytest.mark.tools("victoria-metrics", "vmalert", "alertmanager", "prometheus")
+def test_rig_side_by_side_on_one_exporter(prod_tree: dict[str, str], tmp_path: Path) -> None:
+    """One exporter stand-in exposing pg_stat_archiver_failed_count 3, scraped every second by a real
+    Prometheus (2.x, evaluating the generated WALArchiveErrors) and by VictoriaMetrics' own scraper
+    (vmalert evaluating the generated rule and its increase_prometheus() rewrite), both sending to one
+    Alertmanager: vmalert's generated rule fires, Prometheus and the rewrite stay silent. Then the
+    exporter stops exposing the series: both scrapers write staleness markers, and absent() turns
+    true on both within seconds, not after a 5m lookback."""
+    exposed = {"body": "# TYPE pg_stat_archiver_failed_count counter\npg_stat_archiver_failed_count 3\n"}
+
+    class Exporter(http.server.BaseHTTPRequestHandler):
+        def do_GET(self) -> None:
+            body = exposed["body"].encode()
+            self.send_response(200)
+            self.send_header("Content-Type", "text/plain; version=0.0.4")
+            self.end_headers()
+            self.wfile.write(body)
+
+        def log_message(self, *args: object) -> None:
+            pass
+
+    generated = write_yaml(tmp_path / "generated.rules.yaml", _wal_group(prod_tree, "generated"))
+    rewritten = write_yaml(tmp_path / "rewritten.rules.yaml", _wal_group(prod_tree, "rewritten", increase_prometheus))
+    selector = 'pg_stat_archiver_failed_count{job="checkout-orders-db"}'
+    with serving(Exporter) as target:
+        scrape = {"job_name": "checkout-orders-db", "static_configs": [{"targets": [target]}]}
+        scrape_file = write_yaml(
+            tmp_path / "scrape.yaml", {"global": {"scrape_interval": "1s"}, "scrape_configs": [scrape]}
+        )
+        with (
+            alertmanager(tmp_path / "am", {"route": {"receiver": "null"}, "receivers": [{"name": "null"}]}) as am,
+            victoria_metrics(tmp_path / "vm", (f"-promscrape.config={scrape_file}",)) as vm,
+            vmalert(tmp_path / "vmalert", [generated, rewritten], vm.url, am.url) as rules,
+        ):
+            (tmp_path / "prom").mkdir()
+            (tmp_path / "prom" / "generated.rules.yaml").write_text(generated.read_text())
+            config = {
+                "global": {"scrape_interval": "1s", "evaluation_interval": "1s"},
+                "rule_files": ["generated.rules.yaml"],
+                "alerting": {"alertmanagers": [{"static_configs": [{"targets": [am.url.removeprefix("http://")]}]}]},
+                "scrape_configs": [scrape],
+            }
+            with prometheus(tmp_path / "prom", config) as prom:
+                wait_for("Prometheus to scrape", lambda: prom.query(selector), 30)
+                firing = wait_for(
+                    "vmalert to fire the generated WALArchiveErrors",
+                    lambda: [a for a in rules.alerts() if a["state"] == "firing"],
+                    30,
+                )
+                # Prometheus has evaluated the same rule on the same samples at least ten times
+                deadline = time.monotonic() + 10
+                while time.monotonic() < deadline:
+                    assert prom.firing("WALArchiveErrors") == []
+                    time.sleep(0.5)
+                wal = next(r for r in prom.rules() if r.get("name") == "WALArchiveErrors")
+                assert wal["health"] == "ok" and wal["state"] == "inactive", wal
+                active = rules.alerts()
+                received = wait_for(
+                    "Alertmanager to receive vmalert's alert",
+                    lambda: [a for a in am.alerts() if a["labels"].get("alertname") == "WALArchiveErrors"],
+                    30,
+                )
+
+                exposed["body"] = ""
+                started = time.monotonic()
+                wait_for("Prometheus to see the series gone", lambda: prom.query(f"absent({selector})"), 20)
+                prom_absent = time.monotonic() - started
+                wait_for(
+                    "VictoriaMetrics to see the series gone",
+                    lambda: vm.query(f"absent({selector})", time.time()),
+                    20,
+                )
+                vm_absent = time.monotonic() - started
+
+    assert [a["labels"]["variant"] for a in firing] == ["generated"]
+    assert [a["labels"]["variant"] for a in active] == ["generated"]
+    assert [a["labels"]["variant"] for a in received] == ["generated"]
+    assert "/vmalert/alert?" in received[0]["generatorURL"], received[0]["generatorURL"]  # not Prometheus
+    assert prom_absent < 10 and vm_absent < 10, (prom_absent, vm_absent)

@@ -61,9 +61,12 @@ class VictoriaMetrics:
 
 
 @contextmanager
-def victoria_metrics(workdir: Path, startup_timeout: float = 30) -> Iterator[VictoriaMetrics]:
+def victoria_metrics(
+    workdir: Path, extra_args: tuple[str, ...] = (), startup_timeout: float = 30
+) -> Iterator[VictoriaMetrics]:
     """Single-node VictoriaMetrics keeping any timestamp (-retentionPeriod=100y), showing samples as soon
-    as they are written (-search.latencyOffset=0s, no response cache): tests import, then query."""
+    as they are written (-search.latencyOffset=0s, no response cache): tests import, then query.
+    `extra_args` e.g. -promscrape.config=FILE, to scrape as Prometheus does."""
     binary = require_binary(VICTORIA_METRICS)
     port = free_port()
     workdir.mkdir(parents=True, exist_ok=True)
@@ -75,6 +78,7 @@ def victoria_metrics(workdir: Path, startup_timeout: float = 30) -> Iterator[Vic
         "-search.latencyOffset=0s",
         "-search.disableCache",
         "-loggerLevel=WARN",
+        *extra_args,
     ]
     log = workdir / "victoria-metrics.log"
     with process(args, log, cwd=workdir) as proc:
