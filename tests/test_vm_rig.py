@@ -11,6 +11,7 @@ import http.server
 import math
 import subprocess
 import time
+import urllib.error
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
@@ -52,6 +53,32 @@ def test_vmalert_dry_run_takes_every_generated_rule_file(prod_tree: dict[str, st
         tmp_path / "broken.yaml", {"groups": [{"name": "g", "rules": [{"alert": "A", "expr": "rate(x[5m]"}]}]}
     )
     assert dry_run(broken).returncode != 0
+
+
+@pytest.mark.servers
+@pytest.mark.tools("victoria-metrics")
+def test_no_generated_expression_relies_on_implicit_conversion(prod_tree: dict[str, str], tmp_path: Path) -> None:
+    """MetricsQL silently turns some PromQL errors into subqueries (`rate(sum(x))`); a VictoriaMetrics
+    started with -search.disableImplicitConversion refuses them instead, and takes every generated
+    expression."""
+    exprs = [
+        rule["expr"]
+        for path, text in prod_tree.items()
+        if path.startswith(f"{RULEFILES}/")
+        for group in yaml.safe_load(text)["groups"]
+        for rule in group["rules"]
+    ]
+    assert len(exprs) > 200
+    with victoria_metrics(tmp_path, ("-search.disableImplicitConversion",)) as vm:
+        refused = []
+        for expr in exprs:
+            try:
+                vm.query(expr, time.time())
+            except urllib.error.HTTPError as err:
+                refused.append((expr, err.read().decode()[:300]))
+        assert refused == []
+        with pytest.raises(urllib.error.HTTPError):
+            vm.query("rate(sum(x))", time.time())
 
 
 def _unit_test_dir(prod_tree: dict[str, str], tmp_path: Path, rewrite: Callable[[str], str] | None = None) -> Path:
