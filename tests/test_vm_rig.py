@@ -7,7 +7,6 @@ counter Prometheus stays silent on, while the increase_prometheus() rewrite stay
 
 from __future__ import annotations
 
-import http.server
 import math
 import subprocess
 import time
@@ -19,8 +18,9 @@ from typing import Any
 import pytest
 import yaml
 
-from tests.servers import alertmanager, prometheus, require_binary, serving, wait_for
+from tests.servers import alertmanager, require_binary, wait_for
 from tests.vm import (
+    Exposition,
     VictoriaMetrics,
     dry_run,
     failures,
@@ -28,6 +28,7 @@ from tests.vm import (
     rate_where_positive,
     rewrite_rules,
     samples,
+    side_by_side,
     victoria_metrics,
     vmalert,
     vmalert_tool,
@@ -436,74 +437,93 @@ def test_rig_side_by_side_on_one_exporter(prod_tree: dict[str, str], tmp_path: P
     Alertmanager: vmalert's generated rule fires, Prometheus and the rewrite stay silent. Then the
     exporter stops exposing the series: both scrapers write staleness markers, and absent() turns
     true on both within seconds, not after a 5m lookback."""
-    exposed = {"body": "# TYPE pg_stat_archiver_failed_count counter\npg_stat_archiver_failed_count 3\n"}
-
-    class Exporter(http.server.BaseHTTPRequestHandler):
-        def do_GET(self) -> None:
-            body = exposed["body"].encode()
-            self.send_response(200)
-            self.send_header("Content-Type", "text/plain; version=0.0.4")
-            self.end_headers()
-            self.wfile.write(body)
-
-        def log_message(self, *args: object) -> None:
-            pass
-
+    exposition = Exposition("# TYPE pg_stat_archiver_failed_count counter\npg_stat_archiver_failed_count 3\n")
     generated = write_yaml(tmp_path / "generated.rules.yaml", _wal_group(prod_tree, "generated"))
     rewritten = write_yaml(tmp_path / "rewritten.rules.yaml", _wal_group(prod_tree, "rewritten", increase_prometheus))
     selector = 'pg_stat_archiver_failed_count{job="checkout-orders-db"}'
-    with serving(Exporter) as target:
-        scrape = {"job_name": "checkout-orders-db", "static_configs": [{"targets": [target]}]}
-        scrape_file = write_yaml(
-            tmp_path / "scrape.yaml", {"global": {"scrape_interval": "1s"}, "scrape_configs": [scrape]}
+    with side_by_side(tmp_path, "checkout-orders-db", exposition, [generated], [generated, rewritten]) as rig:
+        wait_for("Prometheus to scrape", lambda: rig.prom.query(selector), 30)
+        firing = wait_for(
+            "vmalert to fire the generated WALArchiveErrors",
+            lambda: [a for a in rig.rules.alerts() if a["state"] == "firing"],
+            30,
         )
-        with (
-            alertmanager(tmp_path / "am", {"route": {"receiver": "null"}, "receivers": [{"name": "null"}]}) as am,
-            victoria_metrics(tmp_path / "vm", (f"-promscrape.config={scrape_file}",)) as vm,
-            vmalert(tmp_path / "vmalert", [generated, rewritten], vm.url, am.url) as rules,
-        ):
-            (tmp_path / "prom").mkdir()
-            (tmp_path / "prom" / "generated.rules.yaml").write_text(generated.read_text())
-            config = {
-                "global": {"scrape_interval": "1s", "evaluation_interval": "1s"},
-                "rule_files": ["generated.rules.yaml"],
-                "alerting": {"alertmanagers": [{"static_configs": [{"targets": [am.url.removeprefix("http://")]}]}]},
-                "scrape_configs": [scrape],
-            }
-            with prometheus(tmp_path / "prom", config) as prom:
-                wait_for("Prometheus to scrape", lambda: prom.query(selector), 30)
-                firing = wait_for(
-                    "vmalert to fire the generated WALArchiveErrors",
-                    lambda: [a for a in rules.alerts() if a["state"] == "firing"],
-                    30,
-                )
-                # Prometheus has evaluated the same rule on the same samples at least ten times
-                deadline = time.monotonic() + 10
-                while time.monotonic() < deadline:
-                    assert prom.firing("WALArchiveErrors") == []
-                    time.sleep(0.5)
-                wal = next(r for r in prom.rules() if r.get("name") == "WALArchiveErrors")
-                assert wal["health"] == "ok" and wal["state"] == "inactive", wal
-                active = rules.alerts()
-                received = wait_for(
-                    "Alertmanager to receive vmalert's alert",
-                    lambda: [a for a in am.alerts() if a["labels"].get("alertname") == "WALArchiveErrors"],
-                    30,
-                )
+        # Prometheus evaluates the same rule on the same samples every second meanwhile
+        deadline = time.monotonic() + 10
+        while time.monotonic() < deadline:
+            assert rig.prom.firing("WALArchiveErrors") == []
+            time.sleep(0.5)
+        wal = next(r for r in rig.prom.rules() if r.get("name") == "WALArchiveErrors")
+        assert wal["health"] == "ok" and wal["state"] == "inactive", wal
+        active = rig.rules.alerts()
+        received = wait_for(
+            "Alertmanager to receive vmalert's alert",
+            lambda: [a for a in rig.am.alerts() if a["labels"].get("alertname") == "WALArchiveErrors"],
+            30,
+        )
 
-                exposed["body"] = ""
-                started = time.monotonic()
-                wait_for("Prometheus to see the series gone", lambda: prom.query(f"absent({selector})"), 20)
-                prom_absent = time.monotonic() - started
-                wait_for(
-                    "VictoriaMetrics to see the series gone",
-                    lambda: vm.query(f"absent({selector})", time.time()),
-                    20,
-                )
-                vm_absent = time.monotonic() - started
+        exposition.body = ""
+        started = time.monotonic()
+        wait_for("Prometheus to see the series gone", lambda: rig.prom.query(f"absent({selector})"), 20)
+        prom_absent = time.monotonic() - started
+        wait_for("VictoriaMetrics to see the series gone", lambda: rig.vm.query(f"absent({selector})", time.time()), 20)
+        vm_absent = time.monotonic() - started
 
     assert [a["labels"]["variant"] for a in firing] == ["generated"]
     assert [a["labels"]["variant"] for a in active] == ["generated"]
     assert [a["labels"]["variant"] for a in received] == ["generated"]
     assert "/vmalert/alert?" in received[0]["generatorURL"], received[0]["generatorURL"]  # not Prometheus
     assert prom_absent < 10 and vm_absent < 10, (prom_absent, vm_absent)
+
+
+@pytest.mark.servers
+@pytest.mark.timeout(180)
+@pytest.mark.tools("victoria-metrics", "vmalert", "alertmanager", "prometheus")
+def test_rig_side_by_side_absent_5xx_then_blip(prod_tree: dict[str, str], tmp_path: Path) -> None:
+    """checkout serves 2xx only (no 5xx series at all), then one 5xx request: the 5xx series appears
+    at 1 and stays. Both engines evaluate checkout's generated availability SLI group every second.
+    The recorded slo:sli_errors:rate5m reads 0 before and after the blip on both (rate() never counts
+    a series' first sample, on either engine), and the ratio stays 0; MetricsQL's increase() of the
+    same series reads the blip as one error where Prometheus reads 0, which is why the generated SLIs
+    must stay on rate()."""
+    rules = yaml.safe_load(prod_tree[f"{RULEFILES}/checkout.rules.yaml"])
+    sli = next(g for g in rules["groups"] if g["name"] == "obskit/checkout/availability/sli")
+    sli_file = write_yaml(tmp_path / "sli.rules.yaml", {"groups": [sli]})
+    started = time.monotonic()
+
+    def ok_only() -> str:
+        return f'http_requests_total{{code="200"}} {int((time.monotonic() - started) * 50)}\n'
+
+    class Growing(Exposition):
+        blip = False
+
+        def text(self) -> str:
+            return ok_only() + ('http_requests_total{code="500"} 1\n' if self.blip else "")
+
+    exposition = Growing()
+    errors = 'slo:sli_errors:rate5m{slo="availability",service="checkout"}'
+    ratio = 'slo:sli_error:ratio_rate5m{slo="availability",service="checkout"}'
+    with side_by_side(tmp_path, "checkout", exposition, [sli_file], [sli_file]) as rig:
+        wait_for("Prometheus to record the ratio", lambda: rig.prom.query(ratio), 30)
+        wait_for("vmalert to record the ratio", lambda: rig.vm.query(ratio, time.time()), 30)
+        exposition.blip = True
+        wait_for(
+            "both to scrape the 5xx series",
+            lambda: (
+                rig.prom.query('http_requests_total{code="500"}')
+                and rig.vm.query('http_requests_total{code="500"}', time.time())
+            ),
+            30,
+        )
+        time.sleep(5)  # five evaluations on each engine with the 5xx series in the window
+        prom = {e: [float(s["value"][1]) for s in rig.prom.query(e)] for e in (errors, ratio)}
+        vm = {e: [float(s["value"][1]) for s in rig.vm.query(e, time.time())] for e in (errors, ratio)}
+        blip = 'increase(http_requests_total{code="500"}[5m])'
+        increase = (
+            [float(s["value"][1]) for s in rig.prom.query(blip)],
+            [float(s["value"][1]) for s in rig.vm.query(blip, time.time())],
+        )
+
+    assert prom == {errors: [0.0], ratio: [0.0]}, prom
+    assert vm == {errors: [0.0], ratio: [0.0]}, vm
+    assert increase == ([0.0], [1.0]), increase

@@ -6,6 +6,7 @@ scripts/install-victoriametrics unpacks into .tools/victoria-metrics (tests/serv
 from __future__ import annotations
 
 import fcntl
+import http.server
 import json
 import re
 import subprocess
@@ -23,10 +24,15 @@ from tests.servers import (
     VICTORIA_METRICS,
     VMALERT,
     VMALERT_TOOL,
+    Alertmanager,
+    Prometheus,
+    alertmanager,
     free_port,
     http_json,
     process,
+    prometheus,
     require_binary,
+    serving,
     wait_for,
 )
 
@@ -119,7 +125,7 @@ def vmalert(
     startup_timeout: float = 30,
 ) -> Iterator[VMAlert]:
     """vmalert evaluating the rule files against `datasource` every `interval` (groups without their own
-    interval), sending to the Alertmanager at `notifier`. Its defaults that part from Prometheus are
+    interval) and writing recordings back to it, sending to the Alertmanager at `notifier`. Its defaults that part from Prometheus are
     turned off: -rule.evalDelay=0s (it queries 30s in the past by default, to match VictoriaMetrics'
     -search.latencyOffset) and -disableAlertgroupLabel (it adds an `alertgroup` label to every alert)."""
     binary = require_binary(VMALERT)
@@ -129,6 +135,9 @@ def vmalert(
         binary,
         *(f"-rule={path}" for path in rule_files),
         f"-datasource.url={datasource}",
+        # recording rules' results, and the alerts' state (ALERTS_FOR_STATE), written back to the datasource
+        f"-remoteWrite.url={datasource}",
+        "-remoteWrite.flushInterval=1s",
         *([f"-notifier.url={notifier}"] if notifier else ["-notifier.blackhole"]),
         f"-httpListenAddr=127.0.0.1:{port}",
         f"-evaluationInterval={interval}",
@@ -243,3 +252,69 @@ def samples(name: str, labels: dict[str, str], values: Iterable[tuple[float, flo
     """Import lines for one series: (unix seconds, value) pairs."""
     body = ",".join(f'{key}="{value}"' for key, value in labels.items())
     return [f"{name}{{{body}}} {value!r} {round(at * 1000)}" for at, value in values]
+
+
+class Exposition:
+    """What the exporter stand-in serves: `body`, which a test changes as it goes (or a subclass's
+    `text()`, computed at each scrape)."""
+
+    def __init__(self, body: str = "") -> None:
+        self.body = body
+
+    def text(self) -> str:
+        return self.body
+
+
+class SideBySide:
+    def __init__(self, prom: Prometheus, vm: VictoriaMetrics, rules: VMAlert, am: Alertmanager) -> None:
+        self.prom = prom
+        self.vm = vm
+        self.rules = rules
+        self.am = am
+
+
+@contextmanager
+def side_by_side(
+    workdir: Path,
+    job: str,
+    exposition: Exposition,
+    prometheus_rules: list[Path],
+    vmalert_rules: list[Path],
+) -> Iterator[SideBySide]:
+    """One exporter stand-in (an HTTP handler serving `exposition.text()`) scraped every second under
+    `job` by a real Prometheus 2.x, which evaluates `prometheus_rules` every second, and by
+    VictoriaMetrics' own scraper, which vmalert reads to evaluate `vmalert_rules` every second;
+    both send to one real Alertmanager."""
+
+    class Exporter(http.server.BaseHTTPRequestHandler):
+        def do_GET(self) -> None:
+            body = exposition.text().encode()
+            self.send_response(200)
+            self.send_header("Content-Type", "text/plain; version=0.0.4")
+            self.end_headers()
+            self.wfile.write(body)
+
+        def log_message(self, *args: object) -> None:
+            pass
+
+    with serving(Exporter) as target:
+        scrape = {"job_name": job, "static_configs": [{"targets": [target]}]}
+        scrape_file = write_yaml(
+            workdir / "scrape.yaml", {"global": {"scrape_interval": "1s"}, "scrape_configs": [scrape]}
+        )
+        (workdir / "prom").mkdir(parents=True)
+        for path in prometheus_rules:
+            (workdir / "prom" / path.name).write_text(path.read_text())
+        with (
+            alertmanager(workdir / "am", {"route": {"receiver": "null"}, "receivers": [{"name": "null"}]}) as am,
+            victoria_metrics(workdir / "vm", (f"-promscrape.config={scrape_file}",)) as vm,
+            vmalert(workdir / "vmalert", vmalert_rules, vm.url, am.url) as rules,
+        ):
+            config = {
+                "global": {"scrape_interval": "1s", "evaluation_interval": "1s"},
+                "rule_files": [path.name for path in prometheus_rules],
+                "alerting": {"alertmanagers": [{"static_configs": [{"targets": [am.url.removeprefix("http://")]}]}]},
+                "scrape_configs": [scrape],
+            }
+            with prometheus(workdir / "prom", config) as prom:
+                yield SideBySide(prom, vm, rules, am)
