@@ -152,6 +152,93 @@ def test_vmalert_tool_chained_recording_rules_need_short_steps(prod_tree: dict[s
     assert ran.returncode == 0, ran.stdout[-3000:]
 
 
+def _backup_failed(prod_tree: dict[str, str], rewrite: Callable[[str], str] | None = None) -> dict[str, Any]:
+    rules = yaml.safe_load(prod_tree[f"{RULEFILES}/checkout.rules.yaml"])
+    rule = next(r for g in rules["groups"] for r in g["rules"] if r.get("alert") == "BackupFailed")
+    rule = {key: value for key, value in rule.items() if key != "annotations"}
+    if rewrite:
+        rule["expr"] = rewrite(rule["expr"])
+    return {"groups": [{"name": "backup", "rules": [rule]}]}
+
+
+def _without_namespace(expr: str) -> str:
+    return f'label_replace(({expr}), "namespace", "", "namespace", ".*")'
+
+
+@pytest.mark.tools("vmalert-tool", "promtool")
+@pytest.mark.parametrize("rewrite", [None, _without_namespace], ids=["generated", "label_replace"])
+def test_rule_labels_over_series_labels(
+    rewrite: Callable[[str], str] | None, prod_tree: dict[str, str], tmp_path: Path
+) -> None:
+    """Velero's failure counter scraped with the exporter's namespace="velero"; BackupFailed sets
+    namespace: shop. Prometheus replaces the series' label; vmalert keeps it as exported_namespace
+    (labelSet.add in app/vmalert/rule/alerting.go; recording rules alike, RecordingRule.toTimeSeries).
+    Dropping the label in the expression first gives the same labels on both."""
+    rules = _backup_failed(prod_tree, rewrite)
+    write_yaml(tmp_path / "backup.rules.yaml", rules)
+    labels = {"schedule": "checkout", "job": "velero", **rules["groups"][0]["rules"][0]["labels"]}
+    group = {
+        "interval": "1m",
+        "input_series": [
+            {
+                "series": 'velero_backup_failure_total{schedule="checkout",namespace="velero",job="velero"}',
+                "values": "0x3 1x7",
+            }
+        ],
+        "alert_rule_test": [{"eval_time": "10m", "alertname": "BackupFailed", "exp_alerts": [{"exp_labels": labels}]}],
+    }
+    test = {"rule_files": ["backup.rules.yaml"], "evaluation_interval": "1m", "tests": [group]}
+    write_yaml(tmp_path / "promtool.test.yaml", test)
+    checked = subprocess.run(
+        [require_binary("promtool"), "test", "rules", "promtool.test.yaml"],
+        capture_output=True,
+        text=True,
+        cwd=tmp_path,
+    )
+    assert checked.returncode == 0, checked.stdout + checked.stderr
+
+    ran = vmalert_tool([write_yaml(tmp_path / "vmalert.test.yaml", vmalert_tool_test(test))])
+    if rewrite is None:
+        assert ran.returncode != 0
+        assert 'exported_namespace="velero"' in ran.stdout, ran.stdout[-2000:]
+    else:
+        assert ran.returncode == 0, ran.stdout[-2000:]
+
+
+@pytest.mark.tools("vmalert-tool", "promtool")
+def test_annotation_labels_include_rule_labels_on_vmalert(tmp_path: Path) -> None:
+    """In an annotation, Prometheus' $labels are the series' labels; vmalert's are the series' labels
+    plus the rule's (the series' value kept on a conflict: labelSet.origin in alerting.go). A label
+    only the rule sets renders empty on Prometheus and with its value on vmalert; no generated
+    annotation reads one (their cases pass on both)."""
+    rule = {
+        "alert": "A",
+        "expr": "x > 0",
+        "labels": {"namespace": "shop", "team": "payments"},
+        "annotations": {"d": "{{ $labels.namespace }}/{{ $labels.team }}"},
+    }
+    write_yaml(tmp_path / "r.rules.yaml", {"groups": [{"name": "g", "rules": [rule]}]})
+
+    def test(rendered: str, **extra: str) -> dict[str, Any]:
+        labels = {"namespace": "shop", "team": "payments", **extra}
+        alert = {"exp_labels": labels, "exp_annotations": {"d": rendered}}
+        group = {
+            "interval": "1m",
+            "input_series": [{"series": 'x{namespace="velero"}', "values": "1x10"}],
+            "alert_rule_test": [{"eval_time": "5m", "alertname": "A", "exp_alerts": [alert]}],
+        }
+        return {"rule_files": ["r.rules.yaml"], "evaluation_interval": "1m", "tests": [group]}
+
+    write_yaml(tmp_path / "p.test.yaml", test("velero/"))
+    checked = subprocess.run(
+        [require_binary("promtool"), "test", "rules", "p.test.yaml"], capture_output=True, text=True, cwd=tmp_path
+    )
+    assert checked.returncode == 0, checked.stdout + checked.stderr
+    vmalert_test = test("velero/payments", exported_namespace="velero")  # see the test above
+    ran = vmalert_tool([write_yaml(tmp_path / "v.test.yaml", vmalert_test)])
+    assert ran.returncode == 0, ran.stdout[-2000:]
+
+
 # ---- probes: one expression on Prometheus (promtool 2.42, its engine) and on VictoriaMetrics
 
 T0 = 1767225600  # 2026-01-01T00:00:00Z, where the probes' series start on VictoriaMetrics
