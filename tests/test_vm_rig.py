@@ -327,6 +327,15 @@ PROBES: dict[str, tuple[dict[str, str], int, str, list[Sample], str, list[Sample
         [({"__name__": "g", "job": "a-b", "svc": "a"}, 1)],
         'label_replace(g{P}, "svc", "$1", "job", "(.*)-b")', [({"__name__": "g", "job": "a-b", "svc": "a"}, 1)],
     ),
+    "ignoring () group_left": (
+        {'r{code="200"}': "0+3x10", 'r{code="500"}': "0+1x10"}, 600,
+        "sum by (code) (rate(r{P}[5m])) / ignoring (code) group_left sum(rate(r{P}[5m]))",
+        [({"code": "200"}, 0.75), ({"code": "500"}, 0.25)],
+        "sum by (code) (rate(r{P}[5m])) / ignoring (code) group_left sum(rate(r{P}[5m]))",
+        [({"code": "200"}, 0.75), ({"code": "500"}, 0.25)],
+    ),
+    # promtool's clock starts at 0, VictoriaMetrics' at T0: only differences of times compare
+    "time() - timestamp()": ({"g": "1x10"}, 570, "time() - timestamp(g{P})", [({}, 30)], "time() - timestamp(g{P})", [({}, 30)]),
     "absent takes the equality matchers' labels": (
         {"g": "1x3"}, 180, 'absent(nothere{job="a",P})', [({"job": "a"}, 1)],
         'absent(nothere{job="a",P})', [({"job": "a"}, 1)],
@@ -427,7 +436,9 @@ def test_metricsql_probe(name: str, vm_server: VictoriaMetrics, tmp_path: Path) 
     assert checked.returncode == 0, checked.stdout + checked.stderr
 
     got = vm_server.query(_selector(vm_expr, probe), T0 + at)
-    answer = sorted(({k: v for k, v in r["metric"].items() if k != "probe"}, float(r["value"][1])) for r in got)
+    answer = sorted(
+        (({k: v for k, v in r["metric"].items() if k != "probe"}, float(r["value"][1])) for r in got), key=str
+    )
     assert len(answer) == len(vm_answer), answer
     for (labels, value), (want_labels, want) in zip(answer, sorted(vm_answer, key=str), strict=True):
         assert labels == want_labels, answer
