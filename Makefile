@@ -35,10 +35,12 @@ test-fast: $(STAMP)
 	$(BIN)/pytest -n $(FAST_JOBS) -m "$(FAST_MARKERS)" --hypothesis-profile=quick --durations=10
 
 ## tools: install the Debian packages the tests start (needs root or sudo), and unpack Prometheus 3.x
-## from Debian's unstable suite into .tools/prometheus-3 (never system-wide)
+## from Debian's unstable suite into .tools/prometheus-3 and VictoriaMetrics, vmalert and vmalert-tool from
+## trixie into .tools/victoria-metrics (never system-wide)
 tools:
 	scripts/install-tools
 	scripts/install-prometheus3
+	scripts/install-victoriametrics
 
 ## bench: wall time, CPU and peak RSS of validate, gen and test at 100 to 10,000 synthetic services and on a
 ## fleet of 100 and 1000 unlike services, against the README's targets (BENCH_SIZES, BENCH_FLEET,

@@ -27,6 +27,11 @@ PROMETHEUS = "prometheus"
 TOOLS_3 = Path(__file__).resolve().parents[1] / ".tools" / "prometheus-3" / "usr" / "bin"
 PROMETHEUS_3 = str(TOOLS_3 / "prometheus")
 PROMTOOL_3 = str(TOOLS_3 / "promtool")
+# VictoriaMetrics single-node, vmalert and vmalert-tool as scripts/install-victoriametrics unpacks them
+TOOLS_VM = Path(__file__).resolve().parents[1] / ".tools" / "victoria-metrics" / "usr" / "bin"
+VICTORIA_METRICS = str(TOOLS_VM / "victoria-metrics")
+VMALERT = str(TOOLS_VM / "vmalert")
+VMALERT_TOOL = str(TOOLS_VM / "vmalert-tool")
 VERSIONS = {"2.x": (PROMETHEUS, "promtool"), "3.x": (PROMETHEUS_3, PROMTOOL_3)}
 # for parametrize: each run names the programs it needs (promtool; for SERVER_VERSION_PARAMS the
 # server), and the 3.x runs carry a marker, so `make test-fast` runs 2.x only
@@ -66,6 +71,9 @@ TOOLS: dict[str, tuple[str, ...]] = {
     "dig": (DIG,),
     "nsupdate": (NSUPDATE,),
     "prometheus3": (PROMETHEUS_3, PROMTOOL_3),
+    "victoria-metrics": (VICTORIA_METRICS,),
+    "vmalert": (VMALERT,),
+    "vmalert-tool": (VMALERT_TOOL,),
 }
 REQUIRE_TOOLS = "OBSKIT_REQUIRE_TOOLS"
 
