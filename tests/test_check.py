@@ -72,6 +72,14 @@ def dr_inputs(complete: bool) -> CollectorRegistry:
     return registry
 
 
+def export_inputs() -> CollectorRegistry:
+    """What catalog-export (a batch job, scrape: false) pushes to the Pushgateway: its last success."""
+    registry = CollectorRegistry()
+    gauge = Gauge("catalog_export_last_success_timestamp_seconds", "Last success.", ["job"], registry=registry)
+    gauge.labels("catalog-export").set(time.time() - 3600)
+    return registry
+
+
 def probe_inputs() -> CollectorRegistry:
     """What the blackbox_exporter answers a Probe's scrape with: the endpoint is up."""
     registry = CollectorRegistry()
@@ -126,6 +134,7 @@ def world(healthy: bool) -> dict[str, CollectorRegistry]:
         "/indexer": indexer(processed=healthy),
         "/dr": dr_inputs(complete=healthy),
         "/mongodb": mongodb_inputs(),
+        "/export": export_inputs(),
         "/probe": probe_inputs(),
         "/standby": standby_inputs(),
     }
@@ -142,6 +151,7 @@ def prometheus_config(address: str, rule_files: list[str], healthy: bool) -> dic
         job("checkout-orders-db", "/dr"),
         job("pushgateway", "/dr", honor_labels=True),
         job("mongodb-pushgateway", "/mongodb", honor_labels=True),
+        job("export-pushgateway", "/export", honor_labels=True),
         job("index-db-exporter", "/mongodb"),
         # checkout's failover: its two Probes' jobs as the operator names them, and the DR standby's exporter
         job("probe/shop/checkout-health-0", "/probe"),
@@ -224,7 +234,7 @@ def test_the_example_holds_against_a_healthy_prometheus(tmp_path: Path, version:
     with example_world(tmp_path, version, healthy=True) as (url, tree):
         result = check(url, "--out", str(tree))
         assert result.exit_code == 0, result.output
-        assert result.output == f"every check holds: 3 services, 4 SLOs against {url}\n"
+        assert result.output == f"every check holds: 4 services, 5 SLOs against {url}\n"
         data = json.loads(check(url, "--json").output)
         assert (data["ok"], data["findings"]) == (True, [])
 

@@ -39,9 +39,9 @@ def test_every_dashboard_query_evaluates_and_draws_the_services_numbers(tmp_path
     with example_world(tmp_path, version, healthy=True) as (url, tree):
         api = PrometheusAPI(url, {}, 10, 280)
         # the info, objective and limit series come from groups that run every 1m and 2m, each SLO's
-        # at its own offset: wait for all four SLOs'
+        # at its own offset: wait for all five SLOs'
         for series in ("slo:meta:info", "slo:objective:ratio", "slo:error_budget_remaining:ratio"):
-            wait_for(f"every SLO's {series}", lambda series=series: len(api.query(series)) == 4, 150)
+            wait_for(f"every SLO's {series}", lambda series=series: len(api.query(series)) == 5, 150)
         wait_for(
             "the DR limits", lambda: len(api.query('dr:limit:seconds{limit="rpo"}')) == 3, 90
         )  # catalog-api, checkout, search-indexer
@@ -67,6 +67,7 @@ def test_every_dashboard_query_evaluates_and_draws_the_services_numbers(tmp_path
         ("checkout", "latency"),
         ("catalog-api", "availability"),
         ("search-indexer", "freshness"),
+        ("catalog-export", "freshness"),
     }
     objective = {r["metric"]["slo"]: r["value"][1] for r in overview[1] if r["metric"]["service"] == "checkout"}
     assert objective == {"availability": "99.95", "latency": "99"}

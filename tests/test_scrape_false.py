@@ -180,7 +180,7 @@ def test_obskit_check_looks_for_no_targets_of_a_batch_job(tmp_path: Path) -> Non
     with example_world(tmp_path, "2.x", healthy=True) as (url, _):
         result = CliRunner().invoke(main, ["check", "--env", "prod", "--spec", str(spec), "--prometheus", url])
     assert result.exit_code == 0, result.output
-    assert result.output.startswith("every check holds: 4 services")
+    assert result.output.startswith("every check holds: 5 services")
 
 
 def _fleet(names: list[str]) -> str:
