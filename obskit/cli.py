@@ -42,6 +42,14 @@ def _fail(lines: list[str]) -> NoReturn:
     sys.exit(EXIT_INVALID)
 
 
+def _invalid(what: str, err: SpecInvalid) -> NoReturn:
+    count = len(err.problems)
+    _fail(
+        [f"obskit: {what}: {count} problem{'s' if count != 1 else ''} found, nothing written:"]
+        + [f"  {problem}" for problem in err.problems]
+    )
+
+
 def _load_plan(spec_path: Path, environment: str, feasible: bool = True) -> Plan:
     return _guarded(spec_path, lambda: load_plan(spec_path, environment, feasible))
 
@@ -50,11 +58,7 @@ def _guarded(spec_path: Path, load: Callable[[], T]) -> T:
     try:
         return _without_gc_passes(load)
     except SpecInvalid as err:
-        count = len(err.problems)
-        _fail(
-            [f"obskit: {spec_path}: {count} problem{'s' if count != 1 else ''} found, nothing written:"]
-            + [f"  {problem}" for problem in err.problems]
-        )
+        _invalid(str(spec_path), err)
     except UnknownEnvironment as err:
         _fail([f"obskit: {err}"])
 
@@ -360,11 +364,7 @@ def _import(tool: str, files: tuple[Path, ...], out: Path | None) -> None:
     try:
         text = pipeline.imported_spec(tool, list(files))
     except SpecInvalid as err:
-        count = len(err.problems)
-        _fail(
-            [f"obskit: {label}: {count} problem{'s' if count != 1 else ''} found, nothing written:"]
-            + [f"  {problem}" for problem in err.problems]
-        )
+        _invalid(label, err)
     if out is None:
         click.echo(text, nl=False)
         return

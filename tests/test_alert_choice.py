@@ -267,6 +267,7 @@ def test_workload_alerts_carry_team_and_tier_and_the_backup_job_alert_needs_obsk
     )
 
 
+@pytest.mark.slow  # a promtool run per loosened expression: the mutation tests run in `make test`
 @pytest.mark.parametrize("version", VERSION_PARAMS)
 def test_the_workload_alerts_cases_catch_a_missing_for_and_a_looser_expression(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch, version: str

@@ -237,6 +237,7 @@ def _milliseconds_read_fresh(groups: list[dict[str, Any]]) -> None:
     errors["expr"] = errors["expr"].split(" + ")[0]
 
 
+@pytest.mark.slow  # a promtool run per broken rule set: the mutation tests run in `make test`
 @pytest.mark.tools("promtool")
 @pytest.mark.parametrize(
     ("mutate", "failing"),

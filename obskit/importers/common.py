@@ -137,18 +137,23 @@ def window_query(query: str) -> str:
     return _GO_WINDOW.sub("{{window}}", query)
 
 
-def collect(parse: Callable[[Document], Iterator[ImportedService]], paths: list[Path]) -> list[ImportedService]:
-    """Every file's services; every problem at once (SpecInvalid), the way validate reports."""
-    problems: list[Problem] = []
-    services: list[ImportedService] = []
+def read_each(paths: list[Path], read: Callable[[Document], None], problems: list[Problem]) -> None:
+    """`read` on every document of the files; what cannot be read, or is refused, goes to `problems`."""
     for document in documents(paths):
         if isinstance(document, Problem):
             problems.append(document)
             continue
         try:
-            services.extend(parse(document))
+            read(document)
         except Refused as err:
             problems.append(err.problem(document))
+
+
+def collect(parse: Callable[[Document], Iterator[ImportedService]], paths: list[Path]) -> list[ImportedService]:
+    """Every file's services; every problem at once (SpecInvalid), the way validate reports."""
+    problems: list[Problem] = []
+    services: list[ImportedService] = []
+    read_each(paths, lambda document: services.extend(parse(document)), problems)
     if problems:
         raise SpecInvalid(problems)
     return merged(services)

@@ -19,10 +19,10 @@ from obskit.importers.common import (
     ImportedSLO,
     Refused,
     dns_name,
-    documents,
     field_of,
     merged,
     percent,
+    read_each,
 )
 from obskit.plan.burnrate import PAIRS, decimal_text
 from obskit.shown import shown
@@ -261,14 +261,7 @@ def imported(paths: list[Path]) -> list[ImportedService]:
     """The services of every SLO in the files; every problem at once (SpecInvalid)."""
     catalog = Catalog()
     problems: list[Problem] = []
-    for document in documents(paths):
-        if isinstance(document, Problem):
-            problems.append(document)
-            continue
-        try:
-            add(catalog, document)
-        except Refused as err:
-            problems.append(err.problem(document))
+    read_each(paths, lambda document: add(catalog, document), problems)
     found: list[ImportedService] = []
     for document, slo in catalog.slos:
         try:

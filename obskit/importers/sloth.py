@@ -119,18 +119,16 @@ def _alerts(alerting: dict[str, Any], at: FieldPath, camel: bool, notes: list[st
     alerts: dict[str, Any] = {}
     if isinstance(alerting.get("name"), str):
         notes.append(f"alert name {alerting['name']!r}: obskit names its burn-rate alerts ErrorBudgetBurn")
-    labels = field_of(alerting, at, "labels", dict, required=False) or {}
-    kept = {key: str(value) for key, value in labels.items() if key not in OBSKIT_LABELS}
-    if kept:
-        alerts["labels"] = kept
-    if len(kept) < len(labels):
-        notes.append(f"labels {sorted(set(labels) - set(kept))} are obskit's own and not carried")
-    annotations = field_of(alerting, at, "annotations", dict, required=False) or {}
-    kept_annotations = {key: str(value) for key, value in annotations.items() if key not in OBSKIT_ANNOTATIONS}
-    if kept_annotations:
-        alerts["annotations"] = kept_annotations
-    if len(kept_annotations) < len(annotations):
-        notes.append(f"annotations {sorted(set(annotations) - set(kept_annotations))} are written by obskit")
+    for key, obskit_own, why in (
+        ("labels", OBSKIT_LABELS, "are obskit's own and not carried"),
+        ("annotations", OBSKIT_ANNOTATIONS, "are written by obskit"),
+    ):
+        given = field_of(alerting, at, key, dict, required=False) or {}
+        kept = {name: str(value) for name, value in given.items() if name not in obskit_own}
+        if kept:
+            alerts[key] = kept
+        if len(kept) < len(given):
+            notes.append(f"{key} {sorted(set(given) - set(kept))} {why}")
     for kind, obskit_name in (("page_alert", "page"), ("ticket_alert", "ticket")):
         alert = field_of(alerting, at, _key(kind, camel), dict, required=False)
         if alert is None:

@@ -298,13 +298,15 @@ def _compose(text: str, name: str) -> yaml.Node | Problem:
     return node
 
 
+def _source_text(path: Path, name: str) -> str | Problem:
+    raw = _read_bytes(path, name)
+    return raw if isinstance(raw, Problem) else _text(raw, name)
+
+
 def load_yaml_file(path: Path, display_name: str | None = None) -> Located | Problem:
     """The file's data with line numbers, or the one problem that stops it being read."""
     name = display_name or str(path)
-    raw = _read_bytes(path, name)
-    if isinstance(raw, Problem):
-        return raw
-    text = _text(raw, name)
+    text = _source_text(path, name)
     if isinstance(text, Problem):
         return text
     node = _compose(text, name)
@@ -322,10 +324,7 @@ def load_yaml_documents(path: Path, display_name: str | None = None) -> list[Loc
     """Each document of a multi-document file (`---` between them) with line numbers, or the one
     problem that stops the file being read. Files other tools write (OpenSLO, Sloth) hold several."""
     name = display_name or str(path)
-    raw = _read_bytes(path, name)
-    if isinstance(raw, Problem):
-        return raw
-    text = _text(raw, name)
+    text = _source_text(path, name)
     if isinstance(text, Problem):
         return text
     try:
