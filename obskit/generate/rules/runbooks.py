@@ -31,7 +31,8 @@ FIRST_STEPS = {
     "SLIMetricMissing": (
         "Check that the service still exports the SLI's metrics under the same names and labels "
         "(a renamed metric or label, a new client library version).",
-        "Check the targets page in Prometheus for the service's job: scrapes failing, or no target at all.",
+        "Check the targets page in Prometheus for the job that exposes them (the service's own, or the "
+        "Pushgateway or exporter a batch job's metrics reach Prometheus through): scrapes failing, or no target.",
         "Until the metric is back, the SLO's burn alerts cannot fire: watch the service by other means.",
     ),
     "SLIBucketMissing": (
