@@ -281,3 +281,14 @@ def test_the_recorded_error_ratio_is_the_sources_on_the_same_series(tmp_path: Pa
     test_file.write_text(yaml.safe_dump(test))
     result = subprocess.run([promtool, "test", "rules", str(test_file)], capture_output=True, text=True, check=False)
     assert result.returncode == 0, result.stdout + result.stderr
+
+
+def test_source_text_with_line_breaks_stays_in_comments(tmp_path: Path) -> None:
+    """An OpenSLO Service's description is copied into a comment: a line break in it must not start
+    YAML of the spec (here, a second service)."""
+    hostile = OPENSLO.replace(
+        "spec: {description: The storefront}", 'spec: {description: "The storefront\\nservices: {evil: {}}\\n"}'
+    )
+    _, document = _imported(tmp_path, "openslo", hostile)
+    assert set(document["services"]) == {"web"}  # type: ignore[index]
+    assert "# services: {evil: {}}" in (tmp_path / "spec" / "imported.yaml").read_text()

@@ -172,7 +172,9 @@ def merged(services: list[ImportedService]) -> list[ImportedService]:
 
 
 def _comments(lines: list[str], pad: str) -> str:
-    return "".join(f"{pad}# {line}\n" for line in lines)
+    """Comment lines; text from the source (a description, a file name) may hold line breaks, and
+    every line of it stays a comment, never YAML of the spec."""
+    return "".join(f"{pad}# {part}\n" for line in lines for part in (line.splitlines() or [""]))
 
 
 def _nested(document: dict[str, Any], pad: str) -> str:
@@ -183,7 +185,7 @@ def render(services: list[ImportedService], tool: str, sources: list[str]) -> st
     """The services as an obskit spec file, commented: where each SLO came from, what was not
     carried over, and the fields the source does not say, with placeholders to replace."""
     out = [
-        f"# Imported by `obskit import {tool}` from {', '.join(sources)}.\n",
+        _comments([f"Imported by `obskit import {tool}` from {', '.join(sources)}."], ""),
         "# Put this file beside your environments' spec, replace every TODO, then `obskit validate`.\n",
         "apiVersion: obskit/v1\n",
         "services:\n",
